@@ -1,0 +1,487 @@
+//! Shard envelope v1: the exact bytes a peer stores.
+//!
+//! ```text
+//! offset len field
+//!  0      4  magic "SHRD"
+//!  4      1  format version (1)
+//!  5      1  cipher (1 = AES-256-GCM, 2 = ChaCha20-Poly1305)
+//!  6      1  compression (0 = none, 1 = zstd)
+//!  7      1  reserved, must be 0
+//!  8      4  plaintext length (u32 LE, before compression)
+//! 12      4  body length (u32 LE, ciphertext including the 16-byte tag)
+//! 16     12  nonce
+//! 28      …  body
+//! ```
+//!
+//! The whole header is the AEAD's associated data, so no field can be altered
+//! without failing decryption. The shard id is BLAKE3 of all these bytes.
+//!
+//! # Keys and nonces (why this is safe)
+//!
+//! The AEAD key is never the caller's key itself but `keyed BLAKE3(key, "aead" ||
+//! cipher)`, so one key used with both ciphers yields unrelated AEAD keys.
+//!
+//! - **Convergent shards** (file chunks, manifest pieces): the key is a keyed hash of
+//!   the plaintext, so a key only ever encrypts that one plaintext. The nonce must
+//!   still differ whenever the encrypted *message* differs, because the same
+//!   plaintext may be compressed differently (another zstd version or level). So:
+//!   raw bodies use a nonce derived from the key alone (the message is then the
+//!   plaintext itself, fixed by the key); compressed bodies use a synthetic nonce,
+//!   a keyed hash of the compressed bytes (SIV-style). Equal messages give equal
+//!   shards, which is the intended dedup; unequal messages get unequal nonces except
+//!   with probability 2^-96 per pair.
+//! - **Keyed shards** (manifest roots): one long-lived key, a fresh random 96-bit
+//!   nonce per shard supplied by the caller; safe far beyond 2^32 shards per key
+//!   would be needed before the birthday bound matters.
+
+use crate::id::ShardId;
+use crate::keys::ShardKey;
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::Aes256Gcm;
+use chacha20poly1305::ChaCha20Poly1305;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+pub const MAGIC: [u8; 4] = *b"SHRD";
+pub const FORMAT_VERSION: u8 = 1;
+pub const HEADER_LEN: usize = 28;
+pub const TAG_LEN: usize = 16;
+pub const NONCE_LEN: usize = 12;
+/// Largest plaintext one shard may carry: FastCDC's 4 MiB maximum chunk with
+/// margin. Decoders refuse anything larger before allocating.
+pub const MAX_PLAINTEXT_LEN: usize = 8 << 20;
+/// Largest shard on the wire or on disk.
+pub const MAX_SHARD_LEN: usize = HEADER_LEN + MAX_PLAINTEXT_LEN + TAG_LEN;
+/// zstd level: 3 is zstd's default and restic's "auto" trade-off.
+pub const ZSTD_LEVEL: i32 = 3;
+/// Bytes of a chunk compressed as a probe before compressing the whole chunk
+/// (about 14 µs on random data, see FIELD-NOTES.md).
+const PROBE_LEN: usize = 64 << 10;
+/// Compress only if the probe shrinks below this fraction (per mille).
+const PROBE_MAX_RATIO_PERMILLE: usize = 950;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum Cipher {
+    #[default]
+    Aes256Gcm,
+    ChaCha20Poly1305,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Compression {
+    None,
+    Zstd,
+}
+
+/// How the nonce of a shard is chosen (see the module doc).
+#[derive(Clone, Copy, Debug)]
+pub enum NonceMode {
+    /// Derived from the key (raw) or the compressed body (zstd): for convergent keys.
+    Convergent,
+    /// A fresh random nonce from the caller: for long-lived keys.
+    Random([u8; NONCE_LEN]),
+}
+
+/// Why bytes are not a valid shard, or a shard could not be opened.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EnvelopeError {
+    #[error("shard is {0} bytes, shorter than the {HEADER_LEN}-byte header and tag")]
+    TooShort(usize),
+    #[error("not a shardnet shard (bad magic)")]
+    BadMagic,
+    #[error("shard format version {0} is not supported by this shardnet (knows 1)")]
+    UnsupportedVersion(u8),
+    #[error("unknown cipher code {0}")]
+    UnknownCipher(u8),
+    #[error("unknown compression code {0}")]
+    UnknownCompression(u8),
+    #[error("reserved header byte is {0}, expected 0")]
+    Reserved(u8),
+    #[error("shard declares {declared} bytes of {what}, limit is {max}")]
+    TooLarge {
+        what: &'static str,
+        declared: usize,
+        max: usize,
+    },
+    #[error("shard declares a {declared}-byte body but carries {actual}")]
+    BodyLength { declared: usize, actual: usize },
+    #[error("decryption failed: wrong key, or the shard was altered")]
+    Decrypt,
+    #[error("decompression failed: {0}")]
+    Decompress(String),
+    #[error("plaintext is {actual} bytes, header says {declared}")]
+    PlainLength { declared: usize, actual: usize },
+    #[error("compression failed: {0}")]
+    Compress(String),
+}
+
+/// Decoded header fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub cipher: Cipher,
+    pub compression: Compression,
+    pub plain_len: u32,
+    pub body_len: u32,
+    pub nonce: [u8; NONCE_LEN],
+}
+
+/// A sealed shard: its bytes and their id.
+#[derive(Clone, Debug)]
+pub struct Sealed {
+    pub id: ShardId,
+    pub bytes: Vec<u8>,
+    /// Plaintext length.
+    pub plain_len: u32,
+}
+
+impl Cipher {
+    fn code(self) -> u8 {
+        match self {
+            Cipher::Aes256Gcm => 1,
+            Cipher::ChaCha20Poly1305 => 2,
+        }
+    }
+
+    fn from_code(c: u8) -> Result<Self, EnvelopeError> {
+        match c {
+            1 => Ok(Cipher::Aes256Gcm),
+            2 => Ok(Cipher::ChaCha20Poly1305),
+            other => Err(EnvelopeError::UnknownCipher(other)),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Cipher::Aes256Gcm => "aes-256-gcm",
+            Cipher::ChaCha20Poly1305 => "chacha20-poly1305",
+        }
+    }
+}
+
+impl fmt::Display for Cipher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Cipher {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "aes-256-gcm" | "aes" | "aes256gcm" => Ok(Cipher::Aes256Gcm),
+            "chacha20-poly1305" | "chacha" | "chacha20poly1305" => Ok(Cipher::ChaCha20Poly1305),
+            _ => Err(format!(
+                "unknown cipher {s:?}: expected aes-256-gcm or chacha20-poly1305"
+            )),
+        }
+    }
+}
+
+impl Compression {
+    fn code(self) -> u8 {
+        match self {
+            Compression::None => 0,
+            Compression::Zstd => 1,
+        }
+    }
+    fn from_code(c: u8) -> Result<Self, EnvelopeError> {
+        match c {
+            0 => Ok(Compression::None),
+            1 => Ok(Compression::Zstd),
+            other => Err(EnvelopeError::UnknownCompression(other)),
+        }
+    }
+}
+
+impl Header {
+    fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut h = [0u8; HEADER_LEN];
+        h[0..4].copy_from_slice(&MAGIC);
+        h[4] = FORMAT_VERSION;
+        h[5] = self.cipher.code();
+        h[6] = self.compression.code();
+        h[8..12].copy_from_slice(&self.plain_len.to_le_bytes());
+        h[12..16].copy_from_slice(&self.body_len.to_le_bytes());
+        h[16..28].copy_from_slice(&self.nonce);
+        h
+    }
+
+    /// Parses and checks the header of a whole shard (`bytes` = header + body):
+    /// every length is checked against the limits and against `bytes.len()`.
+    pub fn decode(bytes: &[u8]) -> Result<Header, EnvelopeError> {
+        if bytes.len() < HEADER_LEN + TAG_LEN {
+            return Err(EnvelopeError::TooShort(bytes.len()));
+        }
+        if bytes[0..4] != MAGIC {
+            return Err(EnvelopeError::BadMagic);
+        }
+        if bytes[4] != FORMAT_VERSION {
+            return Err(EnvelopeError::UnsupportedVersion(bytes[4]));
+        }
+        let cipher = Cipher::from_code(bytes[5])?;
+        let compression = Compression::from_code(bytes[6])?;
+        if bytes[7] != 0 {
+            return Err(EnvelopeError::Reserved(bytes[7]));
+        }
+        let plain_len = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        let body_len = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes"));
+        if plain_len as usize > MAX_PLAINTEXT_LEN {
+            return Err(EnvelopeError::TooLarge {
+                what: "plaintext",
+                declared: plain_len as usize,
+                max: MAX_PLAINTEXT_LEN,
+            });
+        }
+        if body_len as usize > MAX_PLAINTEXT_LEN + TAG_LEN {
+            return Err(EnvelopeError::TooLarge {
+                what: "body",
+                declared: body_len as usize,
+                max: MAX_PLAINTEXT_LEN + TAG_LEN,
+            });
+        }
+        let actual = bytes.len() - HEADER_LEN;
+        if body_len as usize != actual || actual < TAG_LEN {
+            return Err(EnvelopeError::BodyLength {
+                declared: body_len as usize,
+                actual,
+            });
+        }
+        if compression == Compression::None && plain_len as usize + TAG_LEN != actual {
+            return Err(EnvelopeError::PlainLength {
+                declared: plain_len as usize,
+                actual: actual - TAG_LEN,
+            });
+        }
+        let nonce = bytes[16..28].try_into().expect("12 bytes");
+        Ok(Header {
+            cipher,
+            compression,
+            plain_len,
+            body_len,
+            nonce,
+        })
+    }
+}
+
+fn aead_key(key: &ShardKey, cipher: Cipher) -> [u8; 32] {
+    *blake3::keyed_hash(&key.0, &[b'a', b'e', b'a', b'd', cipher.code()]).as_bytes()
+}
+
+fn convergent_nonce(aead_key: &[u8; 32], compression: Compression, body: &[u8]) -> [u8; 12] {
+    let h = match compression {
+        Compression::None => blake3::keyed_hash(aead_key, b"raw nonce"),
+        Compression::Zstd => blake3::keyed_hash(aead_key, body),
+    };
+    h.as_bytes()[..NONCE_LEN].try_into().expect("12 of 32 bytes")
+}
+
+/// Compresses `plain` with zstd if that is worth it (probe first), else `None`.
+fn maybe_compress(plain: &[u8]) -> Result<Option<Vec<u8>>, EnvelopeError> {
+    if plain.len() < 64 {
+        return Ok(None);
+    }
+    if plain.len() > PROBE_LEN {
+        let probe = &plain[..PROBE_LEN];
+        let c = zstd::bulk::compress(probe, 1).map_err(|e| EnvelopeError::Compress(e.to_string()))?;
+        if c.len() * 1000 > probe.len() * PROBE_MAX_RATIO_PERMILLE {
+            return Ok(None);
+        }
+    }
+    let c = zstd::bulk::compress(plain, ZSTD_LEVEL)
+        .map_err(|e| EnvelopeError::Compress(e.to_string()))?;
+    Ok((c.len() < plain.len()).then_some(c))
+}
+
+/// Seals `plain` into a shard under `key`.
+pub fn seal(
+    plain: &[u8],
+    key: &ShardKey,
+    cipher: Cipher,
+    nonce_mode: NonceMode,
+) -> Result<Sealed, EnvelopeError> {
+    if plain.len() > MAX_PLAINTEXT_LEN {
+        return Err(EnvelopeError::TooLarge {
+            what: "plaintext",
+            declared: plain.len(),
+            max: MAX_PLAINTEXT_LEN,
+        });
+    }
+    let compressed = maybe_compress(plain)?;
+    let (compression, body) = match &compressed {
+        Some(c) => (Compression::Zstd, c.as_slice()),
+        None => (Compression::None, plain),
+    };
+    let k = aead_key(key, cipher);
+    let nonce = match nonce_mode {
+        NonceMode::Convergent => convergent_nonce(&k, compression, body),
+        NonceMode::Random(n) => n,
+    };
+    let header = Header {
+        cipher,
+        compression,
+        plain_len: plain.len() as u32,
+        body_len: (body.len() + TAG_LEN) as u32,
+        nonce,
+    }
+    .encode();
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len() + TAG_LEN);
+    out.extend_from_slice(&header);
+    out.extend_from_slice(body);
+    let tag = {
+        let buf = &mut out[HEADER_LEN..];
+        let n = aes_gcm::Nonce::from_slice(&nonce);
+        match cipher {
+            Cipher::Aes256Gcm => Aes256Gcm::new(&k.into())
+                .encrypt_in_place_detached(n, &header, buf)
+                .map(|t| t.to_vec()),
+            Cipher::ChaCha20Poly1305 => ChaCha20Poly1305::new(&k.into())
+                .encrypt_in_place_detached(n, &header, buf)
+                .map(|t| t.to_vec()),
+        }
+        // Only fails for buffers beyond the AEAD's 64 GiB limit, excluded above.
+        .map_err(|_| EnvelopeError::Decrypt)?
+    };
+    out.extend_from_slice(&tag);
+    Ok(Sealed {
+        id: ShardId::of(&out),
+        bytes: out,
+        plain_len: plain.len() as u32,
+    })
+}
+
+/// Opens a shard: checks the header, decrypts and decompresses, and returns the
+/// plaintext. Fails with [`EnvelopeError::Decrypt`] on a wrong key or any change.
+pub fn open(shard: &[u8], key: &ShardKey) -> Result<Vec<u8>, EnvelopeError> {
+    let h = Header::decode(shard)?;
+    let k = aead_key(key, h.cipher);
+    let header = &shard[..HEADER_LEN];
+    let body_end = shard.len() - TAG_LEN;
+    let mut buf = shard[HEADER_LEN..body_end].to_vec();
+    let tag = &shard[body_end..];
+    let n = aes_gcm::Nonce::from_slice(&h.nonce);
+    match h.cipher {
+        Cipher::Aes256Gcm => Aes256Gcm::new(&k.into()).decrypt_in_place_detached(
+            n,
+            header,
+            &mut buf,
+            aes_gcm::Tag::from_slice(tag),
+        ),
+        Cipher::ChaCha20Poly1305 => ChaCha20Poly1305::new(&k.into()).decrypt_in_place_detached(
+            n,
+            header,
+            &mut buf,
+            chacha20poly1305::Tag::from_slice(tag),
+        ),
+    }
+    .map_err(|_| EnvelopeError::Decrypt)?;
+    let plain = match h.compression {
+        Compression::None => buf,
+        Compression::Zstd => zstd::bulk::decompress(&buf, h.plain_len as usize)
+            .map_err(|e| EnvelopeError::Decompress(e.to_string()))?,
+    };
+    if plain.len() != h.plain_len as usize {
+        return Err(EnvelopeError::PlainLength {
+            declared: h.plain_len as usize,
+            actual: plain.len(),
+        });
+    }
+    Ok(plain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn k(b: u8) -> ShardKey {
+        ShardKey([b; 32])
+    }
+
+    fn text(n: usize) -> Vec<u8> {
+        b"the quick brown fox jumps over the lazy dog. "
+            .iter()
+            .cycle()
+            .take(n)
+            .copied()
+            .collect()
+    }
+
+    #[test]
+    fn round_trip_both_ciphers_and_compression() {
+        let random: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        for cipher in [Cipher::Aes256Gcm, Cipher::ChaCha20Poly1305] {
+            for data in [text(200_000), random.clone(), vec![], b"x".to_vec()] {
+                let s = seal(&data, &k(7), cipher, NonceMode::Convergent).unwrap();
+                assert!(s.id.matches(&s.bytes));
+                assert_eq!(open(&s.bytes, &k(7)).unwrap(), data);
+            }
+        }
+        let s = seal(&text(200_000), &k(7), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
+        assert_eq!(Header::decode(&s.bytes).unwrap().compression, Compression::Zstd);
+        assert!(s.bytes.len() < 20_000);
+    }
+
+    #[test]
+    fn convergent_is_deterministic_random_is_not() {
+        let d = text(5000);
+        let a = seal(&d, &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
+        let b = seal(&d, &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
+        assert_eq!(a.id, b.id);
+        let c = seal(&d, &k(1), Cipher::Aes256Gcm, NonceMode::Random([9; 12])).unwrap();
+        assert_ne!(a.id, c.id);
+        let e = seal(&d, &k(1), Cipher::ChaCha20Poly1305, NonceMode::Convergent).unwrap();
+        assert_ne!(a.id, e.id);
+    }
+
+    #[test]
+    fn wrong_key_and_tamper_fail() {
+        let s = seal(&text(1000), &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
+        assert_eq!(open(&s.bytes, &k(2)), Err(EnvelopeError::Decrypt));
+        for i in [0usize, 5, 9, 20, HEADER_LEN + 3, s.bytes.len() - 1] {
+            let mut bad = s.bytes.clone();
+            bad[i] ^= 0x40;
+            assert!(open(&bad, &k(1)).is_err(), "flip at {i} accepted");
+        }
+    }
+
+    #[test]
+    fn oversized_declarations_refused() {
+        let s = seal(b"abc", &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
+        let mut bad = s.bytes.clone();
+        bad[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(Header::decode(&bad), Err(EnvelopeError::TooLarge { .. })));
+        assert!(seal(&vec![0; MAX_PLAINTEXT_LEN + 1], &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn round_trip(data in proptest::collection::vec(any::<u8>(), 0..5000), key in any::<u8>(), chacha in any::<bool>()) {
+            let cipher = if chacha { Cipher::ChaCha20Poly1305 } else { Cipher::Aes256Gcm };
+            let s = seal(&data, &k(key), cipher, NonceMode::Convergent).unwrap();
+            prop_assert_eq!(open(&s.bytes, &k(key)).unwrap(), data);
+        }
+
+        #[test]
+        fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = open(&data, &k(1));
+        }
+
+        #[test]
+        fn truncation_is_an_error(data in proptest::collection::vec(any::<u8>(), 1..3000), cut in any::<prop::sample::Index>()) {
+            let s = seal(&data, &k(3), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
+            let at = cut.index(s.bytes.len());
+            prop_assert!(open(&s.bytes[..at], &k(3)).is_err());
+        }
+
+        #[test]
+        fn header_fuzz_on_valid_prefix(data in proptest::collection::vec(any::<u8>(), 0..64), pos in 0usize..HEADER_LEN, val in any::<u8>()) {
+            let s = seal(&data, &k(3), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
+            let mut bad = s.bytes.clone();
+            bad[pos] = val;
+            let r = open(&bad, &k(3));
+            if bad != s.bytes { prop_assert!(r.is_err()); }
+        }
+    }
+}

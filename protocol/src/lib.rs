@@ -1,0 +1,30 @@
+//! shardnet-protocol: the pure heart of shardnet.
+//!
+//! Everything here is deterministic and free of I/O (no files, sockets, clocks or
+//! OS randomness: callers pass `now` and an RNG in), so the node daemon, the store
+//! and the simulator share one definition of every format and rule.
+//!
+//! Map of the crate:
+//! - [`id`]: `ShardId` (BLAKE3 of a shard's bytes) and its hex form.
+//! - [`keys`]: the owner master key, its derived keys and the recovery string.
+//! - [`envelope`]: shard envelope v1: header + AEAD ciphertext, seal and open.
+//! - [`chunking`]: content-defined chunking parameters (FastCDC, ~1 MiB average).
+//! - [`manifest`]: a backup's file tree, split into shards under a root shard.
+//! - [`tier`]: retention tiers (critical/gold/silver/bronze) and their maths.
+//! - [`lease`]: who keeps a stored shard alive, and until when.
+//! - [`codec`]: size-limited serde/bincode encoding used by every decoder.
+
+pub mod chunking;
+pub mod codec;
+pub mod envelope;
+pub mod id;
+pub mod keys;
+pub mod lease;
+pub mod manifest;
+pub mod tier;
+
+pub use envelope::{Cipher, Compression, EnvelopeError, Sealed};
+pub use id::{BackupId, ShardId};
+pub use keys::{MasterKey, OwnerId, ShardKey};
+pub use lease::Lease;
+pub use tier::Tier;
