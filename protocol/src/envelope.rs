@@ -126,13 +126,29 @@ pub struct Header {
     pub nonce: [u8; NONCE_LEN],
 }
 
-/// A sealed shard: its bytes and their id.
+/// A sealed shard: its bytes and their id. Only [`seal`] makes one, so a `Sealed`
+/// is proof that `id` is the hash of `bytes` (the store need not hash it again).
 #[derive(Clone, Debug)]
 pub struct Sealed {
-    pub id: ShardId,
-    pub bytes: Vec<u8>,
+    id: ShardId,
+    bytes: Vec<u8>,
+    plain_len: u32,
+}
+
+impl Sealed {
+    pub fn id(&self) -> ShardId {
+        self.id
+    }
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
     /// Plaintext length.
-    pub plain_len: u32,
+    pub fn plain_len(&self) -> u32 {
+        self.plain_len
+    }
 }
 
 impl Cipher {
@@ -413,13 +429,13 @@ mod tests {
         for cipher in [Cipher::Aes256Gcm, Cipher::ChaCha20Poly1305] {
             for data in [text(200_000), random.clone(), vec![], b"x".to_vec()] {
                 let s = seal(&data, &k(7), cipher, NonceMode::Convergent).unwrap();
-                assert!(s.id.matches(&s.bytes));
-                assert_eq!(open(&s.bytes, &k(7)).unwrap(), data);
+                assert!(s.id().matches(&s.bytes()));
+                assert_eq!(open(&s.bytes(), &k(7)).unwrap(), data);
             }
         }
         let s = seal(&text(200_000), &k(7), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
-        assert_eq!(Header::decode(&s.bytes).unwrap().compression, Compression::Zstd);
-        assert!(s.bytes.len() < 20_000);
+        assert_eq!(Header::decode(&s.bytes()).unwrap().compression, Compression::Zstd);
+        assert!(s.bytes().len() < 20_000);
     }
 
     #[test]
@@ -427,19 +443,19 @@ mod tests {
         let d = text(5000);
         let a = seal(&d, &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
         let b = seal(&d, &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
-        assert_eq!(a.id, b.id);
+        assert_eq!(a.id(), b.id());
         let c = seal(&d, &k(1), Cipher::Aes256Gcm, NonceMode::Random([9; 12])).unwrap();
-        assert_ne!(a.id, c.id);
+        assert_ne!(a.id(), c.id());
         let e = seal(&d, &k(1), Cipher::ChaCha20Poly1305, NonceMode::Convergent).unwrap();
-        assert_ne!(a.id, e.id);
+        assert_ne!(a.id(), e.id());
     }
 
     #[test]
     fn wrong_key_and_tamper_fail() {
         let s = seal(&text(1000), &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
-        assert_eq!(open(&s.bytes, &k(2)), Err(EnvelopeError::Decrypt));
-        for i in [0usize, 5, 9, 20, HEADER_LEN + 3, s.bytes.len() - 1] {
-            let mut bad = s.bytes.clone();
+        assert_eq!(open(&s.bytes(), &k(2)), Err(EnvelopeError::Decrypt));
+        for i in [0usize, 5, 9, 20, HEADER_LEN + 3, s.bytes().len() - 1] {
+            let mut bad = s.bytes().to_vec();
             bad[i] ^= 0x40;
             assert!(open(&bad, &k(1)).is_err(), "flip at {i} accepted");
         }
@@ -448,7 +464,7 @@ mod tests {
     #[test]
     fn oversized_declarations_refused() {
         let s = seal(b"abc", &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
-        let mut bad = s.bytes.clone();
+        let mut bad = s.bytes().to_vec();
         bad[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(matches!(Header::decode(&bad), Err(EnvelopeError::TooLarge { .. })));
         assert!(seal(&vec![0; MAX_PLAINTEXT_LEN + 1], &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).is_err());
@@ -460,7 +476,7 @@ mod tests {
         fn round_trip(data in proptest::collection::vec(any::<u8>(), 0..5000), key in any::<u8>(), chacha in any::<bool>()) {
             let cipher = if chacha { Cipher::ChaCha20Poly1305 } else { Cipher::Aes256Gcm };
             let s = seal(&data, &k(key), cipher, NonceMode::Convergent).unwrap();
-            prop_assert_eq!(open(&s.bytes, &k(key)).unwrap(), data);
+            prop_assert_eq!(open(&s.bytes(), &k(key)).unwrap(), data);
         }
 
         #[test]
@@ -471,17 +487,17 @@ mod tests {
         #[test]
         fn truncation_is_an_error(data in proptest::collection::vec(any::<u8>(), 1..3000), cut in any::<prop::sample::Index>()) {
             let s = seal(&data, &k(3), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
-            let at = cut.index(s.bytes.len());
-            prop_assert!(open(&s.bytes[..at], &k(3)).is_err());
+            let at = cut.index(s.bytes().len());
+            prop_assert!(open(&s.bytes()[..at], &k(3)).is_err());
         }
 
         #[test]
         fn header_fuzz_on_valid_prefix(data in proptest::collection::vec(any::<u8>(), 0..64), pos in 0usize..HEADER_LEN, val in any::<u8>()) {
             let s = seal(&data, &k(3), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
-            let mut bad = s.bytes.clone();
+            let mut bad = s.bytes().to_vec();
             bad[pos] = val;
             let r = open(&bad, &k(3));
-            if bad != s.bytes { prop_assert!(r.is_err()); }
+            if bad != s.bytes() { prop_assert!(r.is_err()); }
         }
     }
 }

@@ -14,6 +14,7 @@
 //! - [`lease`]: who keeps a stored shard alive, and until when.
 //! - [`codec`]: size-limited serde/bincode encoding used by every decoder.
 
+pub mod catalogue;
 pub mod chunking;
 pub mod codec;
 pub mod envelope;

@@ -147,7 +147,7 @@ pub fn seal_manifest(
         let key = conv.key_for(part);
         let sealed = envelope::seal(part, &key, cipher, NonceMode::Convergent)?;
         refs.push(ChunkRef {
-            id: sealed.id,
+            id: sealed.id(),
             key,
             len: part.len() as u32,
         });
@@ -270,8 +270,8 @@ mod tests {
     fn round_trip(m: &Manifest) -> Manifest {
         let k = master();
         let s = seal_manifest(m, &k, Cipher::Aes256Gcm, [3; 12]).unwrap();
-        let root = open_root(&s.root.bytes, &k).unwrap();
-        let shards: Vec<Vec<u8>> = s.pieces.iter().map(|p| p.bytes.clone()).collect();
+        let root = open_root(&s.root.bytes(), &k).unwrap();
+        let shards: Vec<Vec<u8>> = s.pieces.iter().map(|p| p.bytes().to_vec()).collect();
         open_manifest(&root, &shards).unwrap()
     }
 
@@ -281,7 +281,7 @@ mod tests {
         let k = master();
         let s = seal_manifest(&m, &k, Cipher::Aes256Gcm, [3; 12]).unwrap();
         assert!(s.pieces.len() >= 2, "{} pieces", s.pieces.len());
-        assert!(s.pieces.iter().all(|p| p.bytes.len() <= PIECE_LEN + 64));
+        assert!(s.pieces.iter().all(|p| p.bytes().len() <= PIECE_LEN + 64));
         assert_eq!(round_trip(&m), m);
     }
 
@@ -291,9 +291,9 @@ mod tests {
         let k = master();
         let s = seal_manifest(&m, &k, Cipher::Aes256Gcm, [3; 12]).unwrap();
         let other = MasterKey::generate(&mut rand::rngs::StdRng::seed_from_u64(10));
-        assert!(matches!(open_root(&s.root.bytes, &other), Err(ManifestError::WrongKey)));
-        let root = open_root(&s.root.bytes, &k).unwrap();
-        let mut shards: Vec<Vec<u8>> = s.pieces.iter().map(|p| p.bytes.clone()).collect();
+        assert!(matches!(open_root(&s.root.bytes(), &other), Err(ManifestError::WrongKey)));
+        let root = open_root(&s.root.bytes(), &k).unwrap();
+        let mut shards: Vec<Vec<u8>> = s.pieces.iter().map(|p| p.bytes().to_vec()).collect();
         shards.swap(0, 1);
         assert!(matches!(open_manifest(&root, &shards), Err(ManifestError::PieceMismatch { index: 0 })));
         assert!(matches!(open_manifest(&root, &shards[..1]), Err(ManifestError::PieceCount { .. })));
@@ -309,8 +309,8 @@ mod tests {
         m.entries[0].path = b"../escape".to_vec();
         let k = master();
         let s = seal_manifest(&m, &k, Cipher::Aes256Gcm, [3; 12]).unwrap();
-        let root = open_root(&s.root.bytes, &k).unwrap();
-        let shards: Vec<Vec<u8>> = s.pieces.iter().map(|p| p.bytes.clone()).collect();
+        let root = open_root(&s.root.bytes(), &k).unwrap();
+        let shards: Vec<Vec<u8>> = s.pieces.iter().map(|p| p.bytes().to_vec()).collect();
         assert!(matches!(open_manifest(&root, &shards), Err(ManifestError::BadPath(_))));
     }
 

@@ -1,1 +1,27 @@
+//! shardnet-store: each node's local shard store, on RocksDB.
+//!
+//! One RocksDB database per data dir with these column families:
+//!
+//! | CF        | key               | value                               |
+//! |-----------|-------------------|-------------------------------------|
+//! | `shards`  | shard id          | envelope bytes (RocksDB blob files) |
+//! | `meta`    | shard id          | [`ShardMeta`]: size, state, leases  |
+//! | `backups` | backup id         | the owner's catalogue entry         |
+//! | `chunks`  | hash of chunk key | shard id (the owner's dedup index)  |
+//! | `audit`   | sequence (u64 BE) | [`AuditEvent`], append-only         |
+//!
+//! Invariants: a `meta` row exists iff a `shards` row does, both written in one
+//! atomic write batch together with the audit event that explains the change;
+//! stored bytes always hashed to their id when written, and every read re-checks
+//! that, reporting corruption instead of returning bad bytes. RocksDB types stay
+//! inside this crate.
 
+mod audit;
+mod db;
+mod error;
+mod meta;
+
+pub use audit::{AuditAction, AuditEvent};
+pub use db::{PutOutcome, Store, StoreStats};
+pub use error::StoreError;
+pub use meta::{ShardMeta, ShardState};

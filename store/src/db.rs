@@ -1,0 +1,406 @@
+//! [`Store`]: the RocksDB database and every operation on it. Thread-safe; share it
+//! behind an `Arc`. Writes that touch one shard's metadata take a striped lock so
+//! that read-modify-write of leases never loses an update.
+
+use crate::audit::{AuditAction, AuditEvent, MAX_AUDIT_LEN};
+use crate::error::StoreError;
+use crate::meta::{ShardMeta, ShardState, MAX_META_LEN};
+use rocksdb::{
+    BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, ErrorKind, IteratorMode,
+    Options, WriteBatch, WriteOptions, DB,
+};
+use shardnet_protocol::catalogue::{CatalogueEntry, MAX_ENTRY_LEN};
+use shardnet_protocol::codec;
+use shardnet_protocol::envelope::MAX_SHARD_LEN;
+use shardnet_protocol::{lease, BackupId, Lease, Sealed, ShardId};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const CF_SHARDS: &str = "shards";
+const CF_META: &str = "meta";
+const CF_BACKUPS: &str = "backups";
+const CF_CHUNKS: &str = "chunks";
+const CF_AUDIT: &str = "audit";
+
+/// Values at least this large go to blob files: a ~1 MiB shard is then written
+/// once (WAL aside) instead of being rewritten by every compaction level.
+const MIN_BLOB_SIZE: u64 = 64 << 10;
+/// Blob file target size.
+const BLOB_FILE_SIZE: u64 = 256 << 20;
+/// Memtable size for shard bytes; two may exist at once, which bounds the
+/// store's share of a backup's memory (peak RSS target: 256 MiB).
+const SHARD_WRITE_BUFFER: usize = 32 << 20;
+/// Striped locks serialising metadata read-modify-write per shard.
+const LOCK_STRIPES: usize = 64;
+
+/// What `put` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// New shard written.
+    Stored,
+    /// Already present and healthy; only the lease was merged.
+    AlreadyPresent,
+    /// A corrupted or quarantined copy was replaced by these verified bytes.
+    Repaired,
+}
+
+/// Totals over the store.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StoreStats {
+    pub shards: u64,
+    pub bytes: u64,
+    pub healthy: u64,
+    pub corrupted: u64,
+    pub quarantined: u64,
+    pub backups: u64,
+}
+
+pub struct Store {
+    db: DB,
+    path: PathBuf,
+    audit_seq: AtomicU64,
+    locks: Vec<Mutex<()>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn small_cf_options() -> Options {
+    let mut o = Options::default();
+    o.set_compression_type(DBCompressionType::None);
+    let mut t = BlockBasedOptions::default();
+    t.set_bloom_filter(10.0, false);
+    o.set_block_based_table_factory(&t);
+    o
+}
+
+fn shard_cf_options() -> Options {
+    let mut o = Options::default();
+    // Shards are encrypted: compression cannot help.
+    o.set_compression_type(DBCompressionType::None);
+    o.set_enable_blob_files(true);
+    o.set_min_blob_size(MIN_BLOB_SIZE);
+    o.set_blob_file_size(BLOB_FILE_SIZE);
+    o.set_blob_compression_type(DBCompressionType::None);
+    o.set_enable_blob_gc(true);
+    o.set_write_buffer_size(SHARD_WRITE_BUFFER);
+    o.set_max_write_buffer_number(2);
+    let mut t = BlockBasedOptions::default();
+    t.set_bloom_filter(10.0, false);
+    o.set_block_based_table_factory(&t);
+    o
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_background_jobs(2);
+        opts.set_bytes_per_sync(1 << 20);
+        opts.set_max_total_wal_size(256 << 20);
+        opts.set_keep_log_file_num(4);
+        let cfs = vec![
+            ColumnFamilyDescriptor::new(CF_SHARDS, shard_cf_options()),
+            ColumnFamilyDescriptor::new(CF_META, small_cf_options()),
+            ColumnFamilyDescriptor::new(CF_BACKUPS, small_cf_options()),
+            ColumnFamilyDescriptor::new(CF_CHUNKS, small_cf_options()),
+            ColumnFamilyDescriptor::new(CF_AUDIT, small_cf_options()),
+        ];
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| {
+            let msg = e.to_string();
+            // RocksDB names its LOCK file in every lock failure, same process or not.
+            if msg.contains("/LOCK") {
+                StoreError::Locked { path: path.to_path_buf() }
+            } else if msg.contains("No space left") {
+                StoreError::DiskFull(msg)
+            } else {
+                StoreError::Open { path: path.to_path_buf(), reason: msg }
+            }
+        })?;
+        let mut store = Store {
+            db,
+            path: path.to_path_buf(),
+            audit_seq: AtomicU64::new(0),
+            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+        };
+        let next = match store.db.iterator_cf(store.cf(CF_AUDIT), IteratorMode::End).next() {
+            Some(Ok((k, _))) => u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8])) + 1,
+            Some(Err(e)) => return Err(StoreError::engine(e)),
+            None => 1,
+        };
+        store.audit_seq = AtomicU64::new(next);
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        // Every CF is created at open (create_missing_column_families).
+        self.db.cf_handle(name).expect("column family created at open")
+    }
+
+    fn lock(&self, id: &ShardId) -> std::sync::MutexGuard<'_, ()> {
+        // A poisoned stripe only means another thread panicked mid-update; the
+        // RocksDB state is still consistent (batches are atomic), so carry on.
+        self.locks[id.0[0] as usize % LOCK_STRIPES]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn audit(&self, batch: &mut WriteBatch, action: AuditAction, shard: Option<ShardId>, detail: String) -> Result<(), StoreError> {
+        let seq = self.audit_seq.fetch_add(1, Ordering::SeqCst);
+        let ev = AuditEvent { seq, at: now(), action, shard, detail };
+        let bytes = codec::encode::<_, MAX_AUDIT_LEN>("audit event", &ev)?;
+        batch.put_cf(self.cf(CF_AUDIT), seq.to_be_bytes(), bytes);
+        Ok(())
+    }
+
+    fn write(&self, batch: WriteBatch, sync: bool) -> Result<(), StoreError> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        self.db.write_opt(batch, &wo).map_err(StoreError::engine)
+    }
+
+    /// The metadata of `id`, if stored.
+    pub fn meta(&self, id: &ShardId) -> Result<Option<ShardMeta>, StoreError> {
+        match self.db.get_pinned_cf(self.cf(CF_META), id.0).map_err(StoreError::engine)? {
+            Some(v) => Ok(Some(codec::decode::<_, MAX_META_LEN>("shard metadata", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores bytes received from elsewhere: refused unless they hash to `id`.
+    pub fn put_shard(&self, id: &ShardId, bytes: &[u8], lease: Lease) -> Result<PutOutcome, StoreError> {
+        let actual = ShardId::of(bytes);
+        if actual != *id {
+            return Err(StoreError::IdMismatch { id: *id, actual });
+        }
+        self.put_verified(id, bytes, lease)
+    }
+
+    /// Stores a shard sealed in this process (its id is known to be right).
+    pub fn put_sealed(&self, shard: &Sealed, lease: Lease) -> Result<PutOutcome, StoreError> {
+        self.put_verified(&shard.id(), shard.bytes(), lease)
+    }
+
+    fn put_verified(&self, id: &ShardId, bytes: &[u8], new_lease: Lease) -> Result<PutOutcome, StoreError> {
+        if bytes.len() > MAX_SHARD_LEN {
+            return Err(StoreError::CorruptShard { id: *id, reason: format!("{} bytes exceed the shard limit", bytes.len()) });
+        }
+        let _guard = self.lock(id);
+        let t = now();
+        let mut batch = WriteBatch::default();
+        let outcome = match self.meta(id)? {
+            Some(mut m) if m.state == ShardState::Healthy => {
+                if !lease::merge(&mut m.leases, new_lease) {
+                    return Ok(PutOutcome::AlreadyPresent);
+                }
+                let detail = format!("owner {} until {}", new_lease.owner, new_lease.expires_at);
+                self.put_meta(&mut batch, id, &m)?;
+                self.audit(&mut batch, AuditAction::LeaseExtended, Some(*id), detail)?;
+                PutOutcome::AlreadyPresent
+            }
+            Some(mut m) => {
+                lease::merge(&mut m.leases, new_lease);
+                let detail = format!("replaced {} copy with verified bytes", m.state);
+                m.state = ShardState::Healthy;
+                m.verified_at = t;
+                m.size = bytes.len() as u32;
+                batch.put_cf(self.cf(CF_SHARDS), id.0, bytes);
+                self.put_meta(&mut batch, id, &m)?;
+                self.audit(&mut batch, AuditAction::Repaired, Some(*id), detail)?;
+                PutOutcome::Repaired
+            }
+            None => {
+                let m = ShardMeta {
+                    size: bytes.len() as u32,
+                    state: ShardState::Healthy,
+                    stored_at: t,
+                    verified_at: t,
+                    leases: vec![new_lease],
+                };
+                batch.put_cf(self.cf(CF_SHARDS), id.0, bytes);
+                self.put_meta(&mut batch, id, &m)?;
+                let detail = format!("{} bytes, owner {} until {}", bytes.len(), new_lease.owner, new_lease.expires_at);
+                self.audit(&mut batch, AuditAction::Stored, Some(*id), detail)?;
+                PutOutcome::Stored
+            }
+        };
+        self.write(batch, false)?;
+        Ok(outcome)
+    }
+
+    fn put_meta(&self, batch: &mut WriteBatch, id: &ShardId, m: &ShardMeta) -> Result<(), StoreError> {
+        let bytes = codec::encode::<_, MAX_META_LEN>("shard metadata", m)?;
+        batch.put_cf(self.cf(CF_META), id.0, bytes);
+        Ok(())
+    }
+
+    /// Reads a shard and checks it against its id. On a mismatch (or an engine
+    /// checksum failure) the shard is marked corrupted and an error names it.
+    pub fn get_shard(&self, id: &ShardId) -> Result<Vec<u8>, StoreError> {
+        let got = self.db.get_pinned_cf(self.cf(CF_SHARDS), id.0);
+        let reason = match got {
+            Ok(Some(v)) if id.matches(&v) => return Ok(v.to_vec()),
+            Ok(Some(v)) => format!("its {} bytes do not hash to its id", v.len()),
+            Ok(None) => return Err(StoreError::NotFound { id: *id }),
+            Err(e) if e.kind() == ErrorKind::Corruption => format!("storage checksum failed: {e}"),
+            Err(e) => return Err(StoreError::engine(e)),
+        };
+        self.mark_corrupted(id, &reason)?;
+        Err(StoreError::CorruptShard { id: *id, reason })
+    }
+
+    /// Records that `id`'s bytes are bad. The bytes stay until repaired or pruned.
+    pub fn mark_corrupted(&self, id: &ShardId, reason: &str) -> Result<(), StoreError> {
+        let _guard = self.lock(id);
+        let Some(mut m) = self.meta(id)? else { return Ok(()) };
+        if m.state == ShardState::Corrupted {
+            return Ok(());
+        }
+        m.state = ShardState::Corrupted;
+        let mut batch = WriteBatch::default();
+        self.put_meta(&mut batch, id, &m)?;
+        self.audit(&mut batch, AuditAction::MarkedCorrupted, Some(*id), reason.to_string())?;
+        self.write(batch, true)
+    }
+
+    /// Calls `f` for every shard's metadata, in id order, until it returns false.
+    pub fn for_each_meta(&self, mut f: impl FnMut(ShardId, ShardMeta) -> bool) -> Result<(), StoreError> {
+        for item in self.db.iterator_cf(self.cf(CF_META), IteratorMode::Start) {
+            let (k, v) = item.map_err(StoreError::engine)?;
+            let id = ShardId::from_slice(&k).map_err(|e| StoreError::Engine(format!("bad key in meta: {e}")))?;
+            let m = codec::decode::<_, MAX_META_LEN>("shard metadata", &v)?;
+            if !f(id, m) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let mut s = StoreStats::default();
+        self.for_each_meta(|_, m| {
+            s.shards += 1;
+            s.bytes += m.size as u64;
+            match m.state {
+                ShardState::Healthy => s.healthy += 1,
+                ShardState::Corrupted => s.corrupted += 1,
+                ShardState::Quarantined => s.quarantined += 1,
+            }
+            true
+        })?;
+        s.backups = self.list_backups()?.len() as u64;
+        Ok(s)
+    }
+
+    /// The owner's dedup index: shard id previously stored for a chunk key hash,
+    /// if that shard is still here and healthy.
+    pub fn lookup_chunk(&self, key_hash: &[u8; 32]) -> Result<Option<ShardId>, StoreError> {
+        let Some(v) = self.db.get_pinned_cf(self.cf(CF_CHUNKS), key_hash).map_err(StoreError::engine)? else {
+            return Ok(None);
+        };
+        let Ok(id) = ShardId::from_slice(&v) else { return Ok(None) };
+        Ok(match self.meta(&id)? {
+            Some(m) if m.state == ShardState::Healthy => Some(id),
+            _ => None,
+        })
+    }
+
+    pub fn index_chunk(&self, key_hash: &[u8; 32], id: &ShardId) -> Result<(), StoreError> {
+        self.db.put_cf(self.cf(CF_CHUNKS), key_hash, id.0).map_err(StoreError::engine)
+    }
+
+    /// Adds a lease to an already stored shard (dedup hit). Returns false if the
+    /// shard is not stored healthy here.
+    pub fn add_lease(&self, id: &ShardId, new_lease: Lease) -> Result<bool, StoreError> {
+        let _guard = self.lock(id);
+        let Some(mut m) = self.meta(id)? else { return Ok(false) };
+        if m.state != ShardState::Healthy {
+            return Ok(false);
+        }
+        if lease::merge(&mut m.leases, new_lease) {
+            let mut batch = WriteBatch::default();
+            self.put_meta(&mut batch, id, &m)?;
+            let detail = format!("owner {} until {}", new_lease.owner, new_lease.expires_at);
+            self.audit(&mut batch, AuditAction::LeaseExtended, Some(*id), detail)?;
+            self.write(batch, false)?;
+        }
+        Ok(true)
+    }
+
+    /// Makes every write so far durable: flushes memtables (shard bytes land in
+    /// blob files) and syncs the WAL.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let cfs = [CF_SHARDS, CF_META, CF_CHUNKS, CF_AUDIT, CF_BACKUPS].map(|n| self.cf(n));
+        self.db
+            .flush_cfs_opt(&cfs.iter().collect::<Vec<_>>(), &rocksdb::FlushOptions::default())
+            .map_err(StoreError::engine)?;
+        self.db.flush_wal(true).map_err(StoreError::engine)
+    }
+
+    /// Records a completed backup (synced: the backup exists once this returns).
+    pub fn put_backup(&self, entry: &CatalogueEntry) -> Result<(), StoreError> {
+        let bytes = codec::encode::<_, MAX_ENTRY_LEN>("catalogue entry", entry)?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_BACKUPS), entry.id.0, bytes);
+        let detail = format!("{:?} {} ({} shards)", entry.info.name, entry.info.tier, entry.shards);
+        self.audit(&mut batch, AuditAction::BackupAdded, Some(entry.id), detail)?;
+        self.write(batch, true)
+    }
+
+    pub fn get_backup(&self, id: &BackupId) -> Result<Option<CatalogueEntry>, StoreError> {
+        match self.db.get_pinned_cf(self.cf(CF_BACKUPS), id.0).map_err(StoreError::engine)? {
+            Some(v) => Ok(Some(codec::decode::<_, MAX_ENTRY_LEN>("catalogue entry", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every catalogue entry, oldest first.
+    pub fn list_backups(&self) -> Result<Vec<CatalogueEntry>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_BACKUPS), IteratorMode::Start) {
+            let (_, v) = item.map_err(StoreError::engine)?;
+            out.push(codec::decode::<CatalogueEntry, MAX_ENTRY_LEN>("catalogue entry", &v)?);
+        }
+        out.sort_by_key(|e| (e.info.created_at, e.id));
+        Ok(out)
+    }
+
+    /// Audit events with `seq >= from`, oldest first, at most `limit`.
+    pub fn audit_log(&self, from: u64, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+        let start = from.to_be_bytes();
+        let mode = IteratorMode::From(&start, rocksdb::Direction::Forward);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_AUDIT), mode).take(limit) {
+            let (_, v) = item.map_err(StoreError::engine)?;
+            out.push(codec::decode::<AuditEvent, MAX_AUDIT_LEN>("audit event", &v)?);
+        }
+        Ok(out)
+    }
+
+    /// Test hook: writes bytes under an id without verification, to simulate rot.
+    #[doc(hidden)]
+    pub fn debug_overwrite_bytes(&self, id: &ShardId, bytes: &[u8]) -> Result<(), StoreError> {
+        self.db.put_cf(self.cf(CF_SHARDS), id.0, bytes).map_err(StoreError::engine)
+    }
+}
+
+#[cfg(test)]
+mod tests;
