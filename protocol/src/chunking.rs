@@ -53,7 +53,10 @@ mod tests {
         let mut edited = data.clone();
         edited.splice(5_000_000..5_000_000, b"inserted bytes".iter().copied());
         let set = |d: &[u8]| -> std::collections::HashSet<blake3::Hash> {
-            boundaries(d).iter().map(|(o, l)| blake3::hash(&d[*o..o + l])).collect()
+            boundaries(d)
+                .iter()
+                .map(|(o, l)| blake3::hash(&d[*o..o + l]))
+                .collect()
         };
         let (a, b) = (set(&data), set(&edited));
         let changed = b.difference(&a).count();
@@ -63,9 +66,13 @@ mod tests {
     #[test]
     fn stream_matches_slice() {
         let data = random(6 << 20, 3);
-        let stream: Vec<(usize, usize)> = fastcdc::v2020::StreamCDC::new(&data[..], MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
-            .map(|c| { let c = c.unwrap(); (c.offset as usize, c.length) })
-            .collect();
+        let stream: Vec<(usize, usize)> =
+            fastcdc::v2020::StreamCDC::new(&data[..], MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
+                .map(|c| {
+                    let c = c.unwrap();
+                    (c.offset as usize, c.length)
+                })
+                .collect();
         assert_eq!(stream, boundaries(&data));
     }
 }

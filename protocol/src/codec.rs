@@ -28,12 +28,12 @@ pub fn encode<T: Serialize, const LIMIT: usize>(
     value: &T,
 ) -> Result<Vec<u8>, CodecError> {
     // bincode applies its limit only when decoding; check the encoded length here.
-    let bytes = bincode::serde::encode_to_vec(value, bincode::config::standard()).map_err(
-        |e| CodecError::Encode {
+    let bytes = bincode::serde::encode_to_vec(value, bincode::config::standard()).map_err(|e| {
+        CodecError::Encode {
             what,
             reason: e.to_string(),
-        },
-    )?;
+        }
+    })?;
     if bytes.len() > LIMIT {
         return Err(CodecError::TooLarge {
             what,
@@ -81,11 +81,20 @@ mod tests {
         let v: Vec<u64> = (0..100).collect();
         let bytes = encode::<_, 4096>("v", &v).unwrap();
         assert_eq!(decode::<Vec<u64>, 4096>("v", &bytes).unwrap(), v);
-        assert!(matches!(decode::<Vec<u64>, 16>("v", &bytes), Err(CodecError::TooLarge { .. })));
-        assert!(matches!(encode::<_, 16>("v", &v), Err(CodecError::TooLarge { .. })));
+        assert!(matches!(
+            decode::<Vec<u64>, 16>("v", &bytes),
+            Err(CodecError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            encode::<_, 16>("v", &v),
+            Err(CodecError::TooLarge { .. })
+        ));
         let mut more = bytes.clone();
         more.push(0);
-        assert!(matches!(decode::<Vec<u64>, 4096>("v", &more), Err(CodecError::Trailing { .. })));
+        assert!(matches!(
+            decode::<Vec<u64>, 4096>("v", &more),
+            Err(CodecError::Trailing { .. })
+        ));
     }
 
     #[test]

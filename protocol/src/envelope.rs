@@ -289,7 +289,9 @@ fn convergent_nonce(aead_key: &[u8; 32], compression: Compression, body: &[u8]) 
         Compression::None => blake3::keyed_hash(aead_key, b"raw nonce"),
         Compression::Zstd => blake3::keyed_hash(aead_key, body),
     };
-    h.as_bytes()[..NONCE_LEN].try_into().expect("12 of 32 bytes")
+    h.as_bytes()[..NONCE_LEN]
+        .try_into()
+        .expect("12 of 32 bytes")
 }
 
 /// Compresses `plain` with zstd if that is worth it (probe first), else `None`.
@@ -299,7 +301,8 @@ fn maybe_compress(plain: &[u8]) -> Result<Option<Vec<u8>>, EnvelopeError> {
     }
     if plain.len() > PROBE_LEN {
         let probe = &plain[..PROBE_LEN];
-        let c = zstd::bulk::compress(probe, 1).map_err(|e| EnvelopeError::Compress(e.to_string()))?;
+        let c =
+            zstd::bulk::compress(probe, 1).map_err(|e| EnvelopeError::Compress(e.to_string()))?;
         if c.len() * 1000 > probe.len() * PROBE_MAX_RATIO_PERMILLE {
             return Ok(None);
         }
@@ -425,7 +428,9 @@ mod tests {
 
     #[test]
     fn round_trip_both_ciphers_and_compression() {
-        let random: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let random: Vec<u8> = (0..300_000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         for cipher in [Cipher::Aes256Gcm, Cipher::ChaCha20Poly1305] {
             for data in [text(200_000), random.clone(), vec![], b"x".to_vec()] {
                 let s = seal(&data, &k(7), cipher, NonceMode::Convergent).unwrap();
@@ -433,8 +438,17 @@ mod tests {
                 assert_eq!(open(&s.bytes(), &k(7)).unwrap(), data);
             }
         }
-        let s = seal(&text(200_000), &k(7), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
-        assert_eq!(Header::decode(&s.bytes()).unwrap().compression, Compression::Zstd);
+        let s = seal(
+            &text(200_000),
+            &k(7),
+            Cipher::Aes256Gcm,
+            NonceMode::Convergent,
+        )
+        .unwrap();
+        assert_eq!(
+            Header::decode(&s.bytes()).unwrap().compression,
+            Compression::Zstd
+        );
         assert!(s.bytes().len() < 20_000);
     }
 
@@ -466,8 +480,17 @@ mod tests {
         let s = seal(b"abc", &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
         let mut bad = s.bytes().to_vec();
         bad[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(matches!(Header::decode(&bad), Err(EnvelopeError::TooLarge { .. })));
-        assert!(seal(&vec![0; MAX_PLAINTEXT_LEN + 1], &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).is_err());
+        assert!(matches!(
+            Header::decode(&bad),
+            Err(EnvelopeError::TooLarge { .. })
+        ));
+        assert!(seal(
+            &vec![0; MAX_PLAINTEXT_LEN + 1],
+            &k(1),
+            Cipher::Aes256Gcm,
+            NonceMode::Convergent
+        )
+        .is_err());
     }
 
     proptest! {

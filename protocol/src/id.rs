@@ -1,7 +1,7 @@
 //! Content addresses. A shard's id is the BLAKE3 hash of its (encrypted) bytes, so
 //! anyone holding the bytes can check them against the id without any key.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 
@@ -9,7 +9,10 @@ use std::str::FromStr;
 pub const ID_LEN: usize = 32;
 
 /// Address of a shard: `BLAKE3(shard bytes)`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Serialised as 32 raw bytes in binary formats and as a hex string in
+/// human-readable ones (JSON output).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ShardId(pub [u8; ID_LEN]);
 
 /// A backup is named by the id of its manifest's root shard.
@@ -50,6 +53,39 @@ impl ShardId {
     /// The first 12 hex characters, for tables.
     pub fn short(&self) -> String {
         hex::encode(&self.0[..6])
+    }
+}
+
+/// Serialises 32 bytes as hex for human-readable formats, raw otherwise.
+pub fn serialize_bytes32<S: Serializer>(b: &[u8; ID_LEN], s: S) -> Result<S::Ok, S::Error> {
+    if s.is_human_readable() {
+        s.serialize_str(&hex::encode(b))
+    } else {
+        b.serialize(s)
+    }
+}
+
+/// Inverse of [`serialize_bytes32`].
+pub fn deserialize_bytes32<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; ID_LEN], D::Error> {
+    if d.is_human_readable() {
+        let s = String::deserialize(d)?;
+        let mut out = [0u8; ID_LEN];
+        hex::decode_to_slice(s.as_bytes(), &mut out).map_err(serde::de::Error::custom)?;
+        Ok(out)
+    } else {
+        <[u8; ID_LEN]>::deserialize(d)
+    }
+}
+
+impl Serialize for ShardId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_bytes32(&self.0, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ShardId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_bytes32(d).map(ShardId)
     }
 }
 
@@ -97,6 +133,17 @@ mod tests {
     }
 
     #[test]
+    fn json_is_hex_binary_is_raw() {
+        let id = ShardId([0xab; 32]);
+        let j = serde_json::to_string(&id).unwrap();
+        assert_eq!(j, format!("\"{}\"", "ab".repeat(32)));
+        assert_eq!(serde_json::from_str::<ShardId>(&j).unwrap(), id);
+        let b = crate::codec::encode::<_, 64>("id", &id).unwrap();
+        assert_eq!(b.len(), 32);
+        assert_eq!(crate::codec::decode::<ShardId, 64>("id", &b).unwrap(), id);
+    }
+
+    #[test]
     fn matches_detects_flip() {
         let data = b"hello shard".to_vec();
         let id = ShardId::of(&data);
@@ -109,6 +156,9 @@ mod tests {
     #[test]
     fn bad_strings_are_errors() {
         assert_eq!("abc".parse::<ShardId>(), Err(IdError::Length(3)));
-        assert!(matches!("z".repeat(64).parse::<ShardId>(), Err(IdError::NotHex(_))));
+        assert!(matches!(
+            "z".repeat(64).parse::<ShardId>(),
+            Err(IdError::NotHex(_))
+        ));
     }
 }

@@ -37,7 +37,13 @@ pub struct ConvergenceKey([u8; 32]);
 
 /// Public name of an owner (for leases and quotas); reveals nothing of the key.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct OwnerId(pub [u8; 32]);
+pub struct OwnerId(
+    #[serde(
+        serialize_with = "crate::id::serialize_bytes32",
+        deserialize_with = "crate::id::deserialize_bytes32"
+    )]
+    pub [u8; 32],
+);
 
 /// Why a recovery string was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -99,7 +105,9 @@ impl MasterKey {
             .filter(|c| !c.is_whitespace() && *c != '-')
             .collect::<String>()
             .to_ascii_lowercase();
-        let body = compact.strip_prefix(RECOVERY_PREFIX).ok_or(KeyError::Prefix)?;
+        let body = compact
+            .strip_prefix(RECOVERY_PREFIX)
+            .ok_or(KeyError::Prefix)?;
         if body.len() != (32 + CHECKSUM_LEN) * 2 {
             return Err(KeyError::Length(body.len()));
         }
@@ -177,9 +185,18 @@ mod tests {
         let i = 10;
         chars[i] = if chars[i] == '0' { '1' } else { '0' };
         let typo: String = chars.into_iter().collect();
-        assert_eq!(MasterKey::from_recovery_string(&typo), Err(KeyError::Checksum));
-        assert_eq!(MasterKey::from_recovery_string("snk1-00"), Err(KeyError::Length(2)));
-        assert_eq!(MasterKey::from_recovery_string("xyz"), Err(KeyError::Prefix));
+        assert_eq!(
+            MasterKey::from_recovery_string(&typo),
+            Err(KeyError::Checksum)
+        );
+        assert_eq!(
+            MasterKey::from_recovery_string("snk1-00"),
+            Err(KeyError::Length(2))
+        );
+        assert_eq!(
+            MasterKey::from_recovery_string("xyz"),
+            Err(KeyError::Prefix)
+        );
     }
 
     #[test]

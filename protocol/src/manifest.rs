@@ -220,7 +220,9 @@ pub fn open_manifest(root: &ManifestRoot, shards: &[Vec<u8>]) -> Result<Manifest
         validate_path(&e.path)?;
         if let EntryKind::Symlink { target } = &e.kind {
             if target.len() > MAX_PATH_LEN {
-                return Err(ManifestError::BadPath(String::from_utf8_lossy(target).into_owned()));
+                return Err(ManifestError::BadPath(
+                    String::from_utf8_lossy(target).into_owned(),
+                ));
             }
         }
     }
@@ -258,7 +260,11 @@ mod tests {
             mtime_nsec: 0,
             kind: EntryKind::File {
                 size: 10,
-                chunks: vec![ChunkRef { id: ShardId([i as u8; 32]), key: ShardKey([1; 32]), len: 10 }],
+                chunks: vec![ChunkRef {
+                    id: ShardId([i as u8; 32]),
+                    key: ShardKey([1; 32]),
+                    len: 10,
+                }],
             },
         }
     }
@@ -277,7 +283,10 @@ mod tests {
 
     #[test]
     fn large_tree_is_split_into_pieces() {
-        let m = Manifest { info: info(), entries: (0..30_000).map(entry).collect() };
+        let m = Manifest {
+            info: info(),
+            entries: (0..30_000).map(entry).collect(),
+        };
         let k = master();
         let s = seal_manifest(&m, &k, Cipher::Aes256Gcm, [3; 12]).unwrap();
         assert!(s.pieces.len() >= 2, "{} pieces", s.pieces.len());
@@ -287,31 +296,60 @@ mod tests {
 
     #[test]
     fn wrong_key_and_swapped_piece() {
-        let m = Manifest { info: info(), entries: (0..30_000).map(entry).collect() };
+        let m = Manifest {
+            info: info(),
+            entries: (0..30_000).map(entry).collect(),
+        };
         let k = master();
         let s = seal_manifest(&m, &k, Cipher::Aes256Gcm, [3; 12]).unwrap();
         let other = MasterKey::generate(&mut rand::rngs::StdRng::seed_from_u64(10));
-        assert!(matches!(open_root(&s.root.bytes(), &other), Err(ManifestError::WrongKey)));
+        assert!(matches!(
+            open_root(&s.root.bytes(), &other),
+            Err(ManifestError::WrongKey)
+        ));
         let root = open_root(&s.root.bytes(), &k).unwrap();
         let mut shards: Vec<Vec<u8>> = s.pieces.iter().map(|p| p.bytes().to_vec()).collect();
         shards.swap(0, 1);
-        assert!(matches!(open_manifest(&root, &shards), Err(ManifestError::PieceMismatch { index: 0 })));
-        assert!(matches!(open_manifest(&root, &shards[..1]), Err(ManifestError::PieceCount { .. })));
+        assert!(matches!(
+            open_manifest(&root, &shards),
+            Err(ManifestError::PieceMismatch { index: 0 })
+        ));
+        assert!(matches!(
+            open_manifest(&root, &shards[..1]),
+            Err(ManifestError::PieceCount { .. })
+        ));
     }
 
     #[test]
     fn unsafe_paths_refused() {
-        for p in [&b""[..], b"/etc/passwd", b"a/../../b", b"a//b", b"./a", b"a/\0"] {
-            assert!(validate_path(p).is_err(), "{:?}", String::from_utf8_lossy(p));
+        for p in [
+            &b""[..],
+            b"/etc/passwd",
+            b"a/../../b",
+            b"a//b",
+            b"./a",
+            b"a/\0",
+        ] {
+            assert!(
+                validate_path(p).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(p)
+            );
         }
         validate_path("ok/ünïcode name/x".as_bytes()).unwrap();
-        let mut m = Manifest { info: info(), entries: vec![entry(1)] };
+        let mut m = Manifest {
+            info: info(),
+            entries: vec![entry(1)],
+        };
         m.entries[0].path = b"../escape".to_vec();
         let k = master();
         let s = seal_manifest(&m, &k, Cipher::Aes256Gcm, [3; 12]).unwrap();
         let root = open_root(&s.root.bytes(), &k).unwrap();
         let shards: Vec<Vec<u8>> = s.pieces.iter().map(|p| p.bytes().to_vec()).collect();
-        assert!(matches!(open_manifest(&root, &shards), Err(ManifestError::BadPath(_))));
+        assert!(matches!(
+            open_manifest(&root, &shards),
+            Err(ManifestError::BadPath(_))
+        ));
     }
 
     proptest! {

@@ -6,8 +6,8 @@ use crate::audit::{AuditAction, AuditEvent, MAX_AUDIT_LEN};
 use crate::error::StoreError;
 use crate::meta::{ShardMeta, ShardState, MAX_META_LEN};
 use rocksdb::{
-    BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, ErrorKind, IteratorMode,
-    Options, WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, ErrorKind, IteratorMode, Options,
+    WriteBatch, WriteOptions, DB,
 };
 use shardnet_protocol::catalogue::{CatalogueEntry, MAX_ENTRY_LEN};
 use shardnet_protocol::codec;
@@ -124,11 +124,16 @@ impl Store {
             let msg = e.to_string();
             // RocksDB names its LOCK file in every lock failure, same process or not.
             if msg.contains("/LOCK") {
-                StoreError::Locked { path: path.to_path_buf() }
+                StoreError::Locked {
+                    path: path.to_path_buf(),
+                }
             } else if msg.contains("No space left") {
                 StoreError::DiskFull(msg)
             } else {
-                StoreError::Open { path: path.to_path_buf(), reason: msg }
+                StoreError::Open {
+                    path: path.to_path_buf(),
+                    reason: msg,
+                }
             }
         })?;
         let mut store = Store {
@@ -137,7 +142,11 @@ impl Store {
             audit_seq: AtomicU64::new(0),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         };
-        let next = match store.db.iterator_cf(store.cf(CF_AUDIT), IteratorMode::End).next() {
+        let next = match store
+            .db
+            .iterator_cf(store.cf(CF_AUDIT), IteratorMode::End)
+            .next()
+        {
             Some(Ok((k, _))) => u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8])) + 1,
             Some(Err(e)) => return Err(StoreError::engine(e)),
             None => 1,
@@ -152,7 +161,9 @@ impl Store {
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         // Every CF is created at open (create_missing_column_families).
-        self.db.cf_handle(name).expect("column family created at open")
+        self.db
+            .cf_handle(name)
+            .expect("column family created at open")
     }
 
     fn lock(&self, id: &ShardId) -> std::sync::MutexGuard<'_, ()> {
@@ -163,9 +174,21 @@ impl Store {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    fn audit(&self, batch: &mut WriteBatch, action: AuditAction, shard: Option<ShardId>, detail: String) -> Result<(), StoreError> {
+    fn audit(
+        &self,
+        batch: &mut WriteBatch,
+        action: AuditAction,
+        shard: Option<ShardId>,
+        detail: String,
+    ) -> Result<(), StoreError> {
         let seq = self.audit_seq.fetch_add(1, Ordering::SeqCst);
-        let ev = AuditEvent { seq, at: now(), action, shard, detail };
+        let ev = AuditEvent {
+            seq,
+            at: now(),
+            action,
+            shard,
+            detail,
+        };
         let bytes = codec::encode::<_, MAX_AUDIT_LEN>("audit event", &ev)?;
         batch.put_cf(self.cf(CF_AUDIT), seq.to_be_bytes(), bytes);
         Ok(())
@@ -179,14 +202,26 @@ impl Store {
 
     /// The metadata of `id`, if stored.
     pub fn meta(&self, id: &ShardId) -> Result<Option<ShardMeta>, StoreError> {
-        match self.db.get_pinned_cf(self.cf(CF_META), id.0).map_err(StoreError::engine)? {
-            Some(v) => Ok(Some(codec::decode::<_, MAX_META_LEN>("shard metadata", &v)?)),
+        match self
+            .db
+            .get_pinned_cf(self.cf(CF_META), id.0)
+            .map_err(StoreError::engine)?
+        {
+            Some(v) => Ok(Some(codec::decode::<_, MAX_META_LEN>(
+                "shard metadata",
+                &v,
+            )?)),
             None => Ok(None),
         }
     }
 
     /// Stores bytes received from elsewhere: refused unless they hash to `id`.
-    pub fn put_shard(&self, id: &ShardId, bytes: &[u8], lease: Lease) -> Result<PutOutcome, StoreError> {
+    pub fn put_shard(
+        &self,
+        id: &ShardId,
+        bytes: &[u8],
+        lease: Lease,
+    ) -> Result<PutOutcome, StoreError> {
         let actual = ShardId::of(bytes);
         if actual != *id {
             return Err(StoreError::IdMismatch { id: *id, actual });
@@ -199,9 +234,17 @@ impl Store {
         self.put_verified(&shard.id(), shard.bytes(), lease)
     }
 
-    fn put_verified(&self, id: &ShardId, bytes: &[u8], new_lease: Lease) -> Result<PutOutcome, StoreError> {
+    fn put_verified(
+        &self,
+        id: &ShardId,
+        bytes: &[u8],
+        new_lease: Lease,
+    ) -> Result<PutOutcome, StoreError> {
         if bytes.len() > MAX_SHARD_LEN {
-            return Err(StoreError::CorruptShard { id: *id, reason: format!("{} bytes exceed the shard limit", bytes.len()) });
+            return Err(StoreError::CorruptShard {
+                id: *id,
+                reason: format!("{} bytes exceed the shard limit", bytes.len()),
+            });
         }
         let _guard = self.lock(id);
         let t = now();
@@ -237,7 +280,12 @@ impl Store {
                 };
                 batch.put_cf(self.cf(CF_SHARDS), id.0, bytes);
                 self.put_meta(&mut batch, id, &m)?;
-                let detail = format!("{} bytes, owner {} until {}", bytes.len(), new_lease.owner, new_lease.expires_at);
+                let detail = format!(
+                    "{} bytes, owner {} until {}",
+                    bytes.len(),
+                    new_lease.owner,
+                    new_lease.expires_at
+                );
                 self.audit(&mut batch, AuditAction::Stored, Some(*id), detail)?;
                 PutOutcome::Stored
             }
@@ -246,7 +294,12 @@ impl Store {
         Ok(outcome)
     }
 
-    fn put_meta(&self, batch: &mut WriteBatch, id: &ShardId, m: &ShardMeta) -> Result<(), StoreError> {
+    fn put_meta(
+        &self,
+        batch: &mut WriteBatch,
+        id: &ShardId,
+        m: &ShardMeta,
+    ) -> Result<(), StoreError> {
         let bytes = codec::encode::<_, MAX_META_LEN>("shard metadata", m)?;
         batch.put_cf(self.cf(CF_META), id.0, bytes);
         Ok(())
@@ -270,22 +323,33 @@ impl Store {
     /// Records that `id`'s bytes are bad. The bytes stay until repaired or pruned.
     pub fn mark_corrupted(&self, id: &ShardId, reason: &str) -> Result<(), StoreError> {
         let _guard = self.lock(id);
-        let Some(mut m) = self.meta(id)? else { return Ok(()) };
+        let Some(mut m) = self.meta(id)? else {
+            return Ok(());
+        };
         if m.state == ShardState::Corrupted {
             return Ok(());
         }
         m.state = ShardState::Corrupted;
         let mut batch = WriteBatch::default();
         self.put_meta(&mut batch, id, &m)?;
-        self.audit(&mut batch, AuditAction::MarkedCorrupted, Some(*id), reason.to_string())?;
+        self.audit(
+            &mut batch,
+            AuditAction::MarkedCorrupted,
+            Some(*id),
+            reason.to_string(),
+        )?;
         self.write(batch, true)
     }
 
     /// Calls `f` for every shard's metadata, in id order, until it returns false.
-    pub fn for_each_meta(&self, mut f: impl FnMut(ShardId, ShardMeta) -> bool) -> Result<(), StoreError> {
+    pub fn for_each_meta(
+        &self,
+        mut f: impl FnMut(ShardId, ShardMeta) -> bool,
+    ) -> Result<(), StoreError> {
         for item in self.db.iterator_cf(self.cf(CF_META), IteratorMode::Start) {
             let (k, v) = item.map_err(StoreError::engine)?;
-            let id = ShardId::from_slice(&k).map_err(|e| StoreError::Engine(format!("bad key in meta: {e}")))?;
+            let id = ShardId::from_slice(&k)
+                .map_err(|e| StoreError::Engine(format!("bad key in meta: {e}")))?;
             let m = codec::decode::<_, MAX_META_LEN>("shard metadata", &v)?;
             if !f(id, m) {
                 break;
@@ -313,10 +377,16 @@ impl Store {
     /// The owner's dedup index: shard id previously stored for a chunk key hash,
     /// if that shard is still here and healthy.
     pub fn lookup_chunk(&self, key_hash: &[u8; 32]) -> Result<Option<ShardId>, StoreError> {
-        let Some(v) = self.db.get_pinned_cf(self.cf(CF_CHUNKS), key_hash).map_err(StoreError::engine)? else {
+        let Some(v) = self
+            .db
+            .get_pinned_cf(self.cf(CF_CHUNKS), key_hash)
+            .map_err(StoreError::engine)?
+        else {
             return Ok(None);
         };
-        let Ok(id) = ShardId::from_slice(&v) else { return Ok(None) };
+        let Ok(id) = ShardId::from_slice(&v) else {
+            return Ok(None);
+        };
         Ok(match self.meta(&id)? {
             Some(m) if m.state == ShardState::Healthy => Some(id),
             _ => None,
@@ -324,14 +394,18 @@ impl Store {
     }
 
     pub fn index_chunk(&self, key_hash: &[u8; 32], id: &ShardId) -> Result<(), StoreError> {
-        self.db.put_cf(self.cf(CF_CHUNKS), key_hash, id.0).map_err(StoreError::engine)
+        self.db
+            .put_cf(self.cf(CF_CHUNKS), key_hash, id.0)
+            .map_err(StoreError::engine)
     }
 
     /// Adds a lease to an already stored shard (dedup hit). Returns false if the
     /// shard is not stored healthy here.
     pub fn add_lease(&self, id: &ShardId, new_lease: Lease) -> Result<bool, StoreError> {
         let _guard = self.lock(id);
-        let Some(mut m) = self.meta(id)? else { return Ok(false) };
+        let Some(mut m) = self.meta(id)? else {
+            return Ok(false);
+        };
         if m.state != ShardState::Healthy {
             return Ok(false);
         }
@@ -350,7 +424,10 @@ impl Store {
     pub fn flush(&self) -> Result<(), StoreError> {
         let cfs = [CF_SHARDS, CF_META, CF_CHUNKS, CF_AUDIT, CF_BACKUPS].map(|n| self.cf(n));
         self.db
-            .flush_cfs_opt(&cfs.iter().collect::<Vec<_>>(), &rocksdb::FlushOptions::default())
+            .flush_cfs_opt(
+                &cfs.iter().collect::<Vec<_>>(),
+                &rocksdb::FlushOptions::default(),
+            )
             .map_err(StoreError::engine)?;
         self.db.flush_wal(true).map_err(StoreError::engine)
     }
@@ -360,14 +437,24 @@ impl Store {
         let bytes = codec::encode::<_, MAX_ENTRY_LEN>("catalogue entry", entry)?;
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_BACKUPS), entry.id.0, bytes);
-        let detail = format!("{:?} {} ({} shards)", entry.info.name, entry.info.tier, entry.shards);
+        let detail = format!(
+            "{:?} {} ({} shards)",
+            entry.info.name, entry.info.tier, entry.shards
+        );
         self.audit(&mut batch, AuditAction::BackupAdded, Some(entry.id), detail)?;
         self.write(batch, true)
     }
 
     pub fn get_backup(&self, id: &BackupId) -> Result<Option<CatalogueEntry>, StoreError> {
-        match self.db.get_pinned_cf(self.cf(CF_BACKUPS), id.0).map_err(StoreError::engine)? {
-            Some(v) => Ok(Some(codec::decode::<_, MAX_ENTRY_LEN>("catalogue entry", &v)?)),
+        match self
+            .db
+            .get_pinned_cf(self.cf(CF_BACKUPS), id.0)
+            .map_err(StoreError::engine)?
+        {
+            Some(v) => Ok(Some(codec::decode::<_, MAX_ENTRY_LEN>(
+                "catalogue entry",
+                &v,
+            )?)),
             None => Ok(None),
         }
     }
@@ -375,9 +462,15 @@ impl Store {
     /// Every catalogue entry, oldest first.
     pub fn list_backups(&self) -> Result<Vec<CatalogueEntry>, StoreError> {
         let mut out = Vec::new();
-        for item in self.db.iterator_cf(self.cf(CF_BACKUPS), IteratorMode::Start) {
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_BACKUPS), IteratorMode::Start)
+        {
             let (_, v) = item.map_err(StoreError::engine)?;
-            out.push(codec::decode::<CatalogueEntry, MAX_ENTRY_LEN>("catalogue entry", &v)?);
+            out.push(codec::decode::<CatalogueEntry, MAX_ENTRY_LEN>(
+                "catalogue entry",
+                &v,
+            )?);
         }
         out.sort_by_key(|e| (e.info.created_at, e.id));
         Ok(out)
@@ -390,7 +483,10 @@ impl Store {
         let mut out = Vec::new();
         for item in self.db.iterator_cf(self.cf(CF_AUDIT), mode).take(limit) {
             let (_, v) = item.map_err(StoreError::engine)?;
-            out.push(codec::decode::<AuditEvent, MAX_AUDIT_LEN>("audit event", &v)?);
+            out.push(codec::decode::<AuditEvent, MAX_AUDIT_LEN>(
+                "audit event",
+                &v,
+            )?);
         }
         Ok(out)
     }
@@ -398,7 +494,9 @@ impl Store {
     /// Test hook: writes bytes under an id without verification, to simulate rot.
     #[doc(hidden)]
     pub fn debug_overwrite_bytes(&self, id: &ShardId, bytes: &[u8]) -> Result<(), StoreError> {
-        self.db.put_cf(self.cf(CF_SHARDS), id.0, bytes).map_err(StoreError::engine)
+        self.db
+            .put_cf(self.cf(CF_SHARDS), id.0, bytes)
+            .map_err(StoreError::engine)
     }
 }
 

@@ -50,9 +50,13 @@ impl fmt::Display for ShardState {
 impl FromStr for ShardState {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        [ShardState::Healthy, ShardState::Corrupted, ShardState::Quarantined]
-            .into_iter()
-            .find(|st| st.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown status {s:?}: expected healthy, corrupted or quarantined"))
+        [
+            ShardState::Healthy,
+            ShardState::Corrupted,
+            ShardState::Quarantined,
+        ]
+        .into_iter()
+        .find(|st| st.name().eq_ignore_ascii_case(s))
+        .ok_or_else(|| format!("unknown status {s:?}: expected healthy, corrupted or quarantined"))
     }
 }

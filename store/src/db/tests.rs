@@ -7,12 +7,23 @@ use shardnet_protocol::manifest::BackupInfo;
 use shardnet_protocol::{Cipher, ShardKey, Tier};
 
 fn lease(o: u8, exp: u64) -> Lease {
-    Lease { owner: OwnerId([o; 32]), expires_at: exp }
+    Lease {
+        owner: OwnerId([o; 32]),
+        expires_at: exp,
+    }
 }
 
 fn sealed(n: u8, len: usize) -> Sealed {
-    let data: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(n).wrapping_add(n)).collect();
-    seal(&data, &ShardKey([n; 32]), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap()
+    let data: Vec<u8> = (0..len)
+        .map(|i| (i as u8).wrapping_mul(n).wrapping_add(n))
+        .collect();
+    seal(
+        &data,
+        &ShardKey([n; 32]),
+        Cipher::Aes256Gcm,
+        NonceMode::Convergent,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -21,13 +32,27 @@ fn put_get_dedup_and_leases() {
     let st = Store::open(dir.path()).unwrap();
     let s = sealed(1, 200_000);
     assert_eq!(st.put_sealed(&s, lease(1, 10)).unwrap(), PutOutcome::Stored);
-    assert_eq!(st.put_sealed(&s, lease(1, 5)).unwrap(), PutOutcome::AlreadyPresent);
-    assert_eq!(st.put_shard(&s.id(), s.bytes(), lease(2, 20)).unwrap(), PutOutcome::AlreadyPresent);
+    assert_eq!(
+        st.put_sealed(&s, lease(1, 5)).unwrap(),
+        PutOutcome::AlreadyPresent
+    );
+    assert_eq!(
+        st.put_shard(&s.id(), s.bytes(), lease(2, 20)).unwrap(),
+        PutOutcome::AlreadyPresent
+    );
     assert_eq!(st.get_shard(&s.id()).unwrap(), s.bytes());
     let m = st.meta(&s.id()).unwrap().unwrap();
     assert_eq!(m.leases, vec![lease(1, 10), lease(2, 20)]);
-    let actions: Vec<_> = st.audit_log(0, 100).unwrap().into_iter().map(|e| e.action).collect();
-    assert_eq!(actions, vec![AuditAction::Stored, AuditAction::LeaseExtended]);
+    let actions: Vec<_> = st
+        .audit_log(0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        vec![AuditAction::Stored, AuditAction::LeaseExtended]
+    );
 }
 
 #[test]
@@ -36,10 +61,15 @@ fn mismatched_bytes_refused() {
     let st = Store::open(dir.path()).unwrap();
     let s = sealed(1, 1000);
     let other = sealed(2, 1000);
-    let err = st.put_shard(&s.id(), other.bytes(), lease(1, 1)).unwrap_err();
+    let err = st
+        .put_shard(&s.id(), other.bytes(), lease(1, 1))
+        .unwrap_err();
     assert!(matches!(err, StoreError::IdMismatch { .. }), "{err}");
     assert!(st.meta(&s.id()).unwrap().is_none());
-    assert!(matches!(st.get_shard(&s.id()), Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        st.get_shard(&s.id()),
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 #[test]
@@ -53,10 +83,19 @@ fn rot_is_detected_marked_and_repairable() {
     bad[mid] ^= 1;
     st.debug_overwrite_bytes(&s.id(), &bad).unwrap();
     let err = st.get_shard(&s.id()).unwrap_err();
-    assert!(matches!(err, StoreError::CorruptShard { id, .. } if id == s.id()), "{err}");
-    assert_eq!(st.meta(&s.id()).unwrap().unwrap().state, ShardState::Corrupted);
+    assert!(
+        matches!(err, StoreError::CorruptShard { id, .. } if id == s.id()),
+        "{err}"
+    );
+    assert_eq!(
+        st.meta(&s.id()).unwrap().unwrap().state,
+        ShardState::Corrupted
+    );
     assert_eq!(st.stats().unwrap().corrupted, 1);
-    assert_eq!(st.put_sealed(&s, lease(1, 1)).unwrap(), PutOutcome::Repaired);
+    assert_eq!(
+        st.put_sealed(&s, lease(1, 1)).unwrap(),
+        PutOutcome::Repaired
+    );
     assert_eq!(st.get_shard(&s.id()).unwrap(), s.bytes());
 }
 

@@ -1,0 +1,243 @@
+//! Backup creation on the local store: walk the sources, chunk every file with
+//! FastCDC, seal each chunk under its convergent key, store it with the owner's
+//! lease (unchanged chunks hit the dedup index and are neither sealed nor stored
+//! again), then seal the manifest, make everything durable and only then add the
+//! backup to the catalogue. A crash before the catalogue write leaves stored
+//! shards with leases (reclaimed by pruning later) and no half backup.
+
+mod chunks;
+mod walk;
+
+use chunks::{Chunk, ChunkStream};
+use rand::RngCore;
+use rayon::prelude::*;
+use shardnet_protocol::catalogue::CatalogueEntry;
+use shardnet_protocol::envelope::{self, NonceMode};
+use shardnet_protocol::manifest::{self, BackupInfo, ChunkRef, EntryKind, Manifest};
+use shardnet_protocol::{BackupId, Cipher, Lease, MasterKey, Sealed, ShardId, Tier};
+use shardnet_store::{PutOutcome, Store, StoreError};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0}")]
+    Sources(String),
+    #[error("nothing to back up: every source was unreadable")]
+    Empty,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("sealing a shard: {0}")]
+    Envelope(#[from] shardnet_protocol::EnvelopeError),
+    #[error("sealing the manifest: {0}")]
+    Manifest(#[from] manifest::ManifestError),
+}
+
+#[derive(Clone, Debug)]
+pub struct BackupOptions {
+    pub name: String,
+    pub tier: Tier,
+    pub cipher: Cipher,
+    /// Unix seconds used as the creation time.
+    pub now: u64,
+    /// Show a progress bar on stderr (when it is a terminal).
+    pub progress: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct BackupReport {
+    pub entry: CatalogueEntry,
+    /// Sources or files that could not be read: (path, reason).
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Result of sealing and storing one chunk.
+struct Stored {
+    file: usize,
+    index: usize,
+    chunk: ChunkRef,
+    size: u64,
+    new: bool,
+}
+
+/// Key of the dedup index: a hash of the chunk key, so the index never holds keys.
+fn index_key(key: &shardnet_protocol::ShardKey) -> [u8; 32] {
+    *blake3::keyed_hash(&key.0, b"shardnet dedup index v1").as_bytes()
+}
+
+fn store_chunk(
+    store: &Store,
+    master_conv: &shardnet_protocol::keys::ConvergenceKey,
+    cipher: Cipher,
+    lease: Lease,
+    c: Chunk,
+) -> Result<Stored, BackupError> {
+    let key = master_conv.key_for(&c.data);
+    let ik = index_key(&key);
+    let len = c.data.len() as u32;
+    if let Some(id) = store.lookup_chunk(&ik)? {
+        if store.add_lease(&id, lease)? {
+            let size = store.meta(&id)?.map(|m| m.size as u64).unwrap_or(0);
+            return Ok(Stored {
+                file: c.file,
+                index: c.index,
+                chunk: ChunkRef { id, key, len },
+                size,
+                new: false,
+            });
+        }
+    }
+    let sealed = envelope::seal(&c.data, &key, cipher, NonceMode::Convergent)?;
+    drop(c.data);
+    let outcome = store.put_sealed(&sealed, lease)?;
+    store.index_chunk(&ik, &sealed.id())?;
+    Ok(Stored {
+        file: c.file,
+        index: c.index,
+        chunk: ChunkRef {
+            id: sealed.id(),
+            key,
+            len,
+        },
+        size: sealed.bytes().len() as u64,
+        new: outcome != PutOutcome::AlreadyPresent,
+    })
+}
+
+/// Backs up `sources` into `store` for the owner of `master`.
+pub fn create(
+    store: &Store,
+    master: &MasterKey,
+    sources: &[PathBuf],
+    opts: &BackupOptions,
+) -> Result<BackupReport, BackupError> {
+    let mut walked = walk::walk(sources).map_err(BackupError::Sources)?;
+    if walked.entries.is_empty() && walked.files.is_empty() {
+        return Err(BackupError::Empty);
+    }
+    let expires_at = opts.tier.expires_at(opts.now);
+    let lease = Lease {
+        owner: master.owner_id(),
+        expires_at,
+    };
+    let conv = master.convergence_key();
+    let total: u64 = walked
+        .files
+        .iter()
+        .map(|f| match f.entry.kind {
+            EntryKind::File { size, .. } => size,
+            _ => 0,
+        })
+        .sum();
+    let bar = if opts.progress {
+        output_bar(total)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+
+    let errors = Mutex::new(HashMap::new());
+    let results: Vec<Stored> = ChunkStream::new(&walked.files, &errors)
+        .par_bridge()
+        .map(|c| {
+            let n = c.data.len() as u64;
+            let r = store_chunk(store, &conv, opts.cipher, lease, c);
+            bar.inc(n);
+            r
+        })
+        .collect::<Result<_, _>>()?;
+    bar.finish_and_clear();
+
+    // Assemble the file entries, dropping files that failed part-way.
+    let errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut per_file: Vec<Vec<(usize, ChunkRef)>> =
+        walked.files.iter().map(|_| Vec::new()).collect();
+    let mut sizes: HashMap<ShardId, u64> = HashMap::new();
+    let mut new_ids: HashSet<ShardId> = HashSet::new();
+    for s in results {
+        sizes.insert(s.chunk.id, s.size);
+        if s.new {
+            new_ids.insert(s.chunk.id);
+        }
+        per_file[s.file].push((s.index, s.chunk));
+    }
+    let mut entries = std::mem::take(&mut walked.entries);
+    let mut info = BackupInfo {
+        name: opts.name.clone(),
+        tier: opts.tier,
+        created_at: opts.now,
+        expires_at,
+        sources: sources.iter().map(|p| p.display().to_string()).collect(),
+        files: 0,
+        dirs: entries.iter().filter(|e| e.kind == EntryKind::Dir).count() as u64,
+        symlinks: entries
+            .iter()
+            .filter(|e| matches!(e.kind, EntryKind::Symlink { .. }))
+            .count() as u64,
+        bytes: 0,
+        chunks: 0,
+    };
+    for (i, (job, mut chunks)) in walked.files.into_iter().zip(per_file).enumerate() {
+        if let Some(reason) = errors.get(&i) {
+            walked.skipped.push((job.source, reason.clone()));
+            continue;
+        }
+        chunks.sort_by_key(|(idx, _)| *idx);
+        let chunks: Vec<ChunkRef> = chunks.into_iter().map(|(_, c)| c).collect();
+        let size: u64 = chunks.iter().map(|c| c.len as u64).sum();
+        info.files += 1;
+        info.bytes += size;
+        info.chunks += chunks.len() as u64;
+        let mut entry = job.entry;
+        entry.kind = EntryKind::File { size, chunks };
+        entries.push(entry);
+    }
+    // Parents before children, so a restore creates directories first.
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+
+    let mut nonce = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let sealed = manifest::seal_manifest(
+        &Manifest {
+            info: info.clone(),
+            entries,
+        },
+        master,
+        opts.cipher,
+        nonce,
+    )?;
+    let mut put = |s: &Sealed| -> Result<(), BackupError> {
+        let outcome = store.put_sealed(s, lease)?;
+        sizes.insert(s.id(), s.bytes().len() as u64);
+        if outcome != PutOutcome::AlreadyPresent {
+            new_ids.insert(s.id());
+        }
+        Ok(())
+    };
+    for p in &sealed.pieces {
+        put(p)?;
+    }
+    put(&sealed.root)?;
+    store.flush()?;
+    let id: BackupId = sealed.root.id();
+    let entry = CatalogueEntry {
+        id,
+        info,
+        shards: sizes.len() as u64,
+        stored_bytes: sizes.values().sum(),
+        new_shards: new_ids.len() as u64,
+        new_bytes: new_ids
+            .iter()
+            .map(|i| sizes.get(i).copied().unwrap_or(0))
+            .sum(),
+    };
+    store.put_backup(&entry)?;
+    Ok(BackupReport {
+        entry,
+        skipped: walked.skipped,
+    })
+}
+
+fn output_bar(total: u64) -> indicatif::ProgressBar {
+    crate::output::byte_bar(total, "backup")
+}

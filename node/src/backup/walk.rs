@@ -1,0 +1,135 @@
+//! Walking the sources of a backup into manifest entries. Directories and
+//! symlinks become entries at once; regular files become [`FileJob`]s whose
+//! chunks are filled in by the chunk pipeline. Anything unreadable is recorded as
+//! skipped and the walk goes on.
+
+use shardnet_protocol::manifest::{Entry, EntryKind};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// A regular file to chunk.
+#[derive(Debug)]
+pub(crate) struct FileJob {
+    pub(crate) source: PathBuf,
+    /// The entry to fill with chunks (kind is `File` with no chunks yet).
+    pub(crate) entry: Entry,
+}
+
+/// What the walk found.
+#[derive(Debug, Default)]
+pub(crate) struct Walk {
+    /// Directories and symlinks.
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) files: Vec<FileJob>,
+    /// (path, reason) of everything that could not be read.
+    pub(crate) skipped: Vec<(PathBuf, String)>,
+}
+
+fn entry_for(rel: Vec<u8>, md: &std::fs::Metadata, kind: EntryKind) -> Entry {
+    Entry {
+        path: rel,
+        mode: md.mode() & 0o7777,
+        uid: md.uid(),
+        gid: md.gid(),
+        mtime: md.mtime(),
+        mtime_nsec: md.mtime_nsec().clamp(0, 999_999_999) as u32,
+        kind,
+    }
+}
+
+/// The name under which a source is stored: its last component.
+pub(crate) fn source_name(src: &Path) -> Option<Vec<u8>> {
+    let canon = std::fs::canonicalize(src).ok()?;
+    canon.file_name().map(|n| n.as_bytes().to_vec())
+}
+
+/// Walks `sources`; each is stored under its own name at the top of the backup.
+pub(crate) fn walk(sources: &[PathBuf]) -> Result<Walk, String> {
+    let mut out = Walk::default();
+    let mut names = std::collections::HashSet::new();
+    for src in sources {
+        let Some(name) = source_name(src) else {
+            match std::fs::symlink_metadata(src) {
+                Err(e) => out.skipped.push((src.clone(), e.to_string())),
+                Ok(_) => {
+                    return Err(format!(
+                        "{}: cannot back up a file-system root; name a directory inside it",
+                        src.display()
+                    ))
+                }
+            }
+            continue;
+        };
+        if !names.insert(name.clone()) {
+            return Err(format!(
+                "two sources are named {:?}; back them up separately or from their parent",
+                String::from_utf8_lossy(&name)
+            ));
+        }
+        for item in walkdir::WalkDir::new(src)
+            .follow_links(false)
+            .sort_by_file_name()
+        {
+            let item = match item {
+                Ok(i) => i,
+                Err(e) => {
+                    let p = e
+                        .path()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| src.clone());
+                    out.skipped.push((p, e.to_string()));
+                    continue;
+                }
+            };
+            let mut rel = name.clone();
+            if let Ok(suffix) = item.path().strip_prefix(src) {
+                if !suffix.as_os_str().is_empty() {
+                    rel.push(b'/');
+                    rel.extend_from_slice(suffix.as_os_str().as_bytes());
+                }
+            }
+            let md = match item.metadata() {
+                Ok(m) => m,
+                Err(e) => {
+                    out.skipped.push((item.path().to_path_buf(), e.to_string()));
+                    continue;
+                }
+            };
+            let ft = md.file_type();
+            if ft.is_dir() {
+                out.entries.push(entry_for(rel, &md, EntryKind::Dir));
+            } else if ft.is_symlink() {
+                match std::fs::read_link(item.path()) {
+                    Ok(t) => out.entries.push(entry_for(
+                        rel,
+                        &md,
+                        EntryKind::Symlink {
+                            target: t.as_os_str().as_bytes().to_vec(),
+                        },
+                    )),
+                    Err(e) => out.skipped.push((item.path().to_path_buf(), e.to_string())),
+                }
+            } else if ft.is_file() {
+                let entry = entry_for(
+                    rel,
+                    &md,
+                    EntryKind::File {
+                        size: md.len(),
+                        chunks: Vec::new(),
+                    },
+                );
+                out.files.push(FileJob {
+                    source: item.path().to_path_buf(),
+                    entry,
+                });
+            } else {
+                out.skipped.push((
+                    item.path().to_path_buf(),
+                    "not a regular file, directory or symlink".into(),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}

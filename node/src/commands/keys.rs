@@ -1,0 +1,95 @@
+//! `shardnet init`, `keys export`, `keys import`.
+
+use crate::cli::KeysCommand;
+use crate::datadir::DataDir;
+use anyhow::{bail, Context};
+use rand::rngs::OsRng;
+use shardnet_protocol::MasterKey;
+use std::io::Read;
+
+pub(super) fn init(dd: &DataDir, json: bool) -> anyhow::Result<i32> {
+    let key = MasterKey::generate(&mut OsRng);
+    let peer = dd.init(&key).context("initialising the data directory")?;
+    if json {
+        super::print_json(&serde_json::json!({
+            "data_dir": dd.root(),
+            "peer_id": peer.to_string(),
+            "owner_id": key.owner_id().to_string(),
+            "owner_key_file": dd.owner_key_path(),
+        }))?;
+    } else {
+        println!("initialised {}", dd.root().display());
+        println!("node peer id: {peer}");
+        println!("owner key:    {}", dd.owner_key_path().display());
+        println!();
+        println!("The owner key decrypts every backup you make. If it is lost, the backups are");
+        println!("lost with it: store a copy elsewhere now with `shardnet keys export`.");
+    }
+    Ok(0)
+}
+
+pub(super) fn run(dd: &DataDir, cmd: KeysCommand, json: bool) -> anyhow::Result<i32> {
+    match cmd {
+        KeysCommand::Export => {
+            let key = dd.owner_key()?;
+            if json {
+                super::print_json(&serde_json::json!({
+                    "recovery_string": key.to_recovery_string(),
+                    "owner_id": key.owner_id().to_string(),
+                }))?;
+            } else {
+                println!("{}", key.to_recovery_string());
+            }
+        }
+        KeysCommand::Import { recovery, force } => {
+            let text = match recovery {
+                Some(t) => t,
+                None => {
+                    let mut s = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut s)
+                        .context("reading the recovery string from stdin")?;
+                    s
+                }
+            };
+            let key =
+                MasterKey::from_recovery_string(&text).context("parsing the recovery string")?;
+            if dd.is_initialised() {
+                let old = dd.owner_key()?;
+                if old == key {
+                    println!(
+                        "this owner key is already installed in {}",
+                        dd.root().display()
+                    );
+                    return Ok(0);
+                }
+                if !force {
+                    bail!(
+                        "{} already holds a different owner key; backups made with it need it to restore. \
+                         Export it first (`shardnet keys export`), then re-run with --force",
+                        dd.root().display()
+                    );
+                }
+                let backup = dd
+                    .owner_key_path()
+                    .with_extension(format!("key.replaced-{}", crate::output::now_unix()));
+                std::fs::rename(dd.owner_key_path(), &backup)
+                    .with_context(|| format!("moving the old key to {}", backup.display()))?;
+                eprintln!("the previous owner key was moved to {}", backup.display());
+            }
+            let peer = dd.init(&key).context("installing the owner key")?;
+            if json {
+                super::print_json(
+                    &serde_json::json!({ "owner_id": key.owner_id().to_string(), "peer_id": peer.to_string() }),
+                )?;
+            } else {
+                println!(
+                    "owner key {} installed in {}",
+                    key.owner_id(),
+                    dd.root().display()
+                );
+            }
+        }
+    }
+    Ok(0)
+}

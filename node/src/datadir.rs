@@ -1,0 +1,189 @@
+//! The data directory of a node: `node.key` (libp2p identity), `owner.key` (the
+//! owner's master key as a recovery string), and `store/` (RocksDB). Key files are
+//! created with mode 0600 and never overwritten silently.
+
+use libp2p_identity::{Keypair, PeerId};
+use shardnet_protocol::MasterKey;
+use shardnet_store::{Store, StoreError};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+const NODE_KEY: &str = "node.key";
+const OWNER_KEY: &str = "owner.key";
+const STORE_DIR: &str = "store";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0} is not initialised: run `shardnet init` (or `shardnet keys import` to restore an owner key)")]
+    NotInitialised(PathBuf),
+    #[error("{path} holds an invalid key: {reason}")]
+    BadKey { path: PathBuf, reason: String },
+    #[error("{0} already exists: refusing to overwrite a key (losing it loses data); use another --data-dir")]
+    Exists(PathBuf),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
+    move |source| DataDirError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Paths within one data directory.
+#[derive(Clone, Debug)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+/// The default data directory: `$XDG_DATA_HOME/shardnet` (usually
+/// `~/.local/share/shardnet`).
+pub fn default_dir() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("shardnet")
+}
+
+impl DataDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DataDir { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn owner_key_path(&self) -> PathBuf {
+        self.root.join(OWNER_KEY)
+    }
+
+    pub fn node_key_path(&self) -> PathBuf {
+        self.root.join(NODE_KEY)
+    }
+
+    pub fn is_initialised(&self) -> bool {
+        self.owner_key_path().exists()
+    }
+
+    /// Creates the directory, a node identity (if missing) and writes `owner`.
+    /// Fails if an owner key is already present.
+    pub fn init(&self, owner: &MasterKey) -> Result<PeerId, DataDirError> {
+        fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let _ = fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700));
+        let owner_path = self.owner_key_path();
+        if owner_path.exists() {
+            return Err(DataDirError::Exists(owner_path));
+        }
+        let peer = match self.node_identity() {
+            Ok(k) => k.public().to_peer_id(),
+            Err(DataDirError::NotInitialised(_)) => {
+                let k = Keypair::generate_ed25519();
+                let bytes = k.to_protobuf_encoding().map_err(|e| DataDirError::BadKey {
+                    path: self.node_key_path(),
+                    reason: e.to_string(),
+                })?;
+                write_secret(&self.node_key_path(), &bytes)?;
+                k.public().to_peer_id()
+            }
+            Err(e) => return Err(e),
+        };
+        // Open the store once so that a broken disk shows up at init, not later.
+        self.open_store()?;
+        write_secret(
+            &owner_path,
+            format!("{}\n", owner.to_recovery_string()).as_bytes(),
+        )?;
+        Ok(peer)
+    }
+
+    pub fn owner_key(&self) -> Result<MasterKey, DataDirError> {
+        let path = self.owner_key_path();
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(DataDirError::NotInitialised(self.root.clone()))
+            }
+            Err(e) => return Err(io(&path)(e)),
+        };
+        MasterKey::from_recovery_string(&text).map_err(|e| DataDirError::BadKey {
+            path,
+            reason: e.to_string(),
+        })
+    }
+
+    pub fn node_identity(&self) -> Result<Keypair, DataDirError> {
+        let path = self.node_key_path();
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(DataDirError::NotInitialised(self.root.clone()))
+            }
+            Err(e) => return Err(io(&path)(e)),
+        };
+        Keypair::from_protobuf_encoding(&bytes).map_err(|e| DataDirError::BadKey {
+            path,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Opens the store; the data dir must be initialised.
+    pub fn open_store(&self) -> Result<Store, DataDirError> {
+        if !self.root.exists() {
+            return Err(DataDirError::NotInitialised(self.root.clone()));
+        }
+        Ok(Store::open(&self.root.join(STORE_DIR))?)
+    }
+}
+
+/// Writes a secret file with mode 0600, refusing to replace an existing one.
+fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), DataDirError> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => DataDirError::Exists(path.to_path_buf()),
+            _ => io(path)(e),
+        })?;
+    f.write_all(bytes).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::OsRng;
+
+    #[test]
+    fn init_then_refuse_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(dir.path().join("d"));
+        assert!(matches!(
+            dd.owner_key(),
+            Err(DataDirError::NotInitialised(_))
+        ));
+        let k = MasterKey::generate(&mut OsRng);
+        let peer = dd.init(&k).unwrap();
+        assert_eq!(dd.owner_key().unwrap(), k);
+        assert_eq!(dd.node_identity().unwrap().public().to_peer_id(), peer);
+        let mode = fs::metadata(dd.owner_key_path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(matches!(
+            dd.init(&MasterKey::generate(&mut OsRng)),
+            Err(DataDirError::Exists(_))
+        ));
+        assert_eq!(dd.owner_key().unwrap(), k);
+    }
+}

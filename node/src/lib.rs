@@ -1,0 +1,19 @@
+//! shardnet-node: the node and the `shardnet` command line.
+//!
+//! - [`datadir`]: the data directory: node identity, owner key, store.
+//! - [`backup`]: backup creation (walk, chunk, seal, store, manifest).
+//! - [`restore`]: restoring a backup or a sub-path of it.
+//! - [`verify`]: checking a backup's shards (metadata, or full decrypt).
+//! - [`bench`]: the throughput benchmark behind `shardnet bench`.
+//! - [`cli`] and [`commands`]: argument parsing and the command handlers.
+//! - [`output`]: tables, sizes and times for human output.
+
+pub mod backup;
+pub mod bench;
+pub mod cli;
+pub mod commands;
+pub mod datadir;
+pub mod manifests;
+pub mod output;
+pub mod restore;
+pub mod verify;

@@ -1,0 +1,222 @@
+//! Restoring a backup (or one sub-path of it) into a destination directory.
+//!
+//! Chunks are fetched, verified (the store re-hashes every shard) and decrypted
+//! on all cores in windows of [`WINDOW_PER_THREAD`] × threads by a producer
+//! thread, while this thread writes them in order; memory stays bounded by the
+//! window whatever the file sizes. A chunk that cannot be read fails its file
+//! (the partial file is removed), the rest of the restore goes on, and every
+//! failure is reported at the end.
+
+use crate::manifests::{self, LoadError};
+use rayon::prelude::*;
+use shardnet_protocol::envelope;
+use shardnet_protocol::manifest::{ChunkRef, Entry, EntryKind};
+use shardnet_protocol::{BackupId, MasterKey};
+use shardnet_store::Store;
+use std::ffi::OsStr;
+use std::fs;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// Chunks in flight per worker thread (each at most 4 MiB plaintext).
+const WINDOW_PER_THREAD: usize = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(
+        "{0} is not empty: restore into an empty or new directory, or pass --force to overwrite"
+    )]
+    NotEmpty(PathBuf),
+    #[error("no path {0:?} in this backup (`shardnet backup show ID --files` lists them)")]
+    NoSuchPath(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct RestoreReport {
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    pub bytes: u64,
+    /// (path, reason) of every file that could not be restored.
+    pub failed: Vec<(String, String)>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RestoreError + '_ {
+    move |source| RestoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn selected<'a>(entries: &'a [Entry], sub: Option<&str>) -> Result<Vec<&'a Entry>, RestoreError> {
+    let Some(sub) = sub else {
+        return Ok(entries.iter().collect());
+    };
+    let sub = sub.trim_matches('/').as_bytes();
+    let picked: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| {
+            e.path == sub || (e.path.starts_with(sub) && e.path.get(sub.len()) == Some(&b'/'))
+        })
+        .collect();
+    if picked.is_empty() {
+        return Err(RestoreError::NoSuchPath(
+            String::from_utf8_lossy(sub).into_owned(),
+        ));
+    }
+    Ok(picked)
+}
+
+fn fetch_chunk(store: &Store, c: &ChunkRef) -> Result<Vec<u8>, String> {
+    let bytes = store.get_shard(&c.id).map_err(|e| e.to_string())?;
+    let plain = envelope::open(&bytes, &c.key).map_err(|e| format!("shard {}: {e}", c.id))?;
+    if plain.len() != c.len as usize {
+        return Err(format!(
+            "shard {}: {} bytes, manifest says {}",
+            c.id,
+            plain.len(),
+            c.len
+        ));
+    }
+    Ok(plain)
+}
+
+/// Restores backup `id` into `dest`.
+pub fn restore(
+    store: &Store,
+    master: &MasterKey,
+    id: &BackupId,
+    dest: &Path,
+    sub: Option<&str>,
+    force: bool,
+    progress: bool,
+) -> Result<RestoreReport, RestoreError> {
+    let (_, manifest) = manifests::load(store, master, id)?;
+    let entries = selected(&manifest.entries, sub)?;
+    match fs::read_dir(dest) {
+        Ok(mut it) => {
+            if it.next().is_some() && !force {
+                return Err(RestoreError::NotEmpty(dest.to_path_buf()));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(dest).map_err(io_err(dest))?
+        }
+        Err(e) => return Err(io_err(dest)(e)),
+    }
+    let mut report = RestoreReport::default();
+    let target = |e: &Entry| dest.join(OsStr::from_bytes(&e.path));
+
+    // Directories (parents first: entries are sorted by path) and symlinks.
+    for e in &entries {
+        let path = target(e);
+        match &e.kind {
+            EntryKind::Dir => {
+                fs::create_dir_all(&path).map_err(io_err(&path))?;
+                report.dirs += 1;
+            }
+            EntryKind::Symlink { target: t } => {
+                if let Some(parent) = path.parent() {
+                    fs::create_dir_all(parent).map_err(io_err(parent))?;
+                }
+                if force && fs::symlink_metadata(&path).is_ok() {
+                    fs::remove_file(&path).map_err(io_err(&path))?;
+                }
+                std::os::unix::fs::symlink(OsStr::from_bytes(t), &path).map_err(io_err(&path))?;
+                let _ = std::os::unix::fs::lchown(&path, Some(e.uid), Some(e.gid));
+                report.symlinks += 1;
+            }
+            EntryKind::File { .. } => {}
+        }
+    }
+
+    // Files: a producer thread decrypts windows of chunks in parallel and hands
+    // them over in order through a bounded channel.
+    let files: Vec<(&Entry, &[ChunkRef])> = entries
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::File { chunks, .. } => Some((*e, chunks.as_slice())),
+            _ => None,
+        })
+        .collect();
+    let all: Vec<&ChunkRef> = files.iter().flat_map(|(_, c)| c.iter()).collect();
+    let total: u64 = all.iter().map(|c| c.len as u64).sum();
+    let bar = if progress {
+        crate::output::byte_bar(total, "restore")
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let window = WINDOW_PER_THREAD * rayon::current_num_threads().max(1);
+    let (tx, rx) = crossbeam_channel::bounded::<Result<Vec<u8>, String>>(window);
+    std::thread::scope(|scope| -> Result<(), RestoreError> {
+        let all = &all;
+        scope.spawn(move || {
+            for w in all.chunks(window) {
+                let batch: Vec<Result<Vec<u8>, String>> =
+                    w.par_iter().map(|c| fetch_chunk(store, c)).collect();
+                for r in batch {
+                    if tx.send(r).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        for (e, chunks) in &files {
+            let path = target(e);
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).map_err(io_err(parent))?;
+            }
+            let mut f = fs::File::create(&path).map_err(io_err(&path))?;
+            let mut failure = None;
+            for _ in 0..chunks.len() {
+                let r = rx
+                    .recv()
+                    .map_err(|_| io_err(&path)(std::io::Error::other("restore worker stopped")))?;
+                match r {
+                    Ok(data) if failure.is_none() => {
+                        f.write_all(&data).map_err(io_err(&path))?;
+                        bar.inc(data.len() as u64);
+                        report.bytes += data.len() as u64;
+                    }
+                    Ok(_) => {}
+                    Err(reason) => failure = failure.or(Some(reason)),
+                }
+            }
+            drop(f);
+            if let Some(reason) = failure {
+                let _ = fs::remove_file(&path);
+                report
+                    .failed
+                    .push((String::from_utf8_lossy(&e.path).into_owned(), reason));
+                continue;
+            }
+            apply_metadata(&path, e)?;
+            report.files += 1;
+        }
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+
+    // Directory times last (writing children changed them), deepest first.
+    for e in entries.iter().rev().filter(|e| e.kind == EntryKind::Dir) {
+        apply_metadata(&target(e), e)?;
+    }
+    Ok(report)
+}
+
+fn apply_metadata(path: &Path, e: &Entry) -> Result<(), RestoreError> {
+    // Ownership only sticks when running as root; elsewhere it fails harmlessly.
+    let _ = std::os::unix::fs::lchown(path, Some(e.uid), Some(e.gid));
+    fs::set_permissions(path, fs::Permissions::from_mode(e.mode)).map_err(io_err(path))?;
+    let t = filetime::FileTime::from_unix_time(e.mtime, e.mtime_nsec);
+    filetime::set_file_mtime(path, t).map_err(io_err(path))
+}
