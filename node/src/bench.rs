@@ -230,6 +230,7 @@ fn backup_restore(
         cipher: Cipher::Aes256Gcm,
         now: output::now_unix(),
         progress: false,
+        exclude: vec![],
     };
     let row = |what: String, d: Duration, rss: Option<f64>, note: String| Row {
         what,

@@ -43,6 +43,9 @@ pub struct BackupOptions {
     pub now: u64,
     /// Show a progress bar on stderr (when it is a terminal).
     pub progress: bool,
+    /// Directories never backed up (the node's own data dir: a live database
+    /// cannot be copied consistently and would back itself up).
+    pub exclude: Vec<PathBuf>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -112,7 +115,12 @@ pub fn create(
     sources: &[PathBuf],
     opts: &BackupOptions,
 ) -> Result<BackupReport, BackupError> {
-    let mut walked = walk::walk(sources).map_err(BackupError::Sources)?;
+    let exclude: Vec<PathBuf> = opts
+        .exclude
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    let mut walked = walk::walk(sources, &exclude).map_err(BackupError::Sources)?;
     if walked.entries.is_empty() && walked.files.is_empty() {
         return Err(BackupError::Empty);
     }

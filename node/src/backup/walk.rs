@@ -45,7 +45,8 @@ pub(crate) fn source_name(src: &Path) -> Option<Vec<u8>> {
 }
 
 /// Walks `sources`; each is stored under its own name at the top of the backup.
-pub(crate) fn walk(sources: &[PathBuf]) -> Result<Walk, String> {
+/// Paths in `exclude` (canonical) are left out with everything below them.
+pub(crate) fn walk(sources: &[PathBuf], exclude: &[PathBuf]) -> Result<Walk, String> {
     let mut out = Walk::default();
     let mut names = std::collections::HashSet::new();
     for src in sources {
@@ -67,10 +68,15 @@ pub(crate) fn walk(sources: &[PathBuf]) -> Result<Walk, String> {
                 String::from_utf8_lossy(&name)
             ));
         }
-        for item in walkdir::WalkDir::new(src)
+        let walker = walkdir::WalkDir::new(src)
             .follow_links(false)
-            .sort_by_file_name()
-        {
+            .sort_by_file_name();
+        let excluded = |e: &walkdir::DirEntry| {
+            !exclude.is_empty()
+                && e.file_type().is_dir()
+                && std::fs::canonicalize(e.path()).is_ok_and(|c| exclude.contains(&c))
+        };
+        for item in walker.into_iter().filter_entry(|e| !excluded(e)) {
             let item = match item {
                 Ok(i) => i,
                 Err(e) => {

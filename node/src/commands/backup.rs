@@ -188,6 +188,7 @@ fn create(dd: &DataDir, args: CreateArgs, json: bool, progress: bool) -> anyhow:
         cipher: args.cipher,
         now: output::now_unix(),
         progress,
+        exclude: vec![dd.root().to_path_buf()],
     };
     let started = std::time::Instant::now();
     let r = backup::create(&store, &master, &args.paths, &opts)

@@ -1,0 +1,120 @@
+//! Helpers for end-to-end tests: run the real `shardnet` binary against a
+//! temporary data dir, with a deadline on every command.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Deadline for any single CLI command in a test.
+const COMMAND_DEADLINE: Duration = Duration::from_secs(180);
+
+/// The binary under test: `SHARDNET_BIN` if set, else the one Cargo built.
+pub fn bin() -> PathBuf {
+    std::env::var_os("SHARDNET_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_shardnet")))
+}
+
+/// A data dir plus a scratch area, removed on drop.
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "command failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", self.stdout))
+    }
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            tmp: tempfile::Builder::new()
+                .prefix("shardnet-e2e-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.tmp.path().join("node-data")
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.tmp.path().join(p)
+    }
+
+    /// Runs `shardnet ARGS` with this env's data dir, killing it at the deadline.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_in(&self.data_dir(), args)
+    }
+
+    pub fn run_in(&self, data_dir: &Path, args: &[&str]) -> Run {
+        let mut child = Command::new(bin())
+            .args(args)
+            .env("SHARDNET_DATA_DIR", data_dir)
+            .current_dir(self.tmp.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn shardnet");
+        let start = Instant::now();
+        loop {
+            if child.try_wait().expect("wait").is_some() {
+                break;
+            }
+            if start.elapsed() > COMMAND_DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("shardnet {args:?} exceeded {COMMAND_DEADLINE:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = child.wait_with_output().expect("output");
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
+    /// `backup create --json` and return the backup id.
+    pub fn backup(&self, args: &[&str]) -> (String, serde_json::Value) {
+        let mut a = vec!["backup", "create", "--json"];
+        a.extend_from_slice(args);
+        let r = self.run(&a).ok();
+        let v = r.json();
+        (v["entry"]["id"].as_str().expect("id").to_string(), v)
+    }
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    let mut h = blake3::Hasher::new();
+    h.update(&seed.to_le_bytes());
+    h.finalize_xof().fill(&mut v);
+    v
+}
