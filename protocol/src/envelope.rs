@@ -312,6 +312,20 @@ fn maybe_compress(plain: &[u8]) -> Result<Option<Vec<u8>>, EnvelopeError> {
     Ok((c.len() < plain.len()).then_some(c))
 }
 
+/// Encrypts `buf` in place under `key` with a zero nonce and no associated data,
+/// returning the tag: the bare AEAD, for measuring this machine's limit in
+/// `shardnet bench` with the exact code (and compiler settings) shards use.
+pub fn raw_encrypt_for_bench(cipher: Cipher, key: &[u8; 32], buf: &mut [u8]) -> [u8; TAG_LEN] {
+    let n = aes_gcm::Nonce::from_slice(&[0u8; NONCE_LEN]);
+    let tag = match cipher {
+        Cipher::Aes256Gcm => Aes256Gcm::new(key.into()).encrypt_in_place_detached(n, b"", buf),
+        Cipher::ChaCha20Poly1305 => {
+            ChaCha20Poly1305::new(key.into()).encrypt_in_place_detached(n, b"", buf)
+        }
+    };
+    tag.map(|t| t.into()).unwrap_or([0; TAG_LEN])
+}
+
 /// Seals `plain` into a shard under `key`.
 pub fn seal(
     plain: &[u8],
