@@ -9,6 +9,7 @@ use crate::cli::BenchArgs;
 use crate::datadir::DataDir;
 use crate::output::{self, mbps};
 use crate::restore;
+use crate::shards::Local;
 use anyhow::Context;
 use rand::rngs::OsRng;
 use shardnet_protocol::envelope;
@@ -249,7 +250,12 @@ fn backup_restore(
     };
     peak_rss_mib_and_reset();
     let t = Instant::now();
-    let r = backup::create(&store, &master, std::slice::from_ref(&case.src), &opts)?;
+    let r = backup::create(
+        &Local(&store),
+        &master,
+        std::slice::from_ref(&case.src),
+        &opts,
+    )?;
     let d = t.elapsed();
     let note = format!(
         "{} shards, stored {}",
@@ -264,7 +270,12 @@ fn backup_restore(
     ));
     if dedup_too {
         let t = Instant::now();
-        let r2 = backup::create(&store, &master, std::slice::from_ref(&case.src), &opts)?;
+        let r2 = backup::create(
+            &Local(&store),
+            &master,
+            std::slice::from_ref(&case.src),
+            &opts,
+        )?;
         let note = format!("{} new shards", r2.entry.new_shards);
         rows.push(row(
             format!("re-backup unchanged {}", case.label),
@@ -275,7 +286,15 @@ fn backup_restore(
     }
     let dest = work.join(format!("restore-{}", case.label.replace(' ', "-")));
     let t = Instant::now();
-    let rr = restore::restore(&store, &master, &r.entry.id, &dest, None, false, false)?;
+    let rr = restore::restore(
+        &Local(&store),
+        &master,
+        &r.entry.id,
+        &dest,
+        None,
+        false,
+        false,
+    )?;
     let d = t.elapsed();
     anyhow::ensure!(
         rr.failed.is_empty() && rr.bytes == case.bytes,

@@ -1,8 +1,8 @@
 //! Command-line definitions (clap derive), noun-verb: `shardnet backup create`.
 
+pub use crate::ops::StatusFilter;
 use clap::{Args, Parser, Subcommand};
 use shardnet_protocol::{BackupId, Cipher, Tier};
-use shardnet_store::ShardState;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -37,6 +37,51 @@ pub enum Command {
     Shards(ShardsCommand),
     /// Measure backup and restore throughput against this machine's limits.
     Bench(BenchArgs),
+    /// Run this node, or ask the running node about itself.
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// The peers this node knows.
+    #[command(subcommand)]
+    Peers(PeersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Run the node daemon: join the swarm, store others' shards, serve the CLI.
+    Run(RunArgs),
+    /// Status of the running node.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeersCommand {
+    /// Every known peer: id, addresses, zone, capacity, used, last seen.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Address to listen on (repeatable), e.g. /ip4/0.0.0.0/tcp/4001.
+    #[arg(long)]
+    pub listen: Vec<String>,
+    /// Address of a peer to join through (repeatable), e.g. /ip4/10.0.0.5/tcp/4001/p2p/12D3...
+    #[arg(long)]
+    pub bootstrap: Vec<String>,
+    /// Failure domain of this node (site, rack, region); replicas spread across zones.
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// Space this node offers to the swarm, e.g. 500GiB.
+    #[arg(long)]
+    pub capacity: Option<String>,
+    /// Most space any one owner may use on this node, e.g. 50GiB.
+    #[arg(long)]
+    pub quota_per_owner: Option<String>,
+    /// Membership heartbeat period in milliseconds.
+    #[arg(long)]
+    pub heartbeat_ms: Option<u64>,
+    /// Port of the control API on 127.0.0.1 (default: any free port).
+    #[arg(long)]
+    pub api_port: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,27 +155,6 @@ pub enum ShardsCommand {
         #[arg(long)]
         status: Option<StatusFilter>,
     },
-}
-
-/// A shard status to filter on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StatusFilter {
-    State(ShardState),
-    Expired,
-}
-
-impl std::str::FromStr for StatusFilter {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        if s.eq_ignore_ascii_case("expired") {
-            return Ok(StatusFilter::Expired);
-        }
-        s.parse::<ShardState>()
-            .map(StatusFilter::State)
-            .map_err(|_| {
-                format!("unknown status {s:?}: expected healthy, corrupted, quarantined or expired")
-            })
-    }
 }
 
 #[derive(Debug, Args)]

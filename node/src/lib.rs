@@ -8,12 +8,21 @@
 //! - [`cli`] and [`commands`]: argument parsing and the command handlers.
 //! - [`output`]: tables, sizes and times for human output.
 
+pub mod api;
 pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod commands;
+pub mod config;
+pub mod daemon;
 pub mod datadir;
+pub mod distribute;
 pub mod manifests;
+pub mod membership;
+pub mod ops;
 pub mod output;
 pub mod restore;
+pub mod shards;
+pub mod storage;
+pub mod swarm;
 pub mod verify;

@@ -2,44 +2,44 @@
 //! with errors that tell the user what went wrong (unknown id, wrong owner key,
 //! a corrupted manifest shard).
 
+use crate::shards::{ShardSource, SourceError};
 use shardnet_protocol::manifest::{self, Manifest, ManifestError, ManifestRoot};
 use shardnet_protocol::{BackupId, MasterKey};
-use shardnet_store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("no backup {0} in this store (`shardnet backup list` shows the ids)")]
+    #[error("no backup {0} found (`shardnet backup list` shows the ids)")]
     Unknown(BackupId),
     #[error("backup {id}: {source}")]
     Manifest { id: BackupId, source: ManifestError },
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Source(#[from] SourceError),
 }
 
 /// Opens the root of backup `id`.
 pub fn load_root(
-    store: &Store,
+    src: &dyn ShardSource,
     master: &MasterKey,
     id: &BackupId,
 ) -> Result<ManifestRoot, LoadError> {
-    let bytes = store.get_shard(id).map_err(|e| match e {
-        StoreError::NotFound { .. } => LoadError::Unknown(*id),
-        other => LoadError::Store(other),
+    let bytes = src.get(id).map_err(|e| match e {
+        SourceError::NotFound(_) => LoadError::Unknown(*id),
+        other => LoadError::Source(other),
     })?;
     manifest::open_root(&bytes, master).map_err(|source| LoadError::Manifest { id: *id, source })
 }
 
 /// Opens the whole manifest of backup `id`.
 pub fn load(
-    store: &Store,
+    src: &dyn ShardSource,
     master: &MasterKey,
     id: &BackupId,
 ) -> Result<(ManifestRoot, Manifest), LoadError> {
-    let root = load_root(store, master, id)?;
+    let root = load_root(src, master, id)?;
     let pieces = root
         .pieces
         .iter()
-        .map(|p| store.get_shard(&p.id))
+        .map(|p| src.get(&p.id))
         .collect::<Result<Vec<_>, _>>()?;
     let m = manifest::open_manifest(&root, &pieces)
         .map_err(|source| LoadError::Manifest { id: *id, source })?;

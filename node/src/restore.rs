@@ -8,11 +8,11 @@
 //! failure is reported at the end.
 
 use crate::manifests::{self, LoadError};
+use crate::shards::ShardSource;
 use rayon::prelude::*;
 use shardnet_protocol::envelope;
 use shardnet_protocol::manifest::{ChunkRef, Entry, EntryKind};
 use shardnet_protocol::{BackupId, MasterKey};
-use shardnet_store::Store;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
@@ -40,7 +40,7 @@ pub enum RestoreError {
     },
 }
 
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct RestoreReport {
     pub files: u64,
     pub dirs: u64,
@@ -76,8 +76,8 @@ fn selected<'a>(entries: &'a [Entry], sub: Option<&str>) -> Result<Vec<&'a Entry
     Ok(picked)
 }
 
-fn fetch_chunk(store: &Store, c: &ChunkRef) -> Result<Vec<u8>, String> {
-    let bytes = store.get_shard(&c.id).map_err(|e| e.to_string())?;
+fn fetch_chunk(src: &dyn ShardSource, c: &ChunkRef) -> Result<Vec<u8>, String> {
+    let bytes = src.get(&c.id).map_err(|e| e.to_string())?;
     let plain = envelope::open(&bytes, &c.key).map_err(|e| format!("shard {}: {e}", c.id))?;
     if plain.len() != c.len as usize {
         return Err(format!(
@@ -92,7 +92,7 @@ fn fetch_chunk(store: &Store, c: &ChunkRef) -> Result<Vec<u8>, String> {
 
 /// Restores backup `id` into `dest`.
 pub fn restore(
-    store: &Store,
+    src: &dyn ShardSource,
     master: &MasterKey,
     id: &BackupId,
     dest: &Path,
@@ -100,7 +100,7 @@ pub fn restore(
     force: bool,
     progress: bool,
 ) -> Result<RestoreReport, RestoreError> {
-    let (_, manifest) = manifests::load(store, master, id)?;
+    let (_, manifest) = manifests::load(src, master, id)?;
     let entries = selected(&manifest.entries, sub)?;
     match fs::read_dir(dest) {
         Ok(mut it) => {
@@ -162,7 +162,7 @@ pub fn restore(
         scope.spawn(move || {
             for w in all.chunks(window) {
                 let batch: Vec<Result<Vec<u8>, String>> =
-                    w.par_iter().map(|c| fetch_chunk(store, c)).collect();
+                    w.par_iter().map(|c| fetch_chunk(src, c)).collect();
                 for r in batch {
                     if tx.send(r).is_err() {
                         return;

@@ -4,14 +4,14 @@
 //! plaintext still derives the key the manifest holds.
 
 use crate::manifests::{self, LoadError};
+use crate::shards::ShardSource;
 use rayon::prelude::*;
 use shardnet_protocol::envelope;
 use shardnet_protocol::manifest::{ChunkRef, EntryKind};
 use shardnet_protocol::{BackupId, MasterKey, ShardId};
-use shardnet_store::{ShardState, Store};
 use std::collections::HashMap;
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Problem {
     pub shard: ShardId,
     pub reason: String,
@@ -19,7 +19,7 @@ pub struct Problem {
     pub used_by: Vec<String>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct VerifyReport {
     pub backup: BackupId,
     pub full: bool,
@@ -28,13 +28,17 @@ pub struct VerifyReport {
     pub problems: Vec<Problem>,
 }
 
+/// `present` answers the quick check: is this shard held and healthy (locally,
+/// or by its peers)? It returns the shard's size. The full check reads every
+/// shard through `src`.
 pub fn verify(
-    store: &Store,
+    src: &dyn ShardSource,
+    present: &(dyn Fn(&ShardId) -> Result<u64, String> + Sync),
     master: &MasterKey,
     id: &BackupId,
     full: bool,
 ) -> Result<VerifyReport, LoadError> {
-    let (root, manifest) = manifests::load(store, master, id)?;
+    let (root, manifest) = manifests::load(src, master, id)?;
     let conv = master.convergence_key();
     let mut users: HashMap<ShardId, (ChunkRef, Vec<String>)> = HashMap::new();
     for e in &manifest.entries {
@@ -50,13 +54,9 @@ pub fn verify(
     let list: Vec<(&ChunkRef, &Vec<String>)> = users.values().map(|(c, u)| (c, u)).collect();
     let check = |c: &ChunkRef| -> Result<u64, String> {
         if !full {
-            return match store.meta(&c.id).map_err(|e| e.to_string())? {
-                None => Err("missing from the store".into()),
-                Some(m) if m.state != ShardState::Healthy => Err(format!("marked {}", m.state)),
-                Some(m) => Ok(m.size as u64),
-            };
+            return present(&c.id);
         }
-        let bytes = store.get_shard(&c.id).map_err(|e| e.to_string())?;
+        let bytes = src.get(&c.id).map_err(|e| e.to_string())?;
         let plain = envelope::open(&bytes, &c.key).map_err(|e| e.to_string())?;
         if conv.key_for(&plain) != c.key {
             return Err("plaintext does not match its key".into());

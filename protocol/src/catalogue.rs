@@ -1,12 +1,27 @@
 //! The owner's backup catalogue: one entry per backup, enough to list backups
 //! without opening their manifests.
+//!
+//! In the swarm the whole catalogue travels as a [`SignedCatalogue`]: the entries
+//! encrypted under the owner's catalogue key, a sequence number, and an ed25519
+//! signature by the owner's signing key (derived from the master key). Peers
+//! verify the signature and keep the highest sequence number; only the owner can
+//! read or replace it, and a fresh machine holding the master key finds it at a
+//! slot derived from the owner's public key.
 
-use crate::id::BackupId;
+use crate::codec::{self, CodecError};
+use crate::envelope::{self, EnvelopeError, NonceMode};
+use crate::id::{BackupId, ShardId};
+use crate::keys::MasterKey;
 use crate::manifest::BackupInfo;
+use crate::Cipher;
 use serde::{Deserialize, Serialize};
 
 /// Largest encoded catalogue entry accepted.
 pub const MAX_ENTRY_LEN: usize = 64 << 10;
+/// Largest signed catalogue accepted (tens of thousands of backups).
+pub const MAX_CATALOGUE_LEN: usize = 4 << 20;
+const SIGNING_DOMAIN: &[u8] = b"shardnet catalogue v1";
+const SLOT_CONTEXT: &str = "shardnet 2026-11 catalogue slot v1";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogueEntry {
@@ -19,4 +34,147 @@ pub struct CatalogueEntry {
     /// Shards this backup added that were not stored before.
     pub new_shards: u64,
     pub new_bytes: u64,
+}
+
+/// An owner's catalogue as stored by peers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedCatalogue {
+    /// The owner's ed25519 public key.
+    pub owner: [u8; 32],
+    /// Higher wins.
+    pub seq: u64,
+    /// Entries, encrypted (a shard envelope under the catalogue key).
+    pub sealed: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("catalogue signature does not verify")]
+    BadSignature,
+    #[error("catalogue owner key is malformed")]
+    BadOwner,
+    #[error("catalogue cannot be decrypted with this owner key")]
+    WrongKey,
+    #[error("catalogue: {0}")]
+    Envelope(#[from] EnvelopeError),
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+}
+
+fn signed_bytes(owner: &[u8; 32], seq: u64, sealed: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(SIGNING_DOMAIN.len() + 40 + sealed.len());
+    m.extend_from_slice(SIGNING_DOMAIN);
+    m.extend_from_slice(owner);
+    m.extend_from_slice(&seq.to_le_bytes());
+    m.extend_from_slice(sealed);
+    m
+}
+
+/// The placement key of an owner's catalogue: peers responsible for this pseudo
+/// shard id keep the record.
+pub fn slot(owner_public: &[u8; 32]) -> ShardId {
+    ShardId(blake3::derive_key(SLOT_CONTEXT, owner_public))
+}
+
+impl SignedCatalogue {
+    /// Seals and signs `entries` as version `seq`; `nonce` must be fresh random.
+    pub fn create(
+        master: &MasterKey,
+        entries: &[CatalogueEntry],
+        seq: u64,
+        nonce: [u8; 12],
+    ) -> Result<Self, CatalogueError> {
+        let plain = codec::encode::<_, MAX_CATALOGUE_LEN>("catalogue", &entries)?;
+        let sealed = envelope::seal(
+            &plain,
+            &master.catalogue_key(),
+            Cipher::Aes256Gcm,
+            NonceMode::Random(nonce),
+        )?;
+        let kp = master.signing_key();
+        let owner = kp.public().to_bytes();
+        let signature = kp.sign(&signed_bytes(&owner, seq, sealed.bytes()));
+        Ok(SignedCatalogue {
+            owner,
+            seq,
+            sealed: sealed.into_bytes(),
+            signature,
+        })
+    }
+
+    /// The owner's public key, as the master key derives it.
+    pub fn owner_of(master: &MasterKey) -> [u8; 32] {
+        master.signing_key().public().to_bytes()
+    }
+
+    /// Checks the owner's signature (any peer can).
+    pub fn verify(&self) -> Result<(), CatalogueError> {
+        let pk = libp2p_identity::ed25519::PublicKey::try_from_bytes(&self.owner)
+            .map_err(|_| CatalogueError::BadOwner)?;
+        if pk.verify(
+            &signed_bytes(&self.owner, self.seq, &self.sealed),
+            &self.signature,
+        ) {
+            Ok(())
+        } else {
+            Err(CatalogueError::BadSignature)
+        }
+    }
+
+    /// Verifies and decrypts the entries.
+    pub fn open(&self, master: &MasterKey) -> Result<Vec<CatalogueEntry>, CatalogueError> {
+        self.verify()?;
+        let plain = envelope::open(&self.sealed, &master.catalogue_key()).map_err(|e| match e {
+            EnvelopeError::Decrypt => CatalogueError::WrongKey,
+            other => CatalogueError::Envelope(other),
+        })?;
+        Ok(codec::decode::<_, MAX_CATALOGUE_LEN>("catalogue", &plain)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Tier;
+    use rand::SeedableRng;
+
+    fn entry(i: u8) -> CatalogueEntry {
+        CatalogueEntry {
+            id: ShardId([i; 32]),
+            info: BackupInfo {
+                name: format!("b{i}"),
+                tier: Tier::Bronze,
+                created_at: 1,
+                expires_at: 2,
+                sources: vec![],
+                files: 1,
+                dirs: 0,
+                symlinks: 0,
+                bytes: 3,
+                chunks: 1,
+            },
+            shards: 1,
+            stored_bytes: 4,
+            new_shards: 1,
+            new_bytes: 4,
+        }
+    }
+
+    #[test]
+    fn sign_verify_open_and_tamper() {
+        let m = MasterKey::generate(&mut rand::rngs::StdRng::seed_from_u64(1));
+        let c = SignedCatalogue::create(&m, &[entry(1), entry(2)], 7, [1; 12]).unwrap();
+        assert_eq!(c.owner, SignedCatalogue::owner_of(&m));
+        assert_eq!(c.open(&m).unwrap(), vec![entry(1), entry(2)]);
+        let mut bumped = c.clone();
+        bumped.seq = 8;
+        assert!(matches!(bumped.verify(), Err(CatalogueError::BadSignature)));
+        let other = MasterKey::generate(&mut rand::rngs::StdRng::seed_from_u64(2));
+        assert!(matches!(c.open(&other), Err(CatalogueError::WrongKey)));
+        let forged = SignedCatalogue::create(&other, &[entry(3)], 9, [1; 12]).unwrap();
+        let mut stolen = forged.clone();
+        stolen.owner = c.owner;
+        assert!(stolen.verify().is_err());
+    }
 }

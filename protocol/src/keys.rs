@@ -17,6 +17,8 @@ const CTX_CONVERGENCE: &str = "shardnet 2026-11 chunk convergence key v1";
 const CTX_MANIFEST_PIECE: &str = "shardnet 2026-11 manifest piece convergence key v1";
 const CTX_MANIFEST: &str = "shardnet 2026-11 manifest root key v1";
 const CTX_OWNER_ID: &str = "shardnet 2026-11 owner id v1";
+const CTX_CATALOGUE: &str = "shardnet 2026-11 catalogue key v1";
+const CTX_SIGNING: &str = "shardnet 2026-11 owner ed25519 signing seed v1";
 
 /// Prefix of a recovery string; the digit is the string format's version.
 pub const RECOVERY_PREFIX: &str = "snk1";
@@ -79,6 +81,20 @@ impl MasterKey {
 
     pub fn manifest_key(&self) -> ShardKey {
         ShardKey(blake3::derive_key(CTX_MANIFEST, &self.0))
+    }
+
+    /// Encrypts the owner's backup catalogue (random nonces).
+    pub fn catalogue_key(&self) -> ShardKey {
+        ShardKey(blake3::derive_key(CTX_CATALOGUE, &self.0))
+    }
+
+    /// The owner's ed25519 key: signs catalogue records so that peers accept a
+    /// newer catalogue only from its owner.
+    pub fn signing_key(&self) -> libp2p_identity::ed25519::Keypair {
+        let seed = blake3::derive_key(CTX_SIGNING, &self.0);
+        let secret = libp2p_identity::ed25519::SecretKey::try_from_bytes(seed)
+            .expect("any 32 bytes are an ed25519 seed");
+        libp2p_identity::ed25519::Keypair::from(secret)
     }
 
     pub fn owner_id(&self) -> OwnerId {

@@ -22,7 +22,9 @@ pub mod id;
 pub mod keys;
 pub mod lease;
 pub mod manifest;
+pub mod placement;
 pub mod tier;
+pub mod wire;
 
 pub use envelope::{Cipher, Compression, EnvelopeError, Sealed};
 pub use id::{BackupId, ShardId};

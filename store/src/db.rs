@@ -9,7 +9,9 @@ use rocksdb::{
     BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, ErrorKind, IteratorMode, Options,
     WriteBatch, WriteOptions, DB,
 };
-use shardnet_protocol::catalogue::{CatalogueEntry, MAX_ENTRY_LEN};
+use shardnet_protocol::catalogue::{
+    CatalogueEntry, SignedCatalogue, MAX_CATALOGUE_LEN, MAX_ENTRY_LEN,
+};
 use shardnet_protocol::codec;
 use shardnet_protocol::envelope::MAX_SHARD_LEN;
 use shardnet_protocol::{lease, BackupId, Lease, Sealed, ShardId};
@@ -23,6 +25,7 @@ const CF_META: &str = "meta";
 const CF_BACKUPS: &str = "backups";
 const CF_CHUNKS: &str = "chunks";
 const CF_AUDIT: &str = "audit";
+const CF_CATALOGUES: &str = "catalogues";
 
 /// Values at least this large go to blob files: a ~1 MiB shard is then written
 /// once (WAL aside) instead of being rewritten by every compaction level.
@@ -47,7 +50,7 @@ pub enum PutOutcome {
 }
 
 /// Totals over the store.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoreStats {
     pub shards: u64,
     pub bytes: u64,
@@ -121,6 +124,7 @@ impl Store {
             ColumnFamilyDescriptor::new(CF_BACKUPS, small_cf_options()),
             ColumnFamilyDescriptor::new(CF_CHUNKS, small_cf_options()),
             ColumnFamilyDescriptor::new(CF_AUDIT, small_cf_options()),
+            ColumnFamilyDescriptor::new(CF_CATALOGUES, small_cf_options()),
         ];
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| {
             let msg = e.to_string();
@@ -384,9 +388,12 @@ impl Store {
         Ok(s)
     }
 
-    /// The owner's dedup index: shard id previously stored for a chunk key hash,
-    /// if that shard is still here and healthy.
-    pub fn lookup_chunk(&self, key_hash: &[u8; 32]) -> Result<Option<ShardId>, StoreError> {
+    /// The owner's dedup index: shard id and size previously stored for a chunk
+    /// key hash, whether or not this node holds the shard itself.
+    pub fn lookup_chunk_any(
+        &self,
+        key_hash: &[u8; 32],
+    ) -> Result<Option<(ShardId, u32)>, StoreError> {
         let Some(v) = self
             .db
             .get_pinned_cf(self.cf(CF_CHUNKS), key_hash)
@@ -394,7 +401,19 @@ impl Store {
         else {
             return Ok(None);
         };
-        let Ok(id) = ShardId::from_slice(&v) else {
+        if v.len() != 36 {
+            return Ok(None);
+        }
+        let Ok(id) = ShardId::from_slice(&v[..32]) else {
+            return Ok(None);
+        };
+        let size = u32::from_le_bytes(v[32..36].try_into().expect("4 bytes"));
+        Ok(Some((id, size)))
+    }
+
+    /// Like [`Store::lookup_chunk_any`], but only if the shard is held here, healthy.
+    pub fn lookup_chunk(&self, key_hash: &[u8; 32]) -> Result<Option<ShardId>, StoreError> {
+        let Some((id, _)) = self.lookup_chunk_any(key_hash)? else {
             return Ok(None);
         };
         Ok(match self.meta(&id)? {
@@ -403,9 +422,16 @@ impl Store {
         })
     }
 
-    pub fn index_chunk(&self, key_hash: &[u8; 32], id: &ShardId) -> Result<(), StoreError> {
+    pub fn index_chunk(
+        &self,
+        key_hash: &[u8; 32],
+        id: &ShardId,
+        size: u32,
+    ) -> Result<(), StoreError> {
+        let mut v = id.0.to_vec();
+        v.extend_from_slice(&size.to_le_bytes());
         let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(CF_CHUNKS), key_hash, id.0);
+        batch.put_cf(self.cf(CF_CHUNKS), key_hash, v);
         self.write(batch)
     }
 
@@ -432,7 +458,15 @@ impl Store {
     /// Makes every write so far durable: flushes all memtables at once (shard
     /// bytes land in blob files) and waits until the files are synced.
     pub fn flush(&self) -> Result<(), StoreError> {
-        let cfs = [CF_SHARDS, CF_META, CF_CHUNKS, CF_AUDIT, CF_BACKUPS].map(|n| self.cf(n));
+        let cfs = [
+            CF_SHARDS,
+            CF_META,
+            CF_CHUNKS,
+            CF_AUDIT,
+            CF_BACKUPS,
+            CF_CATALOGUES,
+        ]
+        .map(|n| self.cf(n));
         let mut fo = rocksdb::FlushOptions::default();
         fo.set_wait(true);
         self.db
@@ -498,6 +532,38 @@ impl Store {
             )?);
         }
         Ok(out)
+    }
+
+    /// Keeps an owner's signed catalogue (held for the swarm) if it is newer than
+    /// the one held; the caller has verified its signature. Returns whether it
+    /// was kept. Flushed.
+    pub fn put_catalogue(&self, c: &SignedCatalogue) -> Result<bool, StoreError> {
+        let _guard = self.lock(&ShardId(c.owner));
+        if let Some(old) = self.get_catalogue(&c.owner)? {
+            if old.seq >= c.seq {
+                return Ok(false);
+            }
+        }
+        let bytes = codec::encode::<_, { MAX_CATALOGUE_LEN + 4096 }>("signed catalogue", c)?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_CATALOGUES), c.owner, bytes);
+        self.write(batch)?;
+        self.flush()?;
+        Ok(true)
+    }
+
+    pub fn get_catalogue(&self, owner: &[u8; 32]) -> Result<Option<SignedCatalogue>, StoreError> {
+        match self
+            .db
+            .get_pinned_cf(self.cf(CF_CATALOGUES), owner)
+            .map_err(StoreError::engine)?
+        {
+            Some(v) => Ok(Some(codec::decode::<_, { MAX_CATALOGUE_LEN + 4096 }>(
+                "signed catalogue",
+                &v,
+            )?)),
+            None => Ok(None),
+        }
     }
 
     /// Test hook: writes bytes under an id without verification, to simulate rot.

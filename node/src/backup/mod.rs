@@ -1,4 +1,5 @@
-//! Backup creation on the local store: walk the sources, chunk every file with
+//! Backup creation (into the local store or the swarm, through a
+//! [`ShardSink`]): walk the sources, chunk every file with
 //! FastCDC, seal each chunk under its convergent key, store it with the owner's
 //! lease (unchanged chunks hit the dedup index and are neither sealed nor stored
 //! again), then seal the manifest, make everything durable and only then add the
@@ -8,6 +9,7 @@
 mod chunks;
 mod walk;
 
+use crate::shards::{ShardSink, SinkError};
 use chunks::{Chunk, ChunkStream};
 use rand::RngCore;
 use rayon::prelude::*;
@@ -15,7 +17,6 @@ use shardnet_protocol::catalogue::CatalogueEntry;
 use shardnet_protocol::envelope::{self, NonceMode};
 use shardnet_protocol::manifest::{self, BackupInfo, ChunkRef, EntryKind, Manifest};
 use shardnet_protocol::{BackupId, Cipher, Lease, MasterKey, Sealed, ShardId, Tier};
-use shardnet_store::{PutOutcome, Store, StoreError};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -27,7 +28,7 @@ pub enum BackupError {
     #[error("nothing to back up: every source was unreadable")]
     Empty,
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Sink(#[from] SinkError),
     #[error("sealing a shard: {0}")]
     Envelope(#[from] shardnet_protocol::EnvelopeError),
     #[error("sealing the manifest: {0}")]
@@ -48,11 +49,14 @@ pub struct BackupOptions {
     pub exclude: Vec<PathBuf>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct BackupReport {
     pub entry: CatalogueEntry,
     /// Sources or files that could not be read: (path, reason).
     pub skipped: Vec<(PathBuf, String)>,
+    /// Things the user should know (e.g. fewer copies than the tier wants).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Result of sealing and storing one chunk.
@@ -70,7 +74,7 @@ fn index_key(key: &shardnet_protocol::ShardKey) -> [u8; 32] {
 }
 
 fn store_chunk(
-    store: &Store,
+    sink: &dyn ShardSink,
     master_conv: &shardnet_protocol::keys::ConvergenceKey,
     cipher: Cipher,
     lease: Lease,
@@ -79,22 +83,19 @@ fn store_chunk(
     let key = master_conv.key_for(&c.data);
     let ik = index_key(&key);
     let len = c.data.len() as u32;
-    if let Some(id) = store.lookup_chunk(&ik)? {
-        if store.add_lease(&id, lease)? {
-            let size = store.meta(&id)?.map(|m| m.size as u64).unwrap_or(0);
-            return Ok(Stored {
-                file: c.file,
-                index: c.index,
-                chunk: ChunkRef { id, key, len },
-                size,
-                new: false,
-            });
-        }
+    if let Some((id, size)) = sink.reuse(&ik, lease)? {
+        return Ok(Stored {
+            file: c.file,
+            index: c.index,
+            chunk: ChunkRef { id, key, len },
+            size,
+            new: false,
+        });
     }
     let sealed = envelope::seal(&c.data, &key, cipher, NonceMode::Convergent)?;
     drop(c.data);
-    let outcome = store.put_sealed(&sealed, lease)?;
-    store.index_chunk(&ik, &sealed.id())?;
+    let new = sink.put(&sealed, lease, false)?;
+    sink.remember(&ik, &sealed.id(), sealed.bytes().len() as u32)?;
     Ok(Stored {
         file: c.file,
         index: c.index,
@@ -104,13 +105,13 @@ fn store_chunk(
             len,
         },
         size: sealed.bytes().len() as u64,
-        new: outcome != PutOutcome::AlreadyPresent,
+        new,
     })
 }
 
-/// Backs up `sources` into `store` for the owner of `master`.
+/// Backs up `sources` into `sink` for the owner of `master`.
 pub fn create(
-    store: &Store,
+    sink: &dyn ShardSink,
     master: &MasterKey,
     sources: &[PathBuf],
     opts: &BackupOptions,
@@ -149,7 +150,7 @@ pub fn create(
         .par_bridge()
         .map(|c| {
             let n = c.data.len() as u64;
-            let r = store_chunk(store, &conv, opts.cipher, lease, c);
+            let r = store_chunk(sink, &conv, opts.cipher, lease, c);
             bar.inc(n);
             r
         })
@@ -214,19 +215,18 @@ pub fn create(
         opts.cipher,
         nonce,
     )?;
-    let mut put = |s: &Sealed| -> Result<(), BackupError> {
-        let outcome = store.put_sealed(s, lease)?;
+    let mut put = |s: &Sealed, last: bool| -> Result<(), BackupError> {
+        let new = sink.put(s, lease, last)?;
         sizes.insert(s.id(), s.bytes().len() as u64);
-        if outcome != PutOutcome::AlreadyPresent {
+        if new {
             new_ids.insert(s.id());
         }
         Ok(())
     };
     for p in &sealed.pieces {
-        put(p)?;
+        put(p, false)?;
     }
-    put(&sealed.root)?;
-    store.flush()?;
+    put(&sealed.root, true)?;
     let id: BackupId = sealed.root.id();
     let entry = CatalogueEntry {
         id,
@@ -239,10 +239,11 @@ pub fn create(
             .map(|i| sizes.get(i).copied().unwrap_or(0))
             .sum(),
     };
-    store.put_backup(&entry)?;
+    sink.commit(&entry)?;
     Ok(BackupReport {
         entry,
         skipped: walked.skipped,
+        warnings: Vec::new(),
     })
 }
 

@@ -1,88 +1,61 @@
-//! `shardnet backup create|list|show|restore|verify`.
+//! `shardnet backup create|list|show|restore|verify` and `shardnet shards list`.
+//! Each runs one [`crate::ops`] operation (through the running node if any) and
+//! prints its report.
 
-use super::{print_json, EXIT_INCOMPLETE};
-use crate::backup::{self, BackupOptions};
-use crate::cli::{BackupCommand, CreateArgs};
+use super::{print_json, target, Target, EXIT_INCOMPLETE};
+use crate::backup::BackupReport;
+use crate::cli::{BackupCommand, CreateArgs, ShardsCommand};
 use crate::datadir::DataDir;
+use crate::ops::{self, CreateRequest, Ctx, RestoreRequest, ShardRow, ShowReport};
 use crate::output;
-use crate::{manifests, restore, verify};
+use crate::restore::RestoreReport;
+use crate::verify::VerifyReport;
 use anyhow::Context;
-use shardnet_protocol::manifest::EntryKind;
+use serde_json::json;
+use shardnet_protocol::catalogue::CatalogueEntry;
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Runs `f` on the local store (no node running).
+fn local<T>(
+    dd: &DataDir,
+    f: impl FnOnce(&Ctx<'_>) -> Result<T, ops::OpError>,
+) -> anyhow::Result<T> {
+    let store = dd.open_store()?;
+    let master = dd.owner_key()?;
+    let ctx = Ctx {
+        store: &store,
+        master,
+        net: None,
+        data_dir: dd.root().to_path_buf(),
+    };
+    Ok(f(&ctx)?)
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(p).with_context(|| format!("resolving {}", p.display()))
+}
 
 pub(super) fn run(dd: &DataDir, cmd: BackupCommand, json: bool) -> anyhow::Result<i32> {
     let progress = !json && std::io::stderr().is_terminal();
+    let t = target(dd);
     match cmd {
-        BackupCommand::Create(args) => create(dd, args, json, progress),
-        BackupCommand::List => list(dd, json),
+        BackupCommand::Create(args) => create(dd, &t, args, json, progress),
+        BackupCommand::List => {
+            let list: Vec<CatalogueEntry> = match &t {
+                Target::Daemon(c) => c.get("/v1/backup/list")?,
+                Target::Local => local(dd, ops::backup_list)?,
+            };
+            print_list(&list, json)
+        }
         BackupCommand::Show { id, files } => {
-            let store = dd.open_store()?;
-            let master = dd.owner_key()?;
-            let (root, m) = manifests::load(&store, &master, &id)?;
-            let entry = store.get_backup(&id)?;
-            if json {
-                let entries: Vec<serde_json::Value> = if files {
-                    m.entries.iter().map(entry_json).collect()
-                } else {
-                    Vec::new()
-                };
-                print_json(&serde_json::json!({
-                    "id": id, "info": root.info, "manifest_pieces": root.pieces.len(),
-                    "catalogue": entry, "entries": entries,
-                }))?;
-                return Ok(0);
-            }
-            let i = &root.info;
-            println!("backup   {id}");
-            println!("name     {}", i.name);
-            println!("tier     {} ({} copies)", i.tier, i.tier.copies());
-            println!("created  {}", output::time(i.created_at));
-            println!("expires  {}", output::time(i.expires_at));
-            println!("sources  {}", i.sources.join(", "));
-            println!(
-                "content  {} files, {} dirs, {} symlinks, {}",
-                i.files,
-                i.dirs,
-                i.symlinks,
-                output::size(i.bytes)
-            );
-            println!(
-                "chunks   {} ({} manifest pieces)",
-                i.chunks,
-                root.pieces.len()
-            );
-            if let Some(e) = entry {
-                println!(
-                    "stored   {} in {} shards ({} new)",
-                    output::size(e.stored_bytes),
-                    e.shards,
-                    output::size(e.new_bytes)
-                );
-            }
-            if files {
-                println!();
-                let rows: Vec<Vec<String>> = m
-                    .entries
-                    .iter()
-                    .map(|e| {
-                        let (kind, size) = match &e.kind {
-                            EntryKind::Dir => ("dir", String::new()),
-                            EntryKind::File { size, .. } => ("file", output::size(*size)),
-                            EntryKind::Symlink { target } => {
-                                ("link", format!("-> {}", String::from_utf8_lossy(target)))
-                            }
-                        };
-                        vec![
-                            kind.into(),
-                            format!("{:o}", e.mode),
-                            size,
-                            String::from_utf8_lossy(&e.path).into_owned(),
-                        ]
-                    })
-                    .collect();
-                output::table(&["KIND", "MODE", "SIZE", "PATH"], &rows);
-            }
-            Ok(0)
+            let r: ShowReport = match &t {
+                Target::Daemon(c) => {
+                    c.post("/v1/backup/show", &json!({ "id": id, "files": files }))?
+                }
+                Target::Local => local(dd, |c| ops::backup_show(c, &id, files))?,
+            };
+            print_show(&r, json)
         }
         BackupCommand::Restore {
             id,
@@ -90,109 +63,92 @@ pub(super) fn run(dd: &DataDir, cmd: BackupCommand, json: bool) -> anyhow::Resul
             path,
             force,
         } => {
-            let store = dd.open_store()?;
-            let master = dd.owner_key()?;
-            let r = restore::restore(
-                &store,
-                &master,
-                &id,
-                &dest,
-                path.as_deref(),
+            let req = RestoreRequest {
+                id,
+                dest: absolute(&dest)?,
+                path,
                 force,
-                progress,
-            )?;
-            if json {
-                print_json(&r)?;
-            } else {
-                println!(
-                    "restored {} files, {} dirs, {} symlinks ({}) into {}",
-                    r.files,
-                    r.dirs,
-                    r.symlinks,
-                    output::size(r.bytes),
-                    dest.display()
-                );
-            }
-            for (p, why) in &r.failed {
-                eprintln!("FAILED {p}: {why}");
-            }
-            if r.failed.is_empty() {
-                Ok(0)
-            } else {
-                eprintln!("{} files could not be restored; `shardnet backup verify {id} --full` names the bad shards", r.failed.len());
-                Ok(1)
-            }
+            };
+            let r: RestoreReport = match &t {
+                Target::Daemon(c) => c.post("/v1/backup/restore", &req)?,
+                Target::Local => local(dd, |c| ops::backup_restore(c, &req, progress))?,
+            };
+            print_restore(&r, &req, json)
         }
         BackupCommand::Verify { id, full } => {
-            let store = dd.open_store()?;
-            let master = dd.owner_key()?;
-            let r = verify::verify(&store, &master, &id, full)?;
-            if json {
-                print_json(&r)?;
-            } else {
-                for p in &r.problems {
-                    println!(
-                        "CORRUPT-OR-MISSING shard {}: {} (used by {})",
-                        p.shard,
-                        p.reason,
-                        p.used_by.join(", ")
-                    );
+            let r: VerifyReport = match &t {
+                Target::Daemon(c) => {
+                    c.post("/v1/backup/verify", &json!({ "id": id, "full": full }))?
                 }
-                println!(
-                    "{} {} shards ({}) of backup {}: {}",
-                    if full {
-                        "read, hashed and decrypted"
-                    } else {
-                        "checked metadata of"
-                    },
-                    r.shards_checked,
-                    output::size(r.bytes_checked),
-                    id,
-                    if r.problems.is_empty() {
-                        "all healthy".to_string()
-                    } else {
-                        format!("{} problems", r.problems.len())
-                    }
-                );
-            }
-            Ok(if r.problems.is_empty() { 0 } else { 1 })
+                Target::Local => local(dd, |c| ops::backup_verify(c, &id, full))?,
+            };
+            print_verify(&r, json)
         }
     }
 }
 
-fn entry_json(e: &shardnet_protocol::manifest::Entry) -> serde_json::Value {
-    let (kind, size, target) = match &e.kind {
-        EntryKind::Dir => ("dir", 0, None),
-        EntryKind::File { size, .. } => ("file", *size, None),
-        EntryKind::Symlink { target } => (
-            "symlink",
-            0,
-            Some(String::from_utf8_lossy(target).into_owned()),
-        ),
+pub(super) fn shards(dd: &DataDir, cmd: ShardsCommand, json: bool) -> anyhow::Result<i32> {
+    let ShardsCommand::List { status } = cmd;
+    let rows: Vec<ShardRow> = match target(dd) {
+        Target::Daemon(c) => c.post("/v1/shards", &json!({ "status": status }))?,
+        Target::Local => local(dd, |c| ops::shards_list(c.store, status))?,
     };
-    serde_json::json!({
-        "path": String::from_utf8_lossy(&e.path), "kind": kind, "size": size,
-        "mode": e.mode, "mtime": e.mtime, "target": target,
-    })
+    if json {
+        print_json(&rows)?;
+        return Ok(0);
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                output::size(r.meta.size as u64),
+                r.meta.state.to_string(),
+                output::time(r.meta.stored_at),
+                r.meta.leases.len().to_string(),
+                shardnet_protocol::lease::latest_expiry(&r.meta.leases)
+                    .map(output::time)
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    output::table(
+        &["ID", "SIZE", "STATUS", "STORED", "LEASES", "EXPIRES"],
+        &table,
+    );
+    let bytes: u64 = rows.iter().map(|r| r.meta.size as u64).sum();
+    eprintln!("{} shards, {}", rows.len(), output::size(bytes));
+    Ok(0)
 }
 
-fn create(dd: &DataDir, args: CreateArgs, json: bool, progress: bool) -> anyhow::Result<i32> {
-    let store = dd.open_store()?;
-    let master = dd.owner_key()?;
+fn create(
+    dd: &DataDir,
+    t: &Target,
+    args: CreateArgs,
+    json: bool,
+    progress: bool,
+) -> anyhow::Result<i32> {
     let name = args
         .name
         .unwrap_or_else(|| args.paths[0].display().to_string());
-    let opts = BackupOptions {
-        name,
+    // Sources that do not exist stay as given: the backup reports them skipped.
+    let paths = args
+        .paths
+        .iter()
+        .map(|p| absolute(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let req = CreateRequest {
+        paths,
         tier: args.tier,
+        name,
         cipher: args.cipher,
-        now: output::now_unix(),
-        progress,
-        exclude: vec![dd.root().to_path_buf()],
     };
     let started = std::time::Instant::now();
-    let r = backup::create(&store, &master, &args.paths, &opts)
-        .context("backup failed; nothing was added to the catalogue")?;
+    let r: BackupReport = match t {
+        Target::Daemon(c) => c.post("/v1/backup/create", &req),
+        Target::Local => local(dd, |c| ops::backup_create(c, &req, progress)),
+    }
+    .context("backup failed; nothing was added to the catalogue")?;
     let e = &r.entry;
     if json {
         print_json(&r)?;
@@ -210,6 +166,9 @@ fn create(dd: &DataDir, args: CreateArgs, json: bool, progress: bool) -> anyhow:
             output::time(e.info.expires_at)
         );
     }
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
     if r.skipped.is_empty() {
         return Ok(0);
     }
@@ -223,14 +182,12 @@ fn create(dd: &DataDir, args: CreateArgs, json: bool, progress: bool) -> anyhow:
     Ok(EXIT_INCOMPLETE)
 }
 
-fn list(dd: &DataDir, json: bool) -> anyhow::Result<i32> {
-    let store = dd.open_store()?;
-    let backups = store.list_backups()?;
+fn print_list(list: &[CatalogueEntry], json: bool) -> anyhow::Result<i32> {
     if json {
-        print_json(&backups)?;
+        print_json(&list)?;
         return Ok(0);
     }
-    let rows: Vec<Vec<String>> = backups
+    let rows: Vec<Vec<String>> = list
         .iter()
         .map(|b| {
             vec![
@@ -252,4 +209,118 @@ fn list(dd: &DataDir, json: bool) -> anyhow::Result<i32> {
         &rows,
     );
     Ok(0)
+}
+
+fn print_show(r: &ShowReport, json: bool) -> anyhow::Result<i32> {
+    if json {
+        print_json(r)?;
+        return Ok(0);
+    }
+    let i = &r.info;
+    println!("backup   {}", r.id);
+    println!("name     {}", i.name);
+    println!("tier     {} ({} copies)", i.tier, i.tier.copies());
+    println!("created  {}", output::time(i.created_at));
+    println!("expires  {}", output::time(i.expires_at));
+    println!("sources  {}", i.sources.join(", "));
+    println!(
+        "content  {} files, {} dirs, {} symlinks, {}",
+        i.files,
+        i.dirs,
+        i.symlinks,
+        output::size(i.bytes)
+    );
+    println!(
+        "chunks   {} ({} manifest pieces)",
+        i.chunks, r.manifest_pieces
+    );
+    if let Some(e) = &r.catalogue {
+        println!(
+            "stored   {} in {} shards ({} new)",
+            output::size(e.stored_bytes),
+            e.shards,
+            output::size(e.new_bytes)
+        );
+    }
+    if !r.entries.is_empty() {
+        println!();
+        let rows: Vec<Vec<String>> = r
+            .entries
+            .iter()
+            .map(|e| {
+                let size = match (e.kind.as_str(), &e.target) {
+                    ("file", _) => output::size(e.size),
+                    (_, Some(t)) => format!("-> {t}"),
+                    _ => String::new(),
+                };
+                vec![
+                    e.kind.clone(),
+                    format!("{:o}", e.mode),
+                    size,
+                    e.path.clone(),
+                ]
+            })
+            .collect();
+        output::table(&["KIND", "MODE", "SIZE", "PATH"], &rows);
+    }
+    Ok(0)
+}
+
+fn print_restore(r: &RestoreReport, req: &RestoreRequest, json: bool) -> anyhow::Result<i32> {
+    if json {
+        print_json(r)?;
+    } else {
+        println!(
+            "restored {} files, {} dirs, {} symlinks ({}) into {}",
+            r.files,
+            r.dirs,
+            r.symlinks,
+            output::size(r.bytes),
+            req.dest.display()
+        );
+    }
+    for (p, why) in &r.failed {
+        eprintln!("FAILED {p}: {why}");
+    }
+    if r.failed.is_empty() {
+        return Ok(0);
+    }
+    eprintln!(
+        "{} files could not be restored; `shardnet backup verify {} --full` names the bad shards",
+        r.failed.len(),
+        req.id
+    );
+    Ok(1)
+}
+
+fn print_verify(r: &VerifyReport, json: bool) -> anyhow::Result<i32> {
+    if json {
+        print_json(r)?;
+    } else {
+        for p in &r.problems {
+            println!(
+                "CORRUPT-OR-MISSING shard {}: {} (used by {})",
+                p.shard,
+                p.reason,
+                p.used_by.join(", ")
+            );
+        }
+        println!(
+            "{} {} shards ({}) of backup {}: {}",
+            if r.full {
+                "read, hashed and decrypted"
+            } else {
+                "checked presence of"
+            },
+            r.shards_checked,
+            output::size(r.bytes_checked),
+            r.backup,
+            if r.problems.is_empty() {
+                "all healthy".to_string()
+            } else {
+                format!("{} problems", r.problems.len())
+            }
+        );
+    }
+    Ok(if r.problems.is_empty() { 0 } else { 1 })
 }

@@ -1,15 +1,32 @@
-//! Command handlers: turn parsed arguments into calls on the data dir and store,
-//! and print human tables or `--json`. `anyhow` lives here, at the edge.
+//! Command handlers: turn parsed arguments into operations, run them on the
+//! running node (control API) when there is one, else on the local store, and
+//! print human tables or `--json`. `anyhow` lives here, at the edge.
 
 mod backup;
 mod keys;
-mod shards;
+mod node;
 
+use crate::api::client::ApiClient;
 use crate::cli::{Cli, Command};
 use crate::datadir::{self, DataDir};
 
 /// Exit status for "finished, but some files were skipped" (as restic does).
 pub const EXIT_INCOMPLETE: i32 = 3;
+
+/// Where an operation runs.
+pub(crate) enum Target {
+    /// No node runs for this data dir: open the store directly.
+    Local,
+    /// A node runs: ask it (it holds the store and the swarm).
+    Daemon(ApiClient),
+}
+
+pub(crate) fn target(dd: &DataDir) -> Target {
+    match ApiClient::connect(dd) {
+        Some(c) => Target::Daemon(c),
+        None => Target::Local,
+    }
+}
 
 /// Runs a parsed command; returns the process exit status.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -19,8 +36,10 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Init => keys::init(&dd, json),
         Command::Keys(k) => keys::run(&dd, k, json),
         Command::Backup(b) => backup::run(&dd, b, json),
-        Command::Shards(s) => shards::run(&dd, s, json),
+        Command::Shards(s) => backup::shards(&dd, s, json),
         Command::Bench(args) => crate::bench::run(&args, json),
+        Command::Node(n) => node::run(&dd, n, json),
+        Command::Peers(p) => node::peers(&dd, p, json),
     }
 }
 

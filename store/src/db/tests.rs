@@ -144,7 +144,7 @@ fn chunk_index_only_returns_healthy() {
     let dir = tempfile::tempdir().unwrap();
     let st = Store::open(dir.path()).unwrap();
     let s = sealed(5, 1000);
-    st.index_chunk(&[7; 32], &s.id()).unwrap();
+    st.index_chunk(&[7; 32], &s.id(), 1000).unwrap();
     assert_eq!(st.lookup_chunk(&[7; 32]).unwrap(), None);
     st.put_sealed(&s, lease(1, 1)).unwrap();
     assert_eq!(st.lookup_chunk(&[7; 32]).unwrap(), Some(s.id()));

@@ -1,0 +1,35 @@
+//! The control API: HTTP on 127.0.0.1, guarded by a bearer token kept in the
+//! data dir (`api.token`, mode 0600). While a node runs, every CLI command goes
+//! through it ([`client`]); the daemon serves it ([`server`]). `api.json` says
+//! where it listens.
+
+pub mod client;
+pub mod server;
+
+use serde::{Deserialize, Serialize};
+
+pub const TOKEN_FILE: &str = "api.token";
+pub const ENDPOINT_FILE: &str = "api.json";
+
+/// Contents of `api.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub url: String,
+    pub pid: u32,
+}
+
+/// `GET /v1/status`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub peer_id: String,
+    pub version: String,
+    pub zone: String,
+    pub listen: Vec<String>,
+    pub connected_peers: usize,
+    pub live_peers: usize,
+    pub capacity: u64,
+    pub used: u64,
+    pub quota_per_owner: u64,
+    pub draining: bool,
+    pub store: shardnet_store::StoreStats,
+}

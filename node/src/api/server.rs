@@ -1,0 +1,183 @@
+//! The daemon side of the control API (axum). Handlers run the same
+//! [`crate::ops`] functions as the offline CLI, on blocking threads, with the
+//! swarm attached.
+
+use super::NodeStatus;
+use crate::datadir::DataDir;
+use crate::distribute::Net;
+use crate::ops::{self, CreateRequest, Ctx, RestoreRequest, StatusFilter};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use shardnet_protocol::BackupId;
+use shardnet_store::Store;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+pub struct Shared {
+    pub store: Arc<Store>,
+    pub dd: DataDir,
+    pub net: Net,
+    pub token: String,
+    pub zone: String,
+    pub capacity: u64,
+    pub quota_per_owner: u64,
+}
+
+type AppState = Arc<Shared>;
+
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> ApiError {
+    ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+}
+
+async fn auth(State(s): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+    let ok = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t == s.token);
+    if !ok {
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong API token".into(),
+        ));
+    }
+    Ok(next.run(req).await)
+}
+
+/// Runs `f` with an operations context on a blocking thread.
+async fn with_ctx<T: Send + 'static>(
+    s: AppState,
+    f: impl FnOnce(&Ctx<'_>) -> Result<T, ops::OpError> + Send + 'static,
+) -> Result<Json<T>, ApiError>
+where
+    T: serde::Serialize,
+{
+    let out = tokio::task::spawn_blocking(move || -> Result<T, ApiError> {
+        let master = s.dd.owner_key().map_err(err)?;
+        let ctx = Ctx {
+            store: &s.store,
+            master,
+            net: Some(&s.net),
+            data_dir: s.dd.root().to_path_buf(),
+        };
+        f(&ctx).map_err(err)
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(out))
+}
+
+async fn status(State(s): State<AppState>) -> Result<Json<NodeStatus>, ApiError> {
+    let net = s
+        .net
+        .client
+        .status()
+        .await
+        .ok_or_else(|| err("swarm stopped"))?;
+    let store = s.store.clone();
+    let stats = tokio::task::spawn_blocking(move || store.stats())
+        .await
+        .map_err(err)?
+        .map_err(err)?;
+    Ok(Json(NodeStatus {
+        peer_id: net.peer_id,
+        version: env!("CARGO_PKG_VERSION").into(),
+        zone: s.zone.clone(),
+        listen: net.listen,
+        connected_peers: net.connected.len(),
+        live_peers: s.net.view.live_peers().len(),
+        capacity: s.capacity,
+        used: s.net.usage.used.load(Ordering::Relaxed),
+        quota_per_owner: s.quota_per_owner,
+        draining: s.net.usage.draining.load(Ordering::Relaxed),
+        store: stats,
+    }))
+}
+
+async fn peers(State(s): State<AppState>) -> Json<Vec<crate::membership::PeerInfo>> {
+    Json(s.net.view.list())
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Json(req): Json<CreateRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| ops::backup_create(c, &req, false)).await
+}
+
+async fn list(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, ops::backup_list).await
+}
+
+#[derive(Deserialize)]
+pub struct ShowReq {
+    pub id: BackupId,
+    pub files: bool,
+}
+
+async fn show(
+    State(s): State<AppState>,
+    Json(r): Json<ShowReq>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| ops::backup_show(c, &r.id, r.files)).await
+}
+
+async fn restore(
+    State(s): State<AppState>,
+    Json(r): Json<RestoreRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| ops::backup_restore(c, &r, false)).await
+}
+
+#[derive(Deserialize)]
+pub struct VerifyReq {
+    pub id: BackupId,
+    pub full: bool,
+}
+
+async fn verify(
+    State(s): State<AppState>,
+    Json(r): Json<VerifyReq>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| ops::backup_verify(c, &r.id, r.full)).await
+}
+
+#[derive(Deserialize)]
+pub struct ShardsReq {
+    pub status: Option<StatusFilter>,
+}
+
+async fn shards(
+    State(s): State<AppState>,
+    Json(r): Json<ShardsReq>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| ops::shards_list(c.store, r.status)).await
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/peers", get(peers))
+        .route("/v1/backup/create", post(create))
+        .route("/v1/backup/list", get(list))
+        .route("/v1/backup/show", post(show))
+        .route("/v1/backup/restore", post(restore))
+        .route("/v1/backup/verify", post(verify))
+        .route("/v1/shards", post(shards))
+        .layer(middleware::from_fn_with_state(state.clone(), auth))
+        .with_state(state)
+}

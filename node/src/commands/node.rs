@@ -1,0 +1,120 @@
+//! `shardnet node run|status`, `shardnet peers list`.
+
+use super::{print_json, target, Target};
+use crate::api::NodeStatus;
+use crate::cli::{NodeCommand, PeersCommand, RunArgs};
+use crate::config::{NodeConfig, Overrides};
+use crate::datadir::DataDir;
+use crate::membership::PeerInfo;
+use crate::output;
+use anyhow::{bail, Context};
+
+fn daemon(dd: &DataDir) -> anyhow::Result<crate::api::client::ApiClient> {
+    match target(dd) {
+        Target::Daemon(c) => Ok(c),
+        Target::Local => bail!(
+            "no node is running for {}: start one with `shardnet node run`",
+            dd.root().display()
+        ),
+    }
+}
+
+fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
+    if !dd.is_initialised() {
+        bail!(
+            "{} is not initialised: run `shardnet init` first",
+            dd.root().display()
+        );
+    }
+    if let Target::Daemon(_) = target(dd) {
+        bail!("a node is already running for {}", dd.root().display());
+    }
+    let cfg = NodeConfig::load(
+        dd.root(),
+        Overrides {
+            listen: a.listen,
+            bootstrap: a.bootstrap,
+            zone: a.zone,
+            capacity: a.capacity,
+            quota_per_owner: a.quota_per_owner,
+            heartbeat_ms: a.heartbeat_ms,
+            api_port: a.api_port,
+        },
+    )?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(crate::daemon::run(
+        dd.clone(),
+        cfg,
+        crate::daemon::signals(),
+    ))?;
+    Ok(0)
+}
+
+pub(super) fn run(dd: &DataDir, cmd: NodeCommand, json: bool) -> anyhow::Result<i32> {
+    match cmd {
+        NodeCommand::Run(a) => run_node(dd, a),
+        NodeCommand::Status => {
+            let s: NodeStatus = daemon(dd)?.get("/v1/status")?;
+            if json {
+                print_json(&s)?;
+                return Ok(0);
+            }
+            println!("peer id    {}", s.peer_id);
+            println!("version    {}", s.version);
+            println!("zone       {}", s.zone);
+            println!("listening  {}", s.listen.join(" "));
+            println!(
+                "peers      {} connected, {} live in membership",
+                s.connected_peers, s.live_peers
+            );
+            println!(
+                "storage    {} of {} used, quota per owner {}{}",
+                output::size(s.used),
+                output::size(s.capacity),
+                output::size(s.quota_per_owner),
+                if s.draining { " (draining)" } else { "" }
+            );
+            println!("shards     {} ({} healthy, {} corrupted, {} quarantined), {} backups of this owner", s.store.shards, s.store.healthy, s.store.corrupted, s.store.quarantined, s.store.backups);
+            Ok(0)
+        }
+    }
+}
+
+pub(super) fn peers(dd: &DataDir, cmd: PeersCommand, json: bool) -> anyhow::Result<i32> {
+    let PeersCommand::List = cmd;
+    let list: Vec<PeerInfo> = daemon(dd)?.get("/v1/peers")?;
+    if json {
+        print_json(&list)?;
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|p| {
+            vec![
+                format!("{}{}", p.peer_id, if p.local { " (this node)" } else { "" }),
+                p.heartbeat.zone.clone(),
+                output::size(p.heartbeat.capacity),
+                output::size(p.heartbeat.used),
+                if p.live { "live" } else { "silent" }.into(),
+                format!("{:.1}s ago", p.last_seen_secs),
+                p.heartbeat.addrs.join(" "),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "PEER",
+            "ZONE",
+            "CAPACITY",
+            "USED",
+            "STATE",
+            "LAST SEEN",
+            "ADDRESSES",
+        ],
+        &rows,
+    );
+    Ok(0)
+}

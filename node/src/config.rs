@@ -1,0 +1,140 @@
+//! Node configuration: `config.toml` in the data dir, overridden by flags.
+//! Resolved once at start-up into [`NodeConfig`] and passed down.
+
+use libp2p::Multiaddr;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+
+/// Default listen address: every interface, a random port.
+pub const DEFAULT_LISTEN: &str = "/ip4/0.0.0.0/tcp/0";
+/// Default capacity offered to the swarm.
+pub const DEFAULT_CAPACITY: u64 = 100 << 30;
+/// Default per-owner quota: a tenth of the default capacity.
+pub const DEFAULT_QUOTA: u64 = 10 << 30;
+/// Heartbeat period; a peer is live while heard from within 5 periods.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// The file form; every field optional.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<Vec<String>>,
+    pub bootstrap: Option<Vec<String>>,
+    pub zone: Option<String>,
+    pub capacity: Option<String>,
+    pub quota_per_owner: Option<String>,
+    pub heartbeat_ms: Option<u64>,
+    pub api_port: Option<u16>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub listen: Vec<Multiaddr>,
+    pub bootstrap: Vec<Multiaddr>,
+    pub zone: String,
+    pub capacity: u64,
+    pub quota_per_owner: u64,
+    pub heartbeat: Duration,
+    /// Port of the control API on 127.0.0.1 (0: any free port).
+    pub api_port: u16,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("invalid {what} {value:?}: {reason}")]
+    Value {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+fn parse_addr(what: &'static str, s: &str) -> Result<Multiaddr, ConfigError> {
+    s.parse()
+        .map_err(|e: libp2p::multiaddr::Error| ConfigError::Value {
+            what,
+            value: s.into(),
+            reason: e.to_string(),
+        })
+}
+
+fn parse_size(what: &'static str, s: &str) -> Result<u64, ConfigError> {
+    s.parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|reason| ConfigError::Value {
+            what,
+            value: s.into(),
+            reason,
+        })
+}
+
+/// Command-line overrides (None / empty = not given).
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub listen: Vec<String>,
+    pub bootstrap: Vec<String>,
+    pub zone: Option<String>,
+    pub capacity: Option<String>,
+    pub quota_per_owner: Option<String>,
+    pub heartbeat_ms: Option<u64>,
+    pub api_port: Option<u16>,
+}
+
+impl NodeConfig {
+    /// Reads `config.toml` from `data_dir` (if present) and applies `o` on top.
+    pub fn load(data_dir: &Path, o: Overrides) -> Result<NodeConfig, ConfigError> {
+        let path = data_dir.join("config.toml");
+        let file: FileConfig = match std::fs::read_to_string(&path) {
+            Ok(t) => toml::from_str(&t).map_err(|e| ConfigError::File {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
+            Err(e) => {
+                return Err(ConfigError::File {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        let listen = if o.listen.is_empty() {
+            file.listen.unwrap_or_else(|| vec![DEFAULT_LISTEN.into()])
+        } else {
+            o.listen
+        };
+        let bootstrap = if o.bootstrap.is_empty() {
+            file.bootstrap.unwrap_or_default()
+        } else {
+            o.bootstrap
+        };
+        Ok(NodeConfig {
+            listen: listen
+                .iter()
+                .map(|s| parse_addr("listen address", s))
+                .collect::<Result<_, _>>()?,
+            bootstrap: bootstrap
+                .iter()
+                .map(|s| parse_addr("bootstrap address", s))
+                .collect::<Result<_, _>>()?,
+            zone: o.zone.or(file.zone).unwrap_or_else(|| "default".into()),
+            capacity: match o.capacity.or(file.capacity) {
+                Some(s) => parse_size("capacity", &s)?,
+                None => DEFAULT_CAPACITY,
+            },
+            quota_per_owner: match o.quota_per_owner.or(file.quota_per_owner) {
+                Some(s) => parse_size("quota per owner", &s)?,
+                None => DEFAULT_QUOTA,
+            },
+            heartbeat: Duration::from_millis(
+                o.heartbeat_ms
+                    .or(file.heartbeat_ms)
+                    .unwrap_or(DEFAULT_HEARTBEAT.as_millis() as u64)
+                    .max(100),
+            ),
+            api_port: o.api_port.or(file.api_port).unwrap_or(0),
+        })
+    }
+}

@@ -1,0 +1,227 @@
+//! `shardnet node run`: the daemon. Start-up in order: store and usage scan,
+//! swarm, membership (heartbeats in, heartbeats out), storage service, control
+//! API. Shutdown (SIGINT/SIGTERM, or the future passed in by tests) in reverse:
+//! announce leave, stop the API, stop the swarm, let the storage writer finish
+//! its group, flush the store.
+
+use crate::api::{self, server};
+use crate::config::NodeConfig;
+use crate::datadir::DataDir;
+use crate::distribute::Net;
+use crate::membership::{Announcement, Heartbeat, View};
+use crate::storage::{self, Limits, Usage};
+use crate::swarm::{self, Client, Event, SwarmConfig, MEMBERSHIP_TOPIC};
+use anyhow::Context;
+use rand::RngCore;
+use std::future::IntoFuture;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+
+/// How long shutdown waits for tasks before giving up on them.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(8);
+
+fn heartbeat(cfg: &NodeConfig, usage: &Usage, listen: &[String]) -> Heartbeat {
+    Heartbeat {
+        zone: cfg.zone.clone(),
+        capacity: cfg.capacity,
+        used: usage.used.load(Ordering::Relaxed),
+        version: env!("CARGO_PKG_VERSION").into(),
+        addrs: listen
+            .iter()
+            .filter(|a| !a.contains("/0.0.0.0/"))
+            .cloned()
+            .collect(),
+        draining: usage.draining.load(Ordering::Relaxed),
+    }
+}
+
+/// Routes swarm events: gossip to membership, everything else to storage.
+async fn route(
+    mut events: mpsc::Receiver<Event>,
+    view: Arc<View>,
+    client: Client,
+    storage: mpsc::Sender<Event>,
+) {
+    while let Some(ev) = events.recv().await {
+        match ev {
+            Event::Gossip {
+                source,
+                topic,
+                data,
+            } if topic == MEMBERSHIP_TOPIC => match Announcement::decode(&data) {
+                Ok(Announcement::Heartbeat(hb)) => {
+                    for a in &hb.addrs {
+                        if let Ok(addr) = a.parse() {
+                            client.add_address(source, addr).await;
+                        }
+                    }
+                    view.heard(source, hb);
+                }
+                Ok(Announcement::Leave) => {
+                    info!(peer = %source, "peer left");
+                    view.left(&source);
+                }
+                Err(e) => warn!(peer = %source, "bad membership message: {e}"),
+            },
+            Event::Gossip { .. } => {}
+            other => {
+                if storage.send(other).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    let _ = std::fs::remove_file(path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data)
+}
+
+/// Runs the node until `shutdown` resolves.
+pub async fn run(
+    dd: DataDir,
+    cfg: NodeConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let keypair = dd.node_identity()?;
+    let store = Arc::new(dd.open_store()?);
+    let usage = Arc::new(Usage::scan(&store)?);
+    let (client, event_loop, events) = swarm::new(SwarmConfig {
+        keypair,
+        listen: cfg.listen.clone(),
+        bootstrap: cfg.bootstrap.clone(),
+    })?;
+    let local = client.local_peer_id();
+    info!(peer = %local, zone = %cfg.zone, "node starting");
+    let view = Arc::new(View::new(local, cfg.heartbeat));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    let swarm_task = tokio::spawn(event_loop.run(stopped(stop_rx.clone())));
+    let (storage_tx, storage_rx) = mpsc::channel(256);
+    let router = tokio::spawn(route(events, view.clone(), client.clone(), storage_tx));
+    let limits = Limits {
+        capacity: cfg.capacity,
+        quota_per_owner: cfg.quota_per_owner,
+    };
+    let storage_task = tokio::spawn(storage::run(
+        store.clone(),
+        client.clone(),
+        usage.clone(),
+        limits,
+        storage_rx,
+    ));
+
+    let hb_task = {
+        let (client, view, usage, cfg) = (client.clone(), view.clone(), usage.clone(), cfg.clone());
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(cfg.heartbeat);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+                let listen = client.status().await.map(|s| s.listen).unwrap_or_default();
+                let hb = heartbeat(&cfg, &usage, &listen);
+                view.heard(local, hb.clone());
+                client
+                    .publish(MEMBERSHIP_TOPIC, Announcement::Heartbeat(hb).encode())
+                    .await;
+            }
+        })
+    };
+
+    // Control API.
+    let mut token = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut token);
+    let token = hex::encode(token);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.api_port))
+        .await
+        .with_context(|| format!("binding the control API on 127.0.0.1:{}", cfg.api_port))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    write_private(&dd.root().join(api::TOKEN_FILE), token.as_bytes())
+        .context("writing the API token")?;
+    let ep = api::Endpoint {
+        url: url.clone(),
+        pid: std::process::id(),
+    };
+    write_private(
+        &dd.root().join(api::ENDPOINT_FILE),
+        &serde_json::to_vec(&ep)?,
+    )
+    .context("writing api.json")?;
+    let shared = Arc::new(server::Shared {
+        store: store.clone(),
+        dd: dd.clone(),
+        net: Net {
+            client: client.clone(),
+            view: view.clone(),
+            handle: tokio::runtime::Handle::current(),
+            usage: usage.clone(),
+        },
+        token,
+        zone: cfg.zone.clone(),
+        capacity: cfg.capacity,
+        quota_per_owner: cfg.quota_per_owner,
+    });
+    let api_task = tokio::spawn(
+        axum::serve(listener, server::router(shared))
+            .with_graceful_shutdown(stopped(stop_rx.clone()))
+            .into_future(),
+    );
+    info!(%url, "control API listening");
+    println!("node {local} running; control API {url}");
+
+    shutdown.await;
+    info!("shutting down: announcing leave");
+    client
+        .publish(MEMBERSHIP_TOPIC, Announcement::Leave.encode())
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = std::fs::remove_file(dd.root().join(api::ENDPOINT_FILE));
+    let _ = stop_tx.send(true);
+    let all = async {
+        let _ = api_task.await;
+        let _ = hb_task.await;
+        let _ = swarm_task.await;
+        drop(client);
+        let _ = router.await;
+        let _ = storage_task.await;
+    };
+    if tokio::time::timeout(SHUTDOWN_DEADLINE, all).await.is_err() {
+        warn!("some tasks did not stop within {SHUTDOWN_DEADLINE:?}");
+    }
+    info!("flushing the store");
+    store.flush()?;
+    info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn signals() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

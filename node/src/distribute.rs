@@ -1,0 +1,423 @@
+//! Backup and restore across the swarm.
+//!
+//! [`SwarmSink`] places every shard on its responsible set (placement from
+//! `protocol`, over a snapshot of the membership view taken when the backup
+//! starts), sends the copies in parallel and succeeds only when every copy is
+//! confirmed, falling back to the next-closest peers when one refuses or fails.
+//! The local node is a peer like the others: when it is responsible, the shard
+//! goes into its own store. The backup's root shard is kept off any peer that
+//! already holds every other shard of the backup (complementary separation).
+//!
+//! [`SwarmSource`] reads a shard from the local store if held, else from its
+//! responsible peers, then from every other live peer, closest first; bytes that
+//! do not hash to the id (a lying or rotten peer) are discarded and the next
+//! holder is tried.
+//!
+//! The owner's catalogue is published as a signed record to the responsible set
+//! of the owner's catalogue slot; the newest valid record wins.
+
+use crate::membership::View;
+use crate::shards::{ShardSink, ShardSource, SinkError, SourceError};
+use crate::storage::Usage;
+use crate::swarm::Client;
+use futures::future::join_all;
+use libp2p::PeerId;
+use shardnet_protocol::catalogue::{self, CatalogueEntry, SignedCatalogue};
+use shardnet_protocol::placement::{self, Candidate};
+use shardnet_protocol::wire::{Request, Response};
+use shardnet_protocol::{Lease, MasterKey, Sealed, ShardId};
+use shardnet_store::{ShardState, Store};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tracing::warn;
+
+/// Threads sealing and sending shards during a swarm backup (each waits on the
+/// network most of the time).
+pub const TRANSFER_THREADS: usize = 8;
+/// Copies of an owner's catalogue record.
+pub const CATALOGUE_COPIES: usize = 5;
+/// Peers asked first for a shard of unknown tier: the largest replica count.
+const FIRST_ASK: usize = 7;
+
+/// The swarm as operations see it.
+pub struct Net {
+    pub client: Client,
+    pub view: Arc<View>,
+    pub handle: tokio::runtime::Handle,
+    pub usage: Arc<Usage>,
+}
+
+pub struct SwarmSink<'a> {
+    net: &'a Net,
+    store: &'a Store,
+    master: &'a MasterKey,
+    copies: usize,
+    candidates: Vec<Candidate<PeerId>>,
+    /// Shards of this backup each peer was given, for complementary separation.
+    holders: Mutex<HashMap<PeerId, usize>>,
+    placed: AtomicUsize,
+    warnings: Mutex<BTreeSet<String>>,
+}
+
+impl<'a> SwarmSink<'a> {
+    pub fn new(net: &'a Net, store: &'a Store, master: &'a MasterKey, copies: usize) -> Self {
+        SwarmSink {
+            net,
+            store,
+            master,
+            copies,
+            candidates: net.view.candidates(),
+            holders: Mutex::new(HashMap::new()),
+            placed: AtomicUsize::new(0),
+            warnings: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    fn warn(&self, w: String) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(w);
+    }
+
+    /// Sends (or renews) one shard on one peer; true when confirmed.
+    async fn send(
+        &self,
+        peer: PeerId,
+        id: ShardId,
+        lease: Lease,
+        bytes: Option<&[u8]>,
+    ) -> Result<(), String> {
+        if peer == self.net.client.local_peer_id() {
+            return match bytes {
+                Some(b) => self
+                    .store
+                    .put_shard(&id, b, lease)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                None => match self.store.add_lease(&id, lease) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err("not held".into()),
+                    Err(e) => Err(e.to_string()),
+                },
+            };
+        }
+        let req = match bytes {
+            Some(b) => Request::Store {
+                id,
+                lease,
+                bytes: b.to_vec(),
+            },
+            None => Request::Renew { id, lease },
+        };
+        match self.net.client.request(peer, req).await {
+            Ok(Response::Stored) | Ok(Response::Renewed) => Ok(()),
+            Ok(Response::Rejected(r)) => Err(r.to_string()),
+            Ok(Response::NotFound) => Err("not held".into()),
+            Ok(other) => Err(format!("unexpected answer {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Puts or renews `id` on its responsible set, falling back to further peers
+    /// by distance; returns the peers that confirmed.
+    fn place(
+        &self,
+        id: ShardId,
+        size: u64,
+        lease: Lease,
+        bytes: Option<&[u8]>,
+        last: bool,
+    ) -> Result<Vec<PeerId>, SinkError> {
+        let mut pool = self.candidates.clone();
+        if last {
+            let placed = self.placed.load(Ordering::SeqCst);
+            let holders = self
+                .holders
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let full: Vec<PeerId> = holders
+                .iter()
+                .filter(|(_, n)| **n >= placed && placed > 0)
+                .map(|(p, _)| *p)
+                .collect();
+            if pool
+                .iter()
+                .filter(|c| c.eligible(size) && !full.contains(&c.peer))
+                .count()
+                >= self.copies.min(pool.len())
+            {
+                pool.retain(|c| !full.contains(&c.peer));
+            }
+        }
+        let eligible = pool.iter().filter(|c| c.eligible(size)).count();
+        let wanted = self.copies.min(eligible);
+        if wanted < self.copies {
+            self.warn(format!(
+                "the swarm has {eligible} eligible peers but the tier wants {} copies: shards are stored {wanted} times",
+                self.copies
+            ));
+        }
+        if wanted == 0 {
+            return Err(SinkError::Underreplicated {
+                id,
+                confirmed: 0,
+                wanted: self.copies,
+                reason: "no eligible peer".into(),
+            });
+        }
+        // All eligible peers in placement order: the responsible set first.
+        let order = placement::responsible_set(&id, size, &pool, eligible);
+        let mut confirmed = Vec::new();
+        let mut last_error = String::new();
+        let mut next = 0;
+        while confirmed.len() < wanted && next < order.len() {
+            let batch: Vec<PeerId> =
+                order[next..(next + wanted - confirmed.len()).min(order.len())].to_vec();
+            next += batch.len();
+            let results = self.net.handle.block_on(join_all(
+                batch.iter().map(|p| self.send(*p, id, lease, bytes)),
+            ));
+            for (p, r) in batch.into_iter().zip(results) {
+                match r {
+                    Ok(()) => confirmed.push(p),
+                    Err(e) => {
+                        if bytes.is_some() {
+                            warn!(shard = %id, peer = %p, "copy not confirmed: {e}");
+                        }
+                        last_error = format!("{p}: {e}");
+                    }
+                }
+            }
+        }
+        if confirmed.len() < wanted {
+            return Err(SinkError::Underreplicated {
+                id,
+                confirmed: confirmed.len(),
+                wanted,
+                reason: last_error,
+            });
+        }
+        Ok(confirmed)
+    }
+
+    fn record(&self, peers: &[PeerId]) {
+        let mut h = self.holders.lock().unwrap_or_else(|p| p.into_inner());
+        for p in peers {
+            *h.entry(*p).or_insert(0) += 1;
+        }
+        self.placed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl ShardSink for SwarmSink<'_> {
+    fn reuse(
+        &self,
+        index_key: &[u8; 32],
+        lease: Lease,
+    ) -> Result<Option<(ShardId, u64)>, SinkError> {
+        let Some((id, size)) = self.store.lookup_chunk_any(index_key)? else {
+            return Ok(None);
+        };
+        match self.place(id, size as u64, lease, None, false) {
+            Ok(peers) => {
+                self.record(&peers);
+                Ok(Some((id, size as u64)))
+            }
+            // Some holder lost it: send the bytes again.
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn put(&self, shard: &Sealed, lease: Lease, last: bool) -> Result<bool, SinkError> {
+        let peers = self.place(
+            shard.id(),
+            shard.bytes().len() as u64,
+            lease,
+            Some(shard.bytes()),
+            last,
+        )?;
+        self.record(&peers);
+        Ok(true)
+    }
+
+    fn remember(&self, index_key: &[u8; 32], id: &ShardId, size: u32) -> Result<(), SinkError> {
+        Ok(self.store.index_chunk(index_key, id, size)?)
+    }
+
+    fn commit(&self, entry: &CatalogueEntry) -> Result<(), SinkError> {
+        self.store.flush()?;
+        self.store.put_backup(entry)?;
+        let mut entries =
+            fetch_catalogue(self.net, self.store, self.master).map_err(SinkError::Catalogue)?;
+        entries.retain(|e| e.id != entry.id);
+        entries.push(entry.clone());
+        publish_catalogue(self.net, self.store, self.master, &entries).map_err(SinkError::Catalogue)
+    }
+}
+
+/// Newest valid catalogue record of this owner among the slot's holders and
+/// the local store.
+fn newest_catalogue(net: &Net, store: &Store, owner: [u8; 32]) -> Option<SignedCatalogue> {
+    let slot = catalogue::slot(&owner);
+    let peers = placement::responsible_set(&slot, 0, &net.view.candidates(), CATALOGUE_COPIES);
+    let local = net.client.local_peer_id();
+    let answers = net
+        .handle
+        .block_on(join_all(peers.iter().filter(|p| **p != local).map(|p| {
+            let client = net.client.clone();
+            let p = *p;
+            async move { client.request(p, Request::GetCatalogue { owner }).await }
+        })));
+    let mut best = store.get_catalogue(&owner).ok().flatten();
+    for a in answers {
+        if let Ok(Response::Catalogue(Some(c))) = a {
+            if c.owner == owner && c.verify().is_ok() && best.as_ref().is_none_or(|b| c.seq > b.seq)
+            {
+                best = Some(c);
+            }
+        }
+    }
+    best
+}
+
+/// The owner's backups: the newest catalogue in the swarm, plus backups this
+/// node recorded locally.
+pub fn fetch_catalogue(
+    net: &Net,
+    store: &Store,
+    master: &MasterKey,
+) -> Result<Vec<CatalogueEntry>, String> {
+    let owner = SignedCatalogue::owner_of(master);
+    let mut entries = match newest_catalogue(net, store, owner) {
+        Some(c) => c.open(master).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    for local in store.list_backups().map_err(|e| e.to_string())? {
+        if !entries.iter().any(|e| e.id == local.id) {
+            entries.push(local);
+        }
+    }
+    entries.sort_by_key(|e| (e.info.created_at, e.id));
+    Ok(entries)
+}
+
+fn publish_catalogue(
+    net: &Net,
+    store: &Store,
+    master: &MasterKey,
+    entries: &[CatalogueEntry],
+) -> Result<(), String> {
+    let owner = SignedCatalogue::owner_of(master);
+    let prev = newest_catalogue(net, store, owner).map_or(0, |c| c.seq);
+    let seq = (prev + 1).max(crate::output::now_unix() * 1000);
+    let mut nonce = [0u8; 12];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+    let record = SignedCatalogue::create(master, entries, seq, nonce).map_err(|e| e.to_string())?;
+    let slot = catalogue::slot(&owner);
+    let peers = placement::responsible_set(&slot, 0, &net.view.candidates(), CATALOGUE_COPIES);
+    let local = net.client.local_peer_id();
+    let mut confirmed = 0;
+    if peers.contains(&local) || peers.is_empty() {
+        store.put_catalogue(&record).map_err(|e| e.to_string())?;
+        confirmed += 1;
+    }
+    let answers = net
+        .handle
+        .block_on(join_all(peers.iter().filter(|p| **p != local).map(|p| {
+            let client = net.client.clone();
+            let (p, r) = (*p, record.clone());
+            async move { client.request(p, Request::PutCatalogue(r)).await }
+        })));
+    for a in answers {
+        match a {
+            Ok(Response::CatalogueStored) => confirmed += 1,
+            other => warn!("catalogue copy not confirmed: {other:?}"),
+        }
+    }
+    if confirmed == 0 {
+        return Err("no peer confirmed the catalogue record".into());
+    }
+    Ok(())
+}
+
+pub struct SwarmSource<'a> {
+    net: &'a Net,
+    store: &'a Store,
+}
+
+impl<'a> SwarmSource<'a> {
+    pub fn new(net: &'a Net, store: &'a Store) -> Self {
+        SwarmSource { net, store }
+    }
+}
+
+/// Remote peers to ask for `id`, in order: its likely holders, then the rest.
+fn ask_order(net: &Net, id: &ShardId) -> Vec<PeerId> {
+    let cands = net.view.candidates();
+    let mut order = placement::responsible_set(id, 0, &cands, FIRST_ASK);
+    let mut rest: Vec<&Candidate<PeerId>> =
+        cands.iter().filter(|c| !order.contains(&c.peer)).collect();
+    rest.sort_by_key(|c| placement::distance(&id.0, &c.key));
+    order.extend(rest.into_iter().map(|c| c.peer));
+    let local = net.client.local_peer_id();
+    order.retain(|p| *p != local);
+    order
+}
+
+impl ShardSource for SwarmSource<'_> {
+    fn get(&self, id: &ShardId) -> Result<Vec<u8>, SourceError> {
+        if matches!(self.store.meta(id), Ok(Some(m)) if m.state == ShardState::Healthy) {
+            if let Ok(b) = self.store.get_shard(id) {
+                return Ok(b);
+            }
+        }
+        for peer in ask_order(self.net, id) {
+            match self
+                .net
+                .handle
+                .block_on(self.net.client.request(peer, Request::Fetch { id: *id }))
+            {
+                Ok(Response::Shard(bytes)) if id.matches(&bytes) => return Ok(bytes),
+                Ok(Response::Shard(_)) => {
+                    warn!(%peer, shard = %id, "peer sent bytes that do not match the shard id")
+                }
+                Ok(_) => {}
+                Err(e) => warn!(%peer, shard = %id, "fetch failed: {e}"),
+            }
+        }
+        Err(SourceError::NotFound(*id))
+    }
+}
+
+/// Quick verification in the swarm: how many live peers report `id` held.
+pub fn count_holders(net: &Net, store: &Store, id: &ShardId) -> Result<u64, String> {
+    let mut n = u64::from(matches!(store.meta(id), Ok(Some(m)) if m.state == ShardState::Healthy));
+    let peers = ask_order(net, id);
+    let answers = net.handle.block_on(join_all(
+        peers
+            .iter()
+            .map(|p| net.client.request(*p, Request::Has { ids: vec![*id] })),
+    ));
+    for a in answers {
+        if let Ok(Response::Has(v)) = a {
+            n += u64::from(v.first() == Some(&true));
+        }
+    }
+    if n == 0 {
+        Err("no live peer holds it".into())
+    } else {
+        Ok(0)
+    }
+}

@@ -1,0 +1,254 @@
+//! The operations behind the CLI, as plain functions from a [`Ctx`] and a
+//! request to a serialisable report. The CLI calls them directly on the local
+//! store when no daemon runs, and the daemon's control API calls them with the
+//! swarm attached; both print the same reports.
+
+use crate::backup::{self, BackupError, BackupOptions, BackupReport};
+use crate::distribute::{Net, SwarmSink, SwarmSource};
+use crate::manifests::{self, LoadError};
+use crate::restore::{self, RestoreError, RestoreReport};
+use crate::shards::{Local, ShardSink, ShardSource};
+use crate::verify::{self, VerifyReport};
+use serde::{Deserialize, Serialize};
+use shardnet_protocol::catalogue::CatalogueEntry;
+use shardnet_protocol::manifest::{BackupInfo, EntryKind};
+use shardnet_protocol::{lease, BackupId, Cipher, MasterKey, ShardId, Tier};
+use shardnet_store::{ShardMeta, ShardState, Store, StoreError};
+use std::path::PathBuf;
+
+/// What an operation needs: the store, the owner key, and the swarm if the
+/// node is running.
+pub struct Ctx<'a> {
+    pub store: &'a Store,
+    pub master: MasterKey,
+    pub net: Option<&'a Net>,
+    /// The node's data dir, never backed up.
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error(transparent)]
+    Backup(#[from] BackupError),
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Swarm(String),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CreateRequest {
+    /// Absolute paths (the daemon's working directory is not the caller's).
+    pub paths: Vec<PathBuf>,
+    pub tier: Tier,
+    pub name: String,
+    pub cipher: Cipher,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RestoreRequest {
+    pub id: BackupId,
+    pub dest: PathBuf,
+    pub path: Option<String>,
+    pub force: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EntryRow {
+    pub path: String,
+    pub kind: String,
+    pub size: u64,
+    pub mode: u32,
+    pub mtime: i64,
+    pub target: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShowReport {
+    pub id: BackupId,
+    pub info: BackupInfo,
+    pub manifest_pieces: usize,
+    pub catalogue: Option<CatalogueEntry>,
+    pub entries: Vec<EntryRow>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShardRow {
+    pub id: ShardId,
+    #[serde(flatten)]
+    pub meta: ShardMeta,
+    pub expired: bool,
+}
+
+impl Ctx<'_> {
+    fn source(&self) -> Box<dyn ShardSource + '_> {
+        match self.net {
+            Some(net) => Box::new(SwarmSource::new(net, self.store)),
+            None => Box::new(Local(self.store)),
+        }
+    }
+}
+
+pub fn backup_create(
+    ctx: &Ctx<'_>,
+    req: &CreateRequest,
+    progress: bool,
+) -> Result<BackupReport, OpError> {
+    let opts = BackupOptions {
+        name: req.name.clone(),
+        tier: req.tier,
+        cipher: req.cipher,
+        now: crate::output::now_unix(),
+        progress,
+        exclude: vec![ctx.data_dir.clone()],
+    };
+    match ctx.net {
+        Some(net) => {
+            let sink = SwarmSink::new(net, ctx.store, &ctx.master, req.tier.copies() as usize);
+            // Transfers block on the network: more threads than cores keep
+            // several shards in flight to every peer.
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(crate::distribute::TRANSFER_THREADS)
+                .build()
+                .map_err(|e| OpError::Swarm(e.to_string()))?;
+            let mut report =
+                pool.install(|| backup::create(&sink, &ctx.master, &req.paths, &opts))?;
+            report.warnings = sink.warnings();
+            Ok(report)
+        }
+        None => Ok(backup::create(
+            &Local(ctx.store) as &dyn ShardSink,
+            &ctx.master,
+            &req.paths,
+            &opts,
+        )?),
+    }
+}
+
+pub fn backup_list(ctx: &Ctx<'_>) -> Result<Vec<CatalogueEntry>, OpError> {
+    match ctx.net {
+        Some(net) => {
+            crate::distribute::fetch_catalogue(net, ctx.store, &ctx.master).map_err(OpError::Swarm)
+        }
+        None => Ok(ctx.store.list_backups()?),
+    }
+}
+
+pub fn backup_show(ctx: &Ctx<'_>, id: &BackupId, files: bool) -> Result<ShowReport, OpError> {
+    let src = ctx.source();
+    let (root, m) = manifests::load(src.as_ref(), &ctx.master, id)?;
+    let catalogue = ctx.store.get_backup(id)?;
+    let entries = if files {
+        m.entries
+            .iter()
+            .map(|e| {
+                let (kind, size, target) = match &e.kind {
+                    EntryKind::Dir => ("dir", 0, None),
+                    EntryKind::File { size, .. } => ("file", *size, None),
+                    EntryKind::Symlink { target } => (
+                        "symlink",
+                        0,
+                        Some(String::from_utf8_lossy(target).into_owned()),
+                    ),
+                };
+                EntryRow {
+                    path: String::from_utf8_lossy(&e.path).into_owned(),
+                    kind: kind.into(),
+                    size,
+                    mode: e.mode,
+                    mtime: e.mtime,
+                    target,
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(ShowReport {
+        id: *id,
+        info: root.info,
+        manifest_pieces: root.pieces.len(),
+        catalogue,
+        entries,
+    })
+}
+
+pub fn backup_restore(
+    ctx: &Ctx<'_>,
+    req: &RestoreRequest,
+    progress: bool,
+) -> Result<RestoreReport, OpError> {
+    let src = ctx.source();
+    Ok(restore::restore(
+        src.as_ref(),
+        &ctx.master,
+        &req.id,
+        &req.dest,
+        req.path.as_deref(),
+        req.force,
+        progress,
+    )?)
+}
+
+pub fn backup_verify(ctx: &Ctx<'_>, id: &BackupId, full: bool) -> Result<VerifyReport, OpError> {
+    let src = ctx.source();
+    let store = ctx.store;
+    let report = match ctx.net {
+        Some(net) => {
+            let present = |sid: &ShardId| crate::distribute::count_holders(net, store, sid);
+            verify::verify(src.as_ref(), &present, &ctx.master, id, full)?
+        }
+        None => {
+            let present = |sid: &ShardId| match store.meta(sid).map_err(|e| e.to_string())? {
+                None => Err("missing from the store".to_string()),
+                Some(m) if m.state != ShardState::Healthy => Err(format!("marked {}", m.state)),
+                Some(m) => Ok(m.size as u64),
+            };
+            verify::verify(src.as_ref(), &present, &ctx.master, id, full)?
+        }
+    };
+    Ok(report)
+}
+
+/// Status filter of `shards list`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StatusFilter {
+    State(ShardState),
+    Expired,
+}
+
+impl std::str::FromStr for StatusFilter {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("expired") {
+            return Ok(StatusFilter::Expired);
+        }
+        s.parse::<ShardState>()
+            .map(StatusFilter::State)
+            .map_err(|_| {
+                format!("unknown status {s:?}: expected healthy, corrupted, quarantined or expired")
+            })
+    }
+}
+
+pub fn shards_list(store: &Store, status: Option<StatusFilter>) -> Result<Vec<ShardRow>, OpError> {
+    let now = crate::output::now_unix();
+    let mut rows = Vec::new();
+    store.for_each_meta(|id, meta| {
+        let expired = lease::latest_expiry(&meta.leases).is_none_or(|e| e <= now);
+        let keep = match status {
+            None => true,
+            Some(StatusFilter::State(s)) => meta.state == s,
+            Some(StatusFilter::Expired) => expired,
+        };
+        if keep {
+            rows.push(ShardRow { id, meta, expired });
+        }
+        true
+    })?;
+    Ok(rows)
+}

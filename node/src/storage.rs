@@ -1,0 +1,283 @@
+//! The storage service: answers other peers' shard requests from the local
+//! store. Stores are acknowledged only once durable: a writer task takes every
+//! store request that is waiting, writes them, flushes the store once for the
+//! whole group (group commit), then answers them all. Capacity and per-owner
+//! quotas are checked before anything is written; a shard whose bytes do not
+//! hash to its id is refused and logged.
+
+use crate::swarm::{Client, Event};
+use libp2p::request_response::ResponseChannel;
+use libp2p::PeerId;
+use shardnet_protocol::envelope::MAX_SHARD_LEN;
+use shardnet_protocol::wire::{Reject, Request, Response};
+use shardnet_protocol::{Lease, OwnerId, ShardId};
+use shardnet_store::{PutOutcome, ShardState, Store, StoreError};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+/// Most bytes of store requests committed by one flush.
+const GROUP_COMMIT_BYTES: usize = 64 << 20;
+/// Store requests waiting for the writer before inbound handling waits.
+const WRITE_QUEUE: usize = 64;
+
+/// Space accounting of the local store, shared with membership heartbeats.
+#[derive(Debug, Default)]
+pub struct Usage {
+    pub used: AtomicU64,
+    per_owner: Mutex<HashMap<OwnerId, u64>>,
+    pub draining: AtomicBool,
+}
+
+impl Usage {
+    /// Scans the store once at start-up.
+    pub fn scan(store: &Store) -> Result<Usage, StoreError> {
+        let u = Usage::default();
+        let mut per = HashMap::new();
+        let mut total = 0u64;
+        store.for_each_meta(|_, m| {
+            total += m.size as u64;
+            for l in &m.leases {
+                *per.entry(l.owner).or_insert(0u64) += m.size as u64;
+            }
+            true
+        })?;
+        u.used.store(total, Ordering::Relaxed);
+        *u.per_owner.lock().unwrap_or_else(|p| p.into_inner()) = per;
+        Ok(u)
+    }
+
+    pub fn owner(&self, o: &OwnerId) -> u64 {
+        self.per_owner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(o)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn add(&self, o: OwnerId, size: u64) {
+        self.used.fetch_add(size, Ordering::Relaxed);
+        *self
+            .per_owner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(o)
+            .or_insert(0) += size;
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub capacity: u64,
+    pub quota_per_owner: u64,
+}
+
+struct WriteJob {
+    peer: PeerId,
+    id: ShardId,
+    lease: Lease,
+    bytes: Option<Vec<u8>>,
+    channel: ResponseChannel<Response>,
+}
+
+/// Runs the service until the event channel closes.
+pub async fn run(
+    store: Arc<Store>,
+    client: Client,
+    usage: Arc<Usage>,
+    limits: Limits,
+    mut events: mpsc::Receiver<Event>,
+) {
+    let (wtx, wrx) = mpsc::channel::<WriteJob>(WRITE_QUEUE);
+    let writer = tokio::spawn(writer(
+        store.clone(),
+        client.clone(),
+        usage.clone(),
+        limits,
+        wrx,
+    ));
+    while let Some(ev) = events.recv().await {
+        match ev {
+            Event::InboundRequest {
+                peer,
+                request,
+                channel,
+            } => match request {
+                Request::Store { id, lease, bytes } => {
+                    let _ = wtx
+                        .send(WriteJob {
+                            peer,
+                            id,
+                            lease,
+                            bytes: Some(bytes),
+                            channel,
+                        })
+                        .await;
+                }
+                Request::Renew { id, lease } => {
+                    let _ = wtx
+                        .send(WriteJob {
+                            peer,
+                            id,
+                            lease,
+                            bytes: None,
+                            channel,
+                        })
+                        .await;
+                }
+                other => {
+                    let (store, client) = (store.clone(), client.clone());
+                    tokio::spawn(async move {
+                        let resp = tokio::task::spawn_blocking(move || answer(&store, peer, other))
+                            .await
+                            .unwrap_or_else(|e| {
+                                Response::Rejected(Reject::Internal(e.to_string()))
+                            });
+                        client.respond(channel, resp).await;
+                    });
+                }
+            },
+            Event::Misbehaved { peer, reason } => {
+                warn!(%peer, "peer sent a malformed message: {reason}")
+            }
+            Event::Gossip { .. } => {}
+        }
+    }
+    drop(wtx);
+    let _ = writer.await;
+}
+
+/// Answers the requests that need no write.
+fn answer(store: &Store, peer: PeerId, req: Request) -> Response {
+    match req {
+        Request::Fetch { id } => match store.get_shard(&id) {
+            Ok(bytes) => Response::Shard(bytes),
+            Err(StoreError::NotFound { .. }) => Response::NotFound,
+            Err(e) => {
+                warn!(%peer, shard = %id, "cannot serve shard: {e}");
+                Response::NotFound
+            }
+        },
+        Request::Has { ids } => {
+            if !shardnet_protocol::wire::check_has(&ids) {
+                return Response::Rejected(Reject::Internal("too many ids".into()));
+            }
+            Response::Has(
+                ids.iter()
+                    .map(|id| matches!(store.meta(id), Ok(Some(m)) if m.state == ShardState::Healthy))
+                    .collect(),
+            )
+        }
+        Request::PutCatalogue(c) => {
+            if c.verify().is_err() {
+                warn!(%peer, "refused a catalogue with an invalid signature");
+                return Response::Rejected(Reject::BadSignature);
+            }
+            match store.put_catalogue(&c) {
+                Ok(true) => Response::CatalogueStored,
+                Ok(false) => Response::Rejected(Reject::Stale),
+                Err(e) => Response::Rejected(Reject::Internal(e.to_string())),
+            }
+        }
+        Request::GetCatalogue { owner } => match store.get_catalogue(&owner) {
+            Ok(c) => Response::Catalogue(c),
+            Err(e) => Response::Rejected(Reject::Internal(e.to_string())),
+        },
+        Request::Store { .. } | Request::Renew { .. } => {
+            Response::Rejected(Reject::Internal("misrouted".into()))
+        }
+    }
+}
+
+/// Applies one store or renew request; the flush comes later, for the group.
+fn apply(store: &Store, usage: &Usage, limits: &Limits, job: &WriteJob) -> Response {
+    let Some(bytes) = &job.bytes else {
+        return match store.add_lease(&job.id, job.lease) {
+            Ok(true) => Response::Renewed,
+            Ok(false) => Response::NotFound,
+            Err(e) => Response::Rejected(Reject::Internal(e.to_string())),
+        };
+    };
+    if usage.draining.load(Ordering::Relaxed) {
+        return Response::Rejected(Reject::Draining);
+    }
+    let size = bytes.len() as u64;
+    let held = matches!(store.meta(&job.id), Ok(Some(m)) if m.state == ShardState::Healthy);
+    if !held {
+        if bytes.len() > MAX_SHARD_LEN
+            || usage.used.load(Ordering::Relaxed) + size > limits.capacity
+        {
+            warn!(peer = %job.peer, shard = %job.id, size, "refused shard: capacity reached");
+            return Response::Rejected(Reject::Full);
+        }
+        if usage.owner(&job.lease.owner) + size > limits.quota_per_owner {
+            warn!(peer = %job.peer, shard = %job.id, owner = %job.lease.owner, "refused shard: owner over quota");
+            return Response::Rejected(Reject::OverQuota);
+        }
+    }
+    match store.put_shard(&job.id, bytes, job.lease) {
+        Ok(PutOutcome::Stored) | Ok(PutOutcome::Repaired) => {
+            usage.add(job.lease.owner, size);
+            Response::Stored
+        }
+        Ok(PutOutcome::AlreadyPresent) => Response::Stored,
+        Err(StoreError::IdMismatch { id, actual }) => {
+            warn!(peer = %job.peer, shard = %id, %actual, "refused shard: bytes do not match the id (peer sent bad data)");
+            Response::Rejected(Reject::IdMismatch)
+        }
+        Err(e) => Response::Rejected(Reject::Internal(e.to_string())),
+    }
+}
+
+async fn writer(
+    store: Arc<Store>,
+    client: Client,
+    usage: Arc<Usage>,
+    limits: Limits,
+    mut rx: mpsc::Receiver<WriteJob>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut group = vec![first];
+        let mut bytes = group[0].bytes.as_ref().map_or(0, Vec::len);
+        while bytes < GROUP_COMMIT_BYTES {
+            match rx.try_recv() {
+                Ok(j) => {
+                    bytes += j.bytes.as_ref().map_or(0, Vec::len);
+                    group.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        let (s, u, l) = (store.clone(), usage.clone(), limits.clone());
+        let answered = tokio::task::spawn_blocking(move || {
+            let mut out: Vec<(ResponseChannel<Response>, Response)> =
+                Vec::with_capacity(group.len());
+            let mut responses: Vec<Response> = group.iter().map(|j| apply(&s, &u, &l, j)).collect();
+            if let Err(e) = s.flush() {
+                // Nothing is acknowledged unless it is durable.
+                for r in responses.iter_mut() {
+                    if matches!(r, Response::Stored | Response::Renewed) {
+                        *r = Response::Rejected(Reject::Internal(format!("flush failed: {e}")));
+                    }
+                }
+            }
+            debug!(n = group.len(), bytes, "group commit");
+            for (j, r) in group.into_iter().zip(responses) {
+                out.push((j.channel, r));
+            }
+            out
+        })
+        .await;
+        match answered {
+            Ok(list) => {
+                for (ch, r) in list {
+                    client.respond(ch, r).await;
+                }
+            }
+            Err(e) => warn!("storage writer task failed: {e}"),
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The composed libp2p behaviour of a shardnet node.
+
+use super::codec::ShardCodec;
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{gossipsub, identify, kad, ping, request_response};
+
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    pub gossipsub: gossipsub::Behaviour,
+    pub identify: identify::Behaviour,
+    pub ping: ping::Behaviour,
+    pub shard: request_response::Behaviour<ShardCodec>,
+}

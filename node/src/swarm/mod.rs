@@ -1,0 +1,140 @@
+//! The libp2p side of a node, in the Client + EventLoop shape: [`new`] builds
+//! the swarm and returns a cloneable [`Client`] (commands over a bounded channel,
+//! answers over oneshots), the [`EventLoop`] that owns the `Swarm` (spawn its
+//! `run`), and a receiver of [`Event`]s for the services (inbound shard
+//! requests, gossip). The event loop never touches the store.
+
+mod behaviour;
+mod client;
+mod codec;
+mod event_loop;
+
+pub use client::{Client, NetStatus, TransferError};
+pub use event_loop::{Event, EventLoop};
+
+use behaviour::Behaviour;
+use libp2p::{
+    gossipsub, identify, kad, noise, ping, request_response, tcp, yamux, Multiaddr, StreamProtocol,
+};
+use shardnet_protocol::wire::SHARD_PROTOCOL;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Kademlia protocol name: a private DHT, not the public IPFS one.
+pub const KAD_PROTOCOL: &str = "/shardnet/kad/1";
+pub const IDENTIFY_PROTOCOL: &str = "/shardnet/id/1";
+/// Gossipsub topic of membership announcements.
+pub const MEMBERSHIP_TOPIC: &str = "shardnet/membership/1";
+/// Gossipsub topic of rebalance and prune announcements.
+pub const REBALANCE_TOPIC: &str = "shardnet/rebalance/1";
+/// A whole shard transfer must finish within this (8 MiB over a slow uplink).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Idle connections stay open this long (closing between batches costs handshakes).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Commands queued to the event loop before senders wait.
+const COMMAND_QUEUE: usize = 256;
+/// Largest gossip message (heartbeats are a few hundred bytes).
+pub const MAX_GOSSIP_LEN: usize = 64 << 10;
+
+#[derive(Clone, Debug)]
+pub struct SwarmConfig {
+    pub keypair: libp2p::identity::Keypair,
+    pub listen: Vec<Multiaddr>,
+    pub bootstrap: Vec<Multiaddr>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SwarmError {
+    #[error("building the transport: {0}")]
+    Transport(String),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: Multiaddr, reason: String },
+    #[error("cannot dial bootstrap peer {addr}: {reason}")]
+    Dial { addr: Multiaddr, reason: String },
+}
+
+/// Builds the swarm, starts listening and dials the bootstrap peers.
+pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>), SwarmError> {
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(cfg.keypair.clone())
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| SwarmError::Transport(e.to_string()))?
+        .with_behaviour(|key| {
+            let peer = key.public().to_peer_id();
+            let mut kad_cfg = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
+            kad_cfg.set_query_timeout(Duration::from_secs(30));
+            let mut kad =
+                kad::Behaviour::with_config(peer, kad::store::MemoryStore::new(peer), kad_cfg);
+            // Local and private swarms have no confirmed external address, and
+            // in automatic mode kad would stay a client and not answer queries.
+            kad.set_mode(Some(kad::Mode::Server));
+            let gcfg = gossipsub::ConfigBuilder::default()
+                .heartbeat_interval(Duration::from_millis(700))
+                .validation_mode(gossipsub::ValidationMode::Strict)
+                .max_transmit_size(MAX_GOSSIP_LEN)
+                .build()
+                .map_err(|e| e.to_string())?;
+            let gossipsub = gossipsub::Behaviour::new(
+                gossipsub::MessageAuthenticity::Signed(key.clone()),
+                gcfg,
+            )?;
+            let identify = identify::Behaviour::new(identify::Config::new(
+                IDENTIFY_PROTOCOL.into(),
+                key.public(),
+            ));
+            let rr_cfg = request_response::Config::default()
+                .with_request_timeout(REQUEST_TIMEOUT)
+                .with_max_concurrent_streams(256);
+            let shard = request_response::Behaviour::with_codec(
+                codec::ShardCodec,
+                [(
+                    StreamProtocol::new(SHARD_PROTOCOL),
+                    request_response::ProtocolSupport::Full,
+                )],
+                rr_cfg,
+            );
+            Ok(Behaviour {
+                kad,
+                gossipsub,
+                identify,
+                ping: ping::Behaviour::default(),
+                shard,
+            })
+        })
+        .map_err(|e| SwarmError::Transport(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
+        .build();
+    for t in [MEMBERSHIP_TOPIC, REBALANCE_TOPIC] {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&gossipsub::IdentTopic::new(t))
+            .map_err(|e| SwarmError::Transport(e.to_string()))?;
+    }
+    for addr in &cfg.listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| SwarmError::Listen {
+                addr: addr.clone(),
+                reason: e.to_string(),
+            })?;
+    }
+    for addr in &cfg.bootstrap {
+        swarm.dial(addr.clone()).map_err(|e| SwarmError::Dial {
+            addr: addr.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (ev_tx, ev_rx) = mpsc::channel(COMMAND_QUEUE);
+    let local = *swarm.local_peer_id();
+    Ok((
+        Client::new(cmd_tx, local),
+        EventLoop::new(swarm, cmd_rx, ev_tx),
+        ev_rx,
+    ))
+}

@@ -1,0 +1,155 @@
+//! Messages of the shard protocol (`/shardnet/shard/1`) and their framing: a
+//! 4-byte big-endian length, then a bincode body. Readers check the length
+//! against [`MAX_FRAME_LEN`] before allocating, and decode with the same limit.
+//! (libp2p's cbor/json codecs cap messages at 1 MiB and bloat byte vectors:
+//! shards up to 8 MiB need their own codec.)
+
+use crate::catalogue::{SignedCatalogue, MAX_CATALOGUE_LEN};
+use crate::codec::{self, CodecError};
+use crate::envelope::MAX_SHARD_LEN;
+use crate::id::ShardId;
+use crate::lease::Lease;
+use serde::{Deserialize, Serialize};
+
+/// Protocol name of shard transfer.
+pub const SHARD_PROTOCOL: &str = "/shardnet/shard/1";
+/// Largest frame either side accepts: a maximal shard or catalogue plus headers.
+pub const MAX_FRAME_LEN: usize = max(MAX_SHARD_LEN, MAX_CATALOGUE_LEN) + (64 << 10);
+/// Most ids one `Has` request may ask about.
+pub const MAX_HAS_IDS: usize = 4096;
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Keep `bytes` (which must hash to `id`) under `lease`.
+    Store {
+        id: ShardId,
+        lease: Lease,
+        bytes: Vec<u8>,
+    },
+    /// Extend `lease` on a shard the peer should already hold.
+    Renew { id: ShardId, lease: Lease },
+    /// Send the shard's bytes.
+    Fetch { id: ShardId },
+    /// Which of these shards are held, healthy?
+    Has { ids: Vec<ShardId> },
+    /// Keep this catalogue if it is validly signed and newer.
+    PutCatalogue(SignedCatalogue),
+    /// Send the newest catalogue of this owner public key.
+    GetCatalogue { owner: [u8; 32] },
+}
+
+/// Why a request was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reject {
+    /// The bytes do not hash to the id.
+    IdMismatch,
+    /// No room within the node's capacity.
+    Full,
+    /// This owner's quota on the node is used up.
+    OverQuota,
+    /// The node is draining and takes no new shards.
+    Draining,
+    /// The catalogue's signature is invalid.
+    BadSignature,
+    /// The catalogue is older than the one held.
+    Stale,
+    /// The node failed to carry it out (disk error...).
+    Internal(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    Stored,
+    Renewed,
+    Rejected(Reject),
+    Shard(Vec<u8>),
+    NotFound,
+    Has(Vec<bool>),
+    Catalogue(Option<SignedCatalogue>),
+    CatalogueStored,
+}
+
+impl std::fmt::Display for Reject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reject::IdMismatch => f.write_str("bytes do not match the shard id"),
+            Reject::Full => f.write_str("peer is full"),
+            Reject::OverQuota => f.write_str("owner's quota on the peer is used up"),
+            Reject::Draining => f.write_str("peer is draining"),
+            Reject::BadSignature => f.write_str("catalogue signature is invalid"),
+            Reject::Stale => f.write_str("catalogue is older than the one held"),
+            Reject::Internal(e) => write!(f, "peer failed: {e}"),
+        }
+    }
+}
+
+/// Encodes a message body (without the length prefix).
+pub fn encode<T: Serialize>(what: &'static str, msg: &T) -> Result<Vec<u8>, CodecError> {
+    codec::encode::<_, MAX_FRAME_LEN>(what, msg)
+}
+
+/// Decodes a message body.
+pub fn decode<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    body: &[u8],
+) -> Result<T, CodecError> {
+    let v: T = codec::decode::<_, MAX_FRAME_LEN>(what, body)?;
+    Ok(v)
+}
+
+/// Checks a `Has` request's size.
+pub fn check_has(ids: &[ShardId]) -> bool {
+    ids.len() <= MAX_HAS_IDS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::OwnerId;
+    use proptest::prelude::*;
+
+    #[test]
+    fn round_trip() {
+        let msgs = vec![
+            Request::Store {
+                id: ShardId([1; 32]),
+                lease: Lease {
+                    owner: OwnerId([2; 32]),
+                    expires_at: 3,
+                },
+                bytes: vec![9; 1000],
+            },
+            Request::Fetch {
+                id: ShardId([4; 32]),
+            },
+            Request::Has {
+                ids: vec![ShardId([5; 32]); 3],
+            },
+        ];
+        for m in msgs {
+            let b = encode("request", &m).unwrap();
+            assert_eq!(decode::<Request>("request", &b).unwrap(), m);
+        }
+        let r = Response::Rejected(Reject::Internal("disk".into()));
+        assert_eq!(
+            decode::<Response>("response", &encode("response", &r).unwrap()).unwrap(),
+            r
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode::<Request>("request", &data);
+            let _ = decode::<Response>("response", &data);
+        }
+    }
+}
