@@ -104,6 +104,21 @@ impl DataDir {
         Ok(peer)
     }
 
+    /// Replaces the owner key of an initialised data dir atomically (the old key
+    /// is kept next to it as `owner.key.replaced-TIME`). Works while a node runs:
+    /// the node reads the key file for every operation.
+    pub fn replace_owner_key(&self, key: &MasterKey, now: u64) -> Result<PathBuf, DataDirError> {
+        let path = self.owner_key_path();
+        let kept = self.root.join(format!("{OWNER_KEY}.replaced-{now}"));
+        fs::copy(&path, &kept).map_err(io(&kept))?;
+        let _ = fs::set_permissions(&kept, fs::Permissions::from_mode(0o600));
+        let tmp = self.root.join(format!("{OWNER_KEY}.new"));
+        let _ = fs::remove_file(&tmp);
+        write_secret(&tmp, format!("{}\n", key.to_recovery_string()).as_bytes())?;
+        fs::rename(&tmp, &path).map_err(io(&path))?;
+        Ok(kept)
+    }
+
     pub fn owner_key(&self) -> Result<MasterKey, DataDirError> {
         let path = self.owner_key_path();
         let text = match fs::read_to_string(&path) {

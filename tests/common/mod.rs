@@ -118,3 +118,124 @@ pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
     h.finalize_xof().fill(&mut v);
     v
 }
+
+/// A `shardnet node run` child process with its own data dir and log file,
+/// killed (by pid) when dropped, pass or fail.
+pub struct NodeProc {
+    pub name: String,
+    pub data: PathBuf,
+    pub log: PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl NodeProc {
+    /// Initialises `data` (if needed) and starts a node on 127.0.0.1.
+    pub fn start(
+        env: &Env,
+        name: &str,
+        zone: &str,
+        bootstrap: Option<&str>,
+        extra: &[&str],
+    ) -> NodeProc {
+        let data = env.path(name);
+        if !data.join("owner.key").exists() {
+            env.run_in(&data, &["init"]).ok();
+        }
+        let log = env.path(&format!("{name}.log"));
+        let mut args = vec![
+            "node",
+            "run",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--zone",
+            zone,
+            "--heartbeat-ms",
+            "300",
+        ];
+        if let Some(b) = bootstrap {
+            args.extend(["--bootstrap", b]);
+        }
+        args.extend_from_slice(extra);
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let child = Command::new(bin())
+            .args(&args)
+            .env("SHARDNET_DATA_DIR", &data)
+            .env("RUST_LOG", "shardnet_node=info")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("spawn node");
+        let node = NodeProc {
+            name: name.into(),
+            data,
+            log,
+            child: Some(child),
+        };
+        node.wait_for(Duration::from_secs(30), "its control API", |n| {
+            n.status(env).is_some()
+        });
+        node
+    }
+
+    pub fn status(&self, env: &Env) -> Option<serde_json::Value> {
+        let r = env.run_in(&self.data, &["node", "status", "--json"]);
+        (r.code == 0).then(|| r.json())
+    }
+
+    /// This node's address for others to bootstrap from.
+    pub fn addr(&self, env: &Env) -> String {
+        let s = self.status(env).expect("node status");
+        format!(
+            "{}/p2p/{}",
+            s["listen"][0].as_str().unwrap(),
+            s["peer_id"].as_str().unwrap()
+        )
+    }
+
+    pub fn run(&self, env: &Env, args: &[&str]) -> Run {
+        env.run_in(&self.data, args)
+    }
+
+    pub fn wait_for(&self, limit: Duration, what: &str, cond: impl Fn(&NodeProc) -> bool) {
+        let start = Instant::now();
+        while !cond(self) {
+            if start.elapsed() > limit {
+                panic!(
+                    "{}: timed out after {limit:?} waiting for {what}; log:\n{}",
+                    self.name,
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

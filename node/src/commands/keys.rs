@@ -70,12 +70,14 @@ pub(super) fn run(dd: &DataDir, cmd: KeysCommand, json: bool) -> anyhow::Result<
                         dd.root().display()
                     );
                 }
-                let backup = dd
-                    .owner_key_path()
-                    .with_extension(format!("key.replaced-{}", crate::output::now_unix()));
-                std::fs::rename(dd.owner_key_path(), &backup)
-                    .with_context(|| format!("moving the old key to {}", backup.display()))?;
-                eprintln!("the previous owner key was moved to {}", backup.display());
+                let kept = dd.replace_owner_key(&key, crate::output::now_unix())?;
+                eprintln!("the previous owner key was kept in {}", kept.display());
+                println!(
+                    "owner key {} installed in {}",
+                    key.owner_id(),
+                    dd.root().display()
+                );
+                return Ok(0);
             }
             let peer = dd.init(&key).context("installing the owner key")?;
             if json {
