@@ -48,8 +48,17 @@ impl libp2p::request_response::Codec for ShardCodec {
         _: &StreamProtocol,
         io: &mut T,
     ) -> io::Result<Request> {
-        let body = read_frame(io).await?;
-        wire::decode("request", &body).map_err(invalid)
+        // libp2p reports a failed `read_request` only at debug level and emits
+        // no event (the remote's id is not known here), so refusals of
+        // malformed input are logged here.
+        let body = read_frame(io).await.inspect_err(|e| {
+            if e.kind() == io::ErrorKind::InvalidData {
+                tracing::warn!("refused an inbound request: {e}");
+            }
+        })?;
+        wire::decode("request", &body)
+            .map_err(invalid)
+            .inspect_err(|e| tracing::warn!("refused an inbound request: {e}"))
     }
 
     async fn read_response<T: AsyncRead + Unpin + Send>(

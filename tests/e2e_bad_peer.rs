@@ -1,0 +1,243 @@
+//! A misbehaving peer against a real node process: a shard whose bytes do not
+//! match its id, a message beyond the size limit, and stores beyond the owner's
+//! quota are each refused with a logged reason; nothing is stored and the node
+//! keeps running.
+
+mod common;
+
+use common::{random_bytes, Env, NodeProc};
+use futures::{AsyncWriteExt, StreamExt};
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol};
+use shardnet_node::swarm::{self, SwarmConfig};
+use shardnet_protocol::envelope::{seal, NonceMode};
+use shardnet_protocol::wire::{Reject, Request, Response, SHARD_PROTOCOL};
+use shardnet_protocol::{Cipher, Lease, OwnerId, ShardKey};
+use std::time::Duration;
+
+fn node_peer(env: &Env, n: &NodeProc) -> (PeerId, Multiaddr) {
+    let s = n.status(env).unwrap();
+    (
+        s["peer_id"].as_str().unwrap().parse().unwrap(),
+        s["listen"][0].as_str().unwrap().parse().unwrap(),
+    )
+}
+
+fn shard_count(env: &Env, n: &NodeProc) -> usize {
+    n.run(env, &["shards", "list", "--json"])
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+/// A codec that claims a 64 MiB frame and sends 1 KiB: what a hostile or
+/// broken peer might do.
+#[derive(Clone, Default)]
+struct Oversized;
+
+impl request_response::Codec for Oversized {
+    type Protocol = StreamProtocol;
+    type Request = ();
+    type Response = ();
+    async fn read_request<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        _: &mut T,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+    async fn read_response<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        _: &mut T,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+    async fn write_request<T: futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        _: (),
+    ) -> std::io::Result<()> {
+        io.write_all(&(64u32 << 20).to_be_bytes()).await?;
+        io.write_all(&[0u8; 1024]).await?;
+        io.close().await
+    }
+    async fn write_response<T: futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        _: &mut T,
+        _: (),
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn send_oversized(peer: PeerId, addr: Multiaddr) {
+    let mut sw = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .unwrap()
+        .with_behaviour(|_| {
+            request_response::Behaviour::with_codec(
+                Oversized,
+                [(
+                    StreamProtocol::new(SHARD_PROTOCOL),
+                    ProtocolSupport::Outbound,
+                )],
+                request_response::Config::default(),
+            )
+        })
+        .unwrap()
+        .build();
+    sw.add_peer_address(peer, addr);
+    sw.behaviour_mut().send_request(&peer, ());
+    let done = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let ev = sw.select_next_some().await;
+            if let libp2p::swarm::SwarmEvent::Behaviour(
+                request_response::Event::OutboundFailure { .. }
+                | request_response::Event::Message { .. },
+            ) = ev
+            {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        done.is_ok(),
+        "the oversized request neither failed nor got an answer"
+    );
+    // Keep the connection up while the node reads (and refuses) the frame.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        loop {
+            sw.select_next_some().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lying_oversized_and_greedy_peers_are_refused() {
+    let env = Env::new();
+    let node = NodeProc::start(&env, "victim", "z", None, &["--quota-per-owner", "1MiB"]);
+    let (peer, addr) = node_peer(&env, &node);
+
+    // Our own well-behaved peer, speaking the real protocol.
+    let keypair = libp2p::identity::Keypair::generate_ed25519();
+    let (client, event_loop, _events) = swarm::new(SwarmConfig {
+        keypair,
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        bootstrap: vec![],
+    })
+    .unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let loop_task = tokio::spawn(event_loop.run(async {
+        let _ = stop_rx.await;
+    }));
+    client.add_address(peer, addr.clone()).await;
+    let owner = OwnerId([7; 32]);
+    let lease = Lease {
+        owner,
+        expires_at: u64::MAX,
+    };
+    let sealed = |seed: u64| {
+        seal(
+            &random_bytes(seed, 600 << 10),
+            &ShardKey([seed as u8; 32]),
+            Cipher::Aes256Gcm,
+            NonceMode::Convergent,
+        )
+        .unwrap()
+    };
+
+    // 1. Bytes that do not match the id.
+    let a = sealed(1);
+    let b = sealed(2);
+    let r = client
+        .request(
+            peer,
+            Request::Store {
+                id: a.id(),
+                lease,
+                bytes: b.bytes().to_vec(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, Response::Rejected(Reject::IdMismatch));
+    assert_eq!(shard_count(&env, &node), 0);
+
+    // 2. A frame beyond the size limit.
+    send_oversized(peer, addr.clone()).await;
+    assert_eq!(shard_count(&env, &node), 0);
+
+    // 3. Quota: 1 MiB per owner; the first 600 KiB shard fits, the second not.
+    let r = client
+        .request(
+            peer,
+            Request::Store {
+                id: a.id(),
+                lease,
+                bytes: a.bytes().to_vec(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, Response::Stored);
+    let r = client
+        .request(
+            peer,
+            Request::Store {
+                id: b.id(),
+                lease,
+                bytes: b.bytes().to_vec(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, Response::Rejected(Reject::OverQuota));
+    let other = Lease {
+        owner: OwnerId([8; 32]),
+        expires_at: u64::MAX,
+    };
+    let r = client
+        .request(
+            peer,
+            Request::Store {
+                id: b.id(),
+                lease: other,
+                bytes: b.bytes().to_vec(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, Response::Stored, "another owner has its own quota");
+    assert_eq!(shard_count(&env, &node), 2);
+
+    // A fetch returns exactly the stored bytes.
+    let r = client
+        .request(peer, Request::Fetch { id: a.id() })
+        .await
+        .unwrap();
+    assert_eq!(r, Response::Shard(a.bytes().to_vec()));
+
+    // Every refusal was logged with its reason, and the node is still up.
+    let mut node = node;
+    assert!(node.alive());
+    assert!(node.status(&env).is_some());
+    let log = node.log_text();
+    assert!(log.contains("bytes do not match the id"), "{log}");
+    assert!(log.contains("exceeds the"), "{log}");
+    assert!(log.contains("owner over quota"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    let _ = stop_tx.send(());
+    let _ = loop_task.await;
+}
