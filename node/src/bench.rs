@@ -156,8 +156,13 @@ fn text_buf(seed: u64, len: usize) -> Vec<u8> {
     v
 }
 
-/// Writes a data set of `total` bytes as files of at most 64 MiB.
-fn generate(dir: &Path, total: u64, compressible: bool, file_size: u64) -> anyhow::Result<()> {
+/// Writes a data set of `total` bytes as files of at most `file_size`.
+pub(crate) fn generate(
+    dir: &Path,
+    total: u64,
+    compressible: bool,
+    file_size: u64,
+) -> anyhow::Result<()> {
     fs::create_dir_all(dir)?;
     let mut written = 0u64;
     let mut i = 0u64;
@@ -370,6 +375,23 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<i32> {
         }
     };
     let size = args.size.as_u64();
+    if args.swarm > 0 {
+        let rows = crate::bench_swarm::run(&work, size, args.swarm)?;
+        if json {
+            crate::commands::print_json(&rows)?;
+            return Ok(0);
+        }
+        let table: Vec<Vec<String>> = rows
+            .iter()
+            .map(|(w, b, m, n)| vec![w.clone(), output::size(*b), format!("{m:.0}"), n.clone()])
+            .collect();
+        println!(
+            "shardnet bench --swarm {}: real node processes on 127.0.0.1, data in page cache",
+            args.swarm
+        );
+        output::table(&["OPERATION", "BYTES", "MB/S", "NOTE"], &table);
+        return Ok(0);
+    }
     eprintln!("measuring single-core limits on 1 MiB buffers...");
     let limits = limits();
     let aes = limits
@@ -435,7 +457,7 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<i32> {
         fs::remove_dir_all(&src)?;
     }
     if json {
-        super::commands::print_json(
+        crate::commands::print_json(
             &serde_json::json!({ "threads": rayon::current_num_threads(), "rows": rows }),
         )?;
         return Ok(0);

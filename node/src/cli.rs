@@ -165,6 +165,10 @@ pub struct BenchArgs {
     /// Also back up and restore one file of this size and report peak memory (0 = skip).
     #[arg(long, default_value = "2GiB")]
     pub big_file: bytesize::ByteSize,
+    /// Instead: back up and restore --size through a local swarm of this many
+    /// node processes (3 copies), next to raw request-response throughput.
+    #[arg(long, default_value_t = 0)]
+    pub swarm: usize,
     /// Work directory for generated data and stores (default: a temp dir).
     #[arg(long)]
     pub dir: Option<PathBuf>,

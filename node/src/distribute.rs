@@ -34,7 +34,7 @@ use tracing::warn;
 
 /// Threads sealing and sending shards during a swarm backup (each waits on the
 /// network most of the time).
-pub const TRANSFER_THREADS: usize = 8;
+pub const TRANSFER_THREADS: usize = 16;
 /// Copies of an owner's catalogue record.
 pub const CATALOGUE_COPIES: usize = 5;
 /// Peers asked first for a shard of unknown tier: the largest replica count.

@@ -44,7 +44,9 @@ pub struct SignedCatalogue {
     /// Higher wins.
     pub seq: u64,
     /// Entries, encrypted (a shard envelope under the catalogue key).
+    #[serde(with = "serde_bytes")]
     pub sealed: Vec<u8>,
+    #[serde(with = "serde_bytes")]
     pub signature: Vec<u8>,
 }
 

@@ -2,7 +2,9 @@
 //! 4-byte big-endian length, then a bincode body. Readers check the length
 //! against [`MAX_FRAME_LEN`] before allocating, and decode with the same limit.
 //! (libp2p's cbor/json codecs cap messages at 1 MiB and bloat byte vectors:
-//! shards up to 8 MiB need their own codec.)
+//! shards up to 8 MiB need their own codec.) Byte fields go through
+//! `serde_bytes`: serde would otherwise encode a `Vec<u8>` one element at a
+//! time, which measured slower than the network.
 
 use crate::catalogue::{SignedCatalogue, MAX_CATALOGUE_LEN};
 use crate::codec::{self, CodecError};
@@ -32,6 +34,7 @@ pub enum Request {
     Store {
         id: ShardId,
         lease: Lease,
+        #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
     /// Extend `lease` on a shard the peer should already hold.
@@ -70,7 +73,7 @@ pub enum Response {
     Stored,
     Renewed,
     Rejected(Reject),
-    Shard(Vec<u8>),
+    Shard(#[serde(with = "serde_bytes")] Vec<u8>),
     NotFound,
     Has(Vec<bool>),
     Catalogue(Option<SignedCatalogue>),

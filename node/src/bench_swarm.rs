@@ -1,0 +1,248 @@
+//! `shardnet bench --swarm`: backup and restore through a local swarm of real
+//! node processes (3 copies), printed next to the raw throughput of 1 MiB
+//! request-response between two in-process libp2p peers measured in the same
+//! run. The swarm figure's target is a third of raw ÷ copies.
+
+use crate::api::client::ApiClient;
+use crate::backup::BackupReport;
+use crate::datadir::DataDir;
+use crate::ops::{CreateRequest, RestoreRequest};
+use crate::output::{self, mbps};
+use crate::restore::RestoreReport;
+use crate::swarm::{self, Event, SwarmConfig};
+use anyhow::{bail, Context};
+use shardnet_protocol::wire::{Request, Response};
+use shardnet_protocol::{Cipher, Lease, OwnerId, ShardId, Tier};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Requests in flight while measuring raw request-response.
+const RAW_IN_FLIGHT: usize = 8;
+
+/// Raw request-response MB/s: `n` 1 MiB Store requests from one in-process
+/// peer to another that answers without storing.
+async fn raw_rr(n: usize) -> anyhow::Result<f64> {
+    let listen: libp2p::Multiaddr = "/ip4/127.0.0.1/tcp/0".parse()?;
+    let (b_client, b_loop, mut b_events) = swarm::new(SwarmConfig {
+        keypair: libp2p::identity::Keypair::generate_ed25519(),
+        listen: vec![listen.clone()],
+        bootstrap: vec![],
+    })?;
+    let b_peer = b_client.local_peer_id();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    tokio::spawn(b_loop.run(stopped(stop_rx.clone())));
+    let responder = b_client.clone();
+    tokio::spawn(async move {
+        while let Some(ev) = b_events.recv().await {
+            if let Event::InboundRequest { channel, .. } = ev {
+                responder.respond(channel, Response::Stored).await;
+            }
+        }
+    });
+    let b_addr = loop {
+        let s = b_client.status().await.context("peer B stopped")?;
+        if let Some(a) = s.listen.first() {
+            break a.parse::<libp2p::Multiaddr>()?;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let (a_client, a_loop, _a_events) = swarm::new(SwarmConfig {
+        keypair: libp2p::identity::Keypair::generate_ed25519(),
+        listen: vec![],
+        bootstrap: vec![],
+    })?;
+    tokio::spawn(a_loop.run(stopped(stop_rx)));
+    a_client.add_address(b_peer, b_addr).await;
+    let payload = vec![0x5au8; 1 << 20];
+    let lease = Lease {
+        owner: OwnerId([0; 32]),
+        expires_at: 0,
+    };
+    let req = || Request::Store {
+        id: ShardId([0; 32]),
+        lease,
+        bytes: payload.clone(),
+    };
+    // Warm up the connection.
+    a_client.request(b_peer, req()).await?;
+    let t = Instant::now();
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(RAW_IN_FLIGHT));
+    let mut tasks = Vec::with_capacity(n);
+    for _ in 0..n {
+        let permit = sem.clone().acquire_owned().await?;
+        let (c, r) = (a_client.clone(), req());
+        tasks.push(tokio::spawn(async move {
+            let out = c.request(b_peer, r).await;
+            drop(permit);
+            out
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let d = t.elapsed();
+    let _ = stop_tx.send(true);
+    Ok(mbps((n as u64) << 20, d))
+}
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn shardnet(data: &Path) -> Command {
+    let mut c = Command::new(std::env::current_exe().unwrap_or_else(|_| PathBuf::from("shardnet")));
+    c.env("SHARDNET_DATA_DIR", data).stdin(Stdio::null());
+    c
+}
+
+fn start_node(
+    work: &Path,
+    i: usize,
+    boot: Option<&str>,
+) -> anyhow::Result<(Proc, ApiClient, DataDir)> {
+    let data = work.join(format!("node{i}"));
+    let status = shardnet(&data).arg("init").stdout(Stdio::null()).status()?;
+    if !status.success() {
+        bail!("init of node {i} failed");
+    }
+    let mut cmd = shardnet(&data);
+    cmd.args([
+        "node",
+        "run",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--heartbeat-ms",
+        "300",
+        "--zone",
+    ])
+    .arg(format!("zone{}", i % 3));
+    if let Some(b) = boot {
+        cmd.args(["--bootstrap", b]);
+    }
+    let log = std::fs::File::create(work.join(format!("node{i}.log")))?;
+    let child = Proc(cmd.stdout(log.try_clone()?).stderr(log).spawn()?);
+    let dd = DataDir::new(&data);
+    let start = Instant::now();
+    loop {
+        if let Some(c) = ApiClient::connect(&dd) {
+            return Ok((child, c, dd));
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            bail!(
+                "node {i} did not start; see {}",
+                work.join(format!("node{i}.log")).display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Rows: (what, bytes, MB/s, note).
+pub fn run(
+    work: &Path,
+    size: u64,
+    nodes: usize,
+) -> anyhow::Result<Vec<(String, u64, f64, String)>> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    eprintln!("measuring raw 1 MiB request-response between two peers...");
+    let raw = rt.block_on(raw_rr(512))?;
+    let mut rows = vec![(
+        format!("limit: libp2p request-response, 1 MiB, {RAW_IN_FLIGHT} in flight"),
+        512u64 << 20,
+        raw,
+        "TCP+noise+yamux on 127.0.0.1".to_string(),
+    )];
+    eprintln!("starting {nodes} nodes...");
+    let (first, c1, dd1) = start_node(work, 1, None)?;
+    let s: crate::api::NodeStatus = c1.get("/v1/status")?;
+    let boot = format!(
+        "{}/p2p/{}",
+        s.listen.first().context("node 1 has no address")?,
+        s.peer_id
+    );
+    let mut procs = vec![first];
+    let mut clients = vec![c1];
+    let mut dds = vec![dd1];
+    for i in 2..=nodes {
+        let (p, c, d) = start_node(work, i, Some(&boot))?;
+        procs.push(p);
+        clients.push(c);
+        dds.push(d);
+    }
+    let start = Instant::now();
+    while clients.iter().any(|c| {
+        c.get::<Vec<crate::membership::PeerInfo>>("/v1/peers")
+            .map_or(true, |v| v.iter().filter(|p| p.live).count() < nodes)
+    }) {
+        if start.elapsed() > Duration::from_secs(60) {
+            bail!("the swarm did not converge within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "generating {} of incompressible data...",
+        output::size(size)
+    );
+    let src = work.join("swarm-data");
+    super::bench::generate(&src, size, false, 64 << 20)?;
+    let req = CreateRequest {
+        paths: vec![src.clone()],
+        tier: Tier::Silver,
+        name: "swarm bench".into(),
+        cipher: Cipher::Aes256Gcm,
+    };
+    let t = Instant::now();
+    let r: BackupReport = clients[0].post("/v1/backup/create", &req)?;
+    let d = t.elapsed();
+    let copies = Tier::Silver.copies();
+    rows.push((
+        format!("swarm backup, {nodes} nodes, {copies} copies"),
+        size,
+        mbps(size, d),
+        format!(
+            "target {:.0} (raw / copies / 3); {} shards",
+            raw / copies as f64 / 3.0,
+            r.entry.shards
+        ),
+    ));
+    // Restore on the last node, which holds only some shards, after it takes the owner key.
+    let key = std::fs::read_to_string(dds[0].owner_key_path())?;
+    let last = dds.last().context("no nodes")?;
+    let master = shardnet_protocol::MasterKey::from_recovery_string(&key)?;
+    last.replace_owner_key(&master, output::now_unix())?;
+    let dest = work.join("swarm-restore");
+    let t = Instant::now();
+    let rr: RestoreReport = clients[nodes - 1].post(
+        "/v1/backup/restore",
+        &RestoreRequest {
+            id: r.entry.id,
+            dest: dest.clone(),
+            path: None,
+            force: false,
+        },
+    )?;
+    let d = t.elapsed();
+    if !rr.failed.is_empty() || rr.bytes != size {
+        bail!("swarm restore incomplete: {:?}", rr.failed);
+    }
+    rows.push((
+        format!("swarm restore on node {nodes}"),
+        size,
+        mbps(size, d),
+        format!("{} files", rr.files),
+    ));
+    drop(procs);
+    let _ = std::fs::remove_dir_all(&src);
+    let _ = std::fs::remove_dir_all(&dest);
+    Ok(rows)
+}
