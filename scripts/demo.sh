@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main job: build shardnet, make a sample tree, back it up, verify it, restore
-# it elsewhere and compare byte for byte. Everything lives in a temp dir that is
-# removed at the end.
+# The main job: build shardnet, start a local swarm of 5 nodes on 127.0.0.1 in
+# 3 zones, back up a sample tree from node 1 at tier silver (3 copies), show
+# where the shards landed, restore on node 5 (which never saw the data) with
+# nothing but the owner key, kill two nodes and restore again, then stop every
+# node it started and remove its temp dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -11,30 +13,61 @@ cargo build --locked -p shardnet-node --bin shardnet
 bin="$CARGO_TARGET_DIR/debug/shardnet"
 
 work=$(mktemp -d -t shardnet-demo-XXXXXX)
-trap 'rm -rf "$work"' EXIT
-export SHARDNET_DATA_DIR="$work/node"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+sn() { local n=$1; shift; "$bin" --data-dir "$work/node$n" "$@"; }
 
-echo "== sample tree in $work/sample"
+echo "== starting 5 nodes"
+for n in 1 2 3 4 5; do sn $n init >/dev/null; done
+start() {
+  local n=$1; shift
+  # A simple command in the background, so that $! is the node's own pid.
+  RUST_LOG=shardnet_node=warn "$bin" --data-dir "$work/node$n" node run --listen /ip4/127.0.0.1/tcp/0 \
+    --zone "zone$((n % 3))" --heartbeat-ms 500 "$@" > "$work/node$n.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do sn "$n" node status >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "node $n did not start:"; cat "$work/node$n.log"; exit 1
+}
+start 1
+boot=$(sn 1 node status --json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["listen"][0]+"/p2p/"+s["peer_id"])')
+for n in 2 3 4 5; do start $n --bootstrap "$boot"; done
+for _ in $(seq 100); do
+  live=$(sn 1 peers list --json | python3 -c 'import json,sys; print(sum(p["live"] for p in json.load(sys.stdin)))')
+  [ "$live" = 5 ] && break; sleep 0.2
+done
+sn 1 peers list
+
+echo "== sample tree"
 mkdir -p "$work/sample/photos/2026" "$work/sample/docs" "$work/sample/empty"
 head -c $((48 << 20)) /dev/urandom > "$work/sample/photos/2026/raw.bin"
-for i in $(seq 1 200); do echo "line $i of a document that compresses well" ; done > "$work/sample/docs/notes.txt"
+for i in $(seq 1 2000); do echo "line $i of a document that compresses well"; done > "$work/sample/docs/notes.txt"
 echo "héllo wörld" > "$work/sample/docs/ünïcode ✓.txt"
 : > "$work/sample/docs/empty-file"
 ln -s docs/notes.txt "$work/sample/notes-link"
 
-echo "== shardnet init"
-"$bin" init
-echo "== shardnet backup create (tier gold)"
-id=$("$bin" backup create "$work/sample" --tier gold --name demo)
-"$bin" backup list
-echo "== shardnet backup verify --full"
-"$bin" backup verify "$id" --full
-echo "== a second backup after a small edit stores only what changed"
-echo "one more line" >> "$work/sample/docs/notes.txt"
-id2=$("$bin" backup create "$work/sample" --tier gold --name demo-2)
-"$bin" backup show "$id2"
-echo "== shardnet backup restore"
-"$bin" backup restore "$id2" "$work/restored"
+echo "== backup from node 1, tier silver (3 copies)"
+id=$(sn 1 backup create "$work/sample" --tier silver --name demo)
+echo "== shards per node"
+for n in 1 2 3 4 5; do
+  echo "node $n: $(sn $n shards list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') shards"
+done
+
+echo "== node 5 gets only the owner key, lists and restores"
+sn 5 keys import "$(sn 1 keys export)" --force >/dev/null
+sn 5 backup list
+sn 5 backup restore "$id" "$work/restored"
 diff -r --no-dereference "$work/sample" "$work/restored/sample"
-echo "== restored tree is byte-identical to the original"
-"$bin" shards list | tail -n 3
+echo "restored tree is byte-identical"
+
+echo "== kill -9 nodes 2 and 3, restore again on node 5"
+kill -9 "${pids[1]}" "${pids[2]}"
+wait "${pids[1]}" "${pids[2]}" 2>/dev/null || true
+sn 5 backup restore "$id" "$work/restored-again"
+diff -r --no-dereference "$work/sample" "$work/restored-again/sample"
+sn 5 backup verify "$id" --full
+echo "== done: every node started here is stopped on exit"

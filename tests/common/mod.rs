@@ -227,6 +227,22 @@ impl NodeProc {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
+    }
+
+    /// The exit code, once the process has exited (waits at most `limit`).
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(st) = self.child.as_mut()?.try_wait().ok().flatten() {
+                return Some(st.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     pub fn alive(&mut self) -> bool {
         self.child
             .as_mut()
