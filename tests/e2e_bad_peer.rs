@@ -147,6 +147,7 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
     let lease = Lease {
         owner,
         expires_at: u64::MAX,
+        copies: 1,
     };
     let sealed = |seed: u64| {
         seal(
@@ -207,6 +208,7 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
     let other = Lease {
         owner: OwnerId([8; 32]),
         expires_at: u64::MAX,
+        copies: 1,
     };
     let r = client
         .request(

@@ -189,17 +189,44 @@ fn sigterm_stops_a_node_cleanly_and_peers_drop_it() {
     let src = env.path("d");
     fs::create_dir_all(&src).unwrap();
     fs::write(src.join("x"), random_bytes(5, 4 << 20)).unwrap();
-    nodes[0].run(&env, &["backup", "create", "--tier", "bronze", src.to_str().unwrap()]).ok();
+    nodes[0]
+        .run(
+            &env,
+            &[
+                "backup",
+                "create",
+                "--tier",
+                "bronze",
+                src.to_str().unwrap(),
+            ],
+        )
+        .ok();
     let pid = nodes[2].pid().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let code = nodes[2].wait_exit(Duration::from_secs(20));
     let log = nodes[2].log_text();
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("stopped"), "{log}");
     // The others heard it leave.
-    nodes[0].wait_for(Duration::from_secs(10), "the leave", |n| live_peers(&env, n) == 2);
+    nodes[0].wait_for(Duration::from_secs(10), "the leave", |n| {
+        live_peers(&env, n) == 2
+    });
     // Its store is consistent: it opens offline and every shard reads healthy.
-    let shards = nodes[2].run(&env, &["shards", "list", "--json"]).ok().json();
-    assert!(shards.as_array().unwrap().iter().all(|s| s["state"] == "Healthy"), "{shards}");
+    let shards = nodes[2]
+        .run(&env, &["shards", "list", "--json"])
+        .ok()
+        .json();
+    assert!(
+        shards
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["state"] == "Healthy"),
+        "{shards}"
+    );
     nodes[2].kill();
 }

@@ -61,6 +61,7 @@ async fn raw_rr(n: usize) -> anyhow::Result<f64> {
     let lease = Lease {
         owner: OwnerId([0; 32]),
         expires_at: 0,
+        copies: 1,
     };
     let req = || Request::Store {
         id: ShardId([0; 32]),

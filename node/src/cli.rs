@@ -43,6 +43,9 @@ pub enum Command {
     /// The peers this node knows.
     #[command(subcommand)]
     Peers(PeersCommand),
+    /// Repair, handoff and rebalancing of the shards this node holds.
+    #[command(subcommand)]
+    Rebalance(RebalanceCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,6 +54,41 @@ pub enum NodeCommand {
     Run(RunArgs),
     /// Status of the running node.
     Status,
+    /// Leave gracefully: take no new shards, hand every shard off, and report
+    /// done only when each is confirmed on its new holders.
+    Drain {
+        /// Return at once instead of waiting until the node holds nothing.
+        #[arg(long)]
+        no_wait: bool,
+        /// Give up waiting after this many seconds (the drain goes on).
+        #[arg(long, default_value_t = 3600)]
+        timeout: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RebalanceCommand {
+    /// What would move and why, with totals, ETA and load imbalance.
+    Plan {
+        /// Churn (fraction of known peers not live) above which to warn.
+        #[arg(long, default_value_t = 0.2)]
+        churn_threshold: f64,
+    },
+    /// Queue the plan's transfers now (the node also does this by itself).
+    Run {
+        /// Transfers at once.
+        #[arg(long)]
+        parallel: Option<usize>,
+        /// Show the plan, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Progress: queued, in flight, moved, failures, ETA.
+    Status,
+    /// Stop starting new transfers (in-flight ones finish).
+    Pause,
+    /// Start transfers again.
+    Resume,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +120,18 @@ pub struct RunArgs {
     /// Port of the control API on 127.0.0.1 (default: any free port).
     #[arg(long)]
     pub api_port: Option<u16>,
+    /// Seconds of silence before a peer is down and its shards are repaired (default 300).
+    #[arg(long)]
+    pub down_after: Option<u64>,
+    /// Seconds between full repair scans (default 30; membership changes scan at once).
+    #[arg(long)]
+    pub scan_interval: Option<u64>,
+    /// Parallel repair and handoff transfers (default 10).
+    #[arg(long)]
+    pub parallel: Option<usize>,
+    /// Repair bandwidth per second, e.g. 50MiB (default unlimited).
+    #[arg(long)]
+    pub bandwidth_limit: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

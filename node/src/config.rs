@@ -14,6 +14,14 @@ pub const DEFAULT_CAPACITY: u64 = 100 << 30;
 pub const DEFAULT_QUOTA: u64 = 10 << 30;
 /// Heartbeat period; a peer is live while heard from within 5 periods.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(2);
+/// Silence after which a peer is down and its shards are repaired elsewhere:
+/// long enough for a home server's reboot, short enough to repair a dead disk
+/// within minutes.
+pub const DEFAULT_DOWN_AFTER: Duration = Duration::from_secs(300);
+/// Full repair scan period (membership changes also trigger one at once).
+pub const DEFAULT_SCAN_INTERVAL: Duration = Duration::from_secs(30);
+/// Parallel repair transfers (the runbooks' default).
+pub const DEFAULT_PARALLEL: usize = 10;
 
 /// The file form; every field optional.
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -26,6 +34,10 @@ pub struct FileConfig {
     pub quota_per_owner: Option<String>,
     pub heartbeat_ms: Option<u64>,
     pub api_port: Option<u16>,
+    pub down_after_secs: Option<u64>,
+    pub scan_interval_secs: Option<u64>,
+    pub parallel: Option<usize>,
+    pub bandwidth_limit: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -38,6 +50,11 @@ pub struct NodeConfig {
     pub heartbeat: Duration,
     /// Port of the control API on 127.0.0.1 (0: any free port).
     pub api_port: u16,
+    pub down_after: Duration,
+    pub scan_interval: Duration,
+    pub parallel: usize,
+    /// Repair bytes per second; 0 = unlimited.
+    pub bandwidth: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +98,10 @@ pub struct Overrides {
     pub quota_per_owner: Option<String>,
     pub heartbeat_ms: Option<u64>,
     pub api_port: Option<u16>,
+    pub down_after_secs: Option<u64>,
+    pub scan_interval_secs: Option<u64>,
+    pub parallel: Option<usize>,
+    pub bandwidth_limit: Option<String>,
 }
 
 impl NodeConfig {
@@ -135,6 +156,23 @@ impl NodeConfig {
                     .max(100),
             ),
             api_port: o.api_port.or(file.api_port).unwrap_or(0),
+            down_after: o
+                .down_after_secs
+                .or(file.down_after_secs)
+                .map_or(DEFAULT_DOWN_AFTER, Duration::from_secs),
+            scan_interval: o
+                .scan_interval_secs
+                .or(file.scan_interval_secs)
+                .map_or(DEFAULT_SCAN_INTERVAL, |s| Duration::from_secs(s.max(1))),
+            parallel: o
+                .parallel
+                .or(file.parallel)
+                .unwrap_or(DEFAULT_PARALLEL)
+                .max(1),
+            bandwidth: match o.bandwidth_limit.or(file.bandwidth_limit) {
+                Some(s) => parse_size("bandwidth limit", &s)?,
+                None => 0,
+            },
         })
     }
 }
@@ -155,8 +193,15 @@ mod tests {
         )
         .unwrap();
         let c = NodeConfig::load(dir.path(), Overrides::default()).unwrap();
-        assert_eq!((c.zone.as_str(), c.capacity, c.bootstrap.len()), ("rack-1", 2 << 30, 1));
-        let o = Overrides { zone: Some("rack-2".into()), capacity: Some("1MiB".into()), ..Default::default() };
+        assert_eq!(
+            (c.zone.as_str(), c.capacity, c.bootstrap.len()),
+            ("rack-1", 2 << 30, 1)
+        );
+        let o = Overrides {
+            zone: Some("rack-2".into()),
+            capacity: Some("1MiB".into()),
+            ..Default::default()
+        };
         let c = NodeConfig::load(dir.path(), o).unwrap();
         assert_eq!((c.zone.as_str(), c.capacity), ("rack-2", 1 << 20));
     }
@@ -164,13 +209,27 @@ mod tests {
     #[test]
     fn bad_values_are_named() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("config.toml"), "zone = \"a\"\nunknown = 1\n").unwrap();
-        let e = NodeConfig::load(dir.path(), Overrides::default()).unwrap_err().to_string();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "zone = \"a\"\nunknown = 1\n",
+        )
+        .unwrap();
+        let e = NodeConfig::load(dir.path(), Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown"), "{e}");
-        let o = Overrides { capacity: Some("lots".into()), ..Default::default() };
-        let e = NodeConfig::load(tempfile::tempdir().unwrap().path(), o).unwrap_err().to_string();
+        let o = Overrides {
+            capacity: Some("lots".into()),
+            ..Default::default()
+        };
+        let e = NodeConfig::load(tempfile::tempdir().unwrap().path(), o)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("capacity"), "{e}");
-        let o = Overrides { bootstrap: vec!["not-an-addr".into()], ..Default::default() };
+        let o = Overrides {
+            bootstrap: vec!["not-an-addr".into()],
+            ..Default::default()
+        };
         assert!(NodeConfig::load(tempfile::tempdir().unwrap().path(), o).is_err());
     }
 }

@@ -9,9 +9,11 @@ use crate::config::NodeConfig;
 use crate::datadir::DataDir;
 use crate::distribute::Net;
 use crate::membership::{Announcement, Heartbeat, View};
+use crate::repair::{self, Repair, RepairConfig};
 use crate::storage::{self, Limits, Usage};
-use crate::swarm::{self, Client, Event, SwarmConfig, MEMBERSHIP_TOPIC};
+use crate::swarm::{self, Client, Event, SwarmConfig, MEMBERSHIP_TOPIC, REBALANCE_TOPIC};
 use anyhow::Context;
+use libp2p::PeerId;
 use rand::RngCore;
 use std::future::IntoFuture;
 use std::io::Write;
@@ -40,11 +42,13 @@ fn heartbeat(cfg: &NodeConfig, usage: &Usage, listen: &[String]) -> Heartbeat {
     }
 }
 
-/// Routes swarm events: gossip to membership, everything else to storage.
+/// Routes swarm events: membership gossip and pings to the view (kicking a
+/// repair scan when placement changes), everything else to storage.
 async fn route(
     mut events: mpsc::Receiver<Event>,
     view: Arc<View>,
     client: Client,
+    repair: Arc<Repair>,
     storage: mpsc::Sender<Event>,
 ) {
     while let Some(ev) = events.recv().await {
@@ -60,15 +64,34 @@ async fn route(
                             client.add_address(source, addr).await;
                         }
                     }
-                    view.heard(source, hb);
+                    if view.heard(source, hb) {
+                        info!(peer = %source, "peer joined or changed");
+                        repair.kick();
+                    }
                 }
                 Ok(Announcement::Leave) => {
-                    info!(peer = %source, "peer left");
+                    info!(peer = %source, "peer is stopping");
                     view.left(&source);
+                }
+                Ok(Announcement::Down(bytes)) => {
+                    if let Ok(peer) = PeerId::from_bytes(&bytes) {
+                        if peer != view.local() && view.reported_down(&peer) {
+                            info!(%peer, reporter = %source, "peer reported down");
+                            repair.kick();
+                        }
+                    }
                 }
                 Err(e) => warn!(peer = %source, "bad membership message: {e}"),
             },
+            Event::Gossip {
+                source,
+                topic,
+                data,
+            } if topic == REBALANCE_TOPIC => {
+                info!(peer = %source, "rebalance: {}", String::from_utf8_lossy(&data[..data.len().min(200)]));
+            }
             Event::Gossip { .. } => {}
+            Event::Pinged { peer } => view.pinged(&peer),
             other => {
                 if storage.send(other).await.is_err() {
                     break;
@@ -104,7 +127,12 @@ pub async fn run(
     })?;
     let local = client.local_peer_id();
     info!(peer = %local, zone = %cfg.zone, "node starting");
-    let view = Arc::new(View::new(local, cfg.heartbeat));
+    let view = Arc::new(View::new(local, cfg.heartbeat, cfg.down_after));
+    let repair = Repair::new(RepairConfig {
+        scan_interval: cfg.scan_interval,
+        parallel: cfg.parallel,
+        bandwidth: cfg.bandwidth,
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -112,7 +140,13 @@ pub async fn run(
 
     let swarm_task = tokio::spawn(event_loop.run(stopped(stop_rx.clone())));
     let (storage_tx, storage_rx) = mpsc::channel(256);
-    let router = tokio::spawn(route(events, view.clone(), client.clone(), storage_tx));
+    let router = tokio::spawn(route(
+        events,
+        view.clone(),
+        client.clone(),
+        repair.clone(),
+        storage_tx,
+    ));
     let limits = Limits {
         capacity: cfg.capacity,
         quota_per_owner: cfg.quota_per_owner,
@@ -126,7 +160,13 @@ pub async fn run(
     ));
 
     let hb_task = {
-        let (client, view, usage, cfg) = (client.clone(), view.clone(), usage.clone(), cfg.clone());
+        let (client, view, usage, cfg, repair) = (
+            client.clone(),
+            view.clone(),
+            usage.clone(),
+            cfg.clone(),
+            repair.clone(),
+        );
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(cfg.heartbeat);
@@ -137,10 +177,23 @@ pub async fn run(
                 }
                 let listen = client.status().await.map(|s| s.listen).unwrap_or_default();
                 let hb = heartbeat(&cfg, &usage, &listen);
-                view.heard(local, hb.clone());
+                if view.heard(local, hb.clone()) {
+                    // This node's own draining flag or zone changed.
+                    repair.kick();
+                }
                 client
                     .publish(MEMBERSHIP_TOPIC, Announcement::Heartbeat(hb).encode())
                     .await;
+                for peer in view.newly_down() {
+                    info!(%peer, "peer is down: repairing its shards elsewhere");
+                    client
+                        .publish(
+                            MEMBERSHIP_TOPIC,
+                            Announcement::Down(peer.to_bytes()).encode(),
+                        )
+                        .await;
+                    repair.kick();
+                }
             }
         })
     };
@@ -164,15 +217,23 @@ pub async fn run(
         &serde_json::to_vec(&ep)?,
     )
     .context("writing api.json")?;
+    let net = Arc::new(Net {
+        client: client.clone(),
+        view: view.clone(),
+        handle: tokio::runtime::Handle::current(),
+        usage: usage.clone(),
+    });
+    let repair_task = tokio::spawn(repair::run(
+        net.clone(),
+        store.clone(),
+        repair.clone(),
+        stop_rx.clone(),
+    ));
     let shared = Arc::new(server::Shared {
         store: store.clone(),
         dd: dd.clone(),
-        net: Net {
-            client: client.clone(),
-            view: view.clone(),
-            handle: tokio::runtime::Handle::current(),
-            usage: usage.clone(),
-        },
+        net,
+        repair,
         token,
         zone: cfg.zone.clone(),
         capacity: cfg.capacity,
@@ -196,6 +257,7 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let all = async {
         let _ = api_task.await;
+        let _ = repair_task.await;
         let _ = hb_task.await;
         let _ = swarm_task.await;
         drop(client);

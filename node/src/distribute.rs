@@ -26,7 +26,7 @@ use shardnet_protocol::catalogue::{self, CatalogueEntry, SignedCatalogue};
 use shardnet_protocol::placement::{self, Candidate};
 use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::{Lease, MasterKey, Sealed, ShardId};
-use shardnet_store::{ShardState, Store};
+use shardnet_store::{PutOutcome, ShardState, Store};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -100,11 +100,14 @@ impl<'a> SwarmSink<'a> {
     ) -> Result<(), String> {
         if peer == self.net.client.local_peer_id() {
             return match bytes {
-                Some(b) => self
-                    .store
-                    .put_shard(&id, b, lease)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
+                Some(b) => match self.store.put_shard(&id, b, lease) {
+                    Ok(PutOutcome::AlreadyPresent) => Ok(()),
+                    Ok(_) => {
+                        self.net.usage.add(lease.owner, b.len() as u64);
+                        Ok(())
+                    }
+                    Err(e) => Err(e.to_string()),
+                },
                 None => match self.store.add_lease(&id, lease) {
                     Ok(true) => Ok(()),
                     Ok(false) => Err("not held".into()),

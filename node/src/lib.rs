@@ -22,6 +22,7 @@ pub mod manifests;
 pub mod membership;
 pub mod ops;
 pub mod output;
+pub mod repair;
 pub mod restore;
 pub mod shards;
 pub mod storage;

@@ -1,7 +1,14 @@
 //! Membership: every node announces itself on `shardnet/membership/1` with a
 //! heartbeat (zone, capacity, used, version, addresses, draining) and keeps a
-//! [`View`] of the peers it hears. A peer is *live* while its last heartbeat is
-//! younger than [`LIVE_PERIODS`] heartbeat periods. Placement reads the view.
+//! [`View`] of the peers it hears.
+//!
+//! States: a peer is *live* while heard (heartbeat or successful ping) within
+//! [`LIVE_PERIODS`] heartbeat periods; then *suspect* until `down_after` has
+//! passed without news; then *down*. New shards go to live peers only. Repair
+//! keeps a suspect peer in its place (a home server restarting must not cause
+//! mass re-replication) but sends it nothing; a down peer is dropped from every
+//! responsible set and its shards are repaired elsewhere. A node that sees a
+//! peer go down announces it, so views converge.
 
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
@@ -30,6 +37,15 @@ pub enum Announcement {
     Heartbeat(Heartbeat),
     /// The sender is shutting down.
     Leave,
+    /// The sender considers this peer (id bytes) down.
+    Down(Vec<u8>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeerState {
+    Live,
+    Suspect,
+    Down,
 }
 
 impl Announcement {
@@ -47,28 +63,33 @@ pub struct PeerInfo {
     pub peer_id: String,
     #[serde(flatten)]
     pub heartbeat: Heartbeat,
-    /// Seconds since the last heartbeat.
+    /// Seconds since the last heartbeat or ping.
     pub last_seen_secs: f64,
     pub live: bool,
+    pub state: PeerState,
     pub local: bool,
 }
 
 struct Entry {
     hb: Heartbeat,
     seen: Instant,
+    /// Declared down (by this node's clock or a peer's announcement).
+    down: bool,
 }
 
 pub struct View {
     local: PeerId,
     period: Duration,
+    down_after: Duration,
     peers: Mutex<HashMap<PeerId, Entry>>,
 }
 
 impl View {
-    pub fn new(local: PeerId, period: Duration) -> Self {
+    pub fn new(local: PeerId, period: Duration, down_after: Duration) -> Self {
         View {
             local,
             period,
+            down_after,
             peers: Mutex::new(HashMap::new()),
         }
     }
@@ -81,22 +102,100 @@ impl View {
         self.peers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn heard(&self, peer: PeerId, hb: Heartbeat) {
-        self.lock().insert(
+    /// Records a heartbeat. Returns true if placement may have changed: the
+    /// peer was not live before (it joined or came back), or its zone or
+    /// draining flag changed.
+    pub fn heard(&self, peer: PeerId, hb: Heartbeat) -> bool {
+        let now = Instant::now();
+        let mut peers = self.lock();
+        let changed = match peers.get(&peer) {
+            None => true,
+            Some(e) => {
+                self.state_of(e, now) != PeerState::Live
+                    || e.hb.draining != hb.draining
+                    || e.hb.zone != hb.zone
+            }
+        };
+        peers.insert(
             peer,
             Entry {
                 hb,
-                seen: Instant::now(),
+                seen: now,
+                down: false,
             },
         );
+        changed
     }
 
+    /// A successful direct ping keeps a known peer live.
+    pub fn pinged(&self, peer: &PeerId) {
+        if let Some(e) = self.lock().get_mut(peer) {
+            if !e.down {
+                e.seen = Instant::now();
+            }
+        }
+    }
+
+    /// The peer announced it is stopping: it is suspect at once (no new shards
+    /// go to it), but down only after `down_after` like any silent peer, so a
+    /// restart causes no repair traffic.
     pub fn left(&self, peer: &PeerId) {
-        self.lock().remove(peer);
+        let quiet = self.period * LIVE_PERIODS;
+        if let Some(e) = self.lock().get_mut(peer) {
+            if let Some(t) = Instant::now().checked_sub(quiet) {
+                e.seen = e.seen.min(t);
+            }
+        }
+    }
+
+    /// Another node says `peer` is down: agree unless we heard it recently.
+    pub fn reported_down(&self, peer: &PeerId) -> bool {
+        let now = Instant::now();
+        match self.lock().get_mut(peer) {
+            Some(e) if !e.down && self.state_of(e, now) != PeerState::Live => {
+                e.down = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn state_of(&self, e: &Entry, now: Instant) -> PeerState {
+        let quiet = now.duration_since(e.seen);
+        if e.down || quiet >= self.down_after {
+            PeerState::Down
+        } else if quiet >= self.period * LIVE_PERIODS {
+            PeerState::Suspect
+        } else {
+            PeerState::Live
+        }
     }
 
     fn is_live(&self, e: &Entry, now: Instant) -> bool {
-        now.duration_since(e.seen) < self.period * LIVE_PERIODS
+        self.state_of(e, now) == PeerState::Live
+    }
+
+    /// Peers that crossed into down since the last call (marked, to announce once).
+    pub fn newly_down(&self) -> Vec<PeerId> {
+        let now = Instant::now();
+        let mut out = Vec::new();
+        let local = self.local;
+        for (p, e) in self.lock().iter_mut() {
+            if *p != local && !e.down && self.state_of(e, now) == PeerState::Down {
+                e.down = true;
+                out.push(*p);
+            }
+        }
+        out
+    }
+
+    pub fn state(&self, peer: &PeerId) -> Option<PeerState> {
+        let now = Instant::now();
+        self.lock().get(peer).map(|e| self.state_of(e, now))
+    }
+
+    pub fn is_reachable(&self, peer: &PeerId) -> bool {
+        self.state(peer) == Some(PeerState::Live)
     }
 
     /// Every known peer, the local node included, sorted by peer id.
@@ -110,6 +209,7 @@ impl View {
                 heartbeat: e.hb.clone(),
                 last_seen_secs: now.duration_since(e.seen).as_secs_f64(),
                 live: self.is_live(e, now),
+                state: self.state_of(e, now),
                 local: *p == self.local,
             })
             .collect();
@@ -117,13 +217,22 @@ impl View {
         v
     }
 
-    /// Live peers as placement candidates.
+    /// Live peers as placement candidates for new shards.
     pub fn candidates(&self) -> Vec<Candidate<PeerId>> {
+        self.candidates_in(&[PeerState::Live])
+    }
+
+    /// Live and suspect peers: the responsible sets repair works towards.
+    pub fn repair_candidates(&self) -> Vec<Candidate<PeerId>> {
+        self.candidates_in(&[PeerState::Live, PeerState::Suspect])
+    }
+
+    fn candidates_in(&self, states: &[PeerState]) -> Vec<Candidate<PeerId>> {
         let now = Instant::now();
         let mut v: Vec<Candidate<PeerId>> = self
             .lock()
             .iter()
-            .filter(|(_, e)| self.is_live(e, now))
+            .filter(|(_, e)| states.contains(&self.state_of(e, now)))
             .map(|(p, e)| Candidate {
                 peer: *p,
                 key: peer_key(&p.to_bytes()),

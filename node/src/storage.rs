@@ -58,6 +58,15 @@ impl Usage {
             .unwrap_or(0)
     }
 
+    /// A copy left this node (per-owner figures are recomputed at start-up).
+    pub fn sub(&self, size: u64) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                Some(u.saturating_sub(size))
+            });
+    }
+
     pub fn add(&self, o: OwnerId, size: u64) {
         self.used.fetch_add(size, Ordering::Relaxed);
         *self
@@ -143,7 +152,7 @@ pub async fn run(
             Event::Misbehaved { peer, reason } => {
                 warn!(%peer, "peer sent a malformed message: {reason}")
             }
-            Event::Gossip { .. } => {}
+            Event::Gossip { .. } | Event::Pinged { .. } => {}
         }
     }
     drop(wtx);

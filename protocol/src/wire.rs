@@ -127,6 +127,7 @@ mod tests {
                 lease: Lease {
                     owner: OwnerId([2; 32]),
                     expires_at: 3,
+                    copies: 3,
                 },
                 bytes: vec![9; 1000],
             },

@@ -19,6 +19,8 @@ pub enum AuditAction {
     Repaired,
     /// A backup entry was added to the catalogue.
     BackupAdded,
+    /// A copy was removed because enough healthy copies are confirmed elsewhere.
+    RemovedRedundant,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

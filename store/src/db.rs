@@ -26,6 +26,7 @@ const CF_BACKUPS: &str = "backups";
 const CF_CHUNKS: &str = "chunks";
 const CF_AUDIT: &str = "audit";
 const CF_CATALOGUES: &str = "catalogues";
+const CF_TRANSFERS: &str = "transfers";
 
 /// Values at least this large go to blob files: a ~1 MiB shard is then written
 /// once (WAL aside) instead of being rewritten by every compaction level.
@@ -37,6 +38,21 @@ const BLOB_FILE_SIZE: u64 = 256 << 20;
 const SHARD_WRITE_BUFFER: usize = 32 << 20;
 /// Striped locks serialising metadata read-modify-write per shard.
 const LOCK_STRIPES: usize = 64;
+
+/// Largest encoded transfer job.
+const MAX_TRANSFER_LEN: usize = 4096;
+
+/// A queued copy of a shard to a peer (repair, handoff or rebalance).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TransferJob {
+    pub shard: ShardId,
+    /// The target peer's id, as bytes.
+    pub peer: Vec<u8>,
+    /// "repair" or "handoff".
+    pub reason: String,
+    pub attempts: u32,
+    pub size: u32,
+}
 
 /// What `put` did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,6 +141,7 @@ impl Store {
             ColumnFamilyDescriptor::new(CF_CHUNKS, small_cf_options()),
             ColumnFamilyDescriptor::new(CF_AUDIT, small_cf_options()),
             ColumnFamilyDescriptor::new(CF_CATALOGUES, small_cf_options()),
+            ColumnFamilyDescriptor::new(CF_TRANSFERS, small_cf_options()),
         ];
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| {
             let msg = e.to_string();
@@ -564,6 +581,71 @@ impl Store {
             )?)),
             None => Ok(None),
         }
+    }
+
+    /// Removes this node's copy of `id` because `confirmed` (a description of
+    /// the healthy copies confirmed elsewhere) makes it redundant. The caller
+    /// has proved those copies; the store records the proof in the audit log.
+    pub fn remove_redundant(&self, id: &ShardId, confirmed: &str) -> Result<bool, StoreError> {
+        let _guard = self.lock(id);
+        let Some(m) = self.meta(id)? else {
+            return Ok(false);
+        };
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_SHARDS), id.0);
+        batch.delete_cf(self.cf(CF_META), id.0);
+        let detail = format!("{} bytes; healthy copies confirmed on {confirmed}", m.size);
+        self.audit(&mut batch, AuditAction::RemovedRedundant, Some(*id), detail)?;
+        self.write(batch)?;
+        Ok(true)
+    }
+
+    /// Adds a job to the persistent transfer queue. Keys sort by (priority,
+    /// due time, shard, peer): lower priority values run first. Re-adding the
+    /// same job under the same key is harmless.
+    pub fn enqueue_transfer(
+        &self,
+        priority: u8,
+        due: u64,
+        job: &TransferJob,
+    ) -> Result<Vec<u8>, StoreError> {
+        let mut key = vec![priority];
+        key.extend_from_slice(&due.to_be_bytes());
+        key.extend_from_slice(&job.shard.0);
+        key.extend_from_slice(&job.peer);
+        let v = codec::encode::<_, MAX_TRANSFER_LEN>("transfer job", job)?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_TRANSFERS), &key, v);
+        self.write(batch)?;
+        Ok(key)
+    }
+
+    /// Every queued transfer, in queue order: (key, due, job).
+    pub fn transfers(&self) -> Result<Vec<(Vec<u8>, u64, TransferJob)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_TRANSFERS), IteratorMode::Start)
+        {
+            let (k, v) = item.map_err(StoreError::engine)?;
+            let due = k
+                .get(1..9)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            out.push((
+                k.to_vec(),
+                due,
+                codec::decode::<TransferJob, MAX_TRANSFER_LEN>("transfer job", &v)?,
+            ));
+        }
+        Ok(out)
+    }
+
+    pub fn remove_transfer(&self, key: &[u8]) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_TRANSFERS), key);
+        self.write(batch)
     }
 
     /// Test hook: writes bytes under an id without verification, to simulate rot.

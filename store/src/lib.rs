@@ -9,6 +9,8 @@
 //! | `backups` | backup id         | the owner's catalogue entry         |
 //! | `chunks`  | hash of chunk key | shard id (the owner's dedup index)  |
 //! | `audit`   | sequence (u64 BE) | [`AuditEvent`], append-only         |
+//! | `catalogues` | owner public key | newest signed catalogue held for the swarm |
+//! | `transfers` | priority, due, shard, peer | queued repair/handoff copies |
 //!
 //! Invariants: a `meta` row exists iff a `shards` row does, both written in one
 //! atomic write batch together with the audit event that explains the change;
@@ -22,6 +24,6 @@ mod error;
 mod meta;
 
 pub use audit::{AuditAction, AuditEvent};
-pub use db::{PutOutcome, Store, StoreStats};
+pub use db::{PutOutcome, Store, StoreStats, TransferJob};
 pub use error::StoreError;
 pub use meta::{ShardMeta, ShardState};

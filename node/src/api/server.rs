@@ -6,6 +6,7 @@ use super::NodeStatus;
 use crate::datadir::DataDir;
 use crate::distribute::Net;
 use crate::ops::{self, CreateRequest, Ctx, RestoreRequest, StatusFilter};
+use crate::repair::{self, Plan, Repair, RepairStatus};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
@@ -21,7 +22,8 @@ use std::sync::Arc;
 pub struct Shared {
     pub store: Arc<Store>,
     pub dd: DataDir,
-    pub net: Net,
+    pub net: Arc<Net>,
+    pub repair: Arc<Repair>,
     pub token: String,
     pub zone: String,
     pub capacity: u64,
@@ -71,7 +73,7 @@ where
         let ctx = Ctx {
             store: &s.store,
             master,
-            net: Some(&s.net),
+            net: Some(s.net.as_ref()),
             data_dir: s.dd.root().to_path_buf(),
         };
         f(&ctx).map_err(err)
@@ -168,6 +170,73 @@ async fn shards(
     with_ctx(s, move |c| ops::shards_list(c.store, r.status)).await
 }
 
+#[derive(Deserialize)]
+pub struct PlanReq {
+    pub churn_threshold: Option<f64>,
+}
+
+async fn rebalance_plan(State(s): State<AppState>, Json(r): Json<PlanReq>) -> Json<Plan> {
+    Json(
+        repair::scan(
+            &s.net,
+            &s.store,
+            &s.repair,
+            false,
+            r.churn_threshold.unwrap_or(0.2),
+        )
+        .await,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct RunReq {
+    pub parallel: Option<usize>,
+    pub dry_run: bool,
+}
+
+async fn rebalance_run(State(s): State<AppState>, Json(r): Json<RunReq>) -> Json<Plan> {
+    if !r.dry_run {
+        if let Some(p) = r.parallel {
+            s.repair
+                .cfg
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .parallel = p.max(1);
+        }
+        s.repair.paused.store(false, Ordering::Relaxed);
+    }
+    Json(repair::scan(&s.net, &s.store, &s.repair, !r.dry_run, 0.2).await)
+}
+
+async fn rebalance_status(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
+    let st = s.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        st.repair
+            .status(&st.store, st.net.usage.draining.load(Ordering::Relaxed))
+    })
+    .await
+    .map_err(err)?;
+    Ok(Json(out))
+}
+
+async fn rebalance_pause(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
+    s.repair.paused.store(true, Ordering::Relaxed);
+    rebalance_status(State(s)).await
+}
+
+async fn rebalance_resume(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
+    s.repair.paused.store(false, Ordering::Relaxed);
+    s.repair.kick();
+    rebalance_status(State(s)).await
+}
+
+async fn drain(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
+    s.net.usage.draining.store(true, Ordering::Relaxed);
+    s.repair.paused.store(false, Ordering::Relaxed);
+    s.repair.kick();
+    rebalance_status(State(s)).await
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/status", get(status))
@@ -178,6 +247,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/backup/restore", post(restore))
         .route("/v1/backup/verify", post(verify))
         .route("/v1/shards", post(shards))
+        .route("/v1/rebalance/plan", post(rebalance_plan))
+        .route("/v1/rebalance/run", post(rebalance_run))
+        .route("/v1/rebalance/status", get(rebalance_status))
+        .route("/v1/rebalance/pause", post(rebalance_pause))
+        .route("/v1/rebalance/resume", post(rebalance_resume))
+        .route("/v1/node/drain", post(drain))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state)
 }

@@ -129,6 +129,7 @@ pub fn create(
     let lease = Lease {
         owner: master.owner_id(),
         expires_at,
+        copies: opts.tier.copies() as u8,
     };
     let conv = master.convergence_key();
     let total: u64 = walked

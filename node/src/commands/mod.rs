@@ -5,6 +5,7 @@
 mod backup;
 mod keys;
 mod node;
+mod rebalance;
 
 use crate::api::client::ApiClient;
 use crate::cli::{Cli, Command};
@@ -40,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Bench(args) => crate::bench::run(&args, json),
         Command::Node(n) => node::run(&dd, n, json),
         Command::Peers(p) => node::peers(&dd, p, json),
+        Command::Rebalance(r) => rebalance::run(&node::daemon(&dd)?, r, json),
     }
 }
 

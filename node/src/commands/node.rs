@@ -9,7 +9,7 @@ use crate::membership::PeerInfo;
 use crate::output;
 use anyhow::{bail, Context};
 
-fn daemon(dd: &DataDir) -> anyhow::Result<crate::api::client::ApiClient> {
+pub(super) fn daemon(dd: &DataDir) -> anyhow::Result<crate::api::client::ApiClient> {
     match target(dd) {
         Target::Daemon(c) => Ok(c),
         Target::Local => bail!(
@@ -39,6 +39,10 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
             quota_per_owner: a.quota_per_owner,
             heartbeat_ms: a.heartbeat_ms,
             api_port: a.api_port,
+            down_after_secs: a.down_after,
+            scan_interval_secs: a.scan_interval,
+            parallel: a.parallel,
+            bandwidth_limit: a.bandwidth_limit,
         },
     )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -56,6 +60,9 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
 pub(super) fn run(dd: &DataDir, cmd: NodeCommand, json: bool) -> anyhow::Result<i32> {
     match cmd {
         NodeCommand::Run(a) => run_node(dd, a),
+        NodeCommand::Drain { no_wait, timeout } => {
+            super::rebalance::drain(&daemon(dd)?, no_wait, timeout, json)
+        }
         NodeCommand::Status => {
             let s: NodeStatus = daemon(dd)?.get("/v1/status")?;
             if json {

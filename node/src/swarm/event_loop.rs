@@ -29,6 +29,8 @@ pub enum Event {
     },
     /// A peer sent something malformed (for reputation).
     Misbehaved { peer: PeerId, reason: String },
+    /// A direct ping to `peer` succeeded.
+    Pinged { peer: PeerId },
 }
 
 pub struct EventLoop {
@@ -172,6 +174,13 @@ impl EventLoop {
                 None => debug!("gossip without a source ignored"),
             },
             SwarmEvent::Behaviour(BehaviourEvent::Shard(ev)) => self.shard_event(ev).await,
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p::ping::Event {
+                peer,
+                result: Ok(_),
+                ..
+            })) => {
+                Self::emit(&self.events, Event::Pinged { peer }).await;
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
                 peer, ..
             })) => {

@@ -10,6 +10,7 @@ fn lease(o: u8, exp: u64) -> Lease {
     Lease {
         owner: OwnerId([o; 32]),
         expires_at: exp,
+        copies: 2,
     }
 }
 
