@@ -136,6 +136,7 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
         keypair,
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
         bootstrap: vec![],
+        known: vec![],
     })
     .unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -169,6 +170,7 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
                 id: a.id(),
                 lease,
                 bytes: b.bytes().to_vec(),
+                avoid: vec![],
             },
         )
         .await
@@ -188,6 +190,7 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
                 id: a.id(),
                 lease,
                 bytes: a.bytes().to_vec(),
+                avoid: vec![],
             },
         )
         .await
@@ -200,6 +203,7 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
                 id: b.id(),
                 lease,
                 bytes: b.bytes().to_vec(),
+                avoid: vec![],
             },
         )
         .await
@@ -217,6 +221,7 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
                 id: b.id(),
                 lease: other,
                 bytes: b.bytes().to_vec(),
+                avoid: vec![],
             },
         )
         .await

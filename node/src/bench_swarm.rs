@@ -28,6 +28,7 @@ async fn raw_rr(n: usize) -> anyhow::Result<f64> {
         keypair: libp2p::identity::Keypair::generate_ed25519(),
         listen: vec![listen.clone()],
         bootstrap: vec![],
+        known: vec![],
     })?;
     let b_peer = b_client.local_peer_id();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -54,6 +55,7 @@ async fn raw_rr(n: usize) -> anyhow::Result<f64> {
         keypair: libp2p::identity::Keypair::generate_ed25519(),
         listen: vec![],
         bootstrap: vec![],
+        known: vec![],
     })?;
     tokio::spawn(a_loop.run(stopped(stop_rx)));
     a_client.add_address(b_peer, b_addr).await;
@@ -67,6 +69,7 @@ async fn raw_rr(n: usize) -> anyhow::Result<f64> {
         id: ShardId([0; 32]),
         lease,
         bytes: payload.clone(),
+        avoid: vec![],
     };
     // Warm up the connection.
     a_client.request(b_peer, req()).await?;

@@ -101,6 +101,42 @@ async fn route(
     }
 }
 
+/// Where a node remembers its peers' addresses between runs, so that it
+/// rejoins even when its bootstrap peers are gone (or it was the bootstrap).
+const KNOWN_PEERS_FILE: &str = "known_peers.json";
+/// Most remembered addresses.
+const MAX_KNOWN: usize = 64;
+
+fn load_known_peers(dd: &DataDir) -> Vec<libp2p::Multiaddr> {
+    let Ok(b) = std::fs::read(dd.root().join(KNOWN_PEERS_FILE)) else {
+        return Vec::new();
+    };
+    let list: Vec<String> = serde_json::from_slice(&b).unwrap_or_default();
+    list.iter()
+        .take(MAX_KNOWN)
+        .filter_map(|a| a.parse().ok())
+        .collect()
+}
+
+fn save_known_peers(dd: &DataDir, view: &View) {
+    let mut list: Vec<String> = Vec::new();
+    for p in view.list().into_iter().filter(|p| p.live && !p.local) {
+        for a in &p.heartbeat.addrs {
+            list.push(format!("{a}/p2p/{}", p.peer_id));
+        }
+    }
+    list.truncate(MAX_KNOWN);
+    if list.is_empty() {
+        return;
+    }
+    let tmp = dd.root().join(format!("{KNOWN_PEERS_FILE}.tmp"));
+    if let Ok(json) = serde_json::to_vec(&list) {
+        if std::fs::write(&tmp, json).is_ok() {
+            let _ = std::fs::rename(&tmp, dd.root().join(KNOWN_PEERS_FILE));
+        }
+    }
+}
+
 fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
     let _ = std::fs::remove_file(path);
     let mut f = std::fs::OpenOptions::new()
@@ -120,10 +156,12 @@ pub async fn run(
     let keypair = dd.node_identity()?;
     let store = Arc::new(dd.open_store()?);
     let usage = Arc::new(Usage::scan(&store)?);
+    let known = load_known_peers(&dd);
     let (client, event_loop, events) = swarm::new(SwarmConfig {
         keypair,
         listen: cfg.listen.clone(),
         bootstrap: cfg.bootstrap.clone(),
+        known,
     })?;
     let local = client.local_peer_id();
     info!(peer = %local, zone = %cfg.zone, "node starting");
@@ -132,6 +170,7 @@ pub async fn run(
         scan_interval: cfg.scan_interval,
         parallel: cfg.parallel,
         bandwidth: cfg.bandwidth,
+        warmup: cfg.heartbeat * (crate::membership::LIVE_PERIODS + 1),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -160,16 +199,18 @@ pub async fn run(
     ));
 
     let hb_task = {
-        let (client, view, usage, cfg, repair) = (
+        let (client, view, usage, cfg, repair, dd) = (
             client.clone(),
             view.clone(),
             usage.clone(),
             cfg.clone(),
             repair.clone(),
+            dd.clone(),
         );
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(cfg.heartbeat);
+            let mut saved: Vec<PeerId> = Vec::new();
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
@@ -184,6 +225,12 @@ pub async fn run(
                 client
                     .publish(MEMBERSHIP_TOPIC, Announcement::Heartbeat(hb).encode())
                     .await;
+                // Remember peers whenever the set of live peers changes.
+                let live: Vec<PeerId> = view.live_peers();
+                if live != saved {
+                    save_known_peers(&dd, &view);
+                    saved = live;
+                }
                 for peer in view.newly_down() {
                     info!(%peer, "peer is down: repairing its shards elsewhere");
                     client

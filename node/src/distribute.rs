@@ -97,14 +97,16 @@ impl<'a> SwarmSink<'a> {
         id: ShardId,
         lease: Lease,
         bytes: Option<&[u8]>,
+        avoid: &[[u8; 32]],
     ) -> Result<(), String> {
         if peer == self.net.client.local_peer_id() {
             return match bytes {
                 Some(b) => match self.store.put_shard(&id, b, lease) {
-                    Ok(PutOutcome::AlreadyPresent) => Ok(()),
-                    Ok(_) => {
-                        self.net.usage.add(lease.owner, b.len() as u64);
-                        Ok(())
+                    Ok(outcome) => {
+                        if outcome != PutOutcome::AlreadyPresent {
+                            self.net.usage.add(lease.owner, b.len() as u64);
+                        }
+                        self.store.set_avoid(&id, avoid).map_err(|e| e.to_string())
                     }
                     Err(e) => Err(e.to_string()),
                 },
@@ -120,6 +122,7 @@ impl<'a> SwarmSink<'a> {
                 id,
                 lease,
                 bytes: b.to_vec(),
+                avoid: avoid.to_vec(),
             },
             None => Request::Renew { id, lease },
         };
@@ -143,6 +146,7 @@ impl<'a> SwarmSink<'a> {
         last: bool,
     ) -> Result<Vec<PeerId>, SinkError> {
         let mut pool = self.candidates.clone();
+        let mut avoid: Vec<[u8; 32]> = Vec::new();
         if last {
             let placed = self.placed.load(Ordering::SeqCst);
             let holders = self
@@ -161,7 +165,14 @@ impl<'a> SwarmSink<'a> {
                 .count()
                 >= self.copies.min(pool.len())
             {
-                pool.retain(|c| !full.contains(&c.peer));
+                // Recorded with the shard, so that repair keeps it off them too.
+                avoid = pool
+                    .iter()
+                    .filter(|c| full.contains(&c.peer))
+                    .map(|c| c.key)
+                    .take(shardnet_store::MAX_AVOID)
+                    .collect();
+                pool.retain(|c| !avoid.contains(&c.key));
             }
         }
         let eligible = pool.iter().filter(|c| c.eligible(size)).count();
@@ -190,7 +201,9 @@ impl<'a> SwarmSink<'a> {
                 order[next..(next + wanted - confirmed.len()).min(order.len())].to_vec();
             next += batch.len();
             let results = self.net.handle.block_on(join_all(
-                batch.iter().map(|p| self.send(*p, id, lease, bytes)),
+                batch
+                    .iter()
+                    .map(|p| self.send(*p, id, lease, bytes, &avoid)),
             ));
             for (p, r) in batch.into_iter().zip(results) {
                 match r {

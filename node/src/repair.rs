@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use shardnet_protocol::placement::{self, Candidate};
 use shardnet_protocol::repair::{self, Reason};
 use shardnet_protocol::wire::{Request, Response, MAX_HAS_IDS};
-use shardnet_protocol::{lease, Lease, ShardId};
+use shardnet_protocol::{lease, ShardId};
 use shardnet_store::{ShardState, Store, TransferJob};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -42,6 +42,10 @@ pub struct RepairConfig {
     pub parallel: usize,
     /// Bytes per second for repair traffic; 0 = unlimited.
     pub bandwidth: u64,
+    /// No scan before the node has been up this long: until it has heard every
+    /// live peer, its responsible sets would be wrong and it would move shards
+    /// to the wrong places (a restart must cause no traffic).
+    pub warmup: Duration,
 }
 
 /// One planned copy.
@@ -204,14 +208,14 @@ fn now_unix() -> u64 {
     crate::output::now_unix()
 }
 
-/// Local shards: (id, size, copies wanted, leases).
-fn local_shards(store: &Store) -> Vec<(ShardId, u64, usize, Vec<Lease>)> {
+/// Local shards: (id, size, copies wanted, peers to avoid).
+fn local_shards(store: &Store) -> Vec<(ShardId, u64, usize, Vec<[u8; 32]>)> {
     let now = now_unix();
     let mut v = Vec::new();
     let _ = store.for_each_meta(|id, m| {
         if m.state == ShardState::Healthy {
             let wanted = lease::copies_wanted(&m.leases, now);
-            v.push((id, m.size as u64, wanted, m.leases));
+            v.push((id, m.size as u64, wanted, m.avoid));
         }
         true
     });
@@ -231,22 +235,36 @@ async fn ask_holders(
                 let r = client
                     .request(peer, Request::Has { ids: batch.clone() })
                     .await;
-                let held: Vec<ShardId> = match r {
-                    Ok(Response::Has(v)) if v.len() == batch.len() => batch
-                        .into_iter()
-                        .zip(v)
-                        .filter(|(_, h)| *h)
-                        .map(|(id, _)| id)
-                        .collect(),
-                    _ => Vec::new(),
+                // `None`: no valid answer; the peer's holdings are unknown.
+                let held: Option<Vec<ShardId>> = match r {
+                    Ok(Response::Has(v)) if v.len() == batch.len() => Some(
+                        batch
+                            .into_iter()
+                            .zip(v)
+                            .filter(|(_, h)| *h)
+                            .map(|(id, _)| id)
+                            .collect(),
+                    ),
+                    _ => None,
                 };
                 (peer, held)
             });
         }
     }
+    // A peer that failed to answer any batch is left out entirely: it is
+    // neither a confirmed holder nor a transfer target in this scan.
     let mut out: HashMap<PeerId, HashSet<ShardId>> = HashMap::new();
+    let mut silent: HashSet<PeerId> = HashSet::new();
     for (peer, held) in futures::future::join_all(futs).await {
-        out.entry(peer).or_default().extend(held);
+        match held {
+            Some(h) => out.entry(peer).or_default().extend(h),
+            None => {
+                silent.insert(peer);
+            }
+        }
+    }
+    for p in silent {
+        out.remove(&p);
     }
     out
 }
@@ -310,8 +328,17 @@ pub async fn scan(
     let cands: Vec<Candidate<PeerId>> = net.view.repair_candidates();
     let mut sets: Vec<Vec<PeerId>> = Vec::with_capacity(shards.len());
     let mut asks: HashMap<PeerId, Vec<ShardId>> = HashMap::new();
-    for (id, size, wanted, _) in &shards {
-        let r = placement::responsible_set(id, *size, &cands, *wanted);
+    for (id, size, wanted, avoid) in &shards {
+        let r = if avoid.is_empty() {
+            placement::responsible_set(id, *size, &cands, *wanted)
+        } else {
+            let pool: Vec<Candidate<PeerId>> = cands
+                .iter()
+                .filter(|c| !avoid.contains(&c.key))
+                .cloned()
+                .collect();
+            placement::responsible_set(id, *size, &pool, *wanted)
+        };
         for p in &r {
             if *p != local && net.view.is_reachable(p) {
                 asks.entry(*p).or_default().push(*id);
@@ -342,7 +369,9 @@ pub async fn scan(
             .filter(|p| held.get(p).is_some_and(|s| s.contains(id)))
             .copied()
             .collect();
-        let d = repair::decide(&local, r, &holders, |p| net.view.is_reachable(p), *wanted);
+        // Only peers that answered this scan's queries may receive copies.
+        let answered = |p: &PeerId| net.view.is_reachable(p) && held.contains_key(p);
+        let d = repair::decide(&local, r, &holders, answered, *wanted);
         if d.copies < d.wanted {
             plan.below_target += 1;
         }
@@ -395,6 +424,12 @@ pub async fn scan(
             }
         }
     }
+    if apply && !plan.moves.is_empty() {
+        // The queue survives a crash from here on (writes skip the WAL).
+        if let Err(e) = store.flush() {
+            warn!("cannot persist the transfer queue: {e}");
+        }
+    }
     let bw = repair.cfg().bandwidth;
     let total = plan.repair_bytes + plan.handoff_bytes;
     plan.eta_secs = (bw > 0).then(|| total as f64 / bw as f64);
@@ -436,9 +471,9 @@ async fn transfer(net: &Net, store: &Arc<Store>, job: &TransferJob) -> Result<u6
         .await
         .map_err(|e| e.to_string())?;
     let bytes = bytes.map_err(|e| e.to_string())?;
-    let leases = meta
+    let (leases, avoid) = meta
         .map_err(|e| e.to_string())?
-        .map(|m| m.leases)
+        .map(|m| (m.leases, m.avoid))
         .unwrap_or_default();
     let Some((first, rest)) = leases.split_first() else {
         return Err("shard has no lease".into());
@@ -452,6 +487,7 @@ async fn transfer(net: &Net, store: &Arc<Store>, job: &TransferJob) -> Result<u6
                 id,
                 lease: *first,
                 bytes,
+                avoid,
             },
         )
         .await
@@ -485,6 +521,11 @@ pub async fn run(
         let (net, store, repair, mut stop) =
             (net.clone(), store.clone(), repair.clone(), stop.clone());
         tokio::spawn(async move {
+            let warmup = repair.cfg().warmup;
+            tokio::select! {
+                _ = tokio::time::sleep(warmup) => {}
+                _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
+            }
             loop {
                 let interval = repair.cfg().scan_interval;
                 tokio::select! {

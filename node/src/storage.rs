@@ -88,6 +88,7 @@ struct WriteJob {
     peer: PeerId,
     id: ShardId,
     lease: Lease,
+    avoid: Vec<[u8; 32]>,
     bytes: Option<Vec<u8>>,
     channel: ResponseChannel<Response>,
 }
@@ -115,12 +116,18 @@ pub async fn run(
                 request,
                 channel,
             } => match request {
-                Request::Store { id, lease, bytes } => {
+                Request::Store {
+                    id,
+                    lease,
+                    bytes,
+                    avoid,
+                } => {
                     let _ = wtx
                         .send(WriteJob {
                             peer,
                             id,
                             lease,
+                            avoid,
                             bytes: Some(bytes),
                             channel,
                         })
@@ -132,6 +139,7 @@ pub async fn run(
                             peer,
                             id,
                             lease,
+                            avoid: Vec::new(),
                             bytes: None,
                             channel,
                         })
@@ -227,7 +235,11 @@ fn apply(store: &Store, usage: &Usage, limits: &Limits, job: &WriteJob) -> Respo
             return Response::Rejected(Reject::OverQuota);
         }
     }
-    match store.put_shard(&job.id, bytes, job.lease) {
+    let put = store.put_shard(&job.id, bytes, job.lease).and_then(|o| {
+        store.set_avoid(&job.id, &job.avoid)?;
+        Ok(o)
+    });
+    match put {
         Ok(PutOutcome::Stored) | Ok(PutOutcome::Repaired) => {
             usage.add(job.lease.owner, size);
             Response::Stored

@@ -30,12 +30,14 @@ const fn max(a: usize, b: usize) -> usize {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
-    /// Keep `bytes` (which must hash to `id`) under `lease`.
+    /// Keep `bytes` (which must hash to `id`) under `lease`; `avoid` lists
+    /// placement keys of peers that must never hold it (separation).
     Store {
         id: ShardId,
         lease: Lease,
         #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
+        avoid: Vec<[u8; 32]>,
     },
     /// Extend `lease` on a shard the peer should already hold.
     Renew { id: ShardId, lease: Lease },
@@ -130,6 +132,7 @@ mod tests {
                     copies: 3,
                 },
                 bytes: vec![9; 1000],
+                avoid: vec![],
             },
             Request::Fetch {
                 id: ShardId([4; 32]),

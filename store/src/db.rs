@@ -39,6 +39,9 @@ const SHARD_WRITE_BUFFER: usize = 32 << 20;
 /// Striped locks serialising metadata read-modify-write per shard.
 const LOCK_STRIPES: usize = 64;
 
+/// Most peers one shard's placement may avoid.
+pub const MAX_AVOID: usize = 16;
+
 /// Largest encoded transfer job.
 const MAX_TRANSFER_LEN: usize = 4096;
 
@@ -307,6 +310,7 @@ impl Store {
                     stored_at: t,
                     verified_at: t,
                     leases: vec![new_lease],
+                    avoid: Vec::new(),
                 };
                 batch.put_cf(self.cf(CF_SHARDS), id.0, bytes);
                 self.put_meta(&mut batch, id, &m)?;
@@ -581,6 +585,27 @@ impl Store {
             )?)),
             None => Ok(None),
         }
+    }
+
+    /// Records peers (placement keys) that must not hold `id`. At most
+    /// [`MAX_AVOID`] are kept.
+    pub fn set_avoid(&self, id: &ShardId, avoid: &[[u8; 32]]) -> Result<(), StoreError> {
+        let _guard = self.lock(id);
+        let Some(mut m) = self.meta(id)? else {
+            return Ok(());
+        };
+        let before = m.avoid.len();
+        for k in avoid {
+            if !m.avoid.contains(k) && m.avoid.len() < MAX_AVOID {
+                m.avoid.push(*k);
+            }
+        }
+        if m.avoid.len() == before {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::default();
+        self.put_meta(&mut batch, id, &m)?;
+        self.write(batch)
     }
 
     /// Removes this node's copy of `id` because `confirmed` (a description of

@@ -24,6 +24,6 @@ mod error;
 mod meta;
 
 pub use audit::{AuditAction, AuditEvent};
-pub use db::{PutOutcome, Store, StoreStats, TransferJob};
+pub use db::{PutOutcome, Store, StoreStats, TransferJob, MAX_AVOID};
 pub use error::StoreError;
 pub use meta::{ShardMeta, ShardState};

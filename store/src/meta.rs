@@ -29,6 +29,9 @@ pub struct ShardMeta {
     /// Unix seconds of the last full verification (store or read).
     pub verified_at: u64,
     pub leases: Vec<Lease>,
+    /// Placement keys of peers that must not hold this shard (complementary
+    /// separation decided by the owner); repair places around them.
+    pub avoid: Vec<[u8; 32]>,
 }
 
 impl ShardState {

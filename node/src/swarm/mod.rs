@@ -41,6 +41,8 @@ pub struct SwarmConfig {
     pub keypair: libp2p::identity::Keypair,
     pub listen: Vec<Multiaddr>,
     pub bootstrap: Vec<Multiaddr>,
+    /// Peers remembered from an earlier run: dialled too, failures ignored.
+    pub known: Vec<Multiaddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +130,11 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
             addr: addr.clone(),
             reason: e.to_string(),
         })?;
+    }
+    for addr in &cfg.known {
+        if let Err(e) = swarm.dial(addr.clone()) {
+            tracing::debug!(%addr, "remembered peer not dialled: {e}");
+        }
     }
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
     let (ev_tx, ev_rx) = mpsc::channel(COMMAND_QUEUE);

@@ -1,0 +1,412 @@
+//! End-to-end churn tests with real node processes: failures are repaired,
+//! joins hand shards off and redundant copies go, drains empty a node, and
+//! none of it drops a shard below its tier's copy count.
+
+mod common;
+
+use common::{random_bytes, Env, NodeProc};
+use libp2p::PeerId;
+use shardnet_protocol::placement::{self, Candidate};
+use shardnet_protocol::ShardId;
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::time::{Duration, Instant};
+
+/// Fast failure detection for tests: heartbeats every 300 ms, down after 3 s.
+const FAST: &[&str] = &["--down-after", "3", "--scan-interval", "2"];
+
+struct Swarm {
+    env: Env,
+    nodes: Vec<NodeProc>,
+    boot: String,
+}
+
+impl Swarm {
+    fn start(count: usize, zones: usize, args: &[&str]) -> Swarm {
+        let env = Env::new();
+        let args = args.to_vec();
+        let first = NodeProc::start(&env, "node1", "zone0", None, &args);
+        let boot = first.addr(&env);
+        let mut s = Swarm {
+            env,
+            nodes: vec![first],
+            boot,
+        };
+        for i in 2..=count {
+            s.add(&format!("zone{}", (i - 1) % zones), &args);
+        }
+        s.converge();
+        s
+    }
+
+    fn add(&mut self, zone: &str, args: &[&str]) {
+        let name = format!("node{}", self.nodes.len() + 1);
+        let n = NodeProc::start(&self.env, &name, zone, Some(&self.boot), args);
+        self.nodes.push(n);
+    }
+
+    fn live(&self) -> Vec<&NodeProc> {
+        self.nodes
+            .iter()
+            .filter(|n| n.status(&self.env).is_some())
+            .collect()
+    }
+
+    fn converge(&self) {
+        let want = self.live().len();
+        for n in self.live() {
+            n.wait_for(Duration::from_secs(60), "membership", |n| {
+                n.run(&self.env, &["peers", "list", "--json"])
+                    .json()
+                    .as_array()
+                    .is_some_and(|a| a.iter().filter(|p| p["live"] == true).count() == want)
+            });
+        }
+    }
+
+    /// One pass over live nodes: shard → (holders, copies wanted, size).
+    fn pass(&self) -> HashMap<String, (HashSet<String>, usize, u64)> {
+        let mut map: HashMap<String, (HashSet<String>, usize, u64)> = HashMap::new();
+        for n in self.live() {
+            let r = n.run(&self.env, &["shards", "list", "--json"]);
+            if r.code != 0 {
+                continue;
+            }
+            for s in r.json().as_array().unwrap() {
+                if s["state"] != "Healthy" {
+                    continue;
+                }
+                let wanted = s["leases"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l["copies"].as_u64().unwrap())
+                    .max()
+                    .unwrap();
+                let e = map
+                    .entry(s["id"].as_str().unwrap().into())
+                    .or_insert_with(|| (HashSet::new(), 0, 0));
+                e.0.insert(n.name.clone());
+                e.1 = e.1.max(wanted as usize);
+                e.2 = s["size"].as_u64().unwrap();
+            }
+        }
+        map
+    }
+
+    /// Holders seen in either of two consecutive passes (a shard moving between
+    /// nodes while a pass runs is not mistaken for a lost copy).
+    fn sample(&self) -> HashMap<String, (HashSet<String>, usize, u64)> {
+        let mut a = self.pass();
+        for (k, v) in self.pass() {
+            let e = a.entry(k).or_insert_with(|| (HashSet::new(), v.1, v.2));
+            e.0.extend(v.0);
+        }
+        a
+    }
+
+    /// Waits until every shard has exactly its wanted copies on live nodes,
+    /// checking at every sample that none is below `floor` (None: no check).
+    fn wait_exact(&self, limit: Duration, floor: bool, expect_shards: usize) -> Duration {
+        let start = Instant::now();
+        loop {
+            let s = self.sample();
+            if floor {
+                for (id, (on, wanted, _)) in &s {
+                    assert!(
+                        on.len() >= *wanted,
+                        "shard {id} fell to {} copies ({wanted} wanted): {on:?}",
+                        on.len()
+                    );
+                }
+            }
+            let exact = self.pass();
+            if exact.len() == expect_shards
+                && exact.values().all(|(on, wanted, _)| on.len() == *wanted)
+            {
+                return start.elapsed();
+            }
+            if start.elapsed() >= limit {
+                let logs: Vec<String> = self
+                    .nodes
+                    .iter()
+                    .map(|n| {
+                        let t = n.log_text();
+                        let tail: Vec<&str> = t.lines().rev().take(25).collect();
+                        format!(
+                            "--- {}\n{}",
+                            n.name,
+                            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                        )
+                    })
+                    .collect();
+                panic!(
+                    "not back to exact redundancy within {limit:?}: {:?}\n{}",
+                    histogram(&exact),
+                    logs.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    fn restart(&mut self, idx: usize, args: &[&str]) {
+        let name = self.nodes[idx].name.clone();
+        let zone = self.zone_of(idx);
+        let n = NodeProc::start(&self.env, &name, &zone, Some(&self.boot), args);
+        self.nodes[idx] = n;
+    }
+
+    fn zone_of(&self, idx: usize) -> String {
+        if idx == 0 {
+            "zone0".into()
+        } else {
+            format!("zone{}", idx % 3)
+        }
+    }
+}
+
+fn histogram(m: &HashMap<String, (HashSet<String>, usize, u64)>) -> Vec<(usize, usize, usize)> {
+    let mut h: HashMap<(usize, usize), usize> = HashMap::new();
+    for (on, wanted, _) in m.values() {
+        *h.entry((on.len(), *wanted)).or_default() += 1;
+    }
+    let mut v: Vec<_> = h.into_iter().map(|((a, b), c)| (a, b, c)).collect();
+    v.sort();
+    v
+}
+
+fn backup(
+    s: &Swarm,
+    node: usize,
+    tier: &str,
+    seed: u64,
+    mib: usize,
+) -> (String, std::path::PathBuf) {
+    let src = s.env.path(&format!("src-{tier}"));
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("data.bin"), random_bytes(seed, mib << 20)).unwrap();
+    let r = s.nodes[node]
+        .run(
+            &s.env,
+            &[
+                "backup",
+                "create",
+                "--json",
+                "--tier",
+                tier,
+                src.to_str().unwrap(),
+            ],
+        )
+        .ok()
+        .json();
+    (r["entry"]["id"].as_str().unwrap().to_string(), src)
+}
+
+fn total_shards(s: &Swarm) -> usize {
+    s.pass().len()
+}
+
+#[test]
+fn two_failures_are_repaired_and_data_restores_elsewhere() {
+    let mut s = Swarm::start(7, 3, FAST);
+    let backups: Vec<_> = [("bronze", 1), ("silver", 2), ("gold", 3)]
+        .iter()
+        .map(|(t, seed)| backup(&s, 0, t, *seed, 12))
+        .collect();
+    let shards = total_shards(&s);
+    s.wait_exact(Duration::from_secs(30), true, shards);
+    s.nodes[2].kill();
+    s.nodes[5].kill();
+    let took = s.wait_exact(Duration::from_secs(90), false, shards);
+    eprintln!("back to full redundancy {took:?} after two kill -9 (down after 3 s)");
+    // Restore from a third node that only imports the key.
+    let key = s.nodes[0]
+        .run(&s.env, &["keys", "export"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    s.nodes[3]
+        .run(&s.env, &["keys", "import", &key, "--force"])
+        .ok();
+    for (id, src) in &backups {
+        let out = s.env.path(&format!("out-{id}"));
+        s.nodes[3]
+            .run(&s.env, &["backup", "restore", id, out.to_str().unwrap()])
+            .ok();
+        let name = src.file_name().unwrap();
+        assert!(
+            fs::read(out.join(name).join("data.bin")).unwrap()
+                == fs::read(src.join("data.bin")).unwrap()
+        );
+    }
+}
+
+#[test]
+fn joins_hand_off_the_predicted_share_and_drains_empty_a_node() {
+    let mut s = Swarm::start(7, 3, FAST);
+    backup(&s, 0, "silver", 7, 24);
+    backup(&s, 0, "bronze", 8, 12);
+    let shards = total_shards(&s);
+    s.wait_exact(Duration::from_secs(30), true, shards);
+    let before = s.pass();
+
+    s.add("zone1", FAST);
+    s.add("zone2", FAST);
+    s.converge();
+    s.wait_exact(Duration::from_secs(90), true, shards);
+    let after = s.pass();
+
+    // Placement predicts which shards the two new nodes become responsible for.
+    let peers: Vec<serde_json::Value> = s.nodes[0]
+        .run(&s.env, &["peers", "list", "--json"])
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .clone();
+    let cands: Vec<Candidate<String>> = peers
+        .iter()
+        .filter(|p| p["live"] == true)
+        .map(|p| {
+            let id: PeerId = p["peer_id"].as_str().unwrap().parse().unwrap();
+            Candidate {
+                peer: p["peer_id"].as_str().unwrap().to_string(),
+                key: placement::peer_key(&id.to_bytes()),
+                zone: p["zone"].as_str().unwrap().to_string(),
+                capacity: p["capacity"].as_u64().unwrap(),
+                used: 0,
+                draining: false,
+                isolated: false,
+            }
+        })
+        .collect();
+    let new_ids: HashSet<String> = ["node8", "node9"]
+        .iter()
+        .map(|n| {
+            s.nodes
+                .iter()
+                .find(|x| x.name == *n)
+                .unwrap()
+                .status(&s.env)
+                .unwrap()["peer_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let mut predicted = 0;
+    for (id, (_, wanted, size)) in &before {
+        let sid: ShardId = id.parse().unwrap();
+        let r = placement::responsible_set(&sid, *size, &cands, *wanted);
+        predicted += r.iter().filter(|p| new_ids.contains(*p)).count();
+    }
+    let actual: usize = after
+        .values()
+        .map(|(on, _, _)| on.iter().filter(|n| *n == "node8" || *n == "node9").count())
+        .sum();
+    eprintln!("handoff: {actual} copies moved to the new nodes, placement predicted {predicted}");
+    assert!(predicted > 0);
+    let diff = (actual as f64 - predicted as f64).abs() / predicted as f64;
+    assert!(diff <= 0.1, "moved {actual}, predicted {predicted}");
+
+    // Drain node 4: it ends empty, no shard below target on the way.
+    let drained = s.nodes[3].run(&s.env, &["node", "drain", "--timeout", "90"]);
+    assert_eq!(drained.code, 0, "{}\n{}", drained.stdout, drained.stderr);
+    assert_eq!(
+        s.nodes[3]
+            .run(&s.env, &["shards", "list", "--json"])
+            .ok()
+            .json(),
+        serde_json::json!([])
+    );
+    let m = s.pass();
+    assert_eq!(m.len(), shards);
+    assert!(
+        m.values()
+            .all(|(on, wanted, _)| on.len() >= *wanted && !on.contains("node4")),
+        "{:?}",
+        histogram(&m)
+    );
+}
+
+#[test]
+fn restart_within_the_suspect_window_moves_nothing() {
+    // Long down-after: a restart is just a restart.
+    let slow = ["--down-after", "60", "--scan-interval", "1"];
+    let env_args: Vec<&str> = slow.to_vec();
+    let mut s = Swarm::start(5, 3, &env_args);
+    backup(&s, 0, "silver", 11, 16);
+    let shards = total_shards(&s);
+    s.wait_exact(Duration::from_secs(30), true, shards);
+    let pid = s.nodes[2].pid().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(s.nodes[2].wait_exit(Duration::from_secs(20)), Some(0));
+    std::thread::sleep(Duration::from_secs(2));
+    s.restart(2, &env_args);
+    s.converge();
+    std::thread::sleep(Duration::from_secs(3));
+    for n in s.live() {
+        let st = n
+            .run(&s.env, &["rebalance", "status", "--json"])
+            .ok()
+            .json();
+        assert_eq!(st["bytes_moved"], 0, "{}: {st}\n{}", n.name, n.log_text());
+        assert_eq!(st["queued"], 0, "{}: {st}", n.name);
+    }
+    assert_eq!(
+        s.pass()
+            .values()
+            .filter(|(on, w, _)| on.len() != *w)
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn repair_finishes_after_the_repairing_node_restarts_mid_way() {
+    // Slow repair (2 MiB/s per node) so that a restart lands in the middle.
+    let args = [
+        "--down-after",
+        "3",
+        "--scan-interval",
+        "2",
+        "--bandwidth-limit",
+        "2MiB",
+    ];
+    let mut s = Swarm::start(5, 3, &args);
+    backup(&s, 0, "silver", 21, 24);
+    let shards = total_shards(&s);
+    s.wait_exact(Duration::from_secs(30), true, shards);
+    s.nodes[4].kill();
+    // Wait for some node to have repair work queued, then kill -9 it.
+    let start = Instant::now();
+    let busy = loop {
+        let busy = (0..4).find(|&i| {
+            let st = s.nodes[i].run(&s.env, &["rebalance", "status", "--json"]);
+            st.code == 0 && st.json()["queued"].as_u64().unwrap_or(0) > 1
+        });
+        if let Some(i) = busy {
+            break i;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no repair started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    s.nodes[busy].kill();
+    s.restart(busy, &args);
+    let st = s.nodes[busy]
+        .run(&s.env, &["rebalance", "status", "--json"])
+        .ok()
+        .json();
+    eprintln!("after restart: {st}");
+    // Every shard ends with exactly its copies: nothing lost, no duplicate left.
+    s.wait_exact(Duration::from_secs(120), false, shards);
+}
