@@ -375,6 +375,23 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<i32> {
         }
     };
     let size = args.size.as_u64();
+    if args.churn > 0 {
+        let rows = crate::bench_churn::run(&work, size, args.churn)?;
+        if json {
+            crate::commands::print_json(&rows)?;
+            return Ok(0);
+        }
+        let table: Vec<Vec<String>> = rows
+            .iter()
+            .map(|(a, b, c)| vec![a.clone(), b.clone(), c.clone()])
+            .collect();
+        println!(
+            "shardnet bench --churn {}: real node processes on 127.0.0.1",
+            args.churn
+        );
+        output::table(&["FIGURE", "VALUE", "NOTE"], &table);
+        return Ok(0);
+    }
     if args.swarm > 0 {
         let rows = crate::bench_swarm::run(&work, size, args.swarm)?;
         if json {

@@ -93,7 +93,7 @@ async fn raw_rr(n: usize) -> anyhow::Result<f64> {
     Ok(mbps((n as u64) << 20, d))
 }
 
-struct Proc(Child);
+pub(crate) struct Proc(Child);
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -111,6 +111,7 @@ fn start_node(
     work: &Path,
     i: usize,
     boot: Option<&str>,
+    extra: &[&str],
 ) -> anyhow::Result<(Proc, ApiClient, DataDir)> {
     let data = work.join(format!("node{i}"));
     let status = shardnet(&data).arg("init").stdout(Stdio::null()).status()?;
@@ -131,6 +132,7 @@ fn start_node(
     if let Some(b) = boot {
         cmd.args(["--bootstrap", b]);
     }
+    cmd.args(extra);
     let log = std::fs::File::create(work.join(format!("node{i}.log")))?;
     let child = Proc(cmd.stdout(log.try_clone()?).stderr(log).spawn()?);
     let dd = DataDir::new(&data);
@@ -146,6 +148,54 @@ fn start_node(
             );
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Node processes started by a benchmark, killed when dropped.
+pub(crate) struct LocalSwarm {
+    pub(crate) procs: Vec<Option<Proc>>,
+    pub(crate) clients: Vec<ApiClient>,
+    pub(crate) dds: Vec<DataDir>,
+}
+
+impl LocalSwarm {
+    /// Starts `nodes` nodes in 3 zones, bootstrapped from the first, and waits
+    /// until each sees all.
+    pub(crate) fn start(work: &Path, nodes: usize, extra: &[&str]) -> anyhow::Result<LocalSwarm> {
+        let (first, c1, dd1) = start_node(work, 1, None, extra)?;
+        let s: crate::api::NodeStatus = c1.get("/v1/status")?;
+        let boot = format!(
+            "{}/p2p/{}",
+            s.listen.first().context("node 1 has no address")?,
+            s.peer_id
+        );
+        let mut sw = LocalSwarm {
+            procs: vec![Some(first)],
+            clients: vec![c1],
+            dds: vec![dd1],
+        };
+        for i in 2..=nodes {
+            let (p, c, d) = start_node(work, i, Some(&boot), extra)?;
+            sw.procs.push(Some(p));
+            sw.clients.push(c);
+            sw.dds.push(d);
+        }
+        let start = Instant::now();
+        while sw.clients.iter().any(|c| {
+            c.get::<Vec<crate::membership::PeerInfo>>("/v1/peers")
+                .map_or(true, |v| v.iter().filter(|p| p.live).count() < nodes)
+        }) {
+            if start.elapsed() > Duration::from_secs(60) {
+                bail!("the swarm did not converge within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(sw)
+    }
+
+    /// `kill -9` node `i` (0-based).
+    pub(crate) fn kill(&mut self, i: usize) {
+        self.procs[i] = None;
     }
 }
 
@@ -167,32 +217,8 @@ pub fn run(
         "TCP+noise+yamux on 127.0.0.1".to_string(),
     )];
     eprintln!("starting {nodes} nodes...");
-    let (first, c1, dd1) = start_node(work, 1, None)?;
-    let s: crate::api::NodeStatus = c1.get("/v1/status")?;
-    let boot = format!(
-        "{}/p2p/{}",
-        s.listen.first().context("node 1 has no address")?,
-        s.peer_id
-    );
-    let mut procs = vec![first];
-    let mut clients = vec![c1];
-    let mut dds = vec![dd1];
-    for i in 2..=nodes {
-        let (p, c, d) = start_node(work, i, Some(&boot))?;
-        procs.push(p);
-        clients.push(c);
-        dds.push(d);
-    }
-    let start = Instant::now();
-    while clients.iter().any(|c| {
-        c.get::<Vec<crate::membership::PeerInfo>>("/v1/peers")
-            .map_or(true, |v| v.iter().filter(|p| p.live).count() < nodes)
-    }) {
-        if start.elapsed() > Duration::from_secs(60) {
-            bail!("the swarm did not converge within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let swarm = LocalSwarm::start(work, nodes, &[])?;
+    let (clients, dds) = (&swarm.clients, &swarm.dds);
     eprintln!(
         "generating {} of incompressible data...",
         output::size(size)
@@ -245,7 +271,7 @@ pub fn run(
         mbps(size, d),
         format!("{} files", rr.files),
     ));
-    drop(procs);
+    drop(swarm);
     let _ = std::fs::remove_dir_all(&src);
     let _ = std::fs::remove_dir_all(&dest);
     Ok(rows)

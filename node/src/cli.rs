@@ -219,6 +219,10 @@ pub struct BenchArgs {
     /// node processes (3 copies), next to raw request-response throughput.
     #[arg(long, default_value_t = 0)]
     pub swarm: usize,
+    /// Instead: repair figures on a local swarm of this many node processes
+    /// (time to full redundancy after a kill -9, traffic per byte lost, spread).
+    #[arg(long, default_value_t = 0)]
+    pub churn: usize,
     /// Work directory for generated data and stores (default: a temp dir).
     #[arg(long)]
     pub dir: Option<PathBuf>,

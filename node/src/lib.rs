@@ -11,6 +11,7 @@
 pub mod api;
 pub mod backup;
 pub mod bench;
+pub mod bench_churn;
 pub mod bench_swarm;
 pub mod cli;
 pub mod commands;

@@ -1,0 +1,160 @@
+//! `shardnet bench --churn N`: repair figures on a local swarm of N node
+//! processes. Backs up `--size` at tier silver, waits for exact redundancy,
+//! `kill -9`s one node, and measures the time until every shard is back at its
+//! copy count on live nodes, the repair traffic per byte lost, and the spread
+//! of utilisation across the surviving nodes.
+
+use crate::bench_swarm::LocalSwarm;
+use crate::ops::{CreateRequest, ShardRow};
+use crate::output;
+use crate::repair::RepairStatus;
+use anyhow::bail;
+use serde_json::json;
+use shardnet_protocol::{lease, Cipher, Tier};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Node to kill (0-based): not the one that made the backup.
+const VICTIM: usize = 2;
+
+/// shard → (live holders, wanted); and bytes held per node.
+fn census(
+    sw: &LocalSwarm,
+    dead: &[usize],
+) -> anyhow::Result<(HashMap<String, (usize, usize)>, Vec<u64>)> {
+    let mut m: HashMap<String, (usize, usize)> = HashMap::new();
+    let mut used = Vec::new();
+    for (i, c) in sw.clients.iter().enumerate() {
+        if dead.contains(&i) {
+            continue;
+        }
+        let rows: Vec<ShardRow> = c.post("/v1/shards", &json!({ "status": null }))?;
+        used.push(rows.iter().map(|r| r.meta.size as u64).sum());
+        for r in rows {
+            let e = m.entry(r.id.to_string()).or_insert((0, 0));
+            e.0 += 1;
+            e.1 = e.1.max(lease::copies_wanted(&r.meta.leases, 0));
+        }
+    }
+    Ok((m, used))
+}
+
+fn wait_exact(
+    sw: &LocalSwarm,
+    dead: &[usize],
+    shards: usize,
+    limit: Duration,
+) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    loop {
+        let (m, _) = census(sw, dead)?;
+        if m.len() == shards && m.values().all(|(h, w)| h == w) {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() > limit {
+            bail!("not back to full redundancy within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Rows: (figure, value, note).
+pub fn run(work: &Path, size: u64, nodes: usize) -> anyhow::Result<Vec<(String, String, String)>> {
+    if nodes < 5 {
+        bail!("--churn needs at least 5 nodes");
+    }
+    eprintln!("starting {nodes} nodes (down after 5 s)...");
+    let mut sw = LocalSwarm::start(work, nodes, &["--down-after", "5", "--scan-interval", "2"])?;
+    eprintln!("backing up {} at silver...", output::size(size));
+    let src = work.join("churn-data");
+    super::bench::generate(&src, size, false, 64 << 20)?;
+    let req = CreateRequest {
+        paths: vec![src.clone()],
+        tier: Tier::Silver,
+        name: "churn bench".into(),
+        cipher: Cipher::Aes256Gcm,
+    };
+    let _: crate::backup::BackupReport = sw.clients[0].post("/v1/backup/create", &req)?;
+    let (m, _) = census(&sw, &[])?;
+    let shards = m.len();
+    wait_exact(&sw, &[], shards, Duration::from_secs(120))?;
+    let lost: u64 = {
+        let rows: Vec<ShardRow> =
+            sw.clients[VICTIM].post("/v1/shards", &json!({ "status": null }))?;
+        rows.iter().map(|r| r.meta.size as u64).sum()
+    };
+    let moved_before: u64 = sw
+        .clients
+        .iter()
+        .filter_map(|c| c.get::<RepairStatus>("/v1/rebalance/status").ok())
+        .map(|s| s.bytes_moved)
+        .sum();
+    eprintln!(
+        "kill -9 node {} holding {}...",
+        VICTIM + 1,
+        output::size(lost)
+    );
+    sw.kill(VICTIM);
+    let dead = [VICTIM];
+    let took = wait_exact(&sw, &dead, shards, Duration::from_secs(600))?;
+    let moved: u64 = sw
+        .clients
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !dead.contains(i))
+        .filter_map(|(_, c)| c.get::<RepairStatus>("/v1/rebalance/status").ok())
+        .map(|s| s.bytes_moved)
+        .sum::<u64>()
+        - moved_before;
+    let (_, used) = census(&sw, &dead)?;
+    let mean = used.iter().sum::<u64>() as f64 / used.len().max(1) as f64;
+    let (min, max) = (
+        used.iter().min().copied().unwrap_or(0),
+        used.iter().max().copied().unwrap_or(0),
+    );
+    let _ = std::fs::remove_dir_all(&src);
+    Ok(vec![
+        (
+            "data backed up".into(),
+            output::size(size),
+            format!("tier silver, {shards} shards, {nodes} nodes in 3 zones"),
+        ),
+        (
+            "bytes lost with the killed node".into(),
+            output::size(lost),
+            format!("node {} of {nodes}", VICTIM + 1),
+        ),
+        (
+            "time from kill -9 to full redundancy".into(),
+            format!("{:.1} s", took.as_secs_f64()),
+            "includes the 5 s down-after (default 300 s)".into(),
+        ),
+        (
+            "repair traffic".into(),
+            output::size(moved),
+            format!(
+                "{:.2} bytes copied per byte lost",
+                moved as f64 / lost.max(1) as f64
+            ),
+        ),
+        (
+            "utilisation spread after repair".into(),
+            format!(
+                "{:.0}%",
+                if mean > 0.0 {
+                    (max - min) as f64 / mean * 100.0
+                } else {
+                    0.0
+                }
+            ),
+            format!(
+                "(max - min) / mean over {} live nodes: min {}, max {}, mean {}",
+                used.len(),
+                output::size(min),
+                output::size(max),
+                output::size(mean as u64)
+            ),
+        ),
+    ])
+}
