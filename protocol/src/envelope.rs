@@ -240,8 +240,8 @@ impl Header {
         if bytes[7] != 0 {
             return Err(EnvelopeError::Reserved(bytes[7]));
         }
-        let plain_len = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        let body_len = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes"));
+        let plain_len = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")); // ok: checked length
+        let body_len = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")); // ok: checked length
         if plain_len as usize > MAX_PLAINTEXT_LEN {
             return Err(EnvelopeError::TooLarge {
                 what: "plaintext",
@@ -269,7 +269,7 @@ impl Header {
                 actual: actual - TAG_LEN,
             });
         }
-        let nonce = bytes[16..28].try_into().expect("12 bytes");
+        let nonce = bytes[16..28].try_into().expect("12 bytes"); // ok: checked length
         Ok(Header {
             cipher,
             compression,
@@ -291,7 +291,7 @@ fn convergent_nonce(aead_key: &[u8; 32], compression: Compression, body: &[u8]) 
     };
     h.as_bytes()[..NONCE_LEN]
         .try_into()
-        .expect("12 of 32 bytes")
+        .expect("12 of 32 bytes") // ok: checked length
 }
 
 /// Compresses `plain` with zstd if that is worth it (probe first), else `None`.

@@ -93,7 +93,7 @@ impl MasterKey {
     pub fn signing_key(&self) -> libp2p_identity::ed25519::Keypair {
         let seed = blake3::derive_key(CTX_SIGNING, &self.0);
         let secret = libp2p_identity::ed25519::SecretKey::try_from_bytes(seed)
-            .expect("any 32 bytes are an ed25519 seed");
+            .expect("any 32 bytes are an ed25519 seed"); // ok: checked length
         libp2p_identity::ed25519::Keypair::from(secret)
     }
 
@@ -109,7 +109,7 @@ impl MasterKey {
         let groups: Vec<&str> = hex
             .as_bytes()
             .chunks(8)
-            .map(|c| std::str::from_utf8(c).expect("hex is ASCII"))
+            .map(|c| std::str::from_utf8(c).expect("hex is ASCII")) // ok: checked length
             .collect();
         format!("{RECOVERY_PREFIX}-{}", groups.join("-"))
     }
@@ -129,7 +129,7 @@ impl MasterKey {
         }
         let raw = hex::decode(body).map_err(|_| KeyError::NotHex)?;
         let (key, sum) = raw.split_at(32);
-        let key: [u8; 32] = key.try_into().expect("split_at(32) of 36 bytes");
+        let key: [u8; 32] = key.try_into().expect("split_at(32) of 36 bytes"); // ok: checked length
         if &blake3::hash(&key).as_bytes()[..CHECKSUM_LEN] != sum {
             return Err(KeyError::Checksum);
         }

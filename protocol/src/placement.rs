@@ -150,7 +150,7 @@ pub fn place_backup<P: Clone + PartialEq>(
         let pos = sets[s]
             .iter()
             .position(|&x| x == p)
-            .expect("p is in every set");
+            .expect("p is in every set"); // ok: checked length
         sets[s][pos] = q;
     }
     sets.into_iter()

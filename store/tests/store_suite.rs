@@ -1,10 +1,12 @@
-//! Store tests against a real RocksDB in a temp dir.
+//! The store's test suite, against a real RocksDB in a temp dir.
 
-use super::*;
+use shardnet_protocol::catalogue::CatalogueEntry;
 use shardnet_protocol::envelope::{seal, NonceMode};
 use shardnet_protocol::keys::OwnerId;
 use shardnet_protocol::manifest::BackupInfo;
 use shardnet_protocol::{Cipher, ShardKey, Tier};
+use shardnet_protocol::{Lease, Sealed};
+use shardnet_store::{AuditAction, PutOutcome, ShardState, Store, StoreError};
 
 fn lease(o: u8, exp: u64) -> Lease {
     Lease {
