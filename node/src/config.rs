@@ -88,21 +88,9 @@ fn parse_size(what: &'static str, s: &str) -> Result<u64, ConfigError> {
         })
 }
 
-/// Command-line overrides (None / empty = not given).
-#[derive(Debug, Default)]
-pub struct Overrides {
-    pub listen: Vec<String>,
-    pub bootstrap: Vec<String>,
-    pub zone: Option<String>,
-    pub capacity: Option<String>,
-    pub quota_per_owner: Option<String>,
-    pub heartbeat_ms: Option<u64>,
-    pub api_port: Option<u16>,
-    pub down_after_secs: Option<u64>,
-    pub scan_interval_secs: Option<u64>,
-    pub parallel: Option<usize>,
-    pub bandwidth_limit: Option<String>,
-}
+/// Command-line overrides have the file's shape: a given flag wins over the
+/// file's value.
+pub type Overrides = FileConfig;
 
 impl NodeConfig {
     /// Reads `config.toml` from `data_dir` (if present) and applies `o` on top.
@@ -121,16 +109,11 @@ impl NodeConfig {
                 })
             }
         };
-        let listen = if o.listen.is_empty() {
-            file.listen.unwrap_or_else(|| vec![DEFAULT_LISTEN.into()])
-        } else {
-            o.listen
-        };
-        let bootstrap = if o.bootstrap.is_empty() {
-            file.bootstrap.unwrap_or_default()
-        } else {
-            o.bootstrap
-        };
+        let listen = o
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| vec![DEFAULT_LISTEN.into()]);
+        let bootstrap = o.bootstrap.or(file.bootstrap).unwrap_or_default();
         Ok(NodeConfig {
             listen: listen
                 .iter()
@@ -227,7 +210,7 @@ mod tests {
             .to_string();
         assert!(e.contains("capacity"), "{e}");
         let o = Overrides {
-            bootstrap: vec!["not-an-addr".into()],
+            bootstrap: Some(vec!["not-an-addr".into()]),
             ..Default::default()
         };
         assert!(NodeConfig::load(tempfile::tempdir().unwrap().path(), o).is_err());

@@ -119,23 +119,12 @@ impl DataDir {
         Ok(kept)
     }
 
-    pub fn owner_key(&self) -> Result<MasterKey, DataDirError> {
-        let path = self.owner_key_path();
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(DataDirError::NotInitialised(self.root.clone()))
-            }
-            Err(e) => return Err(io(&path)(e)),
-        };
-        MasterKey::from_recovery_string(&text).map_err(|e| DataDirError::BadKey {
-            path,
-            reason: e.to_string(),
-        })
-    }
-
-    pub fn node_identity(&self) -> Result<Keypair, DataDirError> {
-        let path = self.node_key_path();
+    /// Reads a key file and parses it; a missing file means "not initialised".
+    fn read_key<T, E: std::fmt::Display>(
+        &self,
+        path: PathBuf,
+        parse: impl FnOnce(&[u8]) -> Result<T, E>,
+    ) -> Result<T, DataDirError> {
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -143,10 +132,20 @@ impl DataDir {
             }
             Err(e) => return Err(io(&path)(e)),
         };
-        Keypair::from_protobuf_encoding(&bytes).map_err(|e| DataDirError::BadKey {
+        parse(&bytes).map_err(|e| DataDirError::BadKey {
             path,
             reason: e.to_string(),
         })
+    }
+
+    pub fn owner_key(&self) -> Result<MasterKey, DataDirError> {
+        self.read_key(self.owner_key_path(), |b| {
+            MasterKey::from_recovery_string(&String::from_utf8_lossy(b))
+        })
+    }
+
+    pub fn node_identity(&self) -> Result<Keypair, DataDirError> {
+        self.read_key(self.node_key_path(), Keypair::from_protobuf_encoding)
     }
 
     /// Opens the store; the data dir must be initialised.

@@ -32,8 +32,9 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
     let cfg = NodeConfig::load(
         dd.root(),
         Overrides {
-            listen: a.listen,
-            bootstrap: a.bootstrap,
+            // An empty list means the flag was not given.
+            listen: Some(a.listen).filter(|l| !l.is_empty()),
+            bootstrap: Some(a.bootstrap).filter(|l| !l.is_empty()),
             zone: a.zone,
             capacity: a.capacity,
             quota_per_owner: a.quota_per_owner,
