@@ -413,12 +413,13 @@ pub async fn scan(
             if apply {
                 let on: Vec<String> = holders.iter().map(|p| p.to_string()).collect();
                 match store.remove_redundant(id, &on.join(", ")) {
-                    Ok(true) => {
+                    Ok(Some(meta)) => {
                         repair.removed.fetch_add(1, Ordering::Relaxed);
-                        net.usage.sub(*size);
+                        let owners: Vec<_> = meta.leases.iter().map(|l| l.owner).collect();
+                        net.usage.sub(*size, &owners);
                         info!(shard = %id, "removed redundant copy: {} copies confirmed on responsible peers", holders.len());
                     }
-                    Ok(false) => {}
+                    Ok(None) => {}
                     Err(e) => warn!(shard = %id, "cannot remove redundant copy: {e}"),
                 }
             }

@@ -58,13 +58,20 @@ impl Usage {
             .unwrap_or(0)
     }
 
-    /// A copy left this node (per-owner figures are recomputed at start-up).
-    pub fn sub(&self, size: u64) {
+    /// A copy left this node: its size no longer counts, for the node or for
+    /// any owner that leased it.
+    pub fn sub(&self, size: u64, owners: &[OwnerId]) {
         let _ = self
             .used
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
                 Some(u.saturating_sub(size))
             });
+        let mut per = self.per_owner.lock().unwrap_or_else(|p| p.into_inner());
+        for o in owners {
+            if let Some(v) = per.get_mut(o) {
+                *v = v.saturating_sub(size);
+            }
+        }
     }
 
     pub fn add(&self, o: OwnerId, size: u64) {

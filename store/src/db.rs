@@ -611,10 +611,15 @@ impl Store {
     /// Removes this node's copy of `id` because `confirmed` (a description of
     /// the healthy copies confirmed elsewhere) makes it redundant. The caller
     /// has proved those copies; the store records the proof in the audit log.
-    pub fn remove_redundant(&self, id: &ShardId, confirmed: &str) -> Result<bool, StoreError> {
+    /// Returns the removed copy's metadata, or `None` if it was not here.
+    pub fn remove_redundant(
+        &self,
+        id: &ShardId,
+        confirmed: &str,
+    ) -> Result<Option<ShardMeta>, StoreError> {
         let _guard = self.lock(id);
         let Some(m) = self.meta(id)? else {
-            return Ok(false);
+            return Ok(None);
         };
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_SHARDS), id.0);
@@ -622,7 +627,7 @@ impl Store {
         let detail = format!("{} bytes; healthy copies confirmed on {confirmed}", m.size);
         self.audit(&mut batch, AuditAction::RemovedRedundant, Some(*id), detail)?;
         self.write(batch)?;
-        Ok(true)
+        Ok(Some(m))
     }
 
     /// Adds a job to the persistent transfer queue. Keys sort by (priority,
