@@ -9,7 +9,6 @@
 
 use crate::manifests::{self, LoadError};
 use crate::shards::ShardSource;
-use rayon::prelude::*;
 use shardnet_protocol::envelope;
 use shardnet_protocol::manifest::{ChunkRef, Entry, EntryKind};
 use shardnet_protocol::{BackupId, MasterKey};
@@ -155,21 +154,34 @@ pub fn restore(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let window = WINDOW_PER_THREAD * rayon::current_num_threads().max(1);
-    let (tx, rx) = crossbeam_channel::bounded::<Result<Vec<u8>, String>>(window);
+    let threads = rayon::current_num_threads().max(1);
+    let window = WINDOW_PER_THREAD * threads;
+    // Workers take chunk indices in order and may run at most `window` chunks
+    // ahead of the writer (a permit per chunk, returned once it is written);
+    // the writer puts results back in order.
+    let (tx, rx) = crossbeam_channel::unbounded::<(usize, Result<Vec<u8>, String>)>();
+    let (permit_tx, permit_rx) = crossbeam_channel::bounded::<()>(window);
+    for _ in 0..window {
+        let _ = permit_tx.send(());
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| -> Result<(), RestoreError> {
-        let all = &all;
-        scope.spawn(move || {
-            for w in all.chunks(window) {
-                let batch: Vec<Result<Vec<u8>, String>> =
-                    w.par_iter().map(|c| fetch_chunk(src, c)).collect();
-                for r in batch {
-                    if tx.send(r).is_err() {
+        for _ in 0..threads {
+            let (tx, permit_rx, next, all) = (tx.clone(), permit_rx.clone(), &next, &all);
+            scope.spawn(move || {
+                while permit_rx.recv().is_ok() {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(c) = all.get(i) else { return };
+                    if tx.send((i, fetch_chunk(src, c))).is_err() {
                         return;
                     }
                 }
-            }
-        });
+            });
+        }
+        drop(tx);
+        let mut ready: std::collections::BTreeMap<usize, Result<Vec<u8>, String>> =
+            std::collections::BTreeMap::new();
+        let mut expected = 0usize;
         for (e, chunks) in &files {
             let path = target(e);
             if let Some(parent) = path.parent() {
@@ -178,9 +190,17 @@ pub fn restore(
             let mut f = fs::File::create(&path).map_err(io_err(&path))?;
             let mut failure = None;
             for _ in 0..chunks.len() {
-                let r = rx
-                    .recv()
-                    .map_err(|_| io_err(&path)(std::io::Error::other("restore worker stopped")))?;
+                let r = loop {
+                    if let Some(r) = ready.remove(&expected) {
+                        break r;
+                    }
+                    let (i, r) = rx.recv().map_err(|_| {
+                        io_err(&path)(std::io::Error::other("restore worker stopped"))
+                    })?;
+                    ready.insert(i, r);
+                };
+                expected += 1;
+                let _ = permit_tx.send(());
                 match r {
                     Ok(data) if failure.is_none() => {
                         f.write_all(&data).map_err(io_err(&path))?;
@@ -202,6 +222,7 @@ pub fn restore(
             apply_metadata(&path, e)?;
             report.files += 1;
         }
+        drop(permit_tx);
         Ok(())
     })?;
     bar.finish_and_clear();
