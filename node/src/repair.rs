@@ -329,14 +329,16 @@ pub async fn scan(
     let mut sets: Vec<Vec<PeerId>> = Vec::with_capacity(shards.len());
     let mut asks: HashMap<PeerId, Vec<ShardId>> = HashMap::new();
     for (id, size, wanted, avoid) in &shards {
-        let r = if avoid.is_empty() {
+        // Separation yields to durability: the avoided peers are used again
+        // when too few others are eligible to hold every wanted copy.
+        let pool: Vec<Candidate<PeerId>> = cands
+            .iter()
+            .filter(|c| !avoid.contains(&c.key))
+            .cloned()
+            .collect();
+        let r = if avoid.is_empty() || pool.iter().filter(|c| c.eligible(*size)).count() < *wanted {
             placement::responsible_set(id, *size, &cands, *wanted)
         } else {
-            let pool: Vec<Candidate<PeerId>> = cands
-                .iter()
-                .filter(|c| !avoid.contains(&c.key))
-                .cloned()
-                .collect();
             placement::responsible_set(id, *size, &pool, *wanted)
         };
         for p in &r {

@@ -164,9 +164,6 @@ pub async fn run(
                     });
                 }
             },
-            Event::Misbehaved { peer, reason } => {
-                warn!(%peer, "peer sent a malformed message: {reason}")
-            }
             Event::Gossip { .. } | Event::Pinged { .. } => {}
         }
     }

@@ -27,8 +27,6 @@ pub enum Event {
         topic: String,
         data: Vec<u8>,
     },
-    /// A peer sent something malformed (for reputation).
-    Misbehaved { peer: PeerId, reason: String },
     /// A direct ping to `peer` succeeded.
     Pinged { peer: PeerId },
 }
@@ -229,20 +227,10 @@ impl EventLoop {
                     }));
                 }
             }
+            // Malformed requests never get here: libp2p drops a failed
+            // `read_request` silently, so the codec logs those itself.
             request_response::Event::InboundFailure { peer, error, .. } => {
                 warn!(%peer, "inbound shard request failed: {error}");
-                if let request_response::InboundFailure::Io(e) = &error {
-                    if e.kind() == std::io::ErrorKind::InvalidData {
-                        Self::emit(
-                            &self.events,
-                            Event::Misbehaved {
-                                peer,
-                                reason: e.to_string(),
-                            },
-                        )
-                        .await;
-                    }
-                }
             }
             request_response::Event::ResponseSent { .. } => {}
         }
