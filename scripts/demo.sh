@@ -2,8 +2,9 @@
 # The main job: build shardnet, start a local swarm of 5 nodes on 127.0.0.1 in
 # 3 zones, back up a sample tree from node 1 at tier silver (3 copies), show
 # where the shards landed, restore on node 5 (which never saw the data) with
-# nothing but the owner key, kill two nodes and restore again, then stop every
-# node it started and remove its temp dir.
+# nothing but the owner key, kill two nodes, restore again, watch the survivors
+# repair every shard back to 3 copies, then stop every node it started and
+# remove its temp dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -28,7 +29,8 @@ start() {
   local n=$1; shift
   # A simple command in the background, so that $! is the node's own pid.
   RUST_LOG=shardnet_node=warn "$bin" --data-dir "$work/node$n" node run --listen /ip4/127.0.0.1/tcp/0 \
-    --zone "zone$((n % 3))" --heartbeat-ms 500 "$@" > "$work/node$n.log" 2>&1 &
+    --zone "zone$((n % 3))" --heartbeat-ms 500 --down-after 5 --scan-interval 2 "$@" \
+    > "$work/node$n.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do sn "$n" node status >/dev/null 2>&1 && return; sleep 0.1; done
   echo "node $n did not start:"; cat "$work/node$n.log"; exit 1
@@ -70,4 +72,24 @@ wait "${pids[1]}" "${pids[2]}" 2>/dev/null || true
 sn 5 backup restore "$id" "$work/restored-again"
 diff -r --no-dereference "$work/sample" "$work/restored-again/sample"
 sn 5 backup verify "$id" --full
+
+echo "== the survivors notice (down after 5 s here; 300 s by default) and repair"
+short_copies() {  # shards with fewer than 3 copies on the surviving nodes
+  for n in 1 4 5; do sn $n shards list --json > "$work/held$n.json"; done
+  python3 - "$work"/held1.json "$work"/held4.json "$work"/held5.json <<'PY'
+import collections, json, sys
+held = collections.Counter(s["id"] for f in sys.argv[1:] for s in json.load(open(f)))
+print(sum(1 for c in held.values() if c < 3))
+PY
+}
+for _ in $(seq 60); do
+  [ "$(short_copies)" = 0 ] && break
+  sleep 1
+done
+for n in 1 4 5; do
+  echo "node $n: $(sn $n shards list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') shards"
+done
+sn 1 rebalance status
+if [ "$(short_copies)" != 0 ]; then echo "repair did not finish within 60 s"; exit 1; fi
+echo "every shard is back at 3 copies on the 3 surviving nodes"
 echo "== done: every node started here is stopped on exit"
