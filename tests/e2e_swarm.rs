@@ -149,6 +149,15 @@ fn backup_lands_on_three_peers_and_restores_elsewhere_after_failures() {
     nodes[4]
         .run(&env, &["backup", "verify", &id, "--full"])
         .ok();
+    let quick = nodes[4]
+        .run(&env, &["backup", "verify", &id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(quick["problems"], serde_json::json!([]), "{quick}");
+    assert_eq!(
+        quick["shards_checked"].as_u64().unwrap() as usize,
+        shard_count
+    );
 }
 
 #[test]

@@ -417,23 +417,44 @@ impl ShardSource for SwarmSource<'_> {
     }
 }
 
-/// Quick verification in the swarm: how many live peers report `id` held.
-pub fn count_holders(net: &Net, store: &Store, id: &ShardId) -> Result<u64, String> {
-    let mut n = u64::from(matches!(store.meta(id), Ok(Some(m)) if m.state == ShardState::Healthy));
-    let peers = ask_order(net, id);
-    let answers = net.handle.block_on(join_all(
-        peers
-            .iter()
-            .map(|p| net.client.request(*p, Request::Has { ids: vec![*id] })),
-    ));
-    for a in answers {
-        if let Ok(Response::Has(v)) = a {
-            n += u64::from(v.first() == Some(&true));
+/// Quick verification in the swarm: for each id, whether this node or any
+/// live peer holds it healthy (one `Has` per peer per 4096 ids).
+pub fn holders(net: &Net, store: &Store, ids: &[ShardId]) -> Vec<Result<u64, String>> {
+    let mut held: std::collections::HashSet<ShardId> = ids
+        .iter()
+        .filter(|id| matches!(store.meta(id), Ok(Some(m)) if m.state == ShardState::Healthy))
+        .copied()
+        .collect();
+    let mut asks = Vec::new();
+    for peer in net.view.live_peers() {
+        for batch in ids.chunks(shardnet_protocol::wire::MAX_HAS_IDS) {
+            let (client, batch) = (net.client.clone(), batch.to_vec());
+            asks.push(async move {
+                match client
+                    .request(peer, Request::Has { ids: batch.clone() })
+                    .await
+                {
+                    Ok(Response::Has(v)) if v.len() == batch.len() => batch
+                        .into_iter()
+                        .zip(v)
+                        .filter(|(_, h)| *h)
+                        .map(|(id, _)| id)
+                        .collect(),
+                    _ => Vec::new(),
+                }
+            });
         }
     }
-    if n == 0 {
-        Err("no live peer holds it".into())
-    } else {
-        Ok(0)
+    for found in net.handle.block_on(join_all(asks)) {
+        held.extend(found);
     }
+    ids.iter()
+        .map(|id| {
+            if held.contains(id) {
+                Ok(0)
+            } else {
+                Err("no live peer holds it".into())
+            }
+        })
+        .collect()
 }

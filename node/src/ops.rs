@@ -199,14 +199,20 @@ pub fn backup_verify(ctx: &Ctx<'_>, id: &BackupId, full: bool) -> Result<VerifyR
     let store = ctx.store;
     let report = match ctx.net {
         Some(net) => {
-            let present = |sid: &ShardId| crate::distribute::count_holders(net, store, sid);
+            let present = |ids: &[ShardId]| crate::distribute::holders(net, store, ids);
             verify::verify(src.as_ref(), &present, &ctx.master, id, full)?
         }
         None => {
-            let present = |sid: &ShardId| match store.meta(sid).map_err(|e| e.to_string())? {
-                None => Err("missing from the store".to_string()),
-                Some(m) if m.state != ShardState::Healthy => Err(format!("marked {}", m.state)),
-                Some(m) => Ok(m.size as u64),
+            let present = |ids: &[ShardId]| {
+                ids.iter()
+                    .map(|sid| match store.meta(sid).map_err(|e| e.to_string())? {
+                        None => Err("missing from the store".to_string()),
+                        Some(m) if m.state != ShardState::Healthy => {
+                            Err(format!("marked {}", m.state))
+                        }
+                        Some(m) => Ok(m.size as u64),
+                    })
+                    .collect()
             };
             verify::verify(src.as_ref(), &present, &ctx.master, id, full)?
         }

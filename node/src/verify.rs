@@ -28,12 +28,15 @@ pub struct VerifyReport {
     pub problems: Vec<Problem>,
 }
 
-/// `present` answers the quick check: is this shard held and healthy (locally,
-/// or by its peers)? It returns the shard's size. The full check reads every
-/// shard through `src`.
+/// Answers the quick check for a batch of shards, in order: held and healthy
+/// (locally, or by peers)? `Ok` carries the bytes known to be held.
+pub type Presence<'a> = &'a (dyn Fn(&[ShardId]) -> Vec<Result<u64, String>> + Sync);
+
+/// The quick check asks `present` once for every shard; the full check reads
+/// every shard through `src`.
 pub fn verify(
     src: &dyn ShardSource,
-    present: &(dyn Fn(&ShardId) -> Result<u64, String> + Sync),
+    present: Presence<'_>,
     master: &MasterKey,
     id: &BackupId,
     full: bool,
@@ -52,9 +55,19 @@ pub fn verify(
         }
     }
     let list: Vec<(&ChunkRef, &Vec<String>)> = users.values().map(|(c, u)| (c, u)).collect();
+    let quick: HashMap<ShardId, Result<u64, String>> = if full {
+        HashMap::new()
+    } else {
+        let ids: Vec<ShardId> = list.iter().map(|(c, _)| c.id).collect();
+        let answers = present(&ids);
+        ids.into_iter().zip(answers).collect()
+    };
     let check = |c: &ChunkRef| -> Result<u64, String> {
         if !full {
-            return present(&c.id);
+            return quick
+                .get(&c.id)
+                .cloned()
+                .unwrap_or_else(|| Err("not checked".into()));
         }
         let bytes = src.get(&c.id).map_err(|e| e.to_string())?;
         let plain = envelope::open(&bytes, &c.key).map_err(|e| e.to_string())?;
