@@ -400,13 +400,17 @@ fn repair_finishes_after_the_repairing_node_restarts_mid_way() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
+    // The scan flushes the queue right after queueing; give it a moment.
+    std::thread::sleep(Duration::from_millis(300));
     s.nodes[busy].kill();
     s.restart(busy, &args);
+    // The queue survived the kill (the worker waits for the view to fill).
     let st = s.nodes[busy]
         .run(&s.env, &["rebalance", "status", "--json"])
         .ok()
         .json();
-    eprintln!("after restart: {st}");
+    let pending = st["queued"].as_u64().unwrap() + st["transfers_done"].as_u64().unwrap();
+    assert!(pending > 0, "queue lost in the restart: {st}");
     // Every shard ends with exactly its copies: nothing lost, no duplicate left.
     s.wait_exact(Duration::from_secs(120), false, shards);
 }

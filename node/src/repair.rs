@@ -545,6 +545,12 @@ pub async fn run(
             }
         })
     };
+    // Jobs queued before a restart wait for the view to fill up too.
+    let warmup = repair.cfg().warmup;
+    tokio::select! {
+        _ = tokio::time::sleep(warmup) => {}
+        _ = async { let _ = stop.wait_for(|s| *s).await; } => {}
+    }
     loop {
         tokio::select! {
             _ = tokio::time::sleep(WORKER_TICK) => {}

@@ -27,6 +27,17 @@ const CF_CHUNKS: &str = "chunks";
 const CF_AUDIT: &str = "audit";
 const CF_CATALOGUES: &str = "catalogues";
 const CF_TRANSFERS: &str = "transfers";
+/// Every column family: `flush` covers them all (a family left out would lose
+/// its WAL-less writes in a crash; the transfer queue once was).
+const ALL_CFS: [&str; 7] = [
+    CF_SHARDS,
+    CF_META,
+    CF_BACKUPS,
+    CF_CHUNKS,
+    CF_AUDIT,
+    CF_CATALOGUES,
+    CF_TRANSFERS,
+];
 
 /// Values at least this large go to blob files: a ~1 MiB shard is then written
 /// once (WAL aside) instead of being rewritten by every compaction level.
@@ -137,15 +148,17 @@ impl Store {
         // once, so that a crash never leaves metadata without its shard bytes.
         opts.set_atomic_flush(true);
         opts.set_keep_log_file_num(4);
-        let cfs = vec![
-            ColumnFamilyDescriptor::new(CF_SHARDS, shard_cf_options()),
-            ColumnFamilyDescriptor::new(CF_META, small_cf_options()),
-            ColumnFamilyDescriptor::new(CF_BACKUPS, small_cf_options()),
-            ColumnFamilyDescriptor::new(CF_CHUNKS, small_cf_options()),
-            ColumnFamilyDescriptor::new(CF_AUDIT, small_cf_options()),
-            ColumnFamilyDescriptor::new(CF_CATALOGUES, small_cf_options()),
-            ColumnFamilyDescriptor::new(CF_TRANSFERS, small_cf_options()),
-        ];
+        let cfs: Vec<ColumnFamilyDescriptor> = ALL_CFS
+            .iter()
+            .map(|name| {
+                let opts = if *name == CF_SHARDS {
+                    shard_cf_options()
+                } else {
+                    small_cf_options()
+                };
+                ColumnFamilyDescriptor::new(*name, opts)
+            })
+            .collect();
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| {
             let msg = e.to_string();
             // RocksDB names its LOCK file in every lock failure, same process or not.
@@ -479,15 +492,7 @@ impl Store {
     /// Makes every write so far durable: flushes all memtables at once (shard
     /// bytes land in blob files) and waits until the files are synced.
     pub fn flush(&self) -> Result<(), StoreError> {
-        let cfs = [
-            CF_SHARDS,
-            CF_META,
-            CF_CHUNKS,
-            CF_AUDIT,
-            CF_BACKUPS,
-            CF_CATALOGUES,
-        ]
-        .map(|n| self.cf(n));
+        let cfs = ALL_CFS.map(|n| self.cf(n));
         let mut fo = rocksdb::FlushOptions::default();
         fo.set_wait(true);
         self.db
