@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 const VICTIM: usize = 2;
 
 /// shard → (live holders, wanted); and bytes held per node.
-fn census(
-    sw: &LocalSwarm,
-    dead: &[usize],
-) -> anyhow::Result<(HashMap<String, (usize, usize)>, Vec<u64>)> {
+/// shard id → (live holders, copies wanted).
+type Holders = HashMap<String, (usize, usize)>;
+
+fn census(sw: &LocalSwarm, dead: &[usize]) -> anyhow::Result<(Holders, Vec<u64>)> {
     let mut m: HashMap<String, (usize, usize)> = HashMap::new();
     let mut used = Vec::new();
     for (i, c) in sw.clients.iter().enumerate() {

@@ -49,6 +49,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum NodeCommand {
     /// Run the node daemon: join the swarm, store others' shards, serve the CLI.
     Run(RunArgs),

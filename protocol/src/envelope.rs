@@ -448,8 +448,8 @@ mod tests {
         for cipher in [Cipher::Aes256Gcm, Cipher::ChaCha20Poly1305] {
             for data in [text(200_000), random.clone(), vec![], b"x".to_vec()] {
                 let s = seal(&data, &k(7), cipher, NonceMode::Convergent).unwrap();
-                assert!(s.id().matches(&s.bytes()));
-                assert_eq!(open(&s.bytes(), &k(7)).unwrap(), data);
+                assert!(s.id().matches(s.bytes()));
+                assert_eq!(open(s.bytes(), &k(7)).unwrap(), data);
             }
         }
         let s = seal(
@@ -460,7 +460,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            Header::decode(&s.bytes()).unwrap().compression,
+            Header::decode(s.bytes()).unwrap().compression,
             Compression::Zstd
         );
         assert!(s.bytes().len() < 20_000);
@@ -481,7 +481,7 @@ mod tests {
     #[test]
     fn wrong_key_and_tamper_fail() {
         let s = seal(&text(1000), &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
-        assert_eq!(open(&s.bytes(), &k(2)), Err(EnvelopeError::Decrypt));
+        assert_eq!(open(s.bytes(), &k(2)), Err(EnvelopeError::Decrypt));
         for i in [0usize, 5, 9, 20, HEADER_LEN + 3, s.bytes().len() - 1] {
             let mut bad = s.bytes().to_vec();
             bad[i] ^= 0x40;
@@ -513,7 +513,7 @@ mod tests {
         fn round_trip(data in proptest::collection::vec(any::<u8>(), 0..5000), key in any::<u8>(), chacha in any::<bool>()) {
             let cipher = if chacha { Cipher::ChaCha20Poly1305 } else { Cipher::Aes256Gcm };
             let s = seal(&data, &k(key), cipher, NonceMode::Convergent).unwrap();
-            prop_assert_eq!(open(&s.bytes(), &k(key)).unwrap(), data);
+            prop_assert_eq!(open(s.bytes(), &k(key)).unwrap(), data);
         }
 
         #[test]

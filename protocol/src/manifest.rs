@@ -276,7 +276,7 @@ mod tests {
     fn round_trip(m: &Manifest) -> Manifest {
         let k = master();
         let s = seal_manifest(m, &k, Cipher::Aes256Gcm, [3; 12]).unwrap();
-        let root = open_root(&s.root.bytes(), &k).unwrap();
+        let root = open_root(s.root.bytes(), &k).unwrap();
         let shards: Vec<Vec<u8>> = s.pieces.iter().map(|p| p.bytes().to_vec()).collect();
         open_manifest(&root, &shards).unwrap()
     }
@@ -304,10 +304,10 @@ mod tests {
         let s = seal_manifest(&m, &k, Cipher::Aes256Gcm, [3; 12]).unwrap();
         let other = MasterKey::generate(&mut rand::rngs::StdRng::seed_from_u64(10));
         assert!(matches!(
-            open_root(&s.root.bytes(), &other),
+            open_root(s.root.bytes(), &other),
             Err(ManifestError::WrongKey)
         ));
-        let root = open_root(&s.root.bytes(), &k).unwrap();
+        let root = open_root(s.root.bytes(), &k).unwrap();
         let mut shards: Vec<Vec<u8>> = s.pieces.iter().map(|p| p.bytes().to_vec()).collect();
         shards.swap(0, 1);
         assert!(matches!(
@@ -344,7 +344,7 @@ mod tests {
         m.entries[0].path = b"../escape".to_vec();
         let k = master();
         let s = seal_manifest(&m, &k, Cipher::Aes256Gcm, [3; 12]).unwrap();
-        let root = open_root(&s.root.bytes(), &k).unwrap();
+        let root = open_root(s.root.bytes(), &k).unwrap();
         let shards: Vec<Vec<u8>> = s.pieces.iter().map(|p| p.bytes().to_vec()).collect();
         assert!(matches!(
             open_manifest(&root, &shards),

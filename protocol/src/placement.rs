@@ -122,7 +122,8 @@ pub fn place_backup<P: Clone + PartialEq>(
     let eligible: Vec<usize> = (0..peers.len()).filter(|&i| peers[i].eligible(0)).collect();
     let n = eligible.len();
     let feasible = shards.len() >= 2 && n > copies && shards.len() * (n - copies) >= n;
-    while feasible {
+    // Each swap removes one offender for good, so `n` rounds always suffice.
+    for _ in 0..if feasible { n } else { 0 } {
         let Some(&p) = eligible
             .iter()
             .find(|&&p| sets.iter().all(|s| s.contains(&p)))
@@ -150,7 +151,7 @@ pub fn place_backup<P: Clone + PartialEq>(
         let pos = sets[s]
             .iter()
             .position(|&x| x == p)
-            .expect("p is in every set"); // ok: checked length
+            .expect("p is in every set"); // ok: p was chosen for being in every set
         sets[s][pos] = q;
     }
     sets.into_iter()

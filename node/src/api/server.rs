@@ -61,13 +61,10 @@ async fn auth(State(s): State<AppState>, req: Request, next: Next) -> Result<Res
 }
 
 /// Runs `f` with an operations context on a blocking thread.
-async fn with_ctx<T: Send + 'static>(
+async fn with_ctx<T: serde::Serialize + Send + 'static>(
     s: AppState,
     f: impl FnOnce(&Ctx<'_>) -> Result<T, ops::OpError> + Send + 'static,
-) -> Result<Json<T>, ApiError>
-where
-    T: serde::Serialize,
-{
+) -> Result<Json<T>, ApiError> {
     let out = tokio::task::spawn_blocking(move || -> Result<T, ApiError> {
         let master = s.dd.owner_key().map_err(err)?;
         let ctx = Ctx {
