@@ -242,7 +242,7 @@ fn backup_restore(
         tier: Tier::Silver,
         cipher: Cipher::Aes256Gcm,
         now: output::now_unix(),
-        progress: false,
+        progress: None,
         exclude: vec![],
     };
     let row = |what: String, d: Duration, rss: Option<f64>, note: String| Row {
@@ -298,7 +298,7 @@ fn backup_restore(
         &dest,
         None,
         false,
-        false,
+        None,
     )?;
     let d = t.elapsed();
     anyhow::ensure!(

@@ -285,6 +285,7 @@ pub async fn run(
         zone: cfg.zone.clone(),
         capacity: cfg.capacity,
         quota_per_owner: cfg.quota_per_owner,
+        progress: indicatif::ProgressBar::hidden(),
     });
     let api_task = tokio::spawn(
         axum::serve(listener, server::router(shared))

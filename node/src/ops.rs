@@ -96,7 +96,7 @@ impl Ctx<'_> {
 pub fn backup_create(
     ctx: &Ctx<'_>,
     req: &CreateRequest,
-    progress: bool,
+    progress: Option<indicatif::ProgressBar>,
 ) -> Result<BackupReport, OpError> {
     let opts = BackupOptions {
         name: req.name.clone(),
@@ -180,7 +180,7 @@ pub fn backup_show(ctx: &Ctx<'_>, id: &BackupId, files: bool) -> Result<ShowRepo
 pub fn backup_restore(
     ctx: &Ctx<'_>,
     req: &RestoreRequest,
-    progress: bool,
+    progress: Option<indicatif::ProgressBar>,
 ) -> Result<RestoreReport, OpError> {
     let src = ctx.source();
     Ok(restore::restore(

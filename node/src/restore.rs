@@ -99,7 +99,7 @@ pub fn restore(
     dest: &Path,
     sub: Option<&str>,
     force: bool,
-    progress: bool,
+    progress: Option<indicatif::ProgressBar>,
 ) -> Result<RestoreReport, RestoreError> {
     let (_, manifest) = manifests::load(src, master, id)?;
     let entries = selected(&manifest.entries, sub)?;
@@ -151,11 +151,9 @@ pub fn restore(
         .collect();
     let all: Vec<&ChunkRef> = files.iter().flat_map(|(_, c)| c.iter()).collect();
     let total: u64 = all.iter().map(|c| c.len as u64).sum();
-    let bar = if progress {
-        crate::output::byte_bar(total, "restore")
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = progress.unwrap_or_else(indicatif::ProgressBar::hidden);
+    bar.set_length(total);
+    bar.set_position(0);
     let threads = rayon::current_num_threads().max(1);
     let window = WINDOW_PER_THREAD * threads;
     // Workers take chunk indices in order and may run at most `window` chunks

@@ -7,6 +7,7 @@ use anyhow::{anyhow, Context};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+#[derive(Clone)]
 pub struct ApiClient {
     url: String,
     token: String,
@@ -65,6 +66,33 @@ impl ApiClient {
                 .bearer_auth(&self.token)
                 .send(),
         )
+    }
+
+    /// Runs `f` (a call that makes the node work for a while) and meanwhile
+    /// draws the node's progress on a local bar, if `show`.
+    pub fn with_progress<T>(&self, show: bool, label: &'static str, f: impl FnOnce() -> T) -> T {
+        if !show {
+            return f();
+        }
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (me, flag) = (self.clone(), done.clone());
+        let drawer = std::thread::spawn(move || {
+            let bar = crate::output::byte_bar(0, label);
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+                if let Ok(p) = me.get::<super::Progress>("/v1/progress") {
+                    if p.label == label {
+                        bar.set_length(p.total);
+                        bar.set_position(p.done);
+                    }
+                }
+            }
+            bar.finish_and_clear();
+        });
+        let out = f();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = drawer.join();
+        out
     }
 
     pub fn post<B: Serialize, T: DeserializeOwned>(

@@ -18,6 +18,14 @@ pub struct Endpoint {
     pub pid: u32,
 }
 
+/// `GET /v1/progress`: bytes done of the latest backup or restore.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Progress {
+    pub label: String,
+    pub done: u64,
+    pub total: u64,
+}
+
 /// `GET /v1/status`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NodeStatus {

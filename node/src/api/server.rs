@@ -28,6 +28,9 @@ pub struct Shared {
     pub zone: String,
     pub capacity: u64,
     pub quota_per_owner: u64,
+    /// Progress of the latest long operation (backup or restore), for the CLI
+    /// to draw; never drawn here.
+    pub progress: indicatif::ProgressBar,
 }
 
 type AppState = Arc<Shared>;
@@ -115,7 +118,9 @@ async fn create(
     State(s): State<AppState>,
     Json(req): Json<CreateRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    with_ctx(s, move |c| ops::backup_create(c, &req, false)).await
+    let bar = s.progress.clone();
+    bar.set_message("backup");
+    with_ctx(s, move |c| ops::backup_create(c, &req, Some(bar))).await
 }
 
 async fn list(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
@@ -139,7 +144,9 @@ async fn restore(
     State(s): State<AppState>,
     Json(r): Json<RestoreRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    with_ctx(s, move |c| ops::backup_restore(c, &r, false)).await
+    let bar = s.progress.clone();
+    bar.set_message("restore");
+    with_ctx(s, move |c| ops::backup_restore(c, &r, Some(bar))).await
 }
 
 #[derive(Deserialize)]
@@ -234,10 +241,19 @@ async fn drain(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError
     rebalance_status(State(s)).await
 }
 
+async fn progress(State(s): State<AppState>) -> Json<super::Progress> {
+    Json(super::Progress {
+        label: s.progress.message().to_string(),
+        done: s.progress.position(),
+        total: s.progress.length().unwrap_or(0),
+    })
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/peers", get(peers))
+        .route("/v1/progress", get(progress))
         .route("/v1/backup/create", post(create))
         .route("/v1/backup/list", get(list))
         .route("/v1/backup/show", post(show))

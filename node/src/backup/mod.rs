@@ -43,7 +43,9 @@ pub struct BackupOptions {
     /// Unix seconds used as the creation time.
     pub now: u64,
     /// Show a progress bar on stderr (when it is a terminal).
-    pub progress: bool,
+    /// Progress is reported to this bar (a terminal bar, or the daemon's shared
+    /// one that the CLI polls); `None` reports nothing.
+    pub progress: Option<indicatif::ProgressBar>,
     /// Directories never backed up (the node's own data dir: a live database
     /// cannot be copied consistently and would back itself up).
     pub exclude: Vec<PathBuf>,
@@ -140,11 +142,12 @@ pub fn create(
             _ => 0,
         })
         .sum();
-    let bar = if opts.progress {
-        output_bar(total)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = opts
+        .progress
+        .clone()
+        .unwrap_or_else(indicatif::ProgressBar::hidden);
+    bar.set_length(total);
+    bar.set_position(0);
 
     let errors = Mutex::new(HashMap::new());
     let results: Vec<Stored> = ChunkStream::new(&walked.files, &errors)
@@ -246,8 +249,4 @@ pub fn create(
         skipped: walked.skipped,
         warnings: Vec::new(),
     })
-}
-
-fn output_bar(total: u64) -> indicatif::ProgressBar {
-    crate::output::byte_bar(total, "backup")
 }

@@ -16,6 +16,11 @@ use shardnet_protocol::catalogue::CatalogueEntry;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+/// A terminal progress bar when `show`.
+fn bar(show: bool, label: &'static str) -> Option<indicatif::ProgressBar> {
+    show.then(|| output::byte_bar(0, label))
+}
+
 /// Runs `f` on the local store (no node running).
 fn local<T>(
     dd: &DataDir,
@@ -70,8 +75,12 @@ pub(super) fn run(dd: &DataDir, cmd: BackupCommand, json: bool) -> anyhow::Resul
                 force,
             };
             let r: RestoreReport = match &t {
-                Target::Daemon(c) => c.post("/v1/backup/restore", &req)?,
-                Target::Local => local(dd, |c| ops::backup_restore(c, &req, progress))?,
+                Target::Daemon(c) => {
+                    c.with_progress(progress, "restore", || c.post("/v1/backup/restore", &req))?
+                }
+                Target::Local => local(dd, |c| {
+                    ops::backup_restore(c, &req, bar(progress, "restore"))
+                })?,
             };
             print_restore(&r, &req, json)
         }
@@ -145,8 +154,10 @@ fn create(
     };
     let started = std::time::Instant::now();
     let r: BackupReport = match t {
-        Target::Daemon(c) => c.post("/v1/backup/create", &req),
-        Target::Local => local(dd, |c| ops::backup_create(c, &req, progress)),
+        Target::Daemon(c) => {
+            c.with_progress(progress, "backup", || c.post("/v1/backup/create", &req))
+        }
+        Target::Local => local(dd, |c| ops::backup_create(c, &req, bar(progress, "backup"))),
     }
     .context("backup failed; nothing was added to the catalogue")?;
     let e = &r.entry;
