@@ -414,3 +414,58 @@ fn repair_finishes_after_the_repairing_node_restarts_mid_way() {
     // Every shard ends with exactly its copies: nothing lost, no duplicate left.
     s.wait_exact(Duration::from_secs(120), false, shards);
 }
+
+#[test]
+fn a_full_peer_keeps_its_shards_and_takes_no_new_ones() {
+    let mut s = Swarm::start(4, 2, FAST);
+    backup(&s, 0, "bronze", 31, 16);
+    let shards = total_shards(&s);
+    s.wait_exact(Duration::from_secs(30), true, shards);
+    let count = |s: &Swarm| {
+        s.nodes[1]
+            .run(&s.env, &["shards", "list", "--json"])
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let held = count(&s);
+    let held_bytes: u64 = s.nodes[1]
+        .run(&s.env, &["shards", "list", "--json"])
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["size"].as_u64().unwrap())
+        .sum();
+    assert!(held_bytes > 5 << 20, "node 2 holds only {held_bytes} bytes");
+    // Node 2 comes back with far less capacity than it already holds.
+    let pid = s.nodes[1].pid().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(s.nodes[1].wait_exit(Duration::from_secs(20)), Some(0));
+    let mut args = FAST.to_vec();
+    args.extend(["--capacity", "5MiB"]);
+    s.restart(1, &args);
+    s.converge();
+    // No flapping: it neither sheds everything nor takes shards back.
+    for _ in 0..12 {
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(count(&s), held, "the full node's holdings changed");
+    }
+    // New shards go elsewhere, and every shard keeps its copies.
+    backup(&s, 0, "silver", 32, 8);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(count(&s), held);
+    let m = s.pass();
+    assert!(
+        m.values().all(|(on, wanted, _)| on.len() >= *wanted),
+        "{:?}",
+        histogram(&m)
+    );
+}

@@ -223,8 +223,26 @@ impl View {
     }
 
     /// Live and suspect peers: the responsible sets repair works towards.
+    ///
+    /// Fill levels are left out here on purpose: a peer's responsibility for
+    /// the shards it already holds must not depend on how full it is, or a peer
+    /// at its capacity would hand everything off, become eligible again, take
+    /// shards back and flap (measured: a 5 MiB node oscillating between 0 and
+    /// 6 of its shards every few seconds). Fullness instead stops transfers *to*
+    /// a peer ([`View::has_room`]); new shards skip full peers ([`View::candidates`]).
     pub fn repair_candidates(&self) -> Vec<Candidate<PeerId>> {
-        self.candidates_in(&[PeerState::Live, PeerState::Suspect])
+        let mut v = self.candidates_in(&[PeerState::Live, PeerState::Suspect]);
+        for c in &mut v {
+            c.used = 0;
+        }
+        v
+    }
+
+    /// Whether `peer` advertises room for `size` more bytes.
+    pub fn has_room(&self, peer: &PeerId, size: u64) -> bool {
+        self.lock()
+            .get(peer)
+            .is_some_and(|e| e.hb.used.saturating_add(size) <= e.hb.capacity)
     }
 
     fn candidates_in(&self, states: &[PeerState]) -> Vec<Candidate<PeerId>> {

@@ -372,7 +372,9 @@ pub async fn scan(
             .copied()
             .collect();
         // Only peers that answered this scan's queries may receive copies.
-        let answered = |p: &PeerId| net.view.is_reachable(p) && held.contains_key(p);
+        let answered = |p: &PeerId| {
+            net.view.is_reachable(p) && held.contains_key(p) && net.view.has_room(p, *size)
+        };
         let d = repair::decide(&local, r, &holders, answered, *wanted);
         if d.copies < d.wanted {
             plan.below_target += 1;
