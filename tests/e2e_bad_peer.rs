@@ -12,7 +12,7 @@ use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol};
 use shardnet_node::swarm::{self, SwarmConfig};
 use shardnet_protocol::envelope::{seal, NonceMode};
 use shardnet_protocol::wire::{Reject, Request, Response, SHARD_PROTOCOL};
-use shardnet_protocol::{Cipher, Lease, OwnerId, ShardKey};
+use shardnet_protocol::{Cipher, Lease, OwnerId, ShardId, ShardKey};
 use std::time::Duration;
 
 fn node_peer(env: &Env, n: &NodeProc) -> (PeerId, Multiaddr) {
@@ -21,6 +21,23 @@ fn node_peer(env: &Env, n: &NodeProc) -> (PeerId, Multiaddr) {
         s["peer_id"].as_str().unwrap().parse().unwrap(),
         s["listen"][0].as_str().unwrap().parse().unwrap(),
     )
+}
+
+/// Sends one Store request and returns the answer.
+async fn store(
+    client: &swarm::Client,
+    peer: PeerId,
+    id: ShardId,
+    lease: Lease,
+    bytes: Vec<u8>,
+) -> Response {
+    let req = Request::Store {
+        id,
+        lease,
+        bytes,
+        avoid: vec![],
+    };
+    client.request(peer, req).await.unwrap()
 }
 
 fn shard_count(env: &Env, n: &NodeProc) -> usize {
@@ -163,18 +180,7 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
     // 1. Bytes that do not match the id.
     let a = sealed(1);
     let b = sealed(2);
-    let r = client
-        .request(
-            peer,
-            Request::Store {
-                id: a.id(),
-                lease,
-                bytes: b.bytes().to_vec(),
-                avoid: vec![],
-            },
-        )
-        .await
-        .unwrap();
+    let r = store(&client, peer, a.id(), lease, b.bytes().to_vec()).await;
     assert_eq!(r, Response::Rejected(Reject::IdMismatch));
     assert_eq!(shard_count(&env, &node), 0);
 
@@ -183,49 +189,16 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
     assert_eq!(shard_count(&env, &node), 0);
 
     // 3. Quota: 1 MiB per owner; the first 600 KiB shard fits, the second not.
-    let r = client
-        .request(
-            peer,
-            Request::Store {
-                id: a.id(),
-                lease,
-                bytes: a.bytes().to_vec(),
-                avoid: vec![],
-            },
-        )
-        .await
-        .unwrap();
+    let r = store(&client, peer, a.id(), lease, a.bytes().to_vec()).await;
     assert_eq!(r, Response::Stored);
-    let r = client
-        .request(
-            peer,
-            Request::Store {
-                id: b.id(),
-                lease,
-                bytes: b.bytes().to_vec(),
-                avoid: vec![],
-            },
-        )
-        .await
-        .unwrap();
+    let r = store(&client, peer, b.id(), lease, b.bytes().to_vec()).await;
     assert_eq!(r, Response::Rejected(Reject::OverQuota));
     let other = Lease {
         owner: OwnerId([8; 32]),
         expires_at: u64::MAX,
         copies: 1,
     };
-    let r = client
-        .request(
-            peer,
-            Request::Store {
-                id: b.id(),
-                lease: other,
-                bytes: b.bytes().to_vec(),
-                avoid: vec![],
-            },
-        )
-        .await
-        .unwrap();
+    let r = store(&client, peer, b.id(), other, b.bytes().to_vec()).await;
     assert_eq!(r, Response::Stored, "another owner has its own quota");
     assert_eq!(shard_count(&env, &node), 2);
 

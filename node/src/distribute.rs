@@ -275,11 +275,12 @@ impl ShardSink for SwarmSink<'_> {
     fn commit(&self, entry: &CatalogueEntry) -> Result<(), SinkError> {
         self.store.flush()?;
         self.store.put_backup(entry)?;
-        let mut entries =
-            fetch_catalogue(self.net, self.store, self.master).map_err(SinkError::Catalogue)?;
+        let (mut entries, prev) =
+            fetch_catalogue_seq(self.net, self.store, self.master).map_err(SinkError::Catalogue)?;
         entries.retain(|e| e.id != entry.id);
         entries.push(entry.clone());
-        publish_catalogue(self.net, self.store, self.master, &entries).map_err(SinkError::Catalogue)
+        publish_catalogue(self.net, self.store, self.master, &entries, prev)
+            .map_err(SinkError::Catalogue)
     }
 }
 
@@ -315,8 +316,20 @@ pub fn fetch_catalogue(
     store: &Store,
     master: &MasterKey,
 ) -> Result<Vec<CatalogueEntry>, String> {
+    Ok(fetch_catalogue_seq(net, store, master)?.0)
+}
+
+/// [`fetch_catalogue`], plus the sequence number of the record it came from
+/// (0 if none), so that a publish needs no second round of queries.
+fn fetch_catalogue_seq(
+    net: &Net,
+    store: &Store,
+    master: &MasterKey,
+) -> Result<(Vec<CatalogueEntry>, u64), String> {
     let owner = SignedCatalogue::owner_of(master);
-    let mut entries = match newest_catalogue(net, store, owner) {
+    let newest = newest_catalogue(net, store, owner);
+    let seq = newest.as_ref().map_or(0, |c| c.seq);
+    let mut entries = match newest {
         Some(c) => c.open(master).map_err(|e| e.to_string())?,
         None => Vec::new(),
     };
@@ -326,7 +339,7 @@ pub fn fetch_catalogue(
         }
     }
     entries.sort_by_key(|e| (e.info.created_at, e.id));
-    Ok(entries)
+    Ok((entries, seq))
 }
 
 fn publish_catalogue(
@@ -334,9 +347,9 @@ fn publish_catalogue(
     store: &Store,
     master: &MasterKey,
     entries: &[CatalogueEntry],
+    prev: u64,
 ) -> Result<(), String> {
     let owner = SignedCatalogue::owner_of(master);
-    let prev = newest_catalogue(net, store, owner).map_or(0, |c| c.seq);
     let seq = (prev + 1).max(crate::output::now_unix() * 1000);
     let mut nonce = [0u8; 12];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
