@@ -278,6 +278,7 @@ fn joins_hand_off_the_predicted_share_and_drains_empty_a_node() {
                 capacity: p["capacity"].as_u64().unwrap(),
                 used: 0,
                 draining: false,
+                radius: None,
                 isolated: false,
             }
         })
@@ -413,4 +414,68 @@ fn repair_finishes_after_the_repairing_node_restarts_mid_way() {
     assert!(pending > 0, "queue lost in the restart: {st}");
     // Every shard ends with exactly its copies: nothing lost, no duplicate left.
     s.wait_exact(Duration::from_secs(120), false, shards);
+}
+
+#[test]
+fn a_node_over_its_capacity_sheds_to_peers_with_room() {
+    let mut s = Swarm::start(5, 3, FAST);
+    backup(&s, 0, "silver", 21, 24);
+    let shards = total_shards(&s);
+    s.wait_exact(Duration::from_secs(30), true, shards);
+    let used = |s: &Swarm, i: usize| s.nodes[i].status(&s.env).unwrap()["used"].as_u64().unwrap();
+    // The operator restarts the busiest node with half the room it fills.
+    let busiest = (0..5).max_by_key(|&i| used(&s, i)).unwrap();
+    let capacity = used(&s, busiest) / 2;
+    assert!(
+        capacity > 5 << 20,
+        "too little data for the test: {capacity}"
+    );
+    let pid = s.nodes[busiest].pid().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(s.nodes[busiest].wait_exit(Duration::from_secs(20)), Some(0));
+    let cap = capacity.to_string();
+    let mut args = FAST.to_vec();
+    args.extend(["--capacity", &cap]);
+    s.restart(busiest, &args);
+    s.converge();
+    // It sheds to at most its capacity, and no shard is below target meanwhile.
+    let start = Instant::now();
+    while used(&s, busiest) > capacity {
+        s.wait_exact(Duration::from_secs(5), true, shards);
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "still {} bytes on a node of {capacity}\n{}",
+            used(&s, busiest),
+            s.nodes[busiest].log_text()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    s.wait_exact(Duration::from_secs(60), true, shards);
+    let after = used(&s, busiest);
+    assert!(after > 0, "a shedding node keeps its closest shards");
+    for i in 0..5 {
+        let st = s.nodes[i].status(&s.env).unwrap();
+        assert!(st["used"].as_u64() <= st["capacity"].as_u64(), "{st}");
+    }
+    // Peers see the radius, and the node neither takes the shards back nor
+    // sheds more: a few scans later it holds the same.
+    let peers = s.nodes[0]
+        .run(&s.env, &["peers", "list", "--json"])
+        .ok()
+        .json();
+    let me = s.nodes[busiest].status(&s.env).unwrap()["peer_id"].clone();
+    let entry = peers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["peer_id"] == me)
+        .unwrap();
+    assert!(entry["radius"].is_string(), "{entry}");
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(used(&s, busiest), after);
+    s.wait_exact(Duration::from_secs(5), true, shards);
 }

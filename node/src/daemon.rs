@@ -15,6 +15,7 @@ use crate::swarm::{self, Client, Event, SwarmConfig, MEMBERSHIP_TOPIC, REBALANCE
 use anyhow::Context;
 use libp2p::PeerId;
 use rand::RngCore;
+use shardnet_protocol::placement::Key;
 use std::future::IntoFuture;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -39,6 +40,43 @@ fn heartbeat(cfg: &NodeConfig, usage: &Usage, listen: &[String]) -> Heartbeat {
             .cloned()
             .collect(),
         draining: usage.draining.load(Ordering::Relaxed),
+        radius: usage.radius(),
+    }
+}
+
+/// Where a shedding node keeps its storage radius, so that a restart does not
+/// widen it again and pull the shed shards back.
+const SHED_FILE: &str = "shed.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Shed {
+    /// The capacity the radius was computed for: a new capacity starts over.
+    capacity: u64,
+    radius: String,
+}
+
+fn load_radius(dd: &DataDir, capacity: u64) -> Option<Key> {
+    let b = std::fs::read(dd.root().join(SHED_FILE)).ok()?;
+    let shed: Shed = serde_json::from_slice(&b).ok()?;
+    let k = hex::decode(&shed.radius).ok()?;
+    (shed.capacity == capacity).then_some(Key::try_from(k.as_slice()).ok()?)
+}
+
+fn save_radius(dd: &DataDir, capacity: u64, radius: Option<Key>) {
+    let path = dd.root().join(SHED_FILE);
+    let Some(r) = radius else {
+        let _ = std::fs::remove_file(path);
+        return;
+    };
+    let shed = Shed {
+        capacity,
+        radius: hex::encode(r),
+    };
+    let tmp = path.with_extension("tmp");
+    if let Ok(json) = serde_json::to_vec(&shed) {
+        if std::fs::write(&tmp, json).is_ok() {
+            let _ = std::fs::rename(&tmp, path);
+        }
     }
 }
 
@@ -156,6 +194,7 @@ pub async fn run(
     let keypair = dd.node_identity()?;
     let store = Arc::new(dd.open_store()?);
     let usage = Arc::new(Usage::scan(&store)?);
+    *usage.radius.lock().unwrap_or_else(|p| p.into_inner()) = load_radius(&dd, cfg.capacity);
     let known = load_known_peers(&dd);
     let (client, event_loop, events) = swarm::new(SwarmConfig {
         keypair,
@@ -211,6 +250,7 @@ pub async fn run(
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(cfg.heartbeat);
             let mut saved: Vec<PeerId> = Vec::new();
+            let mut radius = usage.radius();
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
@@ -218,8 +258,12 @@ pub async fn run(
                 }
                 let listen = client.status().await.map(|s| s.listen).unwrap_or_default();
                 let hb = heartbeat(&cfg, &usage, &listen);
+                if hb.radius != radius {
+                    radius = hb.radius;
+                    save_radius(&dd, cfg.capacity, radius);
+                }
                 if view.heard(local, hb.clone()) {
-                    // This node's own draining flag or zone changed.
+                    // This node's own draining flag, zone or radius changed.
                     repair.kick();
                 }
                 client

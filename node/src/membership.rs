@@ -13,7 +13,7 @@
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 use shardnet_protocol::codec;
-use shardnet_protocol::placement::{peer_key, Candidate};
+use shardnet_protocol::placement::{peer_key, Candidate, Key};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -30,6 +30,31 @@ pub struct Heartbeat {
     pub version: String,
     pub addrs: Vec<String>,
     pub draining: bool,
+    /// Storage radius while the node sheds load (see `placement::shed_radius`).
+    #[serde(default, with = "opt_hex")]
+    pub radius: Option<Key>,
+}
+
+/// Radius as hex in JSON (`peers list`); bincode on the wire sees the same.
+mod opt_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use shardnet_protocol::placement::Key;
+
+    pub(super) fn serialize<S: Serializer>(v: &Option<Key>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(k) => s.serialize_some(&hex::encode(k)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Key>, D::Error> {
+        let v: Option<String> = Option::deserialize(d)?;
+        v.map(|h| {
+            let b = hex::decode(&h).map_err(serde::de::Error::custom)?;
+            Key::try_from(b.as_slice()).map_err(|_| serde::de::Error::custom("radius: 32 bytes"))
+        })
+        .transpose()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +139,7 @@ impl View {
                 self.state_of(e, now) != PeerState::Live
                     || e.hb.draining != hb.draining
                     || e.hb.zone != hb.zone
+                    || e.hb.radius != hb.radius
             }
         };
         peers.insert(
@@ -259,6 +285,7 @@ impl View {
                 used: e.hb.used,
                 draining: e.hb.draining,
                 isolated: false,
+                radius: e.hb.radius,
             })
             .collect();
         v.sort_by_key(|c| c.key);

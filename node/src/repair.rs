@@ -312,6 +312,50 @@ fn load_report(net: &Net) -> (Vec<PeerLoad>, f64) {
     (load, not_live as f64 / known as f64)
 }
 
+/// Below this share of its capacity a shedding node drops its radius again.
+const UNSHED_BELOW: f64 = 0.5;
+/// A node over its capacity sheds down to this share of it.
+const SHED_TO: f64 = 0.9;
+
+/// Capacity: a node holding more than its capacity (say, the operator lowered
+/// it) narrows its storage radius so that it keeps its closest shards, at
+/// most [`SHED_TO`] of its capacity. The radius goes out with the next
+/// heartbeat; from then every node's responsible sets leave this node out for
+/// the shards beyond it, the usual handoff copies them to peers with room, and
+/// this node drops each copy once all wanted copies are confirmed elsewhere.
+/// The radius only narrows while the node is above [`UNSHED_BELOW`] of its
+/// capacity: widening it as soon as there is room would pull the shards back
+/// and flap. It is persisted (`shed.json`) for the same reason.
+fn shed(net: &Net, local: &PeerId, shards: &[(ShardId, u64, usize, Vec<[u8; 32]>)]) {
+    let Some(me) = net.view.list().into_iter().find(|p| p.local) else {
+        return;
+    };
+    let capacity = me.heartbeat.capacity;
+    let used = net.usage.used.load(Ordering::Relaxed);
+    let mut radius = net.usage.radius.lock().unwrap_or_else(|p| p.into_inner());
+    if capacity == 0 {
+        return;
+    }
+    if used > capacity {
+        let held: Vec<(ShardId, u64)> = shards.iter().map(|(id, s, ..)| (*id, *s)).collect();
+        let keep = (capacity as f64 * SHED_TO) as u64;
+        let own = placement::peer_key(&local.to_bytes());
+        if let Some(r) = placement::shed_radius(&own, &held, keep) {
+            let narrower = radius.map_or(r, |cur| cur.min(r));
+            if *radius != Some(narrower) {
+                info!(
+                    used,
+                    capacity, "over capacity: shedding the shards farthest from this node"
+                );
+                *radius = Some(narrower);
+            }
+        }
+    } else if radius.is_some() && (used as f64) < capacity as f64 * UNSHED_BELOW {
+        info!(used, capacity, "well below capacity: taking shards again");
+        *radius = None;
+    }
+}
+
 /// One scan. With `apply`, jobs are queued and redundant copies removed.
 pub async fn scan(
     net: &Net,
@@ -325,7 +369,20 @@ pub async fn scan(
     let shards = tokio::task::spawn_blocking(move || local_shards(&st))
         .await
         .unwrap_or_default();
+    if apply {
+        shed(net, &local, &shards);
+    }
     let cands: Vec<Candidate<PeerId>> = net.view.repair_candidates();
+    // Responsible sets as they would be without storage radii: a handoff that
+    // differs from them is a capacity move.
+    let unlimited: Option<Vec<Candidate<PeerId>>> =
+        cands.iter().any(|c| c.radius.is_some()).then(|| {
+            cands
+                .iter()
+                .cloned()
+                .map(|c| Candidate { radius: None, ..c })
+                .collect()
+        });
     let mut sets: Vec<Vec<PeerId>> = Vec::with_capacity(shards.len());
     let mut asks: HashMap<PeerId, Vec<ShardId>> = HashMap::new();
     for (id, size, wanted, avoid) in &shards {
@@ -382,8 +439,13 @@ pub async fn scan(
         if r.len() < *wanted {
             plan.blocked += 1;
         }
+        let capacity_move = d.reason == Reason::Handoff
+            && unlimited
+                .as_ref()
+                .is_some_and(|u| placement::responsible_set(id, *size, u, *wanted) != *r);
         let reason = match d.reason {
             Reason::Repair => "repair",
+            Reason::Handoff if capacity_move => "capacity",
             Reason::Handoff => "handoff",
         };
         for to in &d.send_to {

@@ -9,6 +9,7 @@ use crate::swarm::{Client, Event};
 use libp2p::request_response::ResponseChannel;
 use libp2p::PeerId;
 use shardnet_protocol::envelope::MAX_SHARD_LEN;
+use shardnet_protocol::placement::Key;
 use shardnet_protocol::wire::{Reject, Request, Response};
 use shardnet_protocol::{Lease, OwnerId, ShardId};
 use shardnet_store::{PutOutcome, ShardState, Store, StoreError};
@@ -29,6 +30,8 @@ pub struct Usage {
     pub used: AtomicU64,
     per_owner: Mutex<HashMap<OwnerId, u64>>,
     pub draining: AtomicBool,
+    /// Storage radius announced while shedding load (see `repair::shed`).
+    pub radius: Mutex<Option<Key>>,
 }
 
 impl Usage {
@@ -72,6 +75,10 @@ impl Usage {
                 *v = v.saturating_sub(size);
             }
         }
+    }
+
+    pub fn radius(&self) -> Option<Key> {
+        *self.radius.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn add(&self, o: OwnerId, size: u64) {

@@ -4,7 +4,12 @@
 //! shard by XOR distance (Kademlia's metric; a peer's key is SHA-256 of its peer
 //! id, as in libp2p's `kbucket::Key`, and a shard's key is its id), subject to:
 //!
-//! - **eligibility**: full, draining and isolated peers are skipped;
+//! - **eligibility**: full, draining and isolated peers are skipped, and a peer
+//!   that sheds load (over its capacity) announces a *storage radius*: it is
+//!   responsible only for shards within that XOR distance of its key
+//!   ([`shed_radius`]). Every node sees the radius in the peer's heartbeat, so
+//!   all of them agree on which shards leave it; a fill level would not do
+//!   (it changes with every transfer and makes a full peer flap);
 //! - **zones**: replicas go to distinct zones while enough zones exist: a first
 //!   pass walks peers by distance taking only unseen zones, a second pass fills
 //!   the remaining places by distance;
@@ -34,6 +39,9 @@ pub struct Candidate<P> {
     pub used: u64,
     pub draining: bool,
     pub isolated: bool,
+    /// Storage radius of a peer shedding load: responsible only for shards
+    /// whose distance from its key is at most this. `None`: no limit.
+    pub radius: Option<Key>,
 }
 
 impl<P> Candidate<P> {
@@ -41,6 +49,40 @@ impl<P> Candidate<P> {
     pub fn eligible(&self, size: u64) -> bool {
         !self.draining && !self.isolated && self.used.saturating_add(size) <= self.capacity
     }
+
+    /// Whether `shard` lies within the peer's storage radius.
+    pub fn covers(&self, shard: &ShardId) -> bool {
+        self.radius
+            .is_none_or(|r| distance(&shard.0, &self.key) <= r)
+    }
+}
+
+/// The storage radius a peer holding `held` (shard id, size) should announce
+/// to keep at most `keep_bytes`: it keeps its closest shards by XOR distance
+/// and sheds the farthest, so the shards it keeps are exactly those within the
+/// radius. `None` when everything fits. The shards it sheds are those that a
+/// peer with a smaller share of the key space would not have been given.
+pub fn shed_radius(own: &Key, held: &[(ShardId, u64)], keep_bytes: u64) -> Option<Key> {
+    let total: u64 = held.iter().map(|(_, s)| *s).sum();
+    if total <= keep_bytes {
+        return None;
+    }
+    let mut by_distance: Vec<(Key, u64)> = held
+        .iter()
+        .map(|(id, s)| (distance(&id.0, own), *s))
+        .collect();
+    by_distance.sort_unstable();
+    let mut kept = 0u64;
+    // Nothing kept: radius zero covers only a shard equal to the key itself.
+    let mut radius = [0u8; 32];
+    for (d, s) in by_distance {
+        kept = kept.saturating_add(s);
+        if kept > keep_bytes {
+            break;
+        }
+        radius = d;
+    }
+    Some(radius)
 }
 
 /// The key of a libp2p peer id's bytes: SHA-256, as libp2p's Kademlia does.
@@ -74,7 +116,7 @@ pub fn responsible_set<P: Clone>(
 /// Indices into `peers` of the responsible set, in placement order.
 fn ranked<P>(shard: &ShardId, size: u64, peers: &[Candidate<P>], copies: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..peers.len())
-        .filter(|&i| peers[i].eligible(size))
+        .filter(|&i| peers[i].eligible(size) && peers[i].covers(shard))
         .collect();
     // Ties (equal keys) cannot happen between distinct peers; sort is total anyway.
     order.sort_by_key(|&i| (distance(&shard.0, &peers[i].key), peers[i].key));
@@ -175,6 +217,7 @@ mod tests {
                 used: 0,
                 draining: false,
                 isolated: false,
+                radius: None,
             })
             .collect()
     }
@@ -220,6 +263,41 @@ mod tests {
             if k * (n - copies) >= n {
                 for peer in 0..n as u32 {
                     prop_assert!(!sets.iter().all(|s| s.contains(&peer)), "peer {} holds every shard", peer);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn shed_radius_keeps_the_closest_within_budget(
+            sizes in proptest::collection::vec(1u64..5_000_000, 0..60),
+            keep in 0u64..100_000_000,
+            me in any::<u64>(),
+        ) {
+            let own = peer_key(&me.to_le_bytes());
+            let held: Vec<(ShardId, u64)> = sizes.iter().enumerate().map(|(i, s)| (shard(i as u64), *s)).collect();
+            let total: u64 = sizes.iter().sum();
+            match shed_radius(&own, &held, keep) {
+                None => prop_assert!(total <= keep),
+                Some(r) => {
+                    let inside: Vec<&(ShardId, u64)> = held.iter().filter(|(id, _)| distance(&id.0, &own) <= r).collect();
+                    let kept: u64 = inside.iter().map(|(_, s)| *s).sum();
+                    prop_assert!(kept <= keep, "kept {} > budget {}", kept, keep);
+                    // Maximal: the closest shard outside would not have fitted.
+                    let next = held.iter().filter(|(id, _)| distance(&id.0, &own) > r)
+                        .min_by_key(|(id, _)| distance(&id.0, &own));
+                    if let Some((_, s)) = next {
+                        prop_assert!(kept + s > keep);
+                    }
+                    // A peer with that radius is responsible for none of the shed shards.
+                    let mut p = peers(8, 1);
+                    p[0].key = own;
+                    p[0].radius = Some(r);
+                    for (id, _) in &held {
+                        let set = responsible_set(id, 1, &p, 8);
+                        prop_assert_eq!(set.contains(&0), distance(&id.0, &own) <= r);
+                    }
                 }
             }
         }
