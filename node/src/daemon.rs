@@ -185,11 +185,41 @@ fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
     f.write_all(data)
 }
 
-/// Runs the node until `shutdown` resolves.
+/// How a node run ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Announce leave, finish writes, flush the store.
+    Graceful,
+    /// As if the process died: no leave, no final flush (the simulator's crash).
+    Crash,
+}
+
+/// Runs the node until `shutdown` resolves (the `shardnet node run` command).
 pub async fn run(
     dd: DataDir,
     cfg: NodeConfig,
     shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    run_until(
+        dd,
+        cfg,
+        async {
+            shutdown.await;
+            Stop::Graceful
+        },
+        true,
+    )
+    .await
+}
+
+/// Runs the node until `stop` resolves, then stops as it says. `announce`
+/// prints the node's id and API address on stdout (the command line does; the
+/// simulator, running dozens of nodes, does not).
+pub async fn run_until(
+    dd: DataDir,
+    cfg: NodeConfig,
+    stop: impl std::future::Future<Output = Stop>,
+    announce: bool,
 ) -> anyhow::Result<()> {
     let keypair = dd.node_identity()?;
     let store = Arc::new(dd.open_store()?);
@@ -337,9 +367,25 @@ pub async fn run(
             .into_future(),
     );
     info!(%url, "control API listening");
-    println!("node {local} running; control API {url}");
+    if announce {
+        println!("node {local} running; control API {url}");
+    }
 
-    shutdown.await;
+    if stop.await == Stop::Crash {
+        warn!("crashing (simulated): no leave, no flush");
+        let _ = stop_tx.send(true);
+        for t in [
+            api_task.abort_handle(),
+            repair_task.abort_handle(),
+            hb_task.abort_handle(),
+            swarm_task.abort_handle(),
+            router.abort_handle(),
+            storage_task.abort_handle(),
+        ] {
+            t.abort();
+        }
+        return Ok(());
+    }
     info!("shutting down: announcing leave");
     client
         .publish(MEMBERSHIP_TOPIC, Announcement::Leave.encode())

@@ -23,6 +23,7 @@ pub mod keys;
 pub mod lease;
 pub mod manifest;
 pub mod placement;
+pub mod placement_index;
 pub mod repair;
 pub mod tier;
 pub mod wire;

@@ -1,0 +1,646 @@
+//! Live mode: the scenario on real nodes in this process. Each node is the
+//! node crate's daemon (`daemon::run_until`): its own libp2p swarm on
+//! 127.0.0.1, its own RocksDB store in a temp dir, its own control API. The
+//! driver talks to them only through that API, as an operator would.
+//!
+//! Events map onto real actions: `crash` stops a node without a word and
+//! deletes its data dir (the disk is lost); `leave` stops it gracefully;
+//! `drain` calls the drain endpoint; `zone_down` crashes every node of the
+//! zone but keeps their disks, and `zone_up` starts them again (the rest of
+//! the swarm sees the same as a partition); `corrupt` stops the node,
+//! overwrites shard bytes in its store and marks them as a scrub would (scrubs
+//! are not built yet), then restarts it; `fill` restarts the node with its
+//! capacity at what it holds; `restore` restores every backup on a node that
+//! has only imported the owner key and compares the bytes.
+//!
+//! Random churn processes are model-only; a live run refuses a scenario that
+//! sets them rather than ignore them.
+
+use crate::model::{Layout, LayoutBackup, LayoutNode};
+use crate::report::{Report, Sample, TierOutcome};
+use crate::scenario::{Action, Scenario};
+use anyhow::{bail, Context};
+use rand::{RngCore, SeedableRng};
+use shardnet_node::api::client::ApiClient;
+use shardnet_node::config::{NodeConfig, Overrides};
+use shardnet_node::daemon::{self, Stop};
+use shardnet_node::datadir::DataDir;
+use shardnet_node::ops::{CreateRequest, RestoreRequest, ShardRow};
+use shardnet_node::repair::RepairStatus;
+use shardnet_protocol::placement::peer_key;
+use shardnet_protocol::{lease, Cipher, MasterKey, ShardId, Tier};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Shard id -> (node numbers holding a healthy copy, copies wanted, size).
+type Census = BTreeMap<String, (Vec<usize>, usize, u64)>;
+
+/// Heartbeats every 300 ms, scans every 2 s: minutes of churn in seconds.
+const HEARTBEAT_MS: u64 = 300;
+const SCAN_SECS: u64 = 2;
+
+struct LiveNode {
+    dd: DataDir,
+    zone: usize,
+    peer: String,
+    api: Option<ApiClient>,
+    stop: Option<oneshot::Sender<Stop>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    capacity: u64,
+    /// Highest repair byte count seen (counters restart with the process).
+    moved: u64,
+    moved_base: u64,
+}
+
+struct Driver<'a> {
+    sc: &'a Scenario,
+    rt: tokio::runtime::Runtime,
+    work: PathBuf,
+    nodes: Vec<LiveNode>,
+    boot: String,
+    owner: MasterKey,
+    /// (backup id, tier, source dir, shard ids)
+    backups: Vec<(ShardId, Tier, PathBuf, BTreeSet<String>)>,
+    /// Shard-hours below target per tier (order of `Tier::ALL`), and when last sampled.
+    below_hours: [f64; 4],
+    last_sample: Option<Duration>,
+}
+
+/// Runs `sc` on real nodes. Returns the report and the layout right after the
+/// initial backups (for running the model from the same start).
+pub fn run(sc: &Scenario, seed: u64, work: &Path) -> anyhow::Result<(Report, Layout)> {
+    let c = &sc.churn;
+    if c.joins_per_day > 0.0
+        || c.mean_lifetime.is_some()
+        || c.outages_per_node_per_day > 0.0
+        || c.zone_outages_per_day > 0.0
+        || c.corruption_per_copy_per_year > 0.0
+    {
+        bail!("scenario {:?} sets random churn ([churn]), which only model mode runs; use scripted [[events]] for live mode", sc.name);
+    }
+    let wall = Instant::now();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut d = Driver {
+        sc,
+        rt,
+        work: work.to_path_buf(),
+        nodes: Vec::new(),
+        boot: String::new(),
+        owner: MasterKey::generate(&mut rand::rngs::OsRng),
+        backups: Vec::new(),
+        below_hours: [0.0; 4],
+        last_sample: None,
+    };
+    let result = d.drive(&mut rng, seed, wall);
+    d.stop_all();
+    result
+}
+
+impl Driver<'_> {
+    fn drive(
+        &mut self,
+        rng: &mut rand_chacha::ChaCha8Rng,
+        seed: u64,
+        wall: Instant,
+    ) -> anyhow::Result<(Report, Layout)> {
+        eprintln!("live: starting {} nodes...", self.sc.swarm.nodes);
+        for _ in 0..self.sc.swarm.nodes {
+            self.add_node()?;
+        }
+        self.converge(Duration::from_secs(120))?;
+        eprintln!(
+            "live: {} nodes see each other after {:.1} s",
+            self.nodes.len(),
+            wall.elapsed().as_secs_f64()
+        );
+        for spec in self.sc.backups.clone() {
+            for k in 0..spec.count {
+                self.backup(rng, spec.tier, spec.size, k)?;
+            }
+        }
+        let mut layout = self.layout()?;
+        let initial = self.nodes.len();
+        eprintln!(
+            "live: backups placed; running {:?} of events",
+            self.sc.duration
+        );
+        let mut report = Report {
+            scenario: self.sc.name.clone(),
+            mode: "live".into(),
+            seed,
+            placement: "zone-aware".into(),
+            nodes_start: self.nodes.len(),
+            logical_bytes: self
+                .sc
+                .backups
+                .iter()
+                .map(|b| b.size * b.count as u64)
+                .sum(),
+            ..Report::default()
+        };
+        let mut events: Vec<(Duration, Action)> = self
+            .sc
+            .events
+            .iter()
+            .map(|e| (e.at, e.action.clone()))
+            .collect();
+        events.sort_by_key(|e| e.0);
+        let mut events = events.into_iter().peekable();
+        let start = Instant::now();
+        let every = self.sc.sample_interval();
+        let mut next_sample = Duration::ZERO;
+        loop {
+            let t = start.elapsed();
+            while events.peek().is_some_and(|(at, _)| *at <= t) {
+                if let Some((at, a)) = events.next() {
+                    eprintln!(
+                        "live: t={:.1}s {}",
+                        at.as_secs_f64(),
+                        crate::scenario::kind(&a)
+                    );
+                    self.apply(&a, &mut report)?;
+                }
+            }
+            if t >= next_sample {
+                let s = self.sample(t)?;
+                report.series.push(s);
+                next_sample = t + every;
+            }
+            if t >= self.sc.duration {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.finish(&mut report, wall)?;
+        layout.joiners = self.layout_nodes()?.split_off(initial);
+        Ok((report, layout))
+    }
+
+    fn add_node(&mut self) -> anyhow::Result<()> {
+        let i = self.nodes.len();
+        let dd = DataDir::new(self.work.join(format!("node{i}")));
+        dd.init(&self.owner)
+            .context("initialising a node's data dir")?;
+        let zone = i % self.sc.swarm.zones;
+        let mut n = LiveNode {
+            dd,
+            zone,
+            peer: String::new(),
+            api: None,
+            stop: None,
+            task: None,
+            capacity: self.sc.swarm.capacity,
+            moved: 0,
+            moved_base: 0,
+        };
+        self.start(&mut n)?;
+        if self.boot.is_empty() {
+            let st: shardnet_node::api::NodeStatus =
+                n.api.as_ref().context("no API")?.get("/v1/status")?;
+            self.boot = format!(
+                "{}/p2p/{}",
+                st.listen.first().context("node 0 has no address")?,
+                st.peer_id
+            );
+        }
+        self.nodes.push(n);
+        Ok(())
+    }
+
+    fn start(&self, n: &mut LiveNode) -> anyhow::Result<()> {
+        let root = n.dd.root().to_path_buf();
+        let cfg = NodeConfig::load(
+            &root,
+            Overrides {
+                listen: Some(vec!["/ip4/127.0.0.1/tcp/0".into()]),
+                bootstrap: (!self.boot.is_empty()).then(|| vec![self.boot.clone()]),
+                zone: Some(format!("zone{}", n.zone)),
+                capacity: Some(n.capacity.to_string()),
+                heartbeat_ms: Some(HEARTBEAT_MS),
+                down_after_secs: Some(self.sc.swarm.down_after.as_secs().max(1)),
+                scan_interval_secs: Some(SCAN_SECS),
+                bandwidth_limit: Some(self.sc.swarm.bandwidth.to_string()),
+                ..Overrides::default()
+            },
+        )?;
+        let (tx, rx) = oneshot::channel();
+        let dd = n.dd.clone();
+        n.task = Some(self.rt.spawn(daemon::run_until(
+            dd,
+            cfg,
+            async move { rx.await.unwrap_or(Stop::Crash) },
+            false,
+        )));
+        n.stop = Some(tx);
+        let _ = std::fs::remove_file(root.join("api.json"));
+        let t = Instant::now();
+        let api = loop {
+            if let Some(c) = ApiClient::connect(&n.dd) {
+                break c;
+            }
+            if t.elapsed() > Duration::from_secs(30) {
+                bail!("node in {} did not start within 30 s", root.display());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let st: shardnet_node::api::NodeStatus = api.get("/v1/status")?;
+        n.peer = st.peer_id;
+        n.api = Some(api);
+        n.moved_base = n.moved;
+        Ok(())
+    }
+
+    fn stop(&mut self, i: usize, how: Stop) {
+        let n = &mut self.nodes[i];
+        n.api = None;
+        if let Some(tx) = n.stop.take() {
+            let _ = tx.send(how);
+        }
+        if let Some(task) = n.task.take() {
+            let _ = self
+                .rt
+                .block_on(async { tokio::time::timeout(Duration::from_secs(15), task).await });
+        }
+    }
+
+    fn stop_all(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.stop(i, Stop::Graceful);
+        }
+    }
+
+    fn up(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].api.is_some())
+            .collect()
+    }
+
+    fn converge(&self, limit: Duration) -> anyhow::Result<()> {
+        let want = self.up().len();
+        let t = Instant::now();
+        for i in self.up() {
+            let api = self.nodes[i].api.as_ref().context("node stopped")?;
+            loop {
+                let peers: Vec<shardnet_node::membership::PeerInfo> = api.get("/v1/peers")?;
+                if peers.iter().filter(|p| p.live).count() >= want {
+                    break;
+                }
+                if t.elapsed() > limit {
+                    bail!("the swarm did not converge within {limit:?}");
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        Ok(())
+    }
+
+    /// Shard id -> (node numbers holding a healthy copy, copies wanted, size).
+    fn census(&self) -> anyhow::Result<Census> {
+        let mut m: BTreeMap<String, (Vec<usize>, usize, u64)> = BTreeMap::new();
+        for i in self.up() {
+            let Some(api) = self.nodes[i].api.as_ref() else {
+                continue;
+            };
+            let Ok(rows) =
+                api.post::<_, Vec<ShardRow>>("/v1/shards", &serde_json::json!({ "status": null }))
+            else {
+                continue;
+            };
+            for r in rows {
+                if r.meta.state != shardnet_store::ShardState::Healthy {
+                    continue;
+                }
+                let e = m.entry(r.id.to_string()).or_default();
+                e.0.push(i);
+                e.1 = e.1.max(lease::copies_wanted(&r.meta.leases, 0));
+                e.2 = r.meta.size as u64;
+            }
+        }
+        Ok(m)
+    }
+
+    fn backup(
+        &mut self,
+        rng: &mut rand_chacha::ChaCha8Rng,
+        tier: Tier,
+        size: u64,
+        k: usize,
+    ) -> anyhow::Result<()> {
+        let src = self
+            .work
+            .join(format!("src-{}-{k}-{}", tier.name(), self.backups.len()));
+        std::fs::create_dir_all(&src)?;
+        let mut data = vec![0u8; size as usize];
+        rng.fill_bytes(&mut data);
+        std::fs::write(src.join("data.bin"), &data)?;
+        let before: BTreeSet<String> = self.census()?.into_keys().collect();
+        let api = self.nodes[0]
+            .api
+            .as_ref()
+            .context("node 0 is not running")?;
+        let r: shardnet_node::backup::BackupReport = api.post(
+            "/v1/backup/create",
+            &CreateRequest {
+                paths: vec![src.clone()],
+                tier,
+                name: format!("sim {} {k}", tier.name()),
+                cipher: Cipher::Aes256Gcm,
+            },
+        )?;
+        let after: BTreeSet<String> = self.census()?.into_keys().collect();
+        let mine = after.difference(&before).cloned().collect();
+        self.backups.push((r.entry.id, tier, src, mine));
+        Ok(())
+    }
+
+    fn layout_nodes(&self) -> anyhow::Result<Vec<LayoutNode>> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let id: libp2p::PeerId = n.peer.parse().context("bad peer id")?;
+                Ok(LayoutNode {
+                    key: peer_key(&id.to_bytes()),
+                    zone: n.zone,
+                })
+            })
+            .collect()
+    }
+
+    fn layout(&self) -> anyhow::Result<Layout> {
+        let census = self.census()?;
+        let nodes = self.layout_nodes()?;
+        let backups = self
+            .backups
+            .iter()
+            .map(|(_, tier, _, ids)| LayoutBackup {
+                tier: *tier,
+                shards: ids
+                    .iter()
+                    .filter_map(|id| {
+                        let (on, _, size) = census.get(id)?;
+                        Some((id.parse().ok()?, *size, on.clone()))
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(Layout {
+            nodes,
+            backups,
+            joiners: Vec::new(),
+        })
+    }
+
+    fn apply(&mut self, a: &Action, report: &mut Report) -> anyhow::Result<()> {
+        match a {
+            Action::Crash { nodes } => {
+                for &i in nodes {
+                    if i < self.nodes.len() && self.nodes[i].api.is_some() {
+                        report.crashes += 1;
+                        self.stop(i, Stop::Crash);
+                        let _ = std::fs::remove_dir_all(self.nodes[i].dd.root());
+                    }
+                }
+            }
+            Action::Join { count } => {
+                for _ in 0..*count {
+                    self.add_node()?;
+                    report.joins += 1;
+                }
+            }
+            Action::Leave { nodes } => {
+                for &i in nodes {
+                    if i < self.nodes.len() && self.nodes[i].api.is_some() {
+                        report.graceful_departures += 1;
+                        self.stop(i, Stop::Graceful);
+                    }
+                }
+            }
+            Action::Drain { nodes } => {
+                for &i in nodes {
+                    if let Some(api) = self.nodes.get(i).and_then(|n| n.api.as_ref()) {
+                        let _: RepairStatus = api.post("/v1/node/drain", &serde_json::json!({}))?;
+                        report.graceful_departures += 1;
+                    }
+                }
+            }
+            Action::ZoneDown { zone } => {
+                report.zone_outages += 1;
+                for i in 0..self.nodes.len() {
+                    if self.nodes[i].zone == *zone && self.nodes[i].api.is_some() {
+                        self.stop(i, Stop::Crash);
+                    }
+                }
+            }
+            Action::ZoneUp { zone } => {
+                for i in 0..self.nodes.len() {
+                    let n = &self.nodes[i];
+                    if n.zone == *zone && n.api.is_none() && n.dd.root().exists() {
+                        self.restart(i)?;
+                    }
+                }
+            }
+            Action::Corrupt { node, shards } => {
+                if self.nodes.get(*node).is_some_and(|n| n.api.is_some()) {
+                    self.stop(*node, Stop::Graceful);
+                    let store = self.nodes[*node].dd.open_store()?;
+                    let mut ids = Vec::new();
+                    store.for_each_meta(|id, _| {
+                        ids.push(id);
+                        ids.len() < *shards
+                    })?;
+                    for id in &ids {
+                        store.debug_overwrite_bytes(id, b"corrupted by the simulator")?;
+                        store.mark_corrupted(id, "simulated corruption found by a scrub")?;
+                        report.corruptions += 1;
+                    }
+                    store.flush()?;
+                    drop(store);
+                    self.restart(*node)?;
+                }
+            }
+            Action::Fill { node } => {
+                if let Some(api) = self.nodes.get(*node).and_then(|n| n.api.as_ref()) {
+                    let st: shardnet_node::api::NodeStatus = api.get("/v1/status")?;
+                    self.stop(*node, Stop::Graceful);
+                    self.nodes[*node].capacity = st.used;
+                    self.restart(*node)?;
+                }
+            }
+            Action::Restore => self.restore_all(report)?,
+        }
+        Ok(())
+    }
+
+    fn restart(&mut self, i: usize) -> anyhow::Result<()> {
+        let mut n = std::mem::replace(&mut self.nodes[i], placeholder());
+        let r = self.start(&mut n);
+        self.nodes[i] = n;
+        r
+    }
+
+    fn restore_all(&mut self, report: &mut Report) -> anyhow::Result<()> {
+        let Some(&i) = self.up().last() else {
+            return Ok(());
+        };
+        let api = self.nodes[i].api.clone().context("no node")?;
+        for (k, (id, _, src, _)) in self.backups.clone().iter().enumerate() {
+            report.restores_attempted += 1;
+            let dest = self
+                .work
+                .join(format!("restore-{}-{k}", report.restores_attempted));
+            let r: anyhow::Result<shardnet_node::restore::RestoreReport> = api.post(
+                "/v1/backup/restore",
+                &RestoreRequest {
+                    id: *id,
+                    dest: dest.clone(),
+                    path: None,
+                    force: false,
+                },
+            );
+            let name = src.file_name().context("source has no name")?;
+            let same = r.is_ok_and(|r| r.failed.is_empty())
+                && std::fs::read(dest.join(name).join("data.bin")).ok()
+                    == std::fs::read(src.join("data.bin")).ok();
+            if same {
+                report.restores_ok += 1;
+            } else {
+                eprintln!("live: restore of backup {id} on node {i} failed or differs");
+            }
+            let _ = std::fs::remove_dir_all(&dest);
+        }
+        Ok(())
+    }
+
+    fn moved(&mut self) -> u64 {
+        let mut total = 0;
+        for n in &mut self.nodes {
+            if let Some(api) = n.api.as_ref() {
+                if let Ok(st) = api.get::<RepairStatus>("/v1/rebalance/status") {
+                    n.moved = n.moved.max(n.moved_base + st.bytes_moved);
+                }
+            }
+            total += n.moved;
+        }
+        total
+    }
+
+    fn sample(&mut self, t: Duration) -> anyhow::Result<Sample> {
+        let census = self.census()?;
+        let mut below = 0;
+        let mut lost = 0;
+        let mut lost_backups = 0;
+        let mut available = 0;
+        let hours = self
+            .last_sample
+            .map_or(0.0, |l| (t - l).as_secs_f64() / 3600.0);
+        self.last_sample = Some(t);
+        for (_, tier, _, ids) in &self.backups {
+            let mut ok = true;
+            let mut gone = false;
+            let pos = Tier::ALL.iter().position(|x| x == tier).unwrap_or(0);
+            for id in ids {
+                match census.get(id) {
+                    Some((on, wanted, _)) => {
+                        if on.len() < *wanted {
+                            below += 1;
+                            self.below_hours[pos] += hours;
+                        }
+                    }
+                    None => {
+                        lost += 1;
+                        ok = false;
+                        gone = true;
+                    }
+                }
+            }
+            available += u64::from(ok);
+            lost_backups += u64::from(gone);
+        }
+        let mut used: HashMap<usize, u64> = HashMap::new();
+        for (on, _, size) in census.values() {
+            for i in on {
+                *used.entry(*i).or_default() += size;
+            }
+        }
+        let up = self.up();
+        let spread = crate::report::spread(
+            up.iter()
+                .map(|i| (used.get(i).copied().unwrap_or(0), self.nodes[*i].capacity)),
+        );
+        Ok(Sample {
+            t: t.as_secs_f64(),
+            nodes_up: up.len(),
+            shards_below_target: below,
+            // Live mode cannot tell lost from unreachable (a zone may come back).
+            shards_lost: lost,
+            backups_lost: lost_backups,
+            availability: available as f64 / self.backups.len().max(1) as f64,
+            repair_bytes: self.moved(),
+            spread,
+        })
+    }
+
+    fn finish(&mut self, r: &mut Report, wall: Instant) -> anyhow::Result<()> {
+        let census = self.census()?;
+        r.simulated_secs = self.sc.duration.as_secs_f64();
+        r.nodes_end = self.up().len();
+        r.nodes_peak = self.nodes.len();
+        r.stored_bytes_end = census.values().map(|(on, _, s)| on.len() as u64 * s).sum();
+        r.storage_overhead = r.stored_bytes_end as f64 / r.logical_bytes.max(1) as f64;
+        r.repair_bytes = self.moved();
+        r.repair_bytes_per_node_mean = r.repair_bytes as f64 / self.nodes.len().max(1) as f64;
+        r.repair_bytes_per_node_max = self.nodes.iter().map(|n| n.moved).max().unwrap_or(0);
+        let av: Vec<f64> = r.series.iter().map(|s| s.availability).collect();
+        r.min_availability = av.iter().copied().fold(1.0, f64::min);
+        r.mean_availability = av.iter().sum::<f64>() / av.len().max(1) as f64;
+        r.spread_end = r.series.last().map_or(0.0, |s| s.spread);
+        for (pos, tier) in Tier::ALL.into_iter().enumerate() {
+            let bs: Vec<_> = self.backups.iter().filter(|b| b.1 == tier).collect();
+            if bs.is_empty() {
+                continue;
+            }
+            let ids: Vec<&String> = bs.iter().flat_map(|b| b.3.iter()).collect();
+            r.tiers.push(TierOutcome {
+                tier: tier.name().into(),
+                backups: bs.len() as u64,
+                shards: ids.len() as u64,
+                shards_lost: ids.iter().filter(|id| !census.contains_key(**id)).count() as u64,
+                backups_lost: bs
+                    .iter()
+                    .filter(|b| b.3.iter().any(|id| !census.contains_key(id)))
+                    .count() as u64,
+                shard_hours_below_target: self.below_hours[pos],
+            });
+        }
+        r.placement_end = census
+            .iter()
+            .map(|(id, (on, _, _))| {
+                let mut on = on.clone();
+                on.sort_unstable();
+                (id.clone(), on)
+            })
+            .collect();
+        r.wall_secs = wall.elapsed().as_secs_f64();
+        Ok(())
+    }
+}
+
+fn placeholder() -> LiveNode {
+    LiveNode {
+        dd: DataDir::new(PathBuf::new()),
+        zone: 0,
+        peer: String::new(),
+        api: None,
+        stop: None,
+        task: None,
+        capacity: 0,
+        moved: 0,
+        moved_base: 0,
+    }
+}

@@ -1,0 +1,204 @@
+//! `shardnet-sim` (also run as `shardnet sim`): run scenarios in model or live
+//! mode, compare the two, or take the one-command tour.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use shardnet_sim::scenario::{Mode, Scenario};
+use shardnet_sim::{compare, live, model, Report};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "shardnet sim",
+    version,
+    about = "shardnet swarm simulator: what happens to data with N peers under this churn?"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a scenario file (examples in sim/scenarios/).
+    Run {
+        scenario: PathBuf,
+        /// Overrides the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Overrides the scenario's mode.
+        #[arg(long, value_enum)]
+        mode: Option<Mode>,
+        /// Print the report as JSON (series included) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Where the report's .json and .svg go.
+        #[arg(long, default_value = "sim-reports")]
+        out: PathBuf,
+    },
+    /// Run a scenario live, then in the model from the same start, and compare.
+    Validate {
+        scenario: PathBuf,
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "sim-reports")]
+        out: PathBuf,
+    },
+    /// The tour: a live swarm backs up, loses nodes, repairs and restores; the
+    /// same start is replayed in the model; then a large model run.
+    Demo {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "sim-reports")]
+        out: PathBuf,
+    },
+}
+
+const DEMO_LIVE: &str = include_str!("../scenarios/demo-live.toml");
+const DEMO_MODEL: &str = include_str!("../scenarios/demo-model.toml");
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => {}
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn work_dir() -> anyhow::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("shardnet-sim-")
+        .tempdir()
+        .context("creating a temporary directory for the live nodes")
+}
+
+fn one(sc: &Scenario, seed: u64, mode: Mode) -> anyhow::Result<Report> {
+    Ok(match mode {
+        Mode::Model => model::run(sc, seed, sc.swarm.zone_aware, None),
+        Mode::Live => {
+            let work = work_dir()?;
+            live::run(sc, seed, work.path())?.0
+        }
+    })
+}
+
+fn emit(r: &Report, out: &Path, json: bool) -> anyhow::Result<()> {
+    let stem = out.join(format!(
+        "{}-{}-{}-seed{}",
+        slug(&r.scenario),
+        r.mode,
+        slug(&r.placement),
+        r.seed
+    ));
+    let (j, s) = r
+        .write(&stem)
+        .with_context(|| format!("writing the report under {}", out.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+    } else {
+        print!("{}", r.table());
+        println!("  report {}\n  plot   {}\n", j.display(), s.display());
+    }
+    Ok(())
+}
+
+fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Cmd::Run {
+            scenario,
+            seed,
+            mode,
+            json,
+            out,
+        } => {
+            let sc = Scenario::load(&scenario)?;
+            let seed = seed.unwrap_or(sc.seed);
+            let mode = mode.unwrap_or(sc.mode);
+            let r = one(&sc, seed, mode)?;
+            if sc.compare_zone_blind && mode == Mode::Model {
+                let blind = model::run(&sc, seed, false, None);
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&[&r, &blind])?);
+                    r.write(&out.join(format!("{}-model-zone-aware-seed{seed}", slug(&sc.name))))?;
+                    blind.write(
+                        &out.join(format!("{}-model-plain-xor-seed{seed}", slug(&sc.name))),
+                    )?;
+                    return Ok(());
+                }
+                emit(&r, &out, false)?;
+                emit(&blind, &out, false)?;
+                return Ok(());
+            }
+            emit(&r, &out, json)
+        }
+        Cmd::Validate {
+            scenario,
+            seed,
+            json,
+            out,
+        } => {
+            let sc = Scenario::load(&scenario)?;
+            validate(&sc, seed.unwrap_or(sc.seed), json, &out)
+        }
+        Cmd::Demo { json, out } => {
+            let sc = Scenario::parse(DEMO_LIVE, "demo-live.toml")?;
+            validate(&sc, sc.seed, json, &out)?;
+            let big = Scenario::parse(DEMO_MODEL, "demo-model.toml")?;
+            eprintln!(
+                "model: {} nodes over {:?}...",
+                big.swarm.nodes, big.duration
+            );
+            let r = model::run(&big, big.seed, true, None);
+            emit(&r, &out, json)
+        }
+    }
+}
+
+fn validate(sc: &Scenario, seed: u64, json: bool, out: &Path) -> anyhow::Result<()> {
+    let work = work_dir()?;
+    let c = compare::run(sc, seed, work.path())?;
+    let stem = out.join(format!("{}-validation-seed{seed}", slug(&sc.name)));
+    c.live.write(&stem.with_file_name(format!(
+        "{}-live",
+        stem.file_name().and_then(|s| s.to_str()).unwrap_or("v")
+    )))?;
+    c.model.write(&stem.with_file_name(format!(
+        "{}-model",
+        stem.file_name().and_then(|s| s.to_str()).unwrap_or("v")
+    )))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&c)?);
+    } else {
+        print!("{}", c.live.table());
+        print!("{}", c.model.table());
+        print!("{}", c.table());
+        println!("  reports and plots in {}\n", out.display());
+    }
+    if !c.agrees {
+        anyhow::bail!("live and model runs disagree beyond the stated tolerance");
+    }
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! The model's world: nodes, shards and backups, with the same notions the
+//! real node uses (live, suspect, down; holders; responsible sets).
+
+use shardnet_protocol::placement::Key;
+use shardnet_protocol::{ShardId, Tier};
+use std::collections::BTreeSet;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NodeState {
+    Up,
+    /// Not answering; `down` once `down_after` has passed (then out of every
+    /// responsible set). `disk` false: it crashed and its data is gone.
+    Offline {
+        down: bool,
+        disk: bool,
+    },
+    /// Left for good (drained, or crashed and detected).
+    Gone,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Node {
+    pub(crate) key: Key,
+    pub(crate) zone: usize,
+    pub(crate) capacity: u64,
+    pub(crate) used: u64,
+    pub(crate) state: NodeState,
+    pub(crate) draining: bool,
+    /// Bumped on every state change, so stale timers are ignored.
+    pub(crate) epoch: u32,
+    /// When the node's uplink / downlink is next free (ms).
+    pub(crate) up_free: u64,
+    pub(crate) down_free: u64,
+    /// Bytes this node sent as repair or handoff.
+    pub(crate) sent: u64,
+    /// Shards with a healthy copy here (ordered: runs are deterministic).
+    pub(crate) holdings: BTreeSet<u32>,
+    /// Shards it held when it crashed: they need repair once it is down.
+    pub(crate) lost_holdings: Vec<u32>,
+}
+
+impl Node {
+    pub(crate) fn up(&self) -> bool {
+        self.state == NodeState::Up
+    }
+
+    /// In the other nodes' responsible sets: live or suspect, not down.
+    pub(crate) fn in_view(&self) -> bool {
+        match self.state {
+            NodeState::Up => true,
+            NodeState::Offline { down, .. } => !down,
+            NodeState::Gone => false,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Shard {
+    pub(crate) id: ShardId,
+    pub(crate) size: u64,
+    pub(crate) copies: usize,
+    pub(crate) backup: u32,
+    /// Nodes with a healthy copy (online or not).
+    pub(crate) holders: Vec<u32>,
+    /// Transfers under way to these nodes.
+    pub(crate) pending: Vec<u32>,
+    pub(crate) lost: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Backup {
+    pub(crate) tier: Tier,
+    pub(crate) shards: Vec<u32>,
+    pub(crate) lost: bool,
+}

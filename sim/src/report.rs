@@ -1,0 +1,355 @@
+//! The report both modes produce: a summary, a time series, a human table and
+//! an SVG plot (durability and repair traffic over the run) written next to
+//! the JSON, so a person can see what happened without a plotting tool.
+
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// One moment of the run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Sample {
+    /// Seconds since the start (simulated in model mode, wall in live mode).
+    pub t: f64,
+    pub nodes_up: usize,
+    pub shards_below_target: u64,
+    pub shards_lost: u64,
+    pub backups_lost: u64,
+    /// Share of backups whose every shard has a copy on an online node.
+    pub availability: f64,
+    /// Bytes copied by repair and handoff so far.
+    pub repair_bytes: u64,
+    /// (max - min) / mean utilisation over online nodes.
+    pub spread: f64,
+}
+
+/// Per-tier outcome.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TierOutcome {
+    pub tier: String,
+    pub backups: u64,
+    pub shards: u64,
+    pub shards_lost: u64,
+    pub backups_lost: u64,
+    /// Shard-hours spent below the tier's copy count.
+    pub shard_hours_below_target: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub mode: String,
+    pub seed: u64,
+    pub placement: String,
+    pub simulated_secs: f64,
+    pub wall_secs: f64,
+    pub nodes_start: usize,
+    pub nodes_end: usize,
+    pub nodes_peak: usize,
+    pub joins: u64,
+    pub crashes: u64,
+    pub graceful_departures: u64,
+    pub outages: u64,
+    pub zone_outages: u64,
+    pub corruptions: u64,
+    pub logical_bytes: u64,
+    pub stored_bytes_end: u64,
+    /// Stored bytes / logical bytes at the end.
+    pub storage_overhead: f64,
+    pub repair_bytes: u64,
+    pub repair_bytes_per_node_mean: f64,
+    pub repair_bytes_per_node_max: u64,
+    pub min_availability: f64,
+    pub mean_availability: f64,
+    pub restores_attempted: u64,
+    pub restores_ok: u64,
+    pub spread_end: f64,
+    pub tiers: Vec<TierOutcome>,
+    /// Model mode: discrete events processed.
+    pub events: u64,
+    /// Model mode: simulated node-days per wall second.
+    pub node_days_per_sec: f64,
+    pub series: Vec<Sample>,
+    /// Final holders per shard (shard id hex -> node numbers), for comparing modes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub placement_end: Vec<(String, Vec<usize>)>,
+}
+
+fn size(b: u64) -> String {
+    bytesize::ByteSize::b(b).display().iec().to_string()
+}
+
+fn pct(f: f64) -> String {
+    format!("{:.3}%", f * 100.0)
+}
+
+impl Report {
+    /// The human table.
+    pub fn table(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "scenario {:?} ({} mode, {} placement, seed {})",
+            self.scenario, self.mode, self.placement, self.seed
+        );
+        let rows: Vec<(&str, String)> = vec![
+            (
+                "simulated time",
+                humantime::format_duration(std::time::Duration::from_secs(
+                    self.simulated_secs as u64,
+                ))
+                .to_string(),
+            ),
+            ("wall time", format!("{:.1} s", self.wall_secs)),
+            (
+                "nodes start / end / peak",
+                format!(
+                    "{} / {} / {}",
+                    self.nodes_start, self.nodes_end, self.nodes_peak
+                ),
+            ),
+            (
+                "joins / crashes / graceful",
+                format!(
+                    "{} / {} / {}",
+                    self.joins, self.crashes, self.graceful_departures
+                ),
+            ),
+            (
+                "outages / zone outages / corruptions",
+                format!(
+                    "{} / {} / {}",
+                    self.outages, self.zone_outages, self.corruptions
+                ),
+            ),
+            ("logical data", size(self.logical_bytes)),
+            (
+                "stored at end (overhead)",
+                format!(
+                    "{} ({:.2}x)",
+                    size(self.stored_bytes_end),
+                    self.storage_overhead
+                ),
+            ),
+            ("repair traffic", size(self.repair_bytes)),
+            (
+                "repair traffic per node mean / max",
+                format!(
+                    "{} / {}",
+                    size(self.repair_bytes_per_node_mean as u64),
+                    size(self.repair_bytes_per_node_max)
+                ),
+            ),
+            (
+                "availability min / mean",
+                format!(
+                    "{} / {}",
+                    pct(self.min_availability),
+                    pct(self.mean_availability)
+                ),
+            ),
+            (
+                "restores ok / attempted",
+                format!("{} / {}", self.restores_ok, self.restores_attempted),
+            ),
+            (
+                "utilisation spread at end",
+                format!("{:.0}%", self.spread_end * 100.0),
+            ),
+        ];
+        for (k, v) in rows {
+            let _ = writeln!(o, "  {k:<38} {v}");
+        }
+        if self.events > 0 {
+            let _ = writeln!(
+                o,
+                "  {:<38} {} ({:.0} node-days/s)",
+                "events processed", self.events, self.node_days_per_sec
+            );
+        }
+        let _ = writeln!(
+            o,
+            "  {:<9} {:>8} {:>10} {:>12} {:>13} {:>16}",
+            "TIER", "BACKUPS", "SHARDS", "SHARDS LOST", "BACKUPS LOST", "SHARD-H < TARGET"
+        );
+        for t in &self.tiers {
+            let _ = writeln!(
+                o,
+                "  {:<9} {:>8} {:>10} {:>12} {:>13} {:>16.4}",
+                t.tier,
+                t.backups,
+                t.shards,
+                t.shards_lost,
+                t.backups_lost,
+                t.shard_hours_below_target
+            );
+        }
+        o
+    }
+
+    /// Writes `<stem>.json` and `<stem>.svg`.
+    pub fn write(&self, stem: &Path) -> std::io::Result<(std::path::PathBuf, std::path::PathBuf)> {
+        if let Some(dir) = stem.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let json = stem.with_extension("json");
+        let svg = stem.with_extension("svg");
+        std::fs::write(
+            &json,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::write(&svg, self.svg())?;
+        Ok((json, svg))
+    }
+
+    /// Three stacked panels over time: availability, shards below target and
+    /// lost, cumulative repair traffic.
+    pub fn svg(&self) -> String {
+        let (w, ph, left, top) = (760.0, 150.0, 70.0, 40.0);
+        let h = top + 3.0 * (ph + 40.0);
+        let tmax = self.series.last().map_or(1.0, |s| s.t).max(1e-9);
+        let mut o = String::new();
+        let _ = write!(
+            o,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">"#
+        );
+        let _ = write!(
+            o,
+            r#"<rect width="100%" height="100%" fill="white"/><text x="{left}" y="20" font-size="14">{} ({} mode, {} placement, seed {})</text>"#,
+            xml(&self.scenario),
+            self.mode,
+            self.placement,
+            self.seed
+        );
+        type Line<'a> = (&'a str, &'a str, Vec<f64>);
+        let panels: [(&str, Vec<Line>); 3] = [
+            (
+                "availability (share of backups restorable now)",
+                vec![(
+                    "availability",
+                    "#1b7837",
+                    self.series.iter().map(|s| s.availability).collect(),
+                )],
+            ),
+            (
+                "shards below target / lost",
+                vec![
+                    (
+                        "below target",
+                        "#e08214",
+                        self.series
+                            .iter()
+                            .map(|s| s.shards_below_target as f64)
+                            .collect(),
+                    ),
+                    (
+                        "lost",
+                        "#b2182b",
+                        self.series.iter().map(|s| s.shards_lost as f64).collect(),
+                    ),
+                ],
+            ),
+            (
+                "repair traffic so far (bytes)",
+                vec![(
+                    "repair bytes",
+                    "#2166ac",
+                    self.series.iter().map(|s| s.repair_bytes as f64).collect(),
+                )],
+            ),
+        ];
+        for (i, (title, lines)) in panels.iter().enumerate() {
+            let y0 = top + i as f64 * (ph + 40.0);
+            let pw = w - left - 20.0;
+            let ymax = lines
+                .iter()
+                .flat_map(|l| l.2.iter().copied())
+                .fold(0.0f64, f64::max)
+                .max(1.0);
+            let _ = write!(
+                o,
+                r##"<text x="{left}" y="{}">{}</text><rect x="{left}" y="{}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>"##,
+                y0 + 12.0,
+                xml(title),
+                y0 + 18.0
+            );
+            let _ = write!(
+                o,
+                r#"<text x="{}" y="{}" text-anchor="end">{}</text><text x="{}" y="{}" text-anchor="end">0</text>"#,
+                left - 4.0,
+                y0 + 28.0,
+                axis(ymax, i == 2),
+                left - 4.0,
+                y0 + 18.0 + ph
+            );
+            for (j, (name, colour, ys)) in lines.iter().enumerate() {
+                let pts: Vec<String> = self
+                    .series
+                    .iter()
+                    .zip(ys)
+                    .map(|(s, y)| {
+                        format!(
+                            "{:.1},{:.1}",
+                            left + s.t / tmax * pw,
+                            y0 + 18.0 + ph - y / ymax * ph
+                        )
+                    })
+                    .collect();
+                let _ = write!(
+                    o,
+                    r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{}"/><text x="{}" y="{}" fill="{colour}">{name}</text>"#,
+                    pts.join(" "),
+                    left + pw - 120.0 * (j as f64 + 1.0),
+                    y0 + 12.0
+                );
+            }
+            let _ = write!(
+                o,
+                r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
+                left + pw,
+                y0 + 32.0 + ph,
+                humantime::format_duration(std::time::Duration::from_secs(tmax as u64))
+            );
+        }
+        o.push_str("</svg>\n");
+        o
+    }
+}
+
+fn axis(v: f64, bytes: bool) -> String {
+    if bytes {
+        size(v as u64)
+    } else if v <= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// (max - min) / mean utilisation.
+pub fn spread(it: impl Iterator<Item = (u64, u64)>) -> f64 {
+    let u: Vec<f64> = it
+        .filter(|(_, c)| *c > 0)
+        .map(|(used, c)| used as f64 / c as f64)
+        .collect();
+    if u.is_empty() {
+        return 0.0;
+    }
+    let mean = u.iter().sum::<f64>() / u.len() as f64;
+    let (min, max) = u
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
+    if mean > 0.0 {
+        (max - min) / mean
+    } else {
+        0.0
+    }
+}

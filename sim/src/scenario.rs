@@ -1,0 +1,491 @@
+//! Scenario files: one TOML format for both modes, so a scenario can be run
+//! fast in the model and then checked against real nodes.
+//!
+//! Sizes are strings such as `"64MiB"`, durations `"90s"`, `"6h"`, `"30d"`,
+//! bandwidths `"50MB/s"`. Unknown keys are errors (a typo must not silently
+//! run a different experiment), and every error names the file and the field.
+
+use serde::Deserialize;
+use shardnet_protocol::Tier;
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("scenario {path} is not valid: {message}")]
+    Parse { path: String, message: String },
+    #[error("scenario {path}: {field}: {message}")]
+    Invalid {
+        path: String,
+        field: String,
+        message: String,
+    },
+}
+
+/// A parsed and checked scenario.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Simulated time (model) or wall time after the initial backups (live).
+    #[serde(with = "dur")]
+    pub duration: Duration,
+    #[serde(default)]
+    pub seed: u64,
+    /// `model` (default) or `live`; `--mode` overrides.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Interval between report samples; default duration / 200.
+    #[serde(default, with = "opt_dur")]
+    pub sample_every: Option<Duration>,
+    pub swarm: SwarmSpec,
+    #[serde(default)]
+    pub backups: Vec<BackupSpec>,
+    #[serde(default)]
+    pub churn: Churn,
+    #[serde(default)]
+    pub events: Vec<Event>,
+    /// Run the model a second time with zone-blind placement and report both.
+    #[serde(default)]
+    pub compare_zone_blind: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    Model,
+    Live,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmSpec {
+    pub nodes: usize,
+    #[serde(default = "one")]
+    pub zones: usize,
+    #[serde(with = "size")]
+    pub capacity: u64,
+    /// Per-node transfer rate (model transfer times; live: repair bandwidth limit).
+    #[serde(default = "default_bandwidth", with = "rate")]
+    pub bandwidth: u64,
+    #[serde(default = "default_down_after", with = "dur")]
+    pub down_after: Duration,
+    /// Placement spreads copies over zones (false: plain XOR distance).
+    #[serde(default = "yes")]
+    pub zone_aware: bool,
+    /// Model mode: size of a modelled shard (real shards average 1 MiB; a larger
+    /// modelled shard stands for several, to reach petabytes in minutes).
+    #[serde(default = "default_shard", with = "size")]
+    pub shard_size: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSpec {
+    #[serde(deserialize_with = "tier")]
+    pub tier: Tier,
+    #[serde(with = "size")]
+    pub size: u64,
+    #[serde(default = "one")]
+    pub count: usize,
+}
+
+/// Random processes (model mode only; live mode runs scripted events).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Churn {
+    /// Poisson arrivals of new nodes.
+    #[serde(default)]
+    pub joins_per_day: f64,
+    /// Mean node lifetime (exponential); departures end it. None: nodes stay.
+    #[serde(default, with = "opt_dur")]
+    pub mean_lifetime: Option<Duration>,
+    /// Share of departures that drain first; the rest lose their disk.
+    #[serde(default)]
+    pub graceful_fraction: f64,
+    /// Transient outages (the node returns with its data).
+    #[serde(default)]
+    pub outages_per_node_per_day: f64,
+    #[serde(default = "default_outage", with = "dur")]
+    pub outage_mean: Duration,
+    /// Correlated outages: a whole zone goes dark.
+    #[serde(default)]
+    pub zone_outages_per_day: f64,
+    #[serde(default = "default_zone_outage", with = "dur")]
+    pub zone_outage_mean: Duration,
+    /// Silent corruption, per stored copy per year; found by the next scrub.
+    #[serde(default)]
+    pub corruption_per_copy_per_year: f64,
+    #[serde(default = "default_scrub", with = "dur")]
+    pub scrub_interval: Duration,
+}
+
+/// A scripted event. (Unknown keys are caught by `Action`: serde cannot deny
+/// them on a struct with a flattened field.)
+#[derive(Clone, Debug, Deserialize)]
+pub struct Event {
+    #[serde(with = "dur")]
+    pub at: Duration,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// The nodes die and their disks are lost.
+    Crash {
+        nodes: Vec<usize>,
+    },
+    /// New nodes join (zones round-robin).
+    Join {
+        count: usize,
+    },
+    /// The nodes stop (gracefully) and do not return.
+    Leave {
+        nodes: Vec<usize>,
+    },
+    /// The nodes drain: hand everything off, then leave.
+    Drain {
+        nodes: Vec<usize>,
+    },
+    /// Every node of the zone goes offline (data kept) until `zone_up`.
+    ZoneDown {
+        zone: usize,
+    },
+    ZoneUp {
+        zone: usize,
+    },
+    /// `shards` copies on the node turn bad and are found.
+    Corrupt {
+        node: usize,
+        shards: usize,
+    },
+    /// The node's disk is full: it takes nothing more.
+    Fill {
+        node: usize,
+    },
+    /// A restore of every backup is attempted (live: real restores, checked byte for byte).
+    Restore,
+}
+
+impl Scenario {
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: p.clone(),
+            source,
+        })?;
+        Scenario::parse(&text, &p)
+    }
+
+    pub fn parse(text: &str, path: &str) -> Result<Scenario, ScenarioError> {
+        let s: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        s.check(path)?;
+        Ok(s)
+    }
+
+    /// Nodes ever present: the initial ones plus scripted joins.
+    pub fn max_nodes(&self) -> usize {
+        self.swarm.nodes
+            + self
+                .events
+                .iter()
+                .map(|e| match e.action {
+                    Action::Join { count } => count,
+                    _ => 0,
+                })
+                .sum::<usize>()
+    }
+
+    pub fn sample_interval(&self) -> Duration {
+        self.sample_every
+            .unwrap_or(self.duration / 200)
+            .max(Duration::from_millis(100))
+    }
+
+    fn check(&self, path: &str) -> Result<(), ScenarioError> {
+        let bad = |field: &str, message: String| {
+            Err(ScenarioError::Invalid {
+                path: path.into(),
+                field: field.into(),
+                message,
+            })
+        };
+        let sw = &self.swarm;
+        if sw.nodes == 0 {
+            return bad("swarm.nodes", "at least one node".into());
+        }
+        if sw.nodes > 1_000_000 {
+            return bad(
+                "swarm.nodes",
+                format!("{} is more than 1,000,000", sw.nodes),
+            );
+        }
+        if sw.zones == 0 || sw.zones > sw.nodes.max(1) {
+            return bad(
+                "swarm.zones",
+                format!(
+                    "between 1 and the node count ({}), got {}",
+                    sw.nodes, sw.zones
+                ),
+            );
+        }
+        if sw.shard_size == 0 || sw.bandwidth == 0 {
+            return bad("swarm", "shard_size and bandwidth must be positive".into());
+        }
+        if self.duration.is_zero() {
+            return bad("duration", "must be positive".into());
+        }
+        for (i, b) in self.backups.iter().enumerate() {
+            if b.size == 0 || b.count == 0 {
+                return bad(
+                    &format!("backups[{i}]"),
+                    "size and count must be positive".into(),
+                );
+            }
+        }
+        let c = &self.churn;
+        for (name, v) in [
+            ("churn.joins_per_day", c.joins_per_day),
+            ("churn.outages_per_node_per_day", c.outages_per_node_per_day),
+            ("churn.zone_outages_per_day", c.zone_outages_per_day),
+            (
+                "churn.corruption_per_copy_per_year",
+                c.corruption_per_copy_per_year,
+            ),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(name, format!("a rate is a number >= 0, got {v}"));
+            }
+        }
+        if !(0.0..=1.0).contains(&c.graceful_fraction) {
+            return bad("churn.graceful_fraction", "between 0 and 1".into());
+        }
+        let mut nodes = sw.nodes;
+        let mut events: Vec<&Event> = self.events.iter().collect();
+        events.sort_by_key(|e| e.at);
+        for (i, e) in events.iter().enumerate() {
+            let field = format!("events[{i}] ({:?} at {:?})", kind(&e.action), e.at);
+            if e.at > self.duration {
+                return bad(&field, "after the end of the scenario".into());
+            }
+            let check_node = |n: usize| -> Result<(), ScenarioError> {
+                if n >= nodes {
+                    return bad(
+                        &field,
+                        format!("node {n} does not exist (nodes are 0..{nodes})"),
+                    );
+                }
+                Ok(())
+            };
+            match &e.action {
+                Action::Crash { nodes: ns }
+                | Action::Leave { nodes: ns }
+                | Action::Drain { nodes: ns } => {
+                    if ns.is_empty() {
+                        return bad(&field, "names no node".into());
+                    }
+                    for n in ns {
+                        check_node(*n)?;
+                    }
+                }
+                Action::Join { count } => {
+                    if *count == 0 {
+                        return bad(&field, "count must be positive".into());
+                    }
+                    nodes += count;
+                }
+                Action::ZoneDown { zone } | Action::ZoneUp { zone } => {
+                    if *zone >= sw.zones {
+                        return bad(
+                            &field,
+                            format!("zone {zone} does not exist (zones are 0..{})", sw.zones),
+                        );
+                    }
+                }
+                Action::Corrupt { node, shards } => {
+                    check_node(*node)?;
+                    if *shards == 0 {
+                        return bad(&field, "shards must be positive".into());
+                    }
+                }
+                Action::Fill { node } => check_node(*node)?,
+                Action::Restore => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn kind(a: &Action) -> &'static str {
+    match a {
+        Action::Crash { .. } => "crash",
+        Action::Join { .. } => "join",
+        Action::Leave { .. } => "leave",
+        Action::Drain { .. } => "drain",
+        Action::ZoneDown { .. } => "zone_down",
+        Action::ZoneUp { .. } => "zone_up",
+        Action::Corrupt { .. } => "corrupt",
+        Action::Fill { .. } => "fill",
+        Action::Restore => "restore",
+    }
+}
+
+fn tier<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Tier, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map_err(serde::de::Error::custom)
+}
+
+fn one() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn default_bandwidth() -> u64 {
+    50_000_000
+}
+fn default_down_after() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_shard() -> u64 {
+    1 << 20
+}
+fn default_outage() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_zone_outage() -> Duration {
+    Duration::from_secs(6 * 3600)
+}
+fn default_scrub() -> Duration {
+    Duration::from_secs(7 * 86400)
+}
+
+mod dur {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "duration {s:?}: {e} (try \"90s\", \"6h\", \"30d\")"
+            ))
+        })
+    }
+}
+
+mod opt_dur {
+    use serde::Deserializer;
+    use std::time::Duration;
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        super::dur::deserialize(d).map(Some)
+    }
+}
+
+mod size {
+    use serde::{Deserialize, Deserializer};
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse::<bytesize::ByteSize>()
+            .map(|b| b.as_u64())
+            .map_err(|e| {
+                serde::de::Error::custom(format!("size {s:?}: {e} (try \"64MiB\", \"2TB\")"))
+            })
+    }
+}
+
+mod rate {
+    use serde::{Deserialize, Deserializer};
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let s = String::deserialize(d)?;
+        let bytes = s.trim().strip_suffix("/s").ok_or_else(|| {
+            serde::de::Error::custom(format!("bandwidth {s:?}: end it in /s, e.g. \"50MB/s\""))
+        })?;
+        bytes
+            .parse::<bytesize::ByteSize>()
+            .map(|b| b.as_u64())
+            .map_err(|e| serde::de::Error::custom(format!("bandwidth {s:?}: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = r#"
+name = "t"
+duration = "2h"
+[swarm]
+nodes = 5
+zones = 2
+capacity = "1GiB"
+bandwidth = "10MB/s"
+[[backups]]
+tier = "silver"
+size = "8MiB"
+[[events]]
+at = "10m"
+kind = "crash"
+nodes = [1, 2]
+[[events]]
+at = "20m"
+kind = "join"
+count = 2
+[[events]]
+at = "30m"
+kind = "drain"
+nodes = [6]
+"#;
+
+    #[test]
+    fn parses_a_good_file() {
+        let s = Scenario::parse(OK, "ok.toml").unwrap();
+        assert_eq!(s.swarm.bandwidth, 10_000_000);
+        assert_eq!(s.swarm.capacity, 1 << 30);
+        assert_eq!(s.duration, Duration::from_secs(7200));
+        assert_eq!(s.events[0].action, Action::Crash { nodes: vec![1, 2] });
+        assert_eq!(s.max_nodes(), 7);
+    }
+
+    fn err(text: &str) -> String {
+        Scenario::parse(text, "bad.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn bad_files_get_clear_errors() {
+        let e = err(&OK.replace("nodes = 5", "nodez = 5"));
+        assert!(e.contains("bad.toml") && e.contains("nodez"), "{e}");
+        let e = err(&OK.replace("\"2h\"", "\"two hours\""));
+        assert!(e.contains("duration \"two hours\""), "{e}");
+        let e = err(&OK.replace("\"10MB/s\"", "\"10MB\""));
+        assert!(e.contains("end it in /s"), "{e}");
+        let e = err(&OK.replace("nodes = [1, 2]", "nodes = [1, 9]"));
+        assert!(e.contains("node 9 does not exist"), "{e}");
+        let e = err(&OK.replace("kind = \"crash\"", "kind = \"explode\""));
+        assert!(e.contains("explode"), "{e}");
+        let e = err(&OK.replace("tier = \"silver\"", "tier = \"platinum\""));
+        assert!(e.contains("platinum"), "{e}");
+        let e = err(&OK.replace("zones = 2", "zones = 9"));
+        assert!(e.contains("swarm.zones"), "{e}");
+        let e = err(&OK.replace("at = \"30m\"", "at = \"3h\""));
+        assert!(e.contains("after the end"), "{e}");
+        let e = err(&OK.replace("nodes = [1, 2]", "nodes = [1, 2]\nnode = 3"));
+        assert!(e.contains("unknown field `node`"), "{e}");
+        let e = err("this is not toml");
+        assert!(e.contains("not valid"), "{e}");
+    }
+}
