@@ -46,6 +46,17 @@ pub enum Command {
     /// Repair, handoff and rebalancing of the shards this node holds.
     #[command(subcommand)]
     Rebalance(RebalanceCommand),
+    /// The swarm simulator: `shardnet sim run SCENARIO`, `sim validate`,
+    /// `sim demo` (runs the `shardnet-sim` program installed beside this one).
+    #[command(disable_help_flag = true)]
+    Sim {
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -60,6 +60,11 @@ const DEMO_LIVE: &str = include_str!("../scenarios/demo-live.toml");
 const DEMO_MODEL: &str = include_str!("../scenarios/demo-model.toml");
 
 fn main() {
+    // `shardnet-sim run x --json | head` ends quietly, as Unix tools do.
+    // SAFETY: restoring the default disposition of a signal, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

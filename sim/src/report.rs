@@ -93,13 +93,7 @@ impl Report {
             self.scenario, self.mode, self.placement, self.seed
         );
         let rows: Vec<(&str, String)> = vec![
-            (
-                "simulated time",
-                humantime::format_duration(std::time::Duration::from_secs(
-                    self.simulated_secs as u64,
-                ))
-                .to_string(),
-            ),
+            ("simulated time", span(self.simulated_secs)),
             ("wall time", format!("{:.1} s", self.wall_secs)),
             (
                 "nodes start / end / peak",
@@ -310,11 +304,20 @@ impl Report {
                 r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
                 left + pw,
                 y0 + 32.0 + ph,
-                humantime::format_duration(std::time::Duration::from_secs(tmax as u64))
+                span(tmax)
             );
         }
         o.push_str("</svg>\n");
         o
+    }
+}
+
+/// `90.0 days`, or `30s` below a day.
+fn span(secs: f64) -> String {
+    if secs >= 86_400.0 {
+        format!("{:.1} days", secs / 86_400.0)
+    } else {
+        humantime::format_duration(std::time::Duration::from_secs(secs as u64)).to_string()
     }
 }
 

@@ -29,6 +29,26 @@ pub(crate) fn target(dd: &DataDir) -> Target {
     }
 }
 
+/// `shardnet sim ...` runs `shardnet-sim` (git-style): the simulator is built
+/// on the node crate, so this binary cannot link it without a cycle. It is
+/// looked up beside this executable first, then on `PATH`.
+fn sim(args: Vec<String>) -> anyhow::Result<i32> {
+    use anyhow::Context;
+    use std::os::unix::process::CommandExt;
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("shardnet-sim")))
+        .filter(|p| p.exists());
+    let prog = beside.unwrap_or_else(|| "shardnet-sim".into());
+    let err = std::process::Command::new(&prog).args(&args).exec();
+    Err(err).with_context(|| {
+        format!(
+            "cannot run {}: build it with `cargo build -p shardnet-sim` (it is installed beside `shardnet`)",
+            prog.display()
+        )
+    })
+}
+
 /// Runs a parsed command; returns the process exit status.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let dd = DataDir::new(cli.data_dir.clone().unwrap_or_else(datadir::default_dir));
@@ -42,6 +62,12 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Node(n) => node::run(&dd, n, json),
         Command::Peers(p) => node::peers(&dd, p, json),
         Command::Rebalance(r) => rebalance::run(&node::daemon(&dd)?, r, json),
+        Command::Sim { mut args } => {
+            if json {
+                args.push("--json".into());
+            }
+            sim(args)
+        }
     }
 }
 
