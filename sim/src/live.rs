@@ -37,8 +37,10 @@ use tokio::sync::oneshot;
 /// Shard id -> (node numbers holding a healthy copy, copies wanted, size).
 type Census = BTreeMap<String, (Vec<usize>, usize, u64)>;
 
-/// Heartbeats every 300 ms, scans every 2 s: minutes of churn in seconds.
+/// Heartbeats every 300 ms (more for big swarms: every node's heartbeat reaches
+/// every other), scans every 2 s: minutes of churn in seconds.
 const HEARTBEAT_MS: u64 = 300;
+const HEARTBEAT_MS_PER_NODE: u64 = 20;
 const SCAN_SECS: u64 = 2;
 
 struct LiveNode {
@@ -222,7 +224,9 @@ impl Driver<'_> {
                 bootstrap: (!self.boot.is_empty()).then(|| vec![self.boot.clone()]),
                 zone: Some(format!("zone{}", n.zone)),
                 capacity: Some(n.capacity.to_string()),
-                heartbeat_ms: Some(HEARTBEAT_MS),
+                heartbeat_ms: Some(
+                    HEARTBEAT_MS.max(HEARTBEAT_MS_PER_NODE * self.sc.max_nodes() as u64),
+                ),
                 down_after_secs: Some(self.sc.swarm.down_after.as_secs().max(1)),
                 scan_interval_secs: Some(SCAN_SECS),
                 bandwidth_limit: Some(self.sc.swarm.bandwidth.to_string()),
@@ -288,11 +292,12 @@ impl Driver<'_> {
             let api = self.nodes[i].api.as_ref().context("node stopped")?;
             loop {
                 let peers: Vec<shardnet_node::membership::PeerInfo> = api.get("/v1/peers")?;
-                if peers.iter().filter(|p| p.live).count() >= want {
+                let seen = peers.iter().filter(|p| p.live).count();
+                if seen >= want {
                     break;
                 }
                 if t.elapsed() > limit {
-                    bail!("the swarm did not converge within {limit:?}");
+                    bail!("the swarm did not converge within {limit:?}: node {i} sees {seen} of {want} nodes live");
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
