@@ -115,11 +115,14 @@ pub fn responsible_set<P: Clone>(
 
 /// Indices into `peers` of the responsible set, in placement order.
 fn ranked<P>(shard: &ShardId, size: u64, peers: &[Candidate<P>], copies: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..peers.len())
+    // Distances computed once per peer, not per comparison. Equal distances
+    // mean equal keys (one peer listed twice); the index breaks the tie.
+    let mut by_distance: Vec<(Key, usize)> = (0..peers.len())
         .filter(|&i| peers[i].eligible(size) && peers[i].covers(shard))
+        .map(|i| (distance(&shard.0, &peers[i].key), i))
         .collect();
-    // Ties (equal keys) cannot happen between distinct peers; sort is total anyway.
-    order.sort_by_key(|&i| (distance(&shard.0, &peers[i].key), peers[i].key));
+    by_distance.sort_unstable();
+    let order: Vec<usize> = by_distance.into_iter().map(|(_, i)| i).collect();
     let mut chosen: Vec<usize> = Vec::with_capacity(copies);
     let mut zones: Vec<&str> = Vec::new();
     for &i in &order {

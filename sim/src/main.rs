@@ -90,12 +90,27 @@ fn work_dir() -> anyhow::Result<tempfile::TempDir> {
 
 fn one(sc: &Scenario, seed: u64, mode: Mode) -> anyhow::Result<Report> {
     Ok(match mode {
-        Mode::Model => model::run(sc, seed, sc.swarm.zone_aware, None),
+        Mode::Model => model_run(sc, seed, sc.swarm.zone_aware),
         Mode::Live => {
             let work = work_dir()?;
             live::run(sc, seed, work.path())?.0
         }
     })
+}
+
+/// A model run with a progress bar on stderr (drawn only on a terminal).
+fn model_run(sc: &Scenario, seed: u64, zone_aware: bool) -> Report {
+    let pb = indicatif::ProgressBar::new(sc.duration.as_secs());
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {percent}% of simulated time, {elapsed} elapsed, eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb.set_message(format!("{} ({} nodes)", sc.name, sc.swarm.nodes));
+    let r = model::run_with_progress(sc, seed, zone_aware, None, &pb);
+    pb.finish_and_clear();
+    r
 }
 
 fn emit(r: &Report, out: &Path, json: bool) -> anyhow::Result<()> {
@@ -144,7 +159,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mode = mode.unwrap_or(sc.mode);
             let r = one(&sc, seed, mode)?;
             if sc.compare_zone_blind && mode == Mode::Model {
-                let blind = model::run(&sc, seed, false, None);
+                let blind = model_run(&sc, seed, false);
                 if json {
                     println!("{}", serde_json::to_string_pretty(&[&r, &blind])?);
                     r.write(&out.join(format!("{}-model-zone-aware-seed{seed}", slug(&sc.name))))?;
@@ -176,7 +191,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "model: {} nodes over {:?}...",
                 big.swarm.nodes, big.duration
             );
-            let r = model::run(&big, big.seed, true, None);
+            let r = model_run(&big, big.seed, true);
             emit(&r, &out, json)
         }
     }

@@ -81,6 +81,23 @@ struct Sim<'a> {
 /// Runs `sc` in model mode. `zone_aware` overrides the scenario's placement;
 /// `layout` replaces the generated start (nodes and placed backups).
 pub fn run(sc: &Scenario, seed: u64, zone_aware: bool, layout: Option<&Layout>) -> Report {
+    run_with_progress(
+        sc,
+        seed,
+        zone_aware,
+        layout,
+        &indicatif::ProgressBar::hidden(),
+    )
+}
+
+/// [`run`], moving `progress` along in simulated seconds.
+pub fn run_with_progress(
+    sc: &Scenario,
+    seed: u64,
+    zone_aware: bool,
+    layout: Option<&Layout>,
+    progress: &indicatif::ProgressBar,
+) -> Report {
     let wall = Instant::now();
     let mut s = Sim {
         sc,
@@ -134,6 +151,9 @@ pub fn run(sc: &Scenario, seed: u64, zone_aware: bool, layout: Option<&Layout>) 
         s.advance(t);
         s.events += 1;
         s.handle(ev);
+        if s.events % 4096 == 0 {
+            progress.set_position(t / 1000);
+        }
     }
     s.advance(end);
     s.sample();
@@ -172,6 +192,7 @@ impl Sim<'_> {
             sent: 0,
             holdings: Default::default(),
             lost_holdings: Vec::new(),
+            wanted: Default::default(),
         });
         let n = (self.nodes.len() - 1) as u32;
         if let Some(l) = self.sc.churn.mean_lifetime {
@@ -286,6 +307,7 @@ impl Sim<'_> {
             let node = &mut self.nodes[n as usize];
             node.used += sh.size;
             node.holdings.insert(s);
+            node.wanted.remove(&s);
         }
     }
 
@@ -382,6 +404,12 @@ impl Sim<'_> {
         else {
             return;
         };
+        for &p in &resp {
+            if !confirmed.contains(&p) {
+                self.nodes[p as usize].wanted.insert(s);
+            }
+        }
+        let sh = &self.shards[s as usize];
         let others: Vec<u32> = confirmed.iter().copied().filter(|&h| h != coord).collect();
         let pending = sh.pending.clone();
         let nodes = &self.nodes;
@@ -443,12 +471,11 @@ impl Sim<'_> {
         }
     }
 
-    /// Node `n` entered or left the responsible sets: the shards it holds and
-    /// those near its key (which it is, or was, responsible for) are re-checked,
-    /// as every holder's scan would on that membership change.
+    /// Node `n` left or re-entered the responsible sets: the shards it holds
+    /// (passed in) and those it was responsible for without holding them are
+    /// re-checked, as every holder's scan would on that membership change.
     fn evaluate_affected(&mut self, n: u32, mut list: Vec<u32>) {
-        let key = self.nodes[n as usize].key;
-        list.extend(self.shards_near(&key));
+        list.extend(self.nodes[n as usize].wanted.iter().copied());
         list.sort_unstable();
         list.dedup();
         self.evaluate_all(list);
@@ -638,7 +665,9 @@ impl Sim<'_> {
             };
             let n = self.new_node(key, zone);
             self.report.joins += 1;
-            self.evaluate_affected(n, Vec::new());
+            let key = self.nodes[n as usize].key;
+            let near = self.shards_near(&key);
+            self.evaluate_all(near);
         }
     }
 
@@ -647,7 +676,12 @@ impl Sim<'_> {
     /// space: the shards a peer there may be responsible for (placement walks
     /// further only to find a zone it lacks).
     fn shards_near(&self, key: &Key) -> Vec<u32> {
-        let n = self.count_live().max(1);
+        // Peers in the responsible sets (the index holds exactly those).
+        let n = self
+            .index
+            .as_ref()
+            .map_or(self.nodes.len(), |i| i.len())
+            .max(1);
         if n <= 64 {
             return self.by_id.clone();
         }

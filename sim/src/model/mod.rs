@@ -23,4 +23,4 @@
 mod engine;
 mod state;
 
-pub use engine::{run, Layout, LayoutBackup, LayoutNode};
+pub use engine::{run, run_with_progress, Layout, LayoutBackup, LayoutNode};

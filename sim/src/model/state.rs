@@ -37,6 +37,9 @@ pub(crate) struct Node {
     pub(crate) holdings: BTreeSet<u32>,
     /// Shards it held when it crashed: they need repair once it is down.
     pub(crate) lost_holdings: Vec<u32>,
+    /// Shards whose responsible set included it, last time they were checked,
+    /// without its holding a copy (a transfer under way or not possible).
+    pub(crate) wanted: BTreeSet<u32>,
 }
 
 impl Node {
