@@ -151,7 +151,7 @@ pub fn run_with_progress(
         s.advance(t);
         s.events += 1;
         s.handle(ev);
-        if s.events % 4096 == 0 {
+        if s.events.is_multiple_of(4096) {
             progress.set_position(t / 1000);
         }
     }
