@@ -188,8 +188,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             validate(&sc, sc.seed, json, &out)?;
             let big = Scenario::parse(DEMO_MODEL, "demo-model.toml")?;
             eprintln!(
-                "model: {} nodes over {:?}...",
-                big.swarm.nodes, big.duration
+                "model: {} nodes over {}...",
+                big.swarm.nodes,
+                humantime::format_duration(big.duration)
             );
             let r = model_run(&big, big.seed, true);
             emit(&r, &out, json)
