@@ -18,6 +18,7 @@ const FAST: &[&str] = &["--down-after", "3", "--scan-interval", "2"];
 struct Swarm {
     env: Env,
     nodes: Vec<NodeProc>,
+    zones: Vec<String>,
     boot: String,
 }
 
@@ -30,6 +31,7 @@ impl Swarm {
         let mut s = Swarm {
             env,
             nodes: vec![first],
+            zones: vec!["zone0".into()],
             boot,
         };
         for i in 2..=count {
@@ -43,6 +45,7 @@ impl Swarm {
         let name = format!("node{}", self.nodes.len() + 1);
         let n = NodeProc::start(&self.env, &name, zone, Some(&self.boot), args);
         self.nodes.push(n);
+        self.zones.push(zone.into());
     }
 
     fn live(&self) -> Vec<&NodeProc> {
@@ -152,17 +155,20 @@ impl Swarm {
 
     fn restart(&mut self, idx: usize, args: &[&str]) {
         let name = self.nodes[idx].name.clone();
-        let zone = self.zone_of(idx);
+        let zone = self.zones[idx].clone();
         let n = NodeProc::start(&self.env, &name, &zone, Some(&self.boot), args);
         self.nodes[idx] = n;
     }
 
-    fn zone_of(&self, idx: usize) -> String {
-        if idx == 0 {
-            "zone0".into()
-        } else {
-            format!("zone{}", idx % 3)
-        }
+    /// The zones a shard's holders (node names) are in.
+    fn zones_of(&self, holders: &HashSet<String>) -> HashSet<String> {
+        holders
+            .iter()
+            .map(|name| {
+                let i = self.nodes.iter().position(|n| &n.name == name).unwrap();
+                self.zones[i].clone()
+            })
+            .collect()
     }
 }
 
@@ -478,4 +484,45 @@ fn a_node_over_its_capacity_sheds_to_peers_with_room() {
     std::thread::sleep(Duration::from_secs(6));
     assert_eq!(used(&s, busiest), after);
     s.wait_exact(Duration::from_secs(5), true, shards);
+}
+
+#[test]
+fn zone_spread_is_restored_when_a_zone_comes_back() {
+    let mut s = Swarm::start(6, 3, FAST);
+    backup(&s, 0, "silver", 31, 16);
+    let shards = total_shards(&s);
+    s.wait_exact(Duration::from_secs(30), true, shards);
+    for (_, (on, _, _)) in s.pass() {
+        assert_eq!(s.zones_of(&on).len(), 3, "one copy per zone");
+    }
+    // Zone 2 (nodes 3 and 6) goes dark for good: repair puts every shard back
+    // at 3 copies in the two zones left.
+    s.nodes[2].kill();
+    s.nodes[5].kill();
+    s.wait_exact(Duration::from_secs(90), false, shards);
+    // The zone comes back with new machines: handoff spreads copies over three
+    // zones again, and the extra copies in the crowded zones go.
+    s.add("zone2", FAST);
+    s.add("zone2", FAST);
+    s.converge();
+    let start = Instant::now();
+    loop {
+        let p = s.pass();
+        let spread = p
+            .values()
+            .filter(|(on, _, _)| s.zones_of(on).len() == 3)
+            .count();
+        if p.len() == shards && spread == shards && p.values().all(|(on, w, _)| on.len() == *w) {
+            break;
+        }
+        for (id, (on, w, _)) in &p {
+            assert!(on.len() >= *w, "shard {id} fell to {} copies", on.len());
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "{spread} of {shards} shards span 3 zones: {:?}",
+            histogram(&p)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }

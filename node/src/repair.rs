@@ -406,6 +406,7 @@ pub async fn scan(
         sets.push(r);
     }
     let held = ask_holders(net, asks).await;
+    let zone_of: HashMap<PeerId, &str> = cands.iter().map(|c| (c.peer, c.zone.as_str())).collect();
     let mut plan = Plan {
         at: now_unix(),
         shards: shards.len() as u64,
@@ -443,9 +444,20 @@ pub async fn scan(
             && unlimited
                 .as_ref()
                 .is_some_and(|u| placement::responsible_set(id, *size, u, *wanted) != *r);
+        // A handoff that spreads the copies over more zones than they are in
+        // now (a zone came back, or a peer joined in an empty one).
+        let zones_of = |peers: &mut dyn Iterator<Item = &PeerId>| {
+            let mut z: Vec<&str> = peers.filter_map(|p| zone_of.get(p).copied()).collect();
+            z.sort_unstable();
+            z.dedup();
+            z.len()
+        };
+        let zone_move = d.reason == Reason::Handoff
+            && zones_of(&mut r.iter()) > zones_of(&mut holders.iter().chain([&local]));
         let reason = match d.reason {
             Reason::Repair => "repair",
             Reason::Handoff if capacity_move => "capacity",
+            Reason::Handoff if zone_move => "zone",
             Reason::Handoff => "handoff",
         };
         for to in &d.send_to {
