@@ -59,6 +59,8 @@ pub struct Report {
     pub repair_bytes: u64,
     pub repair_bytes_per_node_mean: f64,
     pub repair_bytes_per_node_max: u64,
+    /// Repair and handoff bytes sent by each node (index = node number).
+    pub repair_bytes_by_node: Vec<u64>,
     pub min_availability: f64,
     pub mean_availability: f64,
     pub restores_attempted: u64,

@@ -106,7 +106,17 @@ pub(super) fn peers(dd: &DataDir, cmd: PeersCommand, json: bool) -> anyhow::Resu
                 p.heartbeat.zone.clone(),
                 output::size(p.heartbeat.capacity),
                 output::size(p.heartbeat.used),
-                if p.live { "live" } else { "silent" }.into(),
+                {
+                    let mut st = format!("{:?}", p.state).to_lowercase();
+                    if p.heartbeat.draining {
+                        st.push_str(", draining");
+                    }
+                    if p.heartbeat.radius.is_some() {
+                        // Over capacity: keeps only its closest shards.
+                        st.push_str(", shedding");
+                    }
+                    st
+                },
                 format!("{:.1}s ago", p.last_seen_secs),
                 p.heartbeat.addrs.join(" "),
             ]
