@@ -460,8 +460,13 @@ fn a_node_over_its_capacity_sheds_to_peers_with_room() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+    let took = start.elapsed();
     s.wait_exact(Duration::from_secs(60), true, shards);
     let after = used(&s, busiest);
+    eprintln!(
+        "shed from {} to {after} bytes (capacity {capacity}) in {took:?} after the restart",
+        capacity * 2
+    );
     assert!(after > 0, "a shedding node keeps its closest shards");
     for i in 0..5 {
         let st = s.nodes[i].status(&s.env).unwrap();
