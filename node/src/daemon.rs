@@ -23,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// How long shutdown waits for tasks before giving up on them.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(8);
@@ -126,7 +126,7 @@ async fn route(
                 topic,
                 data,
             } if topic == REBALANCE_TOPIC => {
-                info!(peer = %source, "rebalance: {}", String::from_utf8_lossy(&data[..data.len().min(200)]));
+                debug!(peer = %source, "rebalance: {}", String::from_utf8_lossy(&data[..data.len().min(200)]));
             }
             Event::Gossip { .. } => {}
             Event::Pinged { peer } => view.pinged(&peer),

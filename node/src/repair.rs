@@ -32,6 +32,8 @@ use tracing::{debug, info, warn};
 const MAX_ATTEMPTS: u32 = 8;
 /// Longest backoff between retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// An unchanged plan is announced again after this long.
+const ANNOUNCE_EVERY: Duration = Duration::from_secs(60);
 /// How often the worker looks for due jobs when idle.
 const WORKER_TICK: Duration = Duration::from_millis(200);
 
@@ -120,6 +122,8 @@ pub struct Repair {
     failures: AtomicU64,
     removed: AtomicU64,
     last_scan: Mutex<Option<Plan>>,
+    /// Last plan announced on the rebalance topic: (moves, bytes), when.
+    announced: Mutex<Option<((usize, u64), Instant)>>,
     next_free: Mutex<Instant>,
     active: AtomicUsize,
 }
@@ -136,6 +140,7 @@ impl Repair {
             failures: AtomicU64::new(0),
             removed: AtomicU64::new(0),
             last_scan: Mutex::new(None),
+            announced: Mutex::new(None),
             next_free: Mutex::new(Instant::now()),
             active: AtomicUsize::new(0),
         })
@@ -208,12 +213,16 @@ fn now_unix() -> u64 {
     crate::output::now_unix()
 }
 
-/// Local shards: (id, size, copies wanted, peers to avoid).
-fn local_shards(store: &Store) -> Vec<(ShardId, u64, usize, Vec<[u8; 32]>)> {
+/// Local shards: (id, size, copies wanted, peers to avoid). Shards stored less
+/// than `grace` ago are left out: the backup that brought them may still be
+/// placing their other copies, and repairing them now would copy them twice
+/// (measured with 75 nodes: scans during a backup queued such copies).
+fn local_shards(store: &Store, grace: Duration) -> Vec<(ShardId, u64, usize, Vec<[u8; 32]>)> {
     let now = now_unix();
+    let fresh_after = now.saturating_sub(grace.as_secs());
     let mut v = Vec::new();
     let _ = store.for_each_meta(|id, m| {
-        if m.state == ShardState::Healthy {
+        if m.state == ShardState::Healthy && m.stored_at <= fresh_after {
             let wanted = lease::copies_wanted(&m.leases, now);
             v.push((id, m.size as u64, wanted, m.avoid));
         }
@@ -366,7 +375,8 @@ pub async fn scan(
 ) -> Plan {
     let local = net.client.local_peer_id();
     let st = store.clone();
-    let shards = tokio::task::spawn_blocking(move || local_shards(&st))
+    let grace = repair.cfg().scan_interval;
+    let shards = tokio::task::spawn_blocking(move || local_shards(&st, grace))
         .await
         .unwrap_or_default();
     if apply {
@@ -525,12 +535,23 @@ pub async fn scan(
             );
         }
         *repair.last_scan.lock().unwrap_or_else(|p| p.into_inner()) = Some(plan.clone());
-        if !plan.moves.is_empty() {
-            let note = format!(
-                "{} moves, {} bytes",
-                plan.moves.len(),
-                plan.repair_bytes + plan.handoff_bytes
-            );
+        // Announce a plan when it changes, or once a minute while it lasts:
+        // announcing every scan flooded gossip at 75 nodes (send queues full,
+        // heartbeats dropped, peers turning suspect).
+        let summary = (plan.moves.len(), plan.repair_bytes + plan.handoff_bytes);
+        let due = {
+            let mut last = repair.announced.lock().unwrap_or_else(|p| p.into_inner());
+            let due = !plan.moves.is_empty()
+                && last
+                    .as_ref()
+                    .is_none_or(|(s, at)| *s != summary || at.elapsed() >= ANNOUNCE_EVERY);
+            if due {
+                *last = Some((summary, Instant::now()));
+            }
+            due
+        };
+        if due {
+            let note = format!("{} moves, {} bytes", summary.0, summary.1);
             net.client
                 .publish(crate::swarm::REBALANCE_TOPIC, note.into_bytes())
                 .await;
