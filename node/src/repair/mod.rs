@@ -1,0 +1,381 @@
+//! The repair service: keeps every shard this node holds at its tier's copy
+//! count while peers join, leave, fail and drain.
+//!
+//! A *scan* (every `scan_interval`, and at once when membership changes)
+//! recomputes the responsible set of every local shard over live and suspect
+//! peers, asks those peers which shards they hold (`Has`, batched), and applies
+//! `protocol::repair::decide`: missing copies become jobs in the persistent
+//! transfer queue (RocksDB, so a restart resumes them), and copies that are
+//! redundant (all wanted copies confirmed on responsible peers) are removed.
+//! A *worker* runs queued jobs, highest priority first (repair before handoff,
+//! larger deficit and higher tier first), at most `parallel` at a time and
+//! within `bandwidth` bytes per second, retrying failures with backoff.
+//! `rebalance plan` is a scan that changes nothing.
+
+mod scan;
+
+pub use scan::scan;
+
+use crate::distribute::Net;
+use libp2p::PeerId;
+use serde::{Deserialize, Serialize};
+use shardnet_protocol::repair::Reason;
+use shardnet_protocol::wire::{Request, Response};
+use shardnet_protocol::ShardId;
+use shardnet_store::{Store, TransferJob};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use tracing::{debug, warn};
+
+/// Most retries of one transfer before it waits for the next scan to re-plan it.
+const MAX_ATTEMPTS: u32 = 8;
+/// Longest backoff between retries.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// An unchanged plan is announced again after this long.
+const ANNOUNCE_EVERY: Duration = Duration::from_secs(60);
+/// How often the worker looks for due jobs when idle.
+const WORKER_TICK: Duration = Duration::from_millis(200);
+
+#[derive(Clone, Debug)]
+pub struct RepairConfig {
+    pub scan_interval: Duration,
+    /// Transfers at once (runbook default 10).
+    pub parallel: usize,
+    /// Bytes per second for repair traffic; 0 = unlimited.
+    pub bandwidth: u64,
+    /// No scan before the node has been up this long: until it has heard every
+    /// live peer, its responsible sets would be wrong and it would move shards
+    /// to the wrong places (a restart must cause no traffic).
+    pub warmup: Duration,
+}
+
+/// One planned copy.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PlannedMove {
+    pub shard: ShardId,
+    pub from: String,
+    pub to: String,
+    pub bytes: u64,
+    pub reason: String,
+}
+
+/// A peer's load as the view reports it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PeerLoad {
+    pub peer: String,
+    pub zone: String,
+    pub used: u64,
+    pub capacity: u64,
+    /// Percent above (+) or below (-) the mean utilisation.
+    pub deviation_pct: f64,
+    /// "ok", "warn" (above 20%) or "act" (above 35%).
+    pub level: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Plan {
+    pub at: u64,
+    pub shards: u64,
+    pub moves: Vec<PlannedMove>,
+    /// Local copies that are (or would be) removed as redundant.
+    pub removals: Vec<ShardId>,
+    pub repair_bytes: u64,
+    pub handoff_bytes: u64,
+    /// Shards with fewer healthy copies than wanted.
+    pub below_target: u64,
+    /// Shards whose copies cannot be completed now (too few live peers).
+    pub blocked: u64,
+    pub eta_secs: Option<f64>,
+    pub load: Vec<PeerLoad>,
+    pub churn_threshold: f64,
+    /// Fraction of known peers not live.
+    pub churn: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RepairStatus {
+    pub paused: bool,
+    pub parallel: usize,
+    pub bandwidth: u64,
+    pub queued: u64,
+    pub queued_bytes: u64,
+    pub in_flight: u64,
+    pub transfers_done: u64,
+    pub bytes_moved: u64,
+    pub failures: u64,
+    pub removed: u64,
+    pub draining: bool,
+    pub local_shards: u64,
+    pub eta_secs: Option<f64>,
+    pub last_scan: Option<Plan>,
+}
+
+/// State shared by the scanner, the worker and the control API.
+pub struct Repair {
+    pub cfg: Mutex<RepairConfig>,
+    pub paused: AtomicBool,
+    kick: Notify,
+    in_flight: Mutex<HashSet<Vec<u8>>>,
+    transfers_done: AtomicU64,
+    bytes_moved: AtomicU64,
+    failures: AtomicU64,
+    removed: AtomicU64,
+    last_scan: Mutex<Option<Plan>>,
+    /// Last plan announced on the rebalance topic: (moves, bytes), when.
+    announced: Mutex<Option<((usize, u64), Instant)>>,
+    next_free: Mutex<Instant>,
+    active: AtomicUsize,
+}
+
+impl Repair {
+    pub fn new(cfg: RepairConfig) -> Arc<Self> {
+        Arc::new(Repair {
+            cfg: Mutex::new(cfg),
+            paused: AtomicBool::new(false),
+            kick: Notify::new(),
+            in_flight: Mutex::new(HashSet::new()),
+            transfers_done: AtomicU64::new(0),
+            bytes_moved: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            removed: AtomicU64::new(0),
+            last_scan: Mutex::new(None),
+            announced: Mutex::new(None),
+            next_free: Mutex::new(Instant::now()),
+            active: AtomicUsize::new(0),
+        })
+    }
+
+    fn cfg(&self) -> RepairConfig {
+        self.cfg.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Asks for a scan now (membership changed, or an operator said so).
+    pub fn kick(&self) {
+        self.kick.notify_one();
+    }
+
+    pub fn status(&self, store: &Store, draining: bool) -> RepairStatus {
+        let cfg = self.cfg();
+        let queue = store.transfers().unwrap_or_default();
+        let queued_bytes: u64 = queue.iter().map(|(_, _, j)| j.size as u64).sum();
+        let mut local_shards = 0;
+        let _ = store.for_each_meta(|_, _| {
+            local_shards += 1;
+            true
+        });
+        RepairStatus {
+            paused: self.paused.load(Ordering::Relaxed),
+            parallel: cfg.parallel,
+            bandwidth: cfg.bandwidth,
+            queued: queue.len() as u64,
+            queued_bytes,
+            in_flight: self.active.load(Ordering::Relaxed) as u64,
+            transfers_done: self.transfers_done.load(Ordering::Relaxed),
+            bytes_moved: self.bytes_moved.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            removed: self.removed.load(Ordering::Relaxed),
+            draining,
+            local_shards,
+            eta_secs: (cfg.bandwidth > 0).then(|| queued_bytes as f64 / cfg.bandwidth as f64),
+            last_scan: self
+                .last_scan
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        }
+    }
+
+    /// Waits until bandwidth allows `bytes` more.
+    async fn throttle(&self, bytes: u64) {
+        let rate = self.cfg().bandwidth;
+        if rate == 0 {
+            return;
+        }
+        let start = {
+            let mut next = self.next_free.lock().unwrap_or_else(|p| p.into_inner());
+            let start = (*next).max(Instant::now());
+            *next = start + Duration::from_secs_f64(bytes as f64 / rate as f64);
+            start
+        };
+        tokio::time::sleep_until(start.into()).await;
+    }
+}
+
+fn priority(reason: Reason, deficit: usize, wanted: usize) -> u8 {
+    match reason {
+        Reason::Repair => (60usize.saturating_sub(deficit * 8 + wanted)) as u8,
+        Reason::Handoff => (200usize.saturating_sub(wanted)) as u8,
+    }
+}
+
+fn now_unix() -> u64 {
+    crate::output::now_unix()
+}
+
+/// Copies one queued shard to its target. Errors are reasons for the log.
+async fn transfer(net: &Net, store: &Arc<Store>, job: &TransferJob) -> Result<u64, String> {
+    let peer = PeerId::from_bytes(&job.peer).map_err(|e| e.to_string())?;
+    if !net.view.is_reachable(&peer) {
+        return Err(format!("peer {peer} is not live"));
+    }
+    let (st, id) = (store.clone(), job.shard);
+    let (bytes, meta) = tokio::task::spawn_blocking(move || (st.get_shard(&id), st.meta(&id)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let bytes = bytes.map_err(|e| e.to_string())?;
+    let (leases, avoid) = meta
+        .map_err(|e| e.to_string())?
+        .map(|m| (m.leases, m.avoid))
+        .unwrap_or_default();
+    let Some((first, rest)) = leases.split_first() else {
+        return Err("shard has no lease".into());
+    };
+    let size = bytes.len() as u64;
+    match net
+        .client
+        .request(
+            peer,
+            Request::Store {
+                id,
+                lease: *first,
+                bytes,
+                avoid,
+            },
+        )
+        .await
+    {
+        Ok(Response::Stored) => {}
+        Ok(Response::Rejected(r)) => return Err(format!("{peer} refused: {r}")),
+        Ok(other) => return Err(format!("{peer} answered {other:?}")),
+        Err(e) => return Err(e.to_string()),
+    }
+    for l in rest {
+        match net
+            .client
+            .request(peer, Request::Renew { id, lease: *l })
+            .await
+        {
+            Ok(Response::Renewed) => {}
+            other => return Err(format!("{peer}: lease not copied: {other:?}")),
+        }
+    }
+    Ok(size)
+}
+
+/// Runs the scanner and the worker until `stop` fires.
+pub async fn run(
+    net: Arc<Net>,
+    store: Arc<Store>,
+    repair: Arc<Repair>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let scanner = {
+        let (net, store, repair, mut stop) =
+            (net.clone(), store.clone(), repair.clone(), stop.clone());
+        tokio::spawn(async move {
+            let warmup = repair.cfg().warmup;
+            tokio::select! {
+                _ = tokio::time::sleep(warmup) => {}
+                _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
+            }
+            loop {
+                let interval = repair.cfg().scan_interval;
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = repair.kick.notified() => {
+                        // Let a burst of membership changes settle into one scan.
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                    }
+                    _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
+                }
+                if !repair.paused.load(Ordering::Relaxed) {
+                    scan(&net, &store, &repair, true, 0.2).await;
+                }
+            }
+        })
+    };
+    // Jobs queued before a restart wait for the view to fill up too.
+    let warmup = repair.cfg().warmup;
+    tokio::select! {
+        _ = tokio::time::sleep(warmup) => {}
+        _ = async { let _ = stop.wait_for(|s| *s).await; } => {}
+    }
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(WORKER_TICK) => {}
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
+        }
+        if repair.paused.load(Ordering::Relaxed) {
+            continue;
+        }
+        let parallel = repair.cfg().parallel.max(1);
+        let free = parallel.saturating_sub(repair.active.load(Ordering::Relaxed));
+        if free == 0 {
+            continue;
+        }
+        let st = store.clone();
+        let Ok(Ok(queue)) = tokio::task::spawn_blocking(move || st.transfers()).await else {
+            continue;
+        };
+        let now = now_unix();
+        let mut started = 0;
+        for (key, due, job) in queue {
+            if started == free {
+                break;
+            }
+            if due > now
+                || !repair
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key.clone())
+            {
+                continue;
+            }
+            started += 1;
+            repair.active.fetch_add(1, Ordering::Relaxed);
+            let (net, store, repair) = (net.clone(), store.clone(), repair.clone());
+            tokio::spawn(async move {
+                repair.throttle(job.size as u64).await;
+                let result = transfer(&net, &store, &job).await;
+                let _ = store.remove_transfer(&key);
+                match result {
+                    Ok(bytes) => {
+                        repair.transfers_done.fetch_add(1, Ordering::Relaxed);
+                        repair.bytes_moved.fetch_add(bytes, Ordering::Relaxed);
+                        debug!(shard = %job.shard, reason = %job.reason, "copied");
+                    }
+                    Err(e) => {
+                        repair.failures.fetch_add(1, Ordering::Relaxed);
+                        let attempts = job.attempts + 1;
+                        warn!(shard = %job.shard, attempt = attempts, "transfer failed: {e}");
+                        if attempts < MAX_ATTEMPTS {
+                            let backoff =
+                                Duration::from_secs(1u64 << attempts.min(8)).min(MAX_BACKOFF);
+                            let again = TransferJob {
+                                attempts,
+                                ..job.clone()
+                            };
+                            let prio = key.first().copied().unwrap_or(255);
+                            let _ = store.enqueue_transfer(
+                                prio,
+                                now_unix() + backoff.as_secs(),
+                                &again,
+                            );
+                        }
+                    }
+                }
+                repair
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&key);
+                repair.active.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
+    }
+    let _ = scanner.await;
+}

@@ -1,0 +1,117 @@
+//! Samples over the run and the final report.
+
+use super::{Sim, DAY_MS};
+use crate::model::state::{Backup, Node, NodeState, Shard};
+use crate::report::{spread, Report, Sample, TierOutcome};
+use shardnet_protocol::Tier;
+
+impl Sim<'_> {
+    /// Backups whose every shard has a copy on an online node.
+    pub(super) fn available_backups(&self) -> u64 {
+        self.backups
+            .iter()
+            .filter(|b| {
+                b.shards.iter().all(|&s| {
+                    self.shards[s as usize]
+                        .holders
+                        .iter()
+                        .any(|&h| self.nodes[h as usize].up())
+                })
+            })
+            .count() as u64
+    }
+
+    pub(super) fn sample(&mut self) {
+        let mut below = vec![0u64; Tier::ALL.len()];
+        let mut lost = 0;
+        for sh in &self.shards {
+            if sh.lost {
+                lost += 1;
+                continue;
+            }
+            let online = sh
+                .holders
+                .iter()
+                .filter(|&&h| self.nodes[h as usize].up())
+                .count();
+            if online < sh.copies {
+                let t = self.backups[sh.backup as usize].tier;
+                below[tier_pos(t)] += 1;
+            }
+        }
+        let hours = (self.now - self.last_t) as f64 / 3_600_000.0;
+        for (i, b) in below.iter().enumerate() {
+            self.below_hours[i] += *b as f64 * hours;
+        }
+        self.last_t = self.now;
+        let total = self.backups.len().max(1) as f64;
+        let up: Vec<&Node> = self.nodes.iter().filter(|n| n.up()).collect();
+        self.report.series.push(Sample {
+            t: self.now as f64 / 1000.0,
+            nodes_up: up.len(),
+            shards_below_target: below.iter().sum(),
+            shards_lost: lost,
+            backups_lost: self.backups.iter().filter(|b| b.lost).count() as u64,
+            availability: self.available_backups() as f64 / total,
+            repair_bytes: self.repair_bytes,
+            spread: spread(up.iter().map(|n| (n.used, self.sc.swarm.capacity))),
+        });
+    }
+
+    pub(super) fn finish(mut self, wall: f64) -> Report {
+        let r = &mut self.report;
+        r.simulated_secs = self.sc.duration.as_secs_f64();
+        r.wall_secs = wall;
+        r.nodes_end = self.nodes.iter().filter(|n| n.up()).count();
+        r.stored_bytes_end = self
+            .nodes
+            .iter()
+            .filter(|n| n.state != NodeState::Gone)
+            .map(|n| n.used)
+            .sum();
+        r.storage_overhead = r.stored_bytes_end as f64 / r.logical_bytes.max(1) as f64;
+        r.repair_bytes = self.repair_bytes;
+        let senders = self.nodes.len().max(1) as f64;
+        r.repair_bytes_per_node_mean = self.repair_bytes as f64 / senders;
+        r.repair_bytes_by_node = self.nodes.iter().map(|n| n.sent).collect();
+        r.repair_bytes_per_node_max = r.repair_bytes_by_node.iter().copied().max().unwrap_or(0);
+        let av: Vec<f64> = r.series.iter().map(|s| s.availability).collect();
+        r.min_availability = av.iter().copied().fold(1.0, f64::min);
+        r.mean_availability = av.iter().sum::<f64>() / av.len().max(1) as f64;
+        r.spread_end = r.series.last().map_or(0.0, |s| s.spread);
+        r.events = self.events;
+        r.node_days_per_sec = self.node_ms / DAY_MS / wall.max(1e-9);
+        for t in Tier::ALL {
+            let bs: Vec<&Backup> = self.backups.iter().filter(|b| b.tier == t).collect();
+            if bs.is_empty() {
+                continue;
+            }
+            let shards: Vec<&Shard> = bs
+                .iter()
+                .flat_map(|b| b.shards.iter().map(|&s| &self.shards[s as usize]))
+                .collect();
+            r.tiers.push(TierOutcome {
+                tier: t.name().into(),
+                backups: bs.len() as u64,
+                shards: shards.len() as u64,
+                shards_lost: shards.iter().filter(|s| s.lost).count() as u64,
+                backups_lost: bs.iter().filter(|b| b.lost).count() as u64,
+                shard_hours_below_target: self.below_hours[tier_pos(t)],
+            });
+        }
+        r.placement_end = self
+            .shards
+            .iter()
+            .map(|s| {
+                let mut on: Vec<usize> = s.holders.iter().map(|&h| h as usize).collect();
+                on.sort_unstable();
+                (s.id.to_string(), on)
+            })
+            .collect();
+        self.report
+    }
+}
+
+fn tier_pos(t: Tier) -> usize {
+    Tier::ALL.iter().position(|x| *x == t).unwrap_or(0)
+}

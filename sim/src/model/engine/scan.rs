@@ -1,0 +1,228 @@
+//! What the nodes' repair scans do, with the real rules: responsible sets
+//! from `protocol::placement` (through `PlacementIndex`), decisions from
+//! `protocol::repair::decide`, and modelled transfer times.
+
+use super::{Ev, Sim};
+use crate::model::state::NodeState;
+use shardnet_protocol::placement::{Candidate, Key};
+use shardnet_protocol::placement_index::PlacementIndex;
+use shardnet_protocol::repair;
+use shardnet_protocol::ShardId;
+
+impl Sim<'_> {
+    pub(super) fn add_copy(&mut self, s: u32, n: u32) {
+        let sh = &mut self.shards[s as usize];
+        if !sh.holders.contains(&n) {
+            sh.holders.push(n);
+            let node = &mut self.nodes[n as usize];
+            node.used += sh.size;
+            node.holdings.insert(s);
+            node.wanted.remove(&s);
+        }
+    }
+
+    pub(super) fn drop_copy(&mut self, s: u32, n: u32) {
+        let sh = &mut self.shards[s as usize];
+        if let Some(p) = sh.holders.iter().position(|&h| h == n) {
+            sh.holders.swap_remove(p);
+            let node = &mut self.nodes[n as usize];
+            node.used = node.used.saturating_sub(sh.size);
+            node.holdings.remove(&s);
+        }
+        if sh.holders.is_empty() && !sh.lost {
+            sh.lost = true;
+            let b = sh.backup as usize;
+            self.backups[b].lost = true;
+        }
+    }
+
+    pub(super) fn candidate(&self, i: u32) -> Candidate<u32> {
+        let n = &self.nodes[i as usize];
+        Candidate {
+            peer: i,
+            key: n.key,
+            zone: if self.zone_aware {
+                n.zone.to_string()
+            } else {
+                String::new()
+            },
+            // As the node's repair candidates: fill does not decide
+            // responsibility; it only stops transfers (see `target_ok`).
+            capacity: u64::MAX,
+            used: 0,
+            draining: n.draining,
+            isolated: false,
+            radius: None,
+        }
+    }
+
+    /// Brings node `n`'s entry in the placement index up to date.
+    pub(super) fn sync(&mut self, n: u32) {
+        let c = self.candidate(n);
+        let in_view = self.nodes[n as usize].in_view();
+        if let Some(index) = self.index.as_mut() {
+            if in_view {
+                index.upsert(c);
+            } else {
+                index.remove(&c.key);
+            }
+        }
+    }
+
+    pub(super) fn responsible(&mut self, id: &ShardId, size: u64, copies: usize) -> Vec<u32> {
+        if self.index.is_none() {
+            let cands: Vec<Candidate<u32>> = (0..self.nodes.len() as u32)
+                .filter(|&i| self.nodes[i as usize].in_view())
+                .map(|i| self.candidate(i))
+                .collect();
+            self.index = Some(PlacementIndex::new(cands));
+        }
+        self.index
+            .as_ref()
+            .map(|i| i.responsible_set(id, size, copies))
+            .unwrap_or_default()
+    }
+
+    /// One repair scan of one shard, as the holders would run it.
+    pub(super) fn evaluate(&mut self, s: u32) {
+        if self.shards[s as usize].lost {
+            return;
+        }
+        let (id, size, copies) = {
+            let sh = &self.shards[s as usize];
+            (sh.id, sh.size, sh.copies)
+        };
+        let resp = self.responsible(&id, size, copies);
+        let sh = &self.shards[s as usize];
+        let online: Vec<u32> = sh
+            .holders
+            .iter()
+            .copied()
+            .filter(|&h| self.nodes[h as usize].up())
+            .collect();
+        let confirmed: Vec<u32> = online
+            .iter()
+            .copied()
+            .filter(|h| resp.contains(h))
+            .collect();
+        // The coordinator: first responsible holder, else the first holder.
+        let Some(coord) = resp
+            .iter()
+            .copied()
+            .find(|p| confirmed.contains(p))
+            .or_else(|| online.first().copied())
+        else {
+            return;
+        };
+        for &p in &resp {
+            if !confirmed.contains(&p) {
+                self.nodes[p as usize].wanted.insert(s);
+            }
+        }
+        let sh = &self.shards[s as usize];
+        let others: Vec<u32> = confirmed.iter().copied().filter(|&h| h != coord).collect();
+        let pending = sh.pending.clone();
+        let nodes = &self.nodes;
+        let target_ok = |p: &u32| {
+            let n = &nodes[*p as usize];
+            n.up() && !n.draining && n.used + size <= n.capacity && !pending.contains(p)
+        };
+        let d = repair::decide(&coord, &resp, &others, target_ok, copies);
+        tracing::trace!(t = self.now, shard = s, ?resp, ?online, coord, send = ?d.send_to, "evaluate");
+        for to in d.send_to {
+            self.start_transfer(s, coord, to);
+        }
+        for h in online {
+            if resp.contains(&h) {
+                continue;
+            }
+            let rest: Vec<u32> = confirmed.iter().copied().filter(|&x| x != h).collect();
+            let d = repair::decide(&h, &resp, &rest, |_| false, copies);
+            if d.drop_local {
+                self.drop_copy(s, h);
+                self.maybe_gone(h);
+            }
+        }
+    }
+
+    pub(super) fn start_transfer(&mut self, s: u32, src: u32, dst: u32) {
+        let size = self.shards[s as usize].size;
+        let dur = (size as f64 * 1000.0 / self.sc.swarm.bandwidth as f64).ceil() as u64;
+        let start = self
+            .now
+            .max(self.nodes[src as usize].up_free)
+            .max(self.nodes[dst as usize].down_free);
+        self.nodes[src as usize].up_free = start + dur;
+        self.nodes[dst as usize].down_free = start + dur;
+        self.shards[s as usize].pending.push(dst);
+        self.at(start + dur, Ev::Transfer { shard: s, src, dst });
+    }
+
+    pub(super) fn transfer_done(&mut self, s: u32, src: u32, dst: u32) {
+        self.shards[s as usize].pending.retain(|&p| p != dst);
+        let ok = self.shards[s as usize].holders.contains(&src)
+            && self.nodes[dst as usize].up()
+            && self.nodes[src as usize].state != NodeState::Gone;
+        if ok {
+            let size = self.shards[s as usize].size;
+            self.add_copy(s, dst);
+            self.repair_bytes += size;
+            self.nodes[src as usize].sent += size;
+        }
+        self.evaluate(s);
+    }
+
+    /// A draining node with nothing left leaves.
+    pub(super) fn maybe_gone(&mut self, n: u32) {
+        let node = &mut self.nodes[n as usize];
+        if node.draining && node.holdings.is_empty() && node.state != NodeState::Gone {
+            node.state = NodeState::Gone;
+            self.sync(n);
+        }
+    }
+
+    /// Node `n` left or re-entered the responsible sets: the shards it holds
+    /// (passed in) and those it was responsible for without holding them are
+    /// re-checked, as every holder's scan would on that membership change.
+    pub(super) fn evaluate_affected(&mut self, n: u32, mut list: Vec<u32>) {
+        list.extend(self.nodes[n as usize].wanted.iter().copied());
+        list.sort_unstable();
+        list.dedup();
+        self.evaluate_all(list);
+    }
+
+    pub(super) fn evaluate_all(&mut self, list: Vec<u32>) {
+        for s in list {
+            self.evaluate(s);
+        }
+    }
+
+    /// Shards whose ids share a prefix with `key` long enough to leave about
+    /// four times the largest copy count of peers in that part of the key
+    /// space: the shards a peer there may be responsible for (placement walks
+    /// further only to find a zone it lacks).
+    pub(super) fn shards_near(&self, key: &Key) -> Vec<u32> {
+        // Peers in the responsible sets (the index holds exactly those).
+        let n = self
+            .index
+            .as_ref()
+            .map_or(self.nodes.len(), |i| i.len())
+            .max(1);
+        if n <= 64 {
+            return self.by_id.clone();
+        }
+        let bits = ((n / (4 * self.max_copies.max(1))).max(1)).ilog2() as usize;
+        let (mut lo, mut hi) = (*key, *key);
+        for i in bits..256 {
+            lo[i / 8] &= !(1 << (7 - i % 8));
+            hi[i / 8] |= 1 << (7 - i % 8);
+        }
+        let a = self
+            .by_id
+            .partition_point(|&s| self.shards[s as usize].id.0 < lo);
+        let b = self
+            .by_id
+            .partition_point(|&s| self.shards[s as usize].id.0 <= hi);
+        self.by_id[a..b].to_vec()
+    }
+}
