@@ -75,6 +75,30 @@ pub fn decide<P: PartialEq + Clone>(
     }
 }
 
+/// Places past the responsible set that repair looks at when peers in it are
+/// full (see [`spill`]).
+pub const SPILL: usize = 2;
+
+/// The responsible set repair works towards, from `ranked`: placement's first
+/// `wanted + SPILL` peers for the shard, in order. A peer that holds the shard
+/// keeps its place however full it is (responsibility for held shards must not
+/// follow fill levels, or a full peer flaps); a peer that lacks the shard and
+/// has no room for it gives its place to the next one. Without this, a full
+/// peer in the set would hold every shard it lacks below target for good.
+pub fn spill<P: Clone>(
+    ranked: &[P],
+    wanted: usize,
+    holds: impl Fn(&P) -> bool,
+    has_room: impl Fn(&P) -> bool,
+) -> Vec<P> {
+    ranked
+        .iter()
+        .filter(|p| holds(p) || has_room(p))
+        .take(wanted)
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +130,31 @@ mod tests {
                 prop_assert!(*t != local);
                 prop_assert!(down_mask & (1 << t) == 0);
             }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn spill_keeps_holders_and_skips_only_full_non_holders(
+            n in 1usize..10, wanted in 1usize..6, hold in any::<u16>(), room in any::<u16>(),
+        ) {
+            let ranked: Vec<u8> = (0..n as u8).collect();
+            let holds = |p: &u8| hold & (1 << p) != 0;
+            let has_room = |p: &u8| room & (1 << p) != 0;
+            let r = spill(&ranked, wanted, holds, has_room);
+            prop_assert!(r.len() <= wanted);
+            // In placement order, a subsequence of the ranking.
+            prop_assert!(r.windows(2).all(|w| w[0] < w[1]));
+            for p in &r {
+                prop_assert!(holds(p) || has_room(p));
+            }
+            // Every holder among the first `wanted` keeps its place.
+            for p in ranked.iter().take(wanted).filter(|p| holds(p)) {
+                prop_assert!(r.contains(p));
+            }
+            // With nobody full, the set is placement's own.
+            let all = spill(&ranked, wanted, |_| false, |_| true);
+            prop_assert_eq!(all, ranked.iter().take(wanted).copied().collect::<Vec<_>>());
         }
     }
 

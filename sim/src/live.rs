@@ -233,20 +233,35 @@ impl Driver<'_> {
                 ..Overrides::default()
             },
         )?;
-        let (tx, rx) = oneshot::channel();
-        let dd = n.dd.clone();
-        n.task = Some(self.rt.spawn(daemon::run_until(
-            dd,
-            cfg,
-            async move { rx.await.unwrap_or(Stop::Crash) },
-            false,
-        )));
-        n.stop = Some(tx);
+        // A stale endpoint file from the last run must not be mistaken for this one.
         let _ = std::fs::remove_file(root.join("api.json"));
         let t = Instant::now();
+        let spawn = |n: &mut LiveNode| {
+            let (tx, rx) = oneshot::channel();
+            n.stop = Some(tx);
+            n.task = Some(self.rt.spawn(daemon::run_until(
+                n.dd.clone(),
+                cfg.clone(),
+                async move { rx.await.unwrap_or(Stop::Crash) },
+                false,
+            )));
+        };
+        spawn(n);
         let api = loop {
             if let Some(c) = ApiClient::connect(&n.dd) {
                 break c;
+            }
+            // After a simulated crash, tasks still finishing may hold the
+            // store's lock for a moment: start again until it is free.
+            if n.task.as_ref().is_some_and(|t| t.is_finished()) {
+                if let Some(Ok(Err(e))) = n.task.take().map(|t| self.rt.block_on(t)) {
+                    tracing::debug!(
+                        "node in {} failed to start, retrying: {e:#}",
+                        root.display()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(200));
+                spawn(n);
             }
             if t.elapsed() > Duration::from_secs(30) {
                 bail!("node in {} did not start within 30 s", root.display());

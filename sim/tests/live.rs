@@ -3,6 +3,11 @@
 //! started from the same layout, agrees on data movement and final placement.
 
 use shardnet_sim::{compare, Scenario};
+use std::sync::Mutex;
+
+/// One live swarm at a time: two in parallel on 2 cores slow repair enough to
+/// blur what the tests measure.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 const SCENARIO: &str = r#"
 name = "live crash and repair"
@@ -38,6 +43,7 @@ kind = "restore"
 
 #[test]
 fn a_crash_is_repaired_restores_match_and_the_model_agrees() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let sc = Scenario::parse(SCENARIO, "live-test.toml").unwrap();
     let work = tempfile::tempdir().unwrap();
     let c = compare::run(&sc, sc.seed, work.path()).unwrap();
@@ -58,4 +64,31 @@ fn a_crash_is_repaired_restores_match_and_the_model_agrees() {
     assert!(c.agrees, "{}", c.table());
     // The crashed node's data dir is gone (its disk was lost).
     assert!(!work.path().join("node2").exists());
+}
+
+#[test]
+fn every_scripted_event_runs_on_real_nodes_and_the_model_agrees() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/live-events.toml");
+    let sc = Scenario::load(&path).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let c = compare::run(&sc, sc.seed, work.path()).unwrap();
+    let live = &c.live;
+    let end = live.series.last().unwrap();
+    assert_eq!(
+        (
+            live.corruptions,
+            live.zone_outages,
+            live.joins,
+            live.graceful_departures
+        ),
+        (3, 1, 2, 2),
+        "{}",
+        live.table()
+    );
+    assert_eq!(live.nodes_peak, 10);
+    assert_eq!(end.shards_below_target, 0, "{}", live.table());
+    assert_eq!(end.shards_lost, 0);
+    assert_eq!((live.restores_ok, live.restores_attempted), (1, 1));
+    assert!(c.agrees, "{}", c.table());
 }

@@ -208,10 +208,12 @@ pub async fn scan(
             .filter(|c| !avoid.contains(&c.key))
             .cloned()
             .collect();
+        // `SPILL` more than wanted: the next in line stand in for full peers.
+        let ext = *wanted + repair::SPILL;
         let r = if avoid.is_empty() || pool.iter().filter(|c| c.eligible(*size)).count() < *wanted {
-            placement::responsible_set(id, *size, &cands, *wanted)
+            placement::responsible_set(id, *size, &cands, ext)
         } else {
-            placement::responsible_set(id, *size, &pool, *wanted)
+            placement::responsible_set(id, *size, &pool, ext)
         };
         for p in &r {
             if *p != local && net.view.is_reachable(p) {
@@ -238,12 +240,15 @@ pub async fn scan(
     } else {
         HashSet::new()
     };
-    for ((id, size, wanted, _), r) in shards.iter().zip(&sets) {
-        let holders: Vec<PeerId> = r
-            .iter()
-            .filter(|p| held.get(p).is_some_and(|s| s.contains(id)))
-            .copied()
-            .collect();
+    for ((id, size, wanted, _), ranked) in shards.iter().zip(&sets) {
+        let confirmed = |p: &PeerId| held.get(p).is_some_and(|s| s.contains(id));
+        let r = &repair::spill(
+            ranked,
+            *wanted,
+            |p| *p == local || confirmed(p),
+            |p| net.view.has_room(p, *size),
+        );
+        let holders: Vec<PeerId> = r.iter().filter(|p| confirmed(p)).copied().collect();
         // Only peers that answered this scan's queries may receive copies.
         let answered = |p: &PeerId| {
             net.view.is_reachable(p) && held.contains_key(p) && net.view.has_room(p, *size)

@@ -92,7 +92,7 @@ impl Sim<'_> {
             let sh = &self.shards[s as usize];
             (sh.id, sh.size, sh.copies)
         };
-        let resp = self.responsible(&id, size, copies);
+        let ranked = self.responsible(&id, size, copies + repair::SPILL);
         let sh = &self.shards[s as usize];
         let online: Vec<u32> = sh
             .holders
@@ -100,6 +100,15 @@ impl Sim<'_> {
             .copied()
             .filter(|&h| self.nodes[h as usize].up())
             .collect();
+        // As the node does: a full peer that lacks the shard gives its place
+        // to the next in line.
+        let nodes = &self.nodes;
+        let resp = repair::spill(
+            &ranked,
+            copies,
+            |p| online.contains(p),
+            |p| nodes[*p as usize].used + size <= nodes[*p as usize].capacity,
+        );
         let confirmed: Vec<u32> = online
             .iter()
             .copied()

@@ -116,17 +116,25 @@ impl Sim<'_> {
     }
 
     /// A new shard goes straight to its responsible set (what a backup does),
-    /// skipping peers without room.
+    /// peers without room giving their place to the next in line.
     pub(super) fn place_new(&mut self, s: u32) {
         let (id, size, copies) = {
             let sh = &self.shards[s as usize];
             (sh.id, sh.size, sh.copies)
         };
-        for n in self.responsible(&id, size, copies) {
-            let node = &self.nodes[n as usize];
-            if node.up() && node.used + size <= node.capacity {
-                self.add_copy(s, n);
-            }
+        let ranked = self.responsible(&id, size, copies + shardnet_protocol::repair::SPILL);
+        let nodes = &self.nodes;
+        let chosen = shardnet_protocol::repair::spill(
+            &ranked,
+            copies,
+            |_| false,
+            |n| {
+                nodes[*n as usize].up()
+                    && nodes[*n as usize].used + size <= nodes[*n as usize].capacity
+            },
+        );
+        for n in chosen {
+            self.add_copy(s, n);
         }
     }
 
