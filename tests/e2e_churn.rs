@@ -531,3 +531,73 @@ fn zone_spread_is_restored_when_a_zone_comes_back() {
         std::thread::sleep(Duration::from_millis(300));
     }
 }
+
+#[test]
+fn a_full_peer_gives_its_place_to_the_next_so_repair_completes() {
+    // One zone: placement is plain XOR distance.
+    let mut s = Swarm::start(6, 1, FAST);
+    backup(&s, 0, "silver", 41, 16);
+    let shards = total_shards(&s);
+    s.wait_exact(Duration::from_secs(30), true, shards);
+    // Placement picks a node to fill and a node to kill such that, once the
+    // victim is gone, the full node is responsible for a shard it lacks.
+    let ids: Vec<String> = (0..6)
+        .map(|i| {
+            s.nodes[i].status(&s.env).unwrap()["peer_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let cand = |i: usize| {
+        let id: PeerId = ids[i].parse().unwrap();
+        Candidate {
+            peer: i,
+            key: placement::peer_key(&id.to_bytes()),
+            zone: "zone0".to_string(),
+            capacity: u64::MAX,
+            used: 0,
+            draining: false,
+            isolated: false,
+            radius: None,
+        }
+    };
+    let held = s.pass();
+    let pairs: Vec<(usize, usize)> = (1..6).flat_map(|f| (1..6).map(move |v| (f, v))).collect();
+    let (full, victim) = pairs
+        .into_iter()
+        .filter(|(f, v)| f != v)
+        .find(|&(f, v)| {
+            let rest: Vec<Candidate<usize>> = (0..6).filter(|&i| i != v).map(cand).collect();
+            held.iter().any(|(id, (on, w, _))| {
+                let id: ShardId = id.parse().unwrap();
+                on.contains(&s.nodes[v].name)
+                    && !on.contains(&s.nodes[f].name)
+                    && placement::responsible_set(&id, 1, &rest, *w).contains(&f)
+            })
+        })
+        .expect("some loss makes some node responsible for a shard it lacks");
+    // That node's disk is full: it restarts with its capacity at what it holds.
+    let used = |s: &Swarm, i: usize| s.nodes[i].status(&s.env).unwrap()["used"].as_u64().unwrap();
+    let cap = used(&s, full).to_string();
+    let pid = s.nodes[full].pid().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(s.nodes[full].wait_exit(Duration::from_secs(20)), Some(0));
+    let mut args = FAST.to_vec();
+    args.extend(["--capacity", &cap]);
+    s.restart(full, &args);
+    s.converge();
+    s.wait_exact(Duration::from_secs(10), true, shards);
+    // The victim dies: the full node cannot take its share, the next in line must.
+    s.nodes[victim].kill();
+    s.wait_exact(Duration::from_secs(60), false, shards);
+    assert_eq!(
+        used(&s, full).to_string(),
+        cap,
+        "the full node took nothing more"
+    );
+}
