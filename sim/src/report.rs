@@ -72,7 +72,8 @@ pub struct Report {
     /// Model mode: simulated node-days per wall second.
     pub node_days_per_sec: f64,
     pub series: Vec<Sample>,
-    /// Final holders per shard (shard id hex -> node numbers), for comparing modes.
+    /// Final online holders per shard (shard id hex -> node numbers), for
+    /// comparing modes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub placement_end: Vec<(String, Vec<usize>)>,
 }

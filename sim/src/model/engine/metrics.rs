@@ -103,7 +103,13 @@ impl Sim<'_> {
             .shards
             .iter()
             .map(|s| {
-                let mut on: Vec<usize> = s.holders.iter().map(|&h| h as usize).collect();
+                // Online holders only, as a live census sees them.
+                let mut on: Vec<usize> = s
+                    .holders
+                    .iter()
+                    .filter(|&&h| self.nodes[h as usize].up())
+                    .map(|&h| h as usize)
+                    .collect();
                 on.sort_unstable();
                 (s.id.to_string(), on)
             })
