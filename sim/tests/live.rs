@@ -75,14 +75,13 @@ fn every_scripted_event_runs_on_real_nodes_and_the_model_agrees() {
     let c = compare::run(&sc, sc.seed, work.path()).unwrap();
     let live = &c.live;
     let end = live.series.last().unwrap();
+    // The corrupt event hits up to 3 of the shards node 1 holds (placement
+    // decides how many it has); both modes corrupt the same number.
+    assert!(live.corruptions >= 1, "{}", live.table());
+    assert_eq!(live.corruptions, c.model.corruptions);
     assert_eq!(
-        (
-            live.corruptions,
-            live.zone_outages,
-            live.joins,
-            live.graceful_departures
-        ),
-        (3, 1, 2, 2),
+        (live.zone_outages, live.joins, live.graceful_departures),
+        (1, 2, 2),
         "{}",
         live.table()
     );
