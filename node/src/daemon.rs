@@ -72,12 +72,7 @@ fn save_radius(dd: &DataDir, capacity: u64, radius: Option<Key>) {
         capacity,
         radius: hex::encode(r),
     };
-    let tmp = path.with_extension("tmp");
-    if let Ok(json) = serde_json::to_vec(&shed) {
-        if std::fs::write(&tmp, json).is_ok() {
-            let _ = std::fs::rename(&tmp, path);
-        }
-    }
+    replace_json(&path, &shed);
 }
 
 /// Routes swarm events: membership gossip and pings to the view (kicking a
@@ -167,10 +162,16 @@ fn save_known_peers(dd: &DataDir, view: &View) {
     if list.is_empty() {
         return;
     }
-    let tmp = dd.root().join(format!("{KNOWN_PEERS_FILE}.tmp"));
-    if let Ok(json) = serde_json::to_vec(&list) {
+    replace_json(&dd.root().join(KNOWN_PEERS_FILE), &list);
+}
+
+/// Best-effort state file: written aside, then renamed over the old one, so a
+/// crash leaves either version, never half of one.
+fn replace_json(path: &std::path::Path, value: &impl serde::Serialize) {
+    let tmp = path.with_extension("tmp");
+    if let Ok(json) = serde_json::to_vec(value) {
         if std::fs::write(&tmp, json).is_ok() {
-            let _ = std::fs::rename(&tmp, dd.root().join(KNOWN_PEERS_FILE));
+            let _ = std::fs::rename(&tmp, path);
         }
     }
 }
