@@ -153,6 +153,24 @@ impl Swarm {
         }
     }
 
+    /// SIGTERM node `idx` and check it stopped cleanly (exit 0).
+    fn stop(&mut self, idx: usize) {
+        let pid = self.nodes[idx].pid().to_string();
+        assert!(std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        assert_eq!(self.nodes[idx].wait_exit(Duration::from_secs(20)), Some(0));
+    }
+
+    /// Bytes node `idx` holds, from its status.
+    fn used(&self, idx: usize) -> u64 {
+        self.nodes[idx].status(&self.env).unwrap()["used"]
+            .as_u64()
+            .unwrap()
+    }
+
     fn restart(&mut self, idx: usize, args: &[&str]) {
         let name = self.nodes[idx].name.clone();
         let zone = self.zones[idx].clone();
@@ -347,13 +365,7 @@ fn restart_within_the_suspect_window_moves_nothing() {
     backup(&s, 0, "silver", 11, 16);
     let shards = total_shards(&s);
     s.wait_exact(Duration::from_secs(30), true, shards);
-    let pid = s.nodes[2].pid().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    assert_eq!(s.nodes[2].wait_exit(Duration::from_secs(20)), Some(0));
+    s.stop(2);
     std::thread::sleep(Duration::from_secs(2));
     s.restart(2, &env_args);
     s.converge();
@@ -428,21 +440,14 @@ fn a_node_over_its_capacity_sheds_to_peers_with_room() {
     backup(&s, 0, "silver", 21, 24);
     let shards = total_shards(&s);
     s.wait_exact(Duration::from_secs(30), true, shards);
-    let used = |s: &Swarm, i: usize| s.nodes[i].status(&s.env).unwrap()["used"].as_u64().unwrap();
     // The operator restarts the busiest node with half the room it fills.
-    let busiest = (0..5).max_by_key(|&i| used(&s, i)).unwrap();
-    let capacity = used(&s, busiest) / 2;
+    let busiest = (0..5).max_by_key(|&i| s.used(i)).unwrap();
+    let capacity = s.used(busiest) / 2;
     assert!(
         capacity > 5 << 20,
         "too little data for the test: {capacity}"
     );
-    let pid = s.nodes[busiest].pid().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    assert_eq!(s.nodes[busiest].wait_exit(Duration::from_secs(20)), Some(0));
+    s.stop(busiest);
     let cap = capacity.to_string();
     let mut args = FAST.to_vec();
     args.extend(["--capacity", &cap]);
@@ -450,19 +455,19 @@ fn a_node_over_its_capacity_sheds_to_peers_with_room() {
     s.converge();
     // It sheds to at most its capacity, and no shard is below target meanwhile.
     let start = Instant::now();
-    while used(&s, busiest) > capacity {
+    while s.used(busiest) > capacity {
         s.wait_exact(Duration::from_secs(5), true, shards);
         assert!(
             start.elapsed() < Duration::from_secs(90),
             "still {} bytes on a node of {capacity}\n{}",
-            used(&s, busiest),
+            s.used(busiest),
             s.nodes[busiest].log_text()
         );
         std::thread::sleep(Duration::from_millis(300));
     }
     let took = start.elapsed();
     s.wait_exact(Duration::from_secs(60), true, shards);
-    let after = used(&s, busiest);
+    let after = s.used(busiest);
     eprintln!(
         "shed from {} to {after} bytes (capacity {capacity}) in {took:?} after the restart",
         capacity * 2
@@ -487,7 +492,7 @@ fn a_node_over_its_capacity_sheds_to_peers_with_room() {
         .unwrap();
     assert!(entry["radius"].is_string(), "{entry}");
     std::thread::sleep(Duration::from_secs(6));
-    assert_eq!(used(&s, busiest), after);
+    assert_eq!(s.used(busiest), after);
     s.wait_exact(Duration::from_secs(5), true, shards);
 }
 
@@ -578,15 +583,8 @@ fn a_full_peer_gives_its_place_to_the_next_so_repair_completes() {
         })
         .expect("some loss makes some node responsible for a shard it lacks");
     // That node's disk is full: it restarts with its capacity at what it holds.
-    let used = |s: &Swarm, i: usize| s.nodes[i].status(&s.env).unwrap()["used"].as_u64().unwrap();
-    let cap = used(&s, full).to_string();
-    let pid = s.nodes[full].pid().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    assert_eq!(s.nodes[full].wait_exit(Duration::from_secs(20)), Some(0));
+    let cap = s.used(full).to_string();
+    s.stop(full);
     let mut args = FAST.to_vec();
     args.extend(["--capacity", &cap]);
     s.restart(full, &args);
@@ -596,7 +594,7 @@ fn a_full_peer_gives_its_place_to_the_next_so_repair_completes() {
     s.nodes[victim].kill();
     s.wait_exact(Duration::from_secs(60), false, shards);
     assert_eq!(
-        used(&s, full).to_string(),
+        s.used(full).to_string(),
         cap,
         "the full node took nothing more"
     );

@@ -617,10 +617,7 @@ impl Driver<'_> {
         r.repair_bytes_per_node_mean = r.repair_bytes as f64 / self.nodes.len().max(1) as f64;
         r.repair_bytes_by_node = self.nodes.iter().map(|n| n.moved).collect();
         r.repair_bytes_per_node_max = r.repair_bytes_by_node.iter().copied().max().unwrap_or(0);
-        let av: Vec<f64> = r.series.iter().map(|s| s.availability).collect();
-        r.min_availability = av.iter().copied().fold(1.0, f64::min);
-        r.mean_availability = av.iter().sum::<f64>() / av.len().max(1) as f64;
-        r.spread_end = r.series.last().map_or(0.0, |s| s.spread);
+        r.summarise_series();
         for (pos, tier) in Tier::ALL.into_iter().enumerate() {
             let bs: Vec<_> = self.backups.iter().filter(|b| b.1 == tier).collect();
             if bs.is_empty() {

@@ -87,6 +87,15 @@ fn pct(f: f64) -> String {
 }
 
 impl Report {
+    /// Fills the figures derived from the series: availability at its lowest
+    /// and on average, and the spread at the end.
+    pub fn summarise_series(&mut self) {
+        let av: Vec<f64> = self.series.iter().map(|s| s.availability).collect();
+        self.min_availability = av.iter().copied().fold(1.0, f64::min);
+        self.mean_availability = av.iter().sum::<f64>() / av.len().max(1) as f64;
+        self.spread_end = self.series.last().map_or(0.0, |s| s.spread);
+    }
+
     /// The human table.
     pub fn table(&self) -> String {
         let mut o = String::new();

@@ -75,10 +75,7 @@ impl Sim<'_> {
         r.repair_bytes_per_node_mean = self.repair_bytes as f64 / senders;
         r.repair_bytes_by_node = self.nodes.iter().map(|n| n.sent).collect();
         r.repair_bytes_per_node_max = r.repair_bytes_by_node.iter().copied().max().unwrap_or(0);
-        let av: Vec<f64> = r.series.iter().map(|s| s.availability).collect();
-        r.min_availability = av.iter().copied().fold(1.0, f64::min);
-        r.mean_availability = av.iter().sum::<f64>() / av.len().max(1) as f64;
-        r.spread_end = r.series.last().map_or(0.0, |s| s.spread);
+        r.summarise_series();
         r.events = self.events;
         r.node_days_per_sec = self.node_ms / DAY_MS / wall.max(1e-9);
         for t in Tier::ALL {
