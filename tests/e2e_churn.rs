@@ -336,16 +336,31 @@ fn joins_hand_off_the_predicted_share_and_drains_empty_a_node() {
     let diff = (actual as f64 - predicted as f64).abs() / predicted as f64;
     assert!(diff <= 0.1, "moved {actual}, predicted {predicted}");
 
-    // Drain node 4: it ends empty, no shard below target on the way.
+    // Drain node 4: it ends with no healthy copy, no shard below target on
+    // the way; its copies wait in quarantine until the proofs of the new
+    // holders held for the grace period (5 s here), then are purged.
     let drained = s.nodes[3].run(&s.env, &["node", "drain", "--timeout", "90"]);
     assert_eq!(drained.code, 0, "{}\n{}", drained.stdout, drained.stderr);
     assert_eq!(
         s.nodes[3]
-            .run(&s.env, &["shards", "list", "--json"])
+            .run(&s.env, &["shards", "list", "--status", "healthy", "--json"])
             .ok()
             .json(),
         serde_json::json!([])
     );
+    let start = Instant::now();
+    while s.nodes[3]
+        .run(&s.env, &["shards", "list", "--json"])
+        .ok()
+        .json()
+        != serde_json::json!([])
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "quarantined copies of the drained node were never purged"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let m = s.pass();
     assert_eq!(m.len(), shards);
     assert!(

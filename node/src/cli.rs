@@ -107,6 +107,27 @@ pub enum RebalanceCommand {
 pub enum PeersCommand {
     /// Every known peer: id, addresses, zone, capacity, used, last seen.
     List,
+    /// Reputation scores from this node's audits (worst first), or one peer's.
+    Reputation {
+        peer: Option<String>,
+        /// Show the newest evidence behind each score.
+        #[arg(long)]
+        why: bool,
+    },
+    /// Isolate a peer by hand: no new shards, its copies count for nothing.
+    Isolate {
+        peer: String,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift an isolation set by hand (evidence-based isolation lifts itself
+    /// only as the peer's score recovers).
+    Unisolate {
+        peer: String,
+        #[arg(long, default_value = "lifted by the operator")]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +165,25 @@ pub struct RunArgs {
     /// Repair bandwidth per second, e.g. 50MiB (default unlimited).
     #[arg(long)]
     pub bandwidth_limit: Option<String>,
+    /// How often each copy of a held shard is re-proved by its co-holders,
+    /// e.g. 3d (default), 10m; also the longest a lost copy goes unnoticed.
+    #[arg(long)]
+    pub audit_interval: Option<String>,
+    /// How long a dropped copy stays in quarantine, with the copies elsewhere
+    /// passing proofs, before its bytes are purged (default 24h).
+    #[arg(long)]
+    pub quarantine_grace: Option<String>,
+    /// A full scrub pass (re-read and re-hash every held shard) takes about
+    /// this long (default 14d).
+    #[arg(long)]
+    pub scrub_interval: Option<String>,
+    /// The scrub's highest read rate per second, e.g. 32MiB (default).
+    #[arg(long)]
+    pub scrub_rate: Option<String>,
+    /// Proofs a new peer must pass before its copies justify removing another
+    /// copy (default 10).
+    #[arg(long)]
+    pub vetting_proofs: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,6 +257,9 @@ pub enum ShardsCommand {
         #[arg(long)]
         status: Option<StatusFilter>,
     },
+    /// Re-read and re-hash shards now (all held shards when no id is given);
+    /// a bad or missing copy is marked corrupted, and repair replaces it.
+    Verify { ids: Vec<shardnet_protocol::ShardId> },
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,16 @@ pub const DEFAULT_DOWN_AFTER: Duration = Duration::from_secs(300);
 pub const DEFAULT_SCAN_INTERVAL: Duration = Duration::from_secs(30);
 /// Parallel repair transfers (the runbooks' default).
 pub const DEFAULT_PARALLEL: usize = 10;
+/// Each copy of each held shard is re-proved by its co-holders this often.
+pub const DEFAULT_AUDIT_INTERVAL: Duration = Duration::from_secs(3 * 24 * 3600);
+/// Quarantined copies wait this long, with proofs passing, before they go.
+pub const DEFAULT_QUARANTINE_GRACE: Duration = Duration::from_secs(24 * 3600);
+/// A full scrub pass over the store takes about this long.
+pub const DEFAULT_SCRUB_INTERVAL: Duration = Duration::from_secs(14 * 24 * 3600);
+/// The scrub never reads faster than this (bytes per second).
+pub const DEFAULT_SCRUB_RATE: u64 = 32 << 20;
+/// Passed proofs before a peer's copies may justify removing another copy.
+pub const DEFAULT_VETTING_PROOFS: u64 = 10;
 
 /// The file form; every field optional.
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -38,6 +48,11 @@ pub struct FileConfig {
     pub scan_interval_secs: Option<u64>,
     pub parallel: Option<usize>,
     pub bandwidth_limit: Option<String>,
+    pub audit_interval: Option<String>,
+    pub quarantine_grace: Option<String>,
+    pub scrub_interval: Option<String>,
+    pub scrub_rate: Option<String>,
+    pub vetting_proofs: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -55,6 +70,12 @@ pub struct NodeConfig {
     pub parallel: usize,
     /// Repair bytes per second; 0 = unlimited.
     pub bandwidth: u64,
+    pub audit_interval: Duration,
+    pub quarantine_grace: Duration,
+    pub scrub_interval: Duration,
+    /// Bytes per second.
+    pub scrub_rate: u64,
+    pub vetting_proofs: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +111,25 @@ fn parse_size(what: &'static str, s: &str) -> Result<u64, ConfigError> {
 
 /// Command-line overrides have the file's shape: a given flag wins over the
 /// file's value.
+fn parse_duration(what: &'static str, s: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(s).map_err(|e| ConfigError::Value {
+        what,
+        value: s.into(),
+        reason: format!("{e} (e.g. 90s, 15m, 24h, 14d)"),
+    })
+}
+
+fn duration_or(
+    what: &'static str,
+    v: Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match v {
+        Some(s) => parse_duration(what, &s),
+        None => Ok(default),
+    }
+}
+
 pub type Overrides = FileConfig;
 
 impl NodeConfig {
@@ -156,6 +196,31 @@ impl NodeConfig {
                 Some(s) => parse_size("bandwidth limit", &s)?,
                 None => 0,
             },
+            audit_interval: duration_or(
+                "audit interval",
+                o.audit_interval.or(file.audit_interval),
+                DEFAULT_AUDIT_INTERVAL,
+            )?
+            .max(Duration::from_secs(1)),
+            quarantine_grace: duration_or(
+                "quarantine grace",
+                o.quarantine_grace.or(file.quarantine_grace),
+                DEFAULT_QUARANTINE_GRACE,
+            )?,
+            scrub_interval: duration_or(
+                "scrub interval",
+                o.scrub_interval.or(file.scrub_interval),
+                DEFAULT_SCRUB_INTERVAL,
+            )?
+            .max(Duration::from_secs(1)),
+            scrub_rate: match o.scrub_rate.or(file.scrub_rate) {
+                Some(s) => parse_size("scrub rate", &s)?.max(1 << 20),
+                None => DEFAULT_SCRUB_RATE,
+            },
+            vetting_proofs: o
+                .vetting_proofs
+                .or(file.vetting_proofs)
+                .unwrap_or(DEFAULT_VETTING_PROOFS),
         })
     }
 }

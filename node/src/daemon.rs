@@ -241,7 +241,18 @@ pub async fn run_until(
         parallel: cfg.parallel,
         bandwidth: cfg.bandwidth,
         warmup: cfg.heartbeat * (crate::membership::LIVE_PERIODS + 1),
+        audit_interval: cfg.audit_interval,
+        quarantine_grace: cfg.quarantine_grace,
     });
+    let audits = Arc::new(crate::audit::Audits::load(
+        store.clone(),
+        view.clone(),
+        shardnet_protocol::reputation::Policy {
+            vetting_passes: cfg.vetting_proofs,
+            ..Default::default()
+        },
+        cfg.audit_interval,
+    ));
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -344,6 +355,7 @@ pub async fn run_until(
         view: view.clone(),
         handle: tokio::runtime::Handle::current(),
         usage: usage.clone(),
+        audits,
     });
     let repair_task = tokio::spawn(repair::run(
         net.clone(),

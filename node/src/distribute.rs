@@ -46,6 +46,8 @@ pub struct Net {
     pub view: Arc<View>,
     pub handle: tokio::runtime::Handle,
     pub usage: Arc<Usage>,
+    /// Proof cache and peer reputations (possession proofs, isolation).
+    pub audits: Arc<crate::audit::Audits>,
 }
 
 pub struct SwarmSink<'a> {
@@ -102,12 +104,11 @@ impl<'a> SwarmSink<'a> {
         if peer == self.net.client.local_peer_id() {
             return match bytes {
                 Some(b) => match self.store.put_shard(&id, b, lease) {
-                    Ok(outcome) => {
-                        if outcome != PutOutcome::AlreadyPresent {
-                            self.net.usage.add(lease.owner, b.len() as u64);
-                        }
+                    Ok(PutOutcome::Stored) => {
+                        self.net.usage.add(lease.owner, b.len() as u64);
                         self.store.set_avoid(&id, avoid).map_err(|e| e.to_string())
                     }
+                    Ok(_) => Ok(()),
                     Err(e) => Err(e.to_string()),
                 },
                 None => match self.store.add_lease(&id, lease) {

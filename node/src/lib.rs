@@ -7,8 +7,10 @@
 //! - [`bench`]: the throughput benchmark behind `shardnet bench`.
 //! - [`cli`] and [`commands`]: argument parsing and the command handlers.
 //! - [`output`]: tables, sizes and times for human output.
+//! - [`audit`]: possession proofs, the proof cache, peer evidence and reputation.
 
 pub mod api;
+pub mod audit;
 pub mod backup;
 pub mod bench;
 pub mod bench_churn;

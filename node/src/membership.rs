@@ -93,6 +93,9 @@ pub struct PeerInfo {
     pub live: bool,
     pub state: PeerState,
     pub local: bool,
+    /// Isolated by this node (audit evidence or the operator).
+    #[serde(default)]
+    pub isolated: bool,
 }
 
 struct Entry {
@@ -107,6 +110,9 @@ pub struct View {
     period: Duration,
     down_after: Duration,
     peers: Mutex<HashMap<PeerId, Entry>>,
+    /// Peers this node isolated (from audit evidence or by the operator):
+    /// placement skips them and their copies count for nothing.
+    isolated: Mutex<std::collections::HashSet<PeerId>>,
 }
 
 impl View {
@@ -116,7 +122,25 @@ impl View {
             period,
             down_after,
             peers: Mutex::new(HashMap::new()),
+            isolated: Mutex::new(std::collections::HashSet::new()),
         }
+    }
+
+    /// Isolates `peer` (or lifts it). Returns whether anything changed.
+    pub fn set_isolated(&self, peer: PeerId, isolated: bool) -> bool {
+        let mut set = self.isolated.lock().unwrap_or_else(|p| p.into_inner());
+        if isolated {
+            set.insert(peer)
+        } else {
+            set.remove(&peer)
+        }
+    }
+
+    pub fn is_isolated(&self, peer: &PeerId) -> bool {
+        self.isolated
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(peer)
     }
 
     pub fn local(&self) -> PeerId {
@@ -227,6 +251,11 @@ impl View {
     /// Every known peer, the local node included, sorted by peer id.
     pub fn list(&self) -> Vec<PeerInfo> {
         let now = Instant::now();
+        let isolated = self
+            .isolated
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut v: Vec<PeerInfo> = self
             .lock()
             .iter()
@@ -237,6 +266,7 @@ impl View {
                 live: self.is_live(e, now),
                 state: self.state_of(e, now),
                 local: *p == self.local,
+                isolated: isolated.contains(p),
             })
             .collect();
         v.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
@@ -273,6 +303,11 @@ impl View {
 
     fn candidates_in(&self, states: &[PeerState]) -> Vec<Candidate<PeerId>> {
         let now = Instant::now();
+        let isolated = self
+            .isolated
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut v: Vec<Candidate<PeerId>> = self
             .lock()
             .iter()
@@ -284,7 +319,7 @@ impl View {
                 capacity: e.hb.capacity,
                 used: e.hb.used,
                 draining: e.hb.draining,
-                isolated: false,
+                isolated: isolated.contains(p),
                 radius: e.hb.radius,
             })
             .collect();

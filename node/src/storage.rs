@@ -4,6 +4,12 @@
 //! whole group (group commit), then answers them all. Capacity and per-owner
 //! quotas are checked before anything is written; a shard whose bytes do not
 //! hash to its id is refused and logged.
+//!
+//! Possession proofs (`Prove`) are answered from the healthy copy only, read
+//! and re-hashed (a rotten copy is marked corrupted on the way), with at most
+//! [`PROOFS_AT_ONCE`] batches computed at a time: a flood of challenges gets
+//! `Busy`, which challengers do not count as evidence. Quarantined and
+//! corrupted copies are neither served nor proved.
 
 use crate::swarm::{Client, Event};
 use libp2p::request_response::ResponseChannel;
@@ -23,6 +29,13 @@ use tracing::{debug, warn};
 const GROUP_COMMIT_BYTES: usize = 64 << 20;
 /// Store requests waiting for the writer before inbound handling waits.
 const WRITE_QUEUE: usize = 64;
+/// Proof batches computed at once (each reads up to 64 MiB).
+const PROOFS_AT_ONCE: usize = 2;
+/// Proof batches that may wait for a slot (each holds only its request).
+const PROOFS_WAITING: usize = 32;
+/// How long a waiting batch waits before it is answered `Busy` (well within
+/// the challenger's deadline).
+const PROOF_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// Space accounting of the local store, shared with membership heartbeats.
 #[derive(Debug, Default)]
@@ -116,6 +129,8 @@ pub async fn run(
     mut events: mpsc::Receiver<Event>,
 ) {
     let (wtx, wrx) = mpsc::channel::<WriteJob>(WRITE_QUEUE);
+    let proofs = Arc::new(tokio::sync::Semaphore::new(PROOFS_AT_ONCE));
+    let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writer = tokio::spawn(writer(
         store.clone(),
         client.clone(),
@@ -130,6 +145,37 @@ pub async fn run(
                 request,
                 channel,
             } => match request {
+                Request::Prove { nonce, ids } => {
+                    // A few batches wait for a slot; beyond that, `Busy`.
+                    if waiting.fetch_add(1, Ordering::Relaxed) >= PROOFS_WAITING {
+                        waiting.fetch_sub(1, Ordering::Relaxed);
+                        client
+                            .respond(channel, Response::Rejected(Reject::Busy))
+                            .await;
+                        continue;
+                    }
+                    let (store, client, proofs, waiting) =
+                        (store.clone(), client.clone(), proofs.clone(), waiting.clone());
+                    tokio::spawn(async move {
+                        let permit =
+                            tokio::time::timeout(PROOF_WAIT, proofs.acquire_owned()).await;
+                        waiting.fetch_sub(1, Ordering::Relaxed);
+                        let Ok(Ok(permit)) = permit else {
+                            client
+                                .respond(channel, Response::Rejected(Reject::Busy))
+                                .await;
+                            return;
+                        };
+                        let resp =
+                            tokio::task::spawn_blocking(move || prove(&store, &nonce, &ids))
+                                .await
+                                .unwrap_or_else(|e| {
+                                    Response::Rejected(Reject::Internal(e.to_string()))
+                                });
+                        drop(permit);
+                        client.respond(channel, resp).await;
+                    });
+                }
                 Request::Store {
                     id,
                     lease,
@@ -178,9 +224,32 @@ pub async fn run(
     let _ = writer.await;
 }
 
+/// Answers a possession challenge from the healthy copies held.
+fn prove(store: &Store, nonce: &[u8; 32], ids: &[ShardId]) -> Response {
+    if !shardnet_protocol::wire::check_prove(ids) {
+        return Response::Rejected(Reject::Internal("bad number of ids".into()));
+    }
+    Response::Proofs(
+        ids.iter()
+            .map(|id| {
+                if !healthy(store, id) {
+                    return None;
+                }
+                let bytes = store.get_shard(id).ok()?;
+                Some(shardnet_protocol::proof::answer(nonce, id, &bytes))
+            })
+            .collect(),
+    )
+}
+
+fn healthy(store: &Store, id: &ShardId) -> bool {
+    matches!(store.meta(id), Ok(Some(m)) if m.state == ShardState::Healthy)
+}
+
 /// Answers the requests that need no write.
 fn answer(store: &Store, peer: PeerId, req: Request) -> Response {
     match req {
+        Request::Fetch { id } if !healthy(store, &id) => Response::NotFound,
         Request::Fetch { id } => match store.get_shard(&id) {
             Ok(bytes) => Response::Shard(bytes),
             Err(StoreError::NotFound { .. }) => Response::NotFound,
@@ -214,14 +283,14 @@ fn answer(store: &Store, peer: PeerId, req: Request) -> Response {
             Ok(c) => Response::Catalogue(c),
             Err(e) => Response::Rejected(Reject::Internal(e.to_string())),
         },
-        Request::Store { .. } | Request::Renew { .. } => {
+        Request::Store { .. } | Request::Renew { .. } | Request::Prove { .. } => {
             Response::Rejected(Reject::Internal("misrouted".into()))
         }
     }
 }
 
 /// Applies one store or renew request; the flush comes later, for the group.
-fn apply(store: &Store, usage: &Usage, limits: &Limits, job: &WriteJob) -> Response {
+fn apply(store: &Store, usage: &Usage, limits: &Limits, own: Key, job: &WriteJob) -> Response {
     let Some(bytes) = &job.bytes else {
         return match store.add_lease(&job.id, job.lease) {
             Ok(true) => Response::Renewed,
@@ -246,16 +315,23 @@ fn apply(store: &Store, usage: &Usage, limits: &Limits, job: &WriteJob) -> Respo
             return Response::Rejected(Reject::OverQuota);
         }
     }
+    // Separation is set by whoever stores a shard here first, and never names
+    // this node: a peer re-storing a held shard cannot push this node out of
+    // its own responsible set (a targeted delete).
     let put = store.put_shard(&job.id, bytes, job.lease).and_then(|o| {
-        store.set_avoid(&job.id, &job.avoid)?;
+        if o == PutOutcome::Stored {
+            let avoid: Vec<[u8; 32]> = job.avoid.iter().filter(|k| **k != own).copied().collect();
+            store.set_avoid(&job.id, &avoid)?;
+        }
         Ok(o)
     });
     match put {
-        Ok(PutOutcome::Stored) | Ok(PutOutcome::Repaired) => {
+        Ok(PutOutcome::Stored) => {
             usage.add(job.lease.owner, size);
             Response::Stored
         }
-        Ok(PutOutcome::AlreadyPresent) => Response::Stored,
+        // A repaired copy was counted in `used` all along.
+        Ok(PutOutcome::Repaired) | Ok(PutOutcome::AlreadyPresent) => Response::Stored,
         Err(StoreError::IdMismatch { id, actual }) => {
             warn!(peer = %job.peer, shard = %id, %actual, "refused shard: bytes do not match the id (peer sent bad data)");
             Response::Rejected(Reject::IdMismatch)
@@ -284,10 +360,11 @@ async fn writer(
             }
         }
         let (s, u, l) = (store.clone(), usage.clone(), limits.clone());
+        let own = shardnet_protocol::placement::peer_key(&client.local_peer_id().to_bytes());
         let answered = tokio::task::spawn_blocking(move || {
             let mut out: Vec<(ResponseChannel<Response>, Response)> =
                 Vec::with_capacity(group.len());
-            let mut responses: Vec<Response> = group.iter().map(|j| apply(&s, &u, &l, j)).collect();
+            let mut responses: Vec<Response> = group.iter().map(|j| apply(&s, &u, &l, own, j)).collect();
             if let Err(e) = s.flush() {
                 // Nothing is acknowledged unless it is durable.
                 for r in responses.iter_mut() {

@@ -13,6 +13,9 @@
 //! - [`tier`]: retention tiers (critical/gold/silver/bronze) and their maths.
 //! - [`lease`]: who keeps a stored shard alive, and until when.
 //! - [`codec`]: size-limited serde/bincode encoding used by every decoder.
+//! - [`proof`]: possession proofs (keyed BLAKE3 over a fresh nonce and the shard).
+//! - [`reputation`]: per-peer scores from audit evidence; vetting and isolation.
+//! - [`purge`]: when a quarantined copy may go, must come back, or waits.
 
 pub mod catalogue;
 pub mod chunking;
@@ -24,7 +27,10 @@ pub mod lease;
 pub mod manifest;
 pub mod placement;
 pub mod placement_index;
+pub mod proof;
+pub mod purge;
 pub mod repair;
+pub mod reputation;
 pub mod tier;
 pub mod wire;
 

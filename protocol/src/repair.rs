@@ -36,18 +36,20 @@ pub struct Decision<P> {
 /// Decides for one shard. `responsible` is in placement order (live and suspect
 /// peers: a briefly silent peer keeps its place); `holders` are the remote peers
 /// that confirmed a healthy copy; `reachable(p)` says whether `p` may receive a
-/// transfer now (live, not suspect).
+/// transfer now (live, not suspect); `trusted(p)` whether `p`'s copy may
+/// justify removing this node's (proven in this round by a vetted, not
+/// isolated peer: a copy only claimed, or held by a new peer, never does).
 pub fn decide<P: PartialEq + Clone>(
     local: &P,
     responsible: &[P],
     holders: &[P],
     reachable: impl Fn(&P) -> bool,
+    trusted: impl Fn(&P) -> bool,
     wanted: usize,
 ) -> Decision<P> {
     let holds = |p: &P| p == local || holders.contains(p);
     let local_responsible = responsible.contains(local);
     let copies = 1 + holders.iter().filter(|h| *h != local).count();
-    let confirmed_responsible = responsible.iter().filter(|p| holds(p)).count();
     let coordinator = match responsible.iter().find(|p| holds(p)) {
         Some(first) => first == local,
         None => true,
@@ -61,7 +63,10 @@ pub fn decide<P: PartialEq + Clone>(
     } else {
         Vec::new()
     };
-    let remote_responsible = confirmed_responsible - usize::from(local_responsible);
+    let remote_trusted = responsible
+        .iter()
+        .filter(|p| *p != local && holders.contains(p) && trusted(p))
+        .count();
     Decision {
         send_to,
         reason: if copies < wanted {
@@ -69,7 +74,7 @@ pub fn decide<P: PartialEq + Clone>(
         } else {
             Reason::Handoff
         },
-        drop_local: !local_responsible && wanted > 0 && remote_responsible >= wanted,
+        drop_local: !local_responsible && wanted > 0 && remote_trusted >= wanted,
         copies,
         wanted,
     }
@@ -111,6 +116,7 @@ mod tests {
             resp_mask in any::<u16>(),
             hold_mask in any::<u16>(),
             down_mask in any::<u16>(),
+            trust_mask in any::<u16>(),
             wanted in 1usize..8,
             local in 0u8..12,
         ) {
@@ -118,10 +124,10 @@ mod tests {
             let local = local % n;
             let responsible: Vec<u8> = peers.iter().copied().filter(|p| resp_mask & (1 << p) != 0).take(wanted).collect();
             let holders: Vec<u8> = peers.iter().copied().filter(|p| hold_mask & (1 << p) != 0 && *p != local).collect();
-            let d = decide(&local, &responsible, &holders, |p| down_mask & (1 << p) == 0, wanted);
+            let d = decide(&local, &responsible, &holders, |p| down_mask & (1 << p) == 0, |p| trust_mask & (1 << p) != 0, wanted);
             if d.drop_local {
                 prop_assert!(!responsible.contains(&local));
-                let elsewhere = responsible.iter().filter(|p| holders.contains(p)).count();
+                let elsewhere = responsible.iter().filter(|p| holders.contains(p) && trust_mask & (1 << *p) != 0).count();
                 prop_assert!(elsewhere >= wanted, "dropped with {} copies elsewhere, {} wanted", elsewhere, wanted);
             }
             for t in &d.send_to {
@@ -161,30 +167,30 @@ mod tests {
     #[test]
     fn handoff_then_drop() {
         // Peer 9 holds; the responsible set moved to 1,2,3 (9 drains).
-        let d = decide(&9, &[1, 2, 3], &[], |_| true, 3);
+        let d = decide(&9, &[1, 2, 3], &[], |_| true, |_| true, 3);
         assert_eq!(
             (d.send_to.clone(), d.drop_local, d.reason),
             (vec![1, 2, 3], false, Reason::Repair)
         );
-        let d = decide(&9, &[1, 2, 3], &[1, 2], |_| true, 3);
+        let d = decide(&9, &[1, 2, 3], &[1, 2], |_| true, |_| true, 3);
         assert_eq!(
             (d.send_to.clone(), d.drop_local),
             (vec![], false),
             "1 coordinates now"
         );
-        let d = decide(&9, &[1, 2, 3], &[1, 2, 3], |_| true, 3);
+        let d = decide(&9, &[1, 2, 3], &[1, 2, 3], |_| true, |_| true, 3);
         assert!(d.drop_local);
     }
 
     #[test]
     fn repair_from_the_first_holder_only() {
         // 2 lost its copy; 1 (first responsible holder) repairs, 3 does not.
-        let a = decide(&1, &[1, 2, 3], &[3], |_| true, 3);
+        let a = decide(&1, &[1, 2, 3], &[3], |_| true, |_| true, 3);
         assert_eq!((a.send_to, a.reason), (vec![2], Reason::Repair));
-        let b = decide(&3, &[1, 2, 3], &[1], |_| true, 3);
+        let b = decide(&3, &[1, 2, 3], &[1], |_| true, |_| true, 3);
         assert!(b.send_to.is_empty());
         // A suspect peer gets nothing (it may come back with its copy).
-        let c = decide(&1, &[1, 2, 3], &[3], |p| *p != 2, 3);
+        let c = decide(&1, &[1, 2, 3], &[3], |p| *p != 2, |_| true, 3);
         assert!(c.send_to.is_empty());
     }
 }

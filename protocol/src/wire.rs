@@ -49,6 +49,9 @@ pub enum Request {
     PutCatalogue(SignedCatalogue),
     /// Send the newest catalogue of this owner public key.
     GetCatalogue { owner: [u8; 32] },
+    /// Prove possession: for each id, `proof::answer(nonce, id, bytes)` over
+    /// the healthy copy held (at most `proof::MAX_PROVE_IDS` ids).
+    Prove { nonce: [u8; 32], ids: Vec<ShardId> },
 }
 
 /// Why a request was refused.
@@ -68,6 +71,8 @@ pub enum Reject {
     Stale,
     /// The node failed to carry it out (disk error...).
     Internal(String),
+    /// Too many proofs are being computed; ask again later (not evidence).
+    Busy,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +85,8 @@ pub enum Response {
     Has(Vec<bool>),
     Catalogue(Option<SignedCatalogue>),
     CatalogueStored,
+    /// One answer per id asked, in order; `None`: not held healthy.
+    Proofs(Vec<Option<[u8; 32]>>),
 }
 
 impl std::fmt::Display for Reject {
@@ -92,6 +99,7 @@ impl std::fmt::Display for Reject {
             Reject::BadSignature => f.write_str("catalogue signature is invalid"),
             Reject::Stale => f.write_str("catalogue is older than the one held"),
             Reject::Internal(e) => write!(f, "peer failed: {e}"),
+            Reject::Busy => f.write_str("peer is busy, try later"),
         }
     }
 }
@@ -108,6 +116,11 @@ pub fn decode<T: serde::de::DeserializeOwned>(
 ) -> Result<T, CodecError> {
     let v: T = codec::decode::<_, MAX_FRAME_LEN>(what, body)?;
     Ok(v)
+}
+
+/// Checks a `Prove` request's size.
+pub fn check_prove(ids: &[ShardId]) -> bool {
+    !ids.is_empty() && ids.len() <= crate::proof::MAX_PROVE_IDS
 }
 
 /// Checks a `Has` request's size.
@@ -139,6 +152,10 @@ mod tests {
             },
             Request::Has {
                 ids: vec![ShardId([5; 32]); 3],
+            },
+            Request::Prove {
+                nonce: [6; 32],
+                ids: vec![ShardId([7; 32]); 2],
             },
         ];
         for m in msgs {

@@ -230,6 +230,12 @@ impl Driver<'_> {
                 down_after_secs: Some(self.sc.swarm.down_after.as_secs().max(1)),
                 scan_interval_secs: Some(SCAN_SECS),
                 bandwidth_limit: Some(self.sc.swarm.bandwidth.to_string()),
+                // Audits paced to the scan, and no vetting: the model has no
+                // audits, and a run lasts minutes, not the days vetting takes.
+                // Dropped copies still go through quarantine (grace 2 s).
+                audit_interval: Some(format!("{SCAN_SECS}s")),
+                vetting_proofs: Some(0),
+                quarantine_grace: Some("2s".into()),
                 ..Overrides::default()
             },
         )?;

@@ -19,8 +19,22 @@ pub enum AuditAction {
     Repaired,
     /// A backup entry was added to the catalogue.
     BackupAdded,
-    /// A copy was removed because enough healthy copies are confirmed elsewhere.
+    /// A copy was removed because enough healthy copies are confirmed elsewhere
+    /// (earlier versions deleted at once; now copies go to quarantine first).
     RemovedRedundant,
+    /// A copy left service (redundant, shed or drained) but keeps its bytes
+    /// until the copies elsewhere have passed proofs for the grace period.
+    Quarantined,
+    /// A quarantined copy went back to healthy (copies elsewhere failed).
+    Unquarantined,
+    /// A quarantined copy's bytes were deleted; the detail names the proofs.
+    Purged,
+    /// The operator isolated a peer by hand.
+    PeerIsolated,
+    /// The operator lifted a peer's isolation.
+    PeerUnisolated,
+    /// A scrub found a shard's bytes bad or missing.
+    ScrubFound,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,14 +22,19 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 const CF_SHARDS: &str = "shards";
 const CF_META: &str = "meta";
+pub(crate) const CF_SHARDS_NAME: &str = CF_SHARDS;
+pub(crate) const CF_META_NAME: &str = CF_META;
 const CF_BACKUPS: &str = "backups";
 const CF_CHUNKS: &str = "chunks";
 const CF_AUDIT: &str = "audit";
 const CF_CATALOGUES: &str = "catalogues";
 const CF_TRANSFERS: &str = "transfers";
+pub(crate) const CF_EVIDENCE: &str = "evidence";
+pub(crate) const CF_PEERS: &str = "peers";
+pub(crate) const CF_STATE: &str = "state";
 /// Every column family: `flush` covers them all (a family left out would lose
 /// its WAL-less writes in a crash; the transfer queue once was).
-const ALL_CFS: [&str; 7] = [
+const ALL_CFS: [&str; 10] = [
     CF_SHARDS,
     CF_META,
     CF_BACKUPS,
@@ -37,6 +42,9 @@ const ALL_CFS: [&str; 7] = [
     CF_AUDIT,
     CF_CATALOGUES,
     CF_TRANSFERS,
+    CF_EVIDENCE,
+    CF_PEERS,
+    CF_STATE,
 ];
 
 /// Values at least this large go to blob files: a ~1 MiB shard is then written
@@ -103,7 +111,7 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -198,14 +206,14 @@ impl Store {
         &self.path
     }
 
-    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+    pub(crate) fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         // Every CF is created at open (create_missing_column_families).
         self.db
             .cf_handle(name)
             .expect("column family created at open") // ok: checked length
     }
 
-    fn lock(&self, id: &ShardId) -> std::sync::MutexGuard<'_, ()> {
+    pub(crate) fn lock(&self, id: &ShardId) -> std::sync::MutexGuard<'_, ()> {
         // A poisoned stripe only means another thread panicked mid-update; the
         // RocksDB state is still consistent (batches are atomic), so carry on.
         self.locks[id.0[0] as usize % LOCK_STRIPES]
@@ -213,7 +221,7 @@ impl Store {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    fn audit(
+    pub(crate) fn audit(
         &self,
         batch: &mut WriteBatch,
         action: AuditAction,
@@ -240,7 +248,7 @@ impl Store {
     /// catalogue entry; later, a peer before it acknowledges). A crash loses only
     /// unflushed batches, and because flushes are atomic across column families,
     /// it loses them whole: the store stays consistent.
-    fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
+    pub(crate) fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
         let mut wo = WriteOptions::default();
         wo.disable_wal(true);
         self.db.write_opt(batch, &wo).map_err(StoreError::engine)
@@ -253,10 +261,7 @@ impl Store {
             .get_pinned_cf(self.cf(CF_META), id.0)
             .map_err(StoreError::engine)?
         {
-            Some(v) => Ok(Some(codec::decode::<_, MAX_META_LEN>(
-                "shard metadata",
-                &v,
-            )?)),
+            Some(v) => Ok(Some(crate::meta::decode(&v)?)),
             None => Ok(None),
         }
     }
@@ -296,6 +301,18 @@ impl Store {
         let t = now();
         let mut batch = WriteBatch::default();
         let outcome = match self.meta(id)? {
+            // Metadata says healthy, but the bytes may have rotted or gone
+            // behind the store's back: the verified bytes in hand replace them.
+            Some(mut m) if m.state == ShardState::Healthy && !self.bytes_match(id)? => {
+                lease::merge(&mut m.leases, new_lease);
+                m.verified_at = t;
+                m.size = bytes.len() as u32;
+                batch.put_cf(self.cf(CF_SHARDS), id.0, bytes);
+                self.put_meta(&mut batch, id, &m)?;
+                let detail = "replaced missing or rotten bytes with verified bytes".to_string();
+                self.audit(&mut batch, AuditAction::Repaired, Some(*id), detail)?;
+                PutOutcome::Repaired
+            }
             Some(mut m) if m.state == ShardState::Healthy => {
                 if !lease::merge(&mut m.leases, new_lease) {
                     return Ok(PutOutcome::AlreadyPresent);
@@ -309,6 +326,7 @@ impl Store {
                 lease::merge(&mut m.leases, new_lease);
                 let detail = format!("replaced {} copy with verified bytes", m.state);
                 m.state = ShardState::Healthy;
+                m.quarantined_at = 0;
                 m.verified_at = t;
                 m.size = bytes.len() as u32;
                 batch.put_cf(self.cf(CF_SHARDS), id.0, bytes);
@@ -324,6 +342,7 @@ impl Store {
                     verified_at: t,
                     leases: vec![new_lease],
                     avoid: Vec::new(),
+                    quarantined_at: 0,
                 };
                 batch.put_cf(self.cf(CF_SHARDS), id.0, bytes);
                 self.put_meta(&mut batch, id, &m)?;
@@ -341,7 +360,7 @@ impl Store {
         Ok(outcome)
     }
 
-    fn put_meta(
+    pub(crate) fn put_meta(
         &self,
         batch: &mut WriteBatch,
         id: &ShardId,
@@ -359,12 +378,41 @@ impl Store {
         let reason = match got {
             Ok(Some(v)) if id.matches(&v) => return Ok(v.to_vec()),
             Ok(Some(v)) => format!("its {} bytes do not hash to its id", v.len()),
+            Ok(None) if matches!(self.meta(id), Ok(Some(_))) => {
+                "its bytes are missing from the store".to_string()
+            }
             Ok(None) => return Err(StoreError::NotFound { id: *id }),
             Err(e) if e.kind() == ErrorKind::Corruption => format!("storage checksum failed: {e}"),
             Err(e) => return Err(StoreError::engine(e)),
         };
         self.mark_corrupted(id, &reason)?;
         Err(StoreError::CorruptShard { id: *id, reason })
+    }
+
+    pub(crate) fn db_get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db
+            .get_cf(self.cf(cf), key)
+            .map_err(StoreError::engine)
+    }
+
+    pub(crate) fn db_iter<'a>(
+        &'a self,
+        cf: &str,
+        mode: IteratorMode<'a>,
+    ) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>), StoreError>> + 'a {
+        self.db
+            .iterator_cf(self.cf(cf), mode)
+            .map(|r| r.map_err(StoreError::engine))
+    }
+
+    /// Whether the stored bytes of `id` exist and hash to it (no state change).
+    pub(crate) fn bytes_match(&self, id: &ShardId) -> Result<bool, StoreError> {
+        match self.db.get_pinned_cf(self.cf(CF_SHARDS), id.0) {
+            Ok(Some(v)) => Ok(id.matches(&v)),
+            Ok(None) => Ok(false),
+            Err(e) if e.kind() == ErrorKind::Corruption => Ok(false),
+            Err(e) => Err(StoreError::engine(e)),
+        }
     }
 
     /// Records that `id`'s bytes are bad. The bytes stay until repaired or pruned.
@@ -398,7 +446,7 @@ impl Store {
             let (k, v) = item.map_err(StoreError::engine)?;
             let id = ShardId::from_slice(&k)
                 .map_err(|e| StoreError::Engine(format!("bad key in meta: {e}")))?;
-            let m = codec::decode::<_, MAX_META_LEN>("shard metadata", &v)?;
+            let m = crate::meta::decode(&v)?;
             if !f(id, m) {
                 break;
             }
@@ -611,28 +659,6 @@ impl Store {
         let mut batch = WriteBatch::default();
         self.put_meta(&mut batch, id, &m)?;
         self.write(batch)
-    }
-
-    /// Removes this node's copy of `id` because `confirmed` (a description of
-    /// the healthy copies confirmed elsewhere) makes it redundant. The caller
-    /// has proved those copies; the store records the proof in the audit log.
-    /// Returns the removed copy's metadata, or `None` if it was not here.
-    pub fn remove_redundant(
-        &self,
-        id: &ShardId,
-        confirmed: &str,
-    ) -> Result<Option<ShardMeta>, StoreError> {
-        let _guard = self.lock(id);
-        let Some(m) = self.meta(id)? else {
-            return Ok(None);
-        };
-        let mut batch = WriteBatch::default();
-        batch.delete_cf(self.cf(CF_SHARDS), id.0);
-        batch.delete_cf(self.cf(CF_META), id.0);
-        let detail = format!("{} bytes; healthy copies confirmed on {confirmed}", m.size);
-        self.audit(&mut batch, AuditAction::RemovedRedundant, Some(*id), detail)?;
-        self.write(batch)?;
-        Ok(Some(m))
     }
 
     /// Adds a job to the persistent transfer queue. Keys sort by (priority,

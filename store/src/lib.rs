@@ -11,6 +11,9 @@
 //! | `audit`   | sequence (u64 BE) | [`AuditEvent`], append-only         |
 //! | `catalogues` | owner public key | newest signed catalogue held for the swarm |
 //! | `transfers` | priority, due, shard, peer | queued repair/handoff copies |
+//! | `evidence` | peer, event number | what this node saw a peer do (audits) |
+//! | `peers`   | peer              | the peer's reputation (score, isolation) |
+//! | `state`   | name              | small node state (scrub progress)   |
 //!
 //! Invariants: a `meta` row exists iff a `shards` row does, both written in one
 //! atomic write batch together with the audit event that explains the change;
@@ -21,9 +24,12 @@
 mod audit;
 mod db;
 mod error;
+mod evidence;
 mod meta;
+mod quarantine;
 
 pub use audit::{AuditAction, AuditEvent};
 pub use db::{PutOutcome, Store, StoreStats, TransferJob, MAX_AVOID};
 pub use error::StoreError;
+pub use evidence::{EvidenceRecord, MAX_EVIDENCE_PER_PEER};
 pub use meta::{ShardMeta, ShardState};

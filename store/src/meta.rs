@@ -1,6 +1,7 @@
 //! Per-shard metadata kept next to the bytes.
 
 use serde::{Deserialize, Serialize};
+use shardnet_protocol::codec::{self, CodecError};
 use shardnet_protocol::Lease;
 use std::fmt;
 use std::str::FromStr;
@@ -32,6 +33,39 @@ pub struct ShardMeta {
     /// Placement keys of peers that must not hold this shard (complementary
     /// separation decided by the owner); repair places around them.
     pub avoid: Vec<[u8; 32]>,
+    /// Unix seconds when the copy was quarantined (0: never).
+    pub quarantined_at: u64,
+}
+
+/// The record before `quarantined_at` existed: stores written by earlier
+/// versions still open.
+#[derive(Deserialize)]
+struct ShardMetaV0 {
+    size: u32,
+    state: ShardState,
+    stored_at: u64,
+    verified_at: u64,
+    leases: Vec<Lease>,
+    avoid: Vec<[u8; 32]>,
+}
+
+/// Decodes a metadata record of this version or the one before.
+pub(crate) fn decode(bytes: &[u8]) -> Result<ShardMeta, CodecError> {
+    match codec::decode::<ShardMeta, MAX_META_LEN>("shard metadata", bytes) {
+        Ok(m) => Ok(m),
+        Err(e) => match codec::decode::<ShardMetaV0, MAX_META_LEN>("shard metadata", bytes) {
+            Ok(v) => Ok(ShardMeta {
+                size: v.size,
+                state: v.state,
+                stored_at: v.stored_at,
+                verified_at: v.verified_at,
+                leases: v.leases,
+                avoid: v.avoid,
+                quarantined_at: 0,
+            }),
+            Err(_) => Err(e),
+        },
+    }
 }
 
 impl ShardState {

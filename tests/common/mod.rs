@@ -151,6 +151,15 @@ impl NodeProc {
             zone,
             "--heartbeat-ms",
             "300",
+            // Audits, vetting and quarantine paced for tests: copies are
+            // re-proved every 5 s, a peer is vetted after 3 passed rounds,
+            // and quarantined copies wait 5 s of passing proofs.
+            "--audit-interval",
+            "5s",
+            "--vetting-proofs",
+            "3",
+            "--quarantine-grace",
+            "5s",
         ];
         if let Some(b) = bootstrap {
             args.extend(["--bootstrap", b]);

@@ -175,6 +175,74 @@ async fn shards(
 }
 
 #[derive(Deserialize)]
+pub struct VerifyShardsReq {
+    pub ids: Vec<shardnet_protocol::ShardId>,
+}
+
+async fn shards_verify(
+    State(s): State<AppState>,
+    Json(r): Json<VerifyShardsReq>,
+) -> Result<impl IntoResponse, ApiError> {
+    let out = with_ctx(s.clone(), move |c| ops::shards_verify(c.store, &r.ids)).await?;
+    if out.0.iter().any(|r| !r.ok) {
+        s.repair.kick();
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+pub struct ReputationQuery {
+    pub peer: Option<String>,
+    #[serde(default)]
+    pub why: bool,
+}
+
+fn parse_peer(p: &str) -> Result<libp2p::PeerId, ApiError> {
+    p.parse()
+        .map_err(|e| err(format!("{p:?} is not a peer id: {e}")))
+}
+
+async fn reputation(
+    State(s): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<ReputationQuery>,
+) -> Result<Json<Vec<crate::audit::PeerReputation>>, ApiError> {
+    let peer = q.peer.as_deref().map(parse_peer).transpose()?;
+    let why = if q.why { 20 } else { 0 };
+    let s2 = s.clone();
+    let out = tokio::task::spawn_blocking(move || s2.net.audits.report(peer.as_ref(), why))
+        .await
+        .map_err(err)?;
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+pub struct IsolateReq {
+    pub peer: String,
+    pub isolated: bool,
+    pub reason: String,
+}
+
+async fn isolate(
+    State(s): State<AppState>,
+    Json(r): Json<IsolateReq>,
+) -> Result<Json<Vec<crate::audit::PeerReputation>>, ApiError> {
+    let peer = parse_peer(&r.peer)?;
+    if peer == s.net.client.local_peer_id() {
+        return Err(err("this is the local node's own id"));
+    }
+    let s2 = s.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        s2.net.audits.set_manual(peer, r.isolated, &r.reason)?;
+        Ok::<_, String>(s2.net.audits.report(Some(&peer), 0))
+    })
+    .await
+    .map_err(err)?
+    .map_err(err)?;
+    s.repair.kick();
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
 pub struct PlanReq {
     pub churn_threshold: Option<f64>,
 }
@@ -260,6 +328,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/backup/restore", post(restore))
         .route("/v1/backup/verify", post(verify))
         .route("/v1/shards", post(shards))
+        .route("/v1/shards/verify", post(shards_verify))
+        .route("/v1/peers/reputation", get(reputation))
+        .route("/v1/peers/isolate", post(isolate))
         .route("/v1/rebalance/plan", post(rebalance_plan))
         .route("/v1/rebalance/run", post(rebalance_run))
         .route("/v1/rebalance/status", get(rebalance_status))

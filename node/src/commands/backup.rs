@@ -97,7 +97,10 @@ pub(super) fn run(dd: &DataDir, cmd: BackupCommand, json: bool) -> anyhow::Resul
 }
 
 pub(super) fn shards(dd: &DataDir, cmd: ShardsCommand, json: bool) -> anyhow::Result<i32> {
-    let ShardsCommand::List { status } = cmd;
+    let status = match cmd {
+        ShardsCommand::List { status } => status,
+        ShardsCommand::Verify { ids } => return shards_verify(dd, ids, json),
+    };
     let rows: Vec<ShardRow> = match target(dd) {
         Target::Daemon(c) => c.post("/v1/shards", &json!({ "status": status }))?,
         Target::Local => local(dd, |c| ops::shards_list(c.store, status))?,
@@ -128,6 +131,36 @@ pub(super) fn shards(dd: &DataDir, cmd: ShardsCommand, json: bool) -> anyhow::Re
     let bytes: u64 = rows.iter().map(|r| r.meta.size as u64).sum();
     eprintln!("{} shards, {}", rows.len(), output::size(bytes));
     Ok(0)
+}
+
+fn shards_verify(
+    dd: &DataDir,
+    ids: Vec<shardnet_protocol::ShardId>,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let rows: Vec<ops::VerifyRow> = match target(dd) {
+        Target::Daemon(c) => c.post("/v1/shards/verify", &json!({ "ids": ids }))?,
+        Target::Local => local(dd, |c| ops::shards_verify(c.store, &ids))?,
+    };
+    let bad = rows.iter().filter(|r| !r.ok).count();
+    if json {
+        print_json(&rows)?;
+    } else {
+        let table: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.id.to_string(),
+                    r.state.map_or("absent".into(), |s| s.to_string()),
+                    if r.ok { "ok".into() } else { "BAD".into() },
+                    r.detail.clone(),
+                ]
+            })
+            .collect();
+        output::table(&["ID", "STATE", "CHECK", "DETAIL"], &table);
+        eprintln!("{} shards checked, {bad} bad (marked corrupted; repair replaces them from healthy copies)", rows.len());
+    }
+    Ok(if bad > 0 { 1 } else { 0 })
 }
 
 fn create(

@@ -44,6 +44,11 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
             scan_interval_secs: a.scan_interval,
             parallel: a.parallel,
             bandwidth_limit: a.bandwidth_limit,
+            audit_interval: a.audit_interval,
+            quarantine_grace: a.quarantine_grace,
+            scrub_interval: a.scrub_interval,
+            scrub_rate: a.scrub_rate,
+            vetting_proofs: a.vetting_proofs,
         },
     )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -91,8 +96,90 @@ pub(super) fn run(dd: &DataDir, cmd: NodeCommand, json: bool) -> anyhow::Result<
     }
 }
 
+fn reputation(
+    dd: &DataDir,
+    peer: Option<String>,
+    why: bool,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let mut path = format!("/v1/peers/reputation?why={why}");
+    if let Some(p) = &peer {
+        path.push_str(&format!("&peer={p}"));
+    }
+    let list: Vec<crate::audit::PeerReputation> = daemon(dd)?.get(&path)?;
+    print_reputation(&list, json)
+}
+
+fn print_reputation(list: &[crate::audit::PeerReputation], json: bool) -> anyhow::Result<i32> {
+    if json {
+        print_json(&list)?;
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|r| {
+            vec![
+                r.peer.clone(),
+                format!("{:.3}", r.score),
+                format!("{}{}", r.standing, if r.manual_isolation { " (by hand)" } else { "" }),
+                r.passed.to_string(),
+                r.failed.to_string(),
+                if r.last_at > 0 { output::time(r.last_at) } else { "-".into() },
+            ]
+        })
+        .collect();
+    output::table(&["PEER", "SCORE", "STANDING", "PASSED", "FAILED", "LAST"], &rows);
+    for r in list.iter().filter(|r| !r.evidence.is_empty()) {
+        println!("\n{}:", r.peer);
+        for e in &r.evidence {
+            println!(
+                "  {}  {:<40} {}{}",
+                output::time(e.at),
+                e.evidence.name(),
+                e.shard.map(|s| format!("{} ", s.short())).unwrap_or_default(),
+                e.detail
+            );
+        }
+    }
+    if list.is_empty() {
+        eprintln!("no audit evidence yet");
+    }
+    Ok(0)
+}
+
+fn isolate(
+    dd: &DataDir,
+    peer: String,
+    isolated: bool,
+    reason: String,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let list: Vec<crate::audit::PeerReputation> = daemon(dd)?.post(
+        "/v1/peers/isolate",
+        &serde_json::json!({ "peer": peer, "isolated": isolated, "reason": reason }),
+    )?;
+    if !json {
+        println!(
+            "{peer} {}",
+            if isolated {
+                "isolated: no new shards go to it and its copies no longer count"
+            } else {
+                "no longer isolated by hand"
+            }
+        );
+    }
+    print_reputation(&list, json)
+}
+
 pub(super) fn peers(dd: &DataDir, cmd: PeersCommand, json: bool) -> anyhow::Result<i32> {
-    let PeersCommand::List = cmd;
+    match cmd {
+        PeersCommand::List => {}
+        PeersCommand::Reputation { peer, why } => return reputation(dd, peer, why, json),
+        PeersCommand::Isolate { peer, reason } => return isolate(dd, peer, true, reason, json),
+        PeersCommand::Unisolate { peer, reason } => {
+            return isolate(dd, peer, false, reason, json)
+        }
+    }
     let list: Vec<PeerInfo> = daemon(dd)?.get("/v1/peers")?;
     if json {
         print_json(&list)?;

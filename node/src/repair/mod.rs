@@ -50,6 +50,11 @@ pub struct RepairConfig {
     /// live peer, its responsible sets would be wrong and it would move shards
     /// to the wrong places (a restart must cause no traffic).
     pub warmup: Duration,
+    /// A claimed copy is re-proved when its last proof is older than this.
+    pub audit_interval: Duration,
+    /// A quarantined copy is purged only after the copies elsewhere kept
+    /// passing proofs this long.
+    pub quarantine_grace: Duration,
 }
 
 /// One planned copy.
@@ -80,8 +85,20 @@ pub struct Plan {
     pub at: u64,
     pub shards: u64,
     pub moves: Vec<PlannedMove>,
-    /// Local copies that are (or would be) removed as redundant.
+    /// Local copies that are (or would be) quarantined as redundant.
     pub removals: Vec<ShardId>,
+    /// Quarantined copies purged (or that would be).
+    #[serde(default)]
+    pub purged: Vec<ShardId>,
+    /// Quarantined copies brought back to healthy: too few proven elsewhere.
+    #[serde(default)]
+    pub restored: Vec<ShardId>,
+    /// Quarantined copies still waiting for their grace period.
+    #[serde(default)]
+    pub quarantine_waiting: u64,
+    /// Possession proofs this scan asked for.
+    #[serde(default)]
+    pub proofs: u64,
     pub repair_bytes: u64,
     pub handoff_bytes: u64,
     /// Shards with fewer healthy copies than wanted.
@@ -106,9 +123,17 @@ pub struct RepairStatus {
     pub transfers_done: u64,
     pub bytes_moved: u64,
     pub failures: u64,
+    /// Copies quarantined as redundant since start.
     pub removed: u64,
+    /// Quarantined copies purged since start.
+    #[serde(default)]
+    pub purged: u64,
     pub draining: bool,
+    /// Healthy local shards.
     pub local_shards: u64,
+    /// Local copies in quarantine (bytes kept, not served).
+    #[serde(default)]
+    pub quarantined: u64,
     pub eta_secs: Option<f64>,
     pub last_scan: Option<Plan>,
 }
@@ -123,6 +148,7 @@ pub struct Repair {
     bytes_moved: AtomicU64,
     failures: AtomicU64,
     removed: AtomicU64,
+    purged: AtomicU64,
     last_scan: Mutex<Option<Plan>>,
     /// Last plan announced on the rebalance topic: (moves, bytes), when.
     announced: Mutex<Option<((usize, u64), Instant)>>,
@@ -141,6 +167,7 @@ impl Repair {
             bytes_moved: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             removed: AtomicU64::new(0),
+            purged: AtomicU64::new(0),
             last_scan: Mutex::new(None),
             announced: Mutex::new(None),
             next_free: Mutex::new(Instant::now()),
@@ -161,9 +188,13 @@ impl Repair {
         let cfg = self.cfg();
         let queue = store.transfers().unwrap_or_default();
         let queued_bytes: u64 = queue.iter().map(|(_, _, j)| j.size as u64).sum();
-        let mut local_shards = 0;
-        let _ = store.for_each_meta(|_, _| {
-            local_shards += 1;
+        let (mut local_shards, mut quarantined) = (0, 0);
+        let _ = store.for_each_meta(|_, m| {
+            match m.state {
+                shardnet_store::ShardState::Healthy => local_shards += 1,
+                shardnet_store::ShardState::Quarantined => quarantined += 1,
+                shardnet_store::ShardState::Corrupted => {}
+            }
             true
         });
         RepairStatus {
@@ -177,8 +208,10 @@ impl Repair {
             bytes_moved: self.bytes_moved.load(Ordering::Relaxed),
             failures: self.failures.load(Ordering::Relaxed),
             removed: self.removed.load(Ordering::Relaxed),
+            purged: self.purged.load(Ordering::Relaxed),
             draining,
             local_shards,
+            quarantined,
             eta_secs: (cfg.bandwidth > 0).then(|| queued_bytes as f64 / cfg.bandwidth as f64),
             last_scan: self
                 .last_scan

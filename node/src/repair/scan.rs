@@ -1,14 +1,27 @@
 //! The scan half of the repair service: responsible sets of the local
-//! shards, who holds them (`Has`), `protocol::repair::decide` per shard, the
-//! transfer jobs and removals that follow, capacity shedding, and the plan
-//! `rebalance plan` shows.
+//! shards, who claims to hold them (`Has`, a hint), possession proofs of the
+//! claimed copies (`audit`), `protocol::repair::decide` per shard over the
+//! *proven* copies only, the transfer jobs and quarantines that follow,
+//! `protocol::purge::decide` for quarantined copies, capacity shedding, and
+//! the plan `rebalance plan` shows.
+//!
+//! Which copies are challenged in a scan: every claimed copy of a shard this
+//! node might drop (it is outside the shard's responsible set) or holds in
+//! quarantine once the grace period is over; every other claimed copy when its
+//! last proof is older than the audit interval (quarantined ones: a quarter of
+//! the grace period). So in a steady swarm each copy is proved about once per
+//! audit interval, and every removal rests on proofs from the same scan.
 
 use super::{now_unix, priority, PeerLoad, Plan, PlannedMove, Repair, ANNOUNCE_EVERY};
+use crate::audit;
 use crate::distribute::Net;
 use crate::membership::PeerState;
 use libp2p::PeerId;
 use shardnet_protocol::placement::{self, Candidate};
+use shardnet_protocol::proof;
+use shardnet_protocol::purge::{self, ProvenCopy};
 use shardnet_protocol::repair::{self, Reason};
+use shardnet_protocol::reputation::Evidence;
 use shardnet_protocol::wire::{Request, Response, MAX_HAS_IDS};
 use shardnet_protocol::{lease, ShardId};
 use shardnet_store::{ShardState, Store, TransferJob};
@@ -18,22 +31,76 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
-/// Local shards: (id, size, copies wanted, peers to avoid). Shards stored less
-/// than `grace` ago are left out: the backup that brought them may still be
-/// placing their other copies, and repairing them now would copy them twice
-/// (measured with 75 nodes: scans during a backup queued such copies).
-fn local_shards(store: &Store, grace: Duration) -> Vec<(ShardId, u64, usize, Vec<[u8; 32]>)> {
+/// A local copy the scan looks at.
+struct Local {
+    id: ShardId,
+    size: u64,
+    wanted: usize,
+    /// Placement keys to avoid (never this node's own).
+    avoid: Vec<[u8; 32]>,
+    /// Set for a quarantined copy: when it was quarantined.
+    quarantined_at: Option<u64>,
+}
+
+/// Local healthy and quarantined copies. Shards stored less than `grace` ago
+/// are left out: the backup that brought them may still be placing their
+/// other copies, and repairing them now would copy them twice (measured with
+/// 75 nodes: scans during a backup queued such copies).
+fn local_shards(store: &Store, grace: Duration, own: &[u8; 32]) -> Vec<Local> {
     let now = now_unix();
     let fresh_after = now.saturating_sub(grace.as_secs());
     let mut v = Vec::new();
     let _ = store.for_each_meta(|id, m| {
-        if m.state == ShardState::Healthy && m.stored_at <= fresh_after {
-            let wanted = lease::copies_wanted(&m.leases, now);
-            v.push((id, m.size as u64, wanted, m.avoid));
+        let quarantined = m.state == ShardState::Quarantined;
+        if (m.state == ShardState::Healthy && m.stored_at <= fresh_after) || quarantined {
+            v.push(Local {
+                id,
+                size: m.size as u64,
+                wanted: lease::copies_wanted(&m.leases, now),
+                avoid: m.avoid.into_iter().filter(|k| k != own).collect(),
+                quarantined_at: quarantined.then_some(m.quarantined_at),
+            });
         }
         true
     });
     v
+}
+
+/// Challenges every (peer, shard) pair in `todo`, batched per peer, peers in
+/// parallel. Answers are checked against this node's own copies.
+async fn prove_all(net: &Net, store: &Arc<Store>, todo: HashMap<PeerId, Vec<ShardId>>) {
+    let futs = todo.into_iter().map(|(peer, ids)| {
+        let (store, client, audits) = (store.clone(), net.client.clone(), net.audits.clone());
+        async move {
+            let nonce = audit::nonce();
+            let st = store.clone();
+            let expected = tokio::task::spawn_blocking(move || {
+                audit::expected_from_store(&st, &nonce, &ids)
+            })
+            .await
+            .unwrap_or_default();
+            let checked: u64 = expected.iter().map(|e| e.size).sum();
+            audits.add(&audits.counters().bytes_checked, checked);
+            let items: Vec<(ShardId, u64)> = expected.iter().map(|e| (e.id, e.size)).collect();
+            let by_id: HashMap<ShardId, audit::Expected> =
+                expected.iter().map(|e| (e.id, *e)).collect();
+            for batch in proof::batches(&items) {
+                let batch: Vec<audit::Expected> =
+                    batch.iter().filter_map(|(id, _)| by_id.get(id).copied()).collect();
+                audit::challenge(
+                    &client,
+                    &audits,
+                    peer,
+                    nonce,
+                    &batch,
+                    true,
+                    Evidence::ProofFailed,
+                )
+                .await;
+            }
+        }
+    });
+    futures::future::join_all(futs).await;
 }
 
 /// Which of `ids` each peer holds: peer → set of ids it confirmed.
@@ -140,7 +207,7 @@ const SHED_TO: f64 = 0.9;
 /// The radius only narrows while the node is above [`UNSHED_BELOW`] of its
 /// capacity: widening it as soon as there is room would pull the shards back
 /// and flap. It is persisted (`shed.json`) for the same reason.
-fn shed(net: &Net, local: &PeerId, shards: &[(ShardId, u64, usize, Vec<[u8; 32]>)]) {
+fn shed(net: &Net, local: &PeerId, shards: &[Local]) {
     let Some(me) = net.view.list().into_iter().find(|p| p.local) else {
         return;
     };
@@ -151,7 +218,11 @@ fn shed(net: &Net, local: &PeerId, shards: &[(ShardId, u64, usize, Vec<[u8; 32]>
         return;
     }
     if used > capacity {
-        let held: Vec<(ShardId, u64)> = shards.iter().map(|(id, s, ..)| (*id, *s)).collect();
+        let held: Vec<(ShardId, u64)> = shards
+            .iter()
+            .filter(|l| l.quarantined_at.is_none())
+            .map(|l| (l.id, l.size))
+            .collect();
         let keep = (capacity as f64 * SHED_TO) as u64;
         let own = placement::peer_key(&local.to_bytes());
         if let Some(r) = placement::shed_radius(&own, &held, keep) {
@@ -170,7 +241,8 @@ fn shed(net: &Net, local: &PeerId, shards: &[(ShardId, u64, usize, Vec<[u8; 32]>
     }
 }
 
-/// One scan. With `apply`, jobs are queued and redundant copies removed.
+/// One scan. With `apply`, jobs are queued, copies quarantined, purged or
+/// restored.
 pub async fn scan(
     net: &Net,
     store: &Arc<Store>,
@@ -179,9 +251,11 @@ pub async fn scan(
     churn_threshold: f64,
 ) -> Plan {
     let local = net.client.local_peer_id();
+    let own = placement::peer_key(&local.to_bytes());
     let st = store.clone();
-    let grace = repair.cfg().scan_interval;
-    let shards = tokio::task::spawn_blocking(move || local_shards(&st, grace))
+    let cfg = repair.cfg();
+    let grace = cfg.scan_interval;
+    let shards = tokio::task::spawn_blocking(move || local_shards(&st, grace, &own))
         .await
         .unwrap_or_default();
     if apply {
@@ -200,34 +274,73 @@ pub async fn scan(
         });
     let mut sets: Vec<Vec<PeerId>> = Vec::with_capacity(shards.len());
     let mut asks: HashMap<PeerId, Vec<ShardId>> = HashMap::new();
-    for (id, size, wanted, avoid) in &shards {
+    for l in &shards {
         // Separation yields to durability: the avoided peers are used again
         // when too few others are eligible to hold every wanted copy.
         let pool: Vec<Candidate<PeerId>> = cands
             .iter()
-            .filter(|c| !avoid.contains(&c.key))
+            .filter(|c| !l.avoid.contains(&c.key))
             .cloned()
             .collect();
         // `SPILL` more than wanted: the next in line stand in for full peers.
-        let ext = *wanted + repair::SPILL;
-        let r = if avoid.is_empty() || pool.iter().filter(|c| c.eligible(*size)).count() < *wanted {
-            placement::responsible_set(id, *size, &cands, ext)
+        let ext = l.wanted + repair::SPILL;
+        let r = if l.avoid.is_empty()
+            || pool.iter().filter(|c| c.eligible(l.size)).count() < l.wanted
+        {
+            placement::responsible_set(&l.id, l.size, &cands, ext)
         } else {
-            placement::responsible_set(id, *size, &pool, ext)
+            placement::responsible_set(&l.id, l.size, &pool, ext)
         };
         for p in &r {
             if *p != local && net.view.is_reachable(p) {
-                asks.entry(*p).or_default().push(*id);
+                asks.entry(*p).or_default().push(l.id);
             }
         }
         sets.push(r);
     }
     let held = ask_holders(net, asks).await;
+    let claims = |p: &PeerId, id: &ShardId| held.get(p).is_some_and(|s| s.contains(id));
+
+    // Possession proofs of the claimed copies (see the module doc).
+    let scan_start = now_unix();
+    let audits = &net.audits;
+    let interval = cfg.audit_interval;
+    let q_refresh = (cfg.quarantine_grace / 4).min(interval).max(Duration::from_secs(1));
+    let mut todo: HashMap<PeerId, Vec<ShardId>> = HashMap::new();
+    for (l, ranked) in shards.iter().zip(&sets) {
+        // This node might drop its copy: it is not among the first `wanted`.
+        let removable = !ranked.iter().take(l.wanted).any(|p| *p == local);
+        for p in ranked.iter().filter(|p| **p != local) {
+            if !claims(p, &l.id) {
+                audits.forget(p, &l.id);
+                continue;
+            }
+            let due = match l.quarantined_at {
+                Some(q) => {
+                    scan_start >= q.saturating_add(cfg.quarantine_grace.as_secs())
+                        || !audits.checked_within(p, &l.id, q_refresh, scan_start)
+                }
+                None => removable || !audits.checked_within(p, &l.id, interval, scan_start),
+            };
+            if due && !net.view.is_isolated(p) {
+                todo.entry(*p).or_default().push(l.id);
+            }
+        }
+    }
+    let challenged: usize = todo.values().map(Vec::len).sum();
+    prove_all(net, store, todo).await;
+    let fresh_after = scan_start.saturating_sub(interval.as_secs());
+    let confirmed = |p: &PeerId, id: &ShardId| {
+        claims(p, id) && !net.view.is_isolated(p) && audits.proven_since(p, id, fresh_after)
+    };
+    let proven_now = |p: &PeerId, id: &ShardId| confirmed(p, id) && audits.proven_since(p, id, scan_start);
+
     let zone_of: HashMap<PeerId, &str> = cands.iter().map(|c| (c.peer, c.zone.as_str())).collect();
     let mut plan = Plan {
         at: now_unix(),
         shards: shards.len() as u64,
         churn_threshold,
+        proofs: challenged as u64,
         ..Plan::default()
     };
     let queued: HashSet<(ShardId, Vec<u8>)> = if apply {
@@ -240,20 +353,38 @@ pub async fn scan(
     } else {
         HashSet::new()
     };
-    for ((id, size, wanted, _), ranked) in shards.iter().zip(&sets) {
-        let confirmed = |p: &PeerId| held.get(p).is_some_and(|s| s.contains(id));
+    for (l, ranked) in shards.iter().zip(&sets) {
+        let (id, size, wanted) = (&l.id, &l.size, &l.wanted);
         let r = &repair::spill(
             ranked,
             *wanted,
-            |p| *p == local || confirmed(p),
+            |p| *p == local || confirmed(p, id),
             |p| net.view.has_room(p, *size),
         );
-        let holders: Vec<PeerId> = r.iter().filter(|p| confirmed(p)).copied().collect();
-        // Only peers that answered this scan's queries may receive copies.
-        let answered = |p: &PeerId| {
-            net.view.is_reachable(p) && held.contains_key(p) && net.view.has_room(p, *size)
+        if let Some(q) = l.quarantined_at {
+            quarantined(net, store, repair, apply, &mut plan, l, q, ranked, r, &confirmed, &proven_now)
+                .await;
+            continue;
+        }
+        let holders: Vec<PeerId> = r.iter().filter(|p| confirmed(p, id)).copied().collect();
+        // Only peers that answered this scan's queries may receive copies,
+        // and not a peer that claims a copy it has not failed to prove (a busy
+        // or slow holder): it would get the same bytes again for nothing.
+        let unproven_claim = |p: &PeerId| {
+            claims(p, id)
+                && !confirmed(p, id)
+                && audits
+                    .proof_state(p, id)
+                    .is_none_or(|s| s.last_fail <= s.last_ok)
         };
-        let d = repair::decide(&local, r, &holders, answered, *wanted);
+        let answered = |p: &PeerId| {
+            net.view.is_reachable(p)
+                && held.contains_key(p)
+                && net.view.has_room(p, *size)
+                && !unproven_claim(p)
+        };
+        let trusted = |p: &PeerId| proven_now(p, id) && audits.trusted(p);
+        let d = repair::decide(&local, r, &holders, answered, trusted, *wanted);
         if d.copies < d.wanted {
             plan.below_target += 1;
         }
@@ -309,38 +440,49 @@ pub async fn scan(
         if d.drop_local {
             plan.removals.push(*id);
             if apply {
-                let on: Vec<String> = holders.iter().map(|p| p.to_string()).collect();
-                match store.remove_redundant(id, &on.join(", ")) {
-                    Ok(Some(meta)) => {
+                let on: Vec<String> = holders
+                    .iter()
+                    .filter(|p| trusted(p))
+                    .map(|p| p.to_string())
+                    .collect();
+                let why = format!(
+                    "redundant: {} wanted copies proven now on responsible, vetted peers {}",
+                    wanted,
+                    on.join(", ")
+                );
+                match store.quarantine(id, &why) {
+                    Ok(Some(_)) => {
                         repair.removed.fetch_add(1, Ordering::Relaxed);
-                        let owners: Vec<_> = meta.leases.iter().map(|l| l.owner).collect();
-                        net.usage.sub(*size, &owners);
-                        info!(shard = %id, "removed redundant copy: {} copies confirmed on responsible peers", holders.len());
+                        info!(shard = %id, "quarantined redundant copy: {} copies proven on responsible peers", on.len());
                     }
                     Ok(None) => {}
-                    Err(e) => warn!(shard = %id, "cannot remove redundant copy: {e}"),
+                    Err(e) => warn!(shard = %id, "cannot quarantine redundant copy: {e}"),
                 }
             }
         }
     }
-    if apply && !plan.moves.is_empty() {
-        // The queue survives a crash from here on (writes skip the WAL).
+    if apply && (!plan.moves.is_empty() || !plan.removals.is_empty() || !plan.purged.is_empty()) {
+        // The queue and state changes survive a crash from here on (writes
+        // skip the WAL).
         if let Err(e) = store.flush() {
             warn!("cannot persist the transfer queue: {e}");
         }
     }
-    let bw = repair.cfg().bandwidth;
+    let bw = cfg.bandwidth;
     let total = plan.repair_bytes + plan.handoff_bytes;
     plan.eta_secs = (bw > 0).then(|| total as f64 / bw as f64);
     let (load, churn) = load_report(net);
     plan.load = load;
     plan.churn = churn;
     if apply {
-        if !plan.moves.is_empty() || !plan.removals.is_empty() {
+        if !plan.moves.is_empty() || !plan.removals.is_empty() || !plan.purged.is_empty() {
             info!(
                 moves = plan.moves.len(),
-                removals = plan.removals.len(),
+                quarantined = plan.removals.len(),
+                purged = plan.purged.len(),
+                restored = plan.restored.len(),
                 below_target = plan.below_target,
+                proofs = plan.proofs,
                 "repair scan"
             );
         }
@@ -368,4 +510,85 @@ pub async fn scan(
         }
     }
     plan
+}
+
+/// A quarantined copy: purge it, bring it back, or wait
+/// (`protocol::purge::decide` over the copies proven elsewhere).
+#[allow(clippy::too_many_arguments)]
+async fn quarantined(
+    net: &Net,
+    store: &Arc<Store>,
+    repair: &Repair,
+    apply: bool,
+    plan: &mut Plan,
+    l: &Local,
+    quarantined_at: u64,
+    ranked: &[PeerId],
+    responsible: &[PeerId],
+    confirmed: &(dyn Fn(&PeerId, &ShardId) -> bool + Sync),
+    proven_now: &(dyn Fn(&PeerId, &ShardId) -> bool + Sync),
+) {
+    let local = net.client.local_peer_id();
+    let audits = &net.audits;
+    let copies: Vec<(PeerId, ProvenCopy)> = ranked
+        .iter()
+        .filter(|p| **p != local)
+        .map(|p| {
+            let state = audits.proof_state(p, &l.id);
+            (
+                *p,
+                ProvenCopy {
+                    responsible: responsible.contains(p),
+                    vetted: audits.trusted(p),
+                    isolated: net.view.is_isolated(p),
+                    fresh: confirmed(p, &l.id),
+                    proven_now: proven_now(p, &l.id),
+                    passing_since: state.and_then(|s| s.passing_since),
+                },
+            )
+        })
+        .collect();
+    let list: Vec<ProvenCopy> = copies.iter().map(|(_, c)| *c).collect();
+    let grace = repair.cfg().quarantine_grace.as_secs();
+    match purge::decide(&list, l.wanted, quarantined_at, now_unix(), grace) {
+        purge::Outcome::Keep => plan.quarantine_waiting += 1,
+        purge::Outcome::Purge => {
+            plan.purged.push(l.id);
+            if !apply {
+                return;
+            }
+            let proofs: Vec<String> = copies
+                .iter()
+                .filter(|(_, c)| c.responsible && c.vetted && c.proven_now)
+                .map(|(p, c)| {
+                    format!("{p} (passing since {})", c.passing_since.unwrap_or_default())
+                })
+                .collect();
+            match store.purge(&l.id, &proofs.join(", ")) {
+                Ok(Some(meta)) => {
+                    let owners: Vec<_> = meta.leases.iter().map(|x| x.owner).collect();
+                    net.usage.sub(l.size, &owners);
+                    repair.purged.fetch_add(1, Ordering::Relaxed);
+                    info!(shard = %l.id, "purged quarantined copy: {} copies proven over the grace period", proofs.len());
+                }
+                Ok(None) => {}
+                Err(e) => warn!(shard = %l.id, "cannot purge: {e}"),
+            }
+        }
+        purge::Outcome::Restore => {
+            plan.restored.push(l.id);
+            if !apply {
+                return;
+            }
+            let proven = list.iter().filter(|c| c.fresh && !c.isolated).count();
+            let why = format!("only {proven} of {} wanted copies proven elsewhere", l.wanted);
+            match store.unquarantine(&l.id, &why) {
+                Ok(Some(state)) => {
+                    warn!(shard = %l.id, %state, "quarantined copy back in service: {why}")
+                }
+                Ok(None) => {}
+                Err(e) => warn!(shard = %l.id, "cannot restore quarantined copy: {e}"),
+            }
+        }
+    }
 }

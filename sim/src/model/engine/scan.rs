@@ -136,7 +136,7 @@ impl Sim<'_> {
             let n = &nodes[*p as usize];
             n.up() && !n.draining && n.used + size <= n.capacity && !pending.contains(p)
         };
-        let d = repair::decide(&coord, &resp, &others, target_ok, copies);
+        let d = repair::decide(&coord, &resp, &others, target_ok, |_| true, copies);
         tracing::trace!(t = self.now, shard = s, ?resp, ?online, coord, send = ?d.send_to, "evaluate");
         for to in d.send_to {
             self.start_transfer(s, coord, to);
@@ -146,7 +146,7 @@ impl Sim<'_> {
                 continue;
             }
             let rest: Vec<u32> = confirmed.iter().copied().filter(|&x| x != h).collect();
-            let d = repair::decide(&h, &resp, &rest, |_| false, copies);
+            let d = repair::decide(&h, &resp, &rest, |_| false, |_| true, copies);
             if d.drop_local {
                 self.drop_copy(s, h);
                 self.maybe_gone(h);

@@ -1,0 +1,278 @@
+//! Audits: what this node knows about the copies its peers hold, and what it
+//! thinks of those peers.
+//!
+//! Every possession proof this node checks (`prove`) updates two things:
+//! - the **proof cache**, per (peer, shard): when the copy last passed, last
+//!   failed, and since when it has passed without a break. Repair counts a
+//!   copy only while its last proof is fresh (within the audit interval);
+//!   removals and purges need a proof from the same scan.
+//! - the **evidence log and reputation** of the peer (one event per audit
+//!   round, persisted in the store): the score decides whether the peer is
+//!   vetting, good, warned or isolated (`protocol::reputation`). Isolation is
+//!   pushed into the membership view, so placement skips the peer and its
+//!   copies stop counting at once.
+//!
+//! Passes are recorded only from audits of stored copies; a proof right after
+//! a store proves receipt, not storage, so at backup time only failures
+//! (false acks) become evidence.
+
+mod prove;
+
+pub use prove::{challenge, expected_from_store, nonce, Expected};
+
+use crate::membership::View;
+use libp2p::PeerId;
+use serde::{Deserialize, Serialize};
+use shardnet_protocol::reputation::{Evidence, Policy, Reputation, Standing};
+use shardnet_protocol::ShardId;
+use shardnet_store::{EvidenceRecord, Store};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// Most (peer, shard) proof states kept in memory; beyond it the oldest go
+/// (they are proved again when next needed).
+const MAX_CACHE: usize = 1 << 20;
+
+/// What this node knows about one copy on one peer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProofState {
+    /// Start of the current unbroken run of passed proofs.
+    pub passing_since: Option<u64>,
+    pub last_ok: u64,
+    pub last_fail: u64,
+    pub last_checked: u64,
+}
+
+impl ProofState {
+    /// Passed at or after `t`, and not failed since.
+    pub fn proven_since(&self, t: u64) -> bool {
+        self.last_ok >= t && self.last_ok >= self.last_fail && self.passing_since.is_some()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct AuditStats {
+    pub rounds: AtomicU64,
+    pub proofs_passed: AtomicU64,
+    pub proofs_failed: AtomicU64,
+    pub timeouts: AtomicU64,
+    /// Shard bytes peers had to read to answer this node's challenges.
+    pub bytes_challenged: AtomicU64,
+    /// Shard bytes this node read to check answers.
+    pub bytes_checked: AtomicU64,
+}
+
+/// A peer's reputation as the API shows it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PeerReputation {
+    pub peer: String,
+    pub score: f64,
+    pub standing: String,
+    pub passed: u64,
+    pub failed: u64,
+    pub manual_isolation: bool,
+    pub last_at: u64,
+    /// Newest evidence, oldest first (with `--why`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<EvidenceRecord>,
+}
+
+pub struct Audits {
+    pub policy: Policy,
+    pub interval: Duration,
+    store: Arc<Store>,
+    view: Arc<View>,
+    cache: Mutex<HashMap<(PeerId, ShardId), ProofState>>,
+    reps: Mutex<HashMap<PeerId, Reputation>>,
+    pub stats: AuditStats,
+}
+
+impl Audits {
+    /// Loads the reputations kept in the store and isolates whoever was
+    /// isolated before the restart.
+    pub fn load(store: Arc<Store>, view: Arc<View>, policy: Policy, interval: Duration) -> Self {
+        let mut reps = HashMap::new();
+        match store.reputations() {
+            Ok(list) => {
+                for (bytes, rep) in list {
+                    if let Ok(p) = PeerId::from_bytes(&bytes) {
+                        reps.insert(p, rep);
+                    }
+                }
+            }
+            Err(e) => warn!("cannot read peer reputations: {e}"),
+        }
+        for (p, r) in &reps {
+            view.set_isolated(*p, r.standing(&policy) == Standing::Isolated);
+        }
+        Audits {
+            policy,
+            interval,
+            store,
+            view,
+            cache: Mutex::new(HashMap::new()),
+            reps: Mutex::new(reps),
+            stats: AuditStats::default(),
+        }
+    }
+
+    fn reps(&self) -> std::sync::MutexGuard<'_, HashMap<PeerId, Reputation>> {
+        self.reps.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<(PeerId, ShardId), ProofState>> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn reputation(&self, peer: &PeerId) -> Reputation {
+        self.reps().get(peer).copied().unwrap_or_default()
+    }
+
+    pub fn standing(&self, peer: &PeerId) -> Standing {
+        self.reputation(peer).standing(&self.policy)
+    }
+
+    /// Whether `peer`'s proven copies may justify removing another copy.
+    pub fn trusted(&self, peer: &PeerId) -> bool {
+        self.reputation(peer).trusted(&self.policy)
+    }
+
+    pub fn isolated(&self, peer: &PeerId) -> bool {
+        self.standing(peer) == Standing::Isolated
+    }
+
+    /// Adds one event to `peer`'s evidence and score.
+    pub fn record(&self, peer: PeerId, ev: Evidence, shard: Option<ShardId>, detail: String) {
+        let at = crate::output::now_unix();
+        let (before, after, rep) = {
+            let mut reps = self.reps();
+            let rep = reps.entry(peer).or_default();
+            let before = rep.standing(&self.policy);
+            rep.record(ev, at);
+            (before, rep.standing(&self.policy), *rep)
+        };
+        let rec = EvidenceRecord {
+            at,
+            evidence: ev,
+            shard,
+            detail,
+        };
+        if let Err(e) = self.store.record_evidence(&peer.to_bytes(), &rec, &rep) {
+            warn!(%peer, "cannot record evidence: {e}");
+        }
+        if before != after {
+            match after {
+                Standing::Isolated => warn!(%peer, score = rep.score(), "peer isolated: {}", ev.name()),
+                Standing::Warned => warn!(%peer, score = rep.score(), "peer warned: {}", ev.name()),
+                _ => info!(%peer, score = rep.score(), standing = after.name(), "peer standing changed"),
+            }
+            self.view.set_isolated(peer, after == Standing::Isolated);
+        }
+    }
+
+    /// The operator isolates (or releases) a peer by hand.
+    pub fn set_manual(&self, peer: PeerId, isolated: bool, reason: &str) -> Result<(), String> {
+        let rep = self
+            .store
+            .set_manual_isolation(&peer.to_bytes(), &peer.to_string(), isolated, reason)
+            .map_err(|e| e.to_string())?;
+        let mut reps = self.reps();
+        let r = reps.entry(peer).or_default();
+        r.manual_isolation = rep.manual_isolation;
+        self.view
+            .set_isolated(peer, r.standing(&self.policy) == Standing::Isolated);
+        Ok(())
+    }
+
+    pub fn proof_state(&self, peer: &PeerId, shard: &ShardId) -> Option<ProofState> {
+        self.cache().get(&(*peer, *shard)).copied()
+    }
+
+    /// Whether the copy was checked within `ttl` (spread by a per-pair jitter
+    /// of ±25%, so that proofs made in one scan do not all fall due together).
+    pub fn checked_within(&self, peer: &PeerId, shard: &ShardId, ttl: Duration, now: u64) -> bool {
+        let Some(s) = self.proof_state(peer, shard) else {
+            return false;
+        };
+        let h = blake3::hash(&[peer.to_bytes().as_slice(), &shard.0].concat());
+        let frac = h.as_bytes()[0] as f64 / 255.0;
+        let ttl = ttl.as_secs_f64() * (0.75 + 0.5 * frac);
+        (now as f64) < s.last_checked as f64 + ttl
+    }
+
+    /// The copy passed its last proof, at or after `t`.
+    pub fn proven_since(&self, peer: &PeerId, shard: &ShardId, t: u64) -> bool {
+        self.proof_state(peer, shard)
+            .is_some_and(|s| s.proven_since(t))
+    }
+
+    /// Notes one proof result (no evidence: callers record per round).
+    fn note(&self, peer: PeerId, shard: ShardId, ok: bool, now: u64) {
+        let mut cache = self.cache();
+        if cache.len() >= MAX_CACHE && !cache.contains_key(&(peer, shard)) {
+            if let Some(oldest) = cache
+                .iter()
+                .min_by_key(|(_, s)| s.last_checked)
+                .map(|(k, _)| *k)
+            {
+                cache.remove(&oldest);
+            }
+        }
+        let s = cache.entry((peer, shard)).or_default();
+        s.last_checked = now;
+        if ok {
+            s.last_ok = now;
+            if s.passing_since.is_none() {
+                s.passing_since = Some(now);
+            }
+        } else {
+            s.last_fail = now;
+            s.passing_since = None;
+        }
+    }
+
+    /// Forgets a copy (the peer said it no longer holds it, honestly).
+    pub fn forget(&self, peer: &PeerId, shard: &ShardId) {
+        self.cache().remove(&(*peer, *shard));
+    }
+
+    /// Reputation of every peer with a record, or one.
+    pub fn report(&self, only: Option<&PeerId>, why: usize) -> Vec<PeerReputation> {
+        let reps: Vec<(PeerId, Reputation)> = self
+            .reps()
+            .iter()
+            .filter(|(p, _)| only.is_none_or(|o| o == *p))
+            .map(|(p, r)| (*p, *r))
+            .collect();
+        let mut out: Vec<PeerReputation> = reps
+            .into_iter()
+            .map(|(p, r)| PeerReputation {
+                peer: p.to_string(),
+                score: r.score(),
+                standing: r.standing(&self.policy).name().into(),
+                passed: r.passed,
+                failed: r.failed,
+                manual_isolation: r.manual_isolation,
+                last_at: r.last_at,
+                evidence: if why > 0 {
+                    self.store.evidence(&p.to_bytes(), why).unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect();
+        out.sort_by(|a, b| a.score.total_cmp(&b.score).then(a.peer.cmp(&b.peer)));
+        out
+    }
+
+    pub(crate) fn counters(&self) -> &AuditStats {
+        &self.stats
+    }
+
+    pub(crate) fn add(&self, c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
