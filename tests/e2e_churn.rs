@@ -614,3 +614,104 @@ fn a_full_peer_gives_its_place_to_the_next_so_repair_completes() {
         "the full node took nothing more"
     );
 }
+
+/// Zeroes the shard bytes in every RocksDB blob file of a stopped node's
+/// store (each file's header and footer stay, so the store still opens and
+/// writes), leaving its metadata intact: the node still believes it holds
+/// healthy copies. (Zeroing whole files also breaks RocksDB's writes; that
+/// case is left to the node's own health checks.)
+fn rot_blobs(store: &std::path::Path) -> usize {
+    let mut n = 0;
+    for e in fs::read_dir(store).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "blob") {
+            let mut bytes = fs::read(&p).unwrap();
+            let len = bytes.len();
+            if len > 256 {
+                bytes[64..len - 64].fill(0);
+                fs::write(&p, bytes).unwrap();
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn rotten_blob_files_are_found_by_audits_and_rebuilt() {
+    // Down-after far beyond the test: the restarted node is never "down",
+    // so only proofs can tell that its copies are gone.
+    let args = ["--down-after", "300", "--scan-interval", "2"];
+    let mut s = Swarm::start(4, 4, &args);
+    backup(&s, 0, "silver", 21, 12);
+    let shards = total_shards(&s);
+    s.wait_exact(Duration::from_secs(30), true, shards);
+    let victim = 2;
+    let held_before = s.pass().values().filter(|(on, _, _)| on.contains("node3")).count();
+    assert!(held_before > 0);
+    s.stop(victim);
+    assert!(rot_blobs(&s.nodes[victim].data.join("store")) > 0);
+    s.restart(victim, &args);
+    s.converge();
+    let start = Instant::now();
+    // Co-holders challenge the victim within about one audit interval (5 s
+    // in tests, ±25%); its copies fail, are re-sent and replace the rot.
+    let victim_id = s.nodes[victim].status(&s.env).unwrap()["peer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    loop {
+        let failed: u64 = s
+            .live()
+            .iter()
+            .filter(|n| n.name != "node3")
+            .map(|n| {
+                let r = n.run(&s.env, &["peers", "reputation", &victim_id, "--json"]).ok();
+                r.json()
+                    .as_array()
+                    .and_then(|a| a.first().map(|p| p["failed"].as_u64().unwrap_or(0)))
+                    .unwrap_or(0)
+            })
+            .sum();
+        let bad = s.nodes[victim]
+            .run(&s.env, &["shards", "list", "--status", "corrupted", "--json"])
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .len();
+        // Every pair is due within 1.25 audit intervals (6.25 s) of the
+        // restart's warm-up: after 15 s all of them were challenged.
+        if failed > 0 && bad == 0 && start.elapsed() > Duration::from_secs(15) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "after {:?}: {failed} failed proofs recorded, {bad} corrupted copies left\n{}",
+            start.elapsed(),
+            s.nodes
+                .iter()
+                .map(|n| format!(
+                    "--- {}\n{}",
+                    n.name,
+                    n.log_text()
+                        .lines()
+                        .filter(|l| !l.contains("peer joined"))
+                        .rev()
+                        .take(12)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    eprintln!("rot found and rebuilt in {:?}", start.elapsed());
+    s.wait_exact(Duration::from_secs(60), false, shards);
+    // The victim's copies are real bytes again.
+    let r = s.nodes[victim].run(&s.env, &["shards", "verify", "--json"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let rows = r.json();
+    assert!(rows.as_array().unwrap().iter().all(|x| x["ok"] == true));
+}

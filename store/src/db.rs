@@ -135,7 +135,15 @@ fn shard_cf_options() -> Options {
     o.set_min_blob_size(MIN_BLOB_SIZE);
     o.set_blob_file_size(BLOB_FILE_SIZE);
     o.set_blob_compression_type(DBCompressionType::None);
-    o.set_enable_blob_gc(true);
+    // No blob GC: GC reads and relocates blobs during compaction, and one
+    // rotten blob there fails the compaction, which puts the whole database
+    // into read-only mode (measured: a node with rotted blob files refused
+    // every repair write with "Corruption: Key mismatch when reading blob").
+    // A rotten copy must cost one shard, found by scrub or audit and
+    // replaced, never the store. Blob files whose shards were all removed
+    // are still deleted whole; partly dead files keep their space until a
+    // later, corruption-tolerant reclaim (noted for the prune work).
+    o.set_enable_blob_gc(false);
     o.set_write_buffer_size(SHARD_WRITE_BUFFER);
     o.set_max_write_buffer_number(2);
     let mut t = BlockBasedOptions::default();
