@@ -647,7 +647,11 @@ fn rotten_blob_files_are_found_by_audits_and_rebuilt() {
     let shards = total_shards(&s);
     s.wait_exact(Duration::from_secs(30), true, shards);
     let victim = 2;
-    let held_before = s.pass().values().filter(|(on, _, _)| on.contains("node3")).count();
+    let held_before = s
+        .pass()
+        .values()
+        .filter(|(on, _, _)| on.contains("node3"))
+        .count();
     assert!(held_before > 0);
     s.stop(victim);
     assert!(rot_blobs(&s.nodes[victim].data.join("store")) > 0);
@@ -666,7 +670,9 @@ fn rotten_blob_files_are_found_by_audits_and_rebuilt() {
             .iter()
             .filter(|n| n.name != "node3")
             .map(|n| {
-                let r = n.run(&s.env, &["peers", "reputation", &victim_id, "--json"]).ok();
+                let r = n
+                    .run(&s.env, &["peers", "reputation", &victim_id, "--json"])
+                    .ok();
                 r.json()
                     .as_array()
                     .and_then(|a| a.first().map(|p| p["failed"].as_u64().unwrap_or(0)))
@@ -674,7 +680,10 @@ fn rotten_blob_files_are_found_by_audits_and_rebuilt() {
             })
             .sum();
         let bad = s.nodes[victim]
-            .run(&s.env, &["shards", "list", "--status", "corrupted", "--json"])
+            .run(
+                &s.env,
+                &["shards", "list", "--status", "corrupted", "--json"],
+            )
             .ok()
             .json()
             .as_array()

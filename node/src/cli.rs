@@ -173,13 +173,6 @@ pub struct RunArgs {
     /// passing proofs, before its bytes are purged (default 24h).
     #[arg(long)]
     pub quarantine_grace: Option<String>,
-    /// A full scrub pass (re-read and re-hash every held shard) takes about
-    /// this long (default 14d).
-    #[arg(long)]
-    pub scrub_interval: Option<String>,
-    /// The scrub's highest read rate per second, e.g. 32MiB (default).
-    #[arg(long)]
-    pub scrub_rate: Option<String>,
     /// Proofs a new peer must pass before its copies justify removing another
     /// copy (default 10).
     #[arg(long)]
@@ -259,7 +252,9 @@ pub enum ShardsCommand {
     },
     /// Re-read and re-hash shards now (all held shards when no id is given);
     /// a bad or missing copy is marked corrupted, and repair replaces it.
-    Verify { ids: Vec<shardnet_protocol::ShardId> },
+    Verify {
+        ids: Vec<shardnet_protocol::ShardId>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -26,10 +26,6 @@ pub const DEFAULT_PARALLEL: usize = 10;
 pub const DEFAULT_AUDIT_INTERVAL: Duration = Duration::from_secs(3 * 24 * 3600);
 /// Quarantined copies wait this long, with proofs passing, before they go.
 pub const DEFAULT_QUARANTINE_GRACE: Duration = Duration::from_secs(24 * 3600);
-/// A full scrub pass over the store takes about this long.
-pub const DEFAULT_SCRUB_INTERVAL: Duration = Duration::from_secs(14 * 24 * 3600);
-/// The scrub never reads faster than this (bytes per second).
-pub const DEFAULT_SCRUB_RATE: u64 = 32 << 20;
 /// Passed proofs before a peer's copies may justify removing another copy.
 pub const DEFAULT_VETTING_PROOFS: u64 = 10;
 
@@ -50,8 +46,6 @@ pub struct FileConfig {
     pub bandwidth_limit: Option<String>,
     pub audit_interval: Option<String>,
     pub quarantine_grace: Option<String>,
-    pub scrub_interval: Option<String>,
-    pub scrub_rate: Option<String>,
     pub vetting_proofs: Option<u64>,
 }
 
@@ -72,9 +66,6 @@ pub struct NodeConfig {
     pub bandwidth: u64,
     pub audit_interval: Duration,
     pub quarantine_grace: Duration,
-    pub scrub_interval: Duration,
-    /// Bytes per second.
-    pub scrub_rate: u64,
     pub vetting_proofs: u64,
 }
 
@@ -207,16 +198,6 @@ impl NodeConfig {
                 o.quarantine_grace.or(file.quarantine_grace),
                 DEFAULT_QUARANTINE_GRACE,
             )?,
-            scrub_interval: duration_or(
-                "scrub interval",
-                o.scrub_interval.or(file.scrub_interval),
-                DEFAULT_SCRUB_INTERVAL,
-            )?
-            .max(Duration::from_secs(1)),
-            scrub_rate: match o.scrub_rate.or(file.scrub_rate) {
-                Some(s) => parse_size("scrub rate", &s)?.max(1 << 20),
-                None => DEFAULT_SCRUB_RATE,
-            },
             vetting_proofs: o
                 .vetting_proofs
                 .or(file.vetting_proofs)

@@ -154,11 +154,14 @@ pub async fn run(
                             .await;
                         continue;
                     }
-                    let (store, client, proofs, waiting) =
-                        (store.clone(), client.clone(), proofs.clone(), waiting.clone());
+                    let (store, client, proofs, waiting) = (
+                        store.clone(),
+                        client.clone(),
+                        proofs.clone(),
+                        waiting.clone(),
+                    );
                     tokio::spawn(async move {
-                        let permit =
-                            tokio::time::timeout(PROOF_WAIT, proofs.acquire_owned()).await;
+                        let permit = tokio::time::timeout(PROOF_WAIT, proofs.acquire_owned()).await;
                         waiting.fetch_sub(1, Ordering::Relaxed);
                         let Ok(Ok(permit)) = permit else {
                             client
@@ -166,12 +169,11 @@ pub async fn run(
                                 .await;
                             return;
                         };
-                        let resp =
-                            tokio::task::spawn_blocking(move || prove(&store, &nonce, &ids))
-                                .await
-                                .unwrap_or_else(|e| {
-                                    Response::Rejected(Reject::Internal(e.to_string()))
-                                });
+                        let resp = tokio::task::spawn_blocking(move || prove(&store, &nonce, &ids))
+                            .await
+                            .unwrap_or_else(|e| {
+                                Response::Rejected(Reject::Internal(e.to_string()))
+                            });
                         drop(permit);
                         client.respond(channel, resp).await;
                     });
@@ -364,7 +366,8 @@ async fn writer(
         let answered = tokio::task::spawn_blocking(move || {
             let mut out: Vec<(ResponseChannel<Response>, Response)> =
                 Vec::with_capacity(group.len());
-            let mut responses: Vec<Response> = group.iter().map(|j| apply(&s, &u, &l, own, j)).collect();
+            let mut responses: Vec<Response> =
+                group.iter().map(|j| apply(&s, &u, &l, own, j)).collect();
             if let Err(e) = s.flush() {
                 // Nothing is acknowledged unless it is durable.
                 for r in responses.iter_mut() {

@@ -142,14 +142,41 @@ mod tests {
             passing_since: Some(10),
         };
         assert_eq!(decide(&[good; 3], 3, 20, 120, 100), Outcome::Purge);
-        assert_eq!(decide(&[good; 3], 3, 20, 119, 100), Outcome::Keep, "grace not over");
-        let fresh = ProvenCopy { vetted: false, ..good };
+        assert_eq!(
+            decide(&[good; 3], 3, 20, 119, 100),
+            Outcome::Keep,
+            "grace not over"
+        );
+        let fresh = ProvenCopy {
+            vetted: false,
+            ..good
+        };
         assert_eq!(decide(&[good, good, fresh], 3, 20, 500, 100), Outcome::Keep);
-        let restarted = ProvenCopy { passing_since: Some(30), ..good };
-        assert_eq!(decide(&[good, good, restarted], 3, 20, 500, 100), Outcome::Keep);
-        let stale = ProvenCopy { proven_now: false, ..good };
-        assert_eq!(decide(&[good, good, stale], 3, 20, 500, 100), Outcome::Keep, "not proven this round");
-        let silent = ProvenCopy { proven_now: false, fresh: false, ..good };
-        assert_eq!(decide(&[good, good, silent], 3, 20, 500, 100), Outcome::Restore);
+        let restarted = ProvenCopy {
+            passing_since: Some(30),
+            ..good
+        };
+        assert_eq!(
+            decide(&[good, good, restarted], 3, 20, 500, 100),
+            Outcome::Keep
+        );
+        let stale = ProvenCopy {
+            proven_now: false,
+            ..good
+        };
+        assert_eq!(
+            decide(&[good, good, stale], 3, 20, 500, 100),
+            Outcome::Keep,
+            "not proven this round"
+        );
+        let silent = ProvenCopy {
+            proven_now: false,
+            fresh: false,
+            ..good
+        };
+        assert_eq!(
+            decide(&[good, good, silent], 3, 20, 500, 100),
+            Outcome::Restore
+        );
     }
 }

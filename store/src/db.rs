@@ -111,6 +111,9 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// A raw key and value read from a column family.
+pub(crate) type KeyValue = (Box<[u8]>, Box<[u8]>);
+
 pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -398,16 +401,14 @@ impl Store {
     }
 
     pub(crate) fn db_get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.db
-            .get_cf(self.cf(cf), key)
-            .map_err(StoreError::engine)
+        self.db.get_cf(self.cf(cf), key).map_err(StoreError::engine)
     }
 
     pub(crate) fn db_iter<'a>(
         &'a self,
         cf: &str,
         mode: IteratorMode<'a>,
-    ) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>), StoreError>> + 'a {
+    ) -> impl Iterator<Item = Result<KeyValue, StoreError>> + 'a {
         self.db
             .iterator_cf(self.cf(cf), mode)
             .map(|r| r.map_err(StoreError::engine))

@@ -89,16 +89,19 @@ impl Store {
         } else {
             AuditAction::PeerUnisolated
         };
-        self.audit(&mut batch, action, None, format!("peer {display}: {reason}"))?;
+        self.audit(
+            &mut batch,
+            action,
+            None,
+            format!("peer {display}: {reason}"),
+        )?;
         self.write(batch)?;
         self.flush()?;
         Ok(rep)
     }
 
     pub fn reputation(&self, peer: &[u8]) -> Result<Option<Reputation>, StoreError> {
-        match self
-            .db_get(CF_PEERS, &peer_prefix(peer)?)?
-        {
+        match self.db_get(CF_PEERS, &peer_prefix(peer)?)? {
             Some(v) => Ok(Some(codec::decode::<_, MAX_RECORD_LEN>("reputation", &v)?)),
             None => Ok(None),
         }
@@ -126,7 +129,10 @@ impl Store {
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
             }
-            out.push(codec::decode::<EvidenceRecord, MAX_RECORD_LEN>("evidence record", &v)?);
+            out.push(codec::decode::<EvidenceRecord, MAX_RECORD_LEN>(
+                "evidence record",
+                &v,
+            )?);
         }
         out.reverse();
         Ok(out)

@@ -27,7 +27,12 @@ impl Store {
         m.quarantined_at = now();
         let mut batch = WriteBatch::default();
         self.put_meta(&mut batch, id, &m)?;
-        self.audit(&mut batch, AuditAction::Quarantined, Some(*id), why.to_string())?;
+        self.audit(
+            &mut batch,
+            AuditAction::Quarantined,
+            Some(*id),
+            why.to_string(),
+        )?;
         self.write(batch)?;
         Ok(Some(m))
     }

@@ -165,9 +165,13 @@ impl Audits {
         }
         if before != after {
             match after {
-                Standing::Isolated => warn!(%peer, score = rep.score(), "peer isolated: {}", ev.name()),
+                Standing::Isolated => {
+                    warn!(%peer, score = rep.score(), "peer isolated: {}", ev.name())
+                }
                 Standing::Warned => warn!(%peer, score = rep.score(), "peer warned: {}", ev.name()),
-                _ => info!(%peer, score = rep.score(), standing = after.name(), "peer standing changed"),
+                _ => {
+                    info!(%peer, score = rep.score(), standing = after.name(), "peer standing changed")
+                }
             }
             self.view.set_isolated(peer, after == Standing::Isolated);
         }

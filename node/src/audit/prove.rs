@@ -75,7 +75,13 @@ pub async fn challenge(
     audits.add(&st.bytes_challenged, bytes);
     let answer = tokio::time::timeout(
         deadline,
-        client.request(peer, Request::Prove { nonce, ids: ids.clone() }),
+        client.request(
+            peer,
+            Request::Prove {
+                nonce,
+                ids: ids.clone(),
+            },
+        ),
     )
     .await;
     let now = crate::output::now_unix();
@@ -90,7 +96,10 @@ pub async fn challenge(
                 peer,
                 Evidence::TimedOut,
                 first,
-                format!("{} shards, {bytes} bytes: no answer within {deadline:?}", batch.len()),
+                format!(
+                    "{} shards, {bytes} bytes: no answer within {deadline:?}",
+                    batch.len()
+                ),
             );
             return Vec::new();
         }

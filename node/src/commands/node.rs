@@ -46,8 +46,6 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
             bandwidth_limit: a.bandwidth_limit,
             audit_interval: a.audit_interval,
             quarantine_grace: a.quarantine_grace,
-            scrub_interval: a.scrub_interval,
-            scrub_rate: a.scrub_rate,
             vetting_proofs: a.vetting_proofs,
         },
     )?;
@@ -96,12 +94,7 @@ pub(super) fn run(dd: &DataDir, cmd: NodeCommand, json: bool) -> anyhow::Result<
     }
 }
 
-fn reputation(
-    dd: &DataDir,
-    peer: Option<String>,
-    why: bool,
-    json: bool,
-) -> anyhow::Result<i32> {
+fn reputation(dd: &DataDir, peer: Option<String>, why: bool, json: bool) -> anyhow::Result<i32> {
     let mut path = format!("/v1/peers/reputation?why={why}");
     if let Some(p) = &peer {
         path.push_str(&format!("&peer={p}"));
@@ -121,14 +114,25 @@ fn print_reputation(list: &[crate::audit::PeerReputation], json: bool) -> anyhow
             vec![
                 r.peer.clone(),
                 format!("{:.3}", r.score),
-                format!("{}{}", r.standing, if r.manual_isolation { " (by hand)" } else { "" }),
+                format!(
+                    "{}{}",
+                    r.standing,
+                    if r.manual_isolation { " (by hand)" } else { "" }
+                ),
                 r.passed.to_string(),
                 r.failed.to_string(),
-                if r.last_at > 0 { output::time(r.last_at) } else { "-".into() },
+                if r.last_at > 0 {
+                    output::time(r.last_at)
+                } else {
+                    "-".into()
+                },
             ]
         })
         .collect();
-    output::table(&["PEER", "SCORE", "STANDING", "PASSED", "FAILED", "LAST"], &rows);
+    output::table(
+        &["PEER", "SCORE", "STANDING", "PASSED", "FAILED", "LAST"],
+        &rows,
+    );
     for r in list.iter().filter(|r| !r.evidence.is_empty()) {
         println!("\n{}:", r.peer);
         for e in &r.evidence {
@@ -136,7 +140,9 @@ fn print_reputation(list: &[crate::audit::PeerReputation], json: bool) -> anyhow
                 "  {}  {:<40} {}{}",
                 output::time(e.at),
                 e.evidence.name(),
-                e.shard.map(|s| format!("{} ", s.short())).unwrap_or_default(),
+                e.shard
+                    .map(|s| format!("{} ", s.short()))
+                    .unwrap_or_default(),
                 e.detail
             );
         }
@@ -176,9 +182,7 @@ pub(super) fn peers(dd: &DataDir, cmd: PeersCommand, json: bool) -> anyhow::Resu
         PeersCommand::List => {}
         PeersCommand::Reputation { peer, why } => return reputation(dd, peer, why, json),
         PeersCommand::Isolate { peer, reason } => return isolate(dd, peer, true, reason, json),
-        PeersCommand::Unisolate { peer, reason } => {
-            return isolate(dd, peer, false, reason, json)
-        }
+        PeersCommand::Unisolate { peer, reason } => return isolate(dd, peer, false, reason, json),
     }
     let list: Vec<PeerInfo> = daemon(dd)?.get("/v1/peers")?;
     if json {

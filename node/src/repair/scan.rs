@@ -74,19 +74,20 @@ async fn prove_all(net: &Net, store: &Arc<Store>, todo: HashMap<PeerId, Vec<Shar
         async move {
             let nonce = audit::nonce();
             let st = store.clone();
-            let expected = tokio::task::spawn_blocking(move || {
-                audit::expected_from_store(&st, &nonce, &ids)
-            })
-            .await
-            .unwrap_or_default();
+            let expected =
+                tokio::task::spawn_blocking(move || audit::expected_from_store(&st, &nonce, &ids))
+                    .await
+                    .unwrap_or_default();
             let checked: u64 = expected.iter().map(|e| e.size).sum();
             audits.add(&audits.counters().bytes_checked, checked);
             let items: Vec<(ShardId, u64)> = expected.iter().map(|e| (e.id, e.size)).collect();
             let by_id: HashMap<ShardId, audit::Expected> =
                 expected.iter().map(|e| (e.id, *e)).collect();
             for batch in proof::batches(&items) {
-                let batch: Vec<audit::Expected> =
-                    batch.iter().filter_map(|(id, _)| by_id.get(id).copied()).collect();
+                let batch: Vec<audit::Expected> = batch
+                    .iter()
+                    .filter_map(|(id, _)| by_id.get(id).copied())
+                    .collect();
                 audit::challenge(
                     &client,
                     &audits,
@@ -305,7 +306,9 @@ pub async fn scan(
     let scan_start = now_unix();
     let audits = &net.audits;
     let interval = cfg.audit_interval;
-    let q_refresh = (cfg.quarantine_grace / 4).min(interval).max(Duration::from_secs(1));
+    let q_refresh = (cfg.quarantine_grace / 4)
+        .min(interval)
+        .max(Duration::from_secs(1));
     let mut todo: HashMap<PeerId, Vec<ShardId>> = HashMap::new();
     for (l, ranked) in shards.iter().zip(&sets) {
         // This node might drop its copy: it is not among the first `wanted`.
@@ -333,7 +336,8 @@ pub async fn scan(
     let confirmed = |p: &PeerId, id: &ShardId| {
         claims(p, id) && !net.view.is_isolated(p) && audits.proven_since(p, id, fresh_after)
     };
-    let proven_now = |p: &PeerId, id: &ShardId| confirmed(p, id) && audits.proven_since(p, id, scan_start);
+    let proven_now =
+        |p: &PeerId, id: &ShardId| confirmed(p, id) && audits.proven_since(p, id, scan_start);
 
     let zone_of: HashMap<PeerId, &str> = cands.iter().map(|c| (c.peer, c.zone.as_str())).collect();
     let mut plan = Plan {
@@ -362,8 +366,20 @@ pub async fn scan(
             |p| net.view.has_room(p, *size),
         );
         if let Some(q) = l.quarantined_at {
-            quarantined(net, store, repair, apply, &mut plan, l, q, ranked, r, &confirmed, &proven_now)
-                .await;
+            quarantined(
+                net,
+                store,
+                repair,
+                apply,
+                &mut plan,
+                l,
+                q,
+                ranked,
+                r,
+                &confirmed,
+                &proven_now,
+            )
+            .await;
             continue;
         }
         let holders: Vec<PeerId> = r.iter().filter(|p| confirmed(p, id)).copied().collect();
@@ -561,7 +577,10 @@ async fn quarantined(
                 .iter()
                 .filter(|(_, c)| c.responsible && c.vetted && c.proven_now)
                 .map(|(p, c)| {
-                    format!("{p} (passing since {})", c.passing_since.unwrap_or_default())
+                    format!(
+                        "{p} (passing since {})",
+                        c.passing_since.unwrap_or_default()
+                    )
                 })
                 .collect();
             match store.purge(&l.id, &proofs.join(", ")) {
@@ -581,7 +600,10 @@ async fn quarantined(
                 return;
             }
             let proven = list.iter().filter(|c| c.fresh && !c.isolated).count();
-            let why = format!("only {proven} of {} wanted copies proven elsewhere", l.wanted);
+            let why = format!(
+                "only {proven} of {} wanted copies proven elsewhere",
+                l.wanted
+            );
             match store.unquarantine(&l.id, &why) {
                 Ok(Some(state)) => {
                     warn!(shard = %l.id, %state, "quarantined copy back in service: {why}")
