@@ -86,8 +86,15 @@ fn backup_lands_on_three_peers_and_restores_elsewhere_after_failures() {
         .json();
     let id = created["entry"]["id"].as_str().unwrap().to_string();
     let shard_count = created["entry"]["shards"].as_u64().unwrap() as usize;
+    // Zone2 has one node, so zone spread puts every data shard on it, and
+    // separation keeps the index off it: the conflict is reported, and that
+    // is the only warning.
+    let warnings = created["warnings"].as_array().unwrap();
     assert!(
-        created["warnings"].as_array().unwrap().is_empty(),
+        warnings.iter().all(|w| w
+            .as_str()
+            .unwrap()
+            .contains("complementary separation keeps the index off them")),
         "{created}"
     );
 

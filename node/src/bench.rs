@@ -232,6 +232,7 @@ fn backup_restore(
     aes: f64,
     rows: &mut Vec<Row>,
     dedup_too: bool,
+    integrity: Option<(f64, f64)>,
 ) -> anyhow::Result<()> {
     let dd = DataDir::new(work.join(format!("node-{}", case.label.replace(' ', "-"))));
     let master = MasterKey::generate(&mut OsRng);
@@ -316,6 +317,20 @@ fn backup_restore(
     // Untimed: the restored bytes are the original bytes.
     let name = case.src.file_name().context("source has a name")?;
     check_same(&case.src, &dest.join(name))?;
+    if let Some((proof, disk_read)) = integrity {
+        for (what, bytes, mb_per_s, note) in
+            crate::bench_integrity::figures(&store, proof, disk_read)?
+        {
+            rows.push(Row {
+                what,
+                bytes,
+                mb_per_s,
+                pct_of_aes: 100.0 * mb_per_s / aes,
+                peak_rss_mib: None,
+                note,
+            });
+        }
+    }
     drop(store);
     let _ = fs::remove_dir_all(&dest);
     let _ = fs::remove_dir_all(dd.root());
@@ -436,6 +451,25 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<i32> {
         peak_rss_mib: None,
         note: "the store's disk".into(),
     });
+    let disk_read =
+        crate::bench_integrity::disk_read_limit(&work, LIMIT_BYTES, &random_buf(4, BUF))?;
+    rows.push(Row {
+        what: "limit: disk read, cold".into(),
+        bytes: LIMIT_BYTES as u64,
+        mb_per_s: disk_read,
+        pct_of_aes: 100.0 * disk_read / aes,
+        peak_rss_mib: None,
+        note: "the store's disk, pages evicted".into(),
+    });
+    let proof = crate::bench_integrity::proof_rate(&random_buf(5, BUF), LIMIT_BYTES / BUF);
+    rows.push(Row {
+        what: "possession proof answers".into(),
+        bytes: LIMIT_BYTES as u64,
+        mb_per_s: proof,
+        pct_of_aes: 100.0 * proof / aes,
+        peak_rss_mib: None,
+        note: "keyed BLAKE3, 1 core".into(),
+    });
     let cases = [("incompressible", false), ("compressible", true)];
     for (label, compressible) in cases {
         eprintln!("generating {} of {label} data...", output::size(size));
@@ -451,6 +485,7 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<i32> {
             aes,
             &mut rows,
             !compressible,
+            (!compressible).then_some((proof, disk_read)),
         )?;
         fs::remove_dir_all(&src)?;
     }
@@ -470,6 +505,7 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<i32> {
             aes,
             &mut rows,
             false,
+            None,
         )?;
         fs::remove_dir_all(&src)?;
     }

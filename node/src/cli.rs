@@ -23,6 +23,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Create the data directory, a node identity and an owner key.
     Init,
@@ -46,6 +47,9 @@ pub enum Command {
     /// Repair, handoff and rebalancing of the shards this node holds.
     #[command(subcommand)]
     Rebalance(RebalanceCommand),
+    /// The background scrub that re-reads and re-hashes every held shard.
+    #[command(subcommand)]
+    Scrub(ScrubCommand),
     /// The swarm simulator: `shardnet sim run SCENARIO`, `sim validate`,
     /// `sim demo` (runs the `shardnet-sim` program installed beside this one).
     #[command(disable_help_flag = true)]
@@ -101,6 +105,16 @@ pub enum RebalanceCommand {
     Pause,
     /// Start transfers again.
     Resume,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScrubCommand {
+    /// Progress of the current pass, rate, last full pass, corruptions found.
+    Status,
+    /// Run a pass now, paced only by tranquility (then back to the period).
+    Start,
+    /// Stop reading until `scrub start`.
+    Pause,
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,6 +191,14 @@ pub struct RunArgs {
     /// copy (default 10).
     #[arg(long)]
     pub vetting_proofs: Option<u64>,
+    /// The background scrub re-reads and re-hashes every held shard once in
+    /// this period, e.g. 14d (default), 1h.
+    #[arg(long)]
+    pub scrub_period: Option<String>,
+    /// The scrub sleeps this many times as long as it spent reading (default
+    /// 2: at most a third of the disk's time; 0: full speed).
+    #[arg(long)]
+    pub scrub_tranquility: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

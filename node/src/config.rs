@@ -28,6 +28,11 @@ pub const DEFAULT_AUDIT_INTERVAL: Duration = Duration::from_secs(3 * 24 * 3600);
 pub const DEFAULT_QUARANTINE_GRACE: Duration = Duration::from_secs(24 * 3600);
 /// Passed proofs before a peer's copies may justify removing another copy.
 pub const DEFAULT_VETTING_PROOFS: u64 = 10;
+/// The scrub re-reads the whole store once in this period.
+pub const DEFAULT_SCRUB_PERIOD: Duration = Duration::from_secs(14 * 24 * 3600);
+/// The scrub sleeps at least this many times as long as it read (so it takes
+/// at most a third of the disk's time).
+pub const DEFAULT_SCRUB_TRANQUILITY: u32 = 2;
 
 /// The file form; every field optional.
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -47,6 +52,8 @@ pub struct FileConfig {
     pub audit_interval: Option<String>,
     pub quarantine_grace: Option<String>,
     pub vetting_proofs: Option<u64>,
+    pub scrub_period: Option<String>,
+    pub scrub_tranquility: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -67,6 +74,8 @@ pub struct NodeConfig {
     pub audit_interval: Duration,
     pub quarantine_grace: Duration,
     pub vetting_proofs: u64,
+    pub scrub_period: Duration,
+    pub scrub_tranquility: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -202,6 +211,16 @@ impl NodeConfig {
                 .vetting_proofs
                 .or(file.vetting_proofs)
                 .unwrap_or(DEFAULT_VETTING_PROOFS),
+            scrub_period: duration_or(
+                "scrub period",
+                o.scrub_period.or(file.scrub_period),
+                DEFAULT_SCRUB_PERIOD,
+            )?
+            .max(Duration::from_secs(1)),
+            scrub_tranquility: o
+                .scrub_tranquility
+                .or(file.scrub_tranquility)
+                .unwrap_or(DEFAULT_SCRUB_TRANQUILITY),
         })
     }
 }

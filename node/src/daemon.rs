@@ -363,11 +363,14 @@ pub async fn run_until(
         repair.clone(),
         stop_rx.clone(),
     ));
+    let scrub = crate::scrub::Scrub::new(store.clone(), cfg.scrub_period, cfg.scrub_tranquility);
+    let scrub_task = tokio::spawn(scrub.clone().run(stop_rx.clone()));
     let shared = Arc::new(server::Shared {
         store: store.clone(),
         dd: dd.clone(),
         net,
         repair,
+        scrub,
         token,
         zone: cfg.zone.clone(),
         capacity: cfg.capacity,
@@ -390,6 +393,7 @@ pub async fn run_until(
         for t in [
             api_task.abort_handle(),
             repair_task.abort_handle(),
+            scrub_task.abort_handle(),
             hb_task.abort_handle(),
             swarm_task.abort_handle(),
             router.abort_handle(),
@@ -409,6 +413,7 @@ pub async fn run_until(
     let all = async {
         let _ = api_task.await;
         let _ = repair_task.await;
+        let _ = scrub_task.await;
         let _ = hb_task.await;
         let _ = swarm_task.await;
         drop(client);

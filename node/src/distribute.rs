@@ -3,7 +3,8 @@
 //! [`SwarmSink`] places every shard on its responsible set (placement from
 //! `protocol`, over a snapshot of the membership view taken when the backup
 //! starts), sends the copies in parallel and succeeds only when every copy is
-//! confirmed, falling back to the next-closest peers when one refuses or fails.
+//! confirmed (a `Stored` answer, then a possession proof of the bytes under a
+//! fresh nonce: `audit::challenge`), falling back to the next-closest peers when one refuses or fails.
 //! The local node is a peer like the others: when it is responsible, the shard
 //! goes into its own store. The backup's root shard is kept off any peer that
 //! already holds every other shard of the backup (complementary separation).
@@ -16,6 +17,7 @@
 //! The owner's catalogue is published as a signed record to the responsible set
 //! of the owner's catalogue slot; the newest valid record wins.
 
+use crate::audit;
 use crate::membership::View;
 use crate::shards::{ShardSink, ShardSource, SinkError, SourceError};
 use crate::storage::Usage;
@@ -24,6 +26,8 @@ use futures::future::join_all;
 use libp2p::PeerId;
 use shardnet_protocol::catalogue::{self, CatalogueEntry, SignedCatalogue};
 use shardnet_protocol::placement::{self, Candidate};
+use shardnet_protocol::proof;
+use shardnet_protocol::reputation::Evidence;
 use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::{Lease, MasterKey, Sealed, ShardId};
 use shardnet_store::{PutOutcome, ShardState, Store};
@@ -128,12 +132,50 @@ impl<'a> SwarmSink<'a> {
             None => Request::Renew { id, lease },
         };
         match self.net.client.request(peer, req).await {
-            Ok(Response::Stored) | Ok(Response::Renewed) => Ok(()),
+            Ok(Response::Stored) => match bytes {
+                Some(b) => self.prove_receipt(peer, id, b).await,
+                None => Ok(()),
+            },
+            Ok(Response::Renewed) => Ok(()),
             Ok(Response::Rejected(r)) => Err(r.to_string()),
             Ok(Response::NotFound) => Err("not held".into()),
             Ok(other) => Err(format!("unexpected answer {other:?}")),
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    /// A `Stored` answer is a claim: the copy counts once `peer` proves it
+    /// holds the bytes under a fresh nonce. A wrong or missing proof is a
+    /// false acknowledgement (evidence against the peer), and the copy goes
+    /// to the next peer in line.
+    async fn prove_receipt(&self, peer: PeerId, id: ShardId, bytes: &[u8]) -> Result<(), String> {
+        // A busy peer is asked again (briefly): busy is no answer either way.
+        for attempt in 0..3u64 {
+            let nonce = audit::nonce();
+            let expected = audit::Expected {
+                id,
+                size: bytes.len() as u64,
+                answer: proof::answer(&nonce, &id, bytes),
+            };
+            let round = audit::challenge(
+                &self.net.client,
+                &self.net.audits,
+                peer,
+                nonce,
+                &[expected],
+                false,
+                Evidence::FalseAck,
+            )
+            .await;
+            if round.proved.contains(&id) {
+                return Ok(());
+            }
+            if !round.busy {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200 * (attempt + 1))).await;
+        }
+        Err("acknowledged the copy but did not prove it holds the bytes".into())
     }
 
     /// Puts or renews `id` on its responsible set, falling back to further peers
@@ -226,7 +268,58 @@ impl<'a> SwarmSink<'a> {
                 reason: last_error,
             });
         }
+        if !avoid.is_empty() {
+            self.check_root_zones(&id, &confirmed, &avoid, size);
+        }
         Ok(confirmed)
+    }
+
+    /// Separation (no peer holds the whole backup) took peers out of the
+    /// root's placement. When that leaves the root in fewer zones than the
+    /// swarm offers, one zone's outage makes the backup unreachable: the
+    /// conflict is reported, separation kept.
+    fn check_root_zones(&self, id: &ShardId, holders: &[PeerId], avoid: &[[u8; 32]], size: u64) {
+        let zone = |p: &PeerId| {
+            self.candidates
+                .iter()
+                .find(|c| c.peer == *p)
+                .map(|c| c.zone.clone())
+                .unwrap_or_default()
+        };
+        let mut got: Vec<String> = holders.iter().map(zone).collect();
+        got.sort();
+        got.dedup();
+        let mut all: Vec<&str> = self
+            .candidates
+            .iter()
+            .filter(|c| c.eligible(size))
+            .map(|c| c.zone.as_str())
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        let could = all.len().min(holders.len());
+        if got.len() < could {
+            let kept_off: Vec<String> = self
+                .candidates
+                .iter()
+                .filter(|c| avoid.contains(&c.key))
+                .map(|c| format!("{} (zone {})", short_peer(&c.peer), c.zone))
+                .collect();
+            let risk = if got.len() == 1 {
+                format!(
+                    "while zone {} is down, the backup cannot be restored",
+                    got[0]
+                )
+            } else {
+                "the index has less zone spread than the data".to_string()
+            };
+            self.warn(format!(
+                "the index shard {id} is in {} zone(s) ({}) where {could} were possible: {} hold every other shard of this backup and complementary separation keeps the index off them; {risk}",
+                got.len(),
+                got.join(", "),
+                kept_off.join(", "),
+            ));
+        }
     }
 
     fn record(&self, peers: &[PeerId]) {
@@ -471,4 +564,9 @@ pub fn holders(net: &Net, store: &Store, ids: &[ShardId]) -> Vec<Result<u64, Str
             }
         })
         .collect()
+}
+
+fn short_peer(p: &PeerId) -> String {
+    let s = p.to_string();
+    format!("…{}", s.get(s.len().saturating_sub(8)..).unwrap_or(&s))
 }

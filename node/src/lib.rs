@@ -8,12 +8,14 @@
 //! - [`cli`] and [`commands`]: argument parsing and the command handlers.
 //! - [`output`]: tables, sizes and times for human output.
 //! - [`audit`]: possession proofs, the proof cache, peer evidence and reputation.
+//! - [`scrub`]: the background re-read and re-hash of every held shard.
 
 pub mod api;
 pub mod audit;
 pub mod backup;
 pub mod bench;
 pub mod bench_churn;
+pub mod bench_integrity;
 pub mod bench_swarm;
 pub mod cli;
 pub mod commands;
@@ -27,6 +29,7 @@ pub mod ops;
 pub mod output;
 pub mod repair;
 pub mod restore;
+pub mod scrub;
 pub mod shards;
 pub mod storage;
 pub mod swarm;

@@ -10,6 +10,8 @@ use shardnet_protocol::{BackupId, MasterKey};
 pub enum LoadError {
     #[error("no backup {0} found (`shardnet backup list` shows the ids)")]
     Unknown(BackupId),
+    #[error("backup {id} ({name}) is in the catalogue, but no holder of its index shard answered: they are offline or unreachable. Check `shardnet peers list` and retry when they are back; the data shards are not lost for that")]
+    Unreachable { id: BackupId, name: String },
     #[error("backup {id}: {source}")]
     Manifest { id: BackupId, source: ManifestError },
     #[error(transparent)]

@@ -140,7 +140,7 @@ pub fn backup_list(ctx: &Ctx<'_>) -> Result<Vec<CatalogueEntry>, OpError> {
 
 pub fn backup_show(ctx: &Ctx<'_>, id: &BackupId, files: bool) -> Result<ShowReport, OpError> {
     let src = ctx.source();
-    let (root, m) = manifests::load(src.as_ref(), &ctx.master, id)?;
+    let (root, m) = manifests::load(src.as_ref(), &ctx.master, id).map_err(|e| explain(ctx, e))?;
     let catalogue = ctx.store.get_backup(id)?;
     let entries = if files {
         m.entries
@@ -183,7 +183,7 @@ pub fn backup_restore(
     progress: Option<indicatif::ProgressBar>,
 ) -> Result<RestoreReport, OpError> {
     let src = ctx.source();
-    Ok(restore::restore(
+    restore::restore(
         src.as_ref(),
         &ctx.master,
         &req.id,
@@ -191,7 +191,33 @@ pub fn backup_restore(
         req.path.as_deref(),
         req.force,
         progress,
-    )?)
+    )
+    .map_err(|e| match e {
+        RestoreError::Load(l) => explain(ctx, l),
+        other => other.into(),
+    })
+}
+
+/// A backup whose root shard nobody served: unknown, or known to the
+/// catalogue with its index holders unreachable (a different thing to fix).
+fn explain(ctx: &Ctx<'_>, e: LoadError) -> OpError {
+    let LoadError::Unknown(id) = e else {
+        return e.into();
+    };
+    let known = match ctx.store.get_backup(&id) {
+        Ok(Some(entry)) => Some(entry),
+        _ => backup_list(ctx)
+            .ok()
+            .and_then(|l| l.into_iter().find(|b| b.id == id)),
+    };
+    match known {
+        Some(entry) => LoadError::Unreachable {
+            id,
+            name: entry.info.name,
+        }
+        .into(),
+        None => LoadError::Unknown(id).into(),
+    }
 }
 
 pub fn backup_verify(ctx: &Ctx<'_>, id: &BackupId, full: bool) -> Result<VerifyReport, OpError> {
@@ -200,7 +226,8 @@ pub fn backup_verify(ctx: &Ctx<'_>, id: &BackupId, full: bool) -> Result<VerifyR
     let report = match ctx.net {
         Some(net) => {
             let present = |ids: &[ShardId]| crate::distribute::holders(net, store, ids);
-            verify::verify(src.as_ref(), &present, &ctx.master, id, full)?
+            verify::verify(src.as_ref(), &present, &ctx.master, id, full)
+                .map_err(|e| explain(ctx, e))?
         }
         None => {
             let present = |ids: &[ShardId]| {
@@ -214,7 +241,8 @@ pub fn backup_verify(ctx: &Ctx<'_>, id: &BackupId, full: bool) -> Result<VerifyR
                     })
                     .collect()
             };
-            verify::verify(src.as_ref(), &present, &ctx.master, id, full)?
+            verify::verify(src.as_ref(), &present, &ctx.master, id, full)
+                .map_err(|e| explain(ctx, e))?
         }
     };
     Ok(report)

@@ -8,7 +8,8 @@
 //! Possession proofs (`Prove`) are answered from the healthy copy only, read
 //! and re-hashed (a rotten copy is marked corrupted on the way), with at most
 //! [`PROOFS_AT_ONCE`] batches computed at a time: a flood of challenges gets
-//! `Busy`, which challengers do not count as evidence. Quarantined and
+//! `Busy` (one is no evidence; several rounds in a row count as a timed-out
+//! audit, `audit::BUSY_ROUNDS`). Quarantined and
 //! corrupted copies are neither served nor proved.
 
 use crate::swarm::{Client, Event};

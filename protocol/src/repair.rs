@@ -88,17 +88,20 @@ pub const SPILL: usize = 2;
 /// `wanted + SPILL` peers for the shard, in order. A peer that holds the shard
 /// keeps its place however full it is (responsibility for held shards must not
 /// follow fill levels, or a full peer flaps); a peer that lacks the shard and
-/// has no room for it gives its place to the next one. Without this, a full
+/// cannot take it gives its place to the next one. Without this, a full
 /// peer in the set would hold every shard it lacks below target for good.
+/// (The node also counts a peer whose claimed copy just failed its proof as
+/// unable to take it: a liar or a broken disk must not keep a place it does
+/// not fill.)
 pub fn spill<P: Clone>(
     ranked: &[P],
     wanted: usize,
     holds: impl Fn(&P) -> bool,
-    has_room: impl Fn(&P) -> bool,
+    can_take: impl Fn(&P) -> bool,
 ) -> Vec<P> {
     ranked
         .iter()
-        .filter(|p| holds(p) || has_room(p))
+        .filter(|p| holds(p) || can_take(p))
         .take(wanted)
         .cloned()
         .collect()

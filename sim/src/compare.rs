@@ -25,6 +25,8 @@ pub struct Comparison {
     /// Shards whose final holders are identical in both modes.
     pub identical_shards: usize,
     pub shards: usize,
+    /// Shards whose final holders differ: (id, live holders, model holders).
+    pub differing: Vec<(String, Vec<usize>, Vec<usize>)>,
     pub movement_tolerance: f64,
     pub placement_tolerance: f64,
     pub agrees: bool,
@@ -40,6 +42,7 @@ pub fn run(sc: &Scenario, seed: u64, work: &Path) -> anyhow::Result<Comparison> 
         .collect();
     let mut sum = 0.0;
     let mut identical = 0;
+    let mut differing = Vec::new();
     let shards = model.placement_end.len();
     for (id, on) in &model.placement_end {
         let m: BTreeSet<usize> = on.iter().copied().collect();
@@ -52,6 +55,9 @@ pub fn run(sc: &Scenario, seed: u64, work: &Path) -> anyhow::Result<Comparison> 
         };
         sum += j;
         identical += usize::from(m == l);
+        if m != l {
+            differing.push((id.clone(), l.into_iter().collect(), m.into_iter().collect()));
+        }
     }
     let placement_agreement = sum / shards.max(1) as f64;
     let movement_ratio = if live.repair_bytes == 0 {
@@ -72,6 +78,7 @@ pub fn run(sc: &Scenario, seed: u64, work: &Path) -> anyhow::Result<Comparison> 
         placement_agreement,
         identical_shards: identical,
         shards,
+        differing,
         movement_tolerance: MOVEMENT_TOLERANCE,
         placement_tolerance: PLACEMENT_TOLERANCE,
         agrees,
@@ -97,6 +104,15 @@ impl Comparison {
             self.identical_shards,
             self.shards,
             if self.agrees { "AGREE" } else { "DISAGREE" },
-        )
+        ) + &self
+            .differing
+            .iter()
+            .map(|(id, l, m)| {
+                format!(
+                    "  {}…  live on {l:?}, model on {m:?}\n",
+                    id.get(..12).unwrap_or(id)
+                )
+            })
+            .collect::<String>()
     }
 }

@@ -42,6 +42,8 @@ type Census = BTreeMap<String, (Vec<usize>, usize, u64)>;
 const HEARTBEAT_MS: u64 = 300;
 const HEARTBEAT_MS_PER_NODE: u64 = 20;
 const SCAN_SECS: u64 = 2;
+/// Longest wait at the end for the swarm to finish its moves.
+const SETTLE_MAX: Duration = Duration::from_secs(30);
 
 struct LiveNode {
     dd: DataDir,
@@ -179,6 +181,7 @@ impl Driver<'_> {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+        report.settle_secs = self.settle()?.as_secs_f64();
         self.finish(&mut report, wall)?;
         layout.joiners = self.layout_nodes()?.split_off(initial);
         Ok((report, layout))
@@ -324,6 +327,37 @@ impl Driver<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Waits (at most `SETTLE_MAX`) until no node has transfers queued or in
+    /// flight and two censuses a second apart agree, so that the final census
+    /// is a placement and not a moment in a move: on a slow machine the last
+    /// events' repairs may still run when the scenario's time is up, while
+    /// the model's finished at once.
+    fn settle(&mut self) -> anyhow::Result<Duration> {
+        let t = Instant::now();
+        let mut last = self.census()?;
+        while t.elapsed() < SETTLE_MAX {
+            std::thread::sleep(Duration::from_secs(1));
+            let busy = self.up().into_iter().any(|i| {
+                self.nodes[i].api.as_ref().is_some_and(|api| {
+                    api.get::<RepairStatus>("/v1/rebalance/status")
+                        .is_ok_and(|st| st.queued + st.in_flight > 0)
+                })
+            });
+            let now = self.census()?;
+            if !busy && now == last {
+                break;
+            }
+            last = now;
+        }
+        if t.elapsed() > Duration::from_secs(2) {
+            eprintln!(
+                "live: settled {:.1} s after the end",
+                t.elapsed().as_secs_f64()
+            );
+        }
+        Ok(t.elapsed())
     }
 
     /// Shard id -> (node numbers holding a healthy copy, copies wanted, size).

@@ -43,6 +43,9 @@ pub struct Report {
     pub placement: String,
     pub simulated_secs: f64,
     pub wall_secs: f64,
+    /// Live mode: how long the swarm took after the scenario's end to finish
+    /// its moves before the final census.
+    pub settle_secs: f64,
     pub nodes_start: usize,
     pub nodes_end: usize,
     pub nodes_peak: usize,

@@ -28,7 +28,7 @@ const CF_BACKUPS: &str = "backups";
 const CF_CHUNKS: &str = "chunks";
 const CF_AUDIT: &str = "audit";
 const CF_CATALOGUES: &str = "catalogues";
-const CF_TRANSFERS: &str = "transfers";
+pub(crate) const CF_TRANSFERS: &str = "transfers";
 pub(crate) const CF_EVIDENCE: &str = "evidence";
 pub(crate) const CF_PEERS: &str = "peers";
 pub(crate) const CF_STATE: &str = "state";
@@ -60,21 +60,6 @@ const LOCK_STRIPES: usize = 64;
 
 /// Most peers one shard's placement may avoid.
 pub const MAX_AVOID: usize = 16;
-
-/// Largest encoded transfer job.
-const MAX_TRANSFER_LEN: usize = 4096;
-
-/// A queued copy of a shard to a peer (repair, handoff or rebalance).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct TransferJob {
-    pub shard: ShardId,
-    /// The target peer's id, as bytes.
-    pub peer: Vec<u8>,
-    /// "repair" or "handoff".
-    pub reason: String,
-    pub attempts: u32,
-    pub size: u32,
-}
 
 /// What `put` did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -667,54 +652,6 @@ impl Store {
         }
         let mut batch = WriteBatch::default();
         self.put_meta(&mut batch, id, &m)?;
-        self.write(batch)
-    }
-
-    /// Adds a job to the persistent transfer queue. Keys sort by (priority,
-    /// due time, shard, peer): lower priority values run first. Re-adding the
-    /// same job under the same key is harmless.
-    pub fn enqueue_transfer(
-        &self,
-        priority: u8,
-        due: u64,
-        job: &TransferJob,
-    ) -> Result<Vec<u8>, StoreError> {
-        let mut key = vec![priority];
-        key.extend_from_slice(&due.to_be_bytes());
-        key.extend_from_slice(&job.shard.0);
-        key.extend_from_slice(&job.peer);
-        let v = codec::encode::<_, MAX_TRANSFER_LEN>("transfer job", job)?;
-        let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(CF_TRANSFERS), &key, v);
-        self.write(batch)?;
-        Ok(key)
-    }
-
-    /// Every queued transfer, in queue order: (key, due, job).
-    pub fn transfers(&self) -> Result<Vec<(Vec<u8>, u64, TransferJob)>, StoreError> {
-        let mut out = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(CF_TRANSFERS), IteratorMode::Start)
-        {
-            let (k, v) = item.map_err(StoreError::engine)?;
-            let due = k
-                .get(1..9)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_be_bytes)
-                .unwrap_or(0);
-            out.push((
-                k.to_vec(),
-                due,
-                codec::decode::<TransferJob, MAX_TRANSFER_LEN>("transfer job", &v)?,
-            ));
-        }
-        Ok(out)
-    }
-
-    pub fn remove_transfer(&self, key: &[u8]) -> Result<(), StoreError> {
-        let mut batch = WriteBatch::default();
-        batch.delete_cf(self.cf(CF_TRANSFERS), key);
         self.write(batch)
     }
 

@@ -27,9 +27,13 @@ mod error;
 mod evidence;
 mod meta;
 mod quarantine;
+mod scrub;
+mod transfers;
 
 pub use audit::{AuditAction, AuditEvent};
-pub use db::{PutOutcome, Store, StoreStats, TransferJob, MAX_AVOID};
+pub use db::{PutOutcome, Store, StoreStats, MAX_AVOID};
 pub use error::StoreError;
 pub use evidence::{EvidenceRecord, MAX_EVIDENCE_PER_PEER};
 pub use meta::{ShardMeta, ShardState};
+pub use scrub::ScrubOutcome;
+pub use transfers::TransferJob;

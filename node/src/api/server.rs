@@ -7,6 +7,7 @@ use crate::datadir::DataDir;
 use crate::distribute::Net;
 use crate::ops::{self, CreateRequest, Ctx, RestoreRequest, StatusFilter};
 use crate::repair::{self, Plan, Repair, RepairStatus};
+use crate::scrub::ScrubStatus;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
@@ -24,6 +25,7 @@ pub struct Shared {
     pub dd: DataDir,
     pub net: Arc<Net>,
     pub repair: Arc<Repair>,
+    pub scrub: Arc<crate::scrub::Scrub>,
     pub token: String,
     pub zone: String,
     pub capacity: u64,
@@ -283,8 +285,11 @@ async fn rebalance_run(State(s): State<AppState>, Json(r): Json<RunReq>) -> Json
 async fn rebalance_status(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
     let st = s.clone();
     let out = tokio::task::spawn_blocking(move || {
-        st.repair
-            .status(&st.store, st.net.usage.draining.load(Ordering::Relaxed))
+        st.repair.status(
+            &st.store,
+            st.net.usage.draining.load(Ordering::Relaxed),
+            st.net.audits.counters_snapshot(),
+        )
     })
     .await
     .map_err(err)?;
@@ -307,6 +312,26 @@ async fn drain(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError
     s.repair.paused.store(false, Ordering::Relaxed);
     s.repair.kick();
     rebalance_status(State(s)).await
+}
+
+async fn scrub_status(State(s): State<AppState>) -> Json<ScrubStatus> {
+    Json(s.scrub.status())
+}
+
+async fn scrub_start(State(s): State<AppState>) -> Result<Json<ScrubStatus>, ApiError> {
+    let st = s.clone();
+    tokio::task::spawn_blocking(move || st.scrub.start())
+        .await
+        .map_err(err)?;
+    Ok(scrub_status(State(s)).await)
+}
+
+async fn scrub_pause(State(s): State<AppState>) -> Result<Json<ScrubStatus>, ApiError> {
+    let st = s.clone();
+    tokio::task::spawn_blocking(move || st.scrub.pause())
+        .await
+        .map_err(err)?;
+    Ok(scrub_status(State(s)).await)
 }
 
 async fn progress(State(s): State<AppState>) -> Json<super::Progress> {
@@ -337,6 +362,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/rebalance/pause", post(rebalance_pause))
         .route("/v1/rebalance/resume", post(rebalance_resume))
         .route("/v1/node/drain", post(drain))
+        .route("/v1/scrub/status", get(scrub_status))
+        .route("/v1/scrub/start", post(scrub_start))
+        .route("/v1/scrub/pause", post(scrub_pause))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state)
 }

@@ -18,7 +18,7 @@
 
 mod prove;
 
-pub use prove::{challenge, expected_from_store, nonce, Expected};
+pub use prove::{challenge, expected_for_peers, nonce, Expected, Round};
 
 use crate::membership::View;
 use libp2p::PeerId;
@@ -53,6 +53,11 @@ impl ProofState {
     }
 }
 
+/// Rounds in a row a peer may answer `Busy` before that counts as a timed-out
+/// audit: a holder that is always busy would otherwise never be proven nor
+/// fail, and its place in the responsible set would stay unfilled.
+pub const BUSY_ROUNDS: u32 = 3;
+
 #[derive(Debug, Default)]
 pub struct AuditStats {
     pub rounds: AtomicU64,
@@ -63,6 +68,35 @@ pub struct AuditStats {
     pub bytes_challenged: AtomicU64,
     /// Shard bytes this node read to check answers.
     pub bytes_checked: AtomicU64,
+    /// Rounds a peer answered `Busy`.
+    pub busy: AtomicU64,
+}
+
+/// The audit counters since start, as `rebalance status` shows them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditCounters {
+    pub rounds: u64,
+    pub proofs_passed: u64,
+    pub proofs_failed: u64,
+    pub timeouts: u64,
+    pub busy: u64,
+    pub bytes_challenged: u64,
+    pub bytes_checked: u64,
+}
+
+impl AuditStats {
+    pub fn snapshot(&self) -> AuditCounters {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        AuditCounters {
+            rounds: g(&self.rounds),
+            proofs_passed: g(&self.proofs_passed),
+            proofs_failed: g(&self.proofs_failed),
+            timeouts: g(&self.timeouts),
+            busy: g(&self.busy),
+            bytes_challenged: g(&self.bytes_challenged),
+            bytes_checked: g(&self.bytes_checked),
+        }
+    }
 }
 
 /// A peer's reputation as the API shows it.
@@ -87,6 +121,8 @@ pub struct Audits {
     view: Arc<View>,
     cache: Mutex<HashMap<(PeerId, ShardId), ProofState>>,
     reps: Mutex<HashMap<PeerId, Reputation>>,
+    /// Rounds in a row each peer answered `Busy`.
+    busy: Mutex<HashMap<PeerId, u32>>,
     pub stats: AuditStats,
 }
 
@@ -115,6 +151,7 @@ impl Audits {
             view,
             cache: Mutex::new(HashMap::new()),
             reps: Mutex::new(reps),
+            busy: Mutex::new(HashMap::new()),
             stats: AuditStats::default(),
         }
     }
@@ -217,13 +254,7 @@ impl Audits {
     fn note(&self, peer: PeerId, shard: ShardId, ok: bool, now: u64) {
         let mut cache = self.cache();
         if cache.len() >= MAX_CACHE && !cache.contains_key(&(peer, shard)) {
-            if let Some(oldest) = cache
-                .iter()
-                .min_by_key(|(_, s)| s.last_checked)
-                .map(|(k, _)| *k)
-            {
-                cache.remove(&oldest);
-            }
+            prune_oldest(&mut cache);
         }
         let s = cache.entry((peer, shard)).or_default();
         s.last_checked = now;
@@ -236,6 +267,26 @@ impl Audits {
             s.last_fail = now;
             s.passing_since = None;
         }
+    }
+
+    /// Notes a round `peer` answered: returns true when it was the
+    /// `BUSY_ROUNDS`th `Busy` in a row (the streak then starts again).
+    fn note_busy(&self, peer: PeerId, busy: bool) -> bool {
+        let mut m = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        if !busy {
+            m.remove(&peer);
+            return false;
+        }
+        if m.len() >= MAX_CACHE && !m.contains_key(&peer) {
+            m.clear();
+        }
+        let n = m.entry(peer).or_default();
+        *n += 1;
+        if *n >= BUSY_ROUNDS {
+            *n = 0;
+            return true;
+        }
+        false
     }
 
     /// Forgets a copy (the peer said it no longer holds it, honestly).
@@ -272,11 +323,62 @@ impl Audits {
         out
     }
 
+    pub fn counters_snapshot(&self) -> AuditCounters {
+        self.stats.snapshot()
+    }
+
     pub(crate) fn counters(&self) -> &AuditStats {
         &self.stats
     }
 
     pub(crate) fn add(&self, c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Drops the eighth of the cache checked longest ago: one pass per
+/// `MAX_CACHE / 8` inserts, not one per insert.
+fn prune_oldest(cache: &mut HashMap<(PeerId, ShardId), ProofState>) {
+    let mut ages: Vec<u64> = cache.values().map(|s| s.last_checked).collect();
+    let k = ages.len() / 8;
+    if k == 0 {
+        cache.clear();
+        return;
+    }
+    let (_, cut, _) = ages.select_nth_unstable(k);
+    let cut = *cut;
+    let mut left = k;
+    cache.retain(|_, s| {
+        if s.last_checked < cut || (s.last_checked == cut && left > 0) {
+            left = left.saturating_sub(1);
+            false
+        } else {
+            true
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruning_drops_the_oldest_eighth() {
+        let mut c = HashMap::new();
+        let peer = PeerId::random();
+        for i in 0..800u64 {
+            let mut id = [0u8; 32];
+            id[..8].copy_from_slice(&i.to_le_bytes());
+            c.insert(
+                (peer, ShardId(id)),
+                ProofState {
+                    last_checked: i,
+                    ..ProofState::default()
+                },
+            );
+        }
+        prune_oldest(&mut c);
+        assert!(c.len() <= 700 && c.len() >= 690, "{}", c.len());
+        assert!(c.values().all(|s| s.last_checked >= 100));
     }
 }

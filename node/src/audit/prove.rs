@@ -11,6 +11,7 @@ use shardnet_protocol::reputation::Evidence;
 use shardnet_protocol::wire::{Reject, Request, Response};
 use shardnet_protocol::ShardId;
 use shardnet_store::{ShardState, Store};
+use std::collections::HashMap;
 use std::time::Instant;
 use tracing::debug;
 
@@ -29,31 +30,52 @@ pub fn nonce() -> Nonce {
     n
 }
 
-/// Answers to `nonce` from this node's own copies (healthy or quarantined)
-/// of `ids`; ids it cannot read are left out. Blocking: reads the store.
-pub fn expected_from_store(store: &Store, nonce: &Nonce, ids: &[ShardId]) -> Vec<Expected> {
-    ids.iter()
-        .filter_map(|id| {
-            let m = store.meta(id).ok()??;
-            if m.state == ShardState::Corrupted {
-                return None;
-            }
-            let bytes = store.get_shard(id).ok()?;
-            Some(Expected {
+/// Answers from this node's own copies (healthy or quarantined) for several
+/// challenges at once: each shard of `asks` is read once and answered for
+/// every (peer, nonce) that asks for it. Shards this node cannot read are
+/// left out. Blocking: reads the store.
+pub fn expected_for_peers(
+    store: &Store,
+    asks: &HashMap<ShardId, Vec<(PeerId, Nonce)>>,
+) -> HashMap<PeerId, Vec<Expected>> {
+    let mut out: HashMap<PeerId, Vec<Expected>> = HashMap::new();
+    for (id, who) in asks {
+        let Ok(Some(m)) = store.meta(id) else {
+            continue;
+        };
+        if m.state == ShardState::Corrupted {
+            continue;
+        }
+        let Ok(bytes) = store.get_shard(id) else {
+            continue;
+        };
+        for (peer, nonce) in who {
+            out.entry(*peer).or_default().push(Expected {
                 id: *id,
                 size: bytes.len() as u64,
                 answer: proof::answer(nonce, id, &bytes),
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    out
+}
+
+/// What one challenge round came to.
+#[derive(Debug, Default)]
+pub struct Round {
+    /// The ids the peer proved.
+    pub proved: Vec<ShardId>,
+    /// The peer answered `Busy` (no answer either way).
+    pub busy: bool,
 }
 
 /// Challenges `peer` for every shard of `batch` (at most
-/// `proof::MAX_PROVE_IDS`, made with `nonce`). Returns the ids it proved.
+/// `proof::MAX_PROVE_IDS`, made with `nonce`).
 /// Records one evidence event for the round when `as_audit` (a pass or a
 /// failure), or only failures otherwise (`missing` names the evidence for a
-/// shard the peer says it lacks). A busy peer or a broken connection is no
-/// evidence: its copies simply stay unproven.
+/// shard the peer says it lacks). A broken connection is no evidence, and
+/// neither is one `Busy`: the copies simply stay unproven. `BUSY_ROUNDS`
+/// busy answers in a row to audits (`as_audit`) count as one timed-out audit.
 pub async fn challenge(
     client: &Client,
     audits: &Audits,
@@ -62,9 +84,9 @@ pub async fn challenge(
     batch: &[Expected],
     as_audit: bool,
     missing: Evidence,
-) -> Vec<ShardId> {
+) -> Round {
     if batch.is_empty() {
-        return Vec::new();
+        return Round::default();
     }
     let bytes: u64 = batch.iter().map(|e| e.size).sum();
     let ids: Vec<ShardId> = batch.iter().map(|e| e.id).collect();
@@ -101,21 +123,47 @@ pub async fn challenge(
                     batch.len()
                 ),
             );
-            return Vec::new();
+            return Round::default();
         }
         Ok(Err(e)) => {
             debug!(%peer, "proof request failed: {e}");
-            return Vec::new();
+            return Round::default();
         }
-        Ok(Ok(Response::Rejected(Reject::Busy))) => return Vec::new(),
-        Ok(Ok(Response::Proofs(v))) if v.len() == batch.len() => v,
+        Ok(Ok(Response::Rejected(Reject::Busy))) => {
+            audits.add(&st.busy, 1);
+            // The copies stay unproven, and so count for nothing; a peer
+            // that is busy audit after audit is timing out (at backup time a
+            // busy peer is only asked again: it is loaded, not evasive).
+            if as_audit && audits.note_busy(peer, true) {
+                for e in batch {
+                    audits.note(peer, e.id, false, now);
+                }
+                audits.record(
+                    peer,
+                    Evidence::TimedOut,
+                    first,
+                    format!(
+                        "answered Busy to {} proof rounds in a row",
+                        super::BUSY_ROUNDS
+                    ),
+                );
+            }
+            return Round {
+                proved: Vec::new(),
+                busy: true,
+            };
+        }
+        Ok(Ok(Response::Proofs(v))) if v.len() == batch.len() => {
+            audits.note_busy(peer, false);
+            v
+        }
         Ok(Ok(other)) => {
             let detail = format!("answered a proof with {}", short(&other));
             for e in batch {
                 audits.note(peer, e.id, false, now);
             }
             audits.record(peer, Evidence::ProofFailed, first, detail);
-            return Vec::new();
+            return Round::default();
         }
     };
     let mut proved = Vec::new();
@@ -157,7 +205,10 @@ pub async fn challenge(
         let detail = format!("{} shards, {bytes} bytes in {took:?}", batch.len());
         audits.record(peer, Evidence::ProofPassed, first, detail);
     }
-    proved
+    Round {
+        proved,
+        busy: false,
+    }
 }
 
 fn short(r: &Response) -> String {

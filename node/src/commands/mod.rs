@@ -6,6 +6,7 @@ mod backup;
 mod keys;
 mod node;
 mod rebalance;
+mod scrub;
 
 use crate::api::client::ApiClient;
 use crate::cli::{Cli, Command};
@@ -62,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Node(n) => node::run(&dd, n, json),
         Command::Peers(p) => node::peers(&dd, p, json),
         Command::Rebalance(r) => rebalance::run(&node::daemon(&dd)?, r, json),
+        Command::Scrub(s) => scrub::run(&node::daemon(&dd)?, s, json),
         Command::Sim { mut args } => {
             if json {
                 args.push("--json".into());

@@ -47,6 +47,8 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
             audit_interval: a.audit_interval,
             quarantine_grace: a.quarantine_grace,
             vetting_proofs: a.vetting_proofs,
+            scrub_period: a.scrub_period,
+            scrub_tranquility: a.scrub_tranquility,
         },
     )?;
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -105,6 +105,25 @@ fn print_status(s: &RepairStatus, json: bool) -> anyhow::Result<i32> {
         s.removed,
         s.local_shards
     );
+    if s.quarantined > 0 || s.purged > 0 {
+        println!(
+            "quarantine: {} copies held back, {} purged",
+            s.quarantined, s.purged
+        );
+    }
+    let a = &s.audits;
+    if a.rounds > 0 {
+        println!(
+            "audits: {} rounds, {} proofs passed, {} failed, {} timed out, {} busy; peers read {}, this node read {}",
+            a.rounds,
+            a.proofs_passed,
+            a.proofs_failed,
+            a.timeouts,
+            a.busy,
+            output::size(a.bytes_challenged),
+            output::size(a.bytes_checked)
+        );
+    }
     if let Some(eta) = s.eta_secs {
         println!("ETA at the bandwidth limit: {eta:.0} s");
     }

@@ -136,6 +136,9 @@ pub struct RepairStatus {
     pub quarantined: u64,
     pub eta_secs: Option<f64>,
     pub last_scan: Option<Plan>,
+    /// Possession-proof rounds this node ran since start.
+    #[serde(default)]
+    pub audits: crate::audit::AuditCounters,
 }
 
 /// State shared by the scanner, the worker and the control API.
@@ -184,7 +187,12 @@ impl Repair {
         self.kick.notify_one();
     }
 
-    pub fn status(&self, store: &Store, draining: bool) -> RepairStatus {
+    pub fn status(
+        &self,
+        store: &Store,
+        draining: bool,
+        audits: crate::audit::AuditCounters,
+    ) -> RepairStatus {
         let cfg = self.cfg();
         let queue = store.transfers().unwrap_or_default();
         let queued_bytes: u64 = queue.iter().map(|(_, _, j)| j.size as u64).sum();
@@ -218,6 +226,7 @@ impl Repair {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            audits,
         }
     }
 

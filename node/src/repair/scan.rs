@@ -67,19 +67,31 @@ fn local_shards(store: &Store, grace: Duration, own: &[u8; 32]) -> Vec<Local> {
 }
 
 /// Challenges every (peer, shard) pair in `todo`, batched per peer, peers in
-/// parallel. Answers are checked against this node's own copies.
+/// parallel. Answers are checked against this node's own copies, each read
+/// once however many peers are challenged for it.
 async fn prove_all(net: &Net, store: &Arc<Store>, todo: HashMap<PeerId, Vec<ShardId>>) {
-    let futs = todo.into_iter().map(|(peer, ids)| {
-        let (store, client, audits) = (store.clone(), net.client.clone(), net.audits.clone());
+    let nonces: HashMap<PeerId, proof::Nonce> = todo.keys().map(|p| (*p, audit::nonce())).collect();
+    let mut asks: HashMap<ShardId, Vec<(PeerId, proof::Nonce)>> = HashMap::new();
+    for (peer, ids) in &todo {
+        for id in ids {
+            asks.entry(*id).or_default().push((*peer, nonces[peer]));
+        }
+    }
+    let st = store.clone();
+    let expected = tokio::task::spawn_blocking(move || audit::expected_for_peers(&st, &asks))
+        .await
+        .unwrap_or_default();
+    let read: HashMap<ShardId, u64> = expected
+        .values()
+        .flatten()
+        .map(|e| (e.id, e.size))
+        .collect();
+    let audits = &net.audits;
+    audits.add(&audits.counters().bytes_checked, read.values().sum());
+    let futs = expected.into_iter().map(|(peer, expected)| {
+        let (client, audits) = (net.client.clone(), net.audits.clone());
+        let nonce = nonces[&peer];
         async move {
-            let nonce = audit::nonce();
-            let st = store.clone();
-            let expected =
-                tokio::task::spawn_blocking(move || audit::expected_from_store(&st, &nonce, &ids))
-                    .await
-                    .unwrap_or_default();
-            let checked: u64 = expected.iter().map(|e| e.size).sum();
-            audits.add(&audits.counters().bytes_checked, checked);
             let items: Vec<(ShardId, u64)> = expected.iter().map(|e| (e.id, e.size)).collect();
             let by_id: HashMap<ShardId, audit::Expected> =
                 expected.iter().map(|e| (e.id, *e)).collect();
@@ -315,7 +327,12 @@ pub async fn scan(
         let removable = !ranked.iter().take(l.wanted).any(|p| *p == local);
         for p in ranked.iter().filter(|p| **p != local) {
             if !claims(p, &l.id) {
-                audits.forget(p, &l.id);
+                // Forgotten only when the peer answered that it lacks the
+                // copy: a peer that did not answer (restarting, unreachable)
+                // keeps its proof record until its copy is next due.
+                if held.contains_key(p) {
+                    audits.forget(p, &l.id);
+                }
                 continue;
             }
             let due = match l.quarantined_at {
@@ -359,11 +376,19 @@ pub async fn scan(
     };
     for (l, ranked) in shards.iter().zip(&sets) {
         let (id, size, wanted) = (&l.id, &l.size, &l.wanted);
+        // A peer that claims the shard but failed its last proof of it
+        // cannot take it either: it gives its place to the next in line.
+        let failed_claim = |p: &PeerId| {
+            claims(p, id)
+                && audits
+                    .proof_state(p, id)
+                    .is_some_and(|s| s.last_fail > s.last_ok)
+        };
         let r = &repair::spill(
             ranked,
             *wanted,
             |p| *p == local || confirmed(p, id),
-            |p| net.view.has_room(p, *size),
+            |p| net.view.has_room(p, *size) && !failed_claim(p),
         );
         if let Some(q) = l.quarantined_at {
             quarantined(

@@ -1,0 +1,162 @@
+//! A lying peer for end-to-end tests: a real libp2p peer, built from the
+//! node's own swarm code, that joins a swarm of real node processes under a
+//! zone of its own, announces room for everything, says it holds every shard
+//! it is asked about and acknowledges every store. What it does with proofs
+//! depends on its [`Lie`]. The forgetful liar also serves wrong bytes for
+//! what it no longer holds, and pushes every shard it is sent to every peer
+//! it has heard of, with an `avoid` list naming them all (to push honest
+//! holders out of their responsible sets). It runs on its own tokio runtime
+//! in the test process and stops when dropped.
+
+use libp2p::PeerId;
+use rand::RngCore;
+use shardnet_node::membership::{Announcement, Heartbeat};
+use shardnet_node::swarm::{self, Event, SwarmConfig, MEMBERSHIP_TOPIC};
+use shardnet_protocol::placement;
+use shardnet_protocol::proof;
+use shardnet_protocol::wire::{Reject, Request, Response};
+use shardnet_protocol::ShardId;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lie {
+    /// Keeps what it is sent for `keep` (long enough to prove receipt right
+    /// after a store), then drops it; later proofs are garbage.
+    Forgetful { keep: Duration },
+    /// Keeps nothing and answers every proof `Busy`.
+    Evasive,
+}
+
+pub struct Liar {
+    pub peer: PeerId,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Liar {
+    pub fn start(boot: &str, zone: &str, lie: Lie) -> Liar {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let keypair = libp2p::identity::Keypair::generate_ed25519();
+        let peer = keypair.public().to_peer_id();
+        let (client, event_loop, mut events) = {
+            let _in_rt = rt.enter();
+            swarm::new(SwarmConfig {
+                keypair,
+                listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+                bootstrap: vec![boot.parse().unwrap()],
+                known: vec![],
+            })
+            .unwrap()
+        };
+        rt.spawn(event_loop.run(std::future::pending()));
+        let (c, zone) = (client.clone(), zone.to_string());
+        rt.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(300));
+            loop {
+                tick.tick().await;
+                let addrs = c.status().await.map(|s| s.listen).unwrap_or_default();
+                let hb = Heartbeat {
+                    zone: zone.clone(),
+                    capacity: 1 << 40,
+                    used: 0,
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    addrs,
+                    draining: false,
+                    radius: None,
+                };
+                c.publish(MEMBERSHIP_TOPIC, Announcement::Heartbeat(hb).encode())
+                    .await;
+            }
+        });
+        rt.spawn(async move {
+            let mut held: HashMap<ShardId, (Vec<u8>, Instant)> = HashMap::new();
+            let mut known: HashSet<PeerId> = HashSet::new();
+            while let Some(ev) = events.recv().await {
+                let (from, request, channel) = match ev {
+                    Event::InboundRequest {
+                        peer,
+                        request,
+                        channel,
+                    } => (peer, request, channel),
+                    Event::Gossip { source, .. } => {
+                        if known.len() < 64 {
+                            known.insert(source);
+                        }
+                        continue;
+                    }
+                    _ => continue,
+                };
+                if let Lie::Forgetful { keep } = lie {
+                    held.retain(|_, (_, at)| at.elapsed() < keep);
+                }
+                let answer = match request {
+                    Request::Store {
+                        id, bytes, lease, ..
+                    } => {
+                        if matches!(lie, Lie::Forgetful { .. }) {
+                            let avoid: Vec<[u8; 32]> = known
+                                .iter()
+                                .map(|p| placement::peer_key(&p.to_bytes()))
+                                .collect();
+                            for p in known.iter().filter(|p| **p != from) {
+                                let (c, p) = (client.clone(), *p);
+                                let req = Request::Store {
+                                    id,
+                                    lease,
+                                    bytes: bytes.clone(),
+                                    avoid: avoid.clone(),
+                                };
+                                tokio::spawn(async move {
+                                    let _ = c.request(p, req).await;
+                                });
+                            }
+                            held.insert(id, (bytes, Instant::now()));
+                        }
+                        Response::Stored
+                    }
+                    Request::Renew { .. } => Response::Renewed,
+                    Request::Has { ids } => Response::Has(vec![true; ids.len()]),
+                    Request::Fetch { id } => match (held.get(&id), lie) {
+                        (Some((b, _)), _) => Response::Shard(b.clone()),
+                        // Bytes that do not hash to the id.
+                        (None, Lie::Forgetful { .. }) => Response::Shard(vec![7; 4096]),
+                        (None, Lie::Evasive) => Response::NotFound,
+                    },
+                    Request::Prove { nonce, ids } => match lie {
+                        Lie::Evasive => Response::Rejected(Reject::Busy),
+                        Lie::Forgetful { .. } => Response::Proofs(
+                            ids.iter()
+                                .map(|id| {
+                                    Some(match held.get(id) {
+                                        Some((b, _)) => proof::answer(&nonce, id, b),
+                                        None => {
+                                            let mut junk = [0u8; 32];
+                                            rand::thread_rng().fill_bytes(&mut junk);
+                                            junk
+                                        }
+                                    })
+                                })
+                                .collect(),
+                        ),
+                    },
+                    Request::PutCatalogue(_) => Response::CatalogueStored,
+                    Request::GetCatalogue { .. } => Response::Catalogue(None),
+                };
+                client.respond(channel, answer).await;
+            }
+        });
+        Liar { peer, rt: Some(rt) }
+    }
+}
+
+impl Drop for Liar {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! A swarm of real node processes for end-to-end tests: start, join, stop,
+//! restart, and a census of who holds which shard (from each node's
+//! `shards list`).
+
+use super::{random_bytes, Env, NodeProc};
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::time::{Duration, Instant};
+
+/// Fast failure detection for tests: heartbeats every 300 ms, down after 3 s.
+pub const FAST: &[&str] = &["--down-after", "3", "--scan-interval", "2"];
+
+pub struct Swarm {
+    pub env: Env,
+    pub nodes: Vec<NodeProc>,
+    pub zones: Vec<String>,
+    pub boot: String,
+}
+
+impl Swarm {
+    pub fn start(count: usize, zones: usize, args: &[&str]) -> Swarm {
+        let env = Env::new();
+        let args = args.to_vec();
+        let first = NodeProc::start(&env, "node1", "zone0", None, &args);
+        let boot = first.addr(&env);
+        let mut s = Swarm {
+            env,
+            nodes: vec![first],
+            zones: vec!["zone0".into()],
+            boot,
+        };
+        for i in 2..=count {
+            s.add(&format!("zone{}", (i - 1) % zones), &args);
+        }
+        s.converge();
+        s
+    }
+
+    pub fn add(&mut self, zone: &str, args: &[&str]) {
+        let name = format!("node{}", self.nodes.len() + 1);
+        let n = NodeProc::start(&self.env, &name, zone, Some(&self.boot), args);
+        self.nodes.push(n);
+        self.zones.push(zone.into());
+    }
+
+    pub fn live(&self) -> Vec<&NodeProc> {
+        self.nodes
+            .iter()
+            .filter(|n| n.status(&self.env).is_some())
+            .collect()
+    }
+
+    pub fn converge(&self) {
+        let want = self.live().len();
+        for n in self.live() {
+            n.wait_for(Duration::from_secs(60), "membership", |n| {
+                n.run(&self.env, &["peers", "list", "--json"])
+                    .json()
+                    .as_array()
+                    .is_some_and(|a| a.iter().filter(|p| p["live"] == true).count() == want)
+            });
+        }
+    }
+
+    /// One pass over live nodes: shard → (holders, copies wanted, size).
+    pub fn pass(&self) -> HashMap<String, (HashSet<String>, usize, u64)> {
+        let mut map: HashMap<String, (HashSet<String>, usize, u64)> = HashMap::new();
+        for n in self.live() {
+            let r = n.run(&self.env, &["shards", "list", "--json"]);
+            if r.code != 0 {
+                continue;
+            }
+            for s in r.json().as_array().unwrap() {
+                if s["state"] != "Healthy" {
+                    continue;
+                }
+                let wanted = s["leases"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l["copies"].as_u64().unwrap())
+                    .max()
+                    .unwrap();
+                let e = map
+                    .entry(s["id"].as_str().unwrap().into())
+                    .or_insert_with(|| (HashSet::new(), 0, 0));
+                e.0.insert(n.name.clone());
+                e.1 = e.1.max(wanted as usize);
+                e.2 = s["size"].as_u64().unwrap();
+            }
+        }
+        map
+    }
+
+    /// Holders seen in either of two consecutive passes (a shard moving between
+    /// nodes while a pass runs is not mistaken for a lost copy).
+    pub fn sample(&self) -> HashMap<String, (HashSet<String>, usize, u64)> {
+        let mut a = self.pass();
+        for (k, v) in self.pass() {
+            let e = a.entry(k).or_insert_with(|| (HashSet::new(), v.1, v.2));
+            e.0.extend(v.0);
+        }
+        a
+    }
+
+    /// Waits until every shard has exactly its wanted copies on live nodes,
+    /// checking at every sample that none is below `floor` (None: no check).
+    pub fn wait_exact(&self, limit: Duration, floor: bool, expect_shards: usize) -> Duration {
+        let start = Instant::now();
+        loop {
+            let s = self.sample();
+            if floor {
+                for (id, (on, wanted, _)) in &s {
+                    assert!(
+                        on.len() >= *wanted,
+                        "shard {id} fell to {} copies ({wanted} wanted): {on:?}",
+                        on.len()
+                    );
+                }
+            }
+            let exact = self.pass();
+            if exact.len() == expect_shards
+                && exact.values().all(|(on, wanted, _)| on.len() == *wanted)
+            {
+                return start.elapsed();
+            }
+            if start.elapsed() >= limit {
+                let logs: Vec<String> = self
+                    .nodes
+                    .iter()
+                    .map(|n| {
+                        let t = n.log_text();
+                        let tail: Vec<&str> = t.lines().rev().take(25).collect();
+                        format!(
+                            "--- {}\n{}",
+                            n.name,
+                            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                        )
+                    })
+                    .collect();
+                panic!(
+                    "not back to exact redundancy within {limit:?}: {:?}\n{}",
+                    histogram(&exact),
+                    logs.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// SIGTERM node `idx` and check it stopped cleanly (exit 0).
+    pub fn stop(&mut self, idx: usize) {
+        let pid = self.nodes[idx].pid().to_string();
+        assert!(std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        assert_eq!(self.nodes[idx].wait_exit(Duration::from_secs(20)), Some(0));
+    }
+
+    /// Bytes node `idx` holds, from its status.
+    pub fn used(&self, idx: usize) -> u64 {
+        self.nodes[idx].status(&self.env).unwrap()["used"]
+            .as_u64()
+            .unwrap()
+    }
+
+    pub fn restart(&mut self, idx: usize, args: &[&str]) {
+        let name = self.nodes[idx].name.clone();
+        let zone = self.zones[idx].clone();
+        let n = NodeProc::start(&self.env, &name, &zone, Some(&self.boot), args);
+        self.nodes[idx] = n;
+    }
+
+    /// The zones a shard's holders (node names) are in.
+    pub fn zones_of(&self, holders: &HashSet<String>) -> HashSet<String> {
+        holders
+            .iter()
+            .map(|name| {
+                let i = self.nodes.iter().position(|n| &n.name == name).unwrap();
+                self.zones[i].clone()
+            })
+            .collect()
+    }
+}
+
+pub fn histogram(m: &HashMap<String, (HashSet<String>, usize, u64)>) -> Vec<(usize, usize, usize)> {
+    let mut h: HashMap<(usize, usize), usize> = HashMap::new();
+    for (on, wanted, _) in m.values() {
+        *h.entry((on.len(), *wanted)).or_default() += 1;
+    }
+    let mut v: Vec<_> = h.into_iter().map(|((a, b), c)| (a, b, c)).collect();
+    v.sort();
+    v
+}
+
+pub fn backup(
+    s: &Swarm,
+    node: usize,
+    tier: &str,
+    seed: u64,
+    mib: usize,
+) -> (String, std::path::PathBuf) {
+    let src = s.env.path(&format!("src-{tier}"));
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("data.bin"), random_bytes(seed, mib << 20)).unwrap();
+    let r = s.nodes[node]
+        .run(
+            &s.env,
+            &[
+                "backup",
+                "create",
+                "--json",
+                "--tier",
+                tier,
+                src.to_str().unwrap(),
+            ],
+        )
+        .ok()
+        .json();
+    (r["entry"]["id"].as_str().unwrap().to_string(), src)
+}
+
+pub fn total_shards(s: &Swarm) -> usize {
+    s.pass().len()
+}

@@ -1,0 +1,185 @@
+//! End-to-end integrity tests with real node processes: a node whose stored
+//! bytes rot behind its back is found out by its peers' possession proofs,
+//! and its copies are rebuilt from healthy ones; a node alone finds its own
+//! rot with the background scrub.
+
+mod common;
+
+use common::swarm::{backup, total_shards, Swarm};
+use common::{random_bytes, Env, NodeProc};
+use std::fs;
+use std::time::{Duration, Instant};
+
+/// Zeroes the shard bytes in every RocksDB blob file of a stopped node's
+/// store (each file's header and footer stay, so the store still opens and
+/// writes), leaving its metadata intact: the node still believes it holds
+/// healthy copies. (Zeroing whole files also breaks RocksDB's writes; that
+/// case is left to the node's own health checks.)
+fn rot_blobs(store: &std::path::Path) -> usize {
+    let mut n = 0;
+    for e in fs::read_dir(store).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "blob") {
+            let mut bytes = fs::read(&p).unwrap();
+            let len = bytes.len();
+            if len > 256 {
+                bytes[64..len - 64].fill(0);
+                fs::write(&p, bytes).unwrap();
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn rotten_blob_files_are_found_by_audits_and_rebuilt() {
+    // Down-after far beyond the test: the restarted node is never "down",
+    // so only proofs can tell that its copies are gone.
+    let args = ["--down-after", "300", "--scan-interval", "2"];
+    let mut s = Swarm::start(4, 4, &args);
+    backup(&s, 0, "silver", 21, 12);
+    let shards = total_shards(&s);
+    s.wait_exact(Duration::from_secs(30), true, shards);
+    let victim = 2;
+    let held_before = s
+        .pass()
+        .values()
+        .filter(|(on, _, _)| on.contains("node3"))
+        .count();
+    assert!(held_before > 0);
+    s.stop(victim);
+    assert!(rot_blobs(&s.nodes[victim].data.join("store")) > 0);
+    s.restart(victim, &args);
+    s.converge();
+    let start = Instant::now();
+    // Co-holders challenge the victim within about one audit interval (5 s
+    // in tests, ±25%); its copies fail, are re-sent and replace the rot.
+    let victim_id = s.nodes[victim].status(&s.env).unwrap()["peer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    loop {
+        let failed: u64 = s
+            .live()
+            .iter()
+            .filter(|n| n.name != "node3")
+            .map(|n| {
+                let r = n
+                    .run(&s.env, &["peers", "reputation", &victim_id, "--json"])
+                    .ok();
+                r.json()
+                    .as_array()
+                    .and_then(|a| a.first().map(|p| p["failed"].as_u64().unwrap_or(0)))
+                    .unwrap_or(0)
+            })
+            .sum();
+        let bad = s.nodes[victim]
+            .run(
+                &s.env,
+                &["shards", "list", "--status", "corrupted", "--json"],
+            )
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .len();
+        // Every pair is due within 1.25 audit intervals (6.25 s) of the
+        // restart's warm-up: after 15 s all of them were challenged.
+        if failed > 0 && bad == 0 && start.elapsed() > Duration::from_secs(15) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "after {:?}: {failed} failed proofs recorded, {bad} corrupted copies left\n{}",
+            start.elapsed(),
+            s.nodes
+                .iter()
+                .map(|n| format!(
+                    "--- {}\n{}",
+                    n.name,
+                    n.log_text()
+                        .lines()
+                        .filter(|l| !l.contains("peer joined"))
+                        .rev()
+                        .take(12)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    eprintln!("rot found and rebuilt in {:?}", start.elapsed());
+    s.wait_exact(Duration::from_secs(60), false, shards);
+    // The victim's copies are real bytes again.
+    let r = s.nodes[victim].run(&s.env, &["shards", "verify", "--json"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let rows = r.json();
+    assert!(rows.as_array().unwrap().iter().all(|x| x["ok"] == true));
+}
+
+#[test]
+fn the_scrub_finds_rot_nobody_asks_for() {
+    let env = Env::new();
+    let args = ["--scrub-period", "14s", "--scrub-tranquility", "0"];
+    let mut n = NodeProc::start(&env, "solo", "zone0", None, &args);
+    let src = env.path("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("data.bin"), random_bytes(77, 6 << 20)).unwrap();
+    n.run(
+        &env,
+        &[
+            "backup",
+            "create",
+            "--tier",
+            "bronze",
+            src.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let pid = n.pid().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(n.wait_exit(Duration::from_secs(20)), Some(0));
+    assert!(rot_blobs(&n.data.join("store")) > 0);
+    let n = NodeProc::start(&env, "solo", "zone0", None, &args);
+
+    // Paused, it reads nothing; started, it finds every rotten copy.
+    let st = n.run(&env, &["scrub", "pause", "--json"]).ok().json();
+    assert_eq!(st["mode"], "paused", "{st}");
+    let before = st["shards_checked"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let st = n.run(&env, &["scrub", "status", "--json"]).ok().json();
+    assert_eq!(st["shards_checked"].as_u64().unwrap(), before, "{st}");
+    n.run(&env, &["scrub", "start"]).ok();
+    let start = Instant::now();
+    let st = loop {
+        let st = n.run(&env, &["scrub", "status", "--json"]).ok().json();
+        if st["passes"].as_u64().unwrap() >= 1 {
+            break st;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no full pass: {st}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let bad = n
+        .run(&env, &["shards", "list", "--status", "corrupted", "--json"])
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .len() as u64;
+    assert!(bad > 0, "{st}");
+    assert_eq!(st["corruptions_found"].as_u64().unwrap(), bad, "{st}");
+    assert_eq!(st["mode"], "paced", "{st}");
+    let human = n.run(&env, &["scrub", "status"]).ok().stdout;
+    assert!(human.contains("corrupted copies found"), "{human}");
+    eprintln!("scrub pass in {:?}: {st}", start.elapsed());
+}

@@ -1,0 +1,134 @@
+//! End-to-end: liars in a swarm of real node processes. Two peers with zones
+//! of their own (so zone spread wants them for every shard) say they hold
+//! everything and acknowledge every store: one keeps the bytes just long
+//! enough to prove receipt, the other answers every proof `Busy`. Their
+//! copies never count, no honest copy is dropped on their word, every shard
+//! gets its copies on honest nodes, the liars collect evidence, and the
+//! backup restores byte-identical after an honest holder dies.
+
+mod common;
+
+use common::liar::{Liar, Lie};
+use common::swarm::{backup, histogram, total_shards, Swarm, FAST};
+use std::fs;
+use std::time::{Duration, Instant};
+
+/// Node `i`'s view of `peer`'s reputation: (standing, failed rounds).
+fn reputation(s: &Swarm, i: usize, peer: &str) -> (String, u64) {
+    let r = s.nodes[i].run(&s.env, &["peers", "reputation", peer, "--json"]);
+    let v = r.json();
+    let first = v.as_array().and_then(|a| a.first().cloned());
+    first.map_or((String::new(), 0), |p| {
+        (
+            p["standing"].as_str().unwrap_or("").to_string(),
+            p["failed"].as_u64().unwrap_or(0),
+        )
+    })
+}
+
+#[test]
+fn liars_never_count_as_copies_and_lose_their_standing() {
+    let mut s = Swarm::start(4, 1, FAST);
+    let forgetful = Liar::start(
+        &s.boot,
+        "x1",
+        Lie::Forgetful {
+            keep: Duration::from_secs(2),
+        },
+    );
+    let evasive = Liar::start(&s.boot, "x2", Lie::Evasive);
+    let liars = [forgetful.peer.to_string(), evasive.peer.to_string()];
+    for n in s.live() {
+        n.wait_for(
+            Duration::from_secs(60),
+            "both liars live in its view",
+            |n| {
+                let v = n.run(&s.env, &["peers", "list", "--json"]).json();
+                liars.iter().all(|l| {
+                    v.as_array().is_some_and(|a| {
+                        a.iter()
+                            .any(|p| p["peer_id"] == l.as_str() && p["live"] == true)
+                    })
+                })
+            },
+        );
+    }
+
+    let (id, src) = backup(&s, 0, "silver", 31, 12);
+    // Every copy the backup counted was proved: the evasive liar proved
+    // nothing, so its copies went to honest nodes; the forgetful one proved
+    // receipt. So every shard is on at least two honest nodes at once.
+    let shards = total_shards(&s);
+    let after = s.pass();
+    assert!(
+        after.values().all(|(on, _, _)| on.len() >= 2),
+        "honest copies right after the backup: {:?}",
+        histogram(&after)
+    );
+
+    // Audits find the forgetful liar out, the evasive one times out, and
+    // their places go to honest nodes; no honest copy ever goes meanwhile.
+    let start = Instant::now();
+    loop {
+        let m = s.sample();
+        for (shard, (on, _, _)) in &m {
+            assert!(
+                on.len() >= 2,
+                "shard {shard} fell to {} honest copies: {on:?}",
+                on.len()
+            );
+        }
+        let full = s.pass().values().all(|(on, w, _)| on.len() >= *w);
+        let (standing, _) = reputation(&s, 0, &liars[0]);
+        let (_, evasive_failed) = reputation(&s, 0, &liars[1]);
+        if full && standing == "isolated" && evasive_failed > 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "after {:?}: honest copies {:?}, forgetful liar {standing:?}, evasive liar failed {evasive_failed} rounds\n{}",
+            start.elapsed(),
+            histogram(&m),
+            s.nodes[0].log_text().lines().rev().take(30).collect::<Vec<_>>().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    eprintln!(
+        "honest copies complete and the forgetful liar isolated {:?} after the backup",
+        start.elapsed()
+    );
+    let why = s.nodes[0]
+        .run(&s.env, &["peers", "reputation", &liars[0], "--why"])
+        .ok()
+        .stdout;
+    assert!(why.contains("proof"), "{why}");
+    eprintln!("node1 on the forgetful liar:\n{why}");
+    eprintln!(
+        "node1 on the evasive liar: {:?}",
+        reputation(&s, 0, &liars[1])
+    );
+
+    // An honest holder dies; the three left hold everything, and a node that
+    // only imports the key restores it byte-identical.
+    s.nodes[2].kill();
+    s.wait_exact(Duration::from_secs(90), false, shards);
+    let key = s.nodes[0]
+        .run(&s.env, &["keys", "export"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    s.nodes[3]
+        .run(&s.env, &["keys", "import", &key, "--force"])
+        .ok();
+    let out = s.env.path("restored");
+    s.nodes[3]
+        .run(&s.env, &["backup", "restore", &id, out.to_str().unwrap()])
+        .ok();
+    let name = src.file_name().unwrap();
+    assert!(
+        fs::read(out.join(name).join("data.bin")).unwrap()
+            == fs::read(src.join("data.bin")).unwrap()
+    );
+    drop((forgetful, evasive));
+}
