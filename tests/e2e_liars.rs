@@ -3,8 +3,9 @@
 //! everything and acknowledge every store: one keeps the bytes just long
 //! enough to prove receipt, the other answers every proof `Busy`. Their
 //! copies never count, no honest copy is dropped on their word, every shard
-//! gets its copies on honest nodes, the liars collect evidence, and the
-//! backup restores byte-identical after an honest holder dies.
+//! gets its copies on honest nodes, the liars collect evidence, the backup
+//! restores byte-identical after an honest holder dies, and `backup verify`
+//! counts only the copies proven with sampled Bao slices.
 
 mod common;
 
@@ -130,5 +131,23 @@ fn liars_never_count_as_copies_and_lose_their_standing() {
         fs::read(out.join(name).join("data.bin")).unwrap()
             == fs::read(src.join("data.bin")).unwrap()
     );
+    // The quick verify counts proven copies only: the three honest ones;
+    // the liars claim every shard and prove none.
+    let v = s.nodes[3]
+        .run(&s.env, &["backup", "verify", &id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(v["problems"], serde_json::json!([]), "{v}");
+    assert_eq!(v["copies_wanted"], 3, "{v}");
+    let hist = v["proven_copies"].as_array().unwrap();
+    assert!(
+        !hist.is_empty() && hist.iter().all(|e| e[0] == 3),
+        "proven copies per shard: {v}"
+    );
+    let human = s.nodes[3]
+        .run(&s.env, &["backup", "verify", &id])
+        .ok()
+        .stdout;
+    assert!(human.contains("proven copies per data shard"), "{human}");
     drop((forgetful, evasive));
 }

@@ -28,6 +28,7 @@ use shardnet_protocol::catalogue::{self, CatalogueEntry, SignedCatalogue};
 use shardnet_protocol::placement::{self, Candidate};
 use shardnet_protocol::proof;
 use shardnet_protocol::reputation::Evidence;
+use shardnet_protocol::sample;
 use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::{Lease, MasterKey, Sealed, ShardId};
 use shardnet_store::{PutOutcome, ShardState, Store};
@@ -524,10 +525,24 @@ impl ShardSource for SwarmSource<'_> {
     }
 }
 
-/// Quick verification in the swarm: for each id, whether this node or any
-/// live peer holds it healthy (one `Has` per peer per 4096 ids).
-pub fn holders(net: &Net, store: &Store, ids: &[ShardId]) -> Vec<Result<u64, String>> {
-    let mut held: std::collections::HashSet<ShardId> = ids
+/// Samples asked of each claimed copy by `backup verify`.
+pub const VERIFY_SAMPLES: usize = 2;
+/// Sample requests in flight at once.
+const VERIFY_PARALLEL: usize = 32;
+
+/// The quick check of `backup verify`: for each (shard, size estimate), the
+/// copies proven just now: this node's healthy copy, plus every live peer
+/// that claims the shard (`Has`) and proves `VERIFY_SAMPLES` random chunks
+/// of it with Bao slices checked against the id (`protocol::sample`). A
+/// claim without a proof counts for nothing.
+pub fn proven_copies(
+    net: &Net,
+    store: &Store,
+    shards: &[(ShardId, u64)],
+) -> Vec<Result<usize, String>> {
+    use futures::StreamExt;
+    let ids: Vec<ShardId> = shards.iter().map(|(id, _)| *id).collect();
+    let local: std::collections::HashSet<ShardId> = ids
         .iter()
         .filter(|id| matches!(store.meta(id), Ok(Some(m)) if m.state == ShardState::Healthy))
         .copied()
@@ -537,7 +552,7 @@ pub fn holders(net: &Net, store: &Store, ids: &[ShardId]) -> Vec<Result<u64, Str
         for batch in ids.chunks(shardnet_protocol::wire::MAX_HAS_IDS) {
             let (client, batch) = (net.client.clone(), batch.to_vec());
             asks.push(async move {
-                match client
+                let held: Vec<ShardId> = match client
                     .request(peer, Request::Has { ids: batch.clone() })
                     .await
                 {
@@ -548,19 +563,62 @@ pub fn holders(net: &Net, store: &Store, ids: &[ShardId]) -> Vec<Result<u64, Str
                         .map(|(id, _)| id)
                         .collect(),
                     _ => Vec::new(),
-                }
+                };
+                (peer, held)
             });
         }
     }
-    for found in net.handle.block_on(join_all(asks)) {
-        held.extend(found);
+    let size: HashMap<ShardId, u64> = shards.iter().copied().collect();
+    let mut claims: HashMap<ShardId, usize> = HashMap::new();
+    let mut pairs = Vec::new();
+    for (peer, held) in net.handle.block_on(join_all(asks)) {
+        for id in held {
+            *claims.entry(id).or_default() += 1;
+            pairs.push((peer, id));
+        }
+    }
+    let seed = audit::nonce();
+    let checks = pairs.into_iter().map(|(peer, id)| {
+        let client = net.client.clone();
+        let offsets = sample::offsets(
+            &seed,
+            &id,
+            size.get(&id).copied().unwrap_or(0),
+            VERIFY_SAMPLES,
+        );
+        async move {
+            let req = Request::Sample {
+                id,
+                offsets: offsets.clone(),
+            };
+            let ok = match client.request(peer, req).await {
+                Ok(Response::Samples(v)) if v.len() == offsets.len() => offsets
+                    .iter()
+                    .zip(&v)
+                    .all(|(o, slice)| sample::check(&id, *o, slice)),
+                _ => false,
+            };
+            (id, ok)
+        }
+    });
+    let mut proven: HashMap<ShardId, usize> = HashMap::new();
+    let results: Vec<(ShardId, bool)> = net.handle.block_on(
+        futures::stream::iter(checks)
+            .buffer_unordered(VERIFY_PARALLEL)
+            .collect(),
+    );
+    for (id, ok) in results {
+        if ok {
+            *proven.entry(id).or_default() += 1;
+        }
     }
     ids.iter()
         .map(|id| {
-            if held.contains(id) {
-                Ok(0)
-            } else {
-                Err("no live peer holds it".into())
+            let n = proven.get(id).copied().unwrap_or(0) + usize::from(local.contains(id));
+            match (n, claims.get(id).copied().unwrap_or(0)) {
+                (0, 0) => Err("no live peer holds it".into()),
+                (0, c) => Err(format!("{c} peers claim it, none proved it")),
+                (n, _) => Ok(n),
             }
         })
         .collect()

@@ -225,20 +225,23 @@ pub fn backup_verify(ctx: &Ctx<'_>, id: &BackupId, full: bool) -> Result<VerifyR
     let store = ctx.store;
     let report = match ctx.net {
         Some(net) => {
-            let present = |ids: &[ShardId]| crate::distribute::holders(net, store, ids);
+            let present =
+                |ids: &[(ShardId, u64)]| crate::distribute::proven_copies(net, store, ids);
             verify::verify(src.as_ref(), &present, &ctx.master, id, full)
                 .map_err(|e| explain(ctx, e))?
         }
         None => {
-            let present = |ids: &[ShardId]| {
+            let present = |ids: &[(ShardId, u64)]| {
                 ids.iter()
-                    .map(|sid| match store.meta(sid).map_err(|e| e.to_string())? {
-                        None => Err("missing from the store".to_string()),
-                        Some(m) if m.state != ShardState::Healthy => {
-                            Err(format!("marked {}", m.state))
-                        }
-                        Some(m) => Ok(m.size as u64),
-                    })
+                    .map(
+                        |(sid, _)| match store.meta(sid).map_err(|e| e.to_string())? {
+                            None => Err("missing from the store".to_string()),
+                            Some(m) if m.state != ShardState::Healthy => {
+                                Err(format!("marked {}", m.state))
+                            }
+                            Some(_) => Ok(1),
+                        },
+                    )
                     .collect()
             };
             verify::verify(src.as_ref(), &present, &ctx.master, id, full)

@@ -5,7 +5,8 @@
 //! quotas are checked before anything is written; a shard whose bytes do not
 //! hash to its id is refused and logged.
 //!
-//! Possession proofs (`Prove`) are answered from the healthy copy only, read
+//! Possession proofs (`Prove`, and `Sample` for verifiers without a copy)
+//! are answered from the healthy copy only, read
 //! and re-hashed (a rotten copy is marked corrupted on the way), with at most
 //! [`PROOFS_AT_ONCE`] batches computed at a time: a flood of challenges gets
 //! `Busy` (one is no evidence; several rounds in a row count as a timed-out
@@ -146,7 +147,7 @@ pub async fn run(
                 request,
                 channel,
             } => match request {
-                Request::Prove { nonce, ids } => {
+                req @ (Request::Prove { .. } | Request::Sample { .. }) => {
                     // A few batches wait for a slot; beyond that, `Busy`.
                     if waiting.fetch_add(1, Ordering::Relaxed) >= PROOFS_WAITING {
                         waiting.fetch_sub(1, Ordering::Relaxed);
@@ -170,11 +171,13 @@ pub async fn run(
                                 .await;
                             return;
                         };
-                        let resp = tokio::task::spawn_blocking(move || prove(&store, &nonce, &ids))
-                            .await
-                            .unwrap_or_else(|e| {
-                                Response::Rejected(Reject::Internal(e.to_string()))
-                            });
+                        let resp = tokio::task::spawn_blocking(move || match req {
+                            Request::Prove { nonce, ids } => prove(&store, &nonce, &ids),
+                            Request::Sample { id, offsets } => sample(&store, &id, &offsets),
+                            _ => Response::Rejected(Reject::Internal("not a proof".into())),
+                        })
+                        .await
+                        .unwrap_or_else(|e| Response::Rejected(Reject::Internal(e.to_string())));
                         drop(permit);
                         client.respond(channel, resp).await;
                     });
@@ -245,6 +248,25 @@ fn prove(store: &Store, nonce: &[u8; 32], ids: &[ShardId]) -> Response {
     )
 }
 
+/// Answers a sampled proof (Bao slices) from the healthy copy held.
+fn sample(store: &Store, id: &ShardId, offsets: &[u64]) -> Response {
+    if !shardnet_protocol::wire::check_sample(offsets) {
+        return Response::Rejected(Reject::Internal("bad number of offsets".into()));
+    }
+    if !healthy(store, id) {
+        return Response::NotFound;
+    }
+    match store.get_shard(id) {
+        Ok(bytes) => Response::Samples(
+            shardnet_protocol::sample::extract(&bytes, offsets)
+                .into_iter()
+                .map(serde_bytes::ByteBuf::from)
+                .collect(),
+        ),
+        Err(_) => Response::NotFound,
+    }
+}
+
 fn healthy(store: &Store, id: &ShardId) -> bool {
     matches!(store.meta(id), Ok(Some(m)) if m.state == ShardState::Healthy)
 }
@@ -286,9 +308,10 @@ fn answer(store: &Store, peer: PeerId, req: Request) -> Response {
             Ok(c) => Response::Catalogue(c),
             Err(e) => Response::Rejected(Reject::Internal(e.to_string())),
         },
-        Request::Store { .. } | Request::Renew { .. } | Request::Prove { .. } => {
-            Response::Rejected(Reject::Internal("misrouted".into()))
-        }
+        Request::Store { .. }
+        | Request::Renew { .. }
+        | Request::Prove { .. }
+        | Request::Sample { .. } => Response::Rejected(Reject::Internal("misrouted".into())),
     }
 }
 

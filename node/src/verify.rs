@@ -1,5 +1,7 @@
 //! `backup verify`: are all shards of a backup present and healthy? The quick
-//! check reads metadata only; `--full` re-reads every distinct shard (the store
+//! check counts the copies of each shard proven just now (the local healthy
+//! copy, and peers' sampled Bao proofs, `protocol::sample`): it needs only
+//! the owner key, and reads 2 KiB per copy; `--full` re-reads every distinct shard (the store
 //! re-hashes it and marks a mismatch corrupted), decrypts it and checks that the
 //! plaintext still derives the key the manifest holds.
 
@@ -26,11 +28,18 @@ pub struct VerifyReport {
     pub shards_checked: u64,
     pub bytes_checked: u64,
     pub problems: Vec<Problem>,
+    /// Quick check: copies each data shard's tier wants.
+    #[serde(default)]
+    pub copies_wanted: usize,
+    /// Quick check: (proven copies, shards with that many), fewest first.
+    #[serde(default)]
+    pub proven_copies: Vec<(usize, u64)>,
 }
 
-/// Answers the quick check for a batch of shards, in order: held and healthy
-/// (locally, or by peers)? `Ok` carries the bytes known to be held.
-pub type Presence<'a> = &'a (dyn Fn(&[ShardId]) -> Vec<Result<u64, String>> + Sync);
+/// Answers the quick check for a batch of shards (id, size estimate), in
+/// order: how many copies were proven just now (the local store's healthy
+/// copy, peers' sampled proofs), or why none was.
+pub type Presence<'a> = &'a (dyn Fn(&[(ShardId, u64)]) -> Vec<Result<usize, String>> + Sync);
 
 /// The quick check asks `present` once for every shard; the full check reads
 /// every shard through `src`.
@@ -55,19 +64,26 @@ pub fn verify(
         }
     }
     let list: Vec<(&ChunkRef, &Vec<String>)> = users.values().map(|(c, u)| (c, u)).collect();
-    let quick: HashMap<ShardId, Result<u64, String>> = if full {
+    let quick: HashMap<ShardId, Result<usize, String>> = if full {
         HashMap::new()
     } else {
-        let ids: Vec<ShardId> = list.iter().map(|(c, _)| c.id).collect();
+        // The sealed size is about the plaintext's (less when compressed;
+        // a sample past the end proves the final chunk).
+        let ids: Vec<(ShardId, u64)> = list.iter().map(|(c, _)| (c.id, c.len as u64)).collect();
         let answers = present(&ids);
-        ids.into_iter().zip(answers).collect()
+        ids.into_iter().map(|(id, _)| id).zip(answers).collect()
     };
+    let mut histogram: std::collections::BTreeMap<usize, u64> = Default::default();
+    for r in quick.values() {
+        *histogram.entry(*r.as_ref().unwrap_or(&0)).or_default() += 1;
+    }
     let check = |c: &ChunkRef| -> Result<u64, String> {
         if !full {
-            return quick
-                .get(&c.id)
-                .cloned()
-                .unwrap_or_else(|| Err("not checked".into()));
+            return match quick.get(&c.id) {
+                Some(Ok(_)) => Ok(0),
+                Some(Err(e)) => Err(e.clone()),
+                None => Err("not checked".into()),
+            };
         }
         let bytes = src.get(&c.id).map_err(|e| e.to_string())?;
         let plain = envelope::open(&bytes, &c.key).map_err(|e| e.to_string())?;
@@ -87,6 +103,8 @@ pub fn verify(
         shards_checked: 1 + root.pieces.len() as u64,
         bytes_checked: 0,
         problems: Vec::new(),
+        copies_wanted: root.info.tier.copies() as usize,
+        proven_copies: histogram.into_iter().collect(),
     };
     for (shard, used_by, r) in results {
         report.shards_checked += 1;

@@ -31,6 +31,7 @@ pub mod proof;
 pub mod purge;
 pub mod repair;
 pub mod reputation;
+pub mod sample;
 pub mod tier;
 pub mod wire;
 

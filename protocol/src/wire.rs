@@ -52,6 +52,10 @@ pub enum Request {
     /// Prove possession: for each id, `proof::answer(nonce, id, bytes)` over
     /// the healthy copy held (at most `proof::MAX_PROVE_IDS` ids).
     Prove { nonce: [u8; 32], ids: Vec<ShardId> },
+    /// Prove possession of chunks of one shard to a verifier without a copy:
+    /// the Bao slice of the 1 KiB chunk at each offset (`sample`; at most
+    /// `sample::MAX_SAMPLES` offsets).
+    Sample { id: ShardId, offsets: Vec<u64> },
 }
 
 /// Why a request was refused.
@@ -87,6 +91,8 @@ pub enum Response {
     CatalogueStored,
     /// One answer per id asked, in order; `None`: not held healthy.
     Proofs(Vec<Option<[u8; 32]>>),
+    /// One Bao slice per offset asked, in order.
+    Samples(Vec<serde_bytes::ByteBuf>),
 }
 
 impl std::fmt::Display for Reject {
@@ -121,6 +127,11 @@ pub fn decode<T: serde::de::DeserializeOwned>(
 /// Checks a `Prove` request's size.
 pub fn check_prove(ids: &[ShardId]) -> bool {
     !ids.is_empty() && ids.len() <= crate::proof::MAX_PROVE_IDS
+}
+
+/// Checks a `Sample` request's size.
+pub fn check_sample(offsets: &[u64]) -> bool {
+    !offsets.is_empty() && offsets.len() <= crate::sample::MAX_SAMPLES
 }
 
 /// Checks a `Has` request's size.

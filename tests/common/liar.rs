@@ -14,6 +14,7 @@ use shardnet_node::membership::{Announcement, Heartbeat};
 use shardnet_node::swarm::{self, Event, SwarmConfig, MEMBERSHIP_TOPIC};
 use shardnet_protocol::placement;
 use shardnet_protocol::proof;
+use shardnet_protocol::sample as proof_sample;
 use shardnet_protocol::wire::{Reject, Request, Response};
 use shardnet_protocol::ShardId;
 use std::collections::{HashMap, HashSet};
@@ -142,6 +143,21 @@ impl Liar {
                                 })
                                 .collect(),
                         ),
+                    },
+                    Request::Sample { id, offsets } => match (held.get(&id), lie) {
+                        (Some((b, _)), _) => Response::Samples(
+                            proof_sample::extract(b, &offsets)
+                                .into_iter()
+                                .map(serde_bytes::ByteBuf::from)
+                                .collect(),
+                        ),
+                        (None, Lie::Forgetful { .. }) => Response::Samples(
+                            offsets
+                                .iter()
+                                .map(|_| serde_bytes::ByteBuf::from(vec![7u8; 2048]))
+                                .collect(),
+                        ),
+                        (None, Lie::Evasive) => Response::Rejected(Reject::Busy),
                     },
                     Request::PutCatalogue(_) => Response::CatalogueStored,
                     Request::GetCatalogue { .. } => Response::Catalogue(None),

@@ -354,7 +354,7 @@ fn print_verify(r: &VerifyReport, json: bool) -> anyhow::Result<i32> {
             if r.full {
                 "read, hashed and decrypted"
             } else {
-                "checked presence of"
+                "proved copies of"
             },
             r.shards_checked,
             output::size(r.bytes_checked),
@@ -365,6 +365,31 @@ fn print_verify(r: &VerifyReport, json: bool) -> anyhow::Result<i32> {
                 format!("{} problems", r.problems.len())
             }
         );
+        if !r.full && !r.proven_copies.is_empty() {
+            let below: u64 = r
+                .proven_copies
+                .iter()
+                .filter(|(n, _)| *n < r.copies_wanted)
+                .map(|(_, k)| k)
+                .sum();
+            let hist: Vec<String> = r
+                .proven_copies
+                .iter()
+                .map(|(n, k)| format!("{k} with {n}"))
+                .collect();
+            println!(
+                "proven copies per data shard (the tier wants {}): {}{}",
+                r.copies_wanted,
+                hist.join(", "),
+                if below > 0 {
+                    format!(
+                        "; {below} below target (repair is under way if their holders are live)"
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
     }
     Ok(if r.problems.is_empty() { 0 } else { 1 })
 }
