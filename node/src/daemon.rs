@@ -401,6 +401,18 @@ pub async fn run_until(
         ] {
             t.abort();
         }
+        // Aborted tasks drop their handles on the store at their next poll:
+        // wait for that (briefly), so the store is closed when this returns.
+        let all = async {
+            let _ = api_task.await;
+            let _ = repair_task.await;
+            let _ = scrub_task.await;
+            let _ = hb_task.await;
+            let _ = swarm_task.await;
+            let _ = router.await;
+            let _ = storage_task.await;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), all).await;
         return Ok(());
     }
     info!("shutting down: announcing leave");

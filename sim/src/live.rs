@@ -463,11 +463,14 @@ impl Driver<'_> {
                     if i < self.nodes.len() && self.nodes[i].api.is_some() {
                         report.crashes += 1;
                         self.stop(i, Stop::Crash);
-                        let _ = std::fs::remove_dir_all(self.nodes[i].dd.root());
+                        remove_lost_disk(self.nodes[i].dd.root());
                     }
                 }
             }
-            Action::Join { count } => {
+            Action::Join { count, liars } => {
+                if *liars {
+                    bail!("live mode has no lying peers (tests/e2e_liars.rs runs real ones); run this scenario in model mode");
+                }
                 for _ in 0..*count {
                     self.add_node()?;
                     report.joins += 1;
@@ -700,5 +703,18 @@ fn placeholder() -> LiveNode {
         capacity: 0,
         moved: 0,
         moved_base: 0,
+    }
+}
+
+/// Deletes a crashed node's data dir (its disk is lost). The node's tasks
+/// were aborted, but the last of them (and RocksDB's background threads) may
+/// still write for a moment, which makes one removal fail: try for 5 s.
+fn remove_lost_disk(root: &Path) {
+    let t = Instant::now();
+    while root.exists() && t.elapsed() < Duration::from_secs(5) {
+        let _ = std::fs::remove_dir_all(root);
+        if root.exists() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }

@@ -55,6 +55,18 @@ pub struct Report {
     pub outages: u64,
     pub zone_outages: u64,
     pub corruptions: u64,
+    /// Model mode: lying nodes, those isolated, and hours from a liar's first
+    /// copy to its isolation.
+    pub liars: u64,
+    pub liars_isolated: u64,
+    pub isolation_hours_mean: f64,
+    pub isolation_hours_max: f64,
+    /// Model mode: shards whose every starting copy was on a liar.
+    pub shards_placed_only_on_liars: u64,
+    /// Model mode: failed audits (each drops a liar's copy).
+    pub audit_failures: u64,
+    /// Model mode: bytes read by holders and challengers for audits.
+    pub audit_read_bytes: u64,
     pub logical_bytes: u64,
     pub stored_bytes_end: u64,
     /// Stored bytes / logical bytes at the end.
@@ -168,6 +180,34 @@ impl Report {
         ];
         for (k, v) in rows {
             let _ = writeln!(o, "  {k:<38} {v}");
+        }
+        if self.liars > 0 {
+            let _ = writeln!(
+                o,
+                "  {:<38} {} / {} (first copy to isolation: mean {:.1} h, max {:.1} h), {} failed audits",
+                "liars isolated / lying",
+                self.liars_isolated,
+                self.liars,
+                self.isolation_hours_mean,
+                self.isolation_hours_max,
+                self.audit_failures
+            );
+            let _ = writeln!(
+                o,
+                "  {:<38} {}",
+                "shards placed on liars only", self.shards_placed_only_on_liars
+            );
+        }
+        if self.audit_read_bytes > 0 {
+            let _ = writeln!(
+                o,
+                "  {:<38} {} ({:.2}x the stored bytes per day)",
+                "audit reads",
+                size(self.audit_read_bytes),
+                self.audit_read_bytes as f64
+                    / self.stored_bytes_end.max(1) as f64
+                    / (self.simulated_secs / 86_400.0).max(1e-9)
+            );
         }
         if self.events > 0 {
             let _ = writeln!(

@@ -99,7 +99,7 @@ pub struct BackupSpec {
 }
 
 /// Random processes (model mode only; live mode runs scripted events).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Churn {
     /// Poisson arrivals of new nodes.
@@ -126,6 +126,16 @@ pub struct Churn {
     pub corruption_per_copy_per_year: f64,
     #[serde(default = "default_scrub", with = "dur")]
     pub scrub_interval: Duration,
+    /// Share of the starting nodes that lie: they take copies and say they
+    /// hold them, but keep nothing (found out by audits). They are there
+    /// when the backups are first written; liars that join later come from
+    /// `join` events with `liars = true`.
+    #[serde(default)]
+    pub liar_fraction: f64,
+    /// Each copy is re-proved by its co-holders this often (the node's
+    /// `--audit-interval`).
+    #[serde(default = "default_audit", with = "dur")]
+    pub audit_interval: Duration,
 }
 
 /// A scripted event. (Unknown keys are caught by `Action`: serde cannot deny
@@ -145,9 +155,12 @@ pub enum Action {
     Crash {
         nodes: Vec<usize>,
     },
-    /// New nodes join (zones round-robin).
+    /// New nodes join (zones round-robin); `liars`: they are lying peers
+    /// (model mode only).
     Join {
         count: usize,
+        #[serde(default)]
+        liars: bool,
     },
     /// The nodes stop (gracefully) and do not return.
     Leave {
@@ -203,7 +216,7 @@ impl Scenario {
                 .events
                 .iter()
                 .map(|e| match e.action {
-                    Action::Join { count } => count,
+                    Action::Join { count, .. } => count,
                     _ => 0,
                 })
                 .sum::<usize>()
@@ -273,6 +286,12 @@ impl Scenario {
         if !(0.0..=1.0).contains(&c.graceful_fraction) {
             return bad("churn.graceful_fraction", "between 0 and 1".into());
         }
+        if !(0.0..=0.5).contains(&c.liar_fraction) {
+            return bad("churn.liar_fraction", "between 0 and 0.5".into());
+        }
+        if c.audit_interval.is_zero() {
+            return bad("churn.audit_interval", "must be positive".into());
+        }
         let mut nodes = sw.nodes;
         let mut events: Vec<&Event> = self.events.iter().collect();
         events.sort_by_key(|e| e.at);
@@ -301,7 +320,7 @@ impl Scenario {
                         check_node(*n)?;
                     }
                 }
-                Action::Join { count } => {
+                Action::Join { count, .. } => {
                     if *count == 0 {
                         return bad(&field, "count must be positive".into());
                     }
@@ -369,6 +388,30 @@ fn default_outage() -> Duration {
 fn default_zone_outage() -> Duration {
     Duration::from_secs(6 * 3600)
 }
+/// No churn at all (a scenario without `[churn]`), with the same defaults as
+/// a `[churn]` section that leaves fields out.
+impl Default for Churn {
+    fn default() -> Self {
+        Churn {
+            joins_per_day: 0.0,
+            mean_lifetime: None,
+            graceful_fraction: 0.0,
+            outages_per_node_per_day: 0.0,
+            outage_mean: default_outage(),
+            zone_outages_per_day: 0.0,
+            zone_outage_mean: default_zone_outage(),
+            corruption_per_copy_per_year: 0.0,
+            scrub_interval: default_scrub(),
+            liar_fraction: 0.0,
+            audit_interval: default_audit(),
+        }
+    }
+}
+
+fn default_audit() -> Duration {
+    Duration::from_secs(3 * 86400)
+}
+
 fn default_scrub() -> Duration {
     Duration::from_secs(7 * 86400)
 }

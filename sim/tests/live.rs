@@ -63,7 +63,16 @@ fn a_crash_is_repaired_restores_match_and_the_model_agrees() {
     assert_eq!(live.restores_ok, 2, "{}", live.table());
     assert!(c.agrees, "{}", c.table());
     // The crashed node's data dir is gone (its disk was lost).
-    assert!(!work.path().join("node2").exists());
+    assert!(
+        !work.path().join("node2").exists(),
+        "{:?}",
+        std::fs::read_dir(work.path().join("node2"))
+            .map(|d| d
+                .flatten()
+                .map(|e| e.path().display().to_string())
+                .collect::<Vec<_>>())
+            .unwrap_or_default()
+    );
 }
 
 #[test]

@@ -8,8 +8,9 @@
 //! Which copies are challenged in a scan: every claimed copy of a shard this
 //! node might drop (it is outside the shard's responsible set) or holds in
 //! quarantine once the grace period is over; every other claimed copy when its
-//! last proof is older than the audit interval (quarantined ones: a quarter of
-//! the grace period). So in a steady swarm each copy is proved about once per
+//! last proof is older than its audit TTL (a 24th of the audit interval for a
+//! new copy, doubling up to the interval; quarantined ones: a quarter of the
+//! grace period). So in a steady swarm each copy is proved about once per
 //! audit interval, and every removal rests on proofs from the same scan.
 
 use super::{now_unix, priority, PeerLoad, Plan, PlannedMove, Repair, ANNOUNCE_EVERY};
@@ -340,7 +341,10 @@ pub async fn scan(
                     scan_start >= q.saturating_add(cfg.quarantine_grace.as_secs())
                         || !audits.checked_within(p, &l.id, q_refresh, scan_start)
                 }
-                None => removable || !audits.checked_within(p, &l.id, interval, scan_start),
+                None => {
+                    let ttl = audits.audit_ttl(p, &l.id, interval, scan_start);
+                    removable || !audits.checked_within(p, &l.id, ttl, scan_start)
+                }
             };
             if due && !net.view.is_isolated(p) {
                 todo.entry(*p).or_default().push(l.id);

@@ -2,6 +2,7 @@
 //! real node uses (live, suspect, down; holders; responsible sets).
 
 use shardnet_protocol::placement::Key;
+use shardnet_protocol::reputation::Reputation;
 use shardnet_protocol::{ShardId, Tier};
 use std::collections::BTreeSet;
 
@@ -40,6 +41,13 @@ pub(crate) struct Node {
     /// Shards whose responsible set included it, last time they were checked,
     /// without its holding a copy (a transfer under way or not possible).
     pub(crate) wanted: BTreeSet<u32>,
+    /// Takes copies and keeps nothing (`churn.liar_fraction`).
+    pub(crate) liar: bool,
+    /// Out of every responsible set on audit evidence.
+    pub(crate) isolated: bool,
+    pub(crate) rep: Reputation,
+    /// When it first got a copy (a liar's isolation time counts from here).
+    pub(crate) first_copy_at: Option<u64>,
 }
 
 impl Node {
@@ -49,6 +57,9 @@ impl Node {
 
     /// In the other nodes' responsible sets: live or suspect, not down.
     pub(crate) fn in_view(&self) -> bool {
+        if self.isolated {
+            return false;
+        }
         match self.state {
             NodeState::Up => true,
             NodeState::Offline { down, .. } => !down,

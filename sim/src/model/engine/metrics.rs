@@ -39,6 +39,19 @@ impl Sim<'_> {
                 below[tier_pos(t)] += 1;
             }
         }
+        // Audit reads over the interval since the last sample: each copy is
+        // read by its holder for each of its (copies - 1) challengers, and
+        // once by each challenger for its own copy: `copies` reads per copy
+        // per audit interval.
+        let share = (self.now - self.last_t) as f64
+            / self.sc.churn.audit_interval.as_millis().max(1) as f64;
+        let per_interval: f64 = self
+            .shards
+            .iter()
+            .filter(|sh| !sh.lost)
+            .map(|sh| (sh.holders.len() * sh.copies) as f64 * sh.size as f64)
+            .sum();
+        self.report.audit_read_bytes += (per_interval * share) as u64;
         let hours = (self.now - self.last_t) as f64 / 3_600_000.0;
         for (i, b) in below.iter().enumerate() {
             self.below_hours[i] += *b as f64 * hours;

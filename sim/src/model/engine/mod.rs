@@ -1,6 +1,7 @@
 //! The event loop of model mode and its events; the world, repair and
 //! metrics steps live in the submodules.
 
+mod liars;
 mod metrics;
 mod scan;
 mod world;
@@ -55,7 +56,13 @@ enum Ev {
     Down(u32, u32),
     Corruption,
     Detect(u32),
-    Transfer { shard: u32, src: u32, dst: u32 },
+    /// Co-holders audit (shard, node)'s copy.
+    Audit(u32, u32),
+    Transfer {
+        shard: u32,
+        src: u32,
+        dst: u32,
+    },
     Sample,
 }
 
@@ -80,6 +87,7 @@ struct Sim<'a> {
     events: u64,
     node_ms: f64,
     last_t: u64,
+    isolation_hours_sum: f64,
 }
 
 /// Runs `sc` in model mode. `zone_aware` overrides the scenario's placement;
@@ -136,12 +144,14 @@ pub fn run_with_progress(
         events: 0,
         node_ms: 0.0,
         last_t: 0,
+        isolation_hours_sum: 0.0,
     };
     match layout {
         Some(l) => s.load(l),
         None => s.generate(),
     }
     s.report.nodes_start = s.nodes.len();
+    s.count_liar_only();
     s.schedule_processes();
     for (i, e) in sc.events.iter().enumerate() {
         s.at(e.at.as_millis() as u64, Ev::Script(i));
@@ -191,7 +201,7 @@ impl Sim<'_> {
             }
             Ev::Script(i) => self.script(i),
             Ev::Join => {
-                self.join(1);
+                self.join(1, false);
                 let mean = DAY_MS / self.sc.churn.joins_per_day;
                 self.after_exp(mean, Ev::Join);
             }
@@ -265,6 +275,7 @@ impl Sim<'_> {
                 self.schedule_corruption();
             }
             Ev::Detect(s) => self.evaluate(s),
+            Ev::Audit(s, n) => self.audit(s, n),
             Ev::Transfer { shard, src, dst } => self.transfer_done(shard, src, dst),
         }
     }
@@ -279,7 +290,7 @@ impl Sim<'_> {
                     }
                 }
             }
-            Action::Join { count } => self.join(count),
+            Action::Join { count, liars } => self.join(count, liars),
             Action::Leave { nodes } => {
                 for n in nodes {
                     if n < self.nodes.len() {

@@ -18,6 +18,7 @@ impl Sim<'_> {
             node.used += sh.size;
             node.holdings.insert(s);
             node.wanted.remove(&s);
+            self.on_copy(s, n);
         }
     }
 
@@ -137,6 +138,15 @@ impl Sim<'_> {
             n.up() && !n.draining && n.used + size <= n.capacity && !pending.contains(p)
         };
         let d = repair::decide(&coord, &resp, &others, target_ok, |_| true, copies);
+        // A lying coordinator does nothing (until its copy fails an audit).
+        let d = if self.nodes[coord as usize].liar {
+            repair::Decision {
+                send_to: Vec::new(),
+                ..d
+            }
+        } else {
+            d
+        };
         tracing::trace!(t = self.now, shard = s, ?resp, ?online, coord, send = ?d.send_to, "evaluate");
         for to in d.send_to {
             self.start_transfer(s, coord, to);
@@ -145,7 +155,13 @@ impl Sim<'_> {
             if resp.contains(&h) {
                 continue;
             }
-            let rest: Vec<u32> = confirmed.iter().copied().filter(|&x| x != h).collect();
+            // Removing a copy takes proofs from the same scan: a liar's
+            // copy never justifies it.
+            let rest: Vec<u32> = confirmed
+                .iter()
+                .copied()
+                .filter(|&x| x != h && !self.nodes[x as usize].liar)
+                .collect();
             let d = repair::decide(&h, &resp, &rest, |_| false, |_| true, copies);
             if d.drop_local {
                 self.drop_copy(s, h);
@@ -169,7 +185,9 @@ impl Sim<'_> {
 
     pub(super) fn transfer_done(&mut self, s: u32, src: u32, dst: u32) {
         self.shards[s as usize].pending.retain(|&p| p != dst);
-        let ok = self.shards[s as usize].holders.contains(&src)
+        // A liar has no bytes to send (the copy would not hash to its id).
+        let ok = !self.nodes[src as usize].liar
+            && self.shards[s as usize].holders.contains(&src)
             && self.nodes[dst as usize].up()
             && self.nodes[src as usize].state != NodeState::Gone;
         if ok {

@@ -23,6 +23,10 @@ impl Sim<'_> {
             holdings: Default::default(),
             lost_holdings: Vec::new(),
             wanted: Default::default(),
+            liar: false,
+            isolated: false,
+            rep: Default::default(),
+            first_copy_at: None,
         });
         let n = (self.nodes.len() - 1) as u32;
         if let Some(l) = self.sc.churn.mean_lifetime {
@@ -47,6 +51,7 @@ impl Sim<'_> {
                 placement::peer_key(&[seed_tag.to_le_bytes(), (i as u64).to_le_bytes()].concat());
             self.new_node(key, i % self.sc.swarm.zones);
         }
+        self.pick_liars();
         let shard_size = self.sc.swarm.shard_size;
         for spec in self.sc.backups.clone() {
             for _ in 0..spec.count {
@@ -214,7 +219,7 @@ impl Sim<'_> {
         self.schedule_corruption();
     }
 
-    pub(super) fn join(&mut self, count: usize) {
+    pub(super) fn join(&mut self, count: usize, liars: bool) {
         for _ in 0..count {
             let i = self.nodes.len();
             let (key, zone) = match self.joiners.pop_front() {
@@ -229,6 +234,10 @@ impl Sim<'_> {
             };
             let n = self.new_node(key, zone);
             self.report.joins += 1;
+            if liars {
+                self.nodes[n as usize].liar = true;
+                self.report.liars += 1;
+            }
             let key = self.nodes[n as usize].key;
             let near = self.shards_near(&key);
             self.evaluate_all(near);
