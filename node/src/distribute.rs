@@ -12,7 +12,7 @@
 //! [`SwarmSource`] reads a shard from the local store if held, else from its
 //! responsible peers, then from every other live peer, closest first; bytes that
 //! do not hash to the id (a lying or rotten peer) are discarded and the next
-//! holder is tried.
+//! holder is tried (and the peer gets `wrong bytes` evidence).
 //!
 //! The owner's catalogue is published as a signed record to the responsible set
 //! of the owner's catalogue slot; the newest valid record wins.
@@ -514,8 +514,17 @@ impl ShardSource for SwarmSource<'_> {
                 .block_on(self.net.client.request(peer, Request::Fetch { id: *id }))
             {
                 Ok(Response::Shard(bytes)) if id.matches(&bytes) => return Ok(bytes),
-                Ok(Response::Shard(_)) => {
-                    warn!(%peer, shard = %id, "peer sent bytes that do not match the shard id")
+                Ok(Response::Shard(bytes)) => {
+                    warn!(%peer, shard = %id, "peer sent bytes that do not match the shard id");
+                    self.net.audits.record(
+                        peer,
+                        Evidence::WrongBytes,
+                        Some(*id),
+                        format!(
+                            "served {} bytes that do not hash to the shard id",
+                            bytes.len()
+                        ),
+                    );
                 }
                 Ok(_) => {}
                 Err(e) => warn!(%peer, shard = %id, "fetch failed: {e}"),

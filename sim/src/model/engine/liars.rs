@@ -18,6 +18,10 @@ impl Sim<'_> {
     pub(super) fn pick_liars(&mut self) {
         let n = self.nodes.len();
         let count = (self.sc.churn.liar_fraction * n as f64).round() as usize;
+        if count == 0 {
+            // No draw: a run without liars is the run it was before them.
+            return;
+        }
         let mut idx: Vec<usize> = (0..n).collect();
         idx.shuffle(&mut self.rng);
         for &i in idx.iter().take(count) {
