@@ -9,7 +9,6 @@ use libp2p::PeerId;
 use shardnet_protocol::placement::{self, Candidate};
 use shardnet_protocol::ShardId;
 use std::collections::HashSet;
-use std::fs;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -26,25 +25,8 @@ fn two_failures_are_repaired_and_data_restores_elsewhere() {
     let took = s.wait_exact(Duration::from_secs(90), false, shards);
     eprintln!("back to full redundancy {took:?} after two kill -9 (down after 3 s)");
     // Restore from a third node that only imports the key.
-    let key = s.nodes[0]
-        .run(&s.env, &["keys", "export"])
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
-    s.nodes[3]
-        .run(&s.env, &["keys", "import", &key, "--force"])
-        .ok();
     for (id, src) in &backups {
-        let out = s.env.path(&format!("out-{id}"));
-        s.nodes[3]
-            .run(&s.env, &["backup", "restore", id, out.to_str().unwrap()])
-            .ok();
-        let name = src.file_name().unwrap();
-        assert!(
-            fs::read(out.join(name).join("data.bin")).unwrap()
-                == fs::read(src.join("data.bin")).unwrap()
-        );
+        s.restore_elsewhere(0, 3, id, src);
     }
 }
 

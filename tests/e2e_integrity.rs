@@ -139,13 +139,7 @@ fn the_scrub_finds_rot_nobody_asks_for() {
         ],
     )
     .ok();
-    let pid = n.pid().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    assert_eq!(n.wait_exit(Duration::from_secs(20)), Some(0));
+    assert_eq!(n.terminate(), Some(0));
     assert!(rot_blobs(&n.data.join("store")) > 0);
     let n = NodeProc::start(&env, "solo", "zone0", None, &args);
 

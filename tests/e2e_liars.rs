@@ -11,7 +11,6 @@ mod common;
 
 use common::liar::{Liar, Lie};
 use common::swarm::{backup, histogram, total_shards, Swarm, FAST};
-use std::fs;
 use std::time::{Duration, Instant};
 
 /// Node `i`'s view of `peer`'s reputation: (standing, failed rounds).
@@ -113,24 +112,7 @@ fn liars_never_count_as_copies_and_lose_their_standing() {
     // only imports the key restores it byte-identical.
     s.nodes[2].kill();
     s.wait_exact(Duration::from_secs(90), false, shards);
-    let key = s.nodes[0]
-        .run(&s.env, &["keys", "export"])
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
-    s.nodes[3]
-        .run(&s.env, &["keys", "import", &key, "--force"])
-        .ok();
-    let out = s.env.path("restored");
-    s.nodes[3]
-        .run(&s.env, &["backup", "restore", &id, out.to_str().unwrap()])
-        .ok();
-    let name = src.file_name().unwrap();
-    assert!(
-        fs::read(out.join(name).join("data.bin")).unwrap()
-            == fs::read(src.join("data.bin")).unwrap()
-    );
+    s.restore_elsewhere(0, 3, &id, &src);
     // The quick verify counts proven copies only: the three honest ones;
     // the liars claim every shard and prove none.
     let v = s.nodes[3]

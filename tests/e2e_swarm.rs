@@ -217,13 +217,7 @@ fn sigterm_stops_a_node_cleanly_and_peers_drop_it() {
             ],
         )
         .ok();
-    let pid = nodes[2].pid().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let code = nodes[2].wait_exit(Duration::from_secs(20));
+    let code = nodes[2].terminate();
     let log = nodes[2].log_text();
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("stopped"), "{log}");

@@ -239,6 +239,14 @@ impl NodeProc {
         }
     }
 
+    /// SIGTERM, then the exit code (waits at most 20 s).
+    pub fn terminate(&mut self) -> Option<i32> {
+        let pid = self.pid().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        self.wait_exit(Duration::from_secs(20))
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, |c| c.id())
     }

@@ -150,13 +150,31 @@ impl Swarm {
 
     /// SIGTERM node `idx` and check it stopped cleanly (exit 0).
     pub fn stop(&mut self, idx: usize) {
-        let pid = self.nodes[idx].pid().to_string();
-        assert!(std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        assert_eq!(self.nodes[idx].wait_exit(Duration::from_secs(20)), Some(0));
+        assert_eq!(self.nodes[idx].terminate(), Some(0));
+    }
+
+    /// Node `to` imports node `from`'s owner key (and nothing else) and
+    /// restores backup `id`; the restored `data.bin` must equal `src`'s.
+    pub fn restore_elsewhere(&self, from: usize, to: usize, id: &str, src: &std::path::Path) {
+        let key = self.nodes[from]
+            .run(&self.env, &["keys", "export"])
+            .ok()
+            .stdout
+            .trim()
+            .to_string();
+        self.nodes[to]
+            .run(&self.env, &["keys", "import", &key, "--force"])
+            .ok();
+        let out = self.env.path(&format!("restored-{id}"));
+        self.nodes[to]
+            .run(&self.env, &["backup", "restore", id, out.to_str().unwrap()])
+            .ok();
+        let name = src.file_name().unwrap();
+        assert!(
+            fs::read(out.join(name).join("data.bin")).unwrap()
+                == fs::read(src.join("data.bin")).unwrap(),
+            "restored {id} differs"
+        );
     }
 
     /// Bytes node `idx` holds, from its status.

@@ -111,18 +111,11 @@ pub async fn challenge(
     let answers = match answer {
         Err(_) => {
             audits.add(&st.timeouts, 1);
-            for e in batch {
-                audits.note(peer, e.id, false, now);
-            }
-            audits.record(
-                peer,
-                Evidence::TimedOut,
-                first,
-                format!(
-                    "{} shards, {bytes} bytes: no answer within {deadline:?}",
-                    batch.len()
-                ),
+            let detail = format!(
+                "{} shards, {bytes} bytes: no answer within {deadline:?}",
+                batch.len()
             );
+            fail_all(audits, peer, batch, now, Evidence::TimedOut, detail);
             return Round::default();
         }
         Ok(Err(e)) => {
@@ -135,18 +128,11 @@ pub async fn challenge(
             // that is busy audit after audit is timing out (at backup time a
             // busy peer is only asked again: it is loaded, not evasive).
             if as_audit && audits.note_busy(peer, true) {
-                for e in batch {
-                    audits.note(peer, e.id, false, now);
-                }
-                audits.record(
-                    peer,
-                    Evidence::TimedOut,
-                    first,
-                    format!(
-                        "answered Busy to {} proof rounds in a row",
-                        super::BUSY_ROUNDS
-                    ),
+                let detail = format!(
+                    "answered Busy to {} proof rounds in a row",
+                    super::BUSY_ROUNDS
                 );
+                fail_all(audits, peer, batch, now, Evidence::TimedOut, detail);
             }
             return Round {
                 proved: Vec::new(),
@@ -159,10 +145,7 @@ pub async fn challenge(
         }
         Ok(Ok(other)) => {
             let detail = format!("answered a proof with {}", short(&other));
-            for e in batch {
-                audits.note(peer, e.id, false, now);
-            }
-            audits.record(peer, Evidence::ProofFailed, first, detail);
+            fail_all(audits, peer, batch, now, Evidence::ProofFailed, detail);
             return Round::default();
         }
     };
@@ -209,6 +192,21 @@ pub async fn challenge(
         proved,
         busy: false,
     }
+}
+
+/// Every copy of `batch` failed this round: one evidence event for it.
+fn fail_all(
+    audits: &Audits,
+    peer: PeerId,
+    batch: &[Expected],
+    now: u64,
+    ev: Evidence,
+    detail: String,
+) {
+    for e in batch {
+        audits.note(peer, e.id, false, now);
+    }
+    audits.record(peer, ev, batch.first().map(|e| e.id), detail);
 }
 
 fn short(r: &Response) -> String {
