@@ -5,7 +5,8 @@
 //! copies never count, no honest copy is dropped on their word, every shard
 //! gets its copies on honest nodes, the liars collect evidence, the backup
 //! restores byte-identical after an honest holder dies, and `backup verify`
-//! counts only the copies proven with sampled Bao slices.
+//! counts only the copies proven with sampled Bao slices. And when liars
+//! surround a new backup, a copy of every shard still lands on a vetted peer.
 
 mod common;
 
@@ -34,6 +35,7 @@ fn liars_never_count_as_copies_and_lose_their_standing() {
         "x1",
         Lie::Forgetful {
             keep: Duration::from_secs(2),
+            claims_all: true,
         },
     );
     let evasive = Liar::start(&s.boot, "x2", Lie::Evasive);
@@ -132,4 +134,79 @@ fn liars_never_count_as_copies_and_lose_their_standing() {
         .stdout;
     assert!(human.contains("proven copies per data shard"), "{human}");
     drop((forgetful, evasive));
+}
+
+#[test]
+fn a_backup_keeps_a_copy_on_a_vetted_peer_when_liars_surround_it() {
+    let s = Swarm::start(3, 1, FAST);
+    // A first backup, so that the honest peers audit each other into good
+    // standing (vetted after 3 passed rounds in tests).
+    backup(&s, 0, "bronze", 41, 4);
+    let honest: Vec<String> = (1..3)
+        .map(|i| {
+            s.nodes[i].status(&s.env).unwrap()["peer_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let start = Instant::now();
+    while !honest.iter().all(|p| reputation(&s, 0, p).0 == "good") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "honest peers not vetted: {:?}",
+            honest
+                .iter()
+                .map(|p| reputation(&s, 0, p))
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    eprintln!("honest peers vetted after {:?}", start.elapsed());
+    // Six quiet liars with fresh zones: zone spread puts every copy of about
+    // a quarter of the new shards on them, and they prove receipt.
+    let liars: Vec<Liar> = (1..=6)
+        .map(|z| {
+            Liar::start(
+                &s.boot,
+                &format!("x{z}"),
+                Lie::Forgetful {
+                    keep: Duration::from_secs(2),
+                    claims_all: false,
+                },
+            )
+        })
+        .collect();
+    s.nodes[0].wait_for(Duration::from_secs(60), "the liars live", |n| {
+        let v = n.run(&s.env, &["peers", "list", "--json"]).json();
+        v.as_array()
+            .is_some_and(|a| a.iter().filter(|p| p["live"] == true).count() == 3 + liars.len())
+    });
+    let before = total_shards(&s);
+    let t = Instant::now();
+    let (id, src) = backup(&s, 0, "silver", 42, 16);
+    eprintln!("backup among liars took {:?}", t.elapsed());
+    // Every shard of the new backup has a copy on an honest node right away
+    // (the trusted floor), so the liars dropping theirs loses nothing.
+    let new = s.nodes[0]
+        .run(&s.env, &["backup", "list", "--json"])
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == id.as_str())
+        .map(|b| b["shards"].as_u64().unwrap() as usize)
+        .unwrap();
+    let census = total_shards(&s);
+    assert_eq!(
+        census,
+        before + new,
+        "shards of the new backup with no copy on an honest node"
+    );
+    // Once the liars have dropped their bytes, a node with only the key
+    // restores it byte-identical (the liars' wrong bytes are refused).
+    std::thread::sleep(Duration::from_secs(3));
+    s.restore_elsewhere(0, 2, &id, &src);
+    drop(liars);
 }

@@ -6,8 +6,10 @@
 //! confirmed (a `Stored` answer, then a possession proof of the bytes under a
 //! fresh nonce: `audit::challenge`), falling back to the next-closest peers when one refuses or fails.
 //! The local node is a peer like the others: when it is responsible, the shard
-//! goes into its own store. The backup's root shard is kept off any peer that
-//! already holds every other shard of the backup (complementary separation).
+//! goes into its own store. When no copy landed on a holder this node trusts,
+//! one more goes to a vetted peer (`protocol::floor`). The backup's root
+//! shard is kept off any peer that already holds every other shard of the
+//! backup (complementary separation).
 //!
 //! [`SwarmSource`] reads a shard from the local store if held, else from its
 //! responsible peers, then from every other live peer, closest first; bytes that
@@ -25,6 +27,7 @@ use crate::swarm::Client;
 use futures::future::join_all;
 use libp2p::PeerId;
 use shardnet_protocol::catalogue::{self, CatalogueEntry, SignedCatalogue};
+use shardnet_protocol::floor;
 use shardnet_protocol::placement::{self, Candidate};
 use shardnet_protocol::proof;
 use shardnet_protocol::reputation::Evidence;
@@ -269,10 +272,45 @@ impl<'a> SwarmSink<'a> {
                 reason: last_error,
             });
         }
+        if bytes.is_some() {
+            self.trusted_floor(&order, &mut confirmed, (id, lease, bytes, &avoid));
+        }
         if !avoid.is_empty() {
             self.check_root_zones(&id, &confirmed, &avoid, size);
         }
         Ok(confirmed)
+    }
+
+    /// When no confirmed copy is on a holder this node trusts (itself, or a
+    /// vetted peer in good standing), one more goes to the first vetted peer
+    /// in placement order (`protocol::floor`): liars that prove receipt and
+    /// then drop the bytes cannot hold every copy of a shard.
+    fn trusted_floor(
+        &self,
+        order: &[PeerId],
+        confirmed: &mut Vec<PeerId>,
+        (id, lease, bytes, avoid): (ShardId, Lease, Option<&[u8]>, &[[u8; 32]]),
+    ) {
+        let local = self.net.client.local_peer_id();
+        let audits = &self.net.audits;
+        let Some(extra) = floor::extra_holder(
+            order,
+            confirmed,
+            |p| *p == local || audits.trusted(p),
+            |p| *p != local && audits.trusted(p),
+        ) else {
+            return;
+        };
+        match self
+            .net
+            .handle
+            .block_on(self.send(extra, id, lease, bytes, avoid))
+        {
+            Ok(()) => confirmed.push(extra),
+            Err(e) => self.warn(format!(
+                "shard {id}: every copy is on peers not vetted yet, and the extra copy for a vetted peer failed: {e}"
+            )),
+        }
     }
 
     /// Separation (no peer holds the whole backup) took peers out of the

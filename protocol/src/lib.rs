@@ -21,6 +21,7 @@ pub mod catalogue;
 pub mod chunking;
 pub mod codec;
 pub mod envelope;
+pub mod floor;
 pub mod id;
 pub mod keys;
 pub mod lease;

@@ -1,7 +1,8 @@
 //! A lying peer for end-to-end tests: a real libp2p peer, built from the
 //! node's own swarm code, that joins a swarm of real node processes under a
-//! zone of its own, announces room for everything, says it holds every shard
-//! it is asked about and acknowledges every store. What it does with proofs
+//! zone of its own, announces room for everything, says it holds the shards
+//! it is asked about (every one, or those it was sent) and acknowledges every
+//! store. What it does with proofs
 //! depends on its [`Lie`]. The forgetful liar also serves wrong bytes for
 //! what it no longer holds, and pushes every shard it is sent to every peer
 //! it has heard of, with an `avoid` list naming them all (to push honest
@@ -23,8 +24,12 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lie {
     /// Keeps what it is sent for `keep` (long enough to prove receipt right
-    /// after a store), then drops it; later proofs are garbage.
-    Forgetful { keep: Duration },
+    /// after a store), then drops it; later proofs are garbage. Claims to
+    /// hold every shard it is asked about and pushes what it is sent to
+    /// everyone (with poisoned `avoid` lists) when `claims_all`; else it is
+    /// quiet: it claims only what it was sent and pushes nothing, so nothing
+    /// gives it away before it holds (and drops) copies.
+    Forgetful { keep: Duration, claims_all: bool },
     /// Keeps nothing and answers every proof `Busy`.
     Evasive,
 }
@@ -76,6 +81,7 @@ impl Liar {
         rt.spawn(async move {
             let mut held: HashMap<ShardId, (Vec<u8>, Instant)> = HashMap::new();
             let mut known: HashSet<PeerId> = HashSet::new();
+            let mut sent: HashSet<ShardId> = HashSet::new();
             while let Some(ev) = events.recv().await {
                 let (from, request, channel) = match ev {
                     Event::InboundRequest {
@@ -91,14 +97,21 @@ impl Liar {
                     }
                     _ => continue,
                 };
-                if let Lie::Forgetful { keep } = lie {
+                if let Lie::Forgetful { keep, .. } = lie {
                     held.retain(|_, (_, at)| at.elapsed() < keep);
                 }
                 let answer = match request {
                     Request::Store {
                         id, bytes, lease, ..
                     } => {
-                        if matches!(lie, Lie::Forgetful { .. }) {
+                        sent.insert(id);
+                        if matches!(
+                            lie,
+                            Lie::Forgetful {
+                                claims_all: true,
+                                ..
+                            }
+                        ) {
                             let avoid: Vec<[u8; 32]> = known
                                 .iter()
                                 .map(|p| placement::peer_key(&p.to_bytes()))
@@ -115,12 +128,19 @@ impl Liar {
                                     let _ = c.request(p, req).await;
                                 });
                             }
+                        }
+                        if matches!(lie, Lie::Forgetful { .. }) {
                             held.insert(id, (bytes, Instant::now()));
                         }
                         Response::Stored
                     }
                     Request::Renew { .. } => Response::Renewed,
-                    Request::Has { ids } => Response::Has(vec![true; ids.len()]),
+                    Request::Has { ids } => Response::Has(match lie {
+                        Lie::Forgetful {
+                            claims_all: false, ..
+                        } => ids.iter().map(|id| sent.contains(id)).collect(),
+                        _ => vec![true; ids.len()],
+                    }),
                     Request::Fetch { id } => match (held.get(&id), lie) {
                         (Some((b, _)), _) => Response::Shard(b.clone()),
                         // Bytes that do not hash to the id.
