@@ -7,8 +7,9 @@
 //! Pacing, after Garage's "tranquility": after reading for `t`, the scrub
 //! sleeps at least `tranquility × t` (so it never takes more than
 //! 1 / (1 + tranquility) of the disk's time), and at least as long as it
-//! takes to spread a whole pass over `period` (default 14 days); it begins a
-//! 14th of the period (at most an hour) after start. `start` runs a pass
+//! takes to spread a whole pass over `period` (default 14 days); a new node
+//! begins a 14th of the period (at most an hour) after its first start, and
+//! a restarted one when its next page was due. `start` runs a pass
 //! now, paced by tranquility alone; `pause` stops it until `start`. Progress
 //! survives restarts.
 
@@ -58,6 +59,10 @@ pub struct ScrubState {
     pub shards_checked: u64,
     pub bytes_checked: u64,
     pub corruptions_found: u64,
+    /// Unix time the next page is due (paced mode), so that a restart picks
+    /// the pacing up where it was instead of starting the wait over.
+    #[serde(default)]
+    pub next_due_at: u64,
 }
 
 /// `scrub status` as the API returns it.
@@ -205,10 +210,24 @@ impl Scrub {
     /// The scrub loop, until `stop`.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut saved = Instant::now();
-        // A node that just started has better things to do with its disk
-        // (and a restart loop must not turn into a read loop): a paced scrub
-        // begins a 14th of its period (at most an hour) after start.
-        let until = Instant::now() + (self.period / 14).min(Duration::from_secs(3600));
+        // A new node has better things to do with its disk: a paced scrub
+        // begins a 14th of its period (at most an hour) after its first
+        // start. After a restart it resumes when its next page was due (kept
+        // in the store), so frequent restarts neither starve it nor turn it
+        // into a read loop.
+        let now = crate::output::now_unix();
+        let first = (self.period / 14).min(Duration::from_secs(3600));
+        let due = {
+            let mut st = self.st();
+            if st.next_due_at == 0 {
+                st.next_due_at = now + first.as_secs();
+            }
+            // A clock that jumped back must not stall the scrub for long.
+            st.next_due_at = st.next_due_at.min(now + self.period.as_secs());
+            st.next_due_at
+        };
+        self.save();
+        let until = Instant::now() + Duration::from_secs(due.saturating_sub(now));
         while Instant::now() < until && self.st().mode == Mode::Paced {
             if !self.nap(until - Instant::now(), &mut stop).await {
                 return;
@@ -272,6 +291,11 @@ impl Scrub {
                     // period is over.
                     wait = wait.max(Duration::from_secs(60));
                 }
+            }
+            self.st().next_due_at = crate::output::now_unix() + wait.as_secs();
+            if wait >= SAVE_EVERY {
+                self.save();
+                saved = Instant::now();
             }
             let until = Instant::now() + wait;
             while Instant::now() < until {
