@@ -104,6 +104,23 @@ impl DataDir {
         Ok(peer)
     }
 
+    /// Writes the node identity before `init` (which keeps an existing one):
+    /// the simulator gives nodes identities from its seed, so a seed gives the
+    /// same placement every run. Refuses to replace an identity.
+    pub fn set_node_identity(&self, k: &Keypair) -> Result<PeerId, DataDirError> {
+        fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let path = self.node_key_path();
+        if path.exists() {
+            return Err(DataDirError::Exists(path));
+        }
+        let bytes = k.to_protobuf_encoding().map_err(|e| DataDirError::BadKey {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        write_secret(&path, &bytes)?;
+        Ok(k.public().to_peer_id())
+    }
+
     /// Replaces the owner key of an initialised data dir atomically (the old key
     /// is kept next to it as `owner.key.replaced-TIME`). Works while a node runs:
     /// the node reads the key file for every operation.
@@ -199,5 +216,20 @@ mod tests {
             Err(DataDirError::Exists(_))
         ));
         assert_eq!(dd.owner_key().unwrap(), k);
+    }
+
+    #[test]
+    fn a_given_identity_is_kept_by_init_and_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(dir.path().join("d"));
+        let id = Keypair::ed25519_from_bytes([7u8; 32]).unwrap();
+        let peer = dd.set_node_identity(&id).unwrap();
+        assert_eq!(dd.init(&MasterKey::generate(&mut OsRng)).unwrap(), peer);
+        let other = Keypair::ed25519_from_bytes([8u8; 32]).unwrap();
+        assert!(matches!(
+            dd.set_node_identity(&other),
+            Err(DataDirError::Exists(_))
+        ));
+        assert_eq!(dd.node_identity().unwrap().public().to_peer_id(), peer);
     }
 }

@@ -8,8 +8,8 @@
 //! `drain` calls the drain endpoint; `zone_down` crashes every node of the
 //! zone but keeps their disks, and `zone_up` starts them again (the rest of
 //! the swarm sees the same as a partition); `corrupt` stops the node,
-//! overwrites shard bytes in its store and marks them as a scrub would (scrubs
-//! are not built yet), then restarts it; `fill` restarts the node with its
+//! overwrites shard bytes in its store and marks them as a scrub that found
+//! them would, then restarts it; `fill` restarts the node with its
 //! capacity at what it holds; `restore` restores every backup on a node that
 //! has only imported the owner key and compares the bytes.
 //!
@@ -67,6 +67,7 @@ struct Driver<'a> {
     nodes: Vec<LiveNode>,
     boot: String,
     owner: MasterKey,
+    seed: u64,
     /// (backup id, tier, source dir, shard ids)
     backups: Vec<(ShardId, Tier, PathBuf, BTreeSet<String>)>,
     /// Shard-hours below target per tier (order of `Tier::ALL`), and when last sampled.
@@ -98,7 +99,11 @@ pub fn run(sc: &Scenario, seed: u64, work: &Path) -> anyhow::Result<(Report, Lay
         work: work.to_path_buf(),
         nodes: Vec::new(),
         boot: String::new(),
-        owner: MasterKey::generate(&mut rand::rngs::OsRng),
+        // From the seed, like the nodes' identities: data shards are
+        // content-addressed under the owner key, so a seed places them the
+        // same way every run (only the few manifest pieces vary).
+        owner: MasterKey::generate(&mut rng),
+        seed,
         backups: Vec::new(),
         below_hours: [0.0; 4],
         last_sample: None,
@@ -192,6 +197,13 @@ impl Driver<'_> {
     fn add_node(&mut self) -> anyhow::Result<()> {
         let i = self.nodes.len();
         let dd = DataDir::new(self.work.join(format!("node{i}")));
+        let mut secret = [0u8; 32];
+        rand_chacha::ChaCha8Rng::seed_from_u64(self.seed ^ ((i as u64 + 1) << 40))
+            .fill_bytes(&mut secret);
+        let id = libp2p::identity::Keypair::ed25519_from_bytes(secret)
+            .context("a node identity from the seed")?;
+        dd.set_node_identity(&id)
+            .context("writing a node's identity")?;
         dd.init(&self.owner)
             .context("initialising a node's data dir")?;
         let zone = i % self.sc.swarm.zones;
@@ -470,6 +482,7 @@ impl Driver<'_> {
                     }
                     store.flush()?;
                     drop(store);
+                    eprintln!("live:   corrupted {} shard(s) on node {node}", ids.len());
                     self.restart(*node)?;
                 }
             }
