@@ -1,7 +1,8 @@
 //! A misbehaving peer against a real node process: a shard whose bytes do not
-//! match its id, a message beyond the size limit, and stores beyond the owner's
-//! quota are each refused with a logged reason; nothing is stored and the node
-//! keeps running.
+//! match its id, a message beyond the size limit, stores beyond the owner's
+//! quota and leases the owner did not sign (or signed beyond the bounds) are
+//! each refused with a logged reason; nothing is stored and the node keeps
+//! running.
 
 mod common;
 
@@ -12,7 +13,7 @@ use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol};
 use shardnet_node::swarm::{self, SwarmConfig};
 use shardnet_protocol::envelope::{seal, NonceMode};
 use shardnet_protocol::wire::{Reject, Request, Response, SHARD_PROTOCOL};
-use shardnet_protocol::{Cipher, Lease, OwnerId, ShardId, ShardKey};
+use shardnet_protocol::{Cipher, Lease, MasterKey, ShardId, ShardKey, Terms, Tier};
 use std::time::Duration;
 
 fn node_peer(env: &Env, n: &NodeProc) -> (PeerId, Multiaddr) {
@@ -33,9 +34,9 @@ async fn store(
 ) -> Response {
     let req = Request::Store {
         id,
-        lease,
+        leases: vec![lease],
         bytes,
-        avoid: vec![],
+        avoid: None,
     };
     client.request(peer, req).await.unwrap()
 }
@@ -161,12 +162,12 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
         let _ = stop_rx.await;
     }));
     client.add_address(peer, addr.clone()).await;
-    let owner = OwnerId([7; 32]);
-    let lease = Lease {
-        owner,
-        expires_at: u64::MAX,
-        copies: 1,
-    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let owner = |n: u8| MasterKey::from_bytes([n; 32]);
+    let terms = Terms::for_tier(&owner(7), Tier::Bronze, now);
     let sealed = |seed: u64| {
         seal(
             &random_bytes(seed, 600 << 10),
@@ -180,7 +181,7 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
     // 1. Bytes that do not match the id.
     let a = sealed(1);
     let b = sealed(2);
-    let r = store(&client, peer, a.id(), lease, b.bytes().to_vec()).await;
+    let r = store(&client, peer, a.id(), terms.lease(&a.id()), b.bytes().to_vec()).await;
     assert_eq!(r, Response::Rejected(Reject::IdMismatch));
     assert_eq!(shard_count(&env, &node), 0);
 
@@ -189,18 +190,58 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
     assert_eq!(shard_count(&env, &node), 0);
 
     // 3. Quota: 1 MiB per owner; the first 600 KiB shard fits, the second not.
-    let r = store(&client, peer, a.id(), lease, a.bytes().to_vec()).await;
+    let r = store(&client, peer, a.id(), terms.lease(&a.id()), a.bytes().to_vec()).await;
     assert_eq!(r, Response::Stored);
-    let r = store(&client, peer, b.id(), lease, b.bytes().to_vec()).await;
+    let r = store(&client, peer, b.id(), terms.lease(&b.id()), b.bytes().to_vec()).await;
     assert_eq!(r, Response::Rejected(Reject::OverQuota));
-    let other = Lease {
-        owner: OwnerId([8; 32]),
-        expires_at: u64::MAX,
-        copies: 1,
-    };
-    let r = store(&client, peer, b.id(), other, b.bytes().to_vec()).await;
+    let c = sealed(3);
+
+    // 4. Leases the owner did not sign are refused, and nothing is stored:
+    //    a's lease replayed on another shard; the owner's signature under a
+    //    fresh owner id (a fresh quota) or a victim's; a copy count or an
+    //    expiry changed after signing; and, signed by the owner itself, more
+    //    copies than any tier and a lease that never ends.
+    let good = terms.lease(&a.id());
+    let bad_leases = [
+        (good, "replayed"),
+        (Lease { owner: owner(8).owner_id(), ..terms.lease(&c.id()) }, "fresh owner id"),
+        (Lease { copies: 7, ..terms.lease(&c.id()) }, "copies raised"),
+        (Lease { expires_at: u64::MAX, ..terms.lease(&c.id()) }, "expiry raised"),
+        (Terms::new(&owner(9), now + 100, 255).lease(&c.id()), "255 copies"),
+        (Terms::new(&owner(9), u64::MAX, 3).lease(&c.id()), "forever"),
+    ];
+    for (l, what) in bad_leases {
+        let r = store(&client, peer, c.id(), l, c.bytes().to_vec()).await;
+        assert!(matches!(r, Response::Rejected(Reject::BadLease(_))), "{what}: {r:?}");
+    }
+    // A renew cannot raise the copies of a held shard either.
+    let r = client
+        .request(
+            peer,
+            Request::Renew {
+                id: a.id(),
+                lease: Lease { copies: 7, ..good },
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(r, Response::Rejected(Reject::BadLease(_))), "{r:?}");
+    assert_eq!(shard_count(&env, &node), 1);
+
+    // Another owner, signing its own lease, has its own quota.
+    let other = Terms::for_tier(&owner(8), Tier::Bronze, now);
+    let r = store(&client, peer, b.id(), other.lease(&b.id()), b.bytes().to_vec()).await;
     assert_eq!(r, Response::Stored, "another owner has its own quota");
     assert_eq!(shard_count(&env, &node), 2);
+    let rows = node.run(&env, &["shards", "list", "--json"]).ok().json();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == a.id().to_string())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(row["leases"][0]["copies"], 2, "bronze's copies, not 7: {row}");
 
     // A fetch returns exactly the stored bytes.
     let r = client
@@ -217,6 +258,8 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
     assert!(log.contains("bytes do not match the id"), "{log}");
     assert!(log.contains("exceeds the"), "{log}");
     assert!(log.contains("owner over quota"), "{log}");
+    assert!(log.contains("refused a lease: the owner's signature does not verify"), "{log}");
+    assert!(log.contains("refused a lease: asks for 255 copies"), "{log}");
     assert!(!log.contains("panicked"), "{log}");
     let _ = stop_tx.send(());
     let _ = loop_task.await;

@@ -105,6 +105,14 @@ fn liars_never_count_as_copies_and_lose_their_standing() {
         .stdout;
     assert!(why.contains("proof"), "{why}");
     eprintln!("node1 on the forgetful liar:\n{why}");
+    // The liar pushed its shards on with an avoid list naming every honest
+    // peer, under the owner's name but without its signature: ignored.
+    assert!(
+        s.nodes
+            .iter()
+            .any(|n| n.log_text().contains("ignored an avoid list not signed by an owner")),
+        "no honest node saw the forged avoid list"
+    );
     eprintln!(
         "node1 on the evasive liar: {:?}",
         reputation(&s, 0, &liars[1])

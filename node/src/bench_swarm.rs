@@ -60,16 +60,18 @@ async fn raw_rr(n: usize) -> anyhow::Result<f64> {
     tokio::spawn(a_loop.run(stopped(stop_rx)));
     a_client.add_address(b_peer, b_addr).await;
     let payload = vec![0x5au8; 1 << 20];
+    // The receiver only answers: the lease is never checked.
     let lease = Lease {
         owner: OwnerId([0; 32]),
         expires_at: 0,
         copies: 1,
+        sig: shardnet_protocol::lease::Sig([0; 64]),
     };
     let req = || Request::Store {
         id: ShardId([0; 32]),
-        lease,
+        leases: vec![lease],
         bytes: payload.clone(),
-        avoid: vec![],
+        avoid: None,
     };
     // Warm up the connection.
     a_client.request(b_peer, req()).await?;

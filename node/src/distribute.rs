@@ -33,7 +33,7 @@ use shardnet_protocol::proof;
 use shardnet_protocol::reputation::Evidence;
 use shardnet_protocol::sample;
 use shardnet_protocol::wire::{Request, Response};
-use shardnet_protocol::{Lease, MasterKey, Sealed, ShardId};
+use shardnet_protocol::{Avoid, Lease, MasterKey, Sealed, ShardId, Terms};
 use shardnet_store::{PutOutcome, ShardState, Store};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -107,14 +107,17 @@ impl<'a> SwarmSink<'a> {
         id: ShardId,
         lease: Lease,
         bytes: Option<&[u8]>,
-        avoid: &[[u8; 32]],
+        avoid: Option<&Avoid>,
     ) -> Result<(), String> {
         if peer == self.net.client.local_peer_id() {
             return match bytes {
                 Some(b) => match self.store.put_shard(&id, b, lease) {
                     Ok(PutOutcome::Stored) => {
                         self.net.usage.add(lease.owner, b.len() as u64);
-                        self.store.set_avoid(&id, avoid).map_err(|e| e.to_string())
+                        match avoid {
+                            Some(a) => self.store.set_avoid(&id, a).map_err(|e| e.to_string()),
+                            None => Ok(()),
+                        }
                     }
                     Ok(_) => Ok(()),
                     Err(e) => Err(e.to_string()),
@@ -129,9 +132,9 @@ impl<'a> SwarmSink<'a> {
         let req = match bytes {
             Some(b) => Request::Store {
                 id,
-                lease,
+                leases: vec![lease],
                 bytes: b.to_vec(),
-                avoid: avoid.to_vec(),
+                avoid: avoid.cloned(),
             },
             None => Request::Renew { id, lease },
         };
@@ -188,10 +191,11 @@ impl<'a> SwarmSink<'a> {
         &self,
         id: ShardId,
         size: u64,
-        lease: Lease,
+        terms: &Terms,
         bytes: Option<&[u8]>,
         last: bool,
     ) -> Result<Vec<PeerId>, SinkError> {
+        let lease = terms.lease(&id);
         let mut pool = self.candidates.clone();
         let mut avoid: Vec<[u8; 32]> = Vec::new();
         if last {
@@ -222,6 +226,9 @@ impl<'a> SwarmSink<'a> {
                 pool.retain(|c| !avoid.contains(&c.key));
             }
         }
+        // Signed, so that holders and repairers can tell it is the owner's.
+        let signed_avoid = (!avoid.is_empty()).then(|| terms.avoid(&id, &avoid));
+        let signed_avoid = signed_avoid.as_ref();
         let eligible = pool.iter().filter(|c| c.eligible(size)).count();
         let wanted = self.copies.min(eligible);
         if wanted < self.copies {
@@ -250,7 +257,7 @@ impl<'a> SwarmSink<'a> {
             let results = self.net.handle.block_on(join_all(
                 batch
                     .iter()
-                    .map(|p| self.send(*p, id, lease, bytes, &avoid)),
+                    .map(|p| self.send(*p, id, lease, bytes, signed_avoid)),
             ));
             for (p, r) in batch.into_iter().zip(results) {
                 match r {
@@ -273,7 +280,7 @@ impl<'a> SwarmSink<'a> {
             });
         }
         if bytes.is_some() {
-            self.trusted_floor(&order, &mut confirmed, (id, lease, bytes, &avoid));
+            self.trusted_floor(&order, &mut confirmed, (id, lease, bytes, signed_avoid));
         }
         if !avoid.is_empty() {
             self.check_root_zones(&id, &confirmed, &avoid, size);
@@ -289,7 +296,7 @@ impl<'a> SwarmSink<'a> {
         &self,
         order: &[PeerId],
         confirmed: &mut Vec<PeerId>,
-        (id, lease, bytes, avoid): (ShardId, Lease, Option<&[u8]>, &[[u8; 32]]),
+        (id, lease, bytes, avoid): (ShardId, Lease, Option<&[u8]>, Option<&Avoid>),
     ) {
         let local = self.net.client.local_peer_id();
         let audits = &self.net.audits;
@@ -374,12 +381,12 @@ impl ShardSink for SwarmSink<'_> {
     fn reuse(
         &self,
         index_key: &[u8; 32],
-        lease: Lease,
+        terms: &Terms,
     ) -> Result<Option<(ShardId, u64)>, SinkError> {
         let Some((id, size)) = self.store.lookup_chunk_any(index_key)? else {
             return Ok(None);
         };
-        match self.place(id, size as u64, lease, None, false) {
+        match self.place(id, size as u64, terms, None, false) {
             Ok(peers) => {
                 self.record(&peers);
                 Ok(Some((id, size as u64)))
@@ -389,11 +396,11 @@ impl ShardSink for SwarmSink<'_> {
         }
     }
 
-    fn put(&self, shard: &Sealed, lease: Lease, last: bool) -> Result<bool, SinkError> {
+    fn put(&self, shard: &Sealed, terms: &Terms, last: bool) -> Result<bool, SinkError> {
         let peers = self.place(
             shard.id(),
             shard.bytes().len() as u64,
-            lease,
+            terms,
             Some(shard.bytes()),
             last,
         )?;

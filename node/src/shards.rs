@@ -4,7 +4,7 @@
 //! placing shards on their responsible peers ([`crate::distribute`]).
 
 use shardnet_protocol::catalogue::CatalogueEntry;
-use shardnet_protocol::{Lease, Sealed, ShardId};
+use shardnet_protocol::{Sealed, ShardId, Terms};
 use shardnet_store::{PutOutcome, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,15 +34,17 @@ pub enum SourceError {
 
 pub trait ShardSink: Sync {
     /// Dedup: the shard already stored for this chunk (by dedup index key), with
-    /// `lease` added wherever it is held; `None` means: seal and `put` it.
+    /// a lease under `terms` added wherever it is held; `None` means: seal and
+    /// `put` it.
     fn reuse(
         &self,
         index_key: &[u8; 32],
-        lease: Lease,
+        terms: &Terms,
     ) -> Result<Option<(ShardId, u64)>, SinkError>;
-    /// Stores `shard` under `lease` where it belongs; `last` marks the backup's
-    /// final shard (its root). Returns whether new bytes were written.
-    fn put(&self, shard: &Sealed, lease: Lease, last: bool) -> Result<bool, SinkError>;
+    /// Stores `shard` under a lease signed to `terms` where it belongs; `last`
+    /// marks the backup's final shard (its root). Returns whether new bytes
+    /// were written.
+    fn put(&self, shard: &Sealed, terms: &Terms, last: bool) -> Result<bool, SinkError>;
     /// Records `index_key → (id, size)` in the owner's dedup index.
     fn remember(&self, index_key: &[u8; 32], id: &ShardId, size: u32) -> Result<(), SinkError>;
     /// Makes everything durable, then records the backup in the catalogue.
@@ -61,10 +63,10 @@ impl ShardSink for Local<'_> {
     fn reuse(
         &self,
         index_key: &[u8; 32],
-        lease: Lease,
+        terms: &Terms,
     ) -> Result<Option<(ShardId, u64)>, SinkError> {
         if let Some(id) = self.0.lookup_chunk(index_key)? {
-            if self.0.add_lease(&id, lease)? {
+            if self.0.add_lease(&id, terms.lease(&id))? {
                 let size = self.0.meta(&id)?.map_or(0, |m| m.size as u64);
                 return Ok(Some((id, size)));
             }
@@ -72,8 +74,8 @@ impl ShardSink for Local<'_> {
         Ok(None)
     }
 
-    fn put(&self, shard: &Sealed, lease: Lease, _last: bool) -> Result<bool, SinkError> {
-        Ok(self.0.put_sealed(shard, lease)? != PutOutcome::AlreadyPresent)
+    fn put(&self, shard: &Sealed, terms: &Terms, _last: bool) -> Result<bool, SinkError> {
+        Ok(self.0.put_sealed(shard, terms.lease(&shard.id()))? != PutOutcome::AlreadyPresent)
     }
 
     fn remember(&self, index_key: &[u8; 32], id: &ShardId, size: u32) -> Result<(), SinkError> {

@@ -19,7 +19,7 @@ use libp2p::PeerId;
 use shardnet_protocol::envelope::MAX_SHARD_LEN;
 use shardnet_protocol::placement::Key;
 use shardnet_protocol::wire::{Reject, Request, Response};
-use shardnet_protocol::{Lease, OwnerId, ShardId};
+use shardnet_protocol::{lease, Avoid, Lease, OwnerId, ShardId};
 use shardnet_store::{PutOutcome, ShardState, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -116,8 +116,9 @@ pub struct Limits {
 struct WriteJob {
     peer: PeerId,
     id: ShardId,
-    lease: Lease,
-    avoid: Vec<[u8; 32]>,
+    /// Unverified as received: `apply` checks every signature.
+    leases: Vec<Lease>,
+    avoid: Option<Avoid>,
     bytes: Option<Vec<u8>>,
     channel: ResponseChannel<Response>,
 }
@@ -184,7 +185,7 @@ pub async fn run(
                 }
                 Request::Store {
                     id,
-                    lease,
+                    leases,
                     bytes,
                     avoid,
                 } => {
@@ -192,7 +193,7 @@ pub async fn run(
                         .send(WriteJob {
                             peer,
                             id,
-                            lease,
+                            leases,
                             avoid,
                             bytes: Some(bytes),
                             channel,
@@ -204,8 +205,8 @@ pub async fn run(
                         .send(WriteJob {
                             peer,
                             id,
-                            lease,
-                            avoid: Vec::new(),
+                            leases: vec![lease],
+                            avoid: None,
                             bytes: None,
                             channel,
                         })
@@ -316,9 +317,18 @@ fn answer(store: &Store, peer: PeerId, req: Request) -> Response {
 }
 
 /// Applies one store or renew request; the flush comes later, for the group.
-fn apply(store: &Store, usage: &Usage, limits: &Limits, own: Key, job: &WriteJob) -> Response {
+/// Only leases signed by their owners for this shard count: quotas are
+/// charged to verified owners, and copies and terms are the owner's.
+fn apply(store: &Store, usage: &Usage, limits: &Limits, job: &WriteJob) -> Response {
+    let now = crate::output::now_unix();
+    let (leases, why) = lease::verified(&job.id, &job.leases, now);
+    let Some(&first) = leases.first() else {
+        let why = why.map_or_else(|| "no lease".to_string(), |e| e.to_string());
+        warn!(peer = %job.peer, shard = %job.id, "refused a lease: {why}");
+        return Response::Rejected(Reject::BadLease(why));
+    };
     let Some(bytes) = &job.bytes else {
-        return match store.add_lease(&job.id, job.lease) {
+        return match store.add_lease(&job.id, first) {
             Ok(true) => Response::Renewed,
             Ok(false) => Response::NotFound,
             Err(e) => Response::Rejected(Reject::Internal(e.to_string())),
@@ -336,24 +346,33 @@ fn apply(store: &Store, usage: &Usage, limits: &Limits, own: Key, job: &WriteJob
             warn!(peer = %job.peer, shard = %job.id, size, "refused shard: capacity reached");
             return Response::Rejected(Reject::Full);
         }
-        if usage.owner(&job.lease.owner) + size > limits.quota_per_owner {
-            warn!(peer = %job.peer, shard = %job.id, owner = %job.lease.owner, "refused shard: owner over quota");
+        if usage.owner(&first.owner) + size > limits.quota_per_owner {
+            warn!(peer = %job.peer, shard = %job.id, owner = %first.owner, "refused shard: owner over quota");
             return Response::Rejected(Reject::OverQuota);
         }
     }
-    // Separation is set by whoever stores a shard here first, and never names
-    // this node: a peer re-storing a held shard cannot push this node out of
-    // its own responsible set (a targeted delete).
-    let put = store.put_shard(&job.id, bytes, job.lease).and_then(|o| {
-        if o == PutOutcome::Stored {
-            let avoid: Vec<[u8; 32]> = job.avoid.iter().filter(|k| **k != own).copied().collect();
-            store.set_avoid(&job.id, &avoid)?;
+    // Separation is the owner's word only: an avoid list counts when signed
+    // by an owner whose lease came with it. (Repair never places a copy on
+    // this node by a list that names it: `scan` leaves the own key out.)
+    let avoid = job.avoid.as_ref().filter(|a| {
+        let ok = a.verify(&job.id).is_ok() && leases.iter().any(|l| l.owner == a.owner);
+        if !ok {
+            warn!(peer = %job.peer, shard = %job.id, "ignored an avoid list not signed by an owner of the shard");
+        }
+        ok
+    });
+    let put = store.put_shard(&job.id, bytes, first).and_then(|o| {
+        for l in &leases[1..] {
+            store.add_lease(&job.id, *l)?;
+        }
+        if let Some(a) = avoid {
+            store.set_avoid(&job.id, a)?;
         }
         Ok(o)
     });
     match put {
         Ok(PutOutcome::Stored) => {
-            usage.add(job.lease.owner, size);
+            usage.add(first.owner, size);
             Response::Stored
         }
         // A repaired copy was counted in `used` all along.
@@ -386,12 +405,11 @@ async fn writer(
             }
         }
         let (s, u, l) = (store.clone(), usage.clone(), limits.clone());
-        let own = shardnet_protocol::placement::peer_key(&client.local_peer_id().to_bytes());
         let answered = tokio::task::spawn_blocking(move || {
             let mut out: Vec<(ResponseChannel<Response>, Response)> =
                 Vec::with_capacity(group.len());
             let mut responses: Vec<Response> =
-                group.iter().map(|j| apply(&s, &u, &l, own, j)).collect();
+                group.iter().map(|j| apply(&s, &u, &l, j)).collect();
             if let Err(e) = s.flush() {
                 // Nothing is acknowledged unless it is durable.
                 for r in responses.iter_mut() {

@@ -7,7 +7,8 @@
 //!   without the convergence key nobody can confirm a guess of the plaintext.
 //! - *manifest piece key*: the same construction for the pieces of a manifest.
 //! - *manifest key*: encrypts every backup's manifest root (random nonces).
-//! - *owner id*: a public, non-secret name of the owner for leases and quotas.
+//! - *signing key*: ed25519, signs leases and catalogue records; its public
+//!   half is the *owner id*, the owner's public name for leases and quotas.
 
 use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,6 @@ use std::fmt;
 const CTX_CONVERGENCE: &str = "shardnet 2026-11 chunk convergence key v1";
 const CTX_MANIFEST_PIECE: &str = "shardnet 2026-11 manifest piece convergence key v1";
 const CTX_MANIFEST: &str = "shardnet 2026-11 manifest root key v1";
-const CTX_OWNER_ID: &str = "shardnet 2026-11 owner id v1";
 const CTX_CATALOGUE: &str = "shardnet 2026-11 catalogue key v1";
 const CTX_SIGNING: &str = "shardnet 2026-11 owner ed25519 signing seed v1";
 
@@ -97,8 +97,10 @@ impl MasterKey {
         libp2p_identity::ed25519::Keypair::from(secret)
     }
 
+    /// The owner's public name: its signing key's public half, so that a
+    /// lease or catalogue names the key that must have signed it.
     pub fn owner_id(&self) -> OwnerId {
-        OwnerId(blake3::derive_key(CTX_OWNER_ID, &self.0))
+        OwnerId(self.signing_key().public().to_bytes())
     }
 
     /// `snk1-` followed by the key and a 4-byte checksum in hex, in groups of 8.

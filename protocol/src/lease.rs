@@ -1,29 +1,240 @@
 //! Leases: a stored shard stays as long as some owner's lease on it is live.
 //! Pruning of expired and orphaned shards is decided from leases alone.
+//!
+//! Every lease is signed by its owner (the owner id *is* the owner's ed25519
+//! public key) over the shard id, the expiry and the copy count, so a holder
+//! checks it without trusting whoever delivered it: a peer can neither charge
+//! a shard to another owner's quota, nor ask for more copies or a longer
+//! life than the owner did, nor replay one shard's lease on another. The
+//! complementary-separation list that keeps a backup's root off the peers
+//! holding its other shards ([`Avoid`]) is signed the same way.
 
-use crate::keys::OwnerId;
-use serde::{Deserialize, Serialize};
+use crate::id::ShardId;
+use crate::keys::{MasterKey, OwnerId};
+use crate::tier::{Tier, DAY_SECS};
+use libp2p_identity::ed25519;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
 
-/// An owner's claim on a shard until `expires_at` (unix seconds), and how many
-/// copies the owner's tier wants kept (repair restores that count).
+/// Most copies a lease may ask for: the highest tier's.
+pub const MAX_COPIES: u8 = 7;
+/// Longest a lease may run past the moment a holder receives it: the longest
+/// tier plus a year of slack for clocks and early renewals.
+pub const MAX_TERM_SECS: u64 = (7 * 365 + 366) * DAY_SECS;
+/// Most placement keys one avoid list may name.
+pub const MAX_AVOID: usize = 16;
+/// Most owners' leases one shard keeps (and one `Store` may carry).
+pub const MAX_LEASES: usize = 16;
+
+const LEASE_CONTEXT: &[u8] = b"shardnet lease v1\0";
+const AVOID_CONTEXT: &[u8] = b"shardnet avoid v1\0";
+
+/// An ed25519 signature.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sig(pub [u8; 64]);
+
+/// An owner's signed claim on one shard until `expires_at` (unix seconds),
+/// and how many copies the owner's tier wants kept (repair restores that
+/// count). Only [`Lease::verify`] makes it worth anything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
     pub owner: OwnerId,
     pub expires_at: u64,
     pub copies: u8,
+    pub sig: Sig,
 }
 
-/// Adds `new` to `leases`: one lease per owner, keeping the later expiry and the
-/// larger copy count (a lease is only ever extended by adding; shortening needs
-/// the owner's signed request, later). Returns whether anything changed.
+/// Placement keys of peers that must never hold a shard, as its owner decided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Avoid {
+    pub owner: OwnerId,
+    pub keys: Vec<[u8; 32]>,
+    pub sig: Sig,
+}
+
+/// Why a lease or an avoid list was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LeaseError {
+    #[error("the owner's signature does not verify")]
+    BadSignature,
+    #[error("asks for {0} copies (at most {MAX_COPIES})")]
+    Copies(u8),
+    #[error("runs until {expires_at}, more than {MAX_TERM_SECS} s after {now}")]
+    TooLong { expires_at: u64, now: u64 },
+    #[error("expired at {expires_at} (now {now})")]
+    Expired { expires_at: u64, now: u64 },
+    #[error("names {0} peers to avoid (at most {MAX_AVOID})")]
+    AvoidTooLong(usize),
+    #[error("no lease of the avoid list's owner")]
+    AvoidOwner,
+}
+
+/// What an owner grants every shard of one backup; signs one lease per shard.
+#[derive(Clone)]
+pub struct Terms {
+    signer: ed25519::Keypair,
+    owner: OwnerId,
+    pub expires_at: u64,
+    pub copies: u8,
+}
+
+impl Terms {
+    pub fn new(master: &MasterKey, expires_at: u64, copies: u8) -> Self {
+        let signer = master.signing_key();
+        Terms {
+            owner: OwnerId(signer.public().to_bytes()),
+            signer,
+            expires_at,
+            copies,
+        }
+    }
+
+    /// The terms of `tier` for a backup made at `now`.
+    pub fn for_tier(master: &MasterKey, tier: Tier, now: u64) -> Self {
+        Terms::new(master, tier.expires_at(now), tier.copies() as u8)
+    }
+
+    pub fn owner(&self) -> OwnerId {
+        self.owner
+    }
+
+    /// The signed lease of `shard` under these terms.
+    pub fn lease(&self, shard: &ShardId) -> Lease {
+        let msg = lease_bytes(shard, &self.owner, self.expires_at, self.copies);
+        Lease {
+            owner: self.owner,
+            expires_at: self.expires_at,
+            copies: self.copies,
+            sig: sig(self.signer.sign(&msg)),
+        }
+    }
+
+    /// The signed avoid list of `shard` (at most [`MAX_AVOID`] keys are kept).
+    pub fn avoid(&self, shard: &ShardId, keys: &[[u8; 32]]) -> Avoid {
+        let keys: Vec<[u8; 32]> = keys.iter().take(MAX_AVOID).copied().collect();
+        let msg = avoid_bytes(shard, &self.owner, &keys);
+        Avoid {
+            owner: self.owner,
+            keys,
+            sig: sig(self.signer.sign(&msg)),
+        }
+    }
+}
+
+fn sig(bytes: Vec<u8>) -> Sig {
+    let mut s = [0u8; 64];
+    s.copy_from_slice(&bytes[..64]);
+    Sig(s)
+}
+
+fn lease_bytes(shard: &ShardId, owner: &OwnerId, expires_at: u64, copies: u8) -> Vec<u8> {
+    let mut m = Vec::with_capacity(LEASE_CONTEXT.len() + 73);
+    m.extend_from_slice(LEASE_CONTEXT);
+    m.extend_from_slice(&shard.0);
+    m.extend_from_slice(&owner.0);
+    m.extend_from_slice(&expires_at.to_be_bytes());
+    m.push(copies);
+    m
+}
+
+fn avoid_bytes(shard: &ShardId, owner: &OwnerId, keys: &[[u8; 32]]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(AVOID_CONTEXT.len() + 64 + 32 * keys.len());
+    m.extend_from_slice(AVOID_CONTEXT);
+    m.extend_from_slice(&shard.0);
+    m.extend_from_slice(&owner.0);
+    for k in keys {
+        m.extend_from_slice(k);
+    }
+    m
+}
+
+fn check_sig(owner: &OwnerId, msg: &[u8], s: &Sig) -> Result<(), LeaseError> {
+    let pk = ed25519::PublicKey::try_from_bytes(&owner.0).map_err(|_| LeaseError::BadSignature)?;
+    if pk.verify(msg, &s.0) {
+        Ok(())
+    } else {
+        Err(LeaseError::BadSignature)
+    }
+}
+
+impl Lease {
+    /// Checks the lease as a holder receiving it at `now` must: signed by its
+    /// owner for this shard, live, no longer than [`MAX_TERM_SECS`], and 1 to
+    /// [`MAX_COPIES`] copies.
+    pub fn verify(&self, shard: &ShardId, now: u64) -> Result<(), LeaseError> {
+        if self.copies == 0 || self.copies > MAX_COPIES {
+            return Err(LeaseError::Copies(self.copies));
+        }
+        if self.expires_at <= now {
+            return Err(LeaseError::Expired {
+                expires_at: self.expires_at,
+                now,
+            });
+        }
+        if self.expires_at > now.saturating_add(MAX_TERM_SECS) {
+            return Err(LeaseError::TooLong {
+                expires_at: self.expires_at,
+                now,
+            });
+        }
+        check_sig(
+            &self.owner,
+            &lease_bytes(shard, &self.owner, self.expires_at, self.copies),
+            &self.sig,
+        )
+    }
+}
+
+impl Avoid {
+    /// Checks the list is signed by `owner`'s key for this shard and bounded.
+    pub fn verify(&self, shard: &ShardId) -> Result<(), LeaseError> {
+        if self.keys.len() > MAX_AVOID {
+            return Err(LeaseError::AvoidTooLong(self.keys.len()));
+        }
+        check_sig(
+            &self.owner,
+            &avoid_bytes(shard, &self.owner, &self.keys),
+            &self.sig,
+        )
+    }
+}
+
+/// The leases among `leases` a holder may keep for `shard` at `now`, at most
+/// one per owner (the longest) and at most [`MAX_LEASES`], and the first
+/// error seen (for the refusal when none is left).
+pub fn verified(
+    shard: &ShardId,
+    leases: &[Lease],
+    now: u64,
+) -> (Vec<Lease>, Option<LeaseError>) {
+    let mut ok: Vec<Lease> = Vec::new();
+    let mut err = None;
+    for l in leases.iter().take(MAX_LEASES) {
+        match l.verify(shard, now) {
+            Ok(()) => {
+                merge(&mut ok, *l);
+            }
+            Err(e) => {
+                err.get_or_insert(e);
+            }
+        }
+    }
+    (ok, err)
+}
+
+/// Adds `new` to `leases`, one lease per owner: a lease that runs longer (or
+/// as long, with more copies) replaces the owner's older one; signatures cover
+/// whole leases, so two are never combined. A new owner beyond [`MAX_LEASES`]
+/// is not added. Returns whether anything changed.
 pub fn merge(leases: &mut Vec<Lease>, new: Lease) -> bool {
+    let full = leases.len() >= MAX_LEASES;
     match leases.iter_mut().find(|l| l.owner == new.owner) {
-        Some(l) if l.expires_at >= new.expires_at && l.copies >= new.copies => false,
+        Some(l) if (l.expires_at, l.copies) >= (new.expires_at, new.copies) => false,
         Some(l) => {
-            l.expires_at = l.expires_at.max(new.expires_at);
-            l.copies = l.copies.max(new.copies);
+            *l = new;
             true
         }
+        None if full => false,
         None => {
             leases.push(new);
             true
@@ -32,7 +243,8 @@ pub fn merge(leases: &mut Vec<Lease>, new: Lease) -> bool {
 }
 
 /// Copies wanted for a shard: the most any unexpired lease asks for (at least 1
-/// while any lease exists, so a shard is never dropped by repair arithmetic).
+/// while any lease exists, so a shard is never dropped by repair arithmetic),
+/// never more than [`MAX_COPIES`].
 pub fn copies_wanted(leases: &[Lease], now: u64) -> usize {
     let live = leases
         .iter()
@@ -41,7 +253,7 @@ pub fn copies_wanted(leases: &[Lease], now: u64) -> usize {
         .max();
     live.or_else(|| leases.iter().map(|l| l.copies as usize).max())
         .unwrap_or(1)
-        .max(1)
+        .clamp(1, MAX_COPIES as usize)
 }
 
 /// The latest expiry among `leases`, or `None` when there are none (an orphan).
@@ -49,24 +261,156 @@ pub fn latest_expiry(leases: &[Lease]) -> Option<u64> {
     leases.iter().map(|l| l.expires_at).max()
 }
 
+impl Serialize for Sig {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&hex::encode(self.0))
+        } else {
+            s.serialize_bytes(&self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Sig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let bytes: Vec<u8> = if d.is_human_readable() {
+            hex::decode(String::deserialize(d)?).map_err(serde::de::Error::custom)?
+        } else {
+            serde_bytes::ByteBuf::deserialize(d)?.into_vec()
+        };
+        let arr: [u8; 64] = bytes
+            .try_into()
+            .map_err(|_| serde::de::Error::custom("a signature is 64 bytes"))?;
+        Ok(Sig(arr))
+    }
+}
+
+impl fmt::Debug for Sig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sig({}..)", hex::encode(&self.0[..4]))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use rand::SeedableRng;
+
+    fn master(seed: u64) -> MasterKey {
+        MasterKey::generate(&mut rand::rngs::StdRng::seed_from_u64(seed))
+    }
+
+    const NOW: u64 = 1_800_000_000;
+
+    #[test]
+    fn a_signed_lease_verifies_for_its_shard_only() {
+        let t = Terms::for_tier(&master(1), Tier::Gold, NOW);
+        let a = ShardId([1; 32]);
+        let l = t.lease(&a);
+        assert_eq!(l.owner, master(1).owner_id());
+        l.verify(&a, NOW).unwrap();
+        assert_eq!(l.verify(&ShardId([2; 32]), NOW), Err(LeaseError::BadSignature));
+    }
+
+    #[test]
+    fn tampered_or_forged_leases_are_refused() {
+        let t = Terms::for_tier(&master(1), Tier::Silver, NOW);
+        let a = ShardId([1; 32]);
+        let l = t.lease(&a);
+        let more = Lease { copies: 7, ..l };
+        assert_eq!(more.verify(&a, NOW), Err(LeaseError::BadSignature));
+        let longer = Lease { expires_at: l.expires_at + 1, ..l };
+        assert_eq!(longer.verify(&a, NOW), Err(LeaseError::BadSignature));
+        // Another owner's id on my signature: charged to the victim, refused.
+        let victim = Lease { owner: master(2).owner_id(), ..l };
+        assert_eq!(victim.verify(&a, NOW), Err(LeaseError::BadSignature));
+        // Garbage owner bytes that are no curve point.
+        let junk = Lease { owner: OwnerId([0xff; 32]), ..l };
+        assert!(junk.verify(&a, NOW).is_err());
+    }
+
+    #[test]
+    fn the_owner_cannot_sign_away_the_bounds() {
+        let m = master(3);
+        let a = ShardId([1; 32]);
+        let lots = Terms::new(&m, NOW + 10, 255).lease(&a);
+        assert_eq!(lots.verify(&a, NOW), Err(LeaseError::Copies(255)));
+        let zero = Terms::new(&m, NOW + 10, 0).lease(&a);
+        assert_eq!(zero.verify(&a, NOW), Err(LeaseError::Copies(0)));
+        let forever = Terms::new(&m, u64::MAX, 3).lease(&a);
+        assert!(matches!(forever.verify(&a, NOW), Err(LeaseError::TooLong { .. })));
+        let gone = Terms::new(&m, NOW, 3).lease(&a);
+        assert!(matches!(gone.verify(&a, NOW), Err(LeaseError::Expired { .. })));
+        // The longest tier is within the bound.
+        Terms::for_tier(&m, Tier::Critical, NOW).lease(&a).verify(&a, NOW).unwrap();
+    }
+
+    #[test]
+    fn avoid_lists_are_signed_and_bounded() {
+        let t = Terms::for_tier(&master(4), Tier::Silver, NOW);
+        let a = ShardId([1; 32]);
+        let av = t.avoid(&a, &[[1; 32], [2; 32]]);
+        av.verify(&a).unwrap();
+        assert!(av.verify(&ShardId([9; 32])).is_err());
+        let mut more = av.clone();
+        more.keys.push([3; 32]);
+        assert_eq!(more.verify(&a), Err(LeaseError::BadSignature));
+        assert_eq!(t.avoid(&a, &[[0; 32]; 40]).keys.len(), MAX_AVOID);
+    }
+
+    #[test]
+    fn verified_keeps_the_good_ones_and_says_why_not() {
+        let a = ShardId([1; 32]);
+        let good = Terms::for_tier(&master(5), Tier::Bronze, NOW).lease(&a);
+        let bad = Lease { copies: 3, ..Terms::for_tier(&master(6), Tier::Bronze, NOW).lease(&a) };
+        let (ok, err) = verified(&a, &[bad, good], NOW);
+        assert_eq!(ok, vec![good]);
+        assert_eq!(err, Some(LeaseError::BadSignature));
+    }
+
+    #[test]
+    fn serde_round_trips_in_both_forms() {
+        let l = Terms::for_tier(&master(7), Tier::Gold, NOW).lease(&ShardId([1; 32]));
+        let b = crate::codec::encode::<_, 1024>("lease", &l).unwrap();
+        assert_eq!(crate::codec::decode::<Lease, 1024>("lease", &b).unwrap(), l);
+        let j = serde_json::to_string(&l).unwrap();
+        assert_eq!(serde_json::from_str::<Lease>(&j).unwrap(), l);
+    }
+
+    fn fake(owner: u8, expires_at: u64, copies: u8) -> Lease {
+        Lease { owner: OwnerId([owner; 32]), expires_at, copies, sig: Sig([0; 64]) }
+    }
 
     proptest! {
         #[test]
-        fn merge_keeps_one_per_owner_and_max(ops in proptest::collection::vec((0u8..4, 0u64..1000), 0..40)) {
+        fn merge_keeps_one_per_owner_the_longest(ops in proptest::collection::vec((0u8..4, 0u64..1000, 1u8..8), 0..40)) {
             let mut leases = Vec::new();
-            for (o, e) in &ops {
-                merge(&mut leases, Lease { owner: OwnerId([*o; 32]), expires_at: *e, copies: 2 });
+            for (o, e, c) in &ops {
+                merge(&mut leases, fake(*o, *e, *c));
             }
             for o in 0u8..4 {
-                let want = ops.iter().filter(|(x, _)| *x == o).map(|(_, e)| *e).max();
+                let want = ops.iter().filter(|(x, _, _)| *x == o).map(|(_, e, c)| (*e, *c)).max();
                 let got: Vec<_> = leases.iter().filter(|l| l.owner == OwnerId([o; 32])).collect();
                 prop_assert!(got.len() <= 1);
-                prop_assert_eq!(got.first().map(|l| l.expires_at), want);
+                prop_assert_eq!(got.first().map(|l| (l.expires_at, l.copies)), want);
             }
+        }
+
+        #[test]
+        fn merge_never_holds_more_than_max_leases(owners in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let mut leases = Vec::new();
+            for o in owners {
+                merge(&mut leases, fake(o, 1, 1));
+            }
+            prop_assert!(leases.len() <= MAX_LEASES);
+        }
+
+        #[test]
+        fn copies_wanted_is_bounded(ls in proptest::collection::vec((0u8..4, 0u64..10, any::<u8>()), 0..10), now in 0u64..10) {
+            let leases: Vec<Lease> = ls.iter().map(|(o, e, c)| fake(*o, *e, *c)).collect();
+            let w = copies_wanted(&leases, now);
+            prop_assert!((1..=MAX_COPIES as usize).contains(&w));
         }
     }
 }

@@ -11,7 +11,7 @@
 //! - [`chunking`]: content-defined chunking parameters (FastCDC, ~1 MiB average).
 //! - [`manifest`]: a backup's file tree, split into shards under a root shard.
 //! - [`tier`]: retention tiers (critical/gold/silver/bronze) and their maths.
-//! - [`lease`]: who keeps a stored shard alive, and until when.
+//! - [`lease`]: who keeps a stored shard alive, and until when (owner-signed).
 //! - [`codec`]: size-limited serde/bincode encoding used by every decoder.
 //! - [`proof`]: possession proofs (keyed BLAKE3 over a fresh nonce and the shard).
 //! - [`reputation`]: per-peer scores from audit evidence; vetting and isolation.
@@ -39,5 +39,5 @@ pub mod wire;
 pub use envelope::{Cipher, Compression, EnvelopeError, Sealed};
 pub use id::{BackupId, ShardId};
 pub use keys::{MasterKey, OwnerId, ShardKey};
-pub use lease::Lease;
+pub use lease::{Avoid, Lease, Terms};
 pub use tier::Tier;

@@ -10,7 +10,7 @@ use crate::catalogue::{SignedCatalogue, MAX_CATALOGUE_LEN};
 use crate::codec::{self, CodecError};
 use crate::envelope::MAX_SHARD_LEN;
 use crate::id::ShardId;
-use crate::lease::Lease;
+use crate::lease::{Avoid, Lease};
 use serde::{Deserialize, Serialize};
 
 /// Protocol name of shard transfer.
@@ -30,16 +30,18 @@ const fn max(a: usize, b: usize) -> usize {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
-    /// Keep `bytes` (which must hash to `id`) under `lease`; `avoid` lists
-    /// placement keys of peers that must never hold it (separation).
+    /// Keep `bytes` (which must hash to `id`) under the owners' signed
+    /// `leases` (at most `lease::MAX_LEASES`; the holder keeps those that
+    /// verify); `avoid`, signed by one of those owners, lists placement keys
+    /// of peers that must never hold it (separation).
     Store {
         id: ShardId,
-        lease: Lease,
+        leases: Vec<Lease>,
         #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
-        avoid: Vec<[u8; 32]>,
+        avoid: Option<Avoid>,
     },
-    /// Extend `lease` on a shard the peer should already hold.
+    /// Extend the owner's signed `lease` on a shard the peer should already hold.
     Renew { id: ShardId, lease: Lease },
     /// Send the shard's bytes.
     Fetch { id: ShardId },
@@ -77,6 +79,9 @@ pub enum Reject {
     Internal(String),
     /// Too many proofs are being computed; ask again later (not evidence).
     Busy,
+    /// No lease verified: not signed by its owner for this shard, expired,
+    /// too long or too many copies (the reason says which).
+    BadLease(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +111,7 @@ impl std::fmt::Display for Reject {
             Reject::Stale => f.write_str("catalogue is older than the one held"),
             Reject::Internal(e) => write!(f, "peer failed: {e}"),
             Reject::Busy => f.write_str("peer is busy, try later"),
+            Reject::BadLease(why) => write!(f, "lease refused: {why}"),
         }
     }
 }
@@ -150,13 +156,14 @@ mod tests {
         let msgs = vec![
             Request::Store {
                 id: ShardId([1; 32]),
-                lease: Lease {
+                leases: vec![Lease {
                     owner: OwnerId([2; 32]),
                     expires_at: 3,
                     copies: 3,
-                },
+                    sig: crate::lease::Sig([8; 64]),
+                }],
                 bytes: vec![9; 1000],
-                avoid: vec![],
+                avoid: None,
             },
             Request::Fetch {
                 id: ShardId([4; 32]),

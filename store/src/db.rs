@@ -14,7 +14,7 @@ use shardnet_protocol::catalogue::{
 };
 use shardnet_protocol::codec;
 use shardnet_protocol::envelope::MAX_SHARD_LEN;
-use shardnet_protocol::{lease, BackupId, Lease, Sealed, ShardId};
+use shardnet_protocol::{lease, Avoid, BackupId, Lease, Sealed, ShardId};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -59,7 +59,7 @@ const SHARD_WRITE_BUFFER: usize = 32 << 20;
 const LOCK_STRIPES: usize = 64;
 
 /// Most peers one shard's placement may avoid.
-pub const MAX_AVOID: usize = 16;
+pub use shardnet_protocol::lease::MAX_AVOID;
 
 /// What `put` did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -337,7 +337,7 @@ impl Store {
                     stored_at: t,
                     verified_at: t,
                     leases: vec![new_lease],
-                    avoid: Vec::new(),
+                    avoid: None,
                     quarantined_at: 0,
                 };
                 batch.put_cf(self.cf(CF_SHARDS), id.0, bytes);
@@ -634,22 +634,17 @@ impl Store {
         }
     }
 
-    /// Records peers (placement keys) that must not hold `id`. At most
-    /// [`MAX_AVOID`] are kept.
-    pub fn set_avoid(&self, id: &ShardId, avoid: &[[u8; 32]]) -> Result<(), StoreError> {
+    /// Records the owner's signed avoid list of `id`, once: the first list
+    /// stays (callers verify it and check its owner holds a lease).
+    pub fn set_avoid(&self, id: &ShardId, avoid: &Avoid) -> Result<(), StoreError> {
         let _guard = self.lock(id);
         let Some(mut m) = self.meta(id)? else {
             return Ok(());
         };
-        let before = m.avoid.len();
-        for k in avoid {
-            if !m.avoid.contains(k) && m.avoid.len() < MAX_AVOID {
-                m.avoid.push(*k);
-            }
-        }
-        if m.avoid.len() == before {
+        if m.avoid.is_some() {
             return Ok(());
         }
+        m.avoid = Some(avoid.clone());
         let mut batch = WriteBatch::default();
         self.put_meta(&mut batch, id, &m)?;
         self.write(batch)

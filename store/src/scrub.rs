@@ -83,6 +83,7 @@ mod tests {
             owner: OwnerId([1; 32]),
             expires_at: u64::MAX / 2,
             copies: 3,
+            sig: shardnet_protocol::lease::Sig([0; 64]),
         };
         let mut ids: Vec<ShardId> = (0..10u8)
             .map(|i| {

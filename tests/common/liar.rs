@@ -5,8 +5,9 @@
 //! store. What it does with proofs
 //! depends on its [`Lie`]. The forgetful liar also serves wrong bytes for
 //! what it no longer holds, and pushes every shard it is sent to every peer
-//! it has heard of, with an `avoid` list naming them all (to push honest
-//! holders out of their responsible sets). It runs on its own tokio runtime
+//! it has heard of, with a forged `avoid` list naming them all (to push
+//! honest holders out of their responsible sets; it lacks the owner's
+//! signature, so honest nodes ignore it). It runs on its own tokio runtime
 //! in the test process and stops when dropped.
 
 use libp2p::PeerId;
@@ -17,7 +18,8 @@ use shardnet_protocol::placement;
 use shardnet_protocol::proof;
 use shardnet_protocol::sample as proof_sample;
 use shardnet_protocol::wire::{Reject, Request, Response};
-use shardnet_protocol::ShardId;
+use shardnet_protocol::lease::{Sig, MAX_AVOID};
+use shardnet_protocol::{Avoid, ShardId};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -102,7 +104,7 @@ impl Liar {
                 }
                 let answer = match request {
                     Request::Store {
-                        id, bytes, lease, ..
+                        id, bytes, leases, ..
                     } => {
                         sent.insert(id);
                         if matches!(
@@ -112,15 +114,23 @@ impl Liar {
                                 ..
                             }
                         ) {
-                            let avoid: Vec<[u8; 32]> = known
-                                .iter()
-                                .map(|p| placement::peer_key(&p.to_bytes()))
-                                .collect();
+                            // An avoid list naming every honest peer, under
+                            // the owner's name but not its signature: honest
+                            // nodes must ignore it.
+                            let avoid = leases.first().map(|l| Avoid {
+                                owner: l.owner,
+                                keys: known
+                                    .iter()
+                                    .take(MAX_AVOID)
+                                    .map(|p| placement::peer_key(&p.to_bytes()))
+                                    .collect(),
+                                sig: Sig([7; 64]),
+                            });
                             for p in known.iter().filter(|p| **p != from) {
                                 let (c, p) = (client.clone(), *p);
                                 let req = Request::Store {
                                     id,
-                                    lease,
+                                    leases: leases.clone(),
                                     bytes: bytes.clone(),
                                     avoid: avoid.clone(),
                                 };

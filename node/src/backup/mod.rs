@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use shardnet_protocol::catalogue::CatalogueEntry;
 use shardnet_protocol::envelope::{self, NonceMode};
 use shardnet_protocol::manifest::{self, BackupInfo, ChunkRef, EntryKind, Manifest};
-use shardnet_protocol::{BackupId, Cipher, Lease, MasterKey, Sealed, ShardId, Tier};
+use shardnet_protocol::{BackupId, Cipher, MasterKey, Sealed, ShardId, Terms, Tier};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -79,13 +79,13 @@ fn store_chunk(
     sink: &dyn ShardSink,
     master_conv: &shardnet_protocol::keys::ConvergenceKey,
     cipher: Cipher,
-    lease: Lease,
+    terms: &Terms,
     c: Chunk,
 ) -> Result<Stored, BackupError> {
     let key = master_conv.key_for(&c.data);
     let ik = index_key(&key);
     let len = c.data.len() as u32;
-    if let Some((id, size)) = sink.reuse(&ik, lease)? {
+    if let Some((id, size)) = sink.reuse(&ik, terms)? {
         return Ok(Stored {
             file: c.file,
             index: c.index,
@@ -96,7 +96,7 @@ fn store_chunk(
     }
     let sealed = envelope::seal(&c.data, &key, cipher, NonceMode::Convergent)?;
     drop(c.data);
-    let new = sink.put(&sealed, lease, false)?;
+    let new = sink.put(&sealed, terms, false)?;
     sink.remember(&ik, &sealed.id(), sealed.bytes().len() as u32)?;
     Ok(Stored {
         file: c.file,
@@ -127,12 +127,8 @@ pub fn create(
     if walked.entries.is_empty() && walked.files.is_empty() {
         return Err(BackupError::Empty);
     }
-    let expires_at = opts.tier.expires_at(opts.now);
-    let lease = Lease {
-        owner: master.owner_id(),
-        expires_at,
-        copies: opts.tier.copies() as u8,
-    };
+    let terms = Terms::for_tier(master, opts.tier, opts.now);
+    let expires_at = terms.expires_at;
     let conv = master.convergence_key();
     let total: u64 = walked
         .files
@@ -154,7 +150,7 @@ pub fn create(
         .par_bridge()
         .map(|c| {
             let n = c.data.len() as u64;
-            let r = store_chunk(sink, &conv, opts.cipher, lease, c);
+            let r = store_chunk(sink, &conv, opts.cipher, &terms, c);
             bar.inc(n);
             r
         })
@@ -220,7 +216,7 @@ pub fn create(
         nonce,
     )?;
     let mut put = |s: &Sealed, last: bool| -> Result<(), BackupError> {
-        let new = sink.put(s, lease, last)?;
+        let new = sink.put(s, &terms, last)?;
         sizes.insert(s.id(), s.bytes().len() as u64);
         if new {
             new_ids.insert(s.id());

@@ -272,17 +272,23 @@ async fn transfer(net: &Net, store: &Arc<Store>, job: &TransferJob) -> Result<u6
         .map_err(|e| e.to_string())?
         .map(|m| (m.leases, m.avoid))
         .unwrap_or_default();
-    let Some((first, rest)) = leases.split_first() else {
+    if leases.is_empty() {
         return Err("shard has no lease".into());
-    };
+    }
+    if shardnet_protocol::lease::latest_expiry(&leases).is_some_and(|e| e <= now_unix()) {
+        // No holder takes an expired lease: the copy is left to pruning.
+        return Err("every lease on the shard has expired".into());
+    }
     let size = bytes.len() as u64;
+    // The owners' signed leases and avoid list travel with the bytes: the
+    // target checks them itself.
     match net
         .client
         .request(
             peer,
             Request::Store {
                 id,
-                lease: *first,
+                leases,
                 bytes,
                 avoid,
             },
@@ -293,16 +299,6 @@ async fn transfer(net: &Net, store: &Arc<Store>, job: &TransferJob) -> Result<u6
         Ok(Response::Rejected(r)) => return Err(format!("{peer} refused: {r}")),
         Ok(other) => return Err(format!("{peer} answered {other:?}")),
         Err(e) => return Err(e.to_string()),
-    }
-    for l in rest {
-        match net
-            .client
-            .request(peer, Request::Renew { id, lease: *l })
-            .await
-        {
-            Ok(Response::Renewed) => {}
-            other => return Err(format!("{peer}: lease not copied: {other:?}")),
-        }
     }
     Ok(size)
 }
