@@ -124,15 +124,10 @@ pub async fn challenge(
         }
         Ok(Ok(Response::Rejected(Reject::Busy))) => {
             audits.add(&st.busy, 1);
-            // The copies stay unproven, and so count for nothing; a peer
-            // that is busy audit after audit is timing out (at backup time a
-            // busy peer is only asked again: it is loaded, not evasive).
-            if as_audit && audits.note_busy(peer, true) {
-                let detail = format!(
-                    "answered Busy to {} proof rounds in a row",
-                    super::BUSY_ROUNDS
-                );
-                fail_all(audits, peer, batch, now, Evidence::TimedOut, detail);
+            // At backup time a busy peer is only asked again: it is loaded,
+            // not evasive.
+            if as_audit {
+                busy_audit(audits, peer, batch, now);
             }
             return Round {
                 proved: Vec::new(),
@@ -195,6 +190,21 @@ pub async fn challenge(
 }
 
 /// Every copy of `batch` failed this round: one evidence event for it.
+/// An audit round `peer` answered `Busy`: the copies stay unproven, and so
+/// count for nothing; every [`super::BUSY_ROUNDS`]th busy round in a row is a
+/// timed-out audit. With the default policy a peer that is always busy is
+/// isolated after 10 timed-out audits, i.e. 30 audit rounds
+/// (`always_busy_is_isolated_after_thirty_rounds`).
+pub(super) fn busy_audit(audits: &Audits, peer: PeerId, batch: &[Expected], now: u64) {
+    if audits.note_busy(peer, true) {
+        let detail = format!(
+            "answered Busy to {} proof rounds in a row",
+            super::BUSY_ROUNDS
+        );
+        fail_all(audits, peer, batch, now, Evidence::TimedOut, detail);
+    }
+}
+
 fn fail_all(
     audits: &Audits,
     peer: PeerId,
