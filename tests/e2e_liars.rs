@@ -171,6 +171,37 @@ fn a_backup_keeps_a_copy_on_a_vetted_peer_when_liars_surround_it() {
         std::thread::sleep(Duration::from_millis(500));
     }
     eprintln!("honest peers vetted after {:?}", start.elapsed());
+    liars_surround_a_backup(&s, 0, 2, 42);
+}
+
+/// In a new swarm nobody is vetted, so only the operator's word can anchor
+/// trust: node 3 trusts nodes 1 and 2 (`--trust-peer`), and its backup keeps
+/// a copy of every shard on them or itself from the first minute.
+#[test]
+fn in_a_new_swarm_a_copy_of_every_shard_stays_on_a_peer_the_operator_trusts() {
+    let mut s = Swarm::start(3, 1, FAST);
+    let ids: Vec<String> = (0..2)
+        .map(|i| {
+            s.nodes[i].status(&s.env).unwrap()["peer_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    s.stop(2);
+    let mut args = FAST.to_vec();
+    for id in &ids {
+        args.extend(["--trust-peer", id.as_str()]);
+    }
+    s.restart(2, &args);
+    s.converge();
+    liars_surround_a_backup(&s, 2, 0, 43);
+}
+
+/// Six quiet liars with fresh zones join; node `from` backs up, and every
+/// shard must have a copy on an honest node right away; node `to` restores
+/// it once the liars dropped their bytes.
+fn liars_surround_a_backup(s: &Swarm, from: usize, to: usize, seed: u64) {
     // Six quiet liars with fresh zones: zone spread puts every copy of about
     // a quarter of the new shards on them, and they prove receipt.
     let liars: Vec<Liar> = (1..=6)
@@ -185,18 +216,18 @@ fn a_backup_keeps_a_copy_on_a_vetted_peer_when_liars_surround_it() {
             )
         })
         .collect();
-    s.nodes[0].wait_for(Duration::from_secs(60), "the liars live", |n| {
+    s.nodes[from].wait_for(Duration::from_secs(60), "the liars live", |n| {
         let v = n.run(&s.env, &["peers", "list", "--json"]).json();
         v.as_array()
             .is_some_and(|a| a.iter().filter(|p| p["live"] == true).count() == 3 + liars.len())
     });
-    let before = total_shards(&s);
+    let before = total_shards(s);
     let t = Instant::now();
-    let (id, src) = backup(&s, 0, "silver", 42, 16);
+    let (id, src) = backup(s, from, "silver", seed, 16);
     eprintln!("backup among liars took {:?}", t.elapsed());
     // Every shard of the new backup has a copy on an honest node right away
     // (the trusted floor), so the liars dropping theirs loses nothing.
-    let new = s.nodes[0]
+    let new = s.nodes[from]
         .run(&s.env, &["backup", "list", "--json"])
         .ok()
         .json()
@@ -206,7 +237,7 @@ fn a_backup_keeps_a_copy_on_a_vetted_peer_when_liars_surround_it() {
         .find(|b| b["id"] == id.as_str())
         .map(|b| b["shards"].as_u64().unwrap() as usize)
         .unwrap();
-    let census = total_shards(&s);
+    let census = total_shards(s);
     assert_eq!(
         census,
         before + new,
@@ -215,6 +246,6 @@ fn a_backup_keeps_a_copy_on_a_vetted_peer_when_liars_surround_it() {
     // Once the liars have dropped their bytes, a node with only the key
     // restores it byte-identical (the liars' wrong bytes are refused).
     std::thread::sleep(Duration::from_secs(3));
-    s.restore_elsewhere(0, 2, &id, &src);
+    s.restore_elsewhere(from, to, &id, &src);
     drop(liars);
 }

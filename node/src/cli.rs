@@ -199,6 +199,12 @@ pub struct RunArgs {
     /// 2: at most a third of the disk's time; 0: full speed).
     #[arg(long)]
     pub scrub_tranquility: Option<u32>,
+    /// A peer trusted from the start (repeatable), e.g. the operator's own
+    /// nodes of a cluster: no vetting, and every new shard keeps one copy on a
+    /// trusted or vetted peer. In a new swarm this is the only defence
+    /// against peers that prove receipt and then drop the bytes.
+    #[arg(long = "trust-peer", value_name = "PEER_ID")]
+    pub trust_peer: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

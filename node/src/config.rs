@@ -54,6 +54,7 @@ pub struct FileConfig {
     pub vetting_proofs: Option<u64>,
     pub scrub_period: Option<String>,
     pub scrub_tranquility: Option<u32>,
+    pub trusted_peers: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug)]
@@ -76,6 +77,10 @@ pub struct NodeConfig {
     pub vetting_proofs: u64,
     pub scrub_period: Duration,
     pub scrub_tranquility: u32,
+    /// Peers trusted from the start (the operator's own nodes): they need
+    /// no vetting, and a backup keeps a copy of every shard on one of them
+    /// (or on a vetted peer) whatever its other holders are.
+    pub trusted_peers: Vec<libp2p::PeerId>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -221,6 +226,19 @@ impl NodeConfig {
                 .scrub_tranquility
                 .or(file.scrub_tranquility)
                 .unwrap_or(DEFAULT_SCRUB_TRANQUILITY),
+            trusted_peers: o
+                .trusted_peers
+                .or(file.trusted_peers)
+                .unwrap_or_default()
+                .iter()
+                .map(|s| {
+                    s.parse().map_err(|e: libp2p::identity::ParseError| ConfigError::Value {
+                        what: "trusted peer id",
+                        value: s.clone(),
+                        reason: e.to_string(),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
         })
     }
 }
@@ -279,5 +297,13 @@ mod tests {
             ..Default::default()
         };
         assert!(NodeConfig::load(tempfile::tempdir().unwrap().path(), o).is_err());
+        let o = Overrides {
+            trusted_peers: Some(vec!["12D3-not-a-peer".into()]),
+            ..Default::default()
+        };
+        let e = NodeConfig::load(tempfile::tempdir().unwrap().path(), o)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("trusted peer id"), "{e}");
     }
 }

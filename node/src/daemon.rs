@@ -252,7 +252,8 @@ pub async fn run_until(
             ..Default::default()
         },
         cfg.audit_interval,
-    ));
+    )
+    .with_anchors(cfg.trusted_peers.iter().copied()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;

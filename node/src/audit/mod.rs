@@ -113,6 +113,8 @@ impl AuditStats {
 pub struct PeerReputation {
     pub peer: String,
     pub score: f64,
+    /// vetting, good, warned, isolated; or trusted (by the operator, not
+    /// vetted yet).
     pub standing: String,
     pub passed: u64,
     pub failed: u64,
@@ -132,6 +134,8 @@ pub struct Audits {
     reps: Mutex<HashMap<PeerId, Reputation>>,
     /// Rounds in a row each peer answered `Busy`.
     busy: Mutex<HashMap<PeerId, u32>>,
+    /// Trusted by the operator from the start (`--trust-peer`).
+    anchors: std::collections::HashSet<PeerId>,
     pub stats: AuditStats,
 }
 
@@ -161,8 +165,16 @@ impl Audits {
             cache: Mutex::new(HashMap::new()),
             reps: Mutex::new(reps),
             busy: Mutex::new(HashMap::new()),
+            anchors: Default::default(),
             stats: AuditStats::default(),
         }
+    }
+
+    /// Peers the operator trusts from the start: they need no vetting (but
+    /// failed proofs still isolate them).
+    pub fn with_anchors(mut self, anchors: impl IntoIterator<Item = PeerId>) -> Self {
+        self.anchors = anchors.into_iter().collect();
+        self
     }
 
     fn reps(&self) -> std::sync::MutexGuard<'_, HashMap<PeerId, Reputation>> {
@@ -183,7 +195,9 @@ impl Audits {
 
     /// Whether `peer`'s proven copies may justify removing another copy.
     pub fn trusted(&self, peer: &PeerId) -> bool {
-        self.reputation(peer).trusted(&self.policy)
+        let rep = self.reputation(peer);
+        rep.trusted(&self.policy)
+            || (self.anchors.contains(peer) && rep.standing(&self.policy) != Standing::Isolated)
     }
 
     pub fn isolated(&self, peer: &PeerId) -> bool {
@@ -335,7 +349,10 @@ impl Audits {
             .map(|(p, r)| PeerReputation {
                 peer: p.to_string(),
                 score: r.score(),
-                standing: r.standing(&self.policy).name().into(),
+                standing: match r.standing(&self.policy) {
+                    Standing::Vetting if self.anchors.contains(&p) => "trusted".into(),
+                    st => st.name().into(),
+                },
                 passed: r.passed,
                 failed: r.failed,
                 manual_isolation: r.manual_isolation,

@@ -49,6 +49,7 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
             vetting_proofs: a.vetting_proofs,
             scrub_period: a.scrub_period,
             scrub_tranquility: a.scrub_tranquility,
+            trusted_peers: Some(a.trust_peer).filter(|l| !l.is_empty()),
         },
     )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
