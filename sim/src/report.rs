@@ -63,6 +63,8 @@ pub struct Report {
     pub isolation_hours_max: f64,
     /// Model mode: shards whose every starting copy was on a liar.
     pub shards_placed_only_on_liars: u64,
+    /// Model mode: extra copies the trusted floor placed (`swarm.trusted`).
+    pub trusted_floor_copies: u64,
     /// Model mode: failed audits (each drops a liar's copy).
     pub audit_failures: u64,
     /// Model mode: bytes read by holders and challengers for audits.
@@ -196,6 +198,13 @@ impl Report {
                 o,
                 "  {:<38} {}",
                 "shards placed on liars only", self.shards_placed_only_on_liars
+            );
+        }
+        if self.trusted_floor_copies > 0 {
+            let _ = writeln!(
+                o,
+                "  {:<38} {}",
+                "extra copies on trusted nodes", self.trusted_floor_copies
             );
         }
         if self.audit_read_bytes > 0 {

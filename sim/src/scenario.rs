@@ -85,6 +85,11 @@ pub struct SwarmSpec {
     /// modelled shard stands for several, to reach petabytes in minutes).
     #[serde(default = "default_shard", with = "size")]
     pub shard_size: u64,
+    /// The first `trusted` nodes are the operator's own, trusted from the
+    /// start (`--trust-peer`): never liars, and every new shard keeps a copy
+    /// on one of them unless a holder is trusted already (the trusted floor).
+    #[serde(default)]
+    pub trusted: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -119,3 +119,18 @@ fn liars_there_from_the_first_write_lose_only_what_they_alone_held() {
     assert_eq!(gold.shards_lost, 0, "{}", r.table());
     eprintln!("{}", r.table());
 }
+
+#[test]
+fn trusted_nodes_from_the_start_leave_liars_nothing_to_lose() {
+    let sc = scenario("liars-at-start-anchored.toml");
+    let r = model::run(&sc, sc.seed, true, None);
+    assert_eq!(r.liars, 50, "{}", r.table());
+    assert_eq!(r.liars_isolated, r.liars, "{}", r.table());
+    // The same swarm without anchors loses what liars alone held; with 10
+    // trusted nodes every shard had an honest copy from the first write.
+    assert_eq!(r.shards_placed_only_on_liars, 0, "{}", r.table());
+    assert!(r.trusted_floor_copies > 0, "{}", r.table());
+    let lost: u64 = r.tiers.iter().map(|t| t.shards_lost).sum();
+    assert_eq!(lost, 0, "{}", r.table());
+    eprintln!("{}", r.table());
+}

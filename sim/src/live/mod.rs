@@ -87,6 +87,9 @@ pub fn run(sc: &Scenario, seed: u64, work: &Path) -> anyhow::Result<(Report, Lay
     {
         bail!("scenario {:?} sets random churn ([churn]), which only model mode runs; use scripted [[events]] for live mode", sc.name);
     }
+    if sc.swarm.trusted > 0 {
+        bail!("scenario {:?} sets swarm.trusted: live mode vets every node at once (a run lasts minutes, not the days vetting takes), so trust anchors change nothing there; run it in model mode (tests/e2e_liars.rs runs anchors on real nodes)", sc.name);
+    }
     let wall = Instant::now();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)

@@ -43,6 +43,8 @@ pub(crate) struct Node {
     pub(crate) wanted: BTreeSet<u32>,
     /// Takes copies and keeps nothing (`churn.liar_fraction`).
     pub(crate) liar: bool,
+    /// Trusted by the operator from the start (`swarm.trusted`).
+    pub(crate) trusted: bool,
     /// Out of every responsible set on audit evidence.
     pub(crate) isolated: bool,
     pub(crate) rep: Reputation,

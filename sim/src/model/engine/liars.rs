@@ -22,7 +22,8 @@ impl Sim<'_> {
             // No draw: a run without liars is the run it was before them.
             return;
         }
-        let mut idx: Vec<usize> = (0..n).collect();
+        // The operator's own nodes do not lie.
+        let mut idx: Vec<usize> = (0..n).filter(|&i| !self.nodes[i].trusted).collect();
         idx.shuffle(&mut self.rng);
         for &i in idx.iter().take(count) {
             self.nodes[i].liar = true;

@@ -24,6 +24,7 @@ impl Sim<'_> {
             lost_holdings: Vec::new(),
             wanted: Default::default(),
             liar: false,
+            trusted: false,
             isolated: false,
             rep: Default::default(),
             first_copy_at: None,
@@ -49,7 +50,8 @@ impl Sim<'_> {
         for i in 0..self.sc.swarm.nodes {
             let key =
                 placement::peer_key(&[seed_tag.to_le_bytes(), (i as u64).to_le_bytes()].concat());
-            self.new_node(key, i % self.sc.swarm.zones);
+            let n = self.new_node(key, i % self.sc.swarm.zones);
+            self.nodes[n as usize].trusted = i < self.sc.swarm.trusted;
         }
         self.pick_liars();
         let shard_size = self.sc.swarm.shard_size;
@@ -138,8 +140,38 @@ impl Sim<'_> {
                     && nodes[*n as usize].used + size <= nodes[*n as usize].capacity
             },
         );
-        for n in chosen {
+        for &n in &chosen {
             self.add_copy(s, n);
+        }
+        self.trusted_floor(s, &chosen);
+    }
+
+    /// As the node's backup does (`protocol::floor`): when no copy of a new
+    /// shard is on a trusted node, one more goes to the first trusted node in
+    /// placement order that can take it.
+    fn trusted_floor(&mut self, s: u32, chosen: &[u32]) {
+        if self.sc.swarm.trusted == 0 {
+            return;
+        }
+        let (id, size) = (self.shards[s as usize].id, self.shards[s as usize].size);
+        let trusted = |nodes: &[Node], n: &u32| nodes[*n as usize].trusted && !nodes[*n as usize].isolated;
+        if chosen.iter().any(|n| trusted(&self.nodes, n)) {
+            return;
+        }
+        let order = self.responsible(&id, size, self.nodes.len());
+        let nodes = &self.nodes;
+        let extra = shardnet_protocol::floor::extra_holder(
+            &order,
+            chosen,
+            |n| trusted(nodes, n),
+            |n| {
+                let x = &nodes[*n as usize];
+                trusted(nodes, n) && x.up() && x.used + size <= x.capacity
+            },
+        );
+        if let Some(n) = extra {
+            self.add_copy(s, n);
+            self.report.trusted_floor_copies += 1;
         }
     }
 
