@@ -181,7 +181,14 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
     // 1. Bytes that do not match the id.
     let a = sealed(1);
     let b = sealed(2);
-    let r = store(&client, peer, a.id(), terms.lease(&a.id()), b.bytes().to_vec()).await;
+    let r = store(
+        &client,
+        peer,
+        a.id(),
+        terms.lease(&a.id()),
+        b.bytes().to_vec(),
+    )
+    .await;
     assert_eq!(r, Response::Rejected(Reject::IdMismatch));
     assert_eq!(shard_count(&env, &node), 0);
 
@@ -190,9 +197,23 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
     assert_eq!(shard_count(&env, &node), 0);
 
     // 3. Quota: 1 MiB per owner; the first 600 KiB shard fits, the second not.
-    let r = store(&client, peer, a.id(), terms.lease(&a.id()), a.bytes().to_vec()).await;
+    let r = store(
+        &client,
+        peer,
+        a.id(),
+        terms.lease(&a.id()),
+        a.bytes().to_vec(),
+    )
+    .await;
     assert_eq!(r, Response::Stored);
-    let r = store(&client, peer, b.id(), terms.lease(&b.id()), b.bytes().to_vec()).await;
+    let r = store(
+        &client,
+        peer,
+        b.id(),
+        terms.lease(&b.id()),
+        b.bytes().to_vec(),
+    )
+    .await;
     assert_eq!(r, Response::Rejected(Reject::OverQuota));
     let c = sealed(3);
 
@@ -204,15 +225,39 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
     let good = terms.lease(&a.id());
     let bad_leases = [
         (good, "replayed"),
-        (Lease { owner: owner(8).owner_id(), ..terms.lease(&c.id()) }, "fresh owner id"),
-        (Lease { copies: 7, ..terms.lease(&c.id()) }, "copies raised"),
-        (Lease { expires_at: u64::MAX, ..terms.lease(&c.id()) }, "expiry raised"),
-        (Terms::new(&owner(9), now + 100, 255).lease(&c.id()), "255 copies"),
+        (
+            Lease {
+                owner: owner(8).owner_id(),
+                ..terms.lease(&c.id())
+            },
+            "fresh owner id",
+        ),
+        (
+            Lease {
+                copies: 7,
+                ..terms.lease(&c.id())
+            },
+            "copies raised",
+        ),
+        (
+            Lease {
+                expires_at: u64::MAX,
+                ..terms.lease(&c.id())
+            },
+            "expiry raised",
+        ),
+        (
+            Terms::new(&owner(9), now + 100, 255).lease(&c.id()),
+            "255 copies",
+        ),
         (Terms::new(&owner(9), u64::MAX, 3).lease(&c.id()), "forever"),
     ];
     for (l, what) in bad_leases {
         let r = store(&client, peer, c.id(), l, c.bytes().to_vec()).await;
-        assert!(matches!(r, Response::Rejected(Reject::BadLease(_))), "{what}: {r:?}");
+        assert!(
+            matches!(r, Response::Rejected(Reject::BadLease(_))),
+            "{what}: {r:?}"
+        );
     }
     // A renew cannot raise the copies of a held shard either.
     let r = client
@@ -225,12 +270,22 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
         )
         .await
         .unwrap();
-    assert!(matches!(r, Response::Rejected(Reject::BadLease(_))), "{r:?}");
+    assert!(
+        matches!(r, Response::Rejected(Reject::BadLease(_))),
+        "{r:?}"
+    );
     assert_eq!(shard_count(&env, &node), 1);
 
     // Another owner, signing its own lease, has its own quota.
     let other = Terms::for_tier(&owner(8), Tier::Bronze, now);
-    let r = store(&client, peer, b.id(), other.lease(&b.id()), b.bytes().to_vec()).await;
+    let r = store(
+        &client,
+        peer,
+        b.id(),
+        other.lease(&b.id()),
+        b.bytes().to_vec(),
+    )
+    .await;
     assert_eq!(r, Response::Stored, "another owner has its own quota");
     assert_eq!(shard_count(&env, &node), 2);
     let rows = node.run(&env, &["shards", "list", "--json"]).ok().json();
@@ -241,7 +296,10 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
         .find(|r| r["id"] == a.id().to_string())
         .cloned()
         .unwrap_or_default();
-    assert_eq!(row["leases"][0]["copies"], 2, "bronze's copies, not 7: {row}");
+    assert_eq!(
+        row["leases"][0]["copies"], 2,
+        "bronze's copies, not 7: {row}"
+    );
 
     // A fetch returns exactly the stored bytes.
     let r = client
@@ -258,8 +316,14 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
     assert!(log.contains("bytes do not match the id"), "{log}");
     assert!(log.contains("exceeds the"), "{log}");
     assert!(log.contains("owner over quota"), "{log}");
-    assert!(log.contains("refused a lease: the owner's signature does not verify"), "{log}");
-    assert!(log.contains("refused a lease: asks for 255 copies"), "{log}");
+    assert!(
+        log.contains("refused a lease: the owner's signature does not verify"),
+        "{log}"
+    );
+    assert!(
+        log.contains("refused a lease: asks for 255 copies"),
+        "{log}"
+    );
     assert!(!log.contains("panicked"), "{log}");
     let _ = stop_tx.send(());
     let _ = loop_task.await;

@@ -108,9 +108,9 @@ fn liars_never_count_as_copies_and_lose_their_standing() {
     // The liar pushed its shards on with an avoid list naming every honest
     // peer, under the owner's name but without its signature: ignored.
     assert!(
-        s.nodes
-            .iter()
-            .any(|n| n.log_text().contains("ignored an avoid list not signed by an owner")),
+        s.nodes.iter().any(|n| n
+            .log_text()
+            .contains("ignored an avoid list not signed by an owner")),
         "no honest node saw the forged avoid list"
     );
     eprintln!(
@@ -248,4 +248,33 @@ fn liars_surround_a_backup(s: &Swarm, from: usize, to: usize, seed: u64) {
     std::thread::sleep(Duration::from_secs(3));
     s.restore_elsewhere(from, to, &id, &src);
     drop(liars);
+}
+
+/// A peer that announces room and refuses every store as full collects
+/// evidence (once per backup), and the backup goes around it.
+#[test]
+fn a_peer_that_refuses_stores_it_announced_room_for_loses_standing() {
+    let s = Swarm::start(3, 1, FAST);
+    let hoarder = Liar::start(&s.boot, "x1", Lie::Hoarder);
+    let peer = hoarder.peer.to_string();
+    s.nodes[0].wait_for(Duration::from_secs(60), "the hoarder live", |n| {
+        let v = n.run(&s.env, &["peers", "list", "--json"]).json();
+        v.as_array().is_some_and(|a| {
+            a.iter()
+                .any(|p| p["peer_id"] == peer.as_str() && p["live"] == true)
+        })
+    });
+    // Its fresh zone puts it in every responsible set.
+    backup(&s, 0, "silver", 51, 4);
+    let why = s.nodes[0]
+        .run(&s.env, &["peers", "reputation", &peer, "--why"])
+        .ok()
+        .stdout;
+    assert!(
+        why.contains("refused a store as full while announcing"),
+        "{why}"
+    );
+    let (_, failed) = reputation(&s, 0, &peer);
+    assert_eq!(failed, 1, "one piece of evidence per backup: {why}");
+    drop(hoarder);
 }

@@ -232,11 +232,12 @@ impl NodeConfig {
                 .unwrap_or_default()
                 .iter()
                 .map(|s| {
-                    s.parse().map_err(|e: libp2p::identity::ParseError| ConfigError::Value {
-                        what: "trusted peer id",
-                        value: s.clone(),
-                        reason: e.to_string(),
-                    })
+                    s.parse()
+                        .map_err(|e: libp2p::identity::ParseError| ConfigError::Value {
+                            what: "trusted peer id",
+                            value: s.clone(),
+                            reason: e.to_string(),
+                        })
                 })
                 .collect::<Result<_, _>>()?,
         })

@@ -244,16 +244,18 @@ pub async fn run_until(
         audit_interval: cfg.audit_interval,
         quarantine_grace: cfg.quarantine_grace,
     });
-    let audits = Arc::new(crate::audit::Audits::load(
-        store.clone(),
-        view.clone(),
-        shardnet_protocol::reputation::Policy {
-            vetting_passes: cfg.vetting_proofs,
-            ..Default::default()
-        },
-        cfg.audit_interval,
-    )
-    .with_anchors(cfg.trusted_peers.iter().copied()));
+    let audits = Arc::new(
+        crate::audit::Audits::load(
+            store.clone(),
+            view.clone(),
+            shardnet_protocol::reputation::Policy {
+                vetting_passes: cfg.vetting_proofs,
+                ..Default::default()
+            },
+            cfg.audit_interval,
+        )
+        .with_anchors(cfg.trusted_peers.iter().copied()),
+    );
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;

@@ -32,7 +32,7 @@ use shardnet_protocol::placement::{self, Candidate};
 use shardnet_protocol::proof;
 use shardnet_protocol::reputation::Evidence;
 use shardnet_protocol::sample;
-use shardnet_protocol::wire::{Request, Response};
+use shardnet_protocol::wire::{self, Request, Response};
 use shardnet_protocol::{Avoid, Lease, MasterKey, Sealed, ShardId, Terms};
 use shardnet_store::{PutOutcome, ShardState, Store};
 use std::collections::{BTreeSet, HashMap};
@@ -68,6 +68,8 @@ pub struct SwarmSink<'a> {
     holders: Mutex<HashMap<PeerId, usize>>,
     placed: AtomicUsize,
     warnings: Mutex<BTreeSet<String>>,
+    /// Peers that refused a store as full during this backup.
+    refused: Mutex<std::collections::HashSet<PeerId>>,
 }
 
 impl<'a> SwarmSink<'a> {
@@ -81,6 +83,7 @@ impl<'a> SwarmSink<'a> {
             holders: Mutex::new(HashMap::new()),
             placed: AtomicUsize::new(0),
             warnings: Mutex::new(BTreeSet::new()),
+            refused: Mutex::new(Default::default()),
         }
     }
 
@@ -144,10 +147,40 @@ impl<'a> SwarmSink<'a> {
                 None => Ok(()),
             },
             Ok(Response::Renewed) => Ok(()),
+            Ok(Response::Rejected(wire::Reject::Full)) => {
+                self.refused_store(peer, id);
+                Err(wire::Reject::Full.to_string())
+            }
             Ok(Response::Rejected(r)) => Err(r.to_string()),
             Ok(Response::NotFound) => Err("not held".into()),
             Ok(other) => Err(format!("unexpected answer {other:?}")),
             Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// `peer` refused a store as full while its heartbeat announced room
+    /// for it (placement only sends to peers that do): evidence, once per
+    /// backup and peer, since an honest node may fill up between two
+    /// heartbeats (a quarter of a failed proof: four backups in a row make
+    /// one).
+    fn refused_store(&self, peer: PeerId, id: ShardId) {
+        let first = self
+            .refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(peer);
+        if first {
+            let room = self
+                .candidates
+                .iter()
+                .find(|c| c.peer == peer)
+                .map_or(0, |c| c.capacity.saturating_sub(c.used));
+            self.net.audits.record(
+                peer,
+                Evidence::RefusedStore,
+                Some(id),
+                format!("refused a store as full while announcing {room} bytes free"),
+            );
         }
     }
 

@@ -408,8 +408,7 @@ async fn writer(
         let answered = tokio::task::spawn_blocking(move || {
             let mut out: Vec<(ResponseChannel<Response>, Response)> =
                 Vec::with_capacity(group.len());
-            let mut responses: Vec<Response> =
-                group.iter().map(|j| apply(&s, &u, &l, j)).collect();
+            let mut responses: Vec<Response> = group.iter().map(|j| apply(&s, &u, &l, j)).collect();
             if let Err(e) = s.flush() {
                 // Nothing is acknowledged unless it is durable.
                 for r in responses.iter_mut() {

@@ -202,11 +202,7 @@ impl Avoid {
 /// The leases among `leases` a holder may keep for `shard` at `now`, at most
 /// one per owner (the longest) and at most [`MAX_LEASES`], and the first
 /// error seen (for the refusal when none is left).
-pub fn verified(
-    shard: &ShardId,
-    leases: &[Lease],
-    now: u64,
-) -> (Vec<Lease>, Option<LeaseError>) {
+pub fn verified(shard: &ShardId, leases: &[Lease], now: u64) -> (Vec<Lease>, Option<LeaseError>) {
     let mut ok: Vec<Lease> = Vec::new();
     let mut err = None;
     for l in leases.iter().take(MAX_LEASES) {
@@ -310,7 +306,10 @@ mod tests {
         let l = t.lease(&a);
         assert_eq!(l.owner, master(1).owner_id());
         l.verify(&a, NOW).unwrap();
-        assert_eq!(l.verify(&ShardId([2; 32]), NOW), Err(LeaseError::BadSignature));
+        assert_eq!(
+            l.verify(&ShardId([2; 32]), NOW),
+            Err(LeaseError::BadSignature)
+        );
     }
 
     #[test]
@@ -320,13 +319,22 @@ mod tests {
         let l = t.lease(&a);
         let more = Lease { copies: 7, ..l };
         assert_eq!(more.verify(&a, NOW), Err(LeaseError::BadSignature));
-        let longer = Lease { expires_at: l.expires_at + 1, ..l };
+        let longer = Lease {
+            expires_at: l.expires_at + 1,
+            ..l
+        };
         assert_eq!(longer.verify(&a, NOW), Err(LeaseError::BadSignature));
         // Another owner's id on my signature: charged to the victim, refused.
-        let victim = Lease { owner: master(2).owner_id(), ..l };
+        let victim = Lease {
+            owner: master(2).owner_id(),
+            ..l
+        };
         assert_eq!(victim.verify(&a, NOW), Err(LeaseError::BadSignature));
         // Garbage owner bytes that are no curve point.
-        let junk = Lease { owner: OwnerId([0xff; 32]), ..l };
+        let junk = Lease {
+            owner: OwnerId([0xff; 32]),
+            ..l
+        };
         assert!(junk.verify(&a, NOW).is_err());
     }
 
@@ -339,11 +347,20 @@ mod tests {
         let zero = Terms::new(&m, NOW + 10, 0).lease(&a);
         assert_eq!(zero.verify(&a, NOW), Err(LeaseError::Copies(0)));
         let forever = Terms::new(&m, u64::MAX, 3).lease(&a);
-        assert!(matches!(forever.verify(&a, NOW), Err(LeaseError::TooLong { .. })));
+        assert!(matches!(
+            forever.verify(&a, NOW),
+            Err(LeaseError::TooLong { .. })
+        ));
         let gone = Terms::new(&m, NOW, 3).lease(&a);
-        assert!(matches!(gone.verify(&a, NOW), Err(LeaseError::Expired { .. })));
+        assert!(matches!(
+            gone.verify(&a, NOW),
+            Err(LeaseError::Expired { .. })
+        ));
         // The longest tier is within the bound.
-        Terms::for_tier(&m, Tier::Critical, NOW).lease(&a).verify(&a, NOW).unwrap();
+        Terms::for_tier(&m, Tier::Critical, NOW)
+            .lease(&a)
+            .verify(&a, NOW)
+            .unwrap();
     }
 
     #[test]
@@ -363,7 +380,10 @@ mod tests {
     fn verified_keeps_the_good_ones_and_says_why_not() {
         let a = ShardId([1; 32]);
         let good = Terms::for_tier(&master(5), Tier::Bronze, NOW).lease(&a);
-        let bad = Lease { copies: 3, ..Terms::for_tier(&master(6), Tier::Bronze, NOW).lease(&a) };
+        let bad = Lease {
+            copies: 3,
+            ..Terms::for_tier(&master(6), Tier::Bronze, NOW).lease(&a)
+        };
         let (ok, err) = verified(&a, &[bad, good], NOW);
         assert_eq!(ok, vec![good]);
         assert_eq!(err, Some(LeaseError::BadSignature));
@@ -379,7 +399,12 @@ mod tests {
     }
 
     fn fake(owner: u8, expires_at: u64, copies: u8) -> Lease {
-        Lease { owner: OwnerId([owner; 32]), expires_at, copies, sig: Sig([0; 64]) }
+        Lease {
+            owner: OwnerId([owner; 32]),
+            expires_at,
+            copies,
+            sig: Sig([0; 64]),
+        }
     }
 
     proptest! {

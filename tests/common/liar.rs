@@ -14,11 +14,11 @@ use libp2p::PeerId;
 use rand::RngCore;
 use shardnet_node::membership::{Announcement, Heartbeat};
 use shardnet_node::swarm::{self, Event, SwarmConfig, MEMBERSHIP_TOPIC};
+use shardnet_protocol::lease::{Sig, MAX_AVOID};
 use shardnet_protocol::placement;
 use shardnet_protocol::proof;
 use shardnet_protocol::sample as proof_sample;
 use shardnet_protocol::wire::{Reject, Request, Response};
-use shardnet_protocol::lease::{Sig, MAX_AVOID};
 use shardnet_protocol::{Avoid, ShardId};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -34,6 +34,9 @@ pub enum Lie {
     Forgetful { keep: Duration, claims_all: bool },
     /// Keeps nothing and answers every proof `Busy`.
     Evasive,
+    /// Announces room for everything and refuses every store as full
+    /// (otherwise as evasive): it draws placement and wastes the sender's time.
+    Hoarder,
 }
 
 pub struct Liar {
@@ -102,6 +105,12 @@ impl Liar {
                 if let Lie::Forgetful { keep, .. } = lie {
                     held.retain(|_, (_, at)| at.elapsed() < keep);
                 }
+                if matches!(lie, Lie::Hoarder) && matches!(request, Request::Store { .. }) {
+                    client
+                        .respond(channel, Response::Rejected(Reject::Full))
+                        .await;
+                    continue;
+                }
                 let answer = match request {
                     Request::Store {
                         id, bytes, leases, ..
@@ -155,10 +164,10 @@ impl Liar {
                         (Some((b, _)), _) => Response::Shard(b.clone()),
                         // Bytes that do not hash to the id.
                         (None, Lie::Forgetful { .. }) => Response::Shard(vec![7; 4096]),
-                        (None, Lie::Evasive) => Response::NotFound,
+                        (None, Lie::Evasive | Lie::Hoarder) => Response::NotFound,
                     },
                     Request::Prove { nonce, ids } => match lie {
-                        Lie::Evasive => Response::Rejected(Reject::Busy),
+                        Lie::Evasive | Lie::Hoarder => Response::Rejected(Reject::Busy),
                         Lie::Forgetful { .. } => Response::Proofs(
                             ids.iter()
                                 .map(|id| {
@@ -187,7 +196,7 @@ impl Liar {
                                 .map(|_| serde_bytes::ByteBuf::from(vec![7u8; 2048]))
                                 .collect(),
                         ),
-                        (None, Lie::Evasive) => Response::Rejected(Reject::Busy),
+                        (None, Lie::Evasive | Lie::Hoarder) => Response::Rejected(Reject::Busy),
                     },
                     Request::PutCatalogue(_) => Response::CatalogueStored,
                     Request::GetCatalogue { .. } => Response::Catalogue(None),

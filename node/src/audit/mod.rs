@@ -447,7 +447,11 @@ mod tests {
             answer: [0; 32],
         }];
         for round in 1..=30u32 {
-            assert!(!audits.isolated(&peer), "isolated after only {} rounds", round - 1);
+            assert!(
+                !audits.isolated(&peer),
+                "isolated after only {} rounds",
+                round - 1
+            );
             prove::busy_audit(&audits, peer, &batch, 1000 + u64::from(round));
         }
         assert!(audits.isolated(&peer));

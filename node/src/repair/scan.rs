@@ -58,7 +58,12 @@ fn local_shards(store: &Store, grace: Duration, own: &[u8; 32]) -> Vec<Local> {
                 id,
                 size: m.size as u64,
                 wanted: lease::copies_wanted(&m.leases, now),
-                avoid: m.avoid_keys().iter().filter(|k| *k != own).copied().collect(),
+                avoid: m
+                    .avoid_keys()
+                    .iter()
+                    .filter(|k| *k != own)
+                    .copied()
+                    .collect(),
                 quarantined_at: quarantined.then_some(m.quarantined_at),
             });
         }

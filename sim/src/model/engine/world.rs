@@ -154,7 +154,8 @@ impl Sim<'_> {
             return;
         }
         let (id, size) = (self.shards[s as usize].id, self.shards[s as usize].size);
-        let trusted = |nodes: &[Node], n: &u32| nodes[*n as usize].trusted && !nodes[*n as usize].isolated;
+        let trusted =
+            |nodes: &[Node], n: &u32| nodes[*n as usize].trusted && !nodes[*n as usize].isolated;
         if chosen.iter().any(|n| trusted(&self.nodes, n)) {
             return;
         }
