@@ -168,7 +168,17 @@ impl NodeConfig {
                 .iter()
                 .map(|s| parse_addr("bootstrap address", s))
                 .collect::<Result<_, _>>()?,
-            zone: o.zone.or(file.zone).unwrap_or_else(|| "default".into()),
+            zone: match o.zone.or(file.zone) {
+                Some(z) if z.is_empty() || z.len() > 64 => {
+                    return Err(ConfigError::Value {
+                        what: "zone",
+                        value: z,
+                        reason: "a zone name has 1 to 64 bytes".into(),
+                    })
+                }
+                Some(z) => z,
+                None => "default".into(),
+            },
             capacity: match o.capacity.or(file.capacity) {
                 Some(s) => parse_size("capacity", &s)?,
                 None => DEFAULT_CAPACITY,

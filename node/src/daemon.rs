@@ -16,12 +16,14 @@ use anyhow::Context;
 use libp2p::PeerId;
 use rand::RngCore;
 use shardnet_protocol::placement::Key;
+use shardnet_protocol::wire::{Reject, Response};
 use std::future::IntoFuture;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
@@ -36,7 +38,10 @@ fn heartbeat(cfg: &NodeConfig, usage: &Usage, listen: &[String]) -> Heartbeat {
         version: env!("CARGO_PKG_VERSION").into(),
         addrs: listen
             .iter()
-            .filter(|a| !a.contains("/0.0.0.0/"))
+            .filter(|a| {
+                !a.contains("/0.0.0.0/") && a.len() <= crate::membership::MAX_HEARTBEAT_FIELD
+            })
+            .take(crate::membership::MAX_HEARTBEAT_ADDRS)
             .cloned()
             .collect(),
         draining: usage.draining.load(Ordering::Relaxed),
@@ -92,9 +97,15 @@ async fn route(
                 data,
             } if topic == MEMBERSHIP_TOPIC => match Announcement::decode(&data) {
                 Ok(Announcement::Heartbeat(hb)) => {
+                    if let Err(e) = hb.check() {
+                        debug!(peer = %source, "heartbeat ignored: {e}");
+                        continue;
+                    }
+                    // Never waits: the event loop may be busy, and this task
+                    // must keep draining its queue.
                     for a in &hb.addrs {
                         if let Ok(addr) = a.parse() {
-                            client.add_address(source, addr).await;
+                            client.try_add_address(source, addr);
                         }
                     }
                     if view.heard(source, hb) {
@@ -125,11 +136,18 @@ async fn route(
             }
             Event::Gossip { .. } => {}
             Event::Pinged { peer } => view.pinged(&peer),
-            other => {
-                if storage.send(other).await.is_err() {
-                    break;
+            other => match storage.try_send(other) {
+                Ok(()) => {}
+                // Storage is behind: the requester hears `Busy` and asks
+                // again later; gossip keeps flowing meanwhile.
+                Err(TrySendError::Full(Event::InboundRequest { channel, .. })) => {
+                    client
+                        .respond(channel, Response::Rejected(Reject::Busy))
+                        .await;
                 }
-            }
+                Err(TrySendError::Full(_)) => {}
+                Err(TrySendError::Closed(_)) => break,
+            },
         }
     }
 }

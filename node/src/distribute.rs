@@ -45,6 +45,8 @@ use tracing::warn;
 pub const TRANSFER_THREADS: usize = 16;
 /// Copies of an owner's catalogue record.
 pub const CATALOGUE_COPIES: usize = 5;
+/// Times a store answered `Busy` is sent again (after 0.2, 0.4, 0.8 s).
+const STORE_BUSY_RETRIES: u32 = 3;
 /// Peers asked first for a shard of unknown tier: the largest replica count.
 const FIRST_ASK: usize = 7;
 
@@ -132,7 +134,7 @@ impl<'a> SwarmSink<'a> {
                 },
             };
         }
-        let req = match bytes {
+        let req = || match bytes {
             Some(b) => Request::Store {
                 id,
                 leases: vec![lease],
@@ -141,7 +143,16 @@ impl<'a> SwarmSink<'a> {
             },
             None => Request::Renew { id, lease },
         };
-        match self.net.client.request(peer, req).await {
+        // A busy peer (its write queue full) is asked again, briefly.
+        let mut answer = self.net.client.request(peer, req()).await;
+        for attempt in 1..=STORE_BUSY_RETRIES {
+            if !matches!(answer, Ok(Response::Rejected(wire::Reject::Busy))) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+            answer = self.net.client.request(peer, req()).await;
+        }
+        match answer {
             Ok(Response::Stored) => match bytes {
                 Some(b) => self.prove_receipt(peer, id, b).await,
                 None => Ok(()),

@@ -73,6 +73,35 @@ pub enum PeerState {
     Down,
 }
 
+/// Most addresses one heartbeat may carry.
+pub const MAX_HEARTBEAT_ADDRS: usize = 8;
+/// Longest zone, version or address string in a heartbeat.
+pub const MAX_HEARTBEAT_FIELD: usize = 256;
+
+impl Heartbeat {
+    /// Checks the bounds every heartbeat must keep; a heartbeat that breaks
+    /// one is ignored whole (its sender is not heard).
+    pub fn check(&self) -> Result<(), String> {
+        if self.addrs.len() > MAX_HEARTBEAT_ADDRS {
+            return Err(format!(
+                "{} addresses (at most {MAX_HEARTBEAT_ADDRS})",
+                self.addrs.len()
+            ));
+        }
+        let long = [&self.zone, &self.version]
+            .into_iter()
+            .chain(&self.addrs)
+            .find(|f| f.len() > MAX_HEARTBEAT_FIELD);
+        if let Some(f) = long {
+            return Err(format!(
+                "a field of {} bytes (at most {MAX_HEARTBEAT_FIELD})",
+                f.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Announcement {
     pub fn encode(&self) -> Vec<u8> {
         codec::encode::<_, MAX_ANNOUNCEMENT_LEN>("announcement", self).unwrap_or_default()

@@ -13,8 +13,7 @@
 //! audit, `audit::BUSY_ROUNDS`). Quarantined and
 //! corrupted copies are neither served nor proved.
 
-use crate::swarm::{Client, Event};
-use libp2p::request_response::ResponseChannel;
+use crate::swarm::{Client, Event, Reply};
 use libp2p::PeerId;
 use shardnet_protocol::envelope::MAX_SHARD_LEN;
 use shardnet_protocol::placement::Key;
@@ -29,8 +28,13 @@ use tracing::{debug, warn};
 
 /// Most bytes of store requests committed by one flush.
 const GROUP_COMMIT_BYTES: usize = 64 << 20;
-/// Store requests waiting for the writer before inbound handling waits.
+/// Store requests waiting for the writer; more are answered `Busy`.
 const WRITE_QUEUE: usize = 64;
+/// Bytes of store requests waiting for the writer; more are answered `Busy`.
+const WRITE_QUEUE_BYTES: u64 = 128 << 20;
+/// Read requests (fetch, has, catalogue) being answered at once; more are
+/// answered `Busy` (each may hold a shard until its answer is queued).
+const ANSWERS_AT_ONCE: usize = 32;
 /// Proof batches computed at once (each reads up to 64 MiB).
 const PROOFS_AT_ONCE: usize = 2;
 /// Proof batches that may wait for a slot (each holds only its request).
@@ -120,7 +124,7 @@ struct WriteJob {
     leases: Vec<Lease>,
     avoid: Option<Avoid>,
     bytes: Option<Vec<u8>>,
-    channel: ResponseChannel<Response>,
+    channel: Reply,
 }
 
 /// Runs the service until the event channel closes.
@@ -132,6 +136,8 @@ pub async fn run(
     mut events: mpsc::Receiver<Event>,
 ) {
     let (wtx, wrx) = mpsc::channel::<WriteJob>(WRITE_QUEUE);
+    let queued = Arc::new(AtomicU64::new(0));
+    let answers = Arc::new(tokio::sync::Semaphore::new(ANSWERS_AT_ONCE));
     let proofs = Arc::new(tokio::sync::Semaphore::new(PROOFS_AT_ONCE));
     let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writer = tokio::spawn(writer(
@@ -140,6 +146,7 @@ pub async fn run(
         usage.clone(),
         limits,
         wrx,
+        queued.clone(),
     ));
     while let Some(ev) = events.recv().await {
         match ev {
@@ -189,30 +196,35 @@ pub async fn run(
                     bytes,
                     avoid,
                 } => {
-                    let _ = wtx
-                        .send(WriteJob {
-                            peer,
-                            id,
-                            leases,
-                            avoid,
-                            bytes: Some(bytes),
-                            channel,
-                        })
-                        .await;
+                    let job = WriteJob {
+                        peer,
+                        id,
+                        leases,
+                        avoid,
+                        bytes: Some(bytes),
+                        channel,
+                    };
+                    queue_write(&wtx, &queued, job, &client).await;
                 }
                 Request::Renew { id, lease } => {
-                    let _ = wtx
-                        .send(WriteJob {
-                            peer,
-                            id,
-                            leases: vec![lease],
-                            avoid: None,
-                            bytes: None,
-                            channel,
-                        })
-                        .await;
+                    let job = WriteJob {
+                        peer,
+                        id,
+                        leases: vec![lease],
+                        avoid: None,
+                        bytes: None,
+                        channel,
+                    };
+                    queue_write(&wtx, &queued, job, &client).await;
                 }
                 other => {
+                    // Reads, each holding up to a shard until answered.
+                    let Ok(permit) = answers.clone().try_acquire_owned() else {
+                        client
+                            .respond(channel, Response::Rejected(Reject::Busy))
+                            .await;
+                        continue;
+                    };
                     let (store, client) = (store.clone(), client.clone());
                     tokio::spawn(async move {
                         let resp = tokio::task::spawn_blocking(move || answer(&store, peer, other))
@@ -220,6 +232,7 @@ pub async fn run(
                             .unwrap_or_else(|e| {
                                 Response::Rejected(Reject::Internal(e.to_string()))
                             });
+                        drop(permit);
                         client.respond(channel, resp).await;
                     });
                 }
@@ -385,12 +398,42 @@ fn apply(store: &Store, usage: &Usage, limits: &Limits, job: &WriteJob) -> Respo
     }
 }
 
+/// Queues a write for the writer, or answers `Busy` when the queue is full
+/// (by count or bytes): the service never waits on the writer, so reads and
+/// proofs keep being answered while the disk is slow.
+async fn queue_write(
+    wtx: &mpsc::Sender<WriteJob>,
+    queued: &AtomicU64,
+    job: WriteJob,
+    client: &Client,
+) {
+    let len = job.bytes.as_ref().map_or(0, |b| b.len() as u64);
+    if queued.load(Ordering::Relaxed) + len > WRITE_QUEUE_BYTES {
+        client
+            .respond(job.channel, Response::Rejected(Reject::Busy))
+            .await;
+        return;
+    }
+    queued.fetch_add(len, Ordering::Relaxed);
+    match wtx.try_send(job) {
+        Ok(()) => {}
+        Err(e) => {
+            let job = e.into_inner();
+            queued.fetch_sub(len, Ordering::Relaxed);
+            client
+                .respond(job.channel, Response::Rejected(Reject::Busy))
+                .await;
+        }
+    }
+}
+
 async fn writer(
     store: Arc<Store>,
     client: Client,
     usage: Arc<Usage>,
     limits: Limits,
     mut rx: mpsc::Receiver<WriteJob>,
+    queued: Arc<AtomicU64>,
 ) {
     while let Some(first) = rx.recv().await {
         let mut group = vec![first];
@@ -406,8 +449,7 @@ async fn writer(
         }
         let (s, u, l) = (store.clone(), usage.clone(), limits.clone());
         let answered = tokio::task::spawn_blocking(move || {
-            let mut out: Vec<(ResponseChannel<Response>, Response)> =
-                Vec::with_capacity(group.len());
+            let mut out: Vec<(Reply, Response)> = Vec::with_capacity(group.len());
             let mut responses: Vec<Response> = group.iter().map(|j| apply(&s, &u, &l, j)).collect();
             if let Err(e) = s.flush() {
                 // Nothing is acknowledged unless it is durable.
@@ -424,6 +466,8 @@ async fn writer(
             out
         })
         .await;
+        // Written (or refused): their bytes leave the queue's budget.
+        queued.fetch_sub(bytes as u64, Ordering::Relaxed);
         match answered {
             Ok(list) => {
                 for (ch, r) in list {

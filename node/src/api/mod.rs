@@ -40,4 +40,7 @@ pub struct NodeStatus {
     pub quota_per_owner: u64,
     pub draining: bool,
     pub store: shardnet_store::StoreStats,
+    /// Load shed by the swarm event loop since start.
+    #[serde(default)]
+    pub pressure: crate::swarm::Pressure,
 }

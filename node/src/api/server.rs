@@ -109,6 +109,7 @@ async fn status(State(s): State<AppState>) -> Result<Json<NodeStatus>, ApiError>
         quota_per_owner: s.quota_per_owner,
         draining: s.net.usage.draining.load(Ordering::Relaxed),
         store: stats,
+        pressure: net.pressure,
     }))
 }
 

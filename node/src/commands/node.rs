@@ -92,6 +92,15 @@ pub(super) fn run(dd: &DataDir, cmd: NodeCommand, json: bool) -> anyhow::Result<
                 if s.draining { " (draining)" } else { "" }
             );
             println!("shards     {} ({} healthy, {} corrupted, {} quarantined), {} backups of this owner", s.store.shards, s.store.healthy, s.store.corrupted, s.store.quarantined, s.store.backups);
+            let p = s.pressure;
+            println!(
+                "load shed  {} requests busy (queue full), {} busy (over the response budget), {} gossip dropped, {} commands dropped; {} of responses waiting",
+                p.requests_busy,
+                p.requests_over_budget,
+                p.gossip_dropped,
+                p.commands_dropped,
+                output::size(p.response_bytes_in_flight)
+            );
             Ok(0)
         }
     }

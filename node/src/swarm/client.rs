@@ -3,6 +3,8 @@
 use libp2p::request_response::ResponseChannel;
 use libp2p::{Multiaddr, PeerId};
 use shardnet_protocol::wire::{Request, Response};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Why a request to a peer got no response. The remote may or may not have
@@ -21,6 +23,32 @@ pub struct NetStatus {
     pub peer_id: String,
     pub listen: Vec<String>,
     pub connected: Vec<String>,
+    pub pressure: Pressure,
+}
+
+/// What the event loop refused rather than wait (it never waits on a
+/// bounded queue): the node's load shedding, as `node status` shows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Pressure {
+    /// Inbound requests answered `Busy` because the services' queue was full.
+    pub requests_busy: u64,
+    /// Inbound requests answered `Busy` because too many response bytes
+    /// were waiting for their requesters to read them.
+    pub requests_over_budget: u64,
+    /// Gossip messages and pings dropped because the queue was half full
+    /// (the other half is kept for requests).
+    pub gossip_dropped: u64,
+    /// Commands services could not queue (addresses, answers, gossip).
+    pub commands_dropped: u64,
+    /// Response bytes waiting for their requesters now.
+    pub response_bytes_in_flight: u64,
+}
+
+/// Where the answer to one inbound request goes.
+#[derive(Debug)]
+pub struct Reply {
+    pub(super) id: libp2p::request_response::InboundRequestId,
+    pub(super) channel: ResponseChannel<Response>,
 }
 
 pub(super) enum Command {
@@ -30,7 +58,7 @@ pub(super) enum Command {
         reply: oneshot::Sender<Result<Response, TransferError>>,
     },
     Respond {
-        channel: ResponseChannel<Response>,
+        channel: Reply,
         response: Response,
     },
     Publish {
@@ -50,11 +78,13 @@ pub(super) enum Command {
 pub struct Client {
     tx: mpsc::Sender<Command>,
     local: PeerId,
+    /// Commands dropped by `try_*` calls (shown in `Pressure`).
+    dropped: Arc<AtomicU64>,
 }
 
 impl Client {
-    pub(super) fn new(tx: mpsc::Sender<Command>, local: PeerId) -> Self {
-        Client { tx, local }
+    pub(super) fn new(tx: mpsc::Sender<Command>, local: PeerId, dropped: Arc<AtomicU64>) -> Self {
+        Client { tx, local, dropped }
     }
 
     pub fn local_peer_id(&self) -> PeerId {
@@ -76,7 +106,7 @@ impl Client {
     }
 
     /// Answers an inbound request.
-    pub async fn respond(&self, channel: ResponseChannel<Response>, response: Response) {
+    pub async fn respond(&self, channel: Reply, response: Response) {
         let _ = self.tx.send(Command::Respond { channel, response }).await;
     }
 
@@ -86,6 +116,16 @@ impl Client {
 
     pub async fn add_address(&self, peer: PeerId, addr: Multiaddr) {
         let _ = self.tx.send(Command::AddAddress { peer, addr }).await;
+    }
+
+    /// Queues `addr` for `peer` if the queue has room; never waits (gossip
+    /// handling must not stall on a busy event loop). False when dropped.
+    pub fn try_add_address(&self, peer: PeerId, addr: Multiaddr) -> bool {
+        let ok = self.tx.try_send(Command::AddAddress { peer, addr }).is_ok();
+        if !ok {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
     }
 
     pub async fn status(&self) -> Option<NetStatus> {

@@ -1,14 +1,28 @@
 //! [`EventLoop`]: the one task that owns the `Swarm`. It turns [`Command`]s into
 //! swarm calls, resolves pending requests on responses and failures, and passes
 //! inbound requests and gossip to the services as [`Event`]s.
+//!
+//! It never waits on anything a remote peer can fill: events go out with
+//! `try_send`. Past half of [`EVENT_QUEUE`] gossip and pings are dropped (the
+//! rest is kept for requests); with the queue full, or with more than
+//! [`RESPONSE_BUDGET`] bytes of responses waiting for their requesters, an
+//! inbound request is answered `Busy` right here. Each is counted
+//! ([`Pressure`], in `node status`). A gossip burst or a flood of requests
+//! whose answers are never read thus costs bounded memory and never stalls
+//! the loop (which would stop heartbeats and make the swarm re-replicate
+//! everything this node holds).
 
 use super::behaviour::{Behaviour, BehaviourEvent};
-use super::client::{Command, NetStatus, TransferError};
-use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use super::client::{Command, NetStatus, Pressure, Reply, TransferError};
+use super::{EVENT_QUEUE, RESPONSE_BUDGET};
+use libp2p::request_response::{self, InboundRequestId, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{gossipsub, identify, kad, Multiaddr, PeerId, Swarm};
-use shardnet_protocol::wire::{Request, Response};
+use shardnet_protocol::wire::{Reject, Request, Response};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
@@ -19,7 +33,7 @@ pub enum Event {
     InboundRequest {
         peer: PeerId,
         request: Request,
-        channel: ResponseChannel<Response>,
+        channel: Reply,
     },
     /// A gossip message on `topic` from `source` (authenticated by gossipsub).
     Gossip {
@@ -36,6 +50,10 @@ pub struct EventLoop {
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Event>,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, TransferError>>>,
+    /// Bytes of each response handed to libp2p and not yet sent.
+    sending: HashMap<InboundRequestId, u64>,
+    pressure: Pressure,
+    commands_dropped: Arc<AtomicU64>,
 }
 
 impl EventLoop {
@@ -43,12 +61,16 @@ impl EventLoop {
         swarm: Swarm<Behaviour>,
         commands: mpsc::Receiver<Command>,
         events: mpsc::Sender<Event>,
+        commands_dropped: Arc<AtomicU64>,
     ) -> Self {
         EventLoop {
             swarm,
             commands,
             events,
             pending: HashMap::new(),
+            sending: HashMap::new(),
+            pressure: Pressure::default(),
+            commands_dropped,
         }
     }
 
@@ -66,7 +88,7 @@ impl EventLoop {
                     Some(c) => self.command(c),
                     None => break,
                 },
-                ev = futures::StreamExt::select_next_some(&mut self.swarm) => self.swarm_event(ev).await,
+                ev = futures::StreamExt::select_next_some(&mut self.swarm) => self.swarm_event(ev),
             }
         }
         for (_, reply) in self.pending.drain() {
@@ -90,14 +112,18 @@ impl EventLoop {
                 self.pending.insert(id, reply);
             }
             Command::Respond { channel, response } => {
+                let bytes = response_bytes(&response);
                 if self
                     .swarm
                     .behaviour_mut()
                     .shard
-                    .send_response(channel, response)
+                    .send_response(channel.channel, response)
                     .is_err()
                 {
                     debug!("response not sent: the requester's stream is gone");
+                } else {
+                    self.sending.insert(channel.id, bytes);
+                    self.pressure.response_bytes_in_flight += bytes;
                 }
             }
             Command::Publish { topic, data } => {
@@ -120,18 +146,67 @@ impl EventLoop {
                         .connected_peers()
                         .map(|p| p.to_string())
                         .collect(),
+                    pressure: Pressure {
+                        commands_dropped: self.commands_dropped.load(Ordering::Relaxed),
+                        ..self.pressure
+                    },
                 });
             }
         }
     }
 
-    async fn emit(events: &mpsc::Sender<Event>, ev: Event) {
-        if events.send(ev).await.is_err() {
-            debug!("event dropped: services stopped");
+    /// Passes gossip or a ping on, unless the queue is half full.
+    fn emit(&mut self, ev: Event) {
+        if self.events.capacity() < EVENT_QUEUE / 2 {
+            self.pressure.gossip_dropped += 1;
+            return;
+        }
+        match self.events.try_send(ev) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => self.pressure.gossip_dropped += 1,
+            Err(TrySendError::Closed(_)) => debug!("event dropped: services stopped"),
         }
     }
 
-    async fn swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+    /// Passes an inbound request on, or answers it `Busy` at once.
+    fn emit_request(&mut self, peer: PeerId, request: Request, channel: Reply) {
+        let busy = if self.pressure.response_bytes_in_flight > RESPONSE_BUDGET {
+            self.pressure.requests_over_budget += 1;
+            Some(channel)
+        } else {
+            match self.events.try_send(Event::InboundRequest {
+                peer,
+                request,
+                channel,
+            }) {
+                Ok(()) => None,
+                Err(TrySendError::Full(Event::InboundRequest { channel, .. })) => {
+                    self.pressure.requests_busy += 1;
+                    Some(channel)
+                }
+                Err(_) => {
+                    debug!("request dropped: services stopped");
+                    None
+                }
+            }
+        };
+        if let Some(reply) = busy {
+            debug!(%peer, "inbound request answered busy");
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .shard
+                .send_response(reply.channel, Response::Rejected(Reject::Busy));
+        }
+    }
+
+    fn sent(&mut self, id: InboundRequestId) {
+        if let Some(b) = self.sending.remove(&id) {
+            self.pressure.response_bytes_in_flight -= b;
+        }
+    }
+
+    fn swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
         match ev {
             SwarmEvent::NewListenAddr { address, .. } => info!(%address, "listening"),
             SwarmEvent::ConnectionEstablished {
@@ -159,25 +234,21 @@ impl EventLoop {
             })) => match message.source {
                 Some(source) => {
                     let topic = message.topic.into_string();
-                    Self::emit(
-                        &self.events,
-                        Event::Gossip {
-                            source,
-                            topic,
-                            data: message.data,
-                        },
-                    )
-                    .await;
+                    self.emit(Event::Gossip {
+                        source,
+                        topic,
+                        data: message.data,
+                    });
                 }
                 None => debug!("gossip without a source ignored"),
             },
-            SwarmEvent::Behaviour(BehaviourEvent::Shard(ev)) => self.shard_event(ev).await,
+            SwarmEvent::Behaviour(BehaviourEvent::Shard(ev)) => self.shard_event(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p::ping::Event {
                 peer,
                 result: Ok(_),
                 ..
             })) => {
-                Self::emit(&self.events, Event::Pinged { peer }).await;
+                self.emit(Event::Pinged { peer });
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
                 peer, ..
@@ -188,21 +259,19 @@ impl EventLoop {
         }
     }
 
-    async fn shard_event(&mut self, ev: request_response::Event<Request, Response>) {
+    fn shard_event(&mut self, ev: request_response::Event<Request, Response>) {
         match ev {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
-                    request, channel, ..
+                    request_id,
+                    request,
+                    channel,
                 } => {
-                    Self::emit(
-                        &self.events,
-                        Event::InboundRequest {
-                            peer,
-                            request,
-                            channel,
-                        },
-                    )
-                    .await;
+                    let reply = Reply {
+                        id: request_id,
+                        channel,
+                    };
+                    self.emit_request(peer, request, reply);
                 }
                 request_response::Message::Response {
                     request_id,
@@ -229,11 +298,26 @@ impl EventLoop {
             }
             // Malformed requests never get here: libp2p drops a failed
             // `read_request` silently, so the codec logs those itself.
-            request_response::Event::InboundFailure { peer, error, .. } => {
+            request_response::Event::InboundFailure {
+                peer,
+                error,
+                request_id,
+                ..
+            } => {
+                self.sent(request_id);
                 warn!(%peer, "inbound shard request failed: {error}");
             }
-            request_response::Event::ResponseSent { .. } => {}
+            request_response::Event::ResponseSent { request_id, .. } => self.sent(request_id),
         }
+    }
+}
+
+/// Bytes a response holds (shards and samples; the rest is small).
+fn response_bytes(r: &Response) -> u64 {
+    match r {
+        Response::Shard(b) => b.len() as u64,
+        Response::Samples(v) => v.iter().map(|b| b.len() as u64).sum(),
+        _ => 0,
     }
 }
 

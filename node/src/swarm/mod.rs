@@ -9,12 +9,13 @@ mod client;
 mod codec;
 mod event_loop;
 
-pub use client::{Client, NetStatus, TransferError};
+pub use client::{Client, NetStatus, Pressure, Reply, TransferError};
 pub use event_loop::{Event, EventLoop};
 
 use behaviour::Behaviour;
 use libp2p::{
-    gossipsub, identify, kad, noise, ping, request_response, tcp, yamux, Multiaddr, StreamProtocol,
+    connection_limits, gossipsub, identify, kad, noise, ping, request_response, tcp, yamux,
+    Multiaddr, StreamProtocol,
 };
 use shardnet_protocol::wire::SHARD_PROTOCOL;
 use std::time::Duration;
@@ -33,6 +34,20 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Commands queued to the event loop before senders wait.
 const COMMAND_QUEUE: usize = 256;
+/// Events queued for the services; the event loop never waits for room: past
+/// half full it drops gossip, when full it answers requests `Busy`.
+pub const EVENT_QUEUE: usize = 256;
+/// Response bytes that may wait for their requesters at once; past this,
+/// inbound requests are answered `Busy` (a peer that asks for shards and
+/// never reads them cannot pin more memory than this).
+pub const RESPONSE_BUDGET: u64 = 256 << 20;
+/// Streams one connection may have open at once (each may carry a frame of
+/// up to 8 MiB).
+pub const MAX_STREAMS: usize = 64;
+/// Connections one peer may have at once (both sides dialling makes 2).
+pub const MAX_CONNECTIONS_PER_PEER: u32 = 3;
+/// Inbound connections being set up at once.
+pub const MAX_PENDING_INBOUND: u32 = 64;
 /// Largest gossip message (heartbeats are a few hundred bytes).
 pub const MAX_GOSSIP_LEN: usize = 64 << 10;
 
@@ -90,7 +105,7 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
             ));
             let rr_cfg = request_response::Config::default()
                 .with_request_timeout(REQUEST_TIMEOUT)
-                .with_max_concurrent_streams(256);
+                .with_max_concurrent_streams(MAX_STREAMS);
             let shard = request_response::Behaviour::with_codec(
                 codec::ShardCodec,
                 [(
@@ -99,7 +114,13 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
                 )],
                 rr_cfg,
             );
+            let limits = connection_limits::Behaviour::new(
+                connection_limits::ConnectionLimits::default()
+                    .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))
+                    .with_max_pending_incoming(Some(MAX_PENDING_INBOUND)),
+            );
             Ok(Behaviour {
+                limits,
                 kad,
                 gossipsub,
                 identify,
@@ -137,11 +158,12 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
         }
     }
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
-    let (ev_tx, ev_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
     let local = *swarm.local_peer_id();
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     Ok((
-        Client::new(cmd_tx, local),
-        EventLoop::new(swarm, cmd_rx, ev_tx),
+        Client::new(cmd_tx, local, dropped.clone()),
+        EventLoop::new(swarm, cmd_rx, ev_tx, dropped),
         ev_rx,
     ))
 }
