@@ -218,8 +218,12 @@ pub async fn run(
                     queue_write(&wtx, &queued, job, &client).await;
                 }
                 other => {
-                    // Reads, each holding up to a shard until answered.
-                    let Ok(permit) = answers.clone().try_acquire_owned() else {
+                    // Reads, each holding up to a shard until answered; none
+                    // while unread answers are over the budget.
+                    let over = matches!(other, Request::Fetch { .. })
+                        && client.responses_in_flight() > crate::swarm::RESPONSE_BUDGET;
+                    let permit = answers.clone().try_acquire_owned().ok().filter(|_| !over);
+                    let Some(permit) = permit else {
                         client
                             .respond(channel, Response::Rejected(Reject::Busy))
                             .await;

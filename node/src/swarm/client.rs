@@ -38,6 +38,9 @@ pub struct Pressure {
     /// Gossip messages and pings dropped because the queue was half full
     /// (the other half is kept for requests).
     pub gossip_dropped: u64,
+    /// Gossip messages over their publisher's rate: neither passed on
+    /// nor forwarded.
+    pub gossip_over_rate: u64,
     /// Commands services could not queue (addresses, answers, gossip).
     pub commands_dropped: u64,
     /// Response bytes waiting for their requesters now.
@@ -80,11 +83,27 @@ pub struct Client {
     local: PeerId,
     /// Commands dropped by `try_*` calls (shown in `Pressure`).
     dropped: Arc<AtomicU64>,
+    in_flight: Arc<AtomicU64>,
 }
 
 impl Client {
-    pub(super) fn new(tx: mpsc::Sender<Command>, local: PeerId, dropped: Arc<AtomicU64>) -> Self {
-        Client { tx, local, dropped }
+    pub(super) fn new(
+        tx: mpsc::Sender<Command>,
+        local: PeerId,
+        dropped: Arc<AtomicU64>,
+        in_flight: Arc<AtomicU64>,
+    ) -> Self {
+        Client {
+            tx,
+            local,
+            dropped,
+            in_flight,
+        }
+    }
+
+    /// Response bytes waiting for their requesters to read them.
+    pub fn responses_in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
     }
 
     pub fn local_peer_id(&self) -> PeerId {

@@ -76,7 +76,11 @@ impl libp2p::request_response::Codec for ShardCodec {
         io: &mut T,
         req: Request,
     ) -> io::Result<()> {
-        write_frame(io, wire::encode("request", &req).map_err(invalid)?).await
+        let body = wire::encode("request", &req).map_err(invalid)?;
+        // The message's own bytes go now, not when the peer has read the
+        // frame: a slow reader holds one copy of a shard, not two.
+        drop(req);
+        write_frame(io, body).await
     }
 
     async fn write_response<T: AsyncWrite + Unpin + Send>(
@@ -85,6 +89,8 @@ impl libp2p::request_response::Codec for ShardCodec {
         io: &mut T,
         res: Response,
     ) -> io::Result<()> {
-        write_frame(io, wire::encode("response", &res).map_err(invalid)?).await
+        let body = wire::encode("response", &res).map_err(invalid)?;
+        drop(res);
+        write_frame(io, body).await
     }
 }

@@ -22,6 +22,7 @@ use shardnet_protocol::wire::{Reject, Request, Response};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
@@ -52,8 +53,12 @@ pub struct EventLoop {
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, TransferError>>>,
     /// Bytes of each response handed to libp2p and not yet sent.
     sending: HashMap<InboundRequestId, u64>,
+    gossip_limit: GossipLimiter,
     pressure: Pressure,
     commands_dropped: Arc<AtomicU64>,
+    /// Response bytes handed to libp2p and not yet sent (shared with
+    /// `Client::responses_in_flight`, so that readers can refuse early).
+    in_flight: Arc<AtomicU64>,
 }
 
 impl EventLoop {
@@ -62,6 +67,7 @@ impl EventLoop {
         commands: mpsc::Receiver<Command>,
         events: mpsc::Sender<Event>,
         commands_dropped: Arc<AtomicU64>,
+        in_flight: Arc<AtomicU64>,
     ) -> Self {
         EventLoop {
             swarm,
@@ -69,8 +75,10 @@ impl EventLoop {
             events,
             pending: HashMap::new(),
             sending: HashMap::new(),
+            gossip_limit: GossipLimiter::default(),
             pressure: Pressure::default(),
             commands_dropped,
+            in_flight,
         }
     }
 
@@ -123,7 +131,7 @@ impl EventLoop {
                     debug!("response not sent: the requester's stream is gone");
                 } else {
                     self.sending.insert(channel.id, bytes);
-                    self.pressure.response_bytes_in_flight += bytes;
+                    self.in_flight.fetch_add(bytes, Ordering::Relaxed);
                 }
             }
             Command::Publish { topic, data } => {
@@ -148,6 +156,7 @@ impl EventLoop {
                         .collect(),
                     pressure: Pressure {
                         commands_dropped: self.commands_dropped.load(Ordering::Relaxed),
+                        response_bytes_in_flight: self.in_flight.load(Ordering::Relaxed),
                         ..self.pressure
                     },
                 });
@@ -170,7 +179,7 @@ impl EventLoop {
 
     /// Passes an inbound request on, or answers it `Busy` at once.
     fn emit_request(&mut self, peer: PeerId, request: Request, channel: Reply) {
-        let busy = if self.pressure.response_bytes_in_flight > RESPONSE_BUDGET {
+        let busy = if self.in_flight.load(Ordering::Relaxed) > RESPONSE_BUDGET {
             self.pressure.requests_over_budget += 1;
             Some(channel)
         } else {
@@ -202,7 +211,7 @@ impl EventLoop {
 
     fn sent(&mut self, id: InboundRequestId) {
         if let Some(b) = self.sending.remove(&id) {
-            self.pressure.response_bytes_in_flight -= b;
+            self.in_flight.fetch_sub(b, Ordering::Relaxed);
         }
     }
 
@@ -230,18 +239,33 @@ impl EventLoop {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 message,
-                ..
-            })) => match message.source {
-                Some(source) => {
-                    let topic = message.topic.into_string();
-                    self.emit(Event::Gossip {
-                        source,
-                        topic,
-                        data: message.data,
-                    });
-                }
-                None => debug!("gossip without a source ignored"),
-            },
+                message_id,
+                propagation_source,
+            })) => {
+                // Accepted (and so forwarded) only within its publisher's
+                // rate; a flood stops at the first honest hop.
+                let verdict = match message.source {
+                    Some(source) if self.gossip_limit.allow(source, Instant::now()) => {
+                        let topic = message.topic.into_string();
+                        self.emit(Event::Gossip {
+                            source,
+                            topic,
+                            data: message.data,
+                        });
+                        gossipsub::MessageAcceptance::Accept
+                    }
+                    Some(_) => {
+                        self.pressure.gossip_over_rate += 1;
+                        gossipsub::MessageAcceptance::Ignore
+                    }
+                    None => gossipsub::MessageAcceptance::Reject,
+                };
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &propagation_source, verdict);
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Shard(ev)) => self.shard_event(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p::ping::Event {
                 peer,
@@ -312,6 +336,37 @@ impl EventLoop {
     }
 }
 
+/// Gossip messages each publisher may have accepted per second, and in a burst
+/// (a heartbeat every 2 s, down and rebalance notes now and then).
+const GOSSIP_PER_SEC: f64 = 10.0;
+const GOSSIP_BURST: f64 = 30.0;
+/// Publishers tracked; past this the table starts over.
+const GOSSIP_SOURCES: usize = 10_000;
+
+/// A token bucket per gossip publisher.
+#[derive(Default)]
+struct GossipLimiter {
+    buckets: HashMap<PeerId, (f64, Instant)>,
+}
+
+impl GossipLimiter {
+    fn allow(&mut self, source: PeerId, now: Instant) -> bool {
+        if self.buckets.len() >= GOSSIP_SOURCES && !self.buckets.contains_key(&source) {
+            self.buckets.clear();
+        }
+        let (tokens, last) = self.buckets.entry(source).or_insert((GOSSIP_BURST, now));
+        *tokens =
+            (*tokens + now.duration_since(*last).as_secs_f64() * GOSSIP_PER_SEC).min(GOSSIP_BURST);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// Bytes a response holds (shards and samples; the rest is small).
 fn response_bytes(r: &Response) -> u64 {
     match r {
@@ -326,4 +381,25 @@ fn is_usable(addr: &Multiaddr) -> bool {
     !addr
         .iter()
         .any(|p| matches!(p, libp2p::multiaddr::Protocol::Ip4(ip) if ip.is_unspecified()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_publisher_gets_its_burst_then_its_rate() {
+        let mut l = GossipLimiter::default();
+        let (p, q) = (PeerId::random(), PeerId::random());
+        let t0 = Instant::now();
+        let burst = (0..100).filter(|_| l.allow(p, t0)).count();
+        assert_eq!(burst, GOSSIP_BURST as usize);
+        // Another publisher is not affected.
+        assert!(l.allow(q, t0));
+        // One second later: the rate's worth again.
+        let t1 = t0 + Duration::from_secs(1);
+        let more = (0..100).filter(|_| l.allow(p, t1)).count();
+        assert_eq!(more, GOSSIP_PER_SEC as usize);
+    }
 }

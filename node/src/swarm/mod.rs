@@ -92,6 +92,9 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
             let gcfg = gossipsub::ConfigBuilder::default()
                 .heartbeat_interval(Duration::from_millis(700))
                 .validation_mode(gossipsub::ValidationMode::Strict)
+                // Nothing is forwarded before the event loop accepts it
+                // (per-source rate limits: `event_loop::GossipLimiter`).
+                .validate_messages()
                 .max_transmit_size(MAX_GOSSIP_LEN)
                 .build()
                 .map_err(|e| e.to_string())?;
@@ -161,9 +164,10 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
     let local = *swarm.local_peer_id();
     let dropped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     Ok((
-        Client::new(cmd_tx, local, dropped.clone()),
-        EventLoop::new(swarm, cmd_rx, ev_tx, dropped),
+        Client::new(cmd_tx, local, dropped.clone(), in_flight.clone()),
+        EventLoop::new(swarm, cmd_rx, ev_tx, dropped, in_flight),
         ev_rx,
     ))
 }
