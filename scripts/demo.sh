@@ -62,7 +62,7 @@ for n in 1 2 3 4 5; do
 done
 
 echo "== node 5 gets only the owner key, lists and restores"
-sn 5 keys import "$(sn 1 keys export)" --force >/dev/null
+sn 1 keys export | sn 5 keys import --force >/dev/null
 sn 5 backup list
 sn 5 backup restore "$id" "$work/restored"
 diff -r --no-dereference "$work/sample" "$work/restored/sample"

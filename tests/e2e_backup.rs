@@ -378,3 +378,18 @@ fn own_data_dir_is_never_backed_up() {
         .collect();
     assert!(paths.iter().all(|p| !p.contains("node-data")), "{paths:?}");
 }
+
+#[test]
+fn a_data_dir_open_to_others_is_refused_at_start_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.run(&["init"]).ok();
+    std::fs::set_permissions(env.data_dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let r = env.run(&["node", "run", "--listen", "/ip4/127.0.0.1/tcp/0"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("writable by group or others") && r.stderr.contains("chmod 700"),
+        "{}",
+        r.stderr
+    );
+}

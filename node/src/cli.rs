@@ -205,6 +205,10 @@ pub struct RunArgs {
     /// against peers that prove receipt and then drop the bytes.
     #[arg(long = "trust-peer", value_name = "PEER_ID")]
     pub trust_peer: Vec<String>,
+    /// A peer down for this long (after --down-after) is forgotten, e.g. 7d
+    /// (default), 1h.
+    #[arg(long)]
+    pub forget_after: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -28,6 +28,8 @@ pub const DEFAULT_AUDIT_INTERVAL: Duration = Duration::from_secs(3 * 24 * 3600);
 pub const DEFAULT_QUARANTINE_GRACE: Duration = Duration::from_secs(24 * 3600);
 /// Passed proofs before a peer's copies may justify removing another copy.
 pub const DEFAULT_VETTING_PROOFS: u64 = 10;
+/// A peer down this long leaves the view (its shards were repaired long ago).
+pub const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The scrub re-reads the whole store once in this period.
 pub const DEFAULT_SCRUB_PERIOD: Duration = Duration::from_secs(14 * 24 * 3600);
 /// The scrub sleeps at least this many times as long as it read (so it takes
@@ -55,6 +57,7 @@ pub struct FileConfig {
     pub scrub_period: Option<String>,
     pub scrub_tranquility: Option<u32>,
     pub trusted_peers: Option<Vec<String>>,
+    pub forget_after: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -81,6 +84,8 @@ pub struct NodeConfig {
     /// no vetting, and a backup keeps a copy of every shard on one of them
     /// (or on a vetted peer) whatever its other holders are.
     pub trusted_peers: Vec<libp2p::PeerId>,
+    /// A peer down for this long (after `down_after`) leaves the view.
+    pub forget_after: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -236,6 +241,11 @@ impl NodeConfig {
                 .scrub_tranquility
                 .or(file.scrub_tranquility)
                 .unwrap_or(DEFAULT_SCRUB_TRANQUILITY),
+            forget_after: duration_or(
+                "forget-after",
+                o.forget_after.or(file.forget_after),
+                DEFAULT_FORGET_AFTER,
+            )?,
             trusted_peers: o
                 .trusted_peers
                 .or(file.trusted_peers)

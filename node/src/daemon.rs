@@ -117,12 +117,11 @@ async fn route(
                     info!(peer = %source, "peer is stopping");
                     view.left(&source);
                 }
+                // A hint, never a shortcut past `down_after`: any peer may
+                // say it, about anyone. Each node decides on its own clock.
                 Ok(Announcement::Down(bytes)) => {
                     if let Ok(peer) = PeerId::from_bytes(&bytes) {
-                        if peer != view.local() && view.reported_down(&peer) {
-                            info!(%peer, reporter = %source, "peer reported down");
-                            repair.kick();
-                        }
+                        debug!(%peer, reporter = %source, "peer reported down (a hint; down here after down_after)");
                     }
                 }
                 Err(e) => warn!(peer = %source, "bad membership message: {e}"),
@@ -169,10 +168,22 @@ fn load_known_peers(dd: &DataDir) -> Vec<libp2p::Multiaddr> {
         .collect()
 }
 
+/// Addresses remembered per peer: one peer advertising many addresses must
+/// not fill every slot (a restarted node would dial only that peer).
+const KNOWN_PER_PEER: usize = 2;
+
 fn save_known_peers(dd: &DataDir, view: &View) {
+    use rand::seq::SliceRandom;
+    let mut peers: Vec<_> = view
+        .list()
+        .into_iter()
+        .filter(|p| p.live && !p.local && !p.isolated)
+        .collect();
+    // A random choice of peers, so no peer id sorts itself into every slot.
+    peers.shuffle(&mut rand::thread_rng());
     let mut list: Vec<String> = Vec::new();
-    for p in view.list().into_iter().filter(|p| p.live && !p.local) {
-        for a in &p.heartbeat.addrs {
+    for p in peers.iter().take(MAX_KNOWN / KNOWN_PER_PEER) {
+        for a in p.heartbeat.addrs.iter().take(KNOWN_PER_PEER) {
             list.push(format!("{a}/p2p/{}", p.peer_id));
         }
     }
@@ -240,6 +251,7 @@ pub async fn run_until(
     stop: impl std::future::Future<Output = Stop>,
     announce: bool,
 ) -> anyhow::Result<()> {
+    dd.check_permissions()?;
     let keypair = dd.node_identity()?;
     let store = Arc::new(dd.open_store()?);
     let usage = Arc::new(Usage::scan(&store)?);
@@ -337,6 +349,11 @@ pub async fn run_until(
                 if live != saved {
                     save_known_peers(&dd, &view);
                     saved = live;
+                }
+                let evict_after = cfg.forget_after;
+                let gone = view.evict(evict_after);
+                if gone > 0 {
+                    info!(gone, "forgot peers down for longer than {evict_after:?}");
                 }
                 for peer in view.newly_down() {
                     info!(%peer, "peer is down: repairing its shards elsewhere");

@@ -29,6 +29,12 @@ pub enum DataDirError {
     Exists(PathBuf),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{path} {problem}: fix it with `{fix}` (keys in a data dir others can read or replace are not keys any more)")]
+    Unsafe {
+        path: PathBuf,
+        problem: String,
+        fix: String,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
@@ -59,6 +65,49 @@ impl DataDir {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Refuses a data dir that is not this user's alone, as ssh does with
+    /// its keys: the directory owned by another user or writable by group or
+    /// others, or a key file readable by them. Checked at every start.
+    pub fn check_permissions(&self) -> Result<(), DataDirError> {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        let meta = fs::metadata(&self.root).map_err(io(&self.root))?;
+        let shown = self.root.display().to_string();
+        if meta.uid() != me {
+            return Err(DataDirError::Unsafe {
+                path: self.root.clone(),
+                problem: format!("belongs to user {} (this is user {me})", meta.uid()),
+                fix: format!("chown -R {me} {shown}"),
+            });
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(DataDirError::Unsafe {
+                path: self.root.clone(),
+                problem: format!(
+                    "is writable by group or others (mode {:o})",
+                    meta.mode() & 0o777
+                ),
+                fix: format!("chmod 700 {shown}"),
+            });
+        }
+        for key in [self.owner_key_path(), self.node_key_path()] {
+            let Ok(m) = fs::metadata(&key) else { continue };
+            if m.uid() != me || m.mode() & 0o077 != 0 {
+                return Err(DataDirError::Unsafe {
+                    path: key.clone(),
+                    problem: format!(
+                        "is open to group or others, or not this user's (mode {:o}, user {})",
+                        m.mode() & 0o777,
+                        m.uid()
+                    ),
+                    fix: format!("chown {me} {k} && chmod 600 {k}", k = key.display()),
+                });
+            }
+        }
+        Ok(())
     }
 
     pub fn owner_key_path(&self) -> PathBuf {
@@ -216,6 +265,24 @@ mod tests {
             Err(DataDirError::Exists(_))
         ));
         assert_eq!(dd.owner_key().unwrap(), k);
+    }
+
+    #[test]
+    fn a_data_dir_open_to_others_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(dir.path().join("d"));
+        dd.init(&MasterKey::generate(&mut OsRng)).unwrap();
+        dd.check_permissions().unwrap();
+        fs::set_permissions(dd.root(), fs::Permissions::from_mode(0o777)).unwrap();
+        let e = dd.check_permissions().unwrap_err().to_string();
+        assert!(
+            e.contains("writable by group or others") && e.contains("chmod 700"),
+            "{e}"
+        );
+        fs::set_permissions(dd.root(), fs::Permissions::from_mode(0o700)).unwrap();
+        fs::set_permissions(dd.owner_key_path(), fs::Permissions::from_mode(0o644)).unwrap();
+        let e = dd.check_permissions().unwrap_err().to_string();
+        assert!(e.contains("owner.key") && e.contains("chmod 600"), "{e}");
     }
 
     #[test]

@@ -18,6 +18,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Most peers a view holds (a swarm of volunteers: tens of thousands).
+pub const MAX_VIEW: usize = 50_000;
 /// Heartbeat periods without news after which a peer no longer counts as live.
 pub const LIVE_PERIODS: u32 = 5;
 const MAX_ANNOUNCEMENT_LEN: usize = 16 << 10;
@@ -186,6 +188,21 @@ impl View {
     pub fn heard(&self, peer: PeerId, hb: Heartbeat) -> bool {
         let now = Instant::now();
         let mut peers = self.lock();
+        if peers.len() >= MAX_VIEW && !peers.contains_key(&peer) {
+            // Full: a newcomer takes the place of the longest-silent down
+            // peer, or waits until one goes.
+            let oldest = peers
+                .iter()
+                .filter(|(_, e)| self.state_of(e, now) == PeerState::Down)
+                .min_by_key(|(_, e)| e.seen)
+                .map(|(p, _)| *p);
+            match oldest {
+                Some(p) => {
+                    peers.remove(&p);
+                }
+                None => return false,
+            }
+        }
         let changed = match peers.get(&peer) {
             None => true,
             Some(e) => {
@@ -227,16 +244,17 @@ impl View {
         }
     }
 
-    /// Another node says `peer` is down: agree unless we heard it recently.
-    pub fn reported_down(&self, peer: &PeerId) -> bool {
+    /// Forgets peers silent for `down_after + after` (their shards were
+    /// repaired long ago); returns how many. Peer ids are free, so without
+    /// this every id ever heard would stay in the view for good.
+    pub fn evict(&self, after: Duration) -> usize {
         let now = Instant::now();
-        match self.lock().get_mut(peer) {
-            Some(e) if !e.down && self.state_of(e, now) != PeerState::Live => {
-                e.down = true;
-                true
-            }
-            _ => false,
-        }
+        let limit = self.down_after + after;
+        let local = self.local;
+        let mut peers = self.lock();
+        let before = peers.len();
+        peers.retain(|p, e| *p == local || now.duration_since(e.seen) < limit);
+        before - peers.len()
     }
 
     fn state_of(&self, e: &Entry, now: Instant) -> PeerState {
@@ -363,5 +381,54 @@ impl View {
             .map(|c| c.peer)
             .filter(|p| *p != self.local)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hb() -> Heartbeat {
+        Heartbeat {
+            zone: "z".into(),
+            capacity: 1,
+            used: 0,
+            version: "0".into(),
+            addrs: vec![],
+            draining: false,
+            radius: None,
+        }
+    }
+
+    #[test]
+    fn silent_peers_go_suspect_then_down_then_are_forgotten() {
+        let v = View::new(
+            PeerId::random(),
+            Duration::from_millis(5),
+            Duration::from_millis(60),
+        );
+        let p = PeerId::random();
+        assert!(v.heard(p, hb()));
+        assert_eq!(v.state(&p), Some(PeerState::Live));
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(v.state(&p), Some(PeerState::Suspect));
+        assert_eq!(v.evict(Duration::from_millis(50)), 0);
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(v.state(&p), Some(PeerState::Down));
+        assert_eq!(v.newly_down(), vec![p]);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(v.evict(Duration::from_millis(50)), 1);
+        assert_eq!(v.state(&p), None);
+    }
+
+    #[test]
+    fn heartbeats_over_the_bounds_are_refused() {
+        let mut h = hb();
+        h.addrs = vec!["/ip4/10.0.0.1/tcp/1".into(); MAX_HEARTBEAT_ADDRS + 1];
+        assert!(h.check().unwrap_err().contains("addresses"));
+        let mut h = hb();
+        h.zone = "z".repeat(MAX_HEARTBEAT_FIELD + 1);
+        assert!(h.check().is_err());
+        assert!(hb().check().is_ok());
     }
 }

@@ -50,6 +50,7 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
             scrub_period: a.scrub_period,
             scrub_tranquility: a.scrub_tranquility,
             trusted_peers: Some(a.trust_peer).filter(|l| !l.is_empty()),
+            forget_after: a.forget_after,
         },
     )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
