@@ -151,6 +151,39 @@ async fn route(
     }
 }
 
+/// The owner's catalogue upkeep (`distribute::maintain_catalogue`): every
+/// `period`, with a majority of the slot's holders answering, publishes what
+/// they lack. This repairs the record under churn and publishes backups whose
+/// publish found no majority.
+async fn catalogue_upkeep(
+    net: Arc<Net>,
+    store: Arc<shardnet_store::Store>,
+    dd: DataDir,
+    period: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(period);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let Ok(master) = dd.owner_key() else { continue };
+        let (net, store) = (net.clone(), store.clone());
+        let done = tokio::task::spawn_blocking(move || {
+            crate::distribute::maintain_catalogue(&net, &store, &master)
+        })
+        .await;
+        match done {
+            Ok(Ok(crate::distribute::CatalogueUpkeep::InPlace)) => {}
+            Ok(Ok(u)) => info!("catalogue upkeep: {u:?}"),
+            Ok(Err(e)) => warn!("catalogue upkeep failed: {e}"),
+            Err(e) => warn!("catalogue upkeep task failed: {e}"),
+        }
+    }
+}
+
 /// Where a node remembers its peers' addresses between runs, so that it
 /// rejoins even when its bootstrap peers are gone (or it was the bootstrap).
 const KNOWN_PEERS_FILE: &str = "known_peers.json";
@@ -309,6 +342,7 @@ pub async fn run_until(
         client.clone(),
         usage.clone(),
         limits,
+        view.clone(),
         storage_rx,
     ));
 
@@ -403,6 +437,13 @@ pub async fn run_until(
     ));
     let scrub = crate::scrub::Scrub::new(store.clone(), cfg.scrub_period, cfg.scrub_tranquility);
     let scrub_task = tokio::spawn(scrub.clone().run(stop_rx.clone()));
+    let catalogue_task = tokio::spawn(catalogue_upkeep(
+        net.clone(),
+        store.clone(),
+        dd.clone(),
+        (cfg.scan_interval * 5).max(Duration::from_secs(10)),
+        stop_rx.clone(),
+    ));
     let shared = Arc::new(server::Shared {
         store: store.clone(),
         dd: dd.clone(),
@@ -432,6 +473,7 @@ pub async fn run_until(
             api_task.abort_handle(),
             repair_task.abort_handle(),
             scrub_task.abort_handle(),
+            catalogue_task.abort_handle(),
             hb_task.abort_handle(),
             swarm_task.abort_handle(),
             router.abort_handle(),
@@ -445,6 +487,7 @@ pub async fn run_until(
             let _ = api_task.await;
             let _ = repair_task.await;
             let _ = scrub_task.await;
+            let _ = catalogue_task.await;
             let _ = hb_task.await;
             let _ = swarm_task.await;
             let _ = router.await;
@@ -464,6 +507,7 @@ pub async fn run_until(
         let _ = api_task.await;
         let _ = repair_task.await;
         let _ = scrub_task.await;
+        let _ = catalogue_task.await;
         let _ = hb_task.await;
         let _ = swarm_task.await;
         drop(client);

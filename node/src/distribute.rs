@@ -38,7 +38,7 @@ use shardnet_store::{PutOutcome, ShardState, Store};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tracing::warn;
+use tracing::{debug, warn};
 
 /// Threads sealing and sending shards during a swarm backup (each waits on the
 /// network most of the time).
@@ -459,18 +459,45 @@ impl ShardSink for SwarmSink<'_> {
     fn commit(&self, entry: &CatalogueEntry) -> Result<(), SinkError> {
         self.store.flush()?;
         self.store.put_backup(entry)?;
-        let (mut entries, prev) =
-            fetch_catalogue_seq(self.net, self.store, self.master).map_err(SinkError::Catalogue)?;
-        entries.retain(|e| e.id != entry.id);
-        entries.push(entry.clone());
-        publish_catalogue(self.net, self.store, self.master, &entries, prev)
-            .map_err(SinkError::Catalogue)
+        match add_to_catalogue(self.net, self.store, self.master, entry)
+            .map_err(SinkError::Catalogue)?
+        {
+            CatalogueUpkeep::NoQuorum { answered, asked } => self.warn(format!(
+                "only {answered} of the {asked} holders of this owner's catalogue answered, so it was not republished (a record built without them could drop backups only they list); the backup is complete and recorded on this node, and the catalogue's upkeep publishes it once a majority answers"
+            )),
+            other => debug!("catalogue: {other:?}"),
+        }
+        Ok(())
     }
 }
 
 /// Newest valid catalogue record of this owner among the slot's holders and
 /// the local store.
-fn newest_catalogue(net: &Net, store: &Store, owner: [u8; 32]) -> Option<SignedCatalogue> {
+/// What the responsible peers of an owner's catalogue slot hold.
+struct SlotRecords {
+    /// Every valid record seen (this node's own included).
+    records: Vec<SignedCatalogue>,
+    /// Responsible peers (this node included when it is one), and how many
+    /// of them gave a definite answer (a record, or none).
+    asked: usize,
+    answered: usize,
+    /// Responsible peers and the sequence number each holds (0: none).
+    held: Vec<(PeerId, u64)>,
+}
+
+impl SlotRecords {
+    /// A majority of the slot's holders answered: a record built from their
+    /// answers cannot drop an entry that a majority holds.
+    fn quorum(&self) -> bool {
+        self.answered >= self.asked / 2 + 1
+    }
+
+    fn newest(&self) -> Option<&SignedCatalogue> {
+        self.records.iter().max_by_key(|c| c.seq)
+    }
+}
+
+fn slot_records(net: &Net, store: &Store, owner: [u8; 32]) -> SlotRecords {
     let slot = catalogue::slot(&owner);
     let peers = placement::responsible_set(&slot, 0, &net.view.candidates(), CATALOGUE_COPIES);
     let local = net.client.local_peer_id();
@@ -479,51 +506,171 @@ fn newest_catalogue(net: &Net, store: &Store, owner: [u8; 32]) -> Option<SignedC
         .block_on(join_all(peers.iter().filter(|p| **p != local).map(|p| {
             let client = net.client.clone();
             let p = *p;
-            async move { client.request(p, Request::GetCatalogue { owner }).await }
+            async move { (p, client.request(p, Request::GetCatalogue { owner }).await) }
         })));
-    let mut best = store.get_catalogue(&owner).ok().flatten();
-    for a in answers {
-        if let Ok(Response::Catalogue(Some(c))) = a {
-            if c.owner == owner && c.verify().is_ok() && best.as_ref().is_none_or(|b| c.seq > b.seq)
-            {
-                best = Some(c);
+    let mut out = SlotRecords {
+        records: Vec::new(),
+        asked: peers.len().max(1),
+        answered: 0,
+        held: Vec::new(),
+    };
+    let mine = store.get_catalogue(&owner).ok().flatten();
+    if peers.contains(&local) || peers.is_empty() {
+        out.answered += 1;
+        out.held.push((local, mine.as_ref().map_or(0, |c| c.seq)));
+    }
+    out.records.extend(mine);
+    for (p, a) in answers {
+        match a {
+            Ok(Response::Catalogue(Some(c))) if c.owner == owner && c.verify().is_ok() => {
+                out.answered += 1;
+                out.held.push((p, c.seq));
+                out.records.push(c);
             }
+            Ok(Response::Catalogue(None)) => {
+                out.answered += 1;
+                out.held.push((p, 0));
+            }
+            // A forged or foreign record is no answer.
+            other => debug!(peer = %p, "catalogue not fetched: {other:?}"),
         }
     }
-    best
+    out
 }
 
-/// The owner's backups: the newest catalogue in the swarm, plus backups this
-/// node recorded locally.
+/// The owner's backups: the union of every catalogue record the slot's
+/// holders have (records only ever add entries, but a holder may be behind),
+/// plus backups this node recorded locally.
 pub fn fetch_catalogue(
     net: &Net,
     store: &Store,
     master: &MasterKey,
 ) -> Result<Vec<CatalogueEntry>, String> {
-    Ok(fetch_catalogue_seq(net, store, master)?.0)
+    let owner = SignedCatalogue::owner_of(master);
+    Ok(union(&slot_records(net, store, owner), store, master)?.0)
 }
 
-/// [`fetch_catalogue`], plus the sequence number of the record it came from
-/// (0 if none), so that a publish needs no second round of queries.
-fn fetch_catalogue_seq(
-    net: &Net,
+/// Entries of every record and of the local store, and the highest sequence
+/// number seen (0 if none).
+fn union(
+    r: &SlotRecords,
     store: &Store,
     master: &MasterKey,
 ) -> Result<(Vec<CatalogueEntry>, u64), String> {
-    let owner = SignedCatalogue::owner_of(master);
-    let newest = newest_catalogue(net, store, owner);
-    let seq = newest.as_ref().map_or(0, |c| c.seq);
-    let mut entries = match newest {
-        Some(c) => c.open(master).map_err(|e| e.to_string())?,
-        None => Vec::new(),
-    };
+    let mut entries: Vec<CatalogueEntry> = Vec::new();
+    for c in &r.records {
+        for e in c.open(master).map_err(|e| e.to_string())? {
+            if !entries.iter().any(|x| x.id == e.id) {
+                entries.push(e);
+            }
+        }
+    }
     for local in store.list_backups().map_err(|e| e.to_string())? {
         if !entries.iter().any(|e| e.id == local.id) {
             entries.push(local);
         }
     }
     entries.sort_by_key(|e| (e.info.created_at, e.id));
-    Ok((entries, seq))
+    Ok((entries, r.newest().map_or(0, |c| c.seq)))
+}
+
+/// What [`maintain_catalogue`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CatalogueUpkeep {
+    /// Fewer than a majority of the slot's holders answered: nothing sent.
+    NoQuorum { answered: usize, asked: usize },
+    /// A new record with entries some holders lacked was published.
+    Published { entries: usize },
+    /// The newest record was copied to holders that lacked it.
+    Copied { holders: usize },
+    /// Every holder that answered has the newest record.
+    InPlace,
+}
+
+/// Publishes the owner's catalogue with `entries` added, if a majority of
+/// the slot's holders answered; else leaves it to [`maintain_catalogue`]
+/// (the entries are in the local store) and says so.
+pub fn add_to_catalogue(
+    net: &Net,
+    store: &Store,
+    master: &MasterKey,
+    added: &CatalogueEntry,
+) -> Result<CatalogueUpkeep, String> {
+    let owner = SignedCatalogue::owner_of(master);
+    let r = slot_records(net, store, owner);
+    if !r.quorum() {
+        return Ok(CatalogueUpkeep::NoQuorum {
+            answered: r.answered,
+            asked: r.asked,
+        });
+    }
+    let (mut entries, prev) = union(&r, store, master)?;
+    entries.retain(|e| e.id != added.id);
+    entries.push(added.clone());
+    publish_catalogue(net, store, master, &entries, prev)?;
+    Ok(CatalogueUpkeep::Published {
+        entries: entries.len(),
+    })
+}
+
+/// The catalogue's repair, run periodically by the owner's node: with a
+/// majority of the slot's holders answering, publishes a new record when
+/// the union of what they hold (and the local store) has entries the newest
+/// record lacks, else copies the newest record to holders that lack it
+/// (churn moved the slot, or a holder lost it).
+pub fn maintain_catalogue(
+    net: &Net,
+    store: &Store,
+    master: &MasterKey,
+) -> Result<CatalogueUpkeep, String> {
+    let owner = SignedCatalogue::owner_of(master);
+    let r = slot_records(net, store, owner);
+    if !r.quorum() {
+        return Ok(CatalogueUpkeep::NoQuorum {
+            answered: r.answered,
+            asked: r.asked,
+        });
+    }
+    let (entries, prev) = union(&r, store, master)?;
+    let newest_len = match r.newest() {
+        Some(c) => c.open(master).map_err(|e| e.to_string())?.len(),
+        None => 0,
+    };
+    if entries.len() > newest_len {
+        publish_catalogue(net, store, master, &entries, prev)?;
+        return Ok(CatalogueUpkeep::Published {
+            entries: entries.len(),
+        });
+    }
+    let Some(newest) = r.newest().cloned() else {
+        return Ok(CatalogueUpkeep::InPlace);
+    };
+    let local = net.client.local_peer_id();
+    let behind: Vec<PeerId> = r
+        .held
+        .iter()
+        .filter(|(_, seq)| *seq < newest.seq)
+        .map(|(p, _)| *p)
+        .collect();
+    if behind.is_empty() {
+        return Ok(CatalogueUpkeep::InPlace);
+    }
+    let mut copied = 0;
+    for p in &behind {
+        let ok = if *p == local {
+            store.put_catalogue(&newest).is_ok()
+        } else {
+            matches!(
+                net.handle.block_on(
+                    net.client
+                        .request(*p, Request::PutCatalogue(newest.clone()))
+                ),
+                Ok(Response::CatalogueStored)
+            )
+        };
+        copied += usize::from(ok);
+    }
+    Ok(CatalogueUpkeep::Copied { holders: copied })
 }
 
 fn publish_catalogue(

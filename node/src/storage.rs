@@ -133,6 +133,7 @@ pub async fn run(
     client: Client,
     usage: Arc<Usage>,
     limits: Limits,
+    view: Arc<crate::membership::View>,
     mut events: mpsc::Receiver<Event>,
 ) {
     let (wtx, wrx) = mpsc::channel::<WriteJob>(WRITE_QUEUE);
@@ -144,7 +145,7 @@ pub async fn run(
         store.clone(),
         client.clone(),
         usage.clone(),
-        limits,
+        limits.clone(),
         wrx,
         queued.clone(),
     ));
@@ -229,13 +230,16 @@ pub async fn run(
                             .await;
                         continue;
                     };
-                    let (store, client) = (store.clone(), client.clone());
+                    let (store, client, view) = (store.clone(), client.clone(), view.clone());
+                    let room = limits
+                        .capacity
+                        .saturating_sub(usage.used.load(Ordering::Relaxed));
                     tokio::spawn(async move {
-                        let resp = tokio::task::spawn_blocking(move || answer(&store, peer, other))
-                            .await
-                            .unwrap_or_else(|e| {
-                                Response::Rejected(Reject::Internal(e.to_string()))
-                            });
+                        let resp = tokio::task::spawn_blocking(move || {
+                            answer(&store, peer, other, &view, room)
+                        })
+                        .await
+                        .unwrap_or_else(|e| Response::Rejected(Reject::Internal(e.to_string())));
                         drop(permit);
                         client.respond(channel, resp).await;
                     });
@@ -290,7 +294,13 @@ fn healthy(store: &Store, id: &ShardId) -> bool {
 }
 
 /// Answers the requests that need no write.
-fn answer(store: &Store, peer: PeerId, req: Request) -> Response {
+fn answer(
+    store: &Store,
+    peer: PeerId,
+    req: Request,
+    view: &crate::membership::View,
+    room: u64,
+) -> Response {
     match req {
         Request::Fetch { id } if !healthy(store, &id) => Response::NotFound,
         Request::Fetch { id } => match store.get_shard(&id) {
@@ -315,6 +325,23 @@ fn answer(store: &Store, peer: PeerId, req: Request) -> Response {
             if c.verify().is_err() {
                 warn!(%peer, "refused a catalogue with an invalid signature");
                 return Response::Rejected(Reject::BadSignature);
+            }
+            // Only the slot's holders keep a record (with a margin for views
+            // that differ), and only with room: a flood of self-signed
+            // records for fresh owner keys lands nowhere else.
+            let slot = shardnet_protocol::catalogue::slot(&c.owner);
+            let holders = shardnet_protocol::placement::responsible_set(
+                &slot,
+                0,
+                &view.candidates(),
+                crate::distribute::CATALOGUE_COPIES + shardnet_protocol::repair::SPILL,
+            );
+            if !holders.contains(&view.local()) {
+                debug!(%peer, "refused a catalogue for a slot this node does not hold");
+                return Response::Rejected(Reject::NotResponsible);
+            }
+            if (c.sealed.len() as u64) > room {
+                return Response::Rejected(Reject::Full);
             }
             match store.put_catalogue(&c) {
                 Ok(true) => Response::CatalogueStored,

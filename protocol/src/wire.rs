@@ -82,6 +82,8 @@ pub enum Reject {
     /// No lease verified: not signed by its owner for this shard, expired,
     /// too long or too many copies (the reason says which).
     BadLease(String),
+    /// This node is not among the holders of that catalogue slot.
+    NotResponsible,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +114,7 @@ impl std::fmt::Display for Reject {
             Reject::Internal(e) => write!(f, "peer failed: {e}"),
             Reject::Busy => f.write_str("peer is busy, try later"),
             Reject::BadLease(why) => write!(f, "lease refused: {why}"),
+            Reject::NotResponsible => f.write_str("peer does not hold that catalogue slot"),
         }
     }
 }
