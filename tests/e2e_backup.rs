@@ -393,3 +393,42 @@ fn a_data_dir_open_to_others_is_refused_at_start_with_the_fix() {
         r.stderr
     );
 }
+
+/// A destination that already holds a symlink where the backup has a
+/// directory (planted by another process, or left over): restore --force
+/// refuses to write through it, and nothing lands where it points. A
+/// destination others can write is refused outright.
+#[test]
+fn a_symlink_in_the_destination_is_never_followed() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.run(&["init"]).ok();
+    let src = env.path("src");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::write(src.join("d").join("file"), b"secret plans").unwrap();
+    let (id, _) = env.backup(&[src.to_str().unwrap()]);
+    let dest = env.path("dest");
+    let outside = env.path("outside");
+    std::fs::create_dir_all(dest.join("src")).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, dest.join("src").join("d")).unwrap();
+    let r = env.run(&["backup", "restore", &id, dest.to_str().unwrap(), "--force"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("is a symlink inside the destination"),
+        "{}",
+        r.stderr
+    );
+    assert!(!outside.join("file").exists(), "wrote through the symlink");
+
+    let open = env.path("open");
+    std::fs::create_dir_all(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let r = env.run(&["backup", "restore", &id, open.to_str().unwrap()]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("writable by group or others"),
+        "{}",
+        r.stderr
+    );
+}

@@ -39,6 +39,12 @@ pub enum RestoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{path}: {problem}; restore into a directory only you can write (e.g. a new one under your home)")]
+    UnsafeDestination { path: PathBuf, problem: String },
+    #[error("{path}: is a symlink inside the destination; refusing to restore through it (remove it, or restore into a new directory)")]
+    SymlinkInPath { path: PathBuf },
+    #[error("the backup names a path that is not a plain relative path ({0:?}): refusing it")]
+    BadPath(String),
 }
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -114,6 +120,14 @@ pub fn restore(
         }
         Err(e) => return Err(io_err(dest)(e)),
     }
+    check_destination(dest)?;
+    for e in &entries {
+        if !is_plain_relative(&e.path) {
+            return Err(RestoreError::BadPath(
+                String::from_utf8_lossy(&e.path).into_owned(),
+            ));
+        }
+    }
     let mut report = RestoreReport::default();
     let target = |e: &Entry| dest.join(OsStr::from_bytes(&e.path));
 
@@ -122,15 +136,15 @@ pub fn restore(
         let path = target(e);
         match &e.kind {
             EntryKind::Dir => {
-                fs::create_dir_all(&path).map_err(io_err(&path))?;
+                safe_dirs(dest, &path)?;
                 report.dirs += 1;
             }
             EntryKind::Symlink { target: t } => {
                 if let Some(parent) = path.parent() {
-                    fs::create_dir_all(parent).map_err(io_err(parent))?;
+                    safe_dirs(dest, parent)?;
                 }
-                if force && fs::symlink_metadata(&path).is_ok() {
-                    fs::remove_file(&path).map_err(io_err(&path))?;
+                if force {
+                    remove_non_dir(&path)?;
                 }
                 std::os::unix::fs::symlink(OsStr::from_bytes(t), &path).map_err(io_err(&path))?;
                 let _ = std::os::unix::fs::lchown(&path, Some(e.uid), Some(e.gid));
@@ -185,9 +199,12 @@ pub fn restore(
         for (e, chunks) in &files {
             let path = target(e);
             if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent).map_err(io_err(parent))?;
+                safe_dirs(dest, parent)?;
             }
-            let mut f = fs::File::create(&path).map_err(io_err(&path))?;
+            if force {
+                remove_non_dir(&path)?;
+            }
+            let mut f = create_private(&path)?;
             let mut failure = None;
             for _ in 0..chunks.len() {
                 let r = loop {
@@ -211,15 +228,17 @@ pub fn restore(
                     Err(reason) => failure = failure.or(Some(reason)),
                 }
             }
-            drop(f);
             if let Some(reason) = failure {
+                drop(f);
                 let _ = fs::remove_file(&path);
                 report
                     .failed
                     .push((String::from_utf8_lossy(&e.path).into_owned(), reason));
                 continue;
             }
-            apply_metadata(&path, e)?;
+            // On the descriptor: a name swapped meanwhile changes nothing.
+            apply_file_metadata(&f, &path, e)?;
+            drop(f);
             report.files += 1;
         }
         drop(permit_tx);
@@ -234,10 +253,150 @@ pub fn restore(
     Ok(report)
 }
 
+/// The destination must be a real directory (not a symlink) of this user,
+/// which group and others cannot write: else another user could swap
+/// symlinks in while the restore runs.
+fn check_destination(dest: &Path) -> Result<(), RestoreError> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::symlink_metadata(dest).map_err(io_err(dest))?;
+    let unsafe_dest = |problem: String| RestoreError::UnsafeDestination {
+        path: dest.to_path_buf(),
+        problem,
+    };
+    if !m.is_dir() {
+        return Err(unsafe_dest("is not a directory (or is a symlink)".into()));
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if m.uid() != me {
+        return Err(unsafe_dest(format!(
+            "belongs to user {} (this is user {me})",
+            m.uid()
+        )));
+    }
+    if m.mode() & 0o022 != 0 {
+        return Err(unsafe_dest(format!(
+            "is writable by group or others (mode {:o})",
+            m.mode() & 0o777
+        )));
+    }
+    Ok(())
+}
+
+/// A manifest path: relative, made of plain names only (no `..`, `.` or
+/// empty components). A manifest is the owner's, authenticated, but a
+/// restore never writes outside its destination whatever it says.
+fn is_plain_relative(p: &[u8]) -> bool {
+    !p.is_empty()
+        && p.split(|b| *b == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
+}
+
+/// Creates `dir` and its missing parents below `dest` (mode 0700 until the
+/// final modes are set), refusing any component that is a symlink.
+fn safe_dirs(dest: &Path, dir: &Path) -> Result<(), RestoreError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let rel = dir.strip_prefix(dest).unwrap_or(Path::new(""));
+    let mut at = dest.to_path_buf();
+    for c in rel.components() {
+        at.push(c);
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(RestoreError::SymlinkInPath { path: at });
+            }
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(io_err(&at)(std::io::Error::other(
+                    "exists and is not a directory",
+                )))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&at)
+                    .map_err(io_err(&at))?;
+            }
+            Err(e) => return Err(io_err(&at)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// With --force: removes what is at `path` unless it is a directory (a
+/// symlink is removed, never followed).
+fn remove_non_dir(path: &Path) -> Result<(), RestoreError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => Err(io_err(path)(std::io::Error::other(
+            "a directory is in the way of a file",
+        ))),
+        Ok(_) => fs::remove_file(path).map_err(io_err(path)),
+        Err(_) => Ok(()),
+    }
+}
+
+/// A new file, 0600 until its final mode is set; never through a symlink
+/// and never an existing file.
+fn create_private(path: &Path) -> Result<fs::File, RestoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => io_err(path)(std::io::Error::other(
+                "appeared during the restore (another process?); not overwritten",
+            )),
+            _ => io_err(path)(e),
+        })
+}
+
+fn apply_file_metadata(f: &fs::File, path: &Path, e: &Entry) -> Result<(), RestoreError> {
+    // Ownership only sticks when running as root; elsewhere it fails harmlessly.
+    let _ = std::os::unix::fs::fchown(f, Some(e.uid), Some(e.gid));
+    f.set_permissions(fs::Permissions::from_mode(e.mode))
+        .map_err(io_err(path))?;
+    let t = filetime::FileTime::from_unix_time(e.mtime, e.mtime_nsec);
+    filetime::set_file_handle_times(f, None, Some(t)).map_err(io_err(path))
+}
+
 fn apply_metadata(path: &Path, e: &Entry) -> Result<(), RestoreError> {
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(RestoreError::SymlinkInPath {
+            path: path.to_path_buf(),
+        });
+    }
     // Ownership only sticks when running as root; elsewhere it fails harmlessly.
     let _ = std::os::unix::fs::lchown(path, Some(e.uid), Some(e.gid));
     fs::set_permissions(path, fs::Permissions::from_mode(e.mode)).map_err(io_err(path))?;
     let t = filetime::FileTime::from_unix_time(e.mtime, e.mtime_nsec);
     filetime::set_file_mtime(path, t).map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_relative_paths_are_restored() {
+        for ok in [&b"a"[..], b"a/b", b"a/.hidden", b"a..b/c"] {
+            assert!(is_plain_relative(ok), "{:?}", String::from_utf8_lossy(ok));
+        }
+        for bad in [
+            &b""[..],
+            b"/etc/passwd",
+            b"../x",
+            b"a/../../x",
+            b"a//b",
+            b"./a",
+            b"a/",
+        ] {
+            assert!(
+                !is_plain_relative(bad),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 }

@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub(crate) struct FileJob {
     pub(crate) source: PathBuf,
+    /// Device and inode the walk saw: the file read must be this one.
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
     /// The entry to fill with chunks (kind is `File` with no chunks yet).
     pub(crate) entry: Entry,
 }
@@ -127,6 +130,8 @@ pub(crate) fn walk(sources: &[PathBuf], exclude: &[PathBuf]) -> Result<Walk, Str
                 );
                 out.files.push(FileJob {
                     source: item.path().to_path_buf(),
+                    dev: std::os::unix::fs::MetadataExt::dev(&md),
+                    ino: std::os::unix::fs::MetadataExt::ino(&md),
                     entry,
                 });
             } else {
