@@ -385,3 +385,104 @@ fn the_catalogue_reaches_new_holders_and_outlives_its_first_ones() {
         "the catalogue did not outlive its first holders: {list}"
     );
 }
+
+/// A gossiping attacker on the node's own swarm code.
+fn gossiper(rt: &tokio::runtime::Runtime, boot: &str) -> swarm::Client {
+    let boot: Multiaddr = boot.parse().unwrap();
+    let (client, event_loop, mut events) = rt
+        .block_on(async {
+            swarm::new(SwarmConfig {
+                keypair: libp2p::identity::Keypair::generate_ed25519(),
+                listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+                bootstrap: vec![boot],
+                known: vec![],
+            })
+        })
+        .unwrap();
+    rt.spawn(event_loop.run(futures::future::pending::<()>()));
+    rt.spawn(async move { while events.recv().await.is_some() {} });
+    client
+}
+
+/// A peer restarts (graceful stop: suspect at once, down only after
+/// `down_after`), and meanwhile another says it is down, again and again:
+/// a hint only, so nobody declares it down early or repairs its shards.
+#[test]
+fn false_down_reports_do_not_shortcut_down_after() {
+    let args = ["--down-after", "30", "--scan-interval", "2"];
+    let mut s = Swarm::start(3, 1, &args);
+    let honest = s.nodes[2].status(&s.env).unwrap()["peer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let target: PeerId = honest.parse().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let liar = gossiper(&rt, &s.boot);
+    rt.block_on(async { tokio::time::sleep(Duration::from_secs(2)).await });
+    s.stop(2);
+    rt.block_on(async {
+        for _ in 0..20 {
+            liar.publish(
+                MEMBERSHIP_TOPIC,
+                Announcement::Down(target.to_bytes()).encode(),
+            )
+            .await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    for n in &s.nodes[..2] {
+        let v = n.run(&s.env, &["peers", "list", "--json"]).json();
+        let st = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["peer_id"] == honest.as_str())
+            .map(|p| p["state"].clone());
+        assert_eq!(st, Some(serde_json::json!("Suspect")), "{}: {v}", n.name);
+        assert!(!n.log_text().contains("peer is down"), "{}", n.log_text());
+    }
+    drop(liar);
+}
+
+/// 20 fresh identities announce themselves and vanish: once down, they leave
+/// the view after `--forget-after`.
+#[test]
+fn vanished_identities_are_forgotten() {
+    let mut args = FAST.to_vec();
+    args.extend(["--forget-after", "1s"]);
+    let s = Swarm::start(2, 1, &args);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let flood: Vec<swarm::Client> = (0..20).map(|_| gossiper(&rt, &s.boot)).collect();
+    rt.block_on(async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        for c in &flood {
+            let hb = Heartbeat {
+                zone: "x".into(),
+                capacity: 1 << 40,
+                used: 0,
+                version: "0".into(),
+                addrs: vec![],
+                draining: false,
+                radius: None,
+            };
+            c.publish(MEMBERSHIP_TOPIC, Announcement::Heartbeat(hb).encode())
+                .await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    });
+    let count = |n: &NodeProc| {
+        n.run(&s.env, &["peers", "list", "--json"])
+            .json()
+            .as_array()
+            .map_or(0, |a| a.len())
+    };
+    let peak = count(&s.nodes[0]);
+    drop(flood);
+    drop(rt);
+    // Down after 3 s, forgotten 1 s later (checked every heartbeat).
+    s.nodes[0].wait_for(Duration::from_secs(20), "the vanished ids forgotten", |n| {
+        count(n) == 2
+    });
+    eprintln!("view: {peak} peers at the flood's peak, 2 after");
+    assert!(peak > 2, "the flood never reached the view ({peak})");
+}
