@@ -407,6 +407,37 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<i32> {
         output::table(&["FIGURE", "VALUE", "NOTE"], &table);
         return Ok(0);
     }
+    if !args.sybil.is_empty() {
+        let rows = crate::bench_sybil::run(&args.sybil);
+        if json {
+            crate::commands::print_json(&rows)?;
+            return Ok(0);
+        }
+        let table: Vec<Vec<String>> = rows
+            .iter()
+            .map(|(n, c, z, ids, s)| {
+                vec![
+                    n.to_string(),
+                    c.to_string(),
+                    z.to_string(),
+                    format!("{ids:.0}"),
+                    format!("{s:.2}"),
+                ]
+            })
+            .collect();
+        println!("shardnet bench --sybil: ids ground until they hold a majority of one chosen shard's responsible set (mean of 3)");
+        output::table(
+            &[
+                "HONEST PEERS",
+                "COPIES",
+                "ATTACKER ZONES",
+                "IDS GENERATED",
+                "CPU SECONDS",
+            ],
+            &table,
+        );
+        return Ok(0);
+    }
     if args.swarm > 0 {
         let rows = crate::bench_swarm::run(&work, size, args.swarm)?;
         if json {

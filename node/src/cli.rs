@@ -305,6 +305,11 @@ pub struct BenchArgs {
     /// (time to full redundancy after a kill -9, traffic per byte lost, spread).
     #[arg(long, default_value_t = 0)]
     pub churn: usize,
+    /// Instead: peer ids an attacker must generate to hold a majority of
+    /// one chosen shard's responsible set, among this many honest peers
+    /// (comma-separated, e.g. 100,10000).
+    #[arg(long, value_delimiter = ',')]
+    pub sybil: Vec<usize>,
     /// Work directory for generated data and stores (default: a temp dir).
     #[arg(long)]
     pub dir: Option<PathBuf>,

@@ -17,6 +17,7 @@ pub mod bench;
 pub mod bench_churn;
 pub mod bench_integrity;
 pub mod bench_swarm;
+pub mod bench_sybil;
 pub mod cli;
 pub mod commands;
 pub mod config;
