@@ -431,4 +431,14 @@ mod tests {
         assert!(h.check().is_err());
         assert!(hb().check().is_ok());
     }
+
+    proptest::proptest! {
+        /// Gossip from anyone: decoding and checking garbage never panics.
+        #[test]
+        fn gossip_garbage_never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
+            if let Ok(Announcement::Heartbeat(h)) = Announcement::decode(&data) {
+                let _ = h.check();
+            }
+        }
+    }
 }

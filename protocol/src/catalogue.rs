@@ -179,4 +179,21 @@ mod tests {
         stolen.owner = c.owner;
         assert!(stolen.verify().is_err());
     }
+
+    proptest::proptest! {
+        /// A validly signed record whose sealed bytes are garbage (an owner
+        /// can sign anything): opening fails cleanly, never panics.
+        #[test]
+        fn garbage_in_a_record_never_panics(
+            sealed in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            seq in proptest::prelude::any::<u64>(),
+        ) {
+            let m = MasterKey::generate(&mut rand::rngs::StdRng::seed_from_u64(5));
+            let owner = SignedCatalogue::owner_of(&m);
+            let signature = m.signing_key().sign(&signed_bytes(&owner, seq, &sealed));
+            let c = SignedCatalogue { owner, seq, sealed, signature };
+            proptest::prop_assert!(c.verify().is_ok());
+            proptest::prop_assert!(c.open(&m).is_err());
+        }
+    }
 }

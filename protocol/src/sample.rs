@@ -122,6 +122,15 @@ mod tests {
 
     proptest! {
         #[test]
+        fn garbage_slices_never_panic_and_never_pass(
+            slice in proptest::collection::vec(any::<u8>(), 0..3000),
+            start in any::<u64>(),
+            id in proptest::array::uniform32(any::<u8>()),
+        ) {
+            prop_assert!(!check(&ShardId(id), start, &slice));
+        }
+
+        #[test]
         fn any_offset_of_any_shard_round_trips(len in 1usize..70_000, seed in any::<u8>(), k in 0u64..100) {
             let b = bytes(len, seed);
             let id = ShardId::of(&b);

@@ -203,4 +203,13 @@ mod tests {
         let now = codec::encode::<_, MAX_META_LEN>("new", &m).unwrap();
         assert_eq!(decode(&now).unwrap(), m);
     }
+
+    proptest::proptest! {
+        /// Metadata bytes as a damaged disk may return them: an error, never
+        /// a panic or an allocation the size of a garbage length.
+        #[test]
+        fn damaged_records_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let _ = decode(&data);
+        }
+    }
 }
