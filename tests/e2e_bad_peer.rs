@@ -155,6 +155,7 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
         bootstrap: vec![],
         known: vec![],
+        psk: None,
     })
     .unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -167,7 +167,9 @@ fn restart_within_the_suspect_window_moves_nothing() {
 
 #[test]
 fn repair_finishes_after_the_repairing_node_restarts_mid_way() {
-    // Slow repair (2 MiB/s per node) so that a restart lands in the middle.
+    // Slow repair (2 MiB/s per node, one transfer at a time) so that a
+    // restart lands in the middle, with work still queued (10 transfers in
+    // parallel took a node's whole share at once: nothing stayed queued).
     let args = [
         "--down-after",
         "3",
@@ -175,6 +177,8 @@ fn repair_finishes_after_the_repairing_node_restarts_mid_way() {
         "2",
         "--bandwidth-limit",
         "2MiB",
+        "--parallel",
+        "1",
     ];
     let mut s = Swarm::start(5, 3, &args);
     backup(&s, 0, "silver", 21, 24);

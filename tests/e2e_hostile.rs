@@ -59,6 +59,7 @@ fn a_gossip_burst_and_an_address_flood_leave_the_node_answering() {
                 listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
                 bootstrap: vec![boot],
                 known: vec![],
+                psk: None,
             })
         })
         .unwrap();
@@ -396,6 +397,7 @@ fn gossiper(rt: &tokio::runtime::Runtime, boot: &str) -> swarm::Client {
                 listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
                 bootstrap: vec![boot],
                 known: vec![],
+                psk: None,
             })
         })
         .unwrap();
@@ -485,4 +487,53 @@ fn vanished_identities_are_forgotten() {
     });
     eprintln!("view: {peak} peers at the flood's peak, 2 after");
     assert!(peak > 2, "the flood never reached the view ({peak})");
+}
+
+/// A private swarm (`--swarm-key`): its nodes find each other; a node
+/// without the key, or with another one, cannot even connect.
+#[test]
+fn a_private_swarm_admits_only_peers_with_its_key() {
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = |name: &str| {
+        let out = std::process::Command::new(common::bin())
+            .args(["keys", "swarm-key"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.starts_with("/key/swarm/psk/1.0.0/"), "{text}");
+        let p = keys.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let ours = key_file("ours.key");
+    let theirs = key_file("theirs.key");
+    let mut args = FAST.to_vec();
+    args.extend(["--swarm-key", ours.as_str()]);
+    let s = Swarm::start(3, 1, &args);
+    let mut other = FAST.to_vec();
+    other.extend(["--swarm-key", theirs.as_str()]);
+    let strangers = [
+        NodeProc::start(&s.env, "keyless", "zone0", Some(&s.boot), FAST),
+        NodeProc::start(&s.env, "wrong-key", "zone0", Some(&s.boot), &other),
+    ];
+    std::thread::sleep(Duration::from_secs(4));
+    let live = |n: &NodeProc| {
+        n.run(&s.env, &["peers", "list", "--json"])
+            .json()
+            .as_array()
+            .map_or(0, |a| a.iter().filter(|p| p["live"] == true).count())
+    };
+    for n in &s.nodes {
+        assert_eq!(live(n), 3, "{}", n.name);
+    }
+    for n in &strangers {
+        assert_eq!(live(n), 1, "{} got in", n.name);
+        assert_eq!(
+            n.status(&s.env).unwrap()["connected_peers"],
+            0,
+            "{}",
+            n.name
+        );
+    }
 }

@@ -29,6 +29,7 @@ async fn raw_rr(n: usize) -> anyhow::Result<f64> {
         listen: vec![listen.clone()],
         bootstrap: vec![],
         known: vec![],
+        psk: None,
     })?;
     let b_peer = b_client.local_peer_id();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -56,6 +57,7 @@ async fn raw_rr(n: usize) -> anyhow::Result<f64> {
         listen: vec![],
         bootstrap: vec![],
         known: vec![],
+        psk: None,
     })?;
     tokio::spawn(a_loop.run(stopped(stop_rx)));
     a_client.add_address(b_peer, b_addr).await;

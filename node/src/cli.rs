@@ -209,6 +209,11 @@ pub struct RunArgs {
     /// (default), 1h.
     #[arg(long)]
     pub forget_after: Option<String>,
+    /// A private swarm: only peers with this pre-shared key file can connect
+    /// (create one with `shardnet keys swarm-key > swarm.key`, give it to
+    /// every node of the swarm).
+    #[arg(long, value_name = "FILE")]
+    pub swarm_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,6 +228,8 @@ pub enum KeysCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Print a new pre-shared key for a private swarm (`node run --swarm-key`).
+    SwarmKey,
 }
 
 #[derive(Debug, Subcommand)]

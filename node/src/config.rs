@@ -58,6 +58,7 @@ pub struct FileConfig {
     pub scrub_tranquility: Option<u32>,
     pub trusted_peers: Option<Vec<String>>,
     pub forget_after: Option<String>,
+    pub swarm_key: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -86,6 +87,8 @@ pub struct NodeConfig {
     pub trusted_peers: Vec<libp2p::PeerId>,
     /// A peer down for this long (after `down_after`) leaves the view.
     pub forget_after: Duration,
+    /// A private swarm's pre-shared key (`--swarm-key FILE`).
+    pub swarm_key: Option<libp2p::pnet::PreSharedKey>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +119,24 @@ fn parse_size(what: &'static str, s: &str) -> Result<u64, ConfigError> {
             what,
             value: s.into(),
             reason,
+        })
+}
+
+/// Reads a swarm key file (`/key/swarm/psk/1.0.0/`, `/base16/`, 64 hex
+/// digits: the format IPFS and `shardnet keys swarm-key` write).
+fn read_swarm_key(path: &str) -> Result<libp2p::pnet::PreSharedKey, ConfigError> {
+    let bad = |reason: String| ConfigError::Value {
+        what: "swarm key file",
+        value: path.into(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    text.trim()
+        .parse()
+        .map_err(|e: libp2p::pnet::KeyParseError| {
+            bad(format!(
+                "{e}; create one with `shardnet keys swarm-key > FILE`"
+            ))
         })
 }
 
@@ -241,6 +262,10 @@ impl NodeConfig {
                 .scrub_tranquility
                 .or(file.scrub_tranquility)
                 .unwrap_or(DEFAULT_SCRUB_TRANQUILITY),
+            swarm_key: match o.swarm_key.or(file.swarm_key) {
+                Some(path) => Some(read_swarm_key(&path)?),
+                None => None,
+            },
             forget_after: duration_or(
                 "forget-after",
                 o.forget_after.or(file.forget_after),

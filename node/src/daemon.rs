@@ -295,6 +295,7 @@ pub async fn run_until(
         listen: cfg.listen.clone(),
         bootstrap: cfg.bootstrap.clone(),
         known,
+        psk: cfg.swarm_key,
     })?;
     let local = client.local_peer_id();
     info!(peer = %local, zone = %cfg.zone, "node starting");

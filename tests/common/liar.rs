@@ -60,6 +60,7 @@ impl Liar {
                 listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
                 bootstrap: vec![boot.parse().unwrap()],
                 known: vec![],
+                psk: None,
             })
             .unwrap()
         };

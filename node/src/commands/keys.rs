@@ -30,6 +30,12 @@ pub(super) fn init(dd: &DataDir, json: bool) -> anyhow::Result<i32> {
 
 pub(super) fn run(dd: &DataDir, cmd: KeysCommand, json: bool) -> anyhow::Result<i32> {
     match cmd {
+        KeysCommand::SwarmKey => {
+            let mut k = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut OsRng, &mut k);
+            // The format IPFS and libp2p's pnet read.
+            println!("{}", libp2p::pnet::PreSharedKey::new(k));
+        }
         KeysCommand::Export => {
             let key = dd.owner_key()?;
             if json {

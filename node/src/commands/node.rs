@@ -51,6 +51,7 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
             scrub_tranquility: a.scrub_tranquility,
             trusted_peers: Some(a.trust_peer).filter(|l| !l.is_empty()),
             forget_after: a.forget_after,
+            swarm_key: a.swarm_key,
         },
     )?;
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -13,6 +13,7 @@ pub use client::{Client, NetStatus, Pressure, Reply, TransferError};
 pub use event_loop::{Event, EventLoop};
 
 use behaviour::Behaviour;
+use libp2p::core::Transport as _;
 use libp2p::{
     connection_limits, gossipsub, identify, kad, noise, ping, request_response, tcp, yamux,
     Multiaddr, StreamProtocol,
@@ -58,6 +59,10 @@ pub struct SwarmConfig {
     pub bootstrap: Vec<Multiaddr>,
     /// Peers remembered from an earlier run: dialled too, failures ignored.
     pub known: Vec<Multiaddr>,
+    /// A private swarm's pre-shared key (libp2p `pnet`): every connection is
+    /// encrypted under it before anything else, so peers without it cannot
+    /// even complete a handshake.
+    pub psk: Option<libp2p::pnet::PreSharedKey>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,13 +77,24 @@ pub enum SwarmError {
 
 /// Builds the swarm, starts listening and dials the bootstrap peers.
 pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>), SwarmError> {
+    let psk = cfg.psk;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(cfg.keypair.clone())
         .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
+        .with_other_transport(|key| {
+            let noise = noise::Config::new(key)?;
+            let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
+            let base = match psk {
+                Some(psk) => either::Either::Left(tcp.and_then(move |socket, _| {
+                    libp2p::pnet::PnetConfig::new(psk).handshake(socket)
+                })),
+                None => either::Either::Right(tcp),
+            };
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+                base.upgrade(libp2p::core::upgrade::Version::V1Lazy)
+                    .authenticate(noise)
+                    .multiplex(yamux::Config::default()),
+            )
+        })
         .map_err(|e| SwarmError::Transport(e.to_string()))?
         .with_behaviour(|key| {
             let peer = key.public().to_peer_id();
