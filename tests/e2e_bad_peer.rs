@@ -309,6 +309,28 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
         .unwrap();
     assert_eq!(r, Response::Shard(a.bytes().to_vec()));
 
+    // A flood of validly self-signed catalogue records for fresh owner keys:
+    // 10 per minute from one peer are stored, the rest answered Busy.
+    let mut stored = 0;
+    for i in 0..40u8 {
+        let m = MasterKey::from_bytes([100u8.wrapping_add(i); 32]);
+        let rec =
+            shardnet_protocol::catalogue::SignedCatalogue::create(&m, &[], 1, [i; 12]).unwrap();
+        match client
+            .request(peer, Request::PutCatalogue(rec))
+            .await
+            .unwrap()
+        {
+            Response::CatalogueStored => stored += 1,
+            Response::Rejected(Reject::Busy) => {}
+            other => panic!("catalogue {i}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        stored, 10,
+        "catalogue records stored from one peer in a minute"
+    );
+
     // Every refusal was logged with its reason, and the node is still up.
     let mut node = node;
     assert!(node.alive());

@@ -139,6 +139,7 @@ pub async fn run(
     let (wtx, wrx) = mpsc::channel::<WriteJob>(WRITE_QUEUE);
     let queued = Arc::new(AtomicU64::new(0));
     let answers = Arc::new(tokio::sync::Semaphore::new(ANSWERS_AT_ONCE));
+    let mut catalogue_rate = PerPeer::default();
     let proofs = Arc::new(tokio::sync::Semaphore::new(PROOFS_AT_ONCE));
     let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writer = tokio::spawn(writer(
@@ -220,9 +221,13 @@ pub async fn run(
                 }
                 other => {
                     // Reads, each holding up to a shard until answered; none
-                    // while unread answers are over the budget.
-                    let over = matches!(other, Request::Fetch { .. })
-                        && client.responses_in_flight() > crate::swarm::RESPONSE_BUDGET;
+                    // while unread answers are over the budget. Catalogue
+                    // records (each a flushed write) at a few per peer and
+                    // minute: an owner publishes one per backup.
+                    let over = (matches!(other, Request::Fetch { .. })
+                        && client.responses_in_flight() > crate::swarm::RESPONSE_BUDGET)
+                        || (matches!(other, Request::PutCatalogue(_))
+                            && !catalogue_rate.allow(peer, std::time::Instant::now()));
                     let permit = answers.clone().try_acquire_owned().ok().filter(|_| !over);
                     let Some(permit) = permit else {
                         client
@@ -426,6 +431,32 @@ fn apply(store: &Store, usage: &Usage, limits: &Limits, job: &WriteJob) -> Respo
             Response::Rejected(Reject::IdMismatch)
         }
         Err(e) => Response::Rejected(Reject::Internal(e.to_string())),
+    }
+}
+
+/// Catalogue records one peer may store here per minute.
+const CATALOGUES_PER_MINUTE: u32 = 10;
+/// Peers tracked; past this the table starts over.
+const RATE_PEERS: usize = 10_000;
+
+/// A fixed one-minute window of catalogue writes per peer.
+#[derive(Default)]
+struct PerPeer {
+    windows: HashMap<PeerId, (std::time::Instant, u32)>,
+}
+
+impl PerPeer {
+    fn allow(&mut self, peer: PeerId, now: std::time::Instant) -> bool {
+        if self.windows.len() >= RATE_PEERS && !self.windows.contains_key(&peer) {
+            self.windows.clear();
+        }
+        let (start, n) = self.windows.entry(peer).or_insert((now, 0));
+        if now.duration_since(*start) >= std::time::Duration::from_secs(60) {
+            *start = now;
+            *n = 0;
+        }
+        *n += 1;
+        *n <= CATALOGUES_PER_MINUTE
     }
 }
 
