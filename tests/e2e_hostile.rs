@@ -50,22 +50,9 @@ fn watch(env: &Env, node: &NodeProc, stop: &AtomicBool) -> (Duration, u64) {
 #[test]
 fn a_gossip_burst_and_an_address_flood_leave_the_node_answering() {
     let s = Swarm::start(2, 1, FAST);
-    let boot: Multiaddr = s.boot.parse().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (client, event_loop, mut events) = rt
-        .block_on(async {
-            swarm::new(SwarmConfig {
-                keypair: libp2p::identity::Keypair::generate_ed25519(),
-                listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-                bootstrap: vec![boot],
-                known: vec![],
-                psk: None,
-            })
-        })
-        .unwrap();
+    let client = gossiper(&rt, &s.boot);
     let attacker = client.local_peer_id().to_string();
-    rt.spawn(event_loop.run(futures::future::pending::<()>()));
-    rt.spawn(async move { while events.recv().await.is_some() {} });
     let stop = Arc::new(AtomicBool::new(false));
     let flood = {
         let stop = stop.clone();

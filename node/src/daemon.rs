@@ -151,7 +151,7 @@ async fn route(
     }
 }
 
-/// The owner's catalogue upkeep (`distribute::maintain_catalogue`): every
+/// The owner's catalogue upkeep (`catalogue::maintain_catalogue`): every
 /// `period`, with a majority of the slot's holders answering, publishes what
 /// they lack. This repairs the record under churn and publishes backups whose
 /// publish found no majority.
@@ -172,11 +172,11 @@ async fn catalogue_upkeep(
         let Ok(master) = dd.owner_key() else { continue };
         let (net, store) = (net.clone(), store.clone());
         let done = tokio::task::spawn_blocking(move || {
-            crate::distribute::maintain_catalogue(&net, &store, &master)
+            crate::catalogue::maintain_catalogue(&net, &store, &master)
         })
         .await;
         match done {
-            Ok(Ok(crate::distribute::CatalogueUpkeep::InPlace)) => {}
+            Ok(Ok(crate::catalogue::CatalogueUpkeep::InPlace)) => {}
             Ok(Ok(u)) => info!("catalogue upkeep: {u:?}"),
             Ok(Err(e)) => warn!("catalogue upkeep failed: {e}"),
             Err(e) => warn!("catalogue upkeep task failed: {e}"),

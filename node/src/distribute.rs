@@ -16,8 +16,7 @@
 //! do not hash to the id (a lying or rotten peer) are discarded and the next
 //! holder is tried (and the peer gets `wrong bytes` evidence).
 //!
-//! The owner's catalogue is published as a signed record to the responsible set
-//! of the owner's catalogue slot; the newest valid record wins.
+//! The owner's catalogue lives in `catalogue` (records at the slot's holders).
 
 use crate::audit;
 use crate::membership::View;
@@ -26,7 +25,7 @@ use crate::storage::Usage;
 use crate::swarm::Client;
 use futures::future::join_all;
 use libp2p::PeerId;
-use shardnet_protocol::catalogue::{self, CatalogueEntry, SignedCatalogue};
+use shardnet_protocol::catalogue::CatalogueEntry;
 use shardnet_protocol::floor;
 use shardnet_protocol::placement::{self, Candidate};
 use shardnet_protocol::proof;
@@ -43,8 +42,7 @@ use tracing::{debug, warn};
 /// Threads sealing and sending shards during a swarm backup (each waits on the
 /// network most of the time).
 pub const TRANSFER_THREADS: usize = 16;
-/// Copies of an owner's catalogue record.
-pub const CATALOGUE_COPIES: usize = 5;
+use crate::catalogue::{add_to_catalogue, CatalogueUpkeep};
 /// Times a store answered `Busy` is sent again (after 0.2, 0.4, 0.8 s).
 const STORE_BUSY_RETRIES: u32 = 3;
 /// Peers asked first for a shard of unknown tier: the largest replica count.
@@ -469,247 +467,6 @@ impl ShardSink for SwarmSink<'_> {
         }
         Ok(())
     }
-}
-
-/// Newest valid catalogue record of this owner among the slot's holders and
-/// the local store.
-/// What the responsible peers of an owner's catalogue slot hold.
-struct SlotRecords {
-    /// Every valid record seen (this node's own included).
-    records: Vec<SignedCatalogue>,
-    /// Responsible peers (this node included when it is one), and how many
-    /// of them gave a definite answer (a record, or none).
-    asked: usize,
-    answered: usize,
-    /// Responsible peers and the sequence number each holds (0: none).
-    held: Vec<(PeerId, u64)>,
-}
-
-impl SlotRecords {
-    /// A majority of the slot's holders answered: a record built from their
-    /// answers cannot drop an entry that a majority holds.
-    fn quorum(&self) -> bool {
-        self.answered >= self.asked / 2 + 1
-    }
-
-    fn newest(&self) -> Option<&SignedCatalogue> {
-        self.records.iter().max_by_key(|c| c.seq)
-    }
-}
-
-fn slot_records(net: &Net, store: &Store, owner: [u8; 32]) -> SlotRecords {
-    let slot = catalogue::slot(&owner);
-    let peers = placement::responsible_set(&slot, 0, &net.view.candidates(), CATALOGUE_COPIES);
-    let local = net.client.local_peer_id();
-    let answers = net
-        .handle
-        .block_on(join_all(peers.iter().filter(|p| **p != local).map(|p| {
-            let client = net.client.clone();
-            let p = *p;
-            async move { (p, client.request(p, Request::GetCatalogue { owner }).await) }
-        })));
-    let mut out = SlotRecords {
-        records: Vec::new(),
-        asked: peers.len().max(1),
-        answered: 0,
-        held: Vec::new(),
-    };
-    let mine = store.get_catalogue(&owner).ok().flatten();
-    if peers.contains(&local) || peers.is_empty() {
-        out.answered += 1;
-        out.held.push((local, mine.as_ref().map_or(0, |c| c.seq)));
-    }
-    out.records.extend(mine);
-    for (p, a) in answers {
-        match a {
-            Ok(Response::Catalogue(Some(c))) if c.owner == owner && c.verify().is_ok() => {
-                out.answered += 1;
-                out.held.push((p, c.seq));
-                out.records.push(c);
-            }
-            Ok(Response::Catalogue(None)) => {
-                out.answered += 1;
-                out.held.push((p, 0));
-            }
-            // A forged or foreign record is no answer.
-            other => debug!(peer = %p, "catalogue not fetched: {other:?}"),
-        }
-    }
-    out
-}
-
-/// The owner's backups: the union of every catalogue record the slot's
-/// holders have (records only ever add entries, but a holder may be behind),
-/// plus backups this node recorded locally.
-pub fn fetch_catalogue(
-    net: &Net,
-    store: &Store,
-    master: &MasterKey,
-) -> Result<Vec<CatalogueEntry>, String> {
-    let owner = SignedCatalogue::owner_of(master);
-    Ok(union(&slot_records(net, store, owner), store, master)?.0)
-}
-
-/// Entries of every record and of the local store, and the highest sequence
-/// number seen (0 if none).
-fn union(
-    r: &SlotRecords,
-    store: &Store,
-    master: &MasterKey,
-) -> Result<(Vec<CatalogueEntry>, u64), String> {
-    let mut entries: Vec<CatalogueEntry> = Vec::new();
-    for c in &r.records {
-        for e in c.open(master).map_err(|e| e.to_string())? {
-            if !entries.iter().any(|x| x.id == e.id) {
-                entries.push(e);
-            }
-        }
-    }
-    for local in store.list_backups().map_err(|e| e.to_string())? {
-        if !entries.iter().any(|e| e.id == local.id) {
-            entries.push(local);
-        }
-    }
-    entries.sort_by_key(|e| (e.info.created_at, e.id));
-    Ok((entries, r.newest().map_or(0, |c| c.seq)))
-}
-
-/// What [`maintain_catalogue`] did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum CatalogueUpkeep {
-    /// Fewer than a majority of the slot's holders answered: nothing sent.
-    NoQuorum { answered: usize, asked: usize },
-    /// A new record with entries some holders lacked was published.
-    Published { entries: usize },
-    /// The newest record was copied to holders that lacked it.
-    Copied { holders: usize },
-    /// Every holder that answered has the newest record.
-    InPlace,
-}
-
-/// Publishes the owner's catalogue with `entries` added, if a majority of
-/// the slot's holders answered; else leaves it to [`maintain_catalogue`]
-/// (the entries are in the local store) and says so.
-pub fn add_to_catalogue(
-    net: &Net,
-    store: &Store,
-    master: &MasterKey,
-    added: &CatalogueEntry,
-) -> Result<CatalogueUpkeep, String> {
-    let owner = SignedCatalogue::owner_of(master);
-    let r = slot_records(net, store, owner);
-    if !r.quorum() {
-        return Ok(CatalogueUpkeep::NoQuorum {
-            answered: r.answered,
-            asked: r.asked,
-        });
-    }
-    let (mut entries, prev) = union(&r, store, master)?;
-    entries.retain(|e| e.id != added.id);
-    entries.push(added.clone());
-    publish_catalogue(net, store, master, &entries, prev)?;
-    Ok(CatalogueUpkeep::Published {
-        entries: entries.len(),
-    })
-}
-
-/// The catalogue's repair, run periodically by the owner's node: with a
-/// majority of the slot's holders answering, publishes a new record when
-/// the union of what they hold (and the local store) has entries the newest
-/// record lacks, else copies the newest record to holders that lack it
-/// (churn moved the slot, or a holder lost it).
-pub fn maintain_catalogue(
-    net: &Net,
-    store: &Store,
-    master: &MasterKey,
-) -> Result<CatalogueUpkeep, String> {
-    let owner = SignedCatalogue::owner_of(master);
-    let r = slot_records(net, store, owner);
-    if !r.quorum() {
-        return Ok(CatalogueUpkeep::NoQuorum {
-            answered: r.answered,
-            asked: r.asked,
-        });
-    }
-    let (entries, prev) = union(&r, store, master)?;
-    let newest_len = match r.newest() {
-        Some(c) => c.open(master).map_err(|e| e.to_string())?.len(),
-        None => 0,
-    };
-    if entries.len() > newest_len {
-        publish_catalogue(net, store, master, &entries, prev)?;
-        return Ok(CatalogueUpkeep::Published {
-            entries: entries.len(),
-        });
-    }
-    let Some(newest) = r.newest().cloned() else {
-        return Ok(CatalogueUpkeep::InPlace);
-    };
-    let local = net.client.local_peer_id();
-    let behind: Vec<PeerId> = r
-        .held
-        .iter()
-        .filter(|(_, seq)| *seq < newest.seq)
-        .map(|(p, _)| *p)
-        .collect();
-    if behind.is_empty() {
-        return Ok(CatalogueUpkeep::InPlace);
-    }
-    let mut copied = 0;
-    for p in &behind {
-        let ok = if *p == local {
-            store.put_catalogue(&newest).is_ok()
-        } else {
-            matches!(
-                net.handle.block_on(
-                    net.client
-                        .request(*p, Request::PutCatalogue(newest.clone()))
-                ),
-                Ok(Response::CatalogueStored)
-            )
-        };
-        copied += usize::from(ok);
-    }
-    Ok(CatalogueUpkeep::Copied { holders: copied })
-}
-
-fn publish_catalogue(
-    net: &Net,
-    store: &Store,
-    master: &MasterKey,
-    entries: &[CatalogueEntry],
-    prev: u64,
-) -> Result<(), String> {
-    let owner = SignedCatalogue::owner_of(master);
-    let seq = (prev + 1).max(crate::output::now_unix() * 1000);
-    let mut nonce = [0u8; 12];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
-    let record = SignedCatalogue::create(master, entries, seq, nonce).map_err(|e| e.to_string())?;
-    let slot = catalogue::slot(&owner);
-    let peers = placement::responsible_set(&slot, 0, &net.view.candidates(), CATALOGUE_COPIES);
-    let local = net.client.local_peer_id();
-    let mut confirmed = 0;
-    if peers.contains(&local) || peers.is_empty() {
-        store.put_catalogue(&record).map_err(|e| e.to_string())?;
-        confirmed += 1;
-    }
-    let answers = net
-        .handle
-        .block_on(join_all(peers.iter().filter(|p| **p != local).map(|p| {
-            let client = net.client.clone();
-            let (p, r) = (*p, record.clone());
-            async move { client.request(p, Request::PutCatalogue(r)).await }
-        })));
-    for a in answers {
-        match a {
-            Ok(Response::CatalogueStored) => confirmed += 1,
-            other => warn!("catalogue copy not confirmed: {other:?}"),
-        }
-    }
-    if confirmed == 0 {
-        return Err("no peer confirmed the catalogue record".into());
-    }
-    Ok(())
 }
 
 pub struct SwarmSource<'a> {

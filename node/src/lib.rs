@@ -18,6 +18,7 @@ pub mod bench_churn;
 pub mod bench_integrity;
 pub mod bench_swarm;
 pub mod bench_sybil;
+pub mod catalogue;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -132,7 +132,7 @@ pub fn backup_create(
 pub fn backup_list(ctx: &Ctx<'_>) -> Result<Vec<CatalogueEntry>, OpError> {
     match ctx.net {
         Some(net) => {
-            crate::distribute::fetch_catalogue(net, ctx.store, &ctx.master).map_err(OpError::Swarm)
+            crate::catalogue::fetch_catalogue(net, ctx.store, &ctx.master).map_err(OpError::Swarm)
         }
         None => Ok(ctx.store.list_backups()?),
     }

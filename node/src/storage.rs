@@ -339,7 +339,7 @@ fn answer(
                 &slot,
                 0,
                 &view.candidates(),
-                crate::distribute::CATALOGUE_COPIES + shardnet_protocol::repair::SPILL,
+                crate::catalogue::CATALOGUE_COPIES + shardnet_protocol::repair::SPILL,
             );
             if !holders.contains(&view.local()) {
                 debug!(%peer, "refused a catalogue for a slot this node does not hold");
