@@ -175,7 +175,12 @@ pub fn open_root(shard: &[u8], master: &MasterKey) -> Result<ManifestRoot, Manif
         EnvelopeError::Decrypt => ManifestError::WrongKey,
         other => ManifestError::Envelope(other),
     })?;
-    let root: ManifestRoot = codec::decode::<_, MAX_ROOT_LEN>("manifest root", &plain)?;
+    decode_root(&plain)
+}
+
+/// Decodes and checks a root's plaintext (the decoder behind [`open_root`]).
+pub fn decode_root(plain: &[u8]) -> Result<ManifestRoot, ManifestError> {
+    let root: ManifestRoot = codec::decode::<_, MAX_ROOT_LEN>("manifest root", plain)?;
     if root.format != MANIFEST_FORMAT {
         return Err(ManifestError::Format(root.format));
     }
@@ -215,7 +220,14 @@ pub fn open_manifest(root: &ManifestRoot, shards: &[Vec<u8>]) -> Result<Manifest
             got: bytes.len() as u64,
         });
     }
-    let manifest: Manifest = codec::decode::<_, MAX_MANIFEST_LEN>("manifest", &bytes)?;
+    decode_manifest(&bytes)
+}
+
+/// Decodes and checks a manifest's plaintext (the decoder behind
+/// [`open_manifest`]): every path is a plain relative path, every symlink
+/// target bounded.
+pub fn decode_manifest(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+    let manifest: Manifest = codec::decode::<_, MAX_MANIFEST_LEN>("manifest", bytes)?;
     for e in &manifest.entries {
         validate_path(&e.path)?;
         if let EntryKind::Symlink { target } = &e.kind {
