@@ -9,13 +9,13 @@
 
 mod common;
 
-use common::swarm::{Swarm, FAST};
+use common::swarm::{gossiper, Swarm, FAST};
 use common::{random_bytes, Env, NodeProc};
 use futures::{AsyncWriteExt, StreamExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol};
 use shardnet_node::membership::{Announcement, Heartbeat};
-use shardnet_node::swarm::{self, SwarmConfig, MEMBERSHIP_TOPIC};
+use shardnet_node::swarm::{self, MEMBERSHIP_TOPIC};
 use shardnet_protocol::wire::{Request, SHARD_PROTOCOL};
 use shardnet_protocol::ShardId;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,7 +81,7 @@ fn a_gossip_burst_and_an_address_flood_leave_the_node_answering() {
                     .publish(MEMBERSHIP_TOPIC, sent.to_le_bytes().repeat(100))
                     .await;
                 sent += 2;
-                if sent % 200 == 0 {
+                if sent.is_multiple_of(200) {
                     tokio::task::yield_now().await;
                 }
             }
@@ -372,25 +372,6 @@ fn the_catalogue_reaches_new_holders_and_outlives_its_first_ones() {
             .any(|b| b["id"] == id.as_str()),
         "the catalogue did not outlive its first holders: {list}"
     );
-}
-
-/// A gossiping attacker on the node's own swarm code.
-fn gossiper(rt: &tokio::runtime::Runtime, boot: &str) -> swarm::Client {
-    let boot: Multiaddr = boot.parse().unwrap();
-    let (client, event_loop, mut events) = rt
-        .block_on(async {
-            swarm::new(SwarmConfig {
-                keypair: libp2p::identity::Keypair::generate_ed25519(),
-                listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-                bootstrap: vec![boot],
-                known: vec![],
-                psk: None,
-            })
-        })
-        .unwrap();
-    rt.spawn(event_loop.run(futures::future::pending::<()>()));
-    rt.spawn(async move { while events.recv().await.is_some() {} });
-    client
 }
 
 /// A peer restarts (graceful stop: suspect at once, down only after

@@ -236,7 +236,7 @@ fn backup_restore(
 ) -> anyhow::Result<()> {
     let dd = DataDir::new(work.join(format!("node-{}", case.label.replace(' ', "-"))));
     let master = MasterKey::generate(&mut OsRng);
-    dd.init(&master)?;
+    dd.init(&master, 0)?;
     let store = dd.open_store()?;
     let opts = BackupOptions {
         name: case.label.into(),
@@ -408,24 +408,32 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<i32> {
         return Ok(0);
     }
     if !args.sybil.is_empty() {
-        let rows = crate::bench_sybil::run(&args.sybil);
+        let (rate, rows) = crate::bench_sybil::run(&args.sybil);
         if json {
-            crate::commands::print_json(&rows)?;
+            crate::commands::print_json(
+                &serde_json::json!({ "keys_per_cpu_second": rate, "rows": rows }),
+            )?;
             return Ok(0);
         }
         let table: Vec<Vec<String>> = rows
             .iter()
-            .map(|(n, c, z, ids, s)| {
+            .map(|r| {
                 vec![
-                    n.to_string(),
-                    c.to_string(),
-                    z.to_string(),
-                    format!("{ids:.0}"),
-                    format!("{s:.2}"),
+                    r.honest.to_string(),
+                    r.copies.to_string(),
+                    r.attacker_zones.to_string(),
+                    format!("{:.0}", r.ids),
+                    format!("{:.2}", r.cpu_secs),
+                    format!("{:.1}", r.cpu_hours_default_work),
                 ]
             })
             .collect();
         println!("shardnet bench --sybil: ids ground until they hold a majority of one chosen shard's responsible set (mean of 3)");
+        println!(
+            "key generation: {rate:.0} ids per CPU-second here; an id with the default {} bits of admission work costs {:.1} CPU-s",
+            shardnet_protocol::admission::DEFAULT_DIFFICULTY,
+            shardnet_protocol::admission::expected_tries(shardnet_protocol::admission::DEFAULT_DIFFICULTY) / rate
+        );
         output::table(
             &[
                 "HONEST PEERS",
@@ -433,6 +441,7 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<i32> {
                 "ATTACKER ZONES",
                 "IDS GENERATED",
                 "CPU SECONDS",
+                "CPU-HOURS WITH ADMISSION WORK",
             ],
             &table,
         );

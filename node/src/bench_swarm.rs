@@ -107,7 +107,10 @@ impl Drop for Proc {
 
 fn shardnet(data: &Path) -> Command {
     let mut c = Command::new(std::env::current_exe().unwrap_or_else(|_| PathBuf::from("shardnet")));
-    c.env("SHARDNET_DATA_DIR", data).stdin(Stdio::null());
+    // Throughput, not identity cost, is measured here: light ids.
+    c.env("SHARDNET_DATA_DIR", data)
+        .env("SHARDNET_ID_DIFFICULTY", "8")
+        .stdin(Stdio::null());
     c
 }
 

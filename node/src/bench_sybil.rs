@@ -7,10 +7,15 @@
 //! `n` honest peers with random ids in 8 zones. Two attackers: one that
 //! announces a fresh zone per id (zones are self-declared, and zone spread
 //! prefers zones it has not used), and one that reuses the honest zone
-//! names. The figures say how cheap a targeted attack is without an
-//! admission cost; they are the baseline any identity cost must move.
+//! names. The ids are ground without admission work; with it
+//! (`protocol::admission`), each id that counts costs `2^difficulty` key
+//! generations more, independent of where the id lands (the puzzle hash is
+//! not the placement key), so the attack's cost is the ids generated here
+//! times `2^difficulty` times the key generation time measured in the same
+//! run.
 
 use libp2p::identity::Keypair;
+use shardnet_protocol::admission;
 use shardnet_protocol::placement::{self, Candidate};
 use shardnet_protocol::ShardId;
 use std::time::Instant;
@@ -20,9 +25,32 @@ const ZONES: usize = 8;
 /// Trials per configuration (each a fresh swarm and target shard).
 const TRIALS: usize = 3;
 
-/// One row: (honest peers, copies, attacker zones, mean ids generated,
-/// mean CPU seconds).
-pub type Row = (usize, usize, &'static str, f64, f64);
+/// One configuration's figures.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Row {
+    pub honest: usize,
+    pub copies: usize,
+    pub attacker_zones: &'static str,
+    /// Mean ids generated until the attacker held a majority (no admission work).
+    pub ids: f64,
+    /// Mean CPU seconds of that grinding.
+    pub cpu_secs: f64,
+    /// CPU hours for the same attack when every id must carry the default
+    /// admission work (`ids × 2^20` key generations at the measured rate).
+    pub cpu_hours_default_work: f64,
+}
+
+/// Key generations per CPU second (ed25519 key, peer id, admission hash):
+/// what one try of an admission grind costs on this machine.
+pub fn key_rate() -> f64 {
+    let t = Instant::now();
+    let n = 20_000;
+    for _ in 0..n {
+        let k = Keypair::generate_ed25519();
+        std::hint::black_box(admission::work(&k.public().to_peer_id().to_bytes()));
+    }
+    n as f64 / t.elapsed().as_secs_f64()
+}
 
 fn candidate(key: [u8; 32], zone: String, peer: usize) -> Candidate<usize> {
     Candidate {
@@ -83,7 +111,8 @@ fn one_trial(n: usize, copies: usize, fresh_zones: bool) -> (u64, f64) {
 }
 
 /// Runs every configuration for each of `sizes` honest swarm sizes.
-pub fn run(sizes: &[usize]) -> Vec<Row> {
+pub fn run(sizes: &[usize]) -> (f64, Vec<Row>) {
+    let rate = key_rate();
     let mut rows = Vec::new();
     for &n in sizes {
         for copies in [3usize, 5] {
@@ -94,17 +123,22 @@ pub fn run(sizes: &[usize]) -> Vec<Row> {
                     ids += i;
                     secs += s;
                 }
-                rows.push((
-                    n,
+                let ids = ids as f64 / TRIALS as f64;
+                rows.push(Row {
+                    honest: n,
                     copies,
-                    name,
-                    ids as f64 / TRIALS as f64,
-                    secs / TRIALS as f64,
-                ));
+                    attacker_zones: name,
+                    ids,
+                    cpu_secs: secs / TRIALS as f64,
+                    cpu_hours_default_work: ids
+                        * admission::expected_tries(admission::DEFAULT_DIFFICULTY)
+                        / rate
+                        / 3600.0,
+                });
             }
         }
     }
-    rows
+    (rate, rows)
 }
 
 #[cfg(test)]

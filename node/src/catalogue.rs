@@ -33,7 +33,7 @@ impl SlotRecords {
     /// A majority of the slot's holders answered: a record built from their
     /// answers cannot drop an entry that a majority holds.
     fn quorum(&self) -> bool {
-        self.answered >= self.asked / 2 + 1
+        self.answered > self.asked / 2
     }
 
     fn newest(&self) -> Option<&SignedCatalogue> {

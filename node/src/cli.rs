@@ -26,7 +26,7 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Create the data directory, a node identity and an owner key.
-    Init,
+    Init(InitArgs),
     /// Export or import the owner key.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -145,6 +145,16 @@ pub enum PeersCommand {
 }
 
 #[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Bits of admission work the new node identity carries: about
+    /// 2^N key generations on every core, once (default 20: seconds). A
+    /// swarm's nodes ignore peer ids with less work than they ask for.
+    #[arg(long, env = "SHARDNET_ID_DIFFICULTY", default_value_t = shardnet_protocol::admission::DEFAULT_DIFFICULTY,
+          value_parser = clap::value_parser!(u8).range(0..=shardnet_protocol::admission::MAX_DIFFICULTY as i64))]
+    pub id_difficulty: u8,
+}
+
+#[derive(Debug, Args)]
 pub struct RunArgs {
     /// Address to listen on (repeatable), e.g. /ip4/0.0.0.0/tcp/4001.
     #[arg(long)]
@@ -209,6 +219,11 @@ pub struct RunArgs {
     /// (default), 1h.
     #[arg(long)]
     pub forget_after: Option<String>,
+    /// Bits of admission work every peer id must carry to be given shards
+    /// (default 20; the same on every node of a swarm; 0 in a private swarm
+    /// whose members are known).
+    #[arg(long, env = "SHARDNET_ID_DIFFICULTY")]
+    pub id_difficulty: Option<u8>,
     /// A private swarm: only peers with this pre-shared key file can connect
     /// (create one with `shardnet keys swarm-key > swarm.key`, give it to
     /// every node of the swarm).
@@ -227,6 +242,8 @@ pub enum KeysCommand {
         /// Replace a different owner key already in this data dir.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        init: InitArgs,
     },
     /// Print a new pre-shared key for a private swarm (`node run --swarm-key`).
     SwarmKey,

@@ -3,6 +3,7 @@
 
 use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
+use shardnet_protocol::admission;
 use std::path::Path;
 use std::time::Duration;
 
@@ -59,6 +60,7 @@ pub struct FileConfig {
     pub trusted_peers: Option<Vec<String>>,
     pub forget_after: Option<String>,
     pub swarm_key: Option<String>,
+    pub id_difficulty: Option<u8>,
 }
 
 #[derive(Clone, Debug)]
@@ -89,6 +91,9 @@ pub struct NodeConfig {
     pub forget_after: Duration,
     /// A private swarm's pre-shared key (`--swarm-key FILE`).
     pub swarm_key: Option<libp2p::pnet::PreSharedKey>,
+    /// Bits of admission work a peer id must carry to count in responsible
+    /// sets (`protocol::admission`); the same on every node of a swarm.
+    pub id_difficulty: u8,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -265,6 +270,17 @@ impl NodeConfig {
             swarm_key: match o.swarm_key.or(file.swarm_key) {
                 Some(path) => Some(read_swarm_key(&path)?),
                 None => None,
+            },
+            id_difficulty: match o.id_difficulty.or(file.id_difficulty) {
+                Some(d) if d > admission::MAX_DIFFICULTY => {
+                    return Err(ConfigError::Value {
+                        what: "id difficulty",
+                        value: d.to_string(),
+                        reason: format!("at most {}", admission::MAX_DIFFICULTY),
+                    })
+                }
+                Some(d) => d,
+                None => admission::DEFAULT_DIFFICULTY,
             },
             forget_after: duration_or(
                 "forget-after",

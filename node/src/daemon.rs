@@ -15,6 +15,7 @@ use crate::swarm::{self, Client, Event, SwarmConfig, MEMBERSHIP_TOPIC, REBALANCE
 use anyhow::Context;
 use libp2p::PeerId;
 use rand::RngCore;
+use shardnet_protocol::admission;
 use shardnet_protocol::placement::Key;
 use shardnet_protocol::wire::{Reject, Response};
 use std::future::IntoFuture;
@@ -286,6 +287,17 @@ pub async fn run_until(
 ) -> anyhow::Result<()> {
     dd.check_permissions()?;
     let keypair = dd.node_identity()?;
+    let work = admission::work(&keypair.public().to_peer_id().to_bytes());
+    if work < u32::from(cfg.id_difficulty) {
+        anyhow::bail!(
+            "this node's identity carries {work} bits of admission work and the swarm asks {} \
+             (id_difficulty): its peers would never give it a shard. Make a new data dir \
+             with `shardnet --data-dir NEW init --id-difficulty {}`, or lower id_difficulty \
+             on every node of the swarm",
+            cfg.id_difficulty,
+            cfg.id_difficulty
+        );
+    }
     let store = Arc::new(dd.open_store()?);
     let usage = Arc::new(Usage::scan(&store)?);
     *usage.radius.lock().unwrap_or_else(|p| p.into_inner()) = load_radius(&dd, cfg.capacity);
@@ -299,7 +311,9 @@ pub async fn run_until(
     })?;
     let local = client.local_peer_id();
     info!(peer = %local, zone = %cfg.zone, "node starting");
-    let view = Arc::new(View::new(local, cfg.heartbeat, cfg.down_after));
+    let view = Arc::new(
+        View::new(local, cfg.heartbeat, cfg.down_after).with_difficulty(cfg.id_difficulty),
+    );
     let repair = Repair::new(RepairConfig {
         scan_interval: cfg.scan_interval,
         parallel: cfg.parallel,

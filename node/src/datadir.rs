@@ -122,9 +122,10 @@ impl DataDir {
         self.owner_key_path().exists()
     }
 
-    /// Creates the directory, a node identity (if missing) and writes `owner`.
-    /// Fails if an owner key is already present.
-    pub fn init(&self, owner: &MasterKey) -> Result<PeerId, DataDirError> {
+    /// Creates the directory, a node identity (if missing) carrying
+    /// `difficulty` bits of admission work (see `protocol::admission`), and
+    /// writes `owner`. Fails if an owner key is already present.
+    pub fn init(&self, owner: &MasterKey, difficulty: u8) -> Result<PeerId, DataDirError> {
         fs::create_dir_all(&self.root).map_err(io(&self.root))?;
         let _ = fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700));
         let owner_path = self.owner_key_path();
@@ -134,7 +135,7 @@ impl DataDir {
         let peer = match self.node_identity() {
             Ok(k) => k.public().to_peer_id(),
             Err(DataDirError::NotInitialised(_)) => {
-                let k = Keypair::generate_ed25519();
+                let k = grind_identity(difficulty);
                 let bytes = k.to_protobuf_encoding().map_err(|e| DataDirError::BadKey {
                     path: self.node_key_path(),
                     reason: e.to_string(),
@@ -238,6 +239,44 @@ fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), DataDirError> {
     f.sync_all().map_err(io(path))
 }
 
+/// A new ed25519 node identity with at least `difficulty` bits of admission
+/// work, ground on every core (about `2^difficulty` keys in all).
+pub fn grind_identity(difficulty: u8) -> Keypair {
+    use shardnet_protocol::admission;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let found = AtomicBool::new(false);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let make = || {
+        let k = Keypair::generate_ed25519();
+        let id = k.public().to_peer_id().to_bytes();
+        (k, id)
+    };
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let (k, _) =
+                        admission::grind(difficulty, make, || found.load(Ordering::Relaxed));
+                    if k.is_some() {
+                        found.store(true, Ordering::Relaxed);
+                    }
+                    k
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .filter_map(|w| w.join().ok().flatten())
+            .next()
+    })
+    // None only if every worker died: grind here, which never gives up.
+    .unwrap_or_else(|| loop {
+        if let (Some(k), _) = admission::grind(difficulty, make, || false) {
+            break k;
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,7 +291,7 @@ mod tests {
             Err(DataDirError::NotInitialised(_))
         ));
         let k = MasterKey::generate(&mut OsRng);
-        let peer = dd.init(&k).unwrap();
+        let peer = dd.init(&k, 0).unwrap();
         assert_eq!(dd.owner_key().unwrap(), k);
         assert_eq!(dd.node_identity().unwrap().public().to_peer_id(), peer);
         let mode = fs::metadata(dd.owner_key_path())
@@ -261,7 +300,7 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(matches!(
-            dd.init(&MasterKey::generate(&mut OsRng)),
+            dd.init(&MasterKey::generate(&mut OsRng), 0),
             Err(DataDirError::Exists(_))
         ));
         assert_eq!(dd.owner_key().unwrap(), k);
@@ -271,7 +310,7 @@ mod tests {
     fn a_data_dir_open_to_others_is_refused_with_the_fix() {
         let dir = tempfile::tempdir().unwrap();
         let dd = DataDir::new(dir.path().join("d"));
-        dd.init(&MasterKey::generate(&mut OsRng)).unwrap();
+        dd.init(&MasterKey::generate(&mut OsRng), 0).unwrap();
         dd.check_permissions().unwrap();
         fs::set_permissions(dd.root(), fs::Permissions::from_mode(0o777)).unwrap();
         let e = dd.check_permissions().unwrap_err().to_string();
@@ -291,12 +330,20 @@ mod tests {
         let dd = DataDir::new(dir.path().join("d"));
         let id = Keypair::ed25519_from_bytes([7u8; 32]).unwrap();
         let peer = dd.set_node_identity(&id).unwrap();
-        assert_eq!(dd.init(&MasterKey::generate(&mut OsRng)).unwrap(), peer);
+        assert_eq!(dd.init(&MasterKey::generate(&mut OsRng), 0).unwrap(), peer);
         let other = Keypair::ed25519_from_bytes([8u8; 32]).unwrap();
         assert!(matches!(
             dd.set_node_identity(&other),
             Err(DataDirError::Exists(_))
         ));
         assert_eq!(dd.node_identity().unwrap().public().to_peer_id(), peer);
+    }
+
+    #[test]
+    fn a_new_identity_carries_the_asked_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(dir.path().join("n"));
+        let peer = dd.init(&MasterKey::generate(&mut OsRng), 10).unwrap();
+        assert!(shardnet_protocol::admission::work(&peer.to_bytes()) >= 10);
     }
 }

@@ -12,6 +12,7 @@
 
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
+use shardnet_protocol::admission;
 use shardnet_protocol::placement::{peer_key, Candidate};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -63,6 +64,10 @@ pub struct View {
     /// Peers this node isolated (from audit evidence or by the operator):
     /// placement skips them and their copies count for nothing.
     isolated: Mutex<std::collections::HashSet<PeerId>>,
+    /// Bits of admission work a peer id needs to be heard at all.
+    difficulty: u8,
+    /// Heartbeats ignored because their sender's id lacks that work.
+    unadmitted: std::sync::atomic::AtomicU64,
 }
 
 impl View {
@@ -73,7 +78,26 @@ impl View {
             down_after,
             peers: Mutex::new(HashMap::new()),
             isolated: Mutex::new(std::collections::HashSet::new()),
+            difficulty: 0,
+            unadmitted: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Hears only peers whose id carries `difficulty` bits of admission work
+    /// (`protocol::admission`): a lighter id never enters the view, so it is
+    /// never given a shard, never counted as a copy, never repaired around.
+    pub fn with_difficulty(mut self, difficulty: u8) -> Self {
+        self.difficulty = difficulty;
+        self
+    }
+
+    pub fn difficulty(&self) -> u8 {
+        self.difficulty
+    }
+
+    /// Heartbeats ignored so far for lack of admission work.
+    pub fn unadmitted(&self) -> u64 {
+        self.unadmitted.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Isolates `peer` (or lifts it). Returns whether anything changed.
@@ -105,6 +129,11 @@ impl View {
     /// peer was not live before (it joined or came back), or its zone or
     /// draining flag changed.
     pub fn heard(&self, peer: PeerId, hb: Heartbeat) -> bool {
+        if peer != self.local && !admission::admitted(&peer.to_bytes(), self.difficulty) {
+            self.unadmitted
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return false;
+        }
         let now = Instant::now();
         let mut peers = self.lock();
         if peers.len() >= MAX_VIEW && !peers.contains_key(&peer) {
@@ -359,5 +388,31 @@ mod tests {
                 let _ = h.check();
             }
         }
+    }
+
+    #[test]
+    fn peers_without_admission_work_are_not_heard() {
+        let local = PeerId::random();
+        let v =
+            View::new(local, Duration::from_secs(1), Duration::from_secs(60)).with_difficulty(8);
+        let (mut light, mut heavy) = (Vec::new(), Vec::new());
+        while light.len() < 5 || heavy.len() < 5 {
+            let p = PeerId::random();
+            if admission::admitted(&p.to_bytes(), 8) {
+                heavy.push(p);
+            } else {
+                light.push(p);
+            }
+        }
+        for p in light.iter().chain(&heavy) {
+            v.heard(*p, hb());
+        }
+        let known: Vec<PeerId> = v.candidates().into_iter().map(|c| c.peer).collect();
+        assert!(heavy.iter().all(|p| known.contains(p)));
+        assert!(light.iter().all(|p| !known.contains(p)));
+        assert_eq!(v.unadmitted(), light.len() as u64);
+        // The node's own id is always heard, whatever its work.
+        v.heard(local, hb());
+        assert!(v.state(&local).is_some());
     }
 }

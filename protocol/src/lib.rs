@@ -17,6 +17,7 @@
 //! - [`reputation`]: per-peer scores from audit evidence; vetting and isolation.
 //! - [`purge`]: when a quarantined copy may go, must come back, or waits.
 
+pub mod admission;
 pub mod catalogue;
 pub mod chunking;
 pub mod codec;

@@ -51,7 +51,7 @@ impl Liar {
             .enable_all()
             .build()
             .unwrap();
-        let keypair = libp2p::identity::Keypair::generate_ed25519();
+        let keypair = shardnet_node::datadir::grind_identity(super::ID_DIFFICULTY);
         let peer = keypair.public().to_peer_id();
         let (client, event_loop, mut events) = {
             let _in_rt = rt.enter();

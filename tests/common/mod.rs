@@ -3,6 +3,10 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+/// Bits of admission work the test swarms ask of peer ids (the default, 20,
+/// costs seconds per node); test attackers grind their ids to it too.
+pub const ID_DIFFICULTY: u8 = 8;
+
 pub mod liar;
 pub mod swarm;
 
@@ -73,6 +77,7 @@ impl Env {
         let mut child = Command::new(bin())
             .args(args)
             .env("SHARDNET_DATA_DIR", data_dir)
+            .env("SHARDNET_ID_DIFFICULTY", ID_DIFFICULTY.to_string())
             .current_dir(self.tmp.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -176,6 +181,7 @@ impl NodeProc {
         let child = Command::new(bin())
             .args(&args)
             .env("SHARDNET_DATA_DIR", &data)
+            .env("SHARDNET_ID_DIFFICULTY", ID_DIFFICULTY.to_string())
             .env("RUST_LOG", "shardnet_node=info")
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())

@@ -243,3 +243,37 @@ pub fn backup(
 pub fn total_shards(s: &Swarm) -> usize {
     s.pass().len()
 }
+
+/// A gossiping attacker on the node's own swarm code, with an identity that
+/// carries the test swarms' admission work (an attacker grinds it too).
+pub fn gossiper(rt: &tokio::runtime::Runtime, boot: &str) -> shardnet_node::swarm::Client {
+    gossiper_as(
+        rt,
+        boot,
+        shardnet_node::datadir::grind_identity(super::ID_DIFFICULTY),
+    )
+}
+
+/// A gossiping attacker with the given identity.
+pub fn gossiper_as(
+    rt: &tokio::runtime::Runtime,
+    boot: &str,
+    keypair: libp2p::identity::Keypair,
+) -> shardnet_node::swarm::Client {
+    use shardnet_node::swarm::{self, SwarmConfig};
+    let boot: libp2p::Multiaddr = boot.parse().unwrap();
+    let (client, event_loop, mut events) = rt
+        .block_on(async {
+            swarm::new(SwarmConfig {
+                keypair,
+                listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+                bootstrap: vec![boot],
+                known: vec![],
+                psk: None,
+            })
+        })
+        .unwrap();
+    rt.spawn(event_loop.run(futures::future::pending::<()>()));
+    rt.spawn(async move { while events.recv().await.is_some() {} });
+    client
+}

@@ -43,4 +43,10 @@ pub struct NodeStatus {
     /// Load shed by the swarm event loop since start.
     #[serde(default)]
     pub pressure: crate::swarm::Pressure,
+    /// Bits of admission work a peer id needs here, and heartbeats ignored
+    /// since start from ids without it.
+    #[serde(default)]
+    pub id_difficulty: u8,
+    #[serde(default)]
+    pub unadmitted_heartbeats: u64,
 }

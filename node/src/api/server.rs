@@ -112,6 +112,8 @@ async fn status(State(s): State<AppState>) -> Result<Json<NodeStatus>, ApiError>
         draining: s.net.usage.draining.load(Ordering::Relaxed),
         store: stats,
         pressure: net.pressure,
+        id_difficulty: s.net.view.difficulty(),
+        unadmitted_heartbeats: s.net.view.unadmitted(),
     }))
 }
 

@@ -7,9 +7,27 @@ use rand::rngs::OsRng;
 use shardnet_protocol::MasterKey;
 use std::io::Read;
 
-pub(super) fn init(dd: &DataDir, json: bool) -> anyhow::Result<i32> {
+/// Initialises `dd`, saying how long the new identity's work took.
+fn init_dir(
+    dd: &DataDir,
+    key: &MasterKey,
+    difficulty: u8,
+) -> Result<libp2p::PeerId, crate::datadir::DataDirError> {
+    let fresh = dd.node_identity().is_err();
+    if fresh && difficulty > 12 {
+        eprintln!("making a node identity with {difficulty} bits of admission work (about 2^{difficulty} keys)...");
+    }
+    let t = std::time::Instant::now();
+    let peer = dd.init(key, difficulty)?;
+    if fresh && difficulty > 12 {
+        eprintln!("done in {:.1} s", t.elapsed().as_secs_f64());
+    }
+    Ok(peer)
+}
+
+pub(super) fn init(dd: &DataDir, difficulty: u8, json: bool) -> anyhow::Result<i32> {
     let key = MasterKey::generate(&mut OsRng);
-    let peer = dd.init(&key).context("initialising the data directory")?;
+    let peer = init_dir(dd, &key, difficulty).context("initialising the data directory")?;
     if json {
         super::print_json(&serde_json::json!({
             "data_dir": dd.root(),
@@ -47,7 +65,11 @@ pub(super) fn run(dd: &DataDir, cmd: KeysCommand, json: bool) -> anyhow::Result<
                 println!("{}", key.to_recovery_string());
             }
         }
-        KeysCommand::Import { recovery, force } => {
+        KeysCommand::Import {
+            recovery,
+            force,
+            init,
+        } => {
             let text = match recovery {
                 Some(t) => t,
                 None => {
@@ -85,7 +107,8 @@ pub(super) fn run(dd: &DataDir, cmd: KeysCommand, json: bool) -> anyhow::Result<
                 );
                 return Ok(0);
             }
-            let peer = dd.init(&key).context("installing the owner key")?;
+            let peer =
+                init_dir(dd, &key, init.id_difficulty).context("installing the owner key")?;
             if json {
                 super::print_json(
                     &serde_json::json!({ "owner_id": key.owner_id().to_string(), "peer_id": peer.to_string() }),

@@ -55,7 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let dd = DataDir::new(cli.data_dir.clone().unwrap_or_else(datadir::default_dir));
     let json = cli.json;
     match cli.command {
-        Command::Init => keys::init(&dd, json),
+        Command::Init(a) => keys::init(&dd, a.id_difficulty, json),
         Command::Keys(k) => keys::run(&dd, k, json),
         Command::Backup(b) => backup::run(&dd, b, json),
         Command::Shards(s) => backup::shards(&dd, s, json),

@@ -52,6 +52,7 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
             trusted_peers: Some(a.trust_peer).filter(|l| !l.is_empty()),
             forget_after: a.forget_after,
             swarm_key: a.swarm_key,
+            id_difficulty: a.id_difficulty,
         },
     )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -94,6 +95,10 @@ pub(super) fn run(dd: &DataDir, cmd: NodeCommand, json: bool) -> anyhow::Result<
                 if s.draining { " (draining)" } else { "" }
             );
             println!("shards     {} ({} healthy, {} corrupted, {} quarantined), {} backups of this owner", s.store.shards, s.store.healthy, s.store.corrupted, s.store.quarantined, s.store.backups);
+            println!(
+                "admission  peer ids need {} bits of work; {} heartbeats from lighter ids ignored",
+                s.id_difficulty, s.unadmitted_heartbeats
+            );
             let p = s.pressure;
             println!(
                 "load shed  {} requests busy (queue full), {} busy (over the response budget), {} gossip dropped, {} commands dropped; {} of responses waiting",

@@ -207,7 +207,7 @@ impl Driver<'_> {
             .context("a node identity from the seed")?;
         dd.set_node_identity(&id)
             .context("writing a node's identity")?;
-        dd.init(&self.owner)
+        dd.init(&self.owner, 0)
             .context("initialising a node's data dir")?;
         let zone = i % self.sc.swarm.zones;
         let mut n = LiveNode {
@@ -256,6 +256,9 @@ impl Driver<'_> {
                 audit_interval: Some(format!("{SCAN_SECS}s")),
                 vetting_proofs: Some(0),
                 quarantine_grace: Some("2s".into()),
+                // Identities come from the seed (the same placement every
+                // run), so they carry no admission work.
+                id_difficulty: Some(0),
                 ..Overrides::default()
             },
         )?;
