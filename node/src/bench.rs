@@ -421,8 +421,12 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<i32> {
                 vec![
                     r.honest.to_string(),
                     r.copies.to_string(),
-                    r.attacker_zones.to_string(),
-                    format!("{:.0}", r.ids),
+                    r.attacker_zones.clone(),
+                    if r.majority {
+                        format!("{:.0}", r.ids)
+                    } else {
+                        format!("never ({:.0} tried)", r.ids)
+                    },
                     format!("{:.2}", r.cpu_secs),
                     format!("{:.1}", r.cpu_hours_default_work),
                 ]

@@ -1,13 +1,19 @@
 //! `shardnet bench --sybil`: what an attacker needs to take a majority of one
-//! chosen shard's responsible set, by grinding peer ids (free today: a peer
-//! id is an ed25519 key) until enough of them land closest to the shard.
+//! chosen shard's responsible set, by grinding peer ids until enough of them
+//! land closest to the shard.
 //!
 //! Measured, not derived: real ed25519 key generation and the node's own
 //! placement (`protocol::placement::responsible_set`, zone-aware), against
-//! `n` honest peers with random ids in 8 zones. Two attackers: one that
-//! announces a fresh zone per id (zones are self-declared, and zone spread
-//! prefers zones it has not used), and one that reuses the honest zone
-//! names. The ids are ground without admission work; with it
+//! `n` honest peers with random ids in 8 zones. Attackers:
+//! - one that announces a fresh zone per id (what a private swarm, where
+//!   zones are announced, would let it do);
+//! - one that reuses the honest zone names;
+//! - one running from `k` public network prefixes: in an open swarm a public
+//!   peer's zone is its observed prefix (`protocol::netzone`), whatever it
+//!   announces. With fewer prefixes than a majority it never gets one; the
+//!   grind stops at a cap and the row says so.
+//!
+//! The ids are ground without admission work; with it
 //! (`protocol::admission`), each id that counts costs `2^difficulty` key
 //! generations more, independent of where the id lands (the puzzle hash is
 //! not the placement key), so the attack's cost is the ids generated here
@@ -24,14 +30,28 @@ use std::time::Instant;
 const ZONES: usize = 8;
 /// Trials per configuration (each a fresh swarm and target shard).
 const TRIALS: usize = 3;
+/// Ids an attacker from too few prefixes grinds, per honest peer, before
+/// the trial stops.
+const CAP_PER_HONEST: u64 = 20;
+
+/// How the attacker's ids are zoned.
+#[derive(Clone, Copy, Debug)]
+enum Zoning {
+    FreshPerId,
+    HonestNames,
+    Prefixes(usize),
+}
 
 /// One configuration's figures.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Row {
     pub honest: usize,
     pub copies: usize,
-    pub attacker_zones: &'static str,
-    /// Mean ids generated until the attacker held a majority (no admission work).
+    pub attacker_zones: String,
+    /// Whether every trial reached a majority (false: stopped at the cap).
+    pub majority: bool,
+    /// Mean ids generated until the attacker held a majority, or the cap
+    /// (no admission work).
     pub ids: f64,
     /// Mean CPU seconds of that grinding.
     pub cpu_secs: f64,
@@ -70,8 +90,9 @@ fn random_key() -> [u8; 32] {
     placement::peer_key(&k.public().to_peer_id().to_bytes())
 }
 
-/// Ids ground until the attacker holds a majority of `target`'s set.
-fn one_trial(n: usize, copies: usize, fresh_zones: bool) -> (u64, f64) {
+/// Ids ground until the attacker holds a majority of `target`'s set, or
+/// `cap` ids: (ids, seconds, majority reached).
+fn one_trial(n: usize, copies: usize, zoning: Zoning, cap: u64) -> (u64, f64, bool) {
     let mut peers: Vec<Candidate<usize>> = (0..n)
         .map(|i| candidate(random_key(), format!("z{}", i % ZONES), i))
         .collect();
@@ -86,7 +107,7 @@ fn one_trial(n: usize, copies: usize, fresh_zones: bool) -> (u64, f64) {
         let set = placement::responsible_set(&target, 0, &peers, copies);
         let held = set.iter().filter(|&&p| p >= n).count();
         if held >= need {
-            return (tried, t.elapsed().as_secs_f64());
+            return (tried, t.elapsed().as_secs_f64(), true);
         }
         let worst = set
             .iter()
@@ -94,13 +115,16 @@ fn one_trial(n: usize, copies: usize, fresh_zones: bool) -> (u64, f64) {
             .max()
             .unwrap_or([0xff; 32]);
         loop {
+            if tried >= cap {
+                return (tried, t.elapsed().as_secs_f64(), false);
+            }
             tried += 1;
             let key = random_key();
             if placement::distance(&target.0, &key) < worst {
-                let zone = if fresh_zones {
-                    format!("sybil{tried}")
-                } else {
-                    format!("z{}", tried as usize % ZONES)
+                let zone = match zoning {
+                    Zoning::FreshPerId => format!("sybil{tried}"),
+                    Zoning::HonestNames => format!("z{}", tried as usize % ZONES),
+                    Zoning::Prefixes(k) => format!("net:198.51.{}.0/24", tried as usize % k),
                 };
                 let id = peers.len();
                 peers.push(candidate(key, zone, id));
@@ -116,18 +140,31 @@ pub fn run(sizes: &[usize]) -> (f64, Vec<Row>) {
     let mut rows = Vec::new();
     for &n in sizes {
         for copies in [3usize, 5] {
-            for (fresh, name) in [(true, "fresh per id"), (false, "honest names")] {
-                let (mut ids, mut secs) = (0u64, 0f64);
+            let need = copies / 2 + 1;
+            let zonings = [
+                (Zoning::FreshPerId, "fresh per id".to_string()),
+                (Zoning::HonestNames, "honest names".to_string()),
+                (
+                    Zoning::Prefixes(need - 1),
+                    format!("{} public /24", need - 1),
+                ),
+                (Zoning::Prefixes(need), format!("{need} public /24")),
+            ];
+            for (zoning, name) in zonings {
+                let cap = CAP_PER_HONEST * n as u64;
+                let (mut ids, mut secs, mut all) = (0u64, 0f64, true);
                 for _ in 0..TRIALS {
-                    let (i, s) = one_trial(n, copies, fresh);
+                    let (i, s, reached) = one_trial(n, copies, zoning, cap);
                     ids += i;
                     secs += s;
+                    all &= reached;
                 }
                 let ids = ids as f64 / TRIALS as f64;
                 rows.push(Row {
                     honest: n,
                     copies,
                     attacker_zones: name,
+                    majority: all,
                     ids,
                     cpu_secs: secs / TRIALS as f64,
                     cpu_hours_default_work: ids
@@ -149,7 +186,16 @@ mod tests {
     fn a_small_swarm_is_taken_with_few_ids() {
         // 20 honest peers, 3 copies: a majority takes a few dozen ids at
         // most (each id lands in the top 3 with a chance of about 3 in 20).
-        let (ids, _) = one_trial(20, 3, false);
-        assert!((2..2000).contains(&ids), "{ids}");
+        let (ids, _, reached) = one_trial(20, 3, Zoning::HonestNames, 100_000);
+        assert!(reached && (2..2000).contains(&ids), "{ids}");
+    }
+
+    #[test]
+    fn one_prefix_never_holds_a_majority_while_honest_zones_abound() {
+        // 8 honest zones, 3 copies: zone spread gives one prefix one place.
+        let (ids, _, reached) = one_trial(20, 3, Zoning::Prefixes(1), 3000);
+        assert!(!reached && ids == 3000);
+        let (_, _, reached) = one_trial(20, 3, Zoning::Prefixes(2), 100_000);
+        assert!(reached);
     }
 }

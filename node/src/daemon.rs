@@ -15,9 +15,9 @@ use crate::swarm::{self, Client, Event, SwarmConfig, MEMBERSHIP_TOPIC, REBALANCE
 use anyhow::Context;
 use libp2p::PeerId;
 use rand::RngCore;
-use shardnet_protocol::admission;
 use shardnet_protocol::placement::Key;
 use shardnet_protocol::wire::{Reject, Response};
+use shardnet_protocol::{admission, netzone};
 use std::future::IntoFuture;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -102,11 +102,22 @@ async fn route(
                         debug!(peer = %source, "heartbeat ignored: {e}");
                         continue;
                     }
+                    if !view.admits(&source) {
+                        debug!(peer = %source, "heartbeat ignored: the peer id lacks admission work");
+                        continue;
+                    }
                     // Never waits: the event loop may be busy, and this task
                     // must keep draining its queue.
+                    // A peer seen at a public address may not point this
+                    // node at loopback or private ones.
+                    let seen = view.observed_ip(&source);
                     for a in &hb.addrs {
-                        if let Ok(addr) = a.parse() {
-                            client.try_add_address(source, addr);
+                        if let Ok(addr) = a.parse::<libp2p::Multiaddr>() {
+                            let allowed = crate::swarm::ip_of(&addr)
+                                .is_none_or(|ip| netzone::announced_addr_allowed(seen, ip));
+                            if allowed {
+                                client.try_add_address(source, addr);
+                            }
                         }
                     }
                     if view.heard(source, hb) {
@@ -136,6 +147,12 @@ async fn route(
             }
             Event::Gossip { .. } => {}
             Event::Pinged { peer } => view.pinged(&peer),
+            Event::Connected { peer, ip } => {
+                if view.observed(peer, ip) {
+                    info!(%peer, %ip, "peer observed at a new network prefix");
+                    repair.kick();
+                }
+            }
             other => match storage.try_send(other) {
                 Ok(()) => {}
                 // Storage is behind: the requester hears `Busy` and asks
@@ -312,7 +329,9 @@ pub async fn run_until(
     let local = client.local_peer_id();
     info!(peer = %local, zone = %cfg.zone, "node starting");
     let view = Arc::new(
-        View::new(local, cfg.heartbeat, cfg.down_after).with_difficulty(cfg.id_difficulty),
+        View::new(local, cfg.heartbeat, cfg.down_after)
+            .with_difficulty(cfg.id_difficulty)
+            .with_observed_zones(cfg.swarm_key.is_none()),
     );
     let repair = Repair::new(RepairConfig {
         scan_interval: cfg.scan_interval,

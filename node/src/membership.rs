@@ -12,8 +12,8 @@
 
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
-use shardnet_protocol::admission;
 use shardnet_protocol::placement::{peer_key, Candidate};
+use shardnet_protocol::{admission, netzone};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -47,6 +47,13 @@ pub struct PeerInfo {
     /// Isolated by this node (audit evidence or the operator).
     #[serde(default)]
     pub isolated: bool,
+    /// The address this node saw the peer at, if connected at some time.
+    #[serde(default)]
+    pub observed: Option<std::net::IpAddr>,
+    /// The zone placement uses: the observed network prefix of a public
+    /// peer in an open swarm, else the announced zone.
+    #[serde(default)]
+    pub placement_zone: String,
 }
 
 struct Entry {
@@ -68,6 +75,12 @@ pub struct View {
     difficulty: u8,
     /// Heartbeats ignored because their sender's id lacks that work.
     unadmitted: std::sync::atomic::AtomicU64,
+    /// Where each peer was last observed (`protocol::netzone`); at most
+    /// `MAX_VIEW` entries.
+    observed: Mutex<HashMap<PeerId, std::net::IpAddr>>,
+    /// Open swarm: public peers are placed by observed prefix, not by the
+    /// zone they announce. Off in a private swarm (operator-assigned zones).
+    observed_zones: bool,
 }
 
 impl View {
@@ -80,6 +93,53 @@ impl View {
             isolated: Mutex::new(std::collections::HashSet::new()),
             difficulty: 0,
             unadmitted: std::sync::atomic::AtomicU64::new(0),
+            observed: Mutex::new(HashMap::new()),
+            observed_zones: true,
+        }
+    }
+
+    /// Whether placement uses observed prefixes for public peers (an open
+    /// swarm) or announced zones only (a private one).
+    pub fn with_observed_zones(mut self, on: bool) -> Self {
+        self.observed_zones = on;
+        self
+    }
+
+    /// Records the address `peer` was seen at (a connection of its own).
+    /// Returns true when its placement zone changed.
+    pub fn observed(&self, peer: PeerId, ip: std::net::IpAddr) -> bool {
+        let mut seen = self.observed.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= MAX_VIEW && !seen.contains_key(&peer) {
+            // Full: keep the peers of the view, drop the rest.
+            let peers = self.lock();
+            seen.retain(|p, _| peers.contains_key(p));
+            if seen.len() >= MAX_VIEW {
+                return false;
+            }
+        }
+        let before = seen.insert(peer, ip);
+        self.observed_zones && before.and_then(netzone::prefix) != netzone::prefix(ip)
+    }
+
+    /// The address `peer` was last observed at.
+    pub fn observed_ip(&self, peer: &PeerId) -> Option<std::net::IpAddr> {
+        self.observed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(peer)
+            .copied()
+    }
+
+    fn placement_zone(
+        &self,
+        peer: &PeerId,
+        announced: &str,
+        seen: &HashMap<PeerId, std::net::IpAddr>,
+    ) -> String {
+        if self.observed_zones {
+            netzone::placement_zone(seen.get(peer).copied(), announced)
+        } else {
+            announced.to_string()
         }
     }
 
@@ -93,6 +153,17 @@ impl View {
 
     pub fn difficulty(&self) -> u8 {
         self.difficulty
+    }
+
+    /// Whether `peer`'s id carries the admission work asked here (counts a
+    /// refusal).
+    pub fn admits(&self, peer: &PeerId) -> bool {
+        if *peer == self.local || admission::admitted(&peer.to_bytes(), self.difficulty) {
+            return true;
+        }
+        self.unadmitted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        false
     }
 
     /// Heartbeats ignored so far for lack of admission work.
@@ -129,9 +200,7 @@ impl View {
     /// peer was not live before (it joined or came back), or its zone or
     /// draining flag changed.
     pub fn heard(&self, peer: PeerId, hb: Heartbeat) -> bool {
-        if peer != self.local && !admission::admitted(&peer.to_bytes(), self.difficulty) {
-            self.unadmitted
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !self.admits(&peer) {
             return false;
         }
         let now = Instant::now();
@@ -251,6 +320,11 @@ impl View {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        let seen = self
+            .observed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut v: Vec<PeerInfo> = self
             .lock()
             .iter()
@@ -262,6 +336,8 @@ impl View {
                 state: self.state_of(e, now),
                 local: *p == self.local,
                 isolated: isolated.contains(p),
+                observed: seen.get(p).copied(),
+                placement_zone: self.placement_zone(p, &e.hb.zone, &seen),
             })
             .collect();
         v.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
@@ -303,6 +379,11 @@ impl View {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        let seen = self
+            .observed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut v: Vec<Candidate<PeerId>> = self
             .lock()
             .iter()
@@ -310,7 +391,7 @@ impl View {
             .map(|(p, e)| Candidate {
                 peer: *p,
                 key: peer_key(&p.to_bytes()),
-                zone: e.hb.zone.clone(),
+                zone: self.placement_zone(p, &e.hb.zone, &seen),
                 capacity: e.hb.capacity,
                 used: e.hb.used,
                 draining: e.hb.draining,
@@ -414,5 +495,39 @@ mod tests {
         // The node's own id is always heard, whatever its work.
         v.heard(local, hb());
         assert!(v.state(&local).is_some());
+    }
+
+    #[test]
+    fn public_peers_are_placed_by_observed_prefix_in_an_open_swarm() {
+        let local = PeerId::random();
+        let (a, b, lan) = (PeerId::random(), PeerId::random(), PeerId::random());
+        for open in [true, false] {
+            let v = View::new(local, Duration::from_secs(1), Duration::from_secs(60))
+                .with_observed_zones(open);
+            for (p, zone) in [(a, "fresh-1"), (b, "fresh-2"), (lan, "rack-3")] {
+                let mut h = hb();
+                h.zone = zone.into();
+                v.heard(p, h);
+            }
+            assert_eq!(v.observed(a, "8.8.8.1".parse().unwrap()), open);
+            v.observed(b, "8.8.8.200".parse().unwrap());
+            v.observed(lan, "10.0.0.7".parse().unwrap());
+            let zone = |p: PeerId| {
+                v.candidates()
+                    .into_iter()
+                    .find(|c| c.peer == p)
+                    .unwrap()
+                    .zone
+            };
+            if open {
+                // Two ids from one /24 are one zone, whatever they announce.
+                assert_eq!(zone(a), "net:8.8.8.0/24");
+                assert_eq!(zone(b), "net:8.8.8.0/24");
+            } else {
+                assert_eq!((zone(a).as_str(), zone(b).as_str()), ("fresh-1", "fresh-2"));
+            }
+            assert_eq!(zone(lan), "rack-3");
+            assert_eq!(v.observed_ip(&lan), Some("10.0.0.7".parse().unwrap()));
+        }
     }
 }

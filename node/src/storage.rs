@@ -250,7 +250,7 @@ pub async fn run(
                     });
                 }
             },
-            Event::Gossip { .. } | Event::Pinged { .. } => {}
+            Event::Gossip { .. } | Event::Pinged { .. } | Event::Connected { .. } => {}
         }
     }
     drop(wtx);

@@ -30,6 +30,7 @@ pub mod keys;
 pub mod lease;
 pub mod manifest;
 pub mod meta;
+pub mod netzone;
 pub mod placement;
 pub mod placement_index;
 pub mod proof;

@@ -18,6 +18,7 @@ use super::{EVENT_QUEUE, RESPONSE_BUDGET};
 use libp2p::request_response::{self, InboundRequestId, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{gossipsub, identify, kad, Multiaddr, PeerId, Swarm};
+use shardnet_protocol::netzone;
 use shardnet_protocol::wire::{Reject, Request, Response};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +45,9 @@ pub enum Event {
     },
     /// A direct ping to `peer` succeeded.
     Pinged { peer: PeerId },
+    /// A connection to `peer` is up, at `ip` (the address dialed, or the one
+    /// it connected from): what this node observed, not what it was told.
+    Connected { peer: PeerId, ip: std::net::IpAddr },
 }
 
 pub struct EventLoop {
@@ -59,6 +63,9 @@ pub struct EventLoop {
     /// Response bytes handed to libp2p and not yet sent (shared with
     /// `Client::responses_in_flight`, so that readers can refuse early).
     in_flight: Arc<AtomicU64>,
+    /// The address each connected peer was observed at (one entry per
+    /// connected peer: bounded by the connection limits).
+    observed: HashMap<PeerId, std::net::IpAddr>,
 }
 
 impl EventLoop {
@@ -79,6 +86,7 @@ impl EventLoop {
             pressure: Pressure::default(),
             commands_dropped,
             in_flight,
+            observed: HashMap::new(),
         }
     }
 
@@ -222,6 +230,17 @@ impl EventLoop {
                 peer_id, endpoint, ..
             } => {
                 debug!(peer = %peer_id, addr = %endpoint.get_remote_address(), "connected");
+                if let Some(ip) = ip_of(endpoint.get_remote_address()) {
+                    self.observed.insert(peer_id, ip);
+                    self.emit(Event::Connected { peer: peer_id, ip });
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                self.observed.remove(&peer_id);
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 debug!(peer = ?peer_id, "dial failed: {error}");
@@ -231,8 +250,11 @@ impl EventLoop {
                 info,
                 ..
             })) => {
+                let seen = self.observed.get(&peer_id).copied();
                 for addr in info.listen_addrs {
-                    if is_usable(&addr) {
+                    let allowed =
+                        ip_of(&addr).is_none_or(|ip| netzone::announced_addr_allowed(seen, ip));
+                    if is_usable(&addr) && allowed {
                         self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
                     }
                 }
@@ -374,6 +396,15 @@ fn response_bytes(r: &Response) -> u64 {
         Response::Samples(v) => v.iter().map(|b| b.len() as u64).sum(),
         _ => 0,
     }
+}
+
+/// The IP address of a multiaddr, if it has one.
+pub fn ip_of(addr: &Multiaddr) -> Option<std::net::IpAddr> {
+    addr.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::Ip4(ip) => Some(ip.into()),
+        libp2p::multiaddr::Protocol::Ip6(ip) => Some(ip.into()),
+        _ => None,
+    })
 }
 
 /// Loopback and routable addresses are usable; unspecified (0.0.0.0) are not.

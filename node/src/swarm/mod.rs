@@ -10,7 +10,7 @@ mod codec;
 mod event_loop;
 
 pub use client::{Client, NetStatus, Pressure, Reply, TransferError};
-pub use event_loop::{Event, EventLoop};
+pub use event_loop::{ip_of, Event, EventLoop};
 
 use behaviour::Behaviour;
 use libp2p::core::Transport as _;
