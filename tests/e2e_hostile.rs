@@ -122,6 +122,17 @@ fn a_gossip_burst_and_an_address_flood_leave_the_node_answering() {
         !list.iter().any(|p| p["peer_id"] == attacker.as_str()),
         "{peers}"
     );
+    // Every message was malformed: each one the victim judged was rejected,
+    // and after a few its sender was graylisted (score under -80), so the
+    // rest never reached validation.
+    let p = &victim.status(&s.env).unwrap()["pressure"];
+    let (invalid, over_rate) = (
+        p["gossip_invalid"].as_u64().unwrap(),
+        p["gossip_over_rate"].as_u64().unwrap(),
+    );
+    eprintln!("gossip flood: {invalid} rejected as malformed, {over_rate} over rate");
+    assert!(invalid >= 1, "{p}");
+    assert!(invalid < 100, "the attacker was never graylisted: {p}");
     drop(rt);
 }
 

@@ -41,6 +41,9 @@ pub struct Pressure {
     /// Gossip messages over their publisher's rate: neither passed on
     /// nor forwarded.
     pub gossip_over_rate: u64,
+    /// Gossip messages rejected as malformed (their forwarders lose score).
+    #[serde(default)]
+    pub gossip_invalid: u64,
     /// Commands services could not queue (addresses, answers, gossip).
     pub commands_dropped: u64,
     /// Response bytes waiting for their requesters now.

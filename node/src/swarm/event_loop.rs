@@ -267,6 +267,13 @@ impl EventLoop {
                 // Accepted (and so forwarded) only within its publisher's
                 // rate; a flood stops at the first honest hop.
                 let verdict = match message.source {
+                    // Decoded and checked before anyone else gets it: a
+                    // malformed message is rejected, which costs its
+                    // forwarder gossip score (graylisted after a few).
+                    Some(_) if !gossip_is_valid(message.topic.as_str(), &message.data) => {
+                        self.pressure.gossip_invalid += 1;
+                        gossipsub::MessageAcceptance::Reject
+                    }
                     Some(source) if self.gossip_limit.allow(source, Instant::now()) => {
                         let topic = message.topic.into_string();
                         self.emit(Event::Gossip {
@@ -396,6 +403,22 @@ fn response_bytes(r: &Response) -> u64 {
         Response::Samples(v) => v.iter().map(|b| b.len() as u64).sum(),
         _ => 0,
     }
+}
+
+/// Whether a gossip message decodes and keeps its topic's bounds.
+fn gossip_is_valid(topic: &str, data: &[u8]) -> bool {
+    use shardnet_protocol::gossip::Announcement;
+    if topic == super::MEMBERSHIP_TOPIC {
+        return match Announcement::decode(data) {
+            Ok(Announcement::Heartbeat(hb)) => hb.check().is_ok(),
+            Ok(Announcement::Down(id)) => PeerId::from_bytes(&id).is_ok(),
+            Ok(Announcement::Leave) => true,
+            Err(_) => false,
+        };
+    }
+    // Rebalance notes are free text for operators' logs, bounded by the
+    // transport's size limit.
+    true
 }
 
 /// The IP address of a multiaddr, if it has one.

@@ -15,8 +15,8 @@ pub use event_loop::{ip_of, Event, EventLoop};
 use behaviour::Behaviour;
 use libp2p::core::Transport as _;
 use libp2p::{
-    connection_limits, gossipsub, identify, kad, noise, ping, request_response, tcp, yamux,
-    Multiaddr, StreamProtocol,
+    connection_limits, gossipsub, identify, kad, memory_connection_limits, noise, ping,
+    request_response, tcp, yamux, Multiaddr, StreamProtocol,
 };
 use shardnet_protocol::wire::SHARD_PROTOCOL;
 use std::time::Duration;
@@ -29,6 +29,12 @@ pub const IDENTIFY_PROTOCOL: &str = "/shardnet/id/1";
 pub const MEMBERSHIP_TOPIC: &str = "shardnet/membership/1";
 /// Gossipsub topic of rebalance and prune announcements.
 pub const REBALANCE_TOPIC: &str = "shardnet/rebalance/1";
+/// Resident memory above which the node takes no new connections (existing
+/// ones go on): the last line behind the per-connection and response-byte
+/// budgets. The fetch flood of `tests/e2e_hostile.rs` peaks near 530 MiB.
+const MAX_PROCESS_MEMORY: usize = 1 << 30;
+/// Every topic a node subscribes to.
+const TOPICS: [&str; 2] = [MEMBERSHIP_TOPIC, REBALANCE_TOPIC];
 /// A whole shard transfer must finish within this (8 MiB over a slow uplink).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Idle connections stay open this long (closing between batches costs handshakes).
@@ -114,10 +120,12 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
                 .max_transmit_size(MAX_GOSSIP_LEN)
                 .build()
                 .map_err(|e| e.to_string())?;
-            let gossipsub = gossipsub::Behaviour::new(
+            let mut gossipsub = gossipsub::Behaviour::new(
                 gossipsub::MessageAuthenticity::Signed(key.clone()),
                 gcfg,
             )?;
+            let (params, thresholds) = gossip_scoring();
+            gossipsub.with_peer_score(params, thresholds)?;
             let identify = identify::Behaviour::new(identify::Config::new(
                 IDENTIFY_PROTOCOL.into(),
                 key.public(),
@@ -140,6 +148,7 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
             );
             Ok(Behaviour {
                 limits,
+                memory: memory_connection_limits::Behaviour::with_max_bytes(MAX_PROCESS_MEMORY),
                 kad,
                 gossipsub,
                 identify,
@@ -150,7 +159,7 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
         .map_err(|e| SwarmError::Transport(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
         .build();
-    for t in [MEMBERSHIP_TOPIC, REBALANCE_TOPIC] {
+    for t in TOPICS {
         swarm
             .behaviour_mut()
             .gossipsub
@@ -186,4 +195,46 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
         EventLoop::new(swarm, cmd_rx, ev_tx, dropped, in_flight),
         ev_rx,
     ))
+}
+
+/// Gossipsub peer scoring: a peer that forwards messages this node rejects
+/// (undecodable, out of bounds, unsigned) loses score fast and is graylisted
+/// (its gossip ignored) after a few; many peers behind one public IP are
+/// penalised (colocation). The delivery-rate terms (P3, P3b) are off: a
+/// membership topic carries a heartbeat per peer every few seconds, too
+/// little to judge a mesh peer's delivery rate by, and penalising it would
+/// prune honest peers from the mesh.
+fn gossip_scoring() -> (gossipsub::PeerScoreParams, gossipsub::PeerScoreThresholds) {
+    let topic = gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        time_in_mesh_weight: 0.01,
+        time_in_mesh_quantum: Duration::from_secs(1),
+        time_in_mesh_cap: 3600.0,
+        first_message_deliveries_weight: 0.1,
+        first_message_deliveries_decay: 0.9,
+        first_message_deliveries_cap: 100.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        // Three rejected messages: -90, under the graylist threshold (-80);
+        // the count decays by a tenth a second.
+        invalid_message_deliveries_weight: -10.0,
+        invalid_message_deliveries_decay: 0.9,
+        ..Default::default()
+    };
+    let mut params = gossipsub::PeerScoreParams {
+        // Loopback is one host: a local swarm or a test, not colocated sybils.
+        ip_colocation_factor_whitelist: [
+            std::net::IpAddr::from([127, 0, 0, 1]),
+            std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    };
+    for t in TOPICS {
+        params
+            .topics
+            .insert(gossipsub::IdentTopic::new(t).hash(), topic.clone());
+    }
+    (params, gossipsub::PeerScoreThresholds::default())
 }
