@@ -331,6 +331,33 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
         "catalogue records stored from one peer in a minute"
     );
 
+    // A flood of renewals (each a metadata write and an audit line): 6,000
+    // per peer and minute are applied, the rest answered Busy. The one
+    // refused above counted too.
+    let (mut renewed, mut busy) = (0, 0);
+    for _ in 0..122 {
+        let answers = futures::future::join_all((0..50).map(|_| {
+            client.request(
+                peer,
+                Request::Renew {
+                    id: a.id(),
+                    lease: good,
+                },
+            )
+        }))
+        .await;
+        for r in answers {
+            match r.unwrap() {
+                Response::Renewed => renewed += 1,
+                Response::Rejected(Reject::Busy) => busy += 1,
+                other => panic!("renew: {other:?}"),
+            }
+        }
+    }
+    eprintln!("renew flood: {renewed} renewed, {busy} busy");
+    assert!(renewed <= 5_999, "{renewed} renewed");
+    assert!(busy >= 101, "{busy} busy");
+
     // Every refusal was logged with its reason, and the node is still up.
     let mut node = node;
     assert!(node.alive());

@@ -139,7 +139,8 @@ pub async fn run(
     let (wtx, wrx) = mpsc::channel::<WriteJob>(WRITE_QUEUE);
     let queued = Arc::new(AtomicU64::new(0));
     let answers = Arc::new(tokio::sync::Semaphore::new(ANSWERS_AT_ONCE));
-    let mut catalogue_rate = PerPeer::default();
+    let mut catalogue_rate = PerPeer::new(CATALOGUES_PER_MINUTE);
+    let mut renew_rate = PerPeer::new(RENEWS_PER_MINUTE);
     let proofs = Arc::new(tokio::sync::Semaphore::new(PROOFS_AT_ONCE));
     let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writer = tokio::spawn(writer(
@@ -207,6 +208,11 @@ pub async fn run(
                         channel,
                     };
                     queue_write(&wtx, &queued, job, &client).await;
+                }
+                Request::Renew { .. } if !renew_rate.allow(peer, std::time::Instant::now()) => {
+                    client
+                        .respond(channel, Response::Rejected(Reject::Busy))
+                        .await;
                 }
                 Request::Renew { id, lease } => {
                     let job = WriteJob {
@@ -436,16 +442,28 @@ fn apply(store: &Store, usage: &Usage, limits: &Limits, job: &WriteJob) -> Respo
 
 /// Catalogue records one peer may store here per minute.
 const CATALOGUES_PER_MINUTE: u32 = 10;
+/// Lease renewals one peer may send here per minute (100 a second: a
+/// retention change of 100,000 shards held here takes 17 minutes, and each
+/// renewal grows a shard's metadata and the audit log).
+const RENEWS_PER_MINUTE: u32 = 6_000;
 /// Peers tracked; past this the table starts over.
 const RATE_PEERS: usize = 10_000;
 
-/// A fixed one-minute window of catalogue writes per peer.
-#[derive(Default)]
+/// A fixed one-minute window of requests per peer, answered `Busy` over
+/// the limit (senders back off and retry).
 struct PerPeer {
+    limit: u32,
     windows: HashMap<PeerId, (std::time::Instant, u32)>,
 }
 
 impl PerPeer {
+    fn new(limit: u32) -> Self {
+        PerPeer {
+            limit,
+            windows: HashMap::new(),
+        }
+    }
+
     fn allow(&mut self, peer: PeerId, now: std::time::Instant) -> bool {
         if self.windows.len() >= RATE_PEERS && !self.windows.contains_key(&peer) {
             self.windows.clear();
@@ -455,8 +473,8 @@ impl PerPeer {
             *start = now;
             *n = 0;
         }
-        *n += 1;
-        *n <= CATALOGUES_PER_MINUTE
+        *n = n.saturating_add(1);
+        *n <= self.limit
     }
 }
 
@@ -538,5 +556,25 @@ async fn writer(
             }
             Err(e) => warn!("storage writer task failed: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn per_peer_limit_is_per_peer_and_per_minute() {
+        let mut rate = PerPeer::new(3);
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let t = Instant::now();
+        assert_eq!(
+            (0..5).map(|_| rate.allow(a, t)).collect::<Vec<_>>(),
+            [true, true, true, false, false]
+        );
+        assert!(rate.allow(b, t), "another peer has its own window");
+        assert!(!rate.allow(a, t + Duration::from_secs(59)));
+        assert!(rate.allow(a, t + Duration::from_secs(60)), "a new minute");
     }
 }
