@@ -7,6 +7,8 @@
 //! restores byte-identical after an honest holder dies, and `backup verify`
 //! counts only the copies proven with sampled Bao slices. And when liars
 //! surround a new backup, a copy of every shard still lands on a vetted peer.
+//! Sybils ground to an owner's catalogue slot cannot make a backup unlisted:
+//! the record also lives on the owner's trusted floor.
 
 mod common;
 
@@ -277,4 +279,101 @@ fn a_peer_that_refuses_stores_it_announced_room_for_loses_standing() {
     let (_, failed) = reputation(&s, 0, &peer);
     assert_eq!(failed, 1, "one piece of evidence per backup: {why}");
     drop(hoarder);
+}
+
+/// Seven liars ground to node 2's catalogue slot take all of it, and the
+/// margin honest holders keep records within (5 + 2 spill): they answer
+/// "no record" to every read and accept every new record. Node 2 trusts
+/// nodes 0 and 1 (`--trust-peer`), which keep its data, so its new record
+/// also goes to them, and a machine holding only the owner's key (node 0
+/// here) still lists every backup. Without that floor the second backup is
+/// listed nowhere but on the liars.
+#[test]
+fn sybils_on_the_catalogue_slot_cannot_unlist_a_backup() {
+    let mut s = Swarm::start(3, 1, FAST);
+    let ids: Vec<String> = (0..2)
+        .map(|i| {
+            s.nodes[i].status(&s.env).unwrap()["peer_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    s.stop(2);
+    let mut args = FAST.to_vec();
+    for id in &ids {
+        args.extend(["--trust-peer", id.as_str()]);
+    }
+    s.restart(2, &args);
+    s.converge();
+    // A first backup while the slot is the three honest nodes: each keeps
+    // the record and, at silver's 3 copies, every shard.
+    let (first, _) = backup(&s, 2, "silver", 51, 2);
+    let key = s.nodes[2]
+        .run(&s.env, &["keys", "export"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let owner = shardnet_protocol::MasterKey::from_recovery_string(&key).unwrap();
+    let slot = shardnet_protocol::catalogue::slot(
+        &shardnet_protocol::catalogue::SignedCatalogue::owner_of(&owner),
+    );
+    let t = Instant::now();
+    let liars: Vec<Liar> = (1..=7)
+        .map(|z| {
+            let lie = Lie::Forgetful {
+                keep: Duration::from_secs(600),
+                claims_all: false,
+            };
+            Liar::start_near(&s.boot, &format!("c{z}"), lie, &slot.0, 7)
+        })
+        .collect();
+    eprintln!("7 ids ground to the slot in {:?}", t.elapsed());
+    s.nodes[2].wait_for(Duration::from_secs(60), "the liars live", |n| {
+        let v = n.run(&s.env, &["peers", "list", "--json"]).json();
+        v.as_array()
+            .is_some_and(|a| a.iter().filter(|p| p["live"] == true).count() == 3 + liars.len())
+    });
+    let (second, _) = backup(&s, 2, "silver", 52, 2);
+    s.nodes[0]
+        .run(&s.env, &["keys", "import", &key, "--force"])
+        .ok();
+    // Published with the backup, or by the owner's upkeep (every 5 scans)
+    // when the backup's own publish found no quorum under load.
+    let t = Instant::now();
+    let listed = loop {
+        let listed: Vec<String> = s.nodes[0]
+            .run(&s.env, &["backup", "list", "--json"])
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["id"].as_str().unwrap().to_string())
+            .collect();
+        if listed.contains(&second) || t.elapsed() > Duration::from_secs(60) {
+            break listed;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    eprintln!("second backup listed after {:?}", t.elapsed());
+    assert!(listed.contains(&first), "{listed:?}");
+    let log = s.nodes[2].log_text();
+    assert!(
+        listed.contains(&second),
+        "the backup made while sybils held the slot is unlisted: {listed:?}\n{}\nnode0: {}\n{:?}",
+        log.lines()
+            .filter(|l| l.contains("atalogue"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        s.nodes[0]
+            .log_text()
+            .lines()
+            .filter(|l| l.contains("atalogue"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        ids.iter().map(|p| reputation(&s, 2, p)).collect::<Vec<_>>(),
+    );
+    drop(liars);
 }

@@ -3,6 +3,14 @@
 //! union of what the holders answer; a record is published only when a
 //! majority of them answered (a record built without them could drop backups
 //! only they list); the owner's node repairs the record under churn.
+//!
+//! The slot is a point in the key space, so ids ground near it can take all
+//! of it, answer "no record" and accept every new one: a majority answers,
+//! and what they hold is nothing. The record therefore also goes to a floor
+//! of peers this node trusts outside the slot (named with `--trust-peer`
+//! first: sybils can behave until vetted), which it always asks too. They
+//! keep it because they keep the owner's data (storage.rs), and their
+//! answers add to the union but not to the quorum (which stays the slot's).
 
 use crate::distribute::Net;
 use futures::future::join_all;
@@ -12,10 +20,12 @@ use shardnet_protocol::placement;
 use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::MasterKey;
 use shardnet_store::Store;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 /// Copies of an owner's catalogue record.
 pub const CATALOGUE_COPIES: usize = 5;
+/// Trusted peers beyond the slot that are also sent and asked for it.
+pub const CATALOGUE_FLOOR: usize = 2;
 
 /// What the responsible peers of an owner's catalogue slot hold.
 struct SlotRecords {
@@ -25,7 +35,8 @@ struct SlotRecords {
     /// of them gave a definite answer (a record, or none).
     asked: usize,
     answered: usize,
-    /// Responsible peers and the sequence number each holds (0: none).
+    /// Responsible and floor peers that answered, and the sequence number
+    /// each holds (0: none).
     held: Vec<(PeerId, u64)>,
 }
 
@@ -41,10 +52,25 @@ impl SlotRecords {
     }
 }
 
-/// The peers responsible for an owner's catalogue slot, in this node's view.
-fn slot_holders(net: &Net, owner: &[u8; 32]) -> Vec<PeerId> {
+/// The peers responsible for an owner's catalogue slot, in this node's view,
+/// and the floor: peers beyond them that this node trusts, those named with
+/// `--trust-peer` first, then vetted ones, each in placement order (not
+/// itself: its own copy is read in any case).
+fn slot_holders(net: &Net, owner: &[u8; 32]) -> (Vec<PeerId>, Vec<PeerId>) {
     let slot = catalogue::slot(owner);
-    placement::responsible_set(&slot, 0, &net.view.candidates(), CATALOGUE_COPIES)
+    let candidates = net.view.candidates();
+    let holders = placement::responsible_set(&slot, 0, &candidates, CATALOGUE_COPIES);
+    let local = net.client.local_peer_id();
+    let mut floor: Vec<PeerId> =
+        placement::responsible_set(&slot, 0, &candidates, candidates.len())
+            .into_iter()
+            .filter(|p| *p != local && !holders.contains(p) && net.audits.trusted(p))
+            .collect();
+    // Peers the operator named first: sybils that behave until vetted must
+    // not take the floor too (stable sort keeps placement order within).
+    floor.sort_by_key(|p| !net.audits.anchored(p));
+    floor.truncate(CATALOGUE_FLOOR);
+    (holders, floor)
 }
 
 /// The slot's records, or `NoQuorum` when fewer than a majority answered
@@ -66,15 +92,14 @@ fn slot_records_with_quorum(
 }
 
 fn slot_records(net: &Net, store: &Store, owner: [u8; 32]) -> SlotRecords {
-    let peers = slot_holders(net, &owner);
+    let (peers, floor) = slot_holders(net, &owner);
     let local = net.client.local_peer_id();
-    let answers = net
-        .handle
-        .block_on(join_all(peers.iter().filter(|p| **p != local).map(|p| {
-            let client = net.client.clone();
-            let p = *p;
-            async move { (p, client.request(p, Request::GetCatalogue { owner }).await) }
-        })));
+    let ask = peers.iter().chain(&floor).filter(|p| **p != local);
+    let answers = net.handle.block_on(join_all(ask.map(|p| {
+        let client = net.client.clone();
+        let p = *p;
+        async move { (p, client.request(p, Request::GetCatalogue { owner }).await) }
+    })));
     let mut out = SlotRecords {
         records: Vec::new(),
         asked: peers.len().max(1),
@@ -88,14 +113,16 @@ fn slot_records(net: &Net, store: &Store, owner: [u8; 32]) -> SlotRecords {
     }
     out.records.extend(mine);
     for (p, a) in answers {
+        // Only the slot's answers make the quorum.
+        let counts = usize::from(peers.contains(&p));
         match a {
             Ok(Response::Catalogue(Some(c))) if c.owner == owner && c.verify().is_ok() => {
-                out.answered += 1;
+                out.answered += counts;
                 out.held.push((p, c.seq));
                 out.records.push(c);
             }
             Ok(Response::Catalogue(None)) => {
-                out.answered += 1;
+                out.answered += counts;
                 out.held.push((p, 0));
             }
             // A forged or foreign record is no answer.
@@ -246,26 +273,38 @@ fn publish_catalogue(
     let mut nonce = [0u8; 12];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
     let record = SignedCatalogue::create(master, entries, seq, nonce).map_err(|e| e.to_string())?;
-    let peers = slot_holders(net, &owner);
+    let (peers, floor) = slot_holders(net, &owner);
     let local = net.client.local_peer_id();
     let mut confirmed = 0;
     if peers.contains(&local) || peers.is_empty() {
         store.put_catalogue(&record).map_err(|e| e.to_string())?;
         confirmed += 1;
     }
-    let answers = net
-        .handle
-        .block_on(join_all(peers.iter().filter(|p| **p != local).map(|p| {
-            let client = net.client.clone();
-            let (p, r) = (*p, record.clone());
-            async move { client.request(p, Request::PutCatalogue(r)).await }
-        })));
-    for a in answers {
+    let send = peers.iter().chain(&floor).filter(|p| **p != local);
+    let answers = net.handle.block_on(join_all(send.map(|p| {
+        let client = net.client.clone();
+        let (p, r) = (*p, record.clone());
+        async move { client.request(p, Request::PutCatalogue(r)).await }
+    })));
+    let mut floor_confirmed = 0;
+    let sent = peers.iter().chain(&floor).filter(|p| **p != local);
+    for (p, a) in sent.zip(answers) {
         match a {
-            Ok(Response::CatalogueStored) => confirmed += 1,
-            other => warn!("catalogue copy not confirmed: {other:?}"),
+            Ok(Response::CatalogueStored) => {
+                confirmed += 1;
+                floor_confirmed += usize::from(floor.contains(p));
+            }
+            other => warn!(peer = %p, "catalogue copy not confirmed: {other:?}"),
         }
     }
+    info!(
+        seq,
+        entries = entries.len(),
+        confirmed,
+        floor = floor.len(),
+        floor_confirmed,
+        "catalogue record published"
+    );
     if confirmed == 0 {
         return Err("no peer confirmed the catalogue record".into());
     }

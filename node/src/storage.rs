@@ -245,9 +245,11 @@ pub async fn run(
                     let room = limits
                         .capacity
                         .saturating_sub(usage.used.load(Ordering::Relaxed));
+                    let keeps_owner = matches!(&other,
+                        Request::PutCatalogue(c) if usage.owner(&OwnerId(c.owner)) > 0);
                     tokio::spawn(async move {
                         let resp = tokio::task::spawn_blocking(move || {
-                            answer(&store, peer, other, &view, room)
+                            answer(&store, peer, other, (&view, keeps_owner), room)
                         })
                         .await
                         .unwrap_or_else(|e| Response::Rejected(Reject::Internal(e.to_string())));
@@ -309,7 +311,7 @@ fn answer(
     store: &Store,
     peer: PeerId,
     req: Request,
-    view: &crate::membership::View,
+    (view, keeps_owner): (&crate::membership::View, bool),
     room: u64,
 ) -> Response {
     match req {
@@ -338,8 +340,10 @@ fn answer(
                 return Response::Rejected(Reject::BadSignature);
             }
             // Only the slot's holders keep a record (with a margin for views
-            // that differ), and only with room: a flood of self-signed
-            // records for fresh owner keys lands nowhere else.
+            // that differ), or a peer that keeps the owner's data (the
+            // owner's trusted floor, see catalogue.rs), and only with room:
+            // a flood of self-signed records for fresh owner keys lands
+            // nowhere else.
             let slot = shardnet_protocol::catalogue::slot(&c.owner);
             let holders = shardnet_protocol::placement::responsible_set(
                 &slot,
@@ -347,7 +351,7 @@ fn answer(
                 &view.candidates(),
                 crate::catalogue::CATALOGUE_COPIES + shardnet_protocol::repair::SPILL,
             );
-            if !holders.contains(&view.local()) {
+            if !holders.contains(&view.local()) && !keeps_owner {
                 debug!(%peer, "refused a catalogue for a slot this node does not hold");
                 return Response::Rejected(Reject::NotResponsible);
             }

@@ -46,12 +46,31 @@ pub struct Liar {
 
 impl Liar {
     pub fn start(boot: &str, zone: &str, lie: Lie) -> Liar {
+        let keypair = shardnet_node::datadir::grind_identity(super::ID_DIFFICULTY);
+        Liar::start_as(boot, zone, lie, keypair)
+    }
+
+    /// A liar whose id shares its first `bits` with `target` (and carries
+    /// the admission work): a sybil ground to take a slot of the key space.
+    pub fn start_near(boot: &str, zone: &str, lie: Lie, target: &[u8; 32], bits: u32) -> Liar {
+        let keypair = loop {
+            let k = libp2p::identity::Keypair::generate_ed25519();
+            let id = k.public().to_peer_id().to_bytes();
+            let d = placement::distance(&placement::peer_key(&id), target);
+            let shared = u128::from_be_bytes(d[..16].try_into().unwrap()).leading_zeros();
+            if shared >= bits && shardnet_protocol::admission::admitted(&id, super::ID_DIFFICULTY) {
+                break k;
+            }
+        };
+        Liar::start_as(boot, zone, lie, keypair)
+    }
+
+    fn start_as(boot: &str, zone: &str, lie: Lie, keypair: libp2p::identity::Keypair) -> Liar {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        let keypair = shardnet_node::datadir::grind_identity(super::ID_DIFFICULTY);
         let peer = keypair.public().to_peer_id();
         let (client, event_loop, mut events) = {
             let _in_rt = rt.enter();

@@ -200,6 +200,12 @@ impl Audits {
             || (self.anchors.contains(peer) && rep.standing(&self.policy) != Standing::Isolated)
     }
 
+    /// Whether the operator named `peer` with `--trust-peer` (and it is not
+    /// isolated since): trust that no peer can earn by behaving for a while.
+    pub fn anchored(&self, peer: &PeerId) -> bool {
+        self.anchors.contains(peer) && !self.isolated(peer)
+    }
+
     pub fn isolated(&self, peer: &PeerId) -> bool {
         self.standing(peer) == Standing::Isolated
     }
