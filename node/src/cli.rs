@@ -229,6 +229,11 @@ pub struct RunArgs {
     /// every node of the swarm).
     #[arg(long, value_name = "FILE")]
     pub swarm_key: Option<String>,
+    /// Runs this node's clock ahead by this much, e.g. 100d: an expiry drill
+    /// (which leases would have run out, what repair would then skip).
+    /// Never on a node of a live swarm: it judges every lease by it.
+    #[arg(long, value_name = "DURATION")]
+    pub clock_offset: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,7 +12,7 @@ use crate::verify::{self, VerifyReport};
 use serde::{Deserialize, Serialize};
 use shardnet_protocol::catalogue::CatalogueEntry;
 use shardnet_protocol::manifest::{BackupInfo, EntryKind};
-use shardnet_protocol::{lease, BackupId, Cipher, MasterKey, ShardId, Tier};
+use shardnet_protocol::{retention, BackupId, Cipher, MasterKey, ShardId, Tier};
 use shardnet_store::{ShardMeta, ShardState, Store, StoreError};
 use std::path::PathBuf;
 
@@ -81,7 +81,9 @@ pub struct ShardRow {
     pub id: ShardId,
     #[serde(flatten)]
     pub meta: ShardMeta,
+    /// Past its leases' grace period, or without a lease.
     pub expired: bool,
+    pub retention: retention::LeaseState,
 }
 
 impl Ctx<'_> {
@@ -313,14 +315,20 @@ pub fn shards_list(store: &Store, status: Option<StatusFilter>) -> Result<Vec<Sh
     let now = crate::output::now_unix();
     let mut rows = Vec::new();
     store.for_each_meta(|id, meta| {
-        let expired = lease::latest_expiry(&meta.leases).is_none_or(|e| e <= now);
+        let state = retention::lease_state(&meta.leases, now, retention::GRACE_SECS);
+        let expired = state.prunable();
         let keep = match status {
             None => true,
             Some(StatusFilter::State(s)) => meta.state == s,
             Some(StatusFilter::Expired) => expired,
         };
         if keep {
-            rows.push(ShardRow { id, meta, expired });
+            rows.push(ShardRow {
+                id,
+                meta,
+                expired,
+                retention: state,
+            });
         }
         true
     })?;

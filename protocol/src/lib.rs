@@ -37,6 +37,7 @@ pub mod proof;
 pub mod purge;
 pub mod repair;
 pub mod reputation;
+pub mod retention;
 pub mod sample;
 pub mod tier;
 pub mod wire;

@@ -121,11 +121,20 @@ pub(super) fn shards(dd: &DataDir, cmd: ShardsCommand, json: bool) -> anyhow::Re
                 shardnet_protocol::lease::latest_expiry(&r.meta.leases)
                     .map(output::time)
                     .unwrap_or_else(|| "-".into()),
+                r.retention.name().into(),
             ]
         })
         .collect();
     output::table(
-        &["ID", "SIZE", "STATUS", "STORED", "LEASES", "EXPIRES"],
+        &[
+            "ID",
+            "SIZE",
+            "STATUS",
+            "STORED",
+            "LEASES",
+            "EXPIRES",
+            "RETENTION",
+        ],
         &table,
     );
     let bytes: u64 = rows.iter().map(|r| r.meta.size as u64).sum();

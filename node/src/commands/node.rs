@@ -29,6 +29,13 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
     if let Target::Daemon(_) = target(dd) {
         bail!("a node is already running for {}", dd.root().display());
     }
+    if let Some(offset) = &a.clock_offset {
+        let d = humantime::parse_duration(offset).with_context(|| {
+            format!("--clock-offset {offset:?}: give a duration such as 100d or 12h")
+        })?;
+        crate::output::set_clock_offset(d.as_secs());
+        tracing::warn!("this node's clock runs {offset} ahead (--clock-offset)");
+    }
     let cfg = NodeConfig::load(
         dd.root(),
         Overrides {

@@ -24,7 +24,7 @@ use shardnet_protocol::purge::{self, ProvenCopy};
 use shardnet_protocol::repair::{self, Reason};
 use shardnet_protocol::reputation::Evidence;
 use shardnet_protocol::wire::{Request, Response, MAX_HAS_IDS};
-use shardnet_protocol::{lease, ShardId};
+use shardnet_protocol::{lease, retention, ShardId};
 use shardnet_store::{ShardState, Store, TransferJob};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
@@ -53,11 +53,16 @@ fn local_shards(store: &Store, grace: Duration, own: &[u8; 32]) -> Vec<Local> {
     let mut v = Vec::new();
     let _ = store.for_each_meta(|id, m| {
         let quarantined = m.state == ShardState::Quarantined;
-        if (m.state == ShardState::Healthy && m.stored_at <= fresh_after) || quarantined {
+        // Once every lease has run out a shard is neither repaired nor
+        // handed off (no holder would take it); its copies stay until prune
+        // removes them. Quarantined copies still finish their grace.
+        let wanted = retention::copies_to_keep(&m.leases, now);
+        let healthy = m.state == ShardState::Healthy && m.stored_at <= fresh_after;
+        if (healthy && wanted.is_some()) || quarantined {
             v.push(Local {
                 id,
                 size: m.size as u64,
-                wanted: lease::copies_wanted(&m.leases, now),
+                wanted: wanted.unwrap_or_else(|| lease::copies_wanted(&m.leases, now)),
                 avoid: m
                     .avoid_keys()
                     .iter()
