@@ -5,6 +5,8 @@
 #
 #   bash scripts/fuzz.sh                 # every target for 60 s, in parallel
 #   bash scripts/fuzz.sh 3600 gossip     # one target for an hour
+#   bash scripts/fuzz.sh cmin            # shrink every corpus to the inputs
+#                                        # that keep its coverage (before committing)
 #
 # Each target grows its corpus in fuzz/corpus/<target>/ (committed: the test
 # suite replays it, see protocol/tests/fuzz_corpus.rs). A crash leaves its input
@@ -20,6 +22,17 @@ fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 target_dir="${SHARDNET_FUZZ_TARGET:-$HOME/.cache/shardnet/fuzz-target}"
 (cd fuzz && cargo fuzz build -s none --target-dir "$target_dir")
+if [ "$secs" = cmin ]; then
+  for t in "${targets[@]}"; do
+    min="$(mktemp -d)"
+    "$target_dir/x86_64-unknown-linux-gnu/release/$t" -merge=1 -max_len=65536 \
+      "$min" "fuzz/corpus/$t" >"fuzz/logs/$t.cmin.log" 2>&1
+    before=$(ls "fuzz/corpus/$t" | wc -l)
+    rm -rf "fuzz/corpus/$t" && mv "$min" "fuzz/corpus/$t"
+    echo "$t: corpus $before -> $(ls "fuzz/corpus/$t" | wc -l) inputs"
+  done
+  exit 0
+fi
 mkdir -p fuzz/logs
 pids=()
 for t in "${targets[@]}"; do
