@@ -50,6 +50,10 @@ pub enum Command {
     /// The background scrub that re-reads and re-hashes every held shard.
     #[command(subcommand)]
     Scrub(ScrubCommand),
+    /// The node's audit trail: every change of a held shard and every
+    /// operator action, hash-chained.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// The swarm simulator: `shardnet sim run SCENARIO`, `sim validate`,
     /// `sim demo` (runs the `shardnet-sim` program installed beside this one).
     #[command(disable_help_flag = true)]
@@ -105,6 +109,30 @@ pub enum RebalanceCommand {
     Pause,
     /// Start transfers again.
     Resume,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Audit events, oldest first (the newest --limit that match).
+    Log {
+        /// Only events since this time: a duration ago (2h, 7d) or an
+        /// RFC 3339 time (2026-12-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only this action, e.g. stored, repaired, purged, peer-isolated,
+        /// node-started (`audit log --action help` lists them).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only events about this shard.
+        #[arg(long)]
+        shard: Option<shardnet_protocol::ShardId>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Recompute every link of the chain: edited events, removed ones (gaps),
+    /// and the head hash to record for later checks. Exit 1 if broken.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]

@@ -328,6 +328,26 @@ pub async fn run_until(
     })?;
     let local = client.local_peer_id();
     info!(peer = %local, zone = %cfg.zone, "node starting");
+    let started = format!(
+        "version {}, peer {local}, zone {}, capacity {}, quota per owner {}, down after {:?}, \
+         {} trusted peers, id difficulty {}, {} swarm, clock {}s ahead",
+        env!("CARGO_PKG_VERSION"),
+        cfg.zone,
+        cfg.capacity,
+        cfg.quota_per_owner,
+        cfg.down_after,
+        cfg.trusted_peers.len(),
+        cfg.id_difficulty,
+        if cfg.swarm_key.is_some() {
+            "private"
+        } else {
+            "open"
+        },
+        crate::output::clock_offset(),
+    );
+    if let Err(e) = store.record(shardnet_store::AuditAction::NodeStarted, started) {
+        warn!("could not record the start in the audit log: {e}");
+    }
     let view = Arc::new(
         View::new(local, cfg.heartbeat, cfg.down_after)
             .with_difficulty(cfg.id_difficulty)

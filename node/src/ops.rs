@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use shardnet_protocol::catalogue::CatalogueEntry;
 use shardnet_protocol::manifest::{BackupInfo, EntryKind};
 use shardnet_protocol::{retention, BackupId, Cipher, MasterKey, ShardId, Tier};
-use shardnet_store::{ShardMeta, ShardState, Store, StoreError};
+use shardnet_store::{
+    AuditEvent, AuditFilter, ChainReport, ShardMeta, ShardState, Store, StoreError,
+};
 use std::path::PathBuf;
 
 /// What an operation needs: the store, the owner key, and the swarm if the
@@ -309,6 +311,16 @@ pub fn shards_verify(store: &Store, ids: &[ShardId]) -> Result<Vec<VerifyRow>, O
         });
     }
     Ok(rows)
+}
+
+/// The audit events `filter` selects.
+pub fn audit_log(store: &Store, filter: &AuditFilter) -> Result<Vec<AuditEvent>, OpError> {
+    Ok(store.audit_query(filter)?)
+}
+
+/// Every link of the audit chain, recomputed.
+pub fn audit_verify(store: &Store) -> Result<ChainReport, OpError> {
+    Ok(store.audit_verify()?)
 }
 
 pub fn shards_list(store: &Store, status: Option<StatusFilter>) -> Result<Vec<ShardRow>, OpError> {

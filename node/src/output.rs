@@ -24,13 +24,18 @@ pub fn set_clock_offset(secs: u64) {
     CLOCK_OFFSET.store(secs, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Seconds this process's clock runs ahead.
+pub fn clock_offset() -> u64 {
+    CLOCK_OFFSET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Unix seconds now, by this process's clock (see [`set_clock_offset`]).
 pub fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-        .saturating_add(CLOCK_OFFSET.load(std::sync::atomic::Ordering::Relaxed))
+        .saturating_add(clock_offset())
 }
 
 /// MB/s (10^6 bytes per second, as disk and network figures are quoted).

@@ -1,13 +1,24 @@
-//! The append-only audit log: every change of a shard's state or a catalogue is
-//! written in the same atomic batch as the change itself, under a monotonically
-//! increasing sequence number.
+//! The append-only audit log: every change of a shard's state or a catalogue,
+//! and every operator action, is written in the same atomic batch as the
+//! change itself, under a monotonically increasing sequence number.
+//!
+//! Events are hash-chained: beside each event, the `audit_chain` column
+//! family keeps the previous event's link hash and this one's, BLAKE3 over
+//! the previous hash, the sequence number and the event's bytes. `audit
+//! verify` recomputes every link: an edited event breaks its link, a removed
+//! one leaves a gap (as does a batch that failed to write, which is rare). An
+//! operator who records the head hash it prints can later tell that nothing
+//! before it was rewritten, even by someone who recomputed the chain.
 
 use serde::{Deserialize, Serialize};
 use shardnet_protocol::ShardId;
 
 pub(crate) const MAX_AUDIT_LEN: usize = 16 << 10;
 
+/// What happened. JSON names are the command line's (`lease-extended`);
+/// the stored form is the variant's index, so new actions go last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum AuditAction {
     /// A shard was stored for the first time.
     Stored,
@@ -35,6 +46,80 @@ pub enum AuditAction {
     PeerUnisolated,
     /// A scrub found a shard's bytes bad or missing.
     ScrubFound,
+    /// The node started; the detail is its configuration.
+    NodeStarted,
+    /// The operator started draining the node.
+    DrainStarted,
+    /// The operator paused repair and rebalancing.
+    RebalancePaused,
+    /// The operator resumed repair and rebalancing.
+    RebalanceResumed,
+    /// The operator paused the background scrub.
+    ScrubPaused,
+    /// The operator started a scrub pass (or resumed the paced scrub).
+    ScrubStarted,
+}
+
+impl AuditAction {
+    /// Every action (new ones go last: the stored form is the index).
+    pub const ALL: [AuditAction; 18] = [
+        AuditAction::Stored,
+        AuditAction::LeaseExtended,
+        AuditAction::MarkedCorrupted,
+        AuditAction::Repaired,
+        AuditAction::BackupAdded,
+        AuditAction::RemovedRedundant,
+        AuditAction::Quarantined,
+        AuditAction::Unquarantined,
+        AuditAction::Purged,
+        AuditAction::PeerIsolated,
+        AuditAction::PeerUnisolated,
+        AuditAction::ScrubFound,
+        AuditAction::NodeStarted,
+        AuditAction::DrainStarted,
+        AuditAction::RebalancePaused,
+        AuditAction::RebalanceResumed,
+        AuditAction::ScrubPaused,
+        AuditAction::ScrubStarted,
+    ];
+
+    /// The action's name on the command line and in human output.
+    pub fn name(self) -> &'static str {
+        match self {
+            AuditAction::Stored => "stored",
+            AuditAction::LeaseExtended => "lease-extended",
+            AuditAction::MarkedCorrupted => "marked-corrupted",
+            AuditAction::Repaired => "repaired",
+            AuditAction::BackupAdded => "backup-added",
+            AuditAction::RemovedRedundant => "removed-redundant",
+            AuditAction::Quarantined => "quarantined",
+            AuditAction::Unquarantined => "unquarantined",
+            AuditAction::Purged => "purged",
+            AuditAction::PeerIsolated => "peer-isolated",
+            AuditAction::PeerUnisolated => "peer-unisolated",
+            AuditAction::ScrubFound => "scrub-found",
+            AuditAction::NodeStarted => "node-started",
+            AuditAction::DrainStarted => "drain-started",
+            AuditAction::RebalancePaused => "rebalance-paused",
+            AuditAction::RebalanceResumed => "rebalance-resumed",
+            AuditAction::ScrubPaused => "scrub-paused",
+            AuditAction::ScrubStarted => "scrub-started",
+        }
+    }
+}
+
+impl std::str::FromStr for AuditAction {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = AuditAction::ALL.iter().map(|a| a.name()).collect();
+                format!("unknown audit action {s:?}; one of: {}", names.join(", "))
+            })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,4 +130,280 @@ pub struct AuditEvent {
     pub action: AuditAction,
     pub shard: Option<ShardId>,
     pub detail: String,
+}
+
+/// Which events [`Store::audit_query`] returns: the newest `limit` that
+/// match every filter given, oldest first.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AuditFilter {
+    /// Unix seconds: events at or after.
+    pub since: Option<u64>,
+    pub action: Option<AuditAction>,
+    pub shard: Option<ShardId>,
+    pub limit: usize,
+}
+
+impl AuditFilter {
+    fn matches(&self, e: &AuditEvent) -> bool {
+        self.action.is_none_or(|a| a == e.action) && self.shard.is_none_or(|s| e.shard == Some(s))
+    }
+}
+
+/// What `audit verify` found in the chain.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainReport {
+    pub events: u64,
+    /// Events written before this store kept a chain (older versions).
+    pub unchained: u64,
+    /// The newest event and its link hash (hex): record it to check later
+    /// that nothing before it was rewritten.
+    pub head_seq: Option<u64>,
+    pub head_hash: Option<String>,
+    /// First sequence number after each run of missing events.
+    pub gaps: Vec<u64>,
+    /// Events whose bytes or link do not match the chain (at most 100).
+    pub broken: Vec<u64>,
+}
+
+impl ChainReport {
+    pub fn intact(&self) -> bool {
+        self.broken.is_empty()
+    }
+}
+
+pub(crate) const CF_AUDIT_CHAIN: &str = "audit_chain";
+const CHAIN_CONTEXT: &[u8] = b"shardnet audit chain v1\0";
+const MAX_BROKEN: usize = 100;
+
+/// The link hash of event `seq` (its encoded bytes) after `prev`.
+pub(crate) fn link_hash(prev: &[u8; 32], seq: u64, event: &[u8]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(CHAIN_CONTEXT);
+    h.update(prev);
+    h.update(&seq.to_be_bytes());
+    h.update(event);
+    *h.finalize().as_bytes()
+}
+
+/// A stored link: the previous hash, then this event's.
+pub(crate) fn link_value(prev: &[u8; 32], hash: &[u8; 32]) -> [u8; 64] {
+    let mut v = [0u8; 64];
+    v[..32].copy_from_slice(prev);
+    v[32..].copy_from_slice(hash);
+    v
+}
+
+/// Checks a chain from `(seq, event bytes, stored link)` in sequence order.
+pub(crate) fn check_chain(
+    items: impl Iterator<Item = (u64, Vec<u8>, Option<Vec<u8>>)>,
+) -> ChainReport {
+    let mut r = ChainReport::default();
+    let mut last: Option<(u64, [u8; 32])> = None;
+    let broken = |r: &mut ChainReport, seq: u64| {
+        if r.broken.len() < MAX_BROKEN {
+            r.broken.push(seq);
+        }
+    };
+    for (seq, event, link) in items {
+        r.events += 1;
+        let Some(link) = link else {
+            // Unchained events may only come before the first chained one.
+            if last.is_some() {
+                broken(&mut r, seq);
+            } else {
+                r.unchained += 1;
+            }
+            continue;
+        };
+        let (Ok(prev), Ok(hash)) = (
+            <[u8; 32]>::try_from(&link[..32.min(link.len())]),
+            <[u8; 32]>::try_from(&link[32.min(link.len())..]),
+        ) else {
+            broken(&mut r, seq);
+            continue;
+        };
+        if link_hash(&prev, seq, &event) != hash {
+            broken(&mut r, seq);
+        }
+        match last {
+            Some((s, h)) if s + 1 == seq => {
+                if h != prev {
+                    broken(&mut r, seq);
+                }
+            }
+            Some(_) => r.gaps.push(seq),
+            None => {}
+        }
+        last = Some((seq, hash));
+    }
+    if let Some((s, h)) = last {
+        r.head_seq = Some(s);
+        r.head_hash = Some(hex::encode(h));
+    }
+    r
+}
+
+impl crate::Store {
+    /// Records an operator action (or the node's start) on its own.
+    pub fn record(&self, action: AuditAction, detail: String) -> Result<(), crate::StoreError> {
+        let mut batch = rocksdb::WriteBatch::default();
+        self.audit(&mut batch, action, None, detail)?;
+        self.write(batch)?;
+        // Rare, and worth keeping through a crash.
+        self.flush()
+    }
+
+    /// The newest `filter.limit` events matching `filter`, oldest first.
+    pub fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, crate::StoreError> {
+        let mut out = Vec::new();
+        for item in self.db_iter(crate::db::CF_AUDIT_NAME, rocksdb::IteratorMode::End) {
+            let (_, v) = item?;
+            let e: AuditEvent =
+                shardnet_protocol::codec::decode::<_, MAX_AUDIT_LEN>("audit event", &v)?;
+            if filter.since.is_some_and(|t| e.at < t) {
+                break;
+            }
+            if filter.matches(&e) {
+                out.push(e);
+                if out.len() >= filter.limit {
+                    break;
+                }
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Recomputes every link of the audit chain.
+    pub fn audit_verify(&self) -> Result<ChainReport, crate::StoreError> {
+        let mut err = None;
+        let events = self.db_iter(crate::db::CF_AUDIT_NAME, rocksdb::IteratorMode::Start);
+        let items = events.map_while(|item| match item {
+            Ok((k, v)) => {
+                let seq = u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8]));
+                match self.db_get(CF_AUDIT_CHAIN, &k) {
+                    Ok(link) => Some((seq, v.into_vec(), link)),
+                    Err(e) => {
+                        err = Some(e);
+                        None
+                    }
+                }
+            }
+            Err(e) => {
+                err = Some(e);
+                None
+            }
+        });
+        let report = check_chain(items);
+        match err {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+
+    fn store_with(n: usize) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        for i in 0..n {
+            let action = if i % 2 == 0 {
+                AuditAction::NodeStarted
+            } else {
+                AuditAction::DrainStarted
+            };
+            s.record(action, format!("event {i}")).unwrap();
+        }
+        (dir, s)
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies_and_goes_on_after_a_reopen() {
+        let (dir, s) = store_with(5);
+        let r = s.audit_verify().unwrap();
+        assert!(r.intact() && r.gaps.is_empty(), "{r:?}");
+        assert_eq!((r.events, r.unchained, r.head_seq), (5, 0, Some(5)));
+        drop(s);
+        let s = Store::open(dir.path()).unwrap();
+        s.record(AuditAction::ScrubPaused, "after reopen".into())
+            .unwrap();
+        let r2 = s.audit_verify().unwrap();
+        assert!(r2.intact() && r2.gaps.is_empty(), "{r2:?}");
+        assert_eq!(r2.head_seq, Some(6));
+        assert_ne!(r2.head_hash, r.head_hash);
+    }
+
+    #[test]
+    fn an_edited_event_breaks_its_link_and_a_removed_one_leaves_a_gap() {
+        let (_dir, s) = store_with(6);
+        let key = 3u64.to_be_bytes();
+        let cf = s.cf(crate::db::CF_AUDIT_NAME);
+        let raw = s.db_get(crate::db::CF_AUDIT_NAME, &key).unwrap().unwrap();
+        let mut ev: AuditEvent =
+            shardnet_protocol::codec::decode::<_, MAX_AUDIT_LEN>("audit event", &raw).unwrap();
+        ev.detail = "nothing happened here".into();
+        let forged = shardnet_protocol::codec::encode::<_, MAX_AUDIT_LEN>("e", &ev).unwrap();
+        let mut b = rocksdb::WriteBatch::default();
+        b.put_cf(cf, key, forged);
+        s.write(b).unwrap();
+        assert_eq!(s.audit_verify().unwrap().broken, vec![3]);
+
+        let mut b = rocksdb::WriteBatch::default();
+        b.delete_cf(cf, 5u64.to_be_bytes());
+        b.delete_cf(s.cf(CF_AUDIT_CHAIN), 5u64.to_be_bytes());
+        s.write(b).unwrap();
+        let r = s.audit_verify().unwrap();
+        assert_eq!((r.broken, r.gaps), (vec![3], vec![6]));
+    }
+
+    #[test]
+    fn queries_filter_by_action_shard_time_and_keep_the_newest() {
+        let (_dir, s) = store_with(7);
+        let all = s
+            .audit_query(&AuditFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            (1..=7).collect::<Vec<_>>()
+        );
+        let drains = s
+            .audit_query(&AuditFilter {
+                action: Some(AuditAction::DrainStarted),
+                limit: 2,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(drains.iter().map(|e| e.seq).collect::<Vec<_>>(), [4, 6]);
+        let none = s
+            .audit_query(&AuditFilter {
+                shard: Some(ShardId([9; 32])),
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(none.is_empty());
+        let later = s
+            .audit_query(&AuditFilter {
+                since: Some(u64::MAX),
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(later.is_empty());
+        assert_eq!("lease-extended".parse(), Ok(AuditAction::LeaseExtended));
+        assert!("nope"
+            .parse::<AuditAction>()
+            .unwrap_err()
+            .contains("scrub-found"));
+        for a in AuditAction::ALL {
+            assert_eq!(a.name().parse(), Ok(a));
+        }
+    }
 }

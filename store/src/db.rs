@@ -2,7 +2,7 @@
 //! behind an `Arc`. Writes that touch one shard's metadata take a striped lock so
 //! that read-modify-write of leases never loses an update.
 
-use crate::audit::{AuditAction, AuditEvent, MAX_AUDIT_LEN};
+use crate::audit::{self, AuditAction, AuditEvent, CF_AUDIT_CHAIN, MAX_AUDIT_LEN};
 use crate::error::StoreError;
 use crate::meta::{ShardMeta, ShardState, MAX_META_LEN};
 use rocksdb::{
@@ -16,7 +16,6 @@ use shardnet_protocol::codec;
 use shardnet_protocol::envelope::MAX_SHARD_LEN;
 use shardnet_protocol::{lease, Avoid, BackupId, Lease, Sealed, ShardId};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,6 +26,7 @@ pub(crate) const CF_META_NAME: &str = CF_META;
 const CF_BACKUPS: &str = "backups";
 const CF_CHUNKS: &str = "chunks";
 const CF_AUDIT: &str = "audit";
+pub(crate) const CF_AUDIT_NAME: &str = CF_AUDIT;
 const CF_CATALOGUES: &str = "catalogues";
 pub(crate) const CF_TRANSFERS: &str = "transfers";
 pub(crate) const CF_EVIDENCE: &str = "evidence";
@@ -34,7 +34,7 @@ pub(crate) const CF_PEERS: &str = "peers";
 pub(crate) const CF_STATE: &str = "state";
 /// Every column family: `flush` covers them all (a family left out would lose
 /// its WAL-less writes in a crash; the transfer queue once was).
-const ALL_CFS: [&str; 10] = [
+const ALL_CFS: [&str; 11] = [
     CF_SHARDS,
     CF_META,
     CF_BACKUPS,
@@ -45,6 +45,7 @@ const ALL_CFS: [&str; 10] = [
     CF_EVIDENCE,
     CF_PEERS,
     CF_STATE,
+    CF_AUDIT_CHAIN,
 ];
 
 /// Values at least this large go to blob files: a ~1 MiB shard is then written
@@ -86,7 +87,8 @@ pub struct StoreStats {
 pub struct Store {
     db: DB,
     path: PathBuf,
-    audit_seq: AtomicU64,
+    /// The last audit event's link hash and the next sequence number.
+    audit_head: Mutex<([u8; 32], u64)>,
     locks: Vec<Mutex<()>>,
 }
 
@@ -182,7 +184,7 @@ impl Store {
         let mut store = Store {
             db,
             path: path.to_path_buf(),
-            audit_seq: AtomicU64::new(0),
+            audit_head: Mutex::new(([0; 32], 0)),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         };
         let next = match store
@@ -194,7 +196,18 @@ impl Store {
             Some(Err(e)) => return Err(StoreError::engine(e)),
             None => 1,
         };
-        store.audit_seq = AtomicU64::new(next);
+        // The chain goes on from its last link (none in a store written
+        // before the chain existed: it starts at the next event).
+        let prev = match store
+            .db
+            .iterator_cf(store.cf(CF_AUDIT_CHAIN), IteratorMode::End)
+            .next()
+        {
+            Some(Ok((_, v))) if v.len() == 64 => v[32..].try_into().unwrap_or([0; 32]),
+            Some(Err(e)) => return Err(StoreError::engine(e)),
+            _ => [0; 32],
+        };
+        store.audit_head = Mutex::new((prev, next));
         Ok(store)
     }
 
@@ -224,7 +237,9 @@ impl Store {
         shard: Option<ShardId>,
         detail: String,
     ) -> Result<(), StoreError> {
-        let seq = self.audit_seq.fetch_add(1, Ordering::SeqCst);
+        let mut head = self.audit_head.lock().unwrap_or_else(|p| p.into_inner());
+        let seq = head.1;
+        head.1 += 1;
         let ev = AuditEvent {
             seq,
             at: now(),
@@ -233,7 +248,14 @@ impl Store {
             detail,
         };
         let bytes = codec::encode::<_, MAX_AUDIT_LEN>("audit event", &ev)?;
+        let hash = audit::link_hash(&head.0, seq, &bytes);
+        batch.put_cf(
+            self.cf(CF_AUDIT_CHAIN),
+            seq.to_be_bytes(),
+            audit::link_value(&head.0, &hash),
+        );
         batch.put_cf(self.cf(CF_AUDIT), seq.to_be_bytes(), bytes);
+        head.0 = hash;
         Ok(())
     }
 

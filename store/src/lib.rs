@@ -30,7 +30,7 @@ mod quarantine;
 mod scrub;
 mod transfers;
 
-pub use audit::{AuditAction, AuditEvent};
+pub use audit::{AuditAction, AuditEvent, AuditFilter, ChainReport};
 pub use db::{PutOutcome, Store, StoreStats, MAX_AVOID};
 pub use error::StoreError;
 pub use evidence::{EvidenceRecord, MAX_EVIDENCE_PER_PEER};

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use shardnet_protocol::BackupId;
-use shardnet_store::Store;
+use shardnet_store::{AuditAction, AuditFilter, Store};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -301,18 +301,43 @@ async fn rebalance_status(State(s): State<AppState>) -> Result<Json<RepairStatus
     Ok(Json(out))
 }
 
+/// Records an operator action in the audit log (a failure is logged: the
+/// action itself has happened).
+fn operator(s: &AppState, action: AuditAction) {
+    if let Err(e) = s
+        .store
+        .record(action, "by the operator (control API)".into())
+    {
+        tracing::warn!("could not record {} in the audit log: {e}", action.name());
+    }
+}
+
+async fn audit_log(
+    State(s): State<AppState>,
+    Json(f): Json<AuditFilter>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| ops::audit_log(c.store, &f)).await
+}
+
+async fn audit_verify(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, |c| ops::audit_verify(c.store)).await
+}
+
 async fn rebalance_pause(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
+    operator(&s, AuditAction::RebalancePaused);
     s.repair.paused.store(true, Ordering::Relaxed);
     rebalance_status(State(s)).await
 }
 
 async fn rebalance_resume(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
+    operator(&s, AuditAction::RebalanceResumed);
     s.repair.paused.store(false, Ordering::Relaxed);
     s.repair.kick();
     rebalance_status(State(s)).await
 }
 
 async fn drain(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
+    operator(&s, AuditAction::DrainStarted);
     s.net.usage.draining.store(true, Ordering::Relaxed);
     s.repair.paused.store(false, Ordering::Relaxed);
     s.repair.kick();
@@ -324,6 +349,7 @@ async fn scrub_status(State(s): State<AppState>) -> Json<ScrubStatus> {
 }
 
 async fn scrub_start(State(s): State<AppState>) -> Result<Json<ScrubStatus>, ApiError> {
+    operator(&s, AuditAction::ScrubStarted);
     let st = s.clone();
     tokio::task::spawn_blocking(move || st.scrub.start())
         .await
@@ -332,6 +358,7 @@ async fn scrub_start(State(s): State<AppState>) -> Result<Json<ScrubStatus>, Api
 }
 
 async fn scrub_pause(State(s): State<AppState>) -> Result<Json<ScrubStatus>, ApiError> {
+    operator(&s, AuditAction::ScrubPaused);
     let st = s.clone();
     tokio::task::spawn_blocking(move || st.scrub.pause())
         .await
@@ -370,6 +397,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/scrub/status", get(scrub_status))
         .route("/v1/scrub/start", post(scrub_start))
         .route("/v1/scrub/pause", post(scrub_pause))
+        .route("/v1/audit/log", post(audit_log))
+        .route("/v1/audit/verify", get(audit_verify))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state)
 }

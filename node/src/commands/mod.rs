@@ -2,6 +2,7 @@
 //! running node (control API) when there is one, else on the local store, and
 //! print human tables or `--json`. `anyhow` lives here, at the edge.
 
+mod audit;
 mod backup;
 mod keys;
 mod node;
@@ -64,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Peers(p) => node::peers(&dd, p, json),
         Command::Rebalance(r) => rebalance::run(&node::daemon(&dd)?, r, json),
         Command::Scrub(s) => scrub::run(&node::daemon(&dd)?, s, json),
+        Command::Audit(a) => audit::run(&dd, a, json),
         Command::Sim { mut args } => {
             if json {
                 args.push("--json".into());
