@@ -54,6 +54,10 @@ pub enum Command {
     /// operator action, hash-chained.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Plan and run the removal of local copies that are no longer wanted
+    /// (expired, orphaned), through quarantine, with rollback and purge.
+    #[command(subcommand)]
+    Prune(PruneCommand),
     /// The swarm simulator: `shardnet sim run SCENARIO`, `sim validate`,
     /// `sim demo` (runs the `shardnet-sim` program installed beside this one).
     #[command(disable_help_flag = true)]
@@ -109,6 +113,42 @@ pub enum RebalanceCommand {
     Pause,
     /// Start transfers again.
     Resume,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PruneCommand {
+    /// Every local copy that may leave, with its class, size and reason;
+    /// totals per class. Changes nothing.
+    Plan {
+        /// Only these classes (repeatable): expired, orphaned, corrupted,
+        /// redundant (default: all).
+        #[arg(long)]
+        class: Vec<String>,
+        /// Write the plan to this file, for `prune run --plan`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Start a job: re-check every entry now and move the copies still in
+    /// their class to quarantine (bytes kept until `prune purge`).
+    Run {
+        /// A plan written by `prune plan --out` (refused if edited).
+        #[arg(long, value_name = "FILE", conflicts_with = "class")]
+        plan: Option<PathBuf>,
+        /// Plan these classes now and run the plan (repeatable).
+        #[arg(long)]
+        class: Vec<String>,
+        /// Check and count only; no job, nothing changed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Every prune job, oldest first.
+    Jobs,
+    /// One job: counts, history and every entry.
+    Status { job: u64 },
+    /// Bring every copy the job quarantined back to service (re-hashed).
+    Rollback { job: u64 },
+    /// Delete the bytes of the job's quarantined copies still in their class.
+    Purge { job: u64 },
 }
 
 #[derive(Debug, Subcommand)]

@@ -29,6 +29,7 @@ pub mod manifests;
 pub mod membership;
 pub mod ops;
 pub mod output;
+pub mod prune;
 pub mod repair;
 pub mod restore;
 pub mod scrub;

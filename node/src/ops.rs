@@ -40,6 +40,8 @@ pub enum OpError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Swarm(String),
+    #[error(transparent)]
+    Prune(#[from] crate::prune::PruneError),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -311,6 +313,80 @@ pub fn shards_verify(store: &Store, ids: &[ShardId]) -> Result<Vec<VerifyRow>, O
         });
     }
     Ok(rows)
+}
+
+/// `prune plan` and `prune run`: a plan given, or the classes to plan now.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PruneRunRequest {
+    pub plan: Option<crate::prune::PrunePlan>,
+    pub classes: Vec<shardnet_protocol::prune::Class>,
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PruneJobRequest {
+    pub job: u64,
+}
+
+pub fn prune_plan(
+    store: &Store,
+    req: &PruneRunRequest,
+) -> Result<crate::prune::PrunePlan, OpError> {
+    Ok(crate::prune::plan(
+        store,
+        &req.classes,
+        crate::output::now_unix(),
+    )?)
+}
+
+pub fn prune_run(
+    store: &Store,
+    req: &PruneRunRequest,
+) -> Result<shardnet_store::prune::PruneJob, OpError> {
+    let now = crate::output::now_unix();
+    let plan = match &req.plan {
+        Some(p) => p.clone(),
+        None => crate::prune::plan(store, &req.classes, now)?,
+    };
+    Ok(crate::prune::run(store, &plan, req.dry_run, now)?)
+}
+
+pub fn prune_jobs(store: &Store) -> Result<Vec<shardnet_store::prune::PruneJob>, OpError> {
+    Ok(store.prune_jobs()?)
+}
+
+pub fn prune_status(
+    store: &Store,
+    req: &PruneJobRequest,
+) -> Result<crate::prune::JobStatus, OpError> {
+    Ok(crate::prune::status(store, req.job)?)
+}
+
+pub fn prune_rollback(
+    store: &Store,
+    req: &PruneJobRequest,
+) -> Result<shardnet_store::prune::PruneJob, OpError> {
+    Ok(crate::prune::rollback(
+        store,
+        req.job,
+        crate::output::now_unix(),
+    )?)
+}
+
+/// Purges a job's copies; a running node stops counting their bytes.
+pub fn prune_purge(
+    store: &Store,
+    net: Option<&Net>,
+    req: &PruneJobRequest,
+) -> Result<shardnet_store::prune::PruneJob, OpError> {
+    let (job, gone) = crate::prune::purge(store, req.job, crate::output::now_unix())?;
+    if let Some(net) = net {
+        for m in gone {
+            let owners: Vec<_> = m.leases.iter().map(|l| l.owner).collect();
+            net.usage.sub(m.size as u64, &owners);
+        }
+    }
+    Ok(job)
 }
 
 /// The audit events `filter` selects.

@@ -34,6 +34,7 @@ pub mod netzone;
 pub mod placement;
 pub mod placement_index;
 pub mod proof;
+pub mod prune;
 pub mod purge;
 pub mod repair;
 pub mod reputation;

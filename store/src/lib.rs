@@ -30,6 +30,7 @@ mod quarantine;
 mod scrub;
 mod transfers;
 
+pub mod prune;
 pub use audit::{AuditAction, AuditEvent, AuditFilter, ChainReport};
 pub use db::{PutOutcome, Store, StoreStats, MAX_AVOID};
 pub use error::StoreError;

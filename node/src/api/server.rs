@@ -323,6 +323,45 @@ async fn audit_verify(State(s): State<AppState>) -> Result<impl IntoResponse, Ap
     with_ctx(s, |c| ops::audit_verify(c.store)).await
 }
 
+async fn prune_plan(
+    State(s): State<AppState>,
+    Json(r): Json<ops::PruneRunRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| ops::prune_plan(c.store, &r)).await
+}
+
+async fn prune_run(
+    State(s): State<AppState>,
+    Json(r): Json<ops::PruneRunRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| ops::prune_run(c.store, &r)).await
+}
+
+async fn prune_jobs(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, |c| ops::prune_jobs(c.store)).await
+}
+
+async fn prune_status(
+    State(s): State<AppState>,
+    Json(r): Json<ops::PruneJobRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| ops::prune_status(c.store, &r)).await
+}
+
+async fn prune_rollback(
+    State(s): State<AppState>,
+    Json(r): Json<ops::PruneJobRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| ops::prune_rollback(c.store, &r)).await
+}
+
+async fn prune_purge(
+    State(s): State<AppState>,
+    Json(r): Json<ops::PruneJobRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| ops::prune_purge(c.store, c.net, &r)).await
+}
+
 async fn rebalance_pause(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
     operator(&s, AuditAction::RebalancePaused);
     s.repair.paused.store(true, Ordering::Relaxed);
@@ -398,6 +437,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/scrub/start", post(scrub_start))
         .route("/v1/scrub/pause", post(scrub_pause))
         .route("/v1/audit/log", post(audit_log))
+        .route("/v1/prune/plan", post(prune_plan))
+        .route("/v1/prune/run", post(prune_run))
+        .route("/v1/prune/jobs", post(prune_jobs))
+        .route("/v1/prune/status", post(prune_status))
+        .route("/v1/prune/rollback", post(prune_rollback))
+        .route("/v1/prune/purge", post(prune_purge))
         .route("/v1/audit/verify", get(audit_verify))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state)

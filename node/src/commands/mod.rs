@@ -6,6 +6,7 @@ mod audit;
 mod backup;
 mod keys;
 mod node;
+mod prune;
 mod rebalance;
 mod scrub;
 
@@ -66,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Rebalance(r) => rebalance::run(&node::daemon(&dd)?, r, json),
         Command::Scrub(s) => scrub::run(&node::daemon(&dd)?, s, json),
         Command::Audit(a) => audit::run(&dd, a, json),
+        Command::Prune(p) => prune::run(&dd, p, json),
         Command::Sim { mut args } => {
             if json {
                 args.push("--json".into());

@@ -58,7 +58,9 @@ fn local_shards(store: &Store, grace: Duration, own: &[u8; 32]) -> Vec<Local> {
         // removes them. Quarantined copies still finish their grace.
         let wanted = retention::copies_to_keep(&m.leases, now);
         let healthy = m.state == ShardState::Healthy && m.stored_at <= fresh_after;
-        if (healthy && wanted.is_some()) || quarantined {
+        // A quarantined copy of a shard whose leases ran out belongs to
+        // prune (a job's rollback or purge), not to the quarantine pass.
+        if (healthy || quarantined) && wanted.is_some() {
             v.push(Local {
                 id,
                 size: m.size as u64,

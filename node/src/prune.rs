@@ -1,0 +1,348 @@
+//! Prune: a plan of the local copies that may leave this node
+//! (`protocol::prune::classify`), a job that re-checks every entry and moves
+//! the copies to quarantine, and the job's rollback (bytes re-hashed, back to
+//! healthy) or purge. Jobs live in the store (`shardnet_store::prune`).
+//!
+//! This version plans what it can decide from its own store: expired and
+//! orphaned copies. Corrupted and redundant copies need proofs of the copies
+//! elsewhere; until the planner asks for them, repair replaces corrupted
+//! copies and quarantines redundant ones on its own (with proofs), and a
+//! plan lists bad copies with no proven copy anywhere as lost.
+
+use serde::{Deserialize, Serialize};
+use shardnet_protocol::prune::{self, Class, LocalCopy, Verdict};
+use shardnet_protocol::{codec, lease, retention, ShardId};
+use shardnet_store::prune::{EntryState, JobEntry, JobState, PruneJob};
+use shardnet_store::{ShardMeta, ShardState, Store, StoreError};
+
+/// Largest plan accepted back from a file.
+const MAX_PLAN_LEN: usize = 256 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PruneError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the plan's hash does not match its entries (edited since `prune plan` wrote it): make a new plan")]
+    PlanEdited,
+    #[error("no prune job {0} (`shardnet prune jobs` lists them)")]
+    NoJob(u64),
+    #[error("prune job {id} is {state:?}: {what}")]
+    WrongState {
+        id: u64,
+        state: JobState,
+        what: &'static str,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanEntry {
+    pub shard: ShardId,
+    pub class: Class,
+    pub bytes: u64,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassTotal {
+    pub class: Class,
+    pub shards: u64,
+    pub bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrunePlan {
+    pub created_at: u64,
+    pub classes: Vec<Class>,
+    pub entries: Vec<PlanEntry>,
+    pub totals: Vec<ClassTotal>,
+    /// Bad here, no healthy copy proven anywhere: reported, never deleted.
+    pub lost: Vec<ShardId>,
+    /// BLAKE3 (hex) of the fields above: `prune run` refuses an edited plan.
+    pub hash: String,
+}
+
+fn plan_hash(p: &PrunePlan) -> String {
+    let body = (&p.created_at, &p.classes, &p.entries, &p.totals, &p.lost);
+    let bytes = codec::encode::<_, MAX_PLAN_LEN>("prune plan", &body).unwrap_or_default();
+    blake3::hash(&bytes).to_hex().to_string()
+}
+
+/// What this node can tell of its copy from its own store: never
+/// redundant, never removable as corrupted (no proof of other copies yet).
+fn local_copy(m: &ShardMeta, now: u64) -> LocalCopy {
+    LocalCopy {
+        lease: retention::lease_state(&m.leases, now, retention::GRACE_SECS),
+        corrupted: m.state == ShardState::Corrupted,
+        responsible: true,
+        proven_elsewhere: 0,
+        wanted: lease::copies_wanted(&m.leases, now),
+    }
+}
+
+fn verdict(m: &ShardMeta, now: u64) -> (Verdict, String) {
+    let c = local_copy(m, now);
+    let v = prune::classify(&c, prune::MIN_COPIES);
+    (v, prune::reason(&c, v, prune::MIN_COPIES))
+}
+
+/// Every local copy in `classes` (all when empty) that may leave now.
+pub fn plan(store: &Store, classes: &[Class], now: u64) -> Result<PrunePlan, StoreError> {
+    let classes: Vec<Class> = if classes.is_empty() {
+        Class::ALL.to_vec()
+    } else {
+        classes.to_vec()
+    };
+    let (mut entries, mut lost) = (Vec::new(), Vec::new());
+    store.for_each_meta(|id, m| {
+        // Quarantined copies too: one that the quarantine pass held when
+        // its leases ran out is prune's now.
+        if matches!(
+            m.state,
+            ShardState::Healthy | ShardState::Corrupted | ShardState::Quarantined
+        ) {
+            match verdict(&m, now) {
+                (Verdict::Prune(class), reason) if classes.contains(&class) => {
+                    entries.push(PlanEntry {
+                        shard: id,
+                        class,
+                        bytes: m.size as u64,
+                        reason,
+                    })
+                }
+                (Verdict::Lost, _) => lost.push(id),
+                _ => {}
+            }
+        }
+        true
+    })?;
+    let totals = classes
+        .iter()
+        .map(|c| {
+            let of: Vec<&PlanEntry> = entries.iter().filter(|e| e.class == *c).collect();
+            ClassTotal {
+                class: *c,
+                shards: of.len() as u64,
+                bytes: of.iter().map(|e| e.bytes).sum(),
+            }
+        })
+        .collect();
+    let mut p = PrunePlan {
+        created_at: now,
+        classes,
+        entries,
+        totals,
+        lost,
+        hash: String::new(),
+    };
+    p.hash = plan_hash(&p);
+    Ok(p)
+}
+
+/// Runs `plan` (checked against its hash) as a new job: every entry is
+/// checked again now, and moved to quarantine only if it is still in its
+/// class. A dry run checks and counts, changes nothing and keeps no job.
+pub fn run(
+    store: &Store,
+    plan: &PrunePlan,
+    dry_run: bool,
+    now: u64,
+) -> Result<PruneJob, PruneError> {
+    if plan_hash(plan) != plan.hash {
+        return Err(PruneError::PlanEdited);
+    }
+    let mut job = PruneJob {
+        id: if dry_run {
+            0
+        } else {
+            store.next_prune_job_id()?
+        },
+        created_at: now,
+        plan_hash: plan.hash.clone(),
+        classes: plan.classes.clone(),
+        state: JobState::Running,
+        planned: plan.entries.len() as u64,
+        quarantined: 0,
+        quarantined_bytes: 0,
+        skipped: 0,
+        restored: 0,
+        purged: 0,
+        purged_bytes: 0,
+        history: Vec::new(),
+    };
+    job.log(now, format!("planned {} copies", plan.entries.len()));
+    if !dry_run {
+        store.put_prune_job(&job)?;
+    }
+    for e in &plan.entries {
+        let (skip, adopt) = match store.meta(&e.shard)? {
+            None => (Some("no longer held".to_string()), false),
+            Some(m) => match verdict(&m, now) {
+                (Verdict::Prune(c), _) if c == e.class => {
+                    (None, m.state == ShardState::Quarantined)
+                }
+                (_, why) => (Some(format!("no longer {}: {why}", e.class.name())), false),
+            },
+        };
+        let mut entry = JobEntry {
+            shard: e.shard,
+            class: e.class,
+            bytes: e.bytes,
+            state: EntryState::Intent,
+            note: e.reason.clone(),
+        };
+        if let Some(why) = skip {
+            job.skipped += 1;
+            entry.state = EntryState::Skipped;
+            entry.note = why;
+        } else if dry_run {
+            job.quarantined += 1;
+            job.quarantined_bytes += e.bytes;
+            continue;
+        } else {
+            store.put_prune_entry(job.id, &entry)?;
+            let why = format!("prune job {}: {}: {}", job.id, e.class.name(), e.reason);
+            if adopt || store.quarantine(&e.shard, &why)?.is_some() {
+                job.quarantined += 1;
+                job.quarantined_bytes += e.bytes;
+                entry.state = EntryState::Quarantined;
+            } else {
+                job.skipped += 1;
+                entry.state = EntryState::Skipped;
+                entry.note = "changed while the job ran".into();
+            }
+        }
+        if !dry_run {
+            store.put_prune_entry(job.id, &entry)?;
+        }
+    }
+    job.state = JobState::Done;
+    job.log(
+        now,
+        format!(
+            "{} copies quarantined, {} skipped",
+            job.quarantined, job.skipped
+        ),
+    );
+    if !dry_run {
+        store.put_prune_job(&job)?;
+    }
+    Ok(job)
+}
+
+fn job_in(
+    store: &Store,
+    id: u64,
+    states: &[JobState],
+    what: &'static str,
+) -> Result<PruneJob, PruneError> {
+    let job = store.prune_job(id)?.ok_or(PruneError::NoJob(id))?;
+    if !states.contains(&job.state) {
+        return Err(PruneError::WrongState {
+            id,
+            state: job.state,
+            what,
+        });
+    }
+    Ok(job)
+}
+
+/// Brings every copy the job quarantined back to service, each re-hashed
+/// (healthy if its bytes still match, else corrupted).
+pub fn rollback(store: &Store, id: u64, now: u64) -> Result<PruneJob, PruneError> {
+    let mut job = job_in(
+        store,
+        id,
+        &[JobState::Running, JobState::Done],
+        "only a job whose copies are in quarantine can be rolled back",
+    )?;
+    let mut bad = 0;
+    for mut e in store.prune_entries(id)? {
+        if !matches!(e.state, EntryState::Intent | EntryState::Quarantined) {
+            continue;
+        }
+        match store.unquarantine(&e.shard, &format!("rollback of prune job {id}"))? {
+            Some(state) => {
+                job.restored += 1;
+                bad += usize::from(state != ShardState::Healthy);
+                e.note = format!("back in service, bytes re-hashed: {state}");
+            }
+            None => e.note = "was not in quarantine".into(),
+        }
+        e.state = EntryState::Restored;
+        store.put_prune_entry(id, &e)?;
+    }
+    job.state = JobState::RolledBack;
+    job.log(
+        now,
+        format!(
+            "rolled back: {} copies restored, {bad} of them corrupted on re-hash",
+            job.restored
+        ),
+    );
+    store.put_prune_job(&job)?;
+    Ok(job)
+}
+
+/// Deletes the bytes of every copy the job quarantined that is still in its
+/// class (a lease renewed since goes back to service instead). Returns the
+/// job and the purged copies (size and owners, for the node's usage).
+pub fn purge(store: &Store, id: u64, now: u64) -> Result<(PruneJob, Vec<ShardMeta>), PruneError> {
+    let mut job = job_in(
+        store,
+        id,
+        &[JobState::Done],
+        "only a finished job whose copies are in quarantine can be purged",
+    )?;
+    let mut gone = Vec::new();
+    for mut e in store.prune_entries(id)? {
+        if e.state != EntryState::Quarantined {
+            continue;
+        }
+        let Some(m) = store.meta(&e.shard)? else {
+            continue;
+        };
+        match verdict(&m, now) {
+            (Verdict::Prune(c), why) if c == e.class => {
+                let proof = format!("prune job {id}: {}: {why}", c.name());
+                if let Some(m) = store.purge(&e.shard, &proof)? {
+                    job.purged += 1;
+                    job.purged_bytes += m.size as u64;
+                    e.state = EntryState::Purged;
+                    gone.push(m);
+                }
+            }
+            (_, why) => {
+                store.unquarantine(
+                    &e.shard,
+                    &format!("prune job {id}: no longer prunable: {why}"),
+                )?;
+                job.restored += 1;
+                e.state = EntryState::Restored;
+                e.note = format!("no longer {}: {why}", e.class.name());
+            }
+        }
+        store.put_prune_entry(id, &e)?;
+    }
+    job.state = JobState::Purged;
+    job.log(
+        now,
+        format!("purged {} copies ({} bytes)", job.purged, job.purged_bytes),
+    );
+    store.put_prune_job(&job)?;
+    Ok((job, gone))
+}
+
+/// A job and its entries, for `prune status`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobStatus {
+    pub job: PruneJob,
+    pub entries: Vec<JobEntry>,
+}
+
+pub fn status(store: &Store, id: u64) -> Result<JobStatus, PruneError> {
+    let job = store.prune_job(id)?.ok_or(PruneError::NoJob(id))?;
+    Ok(JobStatus {
+        entries: store.prune_entries(id)?,
+        job,
+    })
+}
