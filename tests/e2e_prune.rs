@@ -79,6 +79,20 @@ fn expired_copies_are_planned_quarantined_rolled_back_and_purged() {
     assert_eq!(node.terminate(), Some(0));
     let node = NodeProc::start(&env, "solo", "z", None, &["--clock-offset", "100d"]);
 
+    // Expired backups are listed only with --all.
+    let ids = |args: &[&str]| -> Vec<String> {
+        node.run(&env, args)
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&["backup", "list", "--json"]), [silver.clone()]);
+    assert_eq!(ids(&["backup", "list", "--all", "--json"]).len(), 2);
+
     let plan_file = env.path("plan.json");
     let plan: Value = node
         .run(

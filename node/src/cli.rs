@@ -326,8 +326,12 @@ pub enum KeysCommand {
 pub enum BackupCommand {
     /// Back up files and directories; prints the backup id.
     Create(CreateArgs),
-    /// List the backups in the catalogue.
-    List,
+    /// List the backups in the catalogue (expired ones only with --all).
+    List {
+        /// Also backups past their expiry, marked expired.
+        #[arg(long)]
+        all: bool,
+    },
     /// Show one backup (and its files with --files).
     Show {
         id: BackupId,

@@ -135,7 +135,16 @@ pub fn backup_create(
     }
 }
 
-pub fn backup_list(ctx: &Ctx<'_>) -> Result<Vec<CatalogueEntry>, OpError> {
+/// The owner's backups; those past their expiry (by this node's clock) only
+/// with `all`.
+pub fn backup_list(ctx: &Ctx<'_>, all: bool) -> Result<Vec<CatalogueEntry>, OpError> {
+    let mut list = backup_list_all(ctx)?;
+    let now = crate::output::now_unix();
+    list.retain(|e| all || e.info.expires_at > now);
+    Ok(list)
+}
+
+fn backup_list_all(ctx: &Ctx<'_>) -> Result<Vec<CatalogueEntry>, OpError> {
     match ctx.net {
         Some(net) => {
             crate::catalogue::fetch_catalogue(net, ctx.store, &ctx.master).map_err(OpError::Swarm)
@@ -212,7 +221,7 @@ fn explain(ctx: &Ctx<'_>, e: LoadError) -> OpError {
     };
     let known = match ctx.store.get_backup(&id) {
         Ok(Some(entry)) => Some(entry),
-        _ => backup_list(ctx)
+        _ => backup_list_all(ctx)
             .ok()
             .and_then(|l| l.into_iter().find(|b| b.id == id)),
     };

@@ -130,8 +130,17 @@ async fn create(
     with_ctx(s, move |c| ops::backup_create(c, &req, Some(bar))).await
 }
 
-async fn list(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    with_ctx(s, ops::backup_list).await
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub all: bool,
+}
+
+async fn list(
+    State(s): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<ListQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| ops::backup_list(c, q.all)).await
 }
 
 #[derive(Deserialize)]

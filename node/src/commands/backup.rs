@@ -46,10 +46,10 @@ pub(super) fn run(dd: &DataDir, cmd: BackupCommand, json: bool) -> anyhow::Resul
     let t = target(dd);
     match cmd {
         BackupCommand::Create(args) => create(dd, &t, args, json, progress),
-        BackupCommand::List => {
+        BackupCommand::List { all } => {
             let list: Vec<CatalogueEntry> = match &t {
-                Target::Daemon(c) => c.get("/v1/backup/list")?,
-                Target::Local => local(dd, ops::backup_list)?,
+                Target::Daemon(c) => c.get(&format!("/v1/backup/list?all={all}"))?,
+                Target::Local => local(dd, |c| ops::backup_list(c, all))?,
             };
             print_list(&list, json)
         }
@@ -248,7 +248,11 @@ fn print_list(list: &[CatalogueEntry], json: bool) -> anyhow::Result<i32> {
                 b.info.name.clone(),
                 b.info.tier.to_string(),
                 output::time(b.info.created_at),
-                output::time(b.info.expires_at),
+                if b.info.expires_at <= output::now_unix() {
+                    format!("{} (expired)", output::time(b.info.expires_at))
+                } else {
+                    output::time(b.info.expires_at)
+                },
                 b.info.files.to_string(),
                 output::size(b.info.bytes),
                 output::size(b.new_bytes),
