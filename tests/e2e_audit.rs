@@ -24,7 +24,8 @@ fn operator_actions_are_logged_filtered_and_chained() {
     let src = env.path("src");
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join("a.bin"), random_bytes(7, 3 << 20)).unwrap();
-    node.run(&env, &["backup", "create", src.to_str().unwrap()]).ok();
+    node.run(&env, &["backup", "create", src.to_str().unwrap()])
+        .ok();
     for args in [
         &["rebalance", "pause"][..],
         &["rebalance", "resume"],
@@ -67,7 +68,10 @@ fn operator_actions_are_logged_filtered_and_chained() {
         .json();
     assert_eq!(actions(&last2), ["scrub-paused", "drain-started"]);
     let future = node
-        .run(&env, &["audit", "log", "--since", "2999-01-01T00:00:00Z", "--json"])
+        .run(
+            &env,
+            &["audit", "log", "--since", "2999-01-01T00:00:00Z", "--json"],
+        )
         .ok()
         .json();
     assert!(future.as_array().unwrap().is_empty());
@@ -86,4 +90,23 @@ fn operator_actions_are_logged_filtered_and_chained() {
     let human = node.run(&env, &["audit", "verify"]).ok().stdout;
     assert!(human.contains("chain intact"), "{human}");
     assert!(human.contains(&head), "{human}");
+
+    // Two days later with a one-day retention: the trim at start removes
+    // every earlier event and says so; what is left still verifies.
+    let node = NodeProc::start(
+        &env,
+        "solo",
+        "z",
+        None,
+        &["--clock-offset", "2d", "--audit-retention", "1d"],
+    );
+    node.wait_for(std::time::Duration::from_secs(30), "the trim", |n| {
+        actions(&n.run(&env, &["audit", "log", "--json"]).ok().json())
+            .contains(&"audit-trimmed".to_string())
+    });
+    let left = node.run(&env, &["audit", "log", "--json"]).ok().json();
+    let first = left.as_array().unwrap()[0]["seq"].as_u64().unwrap();
+    assert!(first > *seqs.last().unwrap(), "{left}");
+    let v = node.run(&env, &["audit", "verify", "--json"]).ok().json();
+    assert!(v["broken"].as_array().unwrap().is_empty(), "{v}");
 }

@@ -287,6 +287,9 @@ pub struct RunArgs {
     /// (default), 1h.
     #[arg(long)]
     pub forget_after: Option<String>,
+    /// Audit events older than this are removed, e.g. 400d (default), 7y.
+    #[arg(long)]
+    pub audit_retention: Option<String>,
     /// Bits of admission work every peer id must carry to be given shards
     /// (default 20; the same on every node of a swarm; 0 in a private swarm
     /// whose members are known).

@@ -31,6 +31,8 @@ pub const DEFAULT_QUARANTINE_GRACE: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_VETTING_PROOFS: u64 = 10;
 /// A peer down this long leaves the view (its shards were repaired long ago).
 pub const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Audit events older than this are removed (daily).
+pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(400 * 24 * 3600);
 /// The scrub re-reads the whole store once in this period.
 pub const DEFAULT_SCRUB_PERIOD: Duration = Duration::from_secs(14 * 24 * 3600);
 /// The scrub sleeps at least this many times as long as it read (so it takes
@@ -59,6 +61,7 @@ pub struct FileConfig {
     pub scrub_tranquility: Option<u32>,
     pub trusted_peers: Option<Vec<String>>,
     pub forget_after: Option<String>,
+    pub audit_retention: Option<String>,
     pub swarm_key: Option<String>,
     pub id_difficulty: Option<u8>,
 }
@@ -89,6 +92,8 @@ pub struct NodeConfig {
     pub trusted_peers: Vec<libp2p::PeerId>,
     /// A peer down for this long (after `down_after`) leaves the view.
     pub forget_after: Duration,
+    /// Audit events older than this are removed.
+    pub audit_retention: Duration,
     /// A private swarm's pre-shared key (`--swarm-key FILE`).
     pub swarm_key: Option<libp2p::pnet::PreSharedKey>,
     /// Bits of admission work a peer id must carry to count in responsible
@@ -286,6 +291,11 @@ impl NodeConfig {
                 "forget-after",
                 o.forget_after.or(file.forget_after),
                 DEFAULT_FORGET_AFTER,
+            )?,
+            audit_retention: duration_or(
+                "audit-retention",
+                o.audit_retention.or(file.audit_retention),
+                DEFAULT_AUDIT_RETENTION,
             )?,
             trusted_peers: o
                 .trusted_peers

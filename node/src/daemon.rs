@@ -202,6 +202,30 @@ async fn catalogue_upkeep(
     }
 }
 
+/// Removes audit events older than `retention`, at start and every 6 hours
+/// (in bounded steps: a long-neglected log does not stall the store).
+async fn audit_trim(
+    store: Arc<shardnet_store::Store>,
+    retention: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(6 * 3600));
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let before = crate::output::now_unix().saturating_sub(retention.as_secs());
+        let st = store.clone();
+        match tokio::task::spawn_blocking(move || st.trim_audit(before, 100_000)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => info!(events = n, "audit log trimmed to its retention"),
+            Ok(Err(e)) => warn!("audit log trim failed: {e}"),
+            Err(e) => warn!("audit log trim task failed: {e}"),
+        }
+    }
+}
+
 /// Where a node remembers its peers' addresses between runs, so that it
 /// rejoins even when its bootstrap peers are gone (or it was the bootstrap).
 const KNOWN_PEERS_FILE: &str = "known_peers.json";
@@ -491,6 +515,11 @@ pub async fn run_until(
     ));
     let scrub = crate::scrub::Scrub::new(store.clone(), cfg.scrub_period, cfg.scrub_tranquility);
     let scrub_task = tokio::spawn(scrub.clone().run(stop_rx.clone()));
+    let trim_task = tokio::spawn(audit_trim(
+        store.clone(),
+        cfg.audit_retention,
+        stop_rx.clone(),
+    ));
     let catalogue_task = tokio::spawn(catalogue_upkeep(
         net.clone(),
         store.clone(),
@@ -528,6 +557,7 @@ pub async fn run_until(
             repair_task.abort_handle(),
             scrub_task.abort_handle(),
             catalogue_task.abort_handle(),
+            trim_task.abort_handle(),
             hb_task.abort_handle(),
             swarm_task.abort_handle(),
             router.abort_handle(),
@@ -542,6 +572,7 @@ pub async fn run_until(
             let _ = repair_task.await;
             let _ = scrub_task.await;
             let _ = catalogue_task.await;
+            let _ = trim_task.await;
             let _ = hb_task.await;
             let _ = swarm_task.await;
             let _ = router.await;
@@ -562,6 +593,7 @@ pub async fn run_until(
         let _ = repair_task.await;
         let _ = scrub_task.await;
         let _ = catalogue_task.await;
+        let _ = trim_task.await;
         let _ = hb_task.await;
         let _ = swarm_task.await;
         drop(client);

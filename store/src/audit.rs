@@ -58,11 +58,13 @@ pub enum AuditAction {
     ScrubPaused,
     /// The operator started a scrub pass (or resumed the paced scrub).
     ScrubStarted,
+    /// Events older than the audit retention were removed.
+    AuditTrimmed,
 }
 
 impl AuditAction {
     /// Every action (new ones go last: the stored form is the index).
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 19] = [
         AuditAction::Stored,
         AuditAction::LeaseExtended,
         AuditAction::MarkedCorrupted,
@@ -81,6 +83,7 @@ impl AuditAction {
         AuditAction::RebalanceResumed,
         AuditAction::ScrubPaused,
         AuditAction::ScrubStarted,
+        AuditAction::AuditTrimmed,
     ];
 
     /// The action's name on the command line and in human output.
@@ -104,6 +107,7 @@ impl AuditAction {
             AuditAction::RebalanceResumed => "rebalance-resumed",
             AuditAction::ScrubPaused => "scrub-paused",
             AuditAction::ScrubStarted => "scrub-started",
+            AuditAction::AuditTrimmed => "audit-trimmed",
         }
     }
 }
@@ -274,6 +278,34 @@ impl crate::Store {
         Ok(out)
     }
 
+    /// Removes the oldest events written before `before` (unix seconds), at
+    /// most `max` in one call, with their links, and records how many went
+    /// (the chain goes on: its new first event simply has no predecessor).
+    pub fn trim_audit(&self, before: u64, max: usize) -> Result<u64, crate::StoreError> {
+        let mut batch = rocksdb::WriteBatch::default();
+        let (mut n, mut last) = (0u64, 0u64);
+        for item in self.db_iter(crate::db::CF_AUDIT_NAME, rocksdb::IteratorMode::Start) {
+            let (k, v) = item?;
+            let e: AuditEvent =
+                shardnet_protocol::codec::decode::<_, MAX_AUDIT_LEN>("audit event", &v)?;
+            if e.at >= before || n as usize >= max {
+                break;
+            }
+            batch.delete_cf(self.cf(crate::db::CF_AUDIT_NAME), &k);
+            batch.delete_cf(self.cf(CF_AUDIT_CHAIN), &k);
+            (n, last) = (n + 1, e.seq);
+        }
+        if n > 0 {
+            let detail = format!(
+                "{n} events written before unix time {before} removed (through event {last})"
+            );
+            self.audit(&mut batch, AuditAction::AuditTrimmed, None, detail)?;
+            self.write(batch)?;
+            self.flush()?;
+        }
+        Ok(n)
+    }
+
     /// Recomputes every link of the audit chain.
     pub fn audit_verify(&self) -> Result<ChainReport, crate::StoreError> {
         let mut err = None;
@@ -358,6 +390,24 @@ mod tests {
         s.write(b).unwrap();
         let r = s.audit_verify().unwrap();
         assert_eq!((r.broken, r.gaps), (vec![3], vec![6]));
+    }
+
+    #[test]
+    fn trimming_removes_the_oldest_and_the_rest_still_verifies() {
+        let (_dir, s) = store_with(6);
+        assert_eq!(s.trim_audit(0, 100).unwrap(), 0, "nothing is that old");
+        assert_eq!(s.trim_audit(u64::MAX, 4).unwrap(), 4);
+        let left = s
+            .audit_query(&AuditFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(left.iter().map(|e| e.seq).collect::<Vec<_>>(), [5, 6, 7]);
+        assert_eq!(left[2].action, AuditAction::AuditTrimmed);
+        let r = s.audit_verify().unwrap();
+        assert!(r.intact() && r.gaps.is_empty(), "{r:?}");
+        assert_eq!(r.events, 3);
     }
 
     #[test]

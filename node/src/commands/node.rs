@@ -58,6 +58,7 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
             scrub_tranquility: a.scrub_tranquility,
             trusted_peers: Some(a.trust_peer).filter(|l| !l.is_empty()),
             forget_after: a.forget_after,
+            audit_retention: a.audit_retention,
             swarm_key: a.swarm_key,
             id_difficulty: a.id_difficulty,
         },
