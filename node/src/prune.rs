@@ -295,10 +295,14 @@ pub fn purge(store: &Store, id: u64, now: u64) -> Result<(PruneJob, Vec<ShardMet
     )?;
     let mut gone = Vec::new();
     for mut e in store.prune_entries(id)? {
-        if e.state != EntryState::Quarantined {
+        // An intent too: a crash may have kept the quarantine, not the entry.
+        if !matches!(e.state, EntryState::Intent | EntryState::Quarantined) {
             continue;
         }
-        let Some(m) = store.meta(&e.shard)? else {
+        let Some(m) = store
+            .meta(&e.shard)?
+            .filter(|m| m.state == ShardState::Quarantined)
+        else {
             continue;
         };
         match verdict(&m, now) {

@@ -1,9 +1,9 @@
 //! Prune jobs, kept in the store so that they survive restarts: a job record
 //! (counts, state, a short history) and one record per shard it touched.
 //! An entry is written *before* its copy is quarantined (the intent), and
-//! again after: a crash between the two leaves an entry that a rollback or a
-//! purge handles like any other (unquarantine and purge ignore copies that
-//! are not quarantined).
+//! again after: a crash between the two leaves an intent that a rollback or
+//! a purge handles like any other entry (unquarantine and purge ignore
+//! copies that are not quarantined).
 
 use crate::db::{Store, CF_STATE};
 use crate::error::StoreError;
@@ -118,13 +118,15 @@ impl Store {
             .collect()
     }
 
-    /// Writes one entry of a job (flushed before its copy is touched).
+    /// Writes one entry of a job, unflushed: the flush of the change it
+    /// announces (quarantine, unquarantine and purge flush every column
+    /// family at once) or of the job record makes it durable with it, so an
+    /// intent is never lost while its change is kept.
     pub fn put_prune_entry(&self, job: u64, e: &JobEntry) -> Result<(), StoreError> {
         let bytes = codec::encode::<_, MAX_ENTRY_LEN>("prune entry", e)?;
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_STATE), entry_key(job, &e.shard), bytes);
-        self.write(batch)?;
-        self.flush()
+        self.write(batch)
     }
 
     pub fn prune_entries(&self, job: u64) -> Result<Vec<JobEntry>, StoreError> {

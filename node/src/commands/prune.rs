@@ -96,7 +96,7 @@ pub(super) fn run(dd: &DataDir, cmd: PruneCommand, json: bool) -> anyhow::Result
                     vec![
                         j.id.to_string(),
                         output::time(j.created_at),
-                        format!("{:?}", j.state).to_lowercase(),
+                        kebab(&j.state),
                         j.classes
                             .iter()
                             .map(|c| c.name())
@@ -145,7 +145,7 @@ pub(super) fn run(dd: &DataDir, cmd: PruneCommand, json: bool) -> anyhow::Result
                         e.shard.to_string(),
                         e.class.name().into(),
                         output::size(e.bytes),
-                        format!("{:?}", e.state).to_lowercase(),
+                        kebab(&e.state),
                         e.note.clone(),
                     ]
                 })
@@ -170,6 +170,14 @@ pub(super) fn run(dd: &DataDir, cmd: PruneCommand, json: bool) -> anyhow::Result
             Ok(0)
         }
     }
+}
+
+/// A state's JSON name (`rolled-back`), for tables.
+fn kebab<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn print_plan(p: &PrunePlan, out: Option<&std::path::Path>) {
@@ -232,7 +240,7 @@ fn print_job(j: &PruneJob, json: bool, dry_run: bool) -> anyhow::Result<()> {
     println!(
         "prune job {} ({}): {} planned, {} quarantined ({}), {} skipped, {} restored, {} purged ({} freed)",
         j.id,
-        format!("{:?}", j.state).to_lowercase(),
+        kebab(&j.state),
         j.planned,
         j.quarantined,
         output::size(j.quarantined_bytes),
