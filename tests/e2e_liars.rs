@@ -176,11 +176,9 @@ fn a_backup_keeps_a_copy_on_a_vetted_peer_when_liars_surround_it() {
     liars_surround_a_backup(&s, 0, 2, 42);
 }
 
-/// In a new swarm nobody is vetted, so only the operator's word can anchor
-/// trust: node 3 trusts nodes 1 and 2 (`--trust-peer`), and its backup keeps
-/// a copy of every shard on them or itself from the first minute.
-#[test]
-fn in_a_new_swarm_a_copy_of_every_shard_stays_on_a_peer_the_operator_trusts() {
+/// Three honest nodes in one zone; node 3 restarted trusting nodes 1 and 2
+/// (`--trust-peer`), whose ids come back too.
+fn anchored_swarm() -> (Swarm, Vec<String>) {
     let mut s = Swarm::start(3, 1, FAST);
     let ids: Vec<String> = (0..2)
         .map(|i| {
@@ -197,6 +195,15 @@ fn in_a_new_swarm_a_copy_of_every_shard_stays_on_a_peer_the_operator_trusts() {
     }
     s.restart(2, &args);
     s.converge();
+    (s, ids)
+}
+
+/// In a new swarm nobody is vetted, so only the operator's word can anchor
+/// trust: node 3 trusts nodes 1 and 2 (`--trust-peer`), and its backup keeps
+/// a copy of every shard on them or itself from the first minute.
+#[test]
+fn in_a_new_swarm_a_copy_of_every_shard_stays_on_a_peer_the_operator_trusts() {
+    let (s, _) = anchored_swarm();
     liars_surround_a_backup(&s, 2, 0, 43);
 }
 
@@ -290,22 +297,7 @@ fn a_peer_that_refuses_stores_it_announced_room_for_loses_standing() {
 /// listed nowhere but on the liars.
 #[test]
 fn sybils_on_the_catalogue_slot_cannot_unlist_a_backup() {
-    let mut s = Swarm::start(3, 1, FAST);
-    let ids: Vec<String> = (0..2)
-        .map(|i| {
-            s.nodes[i].status(&s.env).unwrap()["peer_id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    s.stop(2);
-    let mut args = FAST.to_vec();
-    for id in &ids {
-        args.extend(["--trust-peer", id.as_str()]);
-    }
-    s.restart(2, &args);
-    s.converge();
+    let (s, ids) = anchored_swarm();
     // A first backup while the slot is the three honest nodes: each keeps
     // the record and, at silver's 3 copies, every shard.
     let (first, _) = backup(&s, 2, "silver", 51, 2);

@@ -150,25 +150,13 @@ pub fn run(
     if plan_hash(plan) != plan.hash {
         return Err(PruneError::PlanEdited);
     }
-    let mut job = PruneJob {
-        id: if dry_run {
-            0
-        } else {
-            store.next_prune_job_id()?
-        },
-        created_at: now,
-        plan_hash: plan.hash.clone(),
-        classes: plan.classes.clone(),
-        state: JobState::Running,
-        planned: plan.entries.len() as u64,
-        quarantined: 0,
-        quarantined_bytes: 0,
-        skipped: 0,
-        restored: 0,
-        purged: 0,
-        purged_bytes: 0,
-        history: Vec::new(),
+    let id = if dry_run {
+        0
+    } else {
+        store.next_prune_job_id()?
     };
+    let planned = plan.entries.len() as u64;
+    let mut job = PruneJob::new(id, now, plan.hash.clone(), plan.classes.clone(), planned);
     job.log(now, format!("planned {} copies", plan.entries.len()));
     if !dry_run {
         store.put_prune_job(&job)?;

@@ -51,6 +51,31 @@ pub struct PruneJob {
 }
 
 impl PruneJob {
+    /// A job about to run `planned` entries of a plan (`plan_hash`).
+    pub fn new(
+        id: u64,
+        created_at: u64,
+        plan_hash: String,
+        classes: Vec<Class>,
+        planned: u64,
+    ) -> Self {
+        PruneJob {
+            id,
+            created_at,
+            plan_hash,
+            classes,
+            state: JobState::Running,
+            planned,
+            quarantined: 0,
+            quarantined_bytes: 0,
+            skipped: 0,
+            restored: 0,
+            purged: 0,
+            purged_bytes: 0,
+            history: Vec::new(),
+        }
+    }
+
     pub fn log(&mut self, at: u64, line: String) {
         if self.history.len() >= MAX_HISTORY {
             self.history.remove(0);
@@ -160,21 +185,7 @@ mod tests {
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.next_prune_job_id().unwrap(), 1);
         for id in [1, 2, 10] {
-            let mut job = PruneJob {
-                id,
-                created_at: 5,
-                plan_hash: String::new(),
-                classes: vec![Class::Expired],
-                state: JobState::Running,
-                planned: 2,
-                quarantined: 0,
-                quarantined_bytes: 0,
-                skipped: 0,
-                restored: 0,
-                purged: 0,
-                purged_bytes: 0,
-                history: Vec::new(),
-            };
+            let mut job = PruneJob::new(id, 5, String::new(), vec![Class::Expired], 2);
             for i in 0..70 {
                 job.log(i, format!("line {i}"));
             }
