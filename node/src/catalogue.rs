@@ -59,18 +59,20 @@ impl SlotRecords {
 fn slot_holders(net: &Net, owner: &[u8; 32]) -> (Vec<PeerId>, Vec<PeerId>) {
     let slot = catalogue::slot(owner);
     let candidates = net.view.candidates();
-    let holders = placement::responsible_set(&slot, 0, &candidates, CATALOGUE_COPIES);
+    // The whole placement order: its first CATALOGUE_COPIES are the slot's
+    // responsible set (a longer set only appends to a shorter one).
+    let mut order = placement::responsible_set(&slot, 0, &candidates, candidates.len());
+    let rest = order.split_off(CATALOGUE_COPIES.min(order.len()));
     let local = net.client.local_peer_id();
-    let mut floor: Vec<PeerId> =
-        placement::responsible_set(&slot, 0, &candidates, candidates.len())
-            .into_iter()
-            .filter(|p| *p != local && !holders.contains(p) && net.audits.trusted(p))
-            .collect();
+    let mut floor: Vec<PeerId> = rest
+        .into_iter()
+        .filter(|p| *p != local && net.audits.trusted(p))
+        .collect();
     // Peers the operator named first: sybils that behave until vetted must
     // not take the floor too (stable sort keeps placement order within).
     floor.sort_by_key(|p| !net.audits.anchored(p));
     floor.truncate(CATALOGUE_FLOOR);
-    (holders, floor)
+    (order, floor)
 }
 
 /// The slot's records, or `NoQuorum` when fewer than a majority answered
@@ -280,15 +282,19 @@ fn publish_catalogue(
         store.put_catalogue(&record).map_err(|e| e.to_string())?;
         confirmed += 1;
     }
-    let send = peers.iter().chain(&floor).filter(|p| **p != local);
-    let answers = net.handle.block_on(join_all(send.map(|p| {
+    let send: Vec<PeerId> = peers
+        .iter()
+        .chain(&floor)
+        .filter(|p| **p != local)
+        .copied()
+        .collect();
+    let answers = net.handle.block_on(join_all(send.iter().map(|p| {
         let client = net.client.clone();
         let (p, r) = (*p, record.clone());
         async move { client.request(p, Request::PutCatalogue(r)).await }
     })));
     let mut floor_confirmed = 0;
-    let sent = peers.iter().chain(&floor).filter(|p| **p != local);
-    for (p, a) in sent.zip(answers) {
+    for (p, a) in send.iter().zip(answers) {
         match a {
             Ok(Response::CatalogueStored) => {
                 confirmed += 1;

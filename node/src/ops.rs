@@ -324,10 +324,12 @@ pub fn shards_verify(store: &Store, ids: &[ShardId]) -> Result<Vec<VerifyRow>, O
     Ok(rows)
 }
 
-/// `prune plan` and `prune run`: a plan given, or the classes to plan now.
+/// `prune plan` and `prune run`: a plan file (absolute: the node reads it,
+/// so a plan of any size never goes through the API's body limit), or the
+/// classes to plan now.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PruneRunRequest {
-    pub plan: Option<crate::prune::PrunePlan>,
+    pub plan: Option<PathBuf>,
     pub classes: Vec<shardnet_protocol::prune::Class>,
     pub dry_run: bool,
 }
@@ -354,7 +356,7 @@ pub fn prune_run(
 ) -> Result<shardnet_store::prune::PruneJob, OpError> {
     let now = crate::output::now_unix();
     let plan = match &req.plan {
-        Some(p) => p.clone(),
+        Some(path) => crate::prune::read_plan(path)?,
         None => crate::prune::plan(store, &req.classes, now)?,
     };
     Ok(crate::prune::run(store, &plan, req.dry_run, now)?)

@@ -11,12 +11,12 @@
 
 use serde::{Deserialize, Serialize};
 use shardnet_protocol::prune::{self, Class, LocalCopy, Verdict};
-use shardnet_protocol::{codec, lease, retention, ShardId};
+use shardnet_protocol::{lease, retention, ShardId};
 use shardnet_store::prune::{EntryState, JobEntry, JobState, PruneJob};
 use shardnet_store::{ShardMeta, ShardState, Store, StoreError};
 
-/// Largest plan accepted back from a file.
-const MAX_PLAN_LEN: usize = 256 << 20;
+/// Largest plan file accepted (a few million entries).
+const MAX_PLAN_LEN: u64 = 1 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PruneError {
@@ -24,6 +24,8 @@ pub enum PruneError {
     Store(#[from] StoreError),
     #[error("the plan's hash does not match its entries (edited since `prune plan` wrote it): make a new plan")]
     PlanEdited,
+    #[error("plan file {path}: {reason}")]
+    PlanFile { path: String, reason: String },
     #[error("no prune job {0} (`shardnet prune jobs` lists them)")]
     NoJob(u64),
     #[error("prune job {id} is {state:?}: {what}")]
@@ -61,10 +63,38 @@ pub struct PrunePlan {
     pub hash: String,
 }
 
+/// BLAKE3 over the plan's fields as JSON, streamed (no size cap: a capped
+/// encoder would hash every oversized plan alike). Serialising these plain
+/// types cannot fail; if it did, the hash would match nothing.
 fn plan_hash(p: &PrunePlan) -> String {
     let body = (&p.created_at, &p.classes, &p.entries, &p.totals, &p.lost);
-    let bytes = codec::encode::<_, MAX_PLAN_LEN>("prune plan", &body).unwrap_or_default();
-    blake3::hash(&bytes).to_hex().to_string()
+    let mut h = blake3::Hasher::new();
+    match serde_json::to_writer(&mut h, &body) {
+        Ok(()) => h.finalize().to_hex().to_string(),
+        Err(e) => format!("unhashable: {e}"),
+    }
+}
+
+/// Reads a plan written by `prune plan --out`.
+pub fn read_plan(path: &std::path::Path) -> Result<PrunePlan, PruneError> {
+    let err = |reason: String| PruneError::PlanFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let len = std::fs::metadata(path)
+        .map_err(|e| err(e.to_string()))?
+        .len();
+    if len > MAX_PLAN_LEN {
+        return Err(err(format!(
+            "{len} bytes, over the {MAX_PLAN_LEN}-byte limit"
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        err(format!(
+            "not a plan written by `shardnet prune plan --out`: {e}"
+        ))
+    })
 }
 
 /// What this node can tell of its copy from its own store: never
@@ -147,7 +177,7 @@ pub fn run(
     dry_run: bool,
     now: u64,
 ) -> Result<PruneJob, PruneError> {
-    if plan_hash(plan) != plan.hash {
+    if plan.hash.starts_with("unhashable") || plan_hash(plan) != plan.hash {
         return Err(PruneError::PlanEdited);
     }
     let id = if dry_run {

@@ -242,6 +242,18 @@ mod tests {
             prop_assert_eq!(z.len(), a.len().min(zones.min(n)));
         }
 
+        /// A longer responsible set only appends to a shorter one, so the
+        /// whole placement order starts with every responsible set
+        /// (the catalogue's floor is taken from what follows its slot).
+        #[test]
+        fn a_longer_set_extends_a_shorter_one(n in 1usize..40, zones in 1usize..6, a in 1usize..10, b in 1usize..40, s in any::<u64>()) {
+            let p = peers(n, zones);
+            let (short, long) = (a.min(b), a.max(b));
+            let x = responsible_set(&shard(s), 1, &p, short);
+            let y = responsible_set(&shard(s), 1, &p, long);
+            prop_assert_eq!(&y[..x.len()], &x[..]);
+        }
+
         #[test]
         fn skips_full_draining_isolated(n in 6usize..30, s in any::<u64>()) {
             let mut p = peers(n, 3);

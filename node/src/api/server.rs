@@ -310,12 +310,17 @@ async fn rebalance_status(State(s): State<AppState>) -> Result<Json<RepairStatus
     Ok(Json(out))
 }
 
-/// Records an operator action in the audit log (a failure is logged: the
-/// action itself has happened).
-fn operator(s: &AppState, action: AuditAction) {
-    if let Err(e) = s
-        .store
-        .record(action, "by the operator (control API)".into())
+/// Records an operator action in the audit log, on a blocking thread (the
+/// record is flushed). A failure is logged: the action itself has happened.
+async fn operator(s: &AppState, action: AuditAction) {
+    let store = s.store.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        store.record(action, "by the operator (control API)".into())
+    })
+    .await;
+    if let Err(e) = done
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
     {
         tracing::warn!("could not record {} in the audit log: {e}", action.name());
     }
@@ -372,20 +377,20 @@ async fn prune_purge(
 }
 
 async fn rebalance_pause(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
-    operator(&s, AuditAction::RebalancePaused);
+    operator(&s, AuditAction::RebalancePaused).await;
     s.repair.paused.store(true, Ordering::Relaxed);
     rebalance_status(State(s)).await
 }
 
 async fn rebalance_resume(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
-    operator(&s, AuditAction::RebalanceResumed);
+    operator(&s, AuditAction::RebalanceResumed).await;
     s.repair.paused.store(false, Ordering::Relaxed);
     s.repair.kick();
     rebalance_status(State(s)).await
 }
 
 async fn drain(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
-    operator(&s, AuditAction::DrainStarted);
+    operator(&s, AuditAction::DrainStarted).await;
     s.net.usage.draining.store(true, Ordering::Relaxed);
     s.repair.paused.store(false, Ordering::Relaxed);
     s.repair.kick();
@@ -397,7 +402,7 @@ async fn scrub_status(State(s): State<AppState>) -> Json<ScrubStatus> {
 }
 
 async fn scrub_start(State(s): State<AppState>) -> Result<Json<ScrubStatus>, ApiError> {
-    operator(&s, AuditAction::ScrubStarted);
+    operator(&s, AuditAction::ScrubStarted).await;
     let st = s.clone();
     tokio::task::spawn_blocking(move || st.scrub.start())
         .await
@@ -406,7 +411,7 @@ async fn scrub_start(State(s): State<AppState>) -> Result<Json<ScrubStatus>, Api
 }
 
 async fn scrub_pause(State(s): State<AppState>) -> Result<Json<ScrubStatus>, ApiError> {
-    operator(&s, AuditAction::ScrubPaused);
+    operator(&s, AuditAction::ScrubPaused).await;
     let st = s.clone();
     tokio::task::spawn_blocking(move || st.scrub.pause())
         .await

@@ -59,17 +59,11 @@ pub(super) fn run(dd: &DataDir, cmd: PruneCommand, json: bool) -> anyhow::Result
             class,
             dry_run,
         } => {
-            let plan: Option<PrunePlan> = match &plan {
-                Some(path) => {
-                    let bytes = std::fs::read(path)
-                        .with_context(|| format!("reading the plan {}", path.display()))?;
-                    Some(serde_json::from_slice(&bytes).with_context(|| {
-                        format!(
-                            "{} is not a plan written by `shardnet prune plan --out`",
-                            path.display()
-                        )
-                    })?)
-                }
+            let plan = match &plan {
+                Some(path) => Some(
+                    std::path::absolute(path)
+                        .with_context(|| format!("resolving {}", path.display()))?,
+                ),
                 None if class.is_empty() => {
                     anyhow::bail!("give a plan (--plan FILE from `prune plan --out`) or --class")
                 }

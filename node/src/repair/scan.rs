@@ -24,7 +24,7 @@ use shardnet_protocol::purge::{self, ProvenCopy};
 use shardnet_protocol::repair::{self, Reason};
 use shardnet_protocol::reputation::Evidence;
 use shardnet_protocol::wire::{Request, Response, MAX_HAS_IDS};
-use shardnet_protocol::{lease, retention, ShardId};
+use shardnet_protocol::{retention, ShardId};
 use shardnet_store::{ShardState, Store, TransferJob};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
@@ -52,19 +52,19 @@ fn local_shards(store: &Store, grace: Duration, own: &[u8; 32]) -> Vec<Local> {
     let fresh_after = now.saturating_sub(grace.as_secs());
     let mut v = Vec::new();
     let _ = store.for_each_meta(|id, m| {
-        let quarantined = m.state == ShardState::Quarantined;
         // Once every lease has run out a shard is neither repaired nor
-        // handed off (no holder would take it); its copies stay until prune
-        // removes them. Quarantined copies still finish their grace.
-        let wanted = retention::copies_to_keep(&m.leases, now);
-        let healthy = m.state == ShardState::Healthy && m.stored_at <= fresh_after;
-        // A quarantined copy of a shard whose leases ran out belongs to
-        // prune (a job's rollback or purge), not to the quarantine pass.
-        if (healthy || quarantined) && wanted.is_some() {
+        // handed off (no holder would take it), and a quarantined copy of it
+        // belongs to prune (a job's rollback or purge), not to the
+        // quarantine pass: its copies stay until prune removes them.
+        let Some(wanted) = retention::copies_to_keep(&m.leases, now) else {
+            return true;
+        };
+        let quarantined = m.state == ShardState::Quarantined;
+        if (m.state == ShardState::Healthy && m.stored_at <= fresh_after) || quarantined {
             v.push(Local {
                 id,
                 size: m.size as u64,
-                wanted: wanted.unwrap_or_else(|| lease::copies_wanted(&m.leases, now)),
+                wanted,
                 avoid: m
                     .avoid_keys()
                     .iter()
