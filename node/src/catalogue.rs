@@ -15,7 +15,7 @@
 use crate::distribute::Net;
 use futures::future::join_all;
 use libp2p::PeerId;
-use shardnet_protocol::catalogue::{self, CatalogueEntry, SignedCatalogue};
+use shardnet_protocol::catalogue::{self, CatalogueEntry, Contents, SignedCatalogue, Tombstone};
 use shardnet_protocol::placement;
 use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::MasterKey;
@@ -136,44 +136,58 @@ fn slot_records(net: &Net, store: &Store, owner: [u8; 32]) -> SlotRecords {
 
 /// The owner's backups: the union of every catalogue record the slot's
 /// holders have (records only ever add entries, but a holder may be behind),
-/// plus backups this node recorded locally.
+/// plus backups this node recorded locally, less every deleted one.
 pub fn fetch_catalogue(
     net: &Net,
     store: &Store,
     master: &MasterKey,
 ) -> Result<Vec<CatalogueEntry>, String> {
     let owner = SignedCatalogue::owner_of(master);
-    Ok(union(&slot_records(net, store, owner), store, master)?.0)
+    Ok(union(&slot_records(net, store, owner), store, master)?
+        .0
+        .entries)
 }
 
-/// Entries of every record and of the local store, the highest sequence
-/// number seen (0 if none) and how many entries the newest record has.
+/// Entries (none that a tombstone names) and tombstones of every record and
+/// of the local store, the highest sequence number seen (0 if none), and how
+/// many entries and tombstones the newest record has.
 fn union(
     r: &SlotRecords,
     store: &Store,
     master: &MasterKey,
-) -> Result<(Vec<CatalogueEntry>, u64, usize), String> {
-    let mut entries: Vec<CatalogueEntry> = Vec::new();
+) -> Result<(Contents, u64, usize), String> {
+    let mut all = Contents::default();
     let newest = r.newest().map(|c| c.seq);
     let mut newest_len = 0;
     for c in &r.records {
-        let opened = c.open(master).map_err(|e| e.to_string())?;
+        let opened = c.open_contents(master).map_err(|e| e.to_string())?;
         if Some(c.seq) == newest {
-            newest_len = opened.len();
+            newest_len = opened.entries.len() + opened.tombstones.len();
         }
-        for e in opened {
-            if !entries.iter().any(|x| x.id == e.id) {
-                entries.push(e);
-            }
+        add(&mut all, opened.entries, opened.tombstones);
+    }
+    let local = store.list_backups().map_err(|e| e.to_string())?;
+    let gone = store.tombstones().map_err(|e| e.to_string())?;
+    add(&mut all, local, gone);
+    let tombstones = std::mem::take(&mut all.tombstones);
+    all.entries
+        .retain(|e| !tombstones.iter().any(|t| t.id == e.id));
+    all.tombstones = tombstones;
+    all.entries.sort_by_key(|e| (e.info.created_at, e.id));
+    Ok((all, newest.unwrap_or(0), newest_len))
+}
+
+fn add(all: &mut Contents, entries: Vec<CatalogueEntry>, tombstones: Vec<Tombstone>) {
+    for e in entries {
+        if !all.entries.iter().any(|x| x.id == e.id) {
+            all.entries.push(e);
         }
     }
-    for local in store.list_backups().map_err(|e| e.to_string())? {
-        if !entries.iter().any(|e| e.id == local.id) {
-            entries.push(local);
+    for t in tombstones {
+        if !all.tombstones.iter().any(|x| x.id == t.id) {
+            all.tombstones.push(t);
         }
     }
-    entries.sort_by_key(|e| (e.info.created_at, e.id));
-    Ok((entries, newest.unwrap_or(0), newest_len))
 }
 
 /// What [`maintain_catalogue`] did.
@@ -202,12 +216,37 @@ pub fn add_to_catalogue(
         Ok(r) => r,
         Err(no) => return Ok(no),
     };
-    let (mut entries, prev, _) = union(&r, store, master)?;
-    entries.retain(|e| e.id != added.id);
-    entries.push(added.clone());
-    publish_catalogue(net, store, master, &entries, prev)?;
+    let (mut all, prev, _) = union(&r, store, master)?;
+    all.entries.retain(|e| e.id != added.id);
+    all.entries.push(added.clone());
+    publish_catalogue(net, store, master, &all, prev)?;
     Ok(CatalogueUpkeep::Published {
-        entries: entries.len(),
+        entries: all.entries.len(),
+    })
+}
+
+/// Publishes the owner's catalogue without backup `id` and with its
+/// tombstone, which needs a majority of the slot's holders to answer (the
+/// caller records the tombstone locally first: the next upkeep publishes it
+/// if this one cannot).
+pub fn remove_from_catalogue(
+    net: &Net,
+    store: &Store,
+    master: &MasterKey,
+    gone: &Tombstone,
+) -> Result<CatalogueUpkeep, String> {
+    let r = match slot_records_with_quorum(net, store, master) {
+        Ok(r) => r,
+        Err(no) => return Ok(no),
+    };
+    let (mut all, prev, _) = union(&r, store, master)?;
+    all.entries.retain(|e| e.id != gone.id);
+    if !all.tombstones.iter().any(|t| t.id == gone.id) {
+        all.tombstones.push(*gone);
+    }
+    publish_catalogue(net, store, master, &all, prev)?;
+    Ok(CatalogueUpkeep::Published {
+        entries: all.entries.len(),
     })
 }
 
@@ -225,11 +264,12 @@ pub fn maintain_catalogue(
         Ok(r) => r,
         Err(no) => return Ok(no),
     };
-    let (entries, prev, newest_len) = union(&r, store, master)?;
-    if entries.len() > newest_len {
-        publish_catalogue(net, store, master, &entries, prev)?;
+    let (all, prev, newest_len) = union(&r, store, master)?;
+    // A record never shrinks: a deleted entry's tombstone takes its place.
+    if all.entries.len() + all.tombstones.len() > newest_len {
+        publish_catalogue(net, store, master, &all, prev)?;
         return Ok(CatalogueUpkeep::Published {
-            entries: entries.len(),
+            entries: all.entries.len(),
         });
     }
     let Some(newest) = r.newest().cloned() else {
@@ -267,14 +307,15 @@ fn publish_catalogue(
     net: &Net,
     store: &Store,
     master: &MasterKey,
-    entries: &[CatalogueEntry],
+    all: &Contents,
     prev: u64,
 ) -> Result<(), String> {
     let owner = SignedCatalogue::owner_of(master);
     let seq = (prev + 1).max(crate::output::now_unix() * 1000);
     let mut nonce = [0u8; 12];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
-    let record = SignedCatalogue::create(master, entries, seq, nonce).map_err(|e| e.to_string())?;
+    let record =
+        SignedCatalogue::create_contents(master, all, seq, nonce).map_err(|e| e.to_string())?;
     let (peers, floor) = slot_holders(net, &owner);
     let local = net.client.local_peer_id();
     let mut confirmed = 0;
@@ -305,7 +346,8 @@ fn publish_catalogue(
     }
     info!(
         seq,
-        entries = entries.len(),
+        entries = all.entries.len(),
+        tombstones = all.tombstones.len(),
         confirmed,
         floor = floor.len(),
         floor_confirmed,

@@ -353,6 +353,15 @@ pub enum BackupCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Delete a backup: its catalogue entry becomes a tombstone and every
+    /// holder gets an owner-signed release of its shards' leases (shards
+    /// another backup shares are kept); prune then removes the copies.
+    Delete {
+        id: BackupId,
+        /// Do not ask for confirmation (required when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Check that every shard of a backup is present and healthy.
     Verify {
         id: BackupId,

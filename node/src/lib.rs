@@ -24,6 +24,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod datadir;
+pub mod delete;
 pub mod distribute;
 pub mod manifests;
 pub mod membership;

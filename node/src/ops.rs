@@ -91,7 +91,7 @@ pub struct ShardRow {
 }
 
 impl Ctx<'_> {
-    fn source(&self) -> Box<dyn ShardSource + '_> {
+    pub(crate) fn source(&self) -> Box<dyn ShardSource + '_> {
         match self.net {
             Some(net) => Box::new(SwarmSource::new(net, self.store)),
             None => Box::new(Local(self.store)),
@@ -233,6 +233,11 @@ fn explain(ctx: &Ctx<'_>, e: LoadError) -> OpError {
         .into(),
         None => LoadError::Unknown(id).into(),
     }
+}
+
+/// `backup delete`: see [`crate::delete`].
+pub fn backup_delete(ctx: &Ctx<'_>, id: &BackupId) -> Result<crate::delete::DeleteReport, OpError> {
+    crate::delete::delete(ctx, id)
 }
 
 pub fn backup_verify(ctx: &Ctx<'_>, id: &BackupId, full: bool) -> Result<VerifyReport, OpError> {

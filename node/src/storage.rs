@@ -96,6 +96,15 @@ impl Usage {
         }
     }
 
+    /// An owner released its lease on a copy that stays (until pruned):
+    /// the owner is no longer charged for it.
+    pub fn release(&self, o: &OwnerId, size: u64) {
+        let mut per = self.per_owner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = per.get_mut(o) {
+            *v = v.saturating_sub(size);
+        }
+    }
+
     pub fn radius(&self) -> Option<Key> {
         *self.radius.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -209,7 +218,9 @@ pub async fn run(
                     };
                     queue_write(&wtx, &queued, job, &client).await;
                 }
-                Request::Renew { .. } if !renew_rate.allow(peer, std::time::Instant::now()) => {
+                Request::Renew { .. } | Request::Release { .. }
+                    if !renew_rate.allow(peer, std::time::Instant::now()) =>
+                {
                     client
                         .respond(channel, Response::Rejected(Reject::Busy))
                         .await;
@@ -247,9 +258,13 @@ pub async fn run(
                         .saturating_sub(usage.used.load(Ordering::Relaxed));
                     let keeps_owner = matches!(&other,
                         Request::PutCatalogue(c) if usage.owner(&OwnerId(c.owner)) > 0);
+                    let usage = usage.clone();
                     tokio::spawn(async move {
-                        let resp = tokio::task::spawn_blocking(move || {
-                            answer(&store, peer, other, (&view, keeps_owner), room)
+                        let resp = tokio::task::spawn_blocking(move || match other {
+                            Request::Release { id, release } => {
+                                release_lease(&store, &usage, peer, &id, &release)
+                            }
+                            other => answer(&store, peer, other, (&view, keeps_owner), room),
                         })
                         .await
                         .unwrap_or_else(|e| Response::Rejected(Reject::Internal(e.to_string())));
@@ -370,8 +385,33 @@ fn answer(
         },
         Request::Store { .. }
         | Request::Renew { .. }
+        | Request::Release { .. }
         | Request::Prove { .. }
         | Request::Sample { .. } => Response::Rejected(Reject::Internal("misrouted".into())),
+    }
+}
+
+/// Applies an owner's signed release (`backup delete`): the owner's lease
+/// goes, and with it the shard's charge to the owner; the copy stays until
+/// prune finds no live lease on it. Forged or stale releases change nothing.
+fn release_lease(
+    store: &Store,
+    usage: &Usage,
+    peer: PeerId,
+    id: &ShardId,
+    release: &shardnet_protocol::lease::Release,
+) -> Response {
+    if let Err(e) = release.verify(id, crate::output::now_unix()) {
+        warn!(%peer, shard = %id, "refused a lease release: {e}");
+        return Response::Rejected(Reject::BadLease(e.to_string()));
+    }
+    match store.release_lease(id, release) {
+        Ok(Some(size)) => {
+            usage.release(&release.owner, size);
+            Response::Released(true)
+        }
+        Ok(None) => Response::Released(false),
+        Err(e) => Response::Rejected(Reject::Internal(e.to_string())),
     }
 }
 

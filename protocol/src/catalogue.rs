@@ -36,6 +36,30 @@ pub struct CatalogueEntry {
     pub new_bytes: u64,
 }
 
+/// A deleted backup (`backup delete`): readers drop its entry from every
+/// record, so a holder serving an older record cannot bring it back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    pub id: BackupId,
+    pub deleted_at: u64,
+}
+
+/// What a record seals: the backups, and the deleted ones.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contents {
+    pub entries: Vec<CatalogueEntry>,
+    pub tombstones: Vec<Tombstone>,
+}
+
+impl Contents {
+    /// The entries no tombstone names.
+    pub fn live(&self) -> impl Iterator<Item = &CatalogueEntry> {
+        self.entries
+            .iter()
+            .filter(|e| !self.tombstones.iter().any(|t| t.id == e.id))
+    }
+}
+
 /// An owner's catalogue as stored by peers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedCatalogue {
@@ -80,14 +104,29 @@ pub fn slot(owner_public: &[u8; 32]) -> ShardId {
 }
 
 impl SignedCatalogue {
-    /// Seals and signs `entries` as version `seq`; `nonce` must be fresh random.
+    /// Seals and signs `entries` (no tombstones) as version `seq`; `nonce`
+    /// must be fresh random.
     pub fn create(
         master: &MasterKey,
         entries: &[CatalogueEntry],
         seq: u64,
         nonce: [u8; 12],
     ) -> Result<Self, CatalogueError> {
-        let plain = codec::encode::<_, MAX_CATALOGUE_LEN>("catalogue", &entries)?;
+        let contents = Contents {
+            entries: entries.to_vec(),
+            tombstones: Vec::new(),
+        };
+        Self::create_contents(master, &contents, seq, nonce)
+    }
+
+    /// Seals and signs `contents` as version `seq`.
+    pub fn create_contents(
+        master: &MasterKey,
+        contents: &Contents,
+        seq: u64,
+        nonce: [u8; 12],
+    ) -> Result<Self, CatalogueError> {
+        let plain = codec::encode::<_, MAX_CATALOGUE_LEN>("catalogue", contents)?;
         let sealed = envelope::seal(
             &plain,
             &master.catalogue_key(),
@@ -124,14 +163,32 @@ impl SignedCatalogue {
         }
     }
 
-    /// Verifies and decrypts the entries.
+    /// Verifies and decrypts the entries (tombstones included: see
+    /// [`Contents::live`]).
     pub fn open(&self, master: &MasterKey) -> Result<Vec<CatalogueEntry>, CatalogueError> {
+        Ok(self.open_contents(master)?.entries)
+    }
+
+    /// Verifies and decrypts the record. Records sealed before tombstones
+    /// existed hold a bare list of entries.
+    pub fn open_contents(&self, master: &MasterKey) -> Result<Contents, CatalogueError> {
         self.verify()?;
         let plain = envelope::open(&self.sealed, &master.catalogue_key()).map_err(|e| match e {
             EnvelopeError::Decrypt => CatalogueError::WrongKey,
             other => CatalogueError::Envelope(other),
         })?;
-        Ok(codec::decode::<_, MAX_CATALOGUE_LEN>("catalogue", &plain)?)
+        match codec::decode::<Contents, MAX_CATALOGUE_LEN>("catalogue", &plain) {
+            Ok(c) => Ok(c),
+            Err(e) => {
+                match codec::decode::<Vec<CatalogueEntry>, MAX_CATALOGUE_LEN>("catalogue", &plain) {
+                    Ok(entries) => Ok(Contents {
+                        entries,
+                        tombstones: Vec::new(),
+                    }),
+                    Err(_) => Err(e.into()),
+                }
+            }
+        }
     }
 }
 
@@ -178,6 +235,41 @@ mod tests {
         let mut stolen = forged.clone();
         stolen.owner = c.owner;
         assert!(stolen.verify().is_err());
+    }
+
+    #[test]
+    fn tombstones_travel_in_the_record_and_hide_their_entries() {
+        let m = MasterKey::generate(&mut rand::rngs::StdRng::seed_from_u64(3));
+        let contents = Contents {
+            entries: vec![entry(1), entry(2)],
+            tombstones: vec![Tombstone {
+                id: entry(1).id,
+                deleted_at: 5,
+            }],
+        };
+        let c = SignedCatalogue::create_contents(&m, &contents, 2, [2; 12]).unwrap();
+        let back = c.open_contents(&m).unwrap();
+        assert_eq!(back, contents);
+        assert_eq!(back.live().cloned().collect::<Vec<_>>(), vec![entry(2)]);
+        // A record sealed as a bare list (before tombstones) still opens.
+        let plain = codec::encode::<_, MAX_CATALOGUE_LEN>("c", &vec![entry(3)]).unwrap();
+        let sealed = envelope::seal(
+            &plain,
+            &m.catalogue_key(),
+            Cipher::Aes256Gcm,
+            NonceMode::Random([4; 12]),
+        )
+        .unwrap()
+        .into_bytes();
+        let owner = SignedCatalogue::owner_of(&m);
+        let signature = m.signing_key().sign(&signed_bytes(&owner, 1, &sealed));
+        let old = SignedCatalogue {
+            owner,
+            seq: 1,
+            sealed,
+            signature,
+        };
+        assert_eq!(old.open_contents(&m).unwrap().entries, vec![entry(3)]);
     }
 
     proptest::proptest! {

@@ -33,6 +33,9 @@ pub fn wire_request(data: &[u8]) {
         Request::Renew { id, lease } => {
             let _ = lease.verify(id, 1_700_000_000);
         }
+        Request::Release { id, release } => {
+            let _ = release.verify(id, 1_700_000_000);
+        }
         Request::Has { ids } => {
             let _ = wire::check_has(ids);
         }

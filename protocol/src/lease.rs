@@ -28,6 +28,10 @@ pub const MAX_LEASES: usize = 16;
 
 const LEASE_CONTEXT: &[u8] = b"shardnet lease v1\0";
 const AVOID_CONTEXT: &[u8] = b"shardnet avoid v1\0";
+const RELEASE_CONTEXT: &[u8] = b"shardnet release v1\0";
+/// Longest a release stays valid after it is signed: a holder refuses one
+/// signed for later, or replayed after that (see [`Release`]).
+pub const RELEASE_VALID_SECS: u64 = DAY_SECS;
 
 /// An ed25519 signature.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,6 +56,19 @@ pub struct Avoid {
     pub sig: Sig,
 }
 
+/// An owner's signed release of its lease on one shard (`backup delete`):
+/// the holder drops the owner's lease if it ends at or before `upto`. Valid
+/// until `valid_until` only, so a peer that saw it cannot replay it months
+/// later to drop the lease of a new backup of the same content; `upto` lets
+/// the owner release whatever lease it signed, renewals included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    pub owner: OwnerId,
+    pub upto: u64,
+    pub valid_until: u64,
+    pub sig: Sig,
+}
+
 /// Why a lease or an avoid list was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LeaseError {
@@ -67,6 +84,8 @@ pub enum LeaseError {
     AvoidTooLong(usize),
     #[error("no lease of the avoid list's owner")]
     AvoidOwner,
+    #[error("release valid until {valid_until}, now {now} (stale, or signed too far ahead)")]
+    ReleaseWindow { valid_until: u64, now: u64 },
 }
 
 /// What an owner grants every shard of one backup; signs one lease per shard.
@@ -118,6 +137,57 @@ impl Terms {
             keys,
             sig: sig(self.signer.sign(&msg)),
         }
+    }
+}
+
+impl Terms {
+    /// The signed release of every lease of this owner on `shard` that ends
+    /// by `self.expires_at`, valid for [`RELEASE_VALID_SECS`] from `now`.
+    pub fn release(&self, shard: &ShardId, now: u64) -> Release {
+        let valid_until = now.saturating_add(RELEASE_VALID_SECS);
+        let msg = release_bytes(shard, &self.owner, self.expires_at, valid_until);
+        Release {
+            owner: self.owner,
+            upto: self.expires_at,
+            valid_until,
+            sig: sig(self.signer.sign(&msg)),
+        }
+    }
+}
+
+fn release_bytes(shard: &ShardId, owner: &OwnerId, upto: u64, valid_until: u64) -> Vec<u8> {
+    let mut m = Vec::with_capacity(RELEASE_CONTEXT.len() + 80);
+    m.extend_from_slice(RELEASE_CONTEXT);
+    m.extend_from_slice(&shard.0);
+    m.extend_from_slice(&owner.0);
+    m.extend_from_slice(&upto.to_be_bytes());
+    m.extend_from_slice(&valid_until.to_be_bytes());
+    m
+}
+
+impl Release {
+    /// Checks the release as a holder receiving it at `now`: signed by its
+    /// owner for this shard, and within its validity window.
+    pub fn verify(&self, shard: &ShardId, now: u64) -> Result<(), LeaseError> {
+        if now > self.valid_until || self.valid_until > now.saturating_add(2 * RELEASE_VALID_SECS) {
+            return Err(LeaseError::ReleaseWindow {
+                valid_until: self.valid_until,
+                now,
+            });
+        }
+        check_sig(
+            &self.owner,
+            &release_bytes(shard, &self.owner, self.upto, self.valid_until),
+            &self.sig,
+        )
+    }
+
+    /// Drops the owner's lease from `leases` if it ends by `upto` (the
+    /// caller has verified the release). Returns whether one was dropped.
+    pub fn apply(&self, leases: &mut Vec<Lease>) -> bool {
+        let before = leases.len();
+        leases.retain(|l| l.owner != self.owner || l.expires_at > self.upto);
+        leases.len() != before
     }
 }
 
@@ -387,6 +457,37 @@ mod tests {
         let (ok, err) = verified(&a, &[bad, good], NOW);
         assert_eq!(ok, vec![good]);
         assert_eq!(err, Some(LeaseError::BadSignature));
+    }
+
+    #[test]
+    fn a_release_drops_only_its_owners_lease_within_its_window() {
+        let a = ShardId([1; 32]);
+        let m = master(8);
+        let gold = Terms::for_tier(&m, Tier::Gold, NOW);
+        let other = Terms::for_tier(&master(9), Tier::Gold, NOW).lease(&a);
+        let mut leases = vec![gold.lease(&a), other];
+        let r = gold.release(&a, NOW);
+        r.verify(&a, NOW).unwrap();
+        assert_eq!(
+            r.verify(&ShardId([2; 32]), NOW),
+            Err(LeaseError::BadSignature)
+        );
+        // Replayed after its window, or signed for far ahead: refused.
+        assert!(matches!(
+            r.verify(&a, NOW + RELEASE_VALID_SECS + 1),
+            Err(LeaseError::ReleaseWindow { .. })
+        ));
+        let ahead = gold.release(&a, NOW + 3 * RELEASE_VALID_SECS);
+        assert!(ahead.verify(&a, NOW).is_err());
+        let mut forged = r;
+        forged.upto += 1;
+        assert_eq!(forged.verify(&a, NOW), Err(LeaseError::BadSignature));
+        // A bronze release does not drop a longer (later) gold lease...
+        let bronze = Terms::for_tier(&m, Tier::Bronze, NOW).release(&a, NOW);
+        assert!(!bronze.apply(&mut leases));
+        // ...the gold one does, and leaves the other owner's.
+        assert!(r.apply(&mut leases));
+        assert_eq!(leases, vec![other]);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::catalogue::{SignedCatalogue, MAX_CATALOGUE_LEN};
 use crate::codec::{self, CodecError};
 use crate::envelope::MAX_SHARD_LEN;
 use crate::id::ShardId;
-use crate::lease::{Avoid, Lease};
+use crate::lease::{Avoid, Lease, Release};
 use serde::{Deserialize, Serialize};
 
 /// Protocol name of shard transfer.
@@ -58,6 +58,9 @@ pub enum Request {
     /// the Bao slice of the 1 KiB chunk at each offset (`sample`; at most
     /// `sample::MAX_SAMPLES` offsets).
     Sample { id: ShardId, offsets: Vec<u64> },
+    /// Drop the owner's lease on a shard, as its signed `release` says
+    /// (`backup delete`); the copy stays until prune finds it unleased.
+    Release { id: ShardId, release: Release },
 }
 
 /// Why a request was refused.
@@ -100,6 +103,8 @@ pub enum Response {
     Proofs(Vec<Option<[u8; 32]>>),
     /// One Bao slice per offset asked, in order.
     Samples(Vec<serde_bytes::ByteBuf>),
+    /// The owner's lease was dropped (`true`), or there was none to drop.
+    Released(bool),
 }
 
 impl std::fmt::Display for Reject {

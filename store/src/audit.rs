@@ -60,11 +60,15 @@ pub enum AuditAction {
     ScrubStarted,
     /// Events older than the audit retention were removed.
     AuditTrimmed,
+    /// An owner's signed release dropped its lease on a shard.
+    LeaseReleased,
+    /// The owner deleted a backup (its catalogue entry gave way to a tombstone).
+    BackupDeleted,
 }
 
 impl AuditAction {
     /// Every action (new ones go last: the stored form is the index).
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 21] = [
         AuditAction::Stored,
         AuditAction::LeaseExtended,
         AuditAction::MarkedCorrupted,
@@ -84,6 +88,8 @@ impl AuditAction {
         AuditAction::ScrubPaused,
         AuditAction::ScrubStarted,
         AuditAction::AuditTrimmed,
+        AuditAction::LeaseReleased,
+        AuditAction::BackupDeleted,
     ];
 
     /// The action's name on the command line and in human output.
@@ -108,6 +114,8 @@ impl AuditAction {
             AuditAction::ScrubPaused => "scrub-paused",
             AuditAction::ScrubStarted => "scrub-started",
             AuditAction::AuditTrimmed => "audit-trimmed",
+            AuditAction::LeaseReleased => "lease-released",
+            AuditAction::BackupDeleted => "backup-deleted",
         }
     }
 }

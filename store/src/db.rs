@@ -10,10 +10,11 @@ use rocksdb::{
     WriteBatch, WriteOptions, DB,
 };
 use shardnet_protocol::catalogue::{
-    CatalogueEntry, SignedCatalogue, MAX_CATALOGUE_LEN, MAX_ENTRY_LEN,
+    CatalogueEntry, SignedCatalogue, Tombstone, MAX_CATALOGUE_LEN, MAX_ENTRY_LEN,
 };
 use shardnet_protocol::codec;
 use shardnet_protocol::envelope::MAX_SHARD_LEN;
+use shardnet_protocol::lease::Release;
 use shardnet_protocol::{lease, Avoid, BackupId, Lease, Sealed, ShardId};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -553,6 +554,30 @@ impl Store {
         Ok(true)
     }
 
+    /// Applies an owner's verified release to a held shard's leases.
+    /// Returns the shard's size when a lease was dropped (the owner's usage
+    /// shrinks by it), `None` when none was (not held, or no such lease).
+    pub fn release_lease(&self, id: &ShardId, r: &Release) -> Result<Option<u64>, StoreError> {
+        let _guard = self.lock(id);
+        let Some(mut m) = self.meta(id)? else {
+            return Ok(None);
+        };
+        if !r.apply(&mut m.leases) {
+            return Ok(None);
+        }
+        let mut batch = WriteBatch::default();
+        self.put_meta(&mut batch, id, &m)?;
+        let detail = format!(
+            "owner {} up to {}; {} lease(s) left",
+            r.owner,
+            r.upto,
+            m.leases.len()
+        );
+        self.audit(&mut batch, AuditAction::LeaseReleased, Some(*id), detail)?;
+        self.write(batch)?;
+        Ok(Some(m.size as u64))
+    }
+
     /// Makes every write so far durable: flushes all memtables at once (shard
     /// bytes land in blob files) and waits until the files are synced.
     pub fn flush(&self) -> Result<(), StoreError> {
@@ -578,6 +603,38 @@ impl Store {
         self.flush()
     }
 
+    /// Removes a backup's entry and keeps a tombstone in its place, so that
+    /// no catalogue record read later brings it back. Flushed.
+    pub fn delete_backup(&self, t: &Tombstone) -> Result<(), StoreError> {
+        let name = self.get_backup(&t.id)?.map(|e| e.info.name);
+        let bytes = codec::encode::<_, 1024>("tombstone", t)?;
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_BACKUPS), t.id.0);
+        batch.put_cf(self.cf(CF_STATE), tombstone_key(&t.id), bytes);
+        let detail = match name {
+            Some(n) => format!("{n:?}"),
+            None => "not listed on this node".to_string(),
+        };
+        self.audit(&mut batch, AuditAction::BackupDeleted, Some(t.id), detail)?;
+        self.write(batch)?;
+        self.flush()
+    }
+
+    /// Every backup deleted through this node.
+    pub fn tombstones(&self) -> Result<Vec<Tombstone>, StoreError> {
+        let prefix = TOMBSTONE_PREFIX.as_bytes();
+        let mode = IteratorMode::From(prefix, rocksdb::Direction::Forward);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_STATE), mode) {
+            let (k, v) = item.map_err(StoreError::engine)?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push(codec::decode::<Tombstone, 1024>("tombstone", &v)?);
+        }
+        Ok(out)
+    }
+
     pub fn get_backup(&self, id: &BackupId) -> Result<Option<CatalogueEntry>, StoreError> {
         match self
             .db
@@ -592,7 +649,7 @@ impl Store {
         }
     }
 
-    /// Every catalogue entry, oldest first.
+    /// Every catalogue entry, oldest first (deleted ones are gone).
     pub fn list_backups(&self) -> Result<Vec<CatalogueEntry>, StoreError> {
         let mut out = Vec::new();
         for item in self
@@ -679,4 +736,12 @@ impl Store {
         batch.put_cf(self.cf(CF_SHARDS), id.0, bytes);
         self.write(batch)
     }
+}
+
+const TOMBSTONE_PREFIX: &str = "catalogue/tombstone/";
+
+fn tombstone_key(id: &BackupId) -> Vec<u8> {
+    let mut k = TOMBSTONE_PREFIX.as_bytes().to_vec();
+    k.extend_from_slice(&id.0);
+    k
 }

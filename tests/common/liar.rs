@@ -174,6 +174,7 @@ impl Liar {
                         Response::Stored
                     }
                     Request::Renew { .. } => Response::Renewed,
+                    Request::Release { .. } => Response::Released(true),
                     Request::Has { ids } => Response::Has(match lie {
                         Lie::Forgetful {
                             claims_all: false, ..

@@ -171,6 +171,18 @@ pub struct VerifyReq {
     pub full: bool,
 }
 
+#[derive(Deserialize)]
+pub struct DeleteReq {
+    pub id: BackupId,
+}
+
+async fn delete(
+    State(s): State<AppState>,
+    Json(r): Json<DeleteReq>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| ops::backup_delete(c, &r.id)).await
+}
+
 async fn verify(
     State(s): State<AppState>,
     Json(r): Json<VerifyReq>,
@@ -437,6 +449,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/backup/show", post(show))
         .route("/v1/backup/restore", post(restore))
         .route("/v1/backup/verify", post(verify))
+        .route("/v1/backup/delete", post(delete))
         .route("/v1/shards", post(shards))
         .route("/v1/shards/verify", post(shards_verify))
         .route("/v1/peers/reputation", get(reputation))

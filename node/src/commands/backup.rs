@@ -6,6 +6,7 @@ use super::{print_json, target, Target, EXIT_INCOMPLETE};
 use crate::backup::BackupReport;
 use crate::cli::{BackupCommand, CreateArgs, ShardsCommand};
 use crate::datadir::DataDir;
+use crate::delete::DeleteReport;
 use crate::ops::{self, CreateRequest, Ctx, RestoreRequest, ShardRow, ShowReport};
 use crate::output;
 use crate::restore::RestoreReport;
@@ -83,6 +84,17 @@ pub(super) fn run(dd: &DataDir, cmd: BackupCommand, json: bool) -> anyhow::Resul
                 })?,
             };
             print_restore(&r, &req, json)
+        }
+        BackupCommand::Delete { id, yes } => {
+            if !yes && !confirm_delete(&id)? {
+                println!("nothing deleted");
+                return Ok(1);
+            }
+            let r: DeleteReport = match &t {
+                Target::Daemon(c) => c.post("/v1/backup/delete", &json!({ "id": id }))?,
+                Target::Local => local(dd, |c| ops::backup_delete(c, &id))?,
+            };
+            print_delete(&r, json)
         }
         BackupCommand::Verify { id, full } => {
             let r: VerifyReport = match &t {
@@ -405,4 +417,53 @@ fn print_verify(r: &VerifyReport, json: bool) -> anyhow::Result<i32> {
         }
     }
     Ok(if r.problems.is_empty() { 0 } else { 1 })
+}
+
+/// Asks on the terminal; without one, `--yes` is required.
+fn confirm_delete(id: &shardnet_protocol::BackupId) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "backup delete needs confirmation: pass --yes to delete backup {id} without a prompt"
+        );
+    }
+    eprint!("Delete backup {id}? Its shards not shared with other backups will be released on every holder. Type 'yes': ");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the confirmation")?;
+    Ok(line.trim() == "yes")
+}
+
+fn print_delete(r: &DeleteReport, json: bool) -> anyhow::Result<i32> {
+    if json {
+        print_json(r)?;
+    } else {
+        println!("deleted backup {} ({})", r.backup, r.name);
+        println!(
+            "  shards: {} referenced, {} kept (shared with other backups), {} released, {} not released anywhere",
+            r.shards, r.shared, r.released, r.unreleased
+        );
+        println!("  catalogue: {}", r.catalogue);
+        let table: Vec<Vec<String>> = r
+            .holders
+            .iter()
+            .map(|h| {
+                vec![
+                    h.peer.clone(),
+                    h.released.to_string(),
+                    h.not_held.to_string(),
+                    h.failed.to_string(),
+                ]
+            })
+            .collect();
+        output::table(&["HOLDER", "RELEASED", "NOT HELD", "FAILED"], &table);
+        if r.unreleased > 0 {
+            println!("  shards not released keep their leases until the backup's expiry; nothing else holds them");
+        }
+    }
+    Ok(if r.holders.iter().any(|h| h.failed > 0) {
+        EXIT_INCOMPLETE
+    } else {
+        0
+    })
 }

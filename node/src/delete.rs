@@ -1,0 +1,265 @@
+//! `backup delete`: the owner lets a backup go (erasure on request).
+//!
+//! The owner's node finds every shard the backup references (root, manifest
+//! pieces, chunks) and keeps those another listed backup of the owner also
+//! references (dedup): deleting one backup never weakens another. The
+//! catalogue entry gives way to a tombstone, recorded locally first and then
+//! published (a holder serving an older record cannot bring it back). Then
+//! every shard left gets an owner-signed release of its lease, sent to the
+//! shard's responsible peers (with the spill margin repair uses) and applied
+//! to the local copy. A holder drops the lease and stops charging the owner;
+//! the copy itself goes when prune finds it with no live lease (`orphaned`),
+//! through quarantine like every other removal. Holders outside that set
+//! keep a lease that runs out at its expiry.
+
+use crate::distribute::Net;
+use crate::manifests;
+use crate::ops::{Ctx, OpError};
+use futures::StreamExt;
+use libp2p::PeerId;
+use serde::{Deserialize, Serialize};
+use shardnet_protocol::catalogue::{CatalogueEntry, Tombstone};
+use shardnet_protocol::lease::Release;
+use shardnet_protocol::manifest::EntryKind;
+use shardnet_protocol::wire::{Reject, Request, Response};
+use shardnet_protocol::{placement, repair, BackupId, MasterKey, ShardId, Terms};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// Releases in flight at once.
+const RELEASES_IN_FLIGHT: usize = 32;
+/// Times a release answered `Busy` (the peer's rate limit) is sent again.
+const BUSY_RETRIES: u32 = 6;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HolderRow {
+    pub peer: String,
+    /// Leases this peer dropped.
+    pub released: u64,
+    /// Shards this peer held no lease of ours on (not a holder, or already released).
+    pub not_held: u64,
+    /// Releases that failed (unreachable, refused, busy to the end).
+    pub failed: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeleteReport {
+    pub backup: BackupId,
+    pub name: String,
+    /// Distinct shards the backup references.
+    pub shards: usize,
+    /// Of those, kept because another listed backup references them too.
+    pub shared: usize,
+    /// Shards whose lease at least one holder (or this node) dropped.
+    pub released: usize,
+    /// Shards released nowhere: every holder asked was unreachable or had
+    /// no lease of ours (their leases run out at the backup's expiry).
+    pub unreleased: usize,
+    /// What happened to the catalogue record.
+    pub catalogue: String,
+    /// Per holder, this node first when it held copies.
+    pub holders: Vec<HolderRow>,
+}
+
+/// Every shard backup `id` references.
+fn shards_of(
+    src: &dyn crate::shards::ShardSource,
+    master: &MasterKey,
+    id: &BackupId,
+) -> Result<BTreeSet<ShardId>, manifests::LoadError> {
+    let (root, m) = manifests::load(src, master, id)?;
+    let mut out = BTreeSet::new();
+    out.insert(*id);
+    out.extend(root.pieces.iter().map(|p| p.id));
+    for e in &m.entries {
+        if let EntryKind::File { chunks, .. } = &e.kind {
+            out.extend(chunks.iter().map(|c| c.id));
+        }
+    }
+    Ok(out)
+}
+
+pub fn delete(ctx: &Ctx<'_>, id: &BackupId) -> Result<DeleteReport, OpError> {
+    let listed = crate::ops::backup_list(ctx, true)?;
+    let Some(entry) = listed.iter().find(|e| e.id == *id).cloned() else {
+        return Err(manifests::LoadError::Unknown(*id).into());
+    };
+    let src = ctx.source();
+    let mine = shards_of(src.as_ref(), &ctx.master, id)?;
+    // Shards another listed backup needs stay leased. Without its manifest
+    // nothing proves a shard is not shared: stop before changing anything.
+    let mut shared = BTreeSet::new();
+    for other in listed.iter().filter(|e| e.id != *id) {
+        let theirs = shards_of(src.as_ref(), &ctx.master, &other.id).map_err(|e| {
+            OpError::Swarm(format!(
+                "cannot tell which shards backup {} ({}) shares with {}: {e}. Nothing was deleted; retry when its holders are back",
+                other.id, other.info.name, id
+            ))
+        })?;
+        shared.extend(mine.intersection(&theirs).copied());
+    }
+    let release: Vec<ShardId> = mine.difference(&shared).copied().collect();
+    let now = crate::output::now_unix();
+    let tomb = Tombstone {
+        id: *id,
+        deleted_at: now,
+    };
+    ctx.store.delete_backup(&tomb)?;
+    let catalogue = match ctx.net {
+        Some(net) => match crate::catalogue::remove_from_catalogue(net, ctx.store, &ctx.master, &tomb) {
+            Ok(crate::catalogue::CatalogueUpkeep::Published { entries }) => {
+                format!("tombstone published; {entries} backups listed")
+            }
+            Ok(other) => format!(
+                "tombstone kept locally, not yet published ({other:?}); the catalogue upkeep publishes it"
+            ),
+            Err(e) => format!(
+                "tombstone kept locally, publishing failed ({e}); the catalogue upkeep retries"
+            ),
+        },
+        None => "tombstone kept locally (no daemon: start the node to publish it)".into(),
+    };
+    let terms = Terms::new(&ctx.master, entry.info.expires_at, 1);
+    let mut released: BTreeSet<ShardId> = BTreeSet::new();
+    let mut holders: BTreeMap<String, HolderRow> = BTreeMap::new();
+    let local = local_releases(ctx, &terms, &release, now, &mut released)?;
+    if local.released > 0 {
+        holders.insert(local.peer.clone(), local);
+    }
+    if let Some(net) = ctx.net {
+        remote_releases(
+            net,
+            &entry,
+            &terms,
+            &release,
+            now,
+            &mut released,
+            &mut holders,
+        );
+    }
+    info!(
+        backup = %id,
+        shards = mine.len(),
+        shared = shared.len(),
+        released = released.len(),
+        "backup deleted"
+    );
+    Ok(DeleteReport {
+        backup: *id,
+        name: entry.info.name,
+        shards: mine.len(),
+        shared: shared.len(),
+        released: released.len(),
+        unreleased: release.len() - released.len(),
+        catalogue,
+        holders: holders.into_values().collect(),
+    })
+}
+
+fn local_releases(
+    ctx: &Ctx<'_>,
+    terms: &Terms,
+    ids: &[ShardId],
+    now: u64,
+    released: &mut BTreeSet<ShardId>,
+) -> Result<HolderRow, OpError> {
+    let mut row = HolderRow {
+        peer: ctx.net.map_or_else(
+            || "this node".to_string(),
+            |n| n.client.local_peer_id().to_string(),
+        ),
+        released: 0,
+        not_held: 0,
+        failed: 0,
+    };
+    for id in ids {
+        let r = terms.release(id, now);
+        match ctx.store.release_lease(id, &r)? {
+            Some(size) => {
+                if let Some(net) = ctx.net {
+                    net.usage.release(&r.owner, size);
+                }
+                row.released += 1;
+                released.insert(*id);
+            }
+            None => row.not_held += 1,
+        }
+    }
+    Ok(row)
+}
+
+fn remote_releases(
+    net: &Net,
+    entry: &CatalogueEntry,
+    terms: &Terms,
+    ids: &[ShardId],
+    now: u64,
+    released: &mut BTreeSet<ShardId>,
+    holders: &mut BTreeMap<String, HolderRow>,
+) {
+    let candidates = net.view.candidates();
+    let local = net.client.local_peer_id();
+    let width = entry.info.tier.copies() as usize + repair::SPILL;
+    let sends: Vec<(ShardId, PeerId, Release)> = ids
+        .iter()
+        .flat_map(|id| {
+            let r = terms.release(id, now);
+            placement::responsible_set(id, 0, &candidates, width)
+                .into_iter()
+                .filter(|p| *p != local)
+                .map(move |p| (*id, p, r))
+        })
+        .collect();
+    let answers: Vec<(ShardId, PeerId, Result<bool, String>)> = net.handle.block_on(
+        futures::stream::iter(sends)
+            .map(|(id, peer, release)| {
+                let client = net.client.clone();
+                async move { (id, peer, send(&client, peer, id, release).await) }
+            })
+            .buffer_unordered(RELEASES_IN_FLIGHT)
+            .collect(),
+    );
+    for (id, peer, a) in answers {
+        let row = holders
+            .entry(peer.to_string())
+            .or_insert_with(|| HolderRow {
+                peer: peer.to_string(),
+                released: 0,
+                not_held: 0,
+                failed: 0,
+            });
+        match a {
+            Ok(true) => {
+                row.released += 1;
+                released.insert(id);
+            }
+            Ok(false) => row.not_held += 1,
+            Err(e) => {
+                warn!(%peer, shard = %id, "lease release failed: {e}");
+                row.failed += 1;
+            }
+        }
+    }
+    holders.retain(|_, r| r.released + r.failed > 0);
+}
+
+async fn send(
+    client: &crate::swarm::Client,
+    peer: PeerId,
+    id: ShardId,
+    release: Release,
+) -> Result<bool, String> {
+    for attempt in 0..=BUSY_RETRIES {
+        match client.request(peer, Request::Release { id, release }).await {
+            Ok(Response::Released(dropped)) => return Ok(dropped),
+            Ok(Response::Rejected(Reject::Busy)) if attempt < BUSY_RETRIES => {
+                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+            }
+            Ok(Response::Rejected(r)) => return Err(r.to_string()),
+            Ok(other) => return Err(format!("unexpected answer {other:?}")),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Err("busy".into())
+}
