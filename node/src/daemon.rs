@@ -340,6 +340,11 @@ pub async fn run_until(
         );
     }
     let store = Arc::new(dd.open_store()?);
+    for line in crate::prune::recover(&store, crate::output::now_unix())
+        .context("finishing prune jobs a crash interrupted")?
+    {
+        warn!("{line}");
+    }
     let usage = Arc::new(Usage::scan(&store)?);
     *usage.radius.lock().unwrap_or_else(|p| p.into_inner()) = load_radius(&dd, cfg.capacity);
     let known = load_known_peers(&dd);

@@ -26,6 +26,7 @@ pub mod daemon;
 pub mod datadir;
 pub mod delete;
 pub mod distribute;
+pub mod fault;
 pub mod manifests;
 pub mod membership;
 pub mod ops;

@@ -15,6 +15,8 @@ use shardnet_protocol::{lease, retention, ShardId};
 use shardnet_store::prune::{EntryState, JobEntry, JobState, PruneJob};
 use shardnet_store::{ShardMeta, ShardState, Store, StoreError};
 
+use crate::fault;
+
 /// Largest plan file accepted (a few million entries).
 const MAX_PLAN_LEN: u64 = 1 << 30;
 
@@ -190,6 +192,7 @@ pub fn run(
     job.log(now, format!("planned {} copies", plan.entries.len()));
     if !dry_run {
         store.put_prune_job(&job)?;
+        fault::point("prune-run");
     }
     for e in &plan.entries {
         let (skip, adopt) = match store.meta(&e.shard)? {
@@ -218,8 +221,11 @@ pub fn run(
             continue;
         } else {
             store.put_prune_entry(job.id, &entry)?;
+            fault::point("prune-run");
             let why = format!("prune job {}: {}: {}", job.id, e.class.name(), e.reason);
-            if adopt || store.quarantine(&e.shard, &why)?.is_some() {
+            let moved = adopt || store.quarantine(&e.shard, &why)?.is_some();
+            fault::point("prune-run");
+            if moved {
                 job.quarantined += 1;
                 job.quarantined_bytes += e.bytes;
                 entry.state = EntryState::Quarantined;
@@ -231,6 +237,9 @@ pub fn run(
         }
         if !dry_run {
             store.put_prune_entry(job.id, &entry)?;
+            if entry.state != EntryState::Skipped {
+                fault::point("prune-run");
+            }
         }
     }
     job.state = JobState::Done;
@@ -308,9 +317,17 @@ pub fn purge(store: &Store, id: u64, now: u64) -> Result<(PruneJob, Vec<ShardMet
     let mut job = job_in(
         store,
         id,
-        &[JobState::Done],
+        &[JobState::Done, JobState::Purging],
         "only a finished job whose copies are in quarantine can be purged",
     )?;
+    if job.state == JobState::Done {
+        job.state = JobState::Purging;
+        job.log(now, "purging".into());
+        store.put_prune_job(&job)?;
+    } else {
+        job.log(now, "purge resumed".into());
+    }
+    fault::point("prune-purge");
     let mut gone = Vec::new();
     for mut e in store.prune_entries(id)? {
         // An intent too: a crash may have kept the quarantine, not the entry.
@@ -327,6 +344,7 @@ pub fn purge(store: &Store, id: u64, now: u64) -> Result<(PruneJob, Vec<ShardMet
             (Verdict::Prune(c), why) if c == e.class => {
                 let proof = format!("prune job {id}: {}: {why}", c.name());
                 if let Some(m) = store.purge(&e.shard, &proof)? {
+                    fault::point("prune-purge");
                     job.purged += 1;
                     job.purged_bytes += m.size as u64;
                     e.state = EntryState::Purged;
@@ -344,6 +362,9 @@ pub fn purge(store: &Store, id: u64, now: u64) -> Result<(PruneJob, Vec<ShardMet
             }
         }
         store.put_prune_entry(id, &e)?;
+        if e.state == EntryState::Purged {
+            fault::point("prune-purge");
+        }
     }
     job.state = JobState::Purged;
     job.log(
@@ -352,6 +373,34 @@ pub fn purge(store: &Store, id: u64, now: u64) -> Result<(PruneJob, Vec<ShardMet
     );
     store.put_prune_job(&job)?;
     Ok((job, gone))
+}
+
+/// Finishes jobs a crash interrupted: a run (some copies quarantined, some
+/// not) is rolled back, a purge goes on. Called before anything else uses
+/// the store's jobs: at the node's start and by local prune commands.
+/// Returns what it did, one line per job.
+pub fn recover(store: &Store, now: u64) -> Result<Vec<String>, PruneError> {
+    let mut done = Vec::new();
+    for job in store.prune_jobs()? {
+        match job.state {
+            JobState::Running => {
+                let j = rollback(store, job.id, now)?;
+                done.push(format!(
+                    "prune job {} was interrupted while running: rolled back ({} copies restored)",
+                    j.id, j.restored
+                ));
+            }
+            JobState::Purging => {
+                let (j, _) = purge(store, job.id, now)?;
+                done.push(format!(
+                    "prune job {} was interrupted while purging: purge finished ({} copies purged)",
+                    j.id, j.purged
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(done)
 }
 
 /// A job and its entries, for `prune status`.

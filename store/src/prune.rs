@@ -29,6 +29,9 @@ pub enum JobState {
     Done,
     RolledBack,
     Purged,
+    /// Deleting its quarantined copies (or interrupted while doing so: the
+    /// next start finishes the purge).
+    Purging,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

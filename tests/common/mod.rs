@@ -11,7 +11,7 @@ pub mod liar;
 pub mod swarm;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Deadline for any single CLI command in a test.
@@ -84,10 +84,21 @@ impl Env {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn shardnet");
+        // Drain both pipes while waiting: an output over the pipe buffer
+        // (64 KiB) would otherwise block the child forever.
+        let drain = |mut r: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut v = Vec::new();
+                let _ = r.read_to_end(&mut v);
+                v
+            })
+        };
+        let out = drain(Box::new(child.stdout.take().expect("stdout")));
+        let err = drain(Box::new(child.stderr.take().expect("stderr")));
         let start = Instant::now();
-        loop {
-            if child.try_wait().expect("wait").is_some() {
-                break;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
             }
             if start.elapsed() > COMMAND_DEADLINE {
                 let _ = child.kill();
@@ -95,12 +106,9 @@ impl Env {
                 panic!("shardnet {args:?} exceeded {COMMAND_DEADLINE:?}");
             }
             std::thread::sleep(Duration::from_millis(20));
-        }
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = child.wait_with_output().expect("output");
+        };
+        let stdout = out.join().expect("stdout reader");
+        let stderr = err.join().expect("stderr reader");
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),

@@ -23,7 +23,15 @@ fn call<B: Serialize, T: DeserializeOwned>(
 ) -> anyhow::Result<T> {
     match target(dd) {
         Target::Daemon(c) => c.post(path, body),
-        Target::Local => Ok(local(&dd.open_store()?)?),
+        Target::Local => {
+            let store = dd.open_store()?;
+            for line in crate::prune::recover(&store, output::now_unix())
+                .context("finishing prune jobs a crash interrupted")?
+            {
+                eprintln!("{line}");
+            }
+            Ok(local(&store)?)
+        }
     }
 }
 
