@@ -90,7 +90,10 @@ fn expired_copies_are_planned_quarantined_rolled_back_and_purged() {
             .map(|b| b["id"].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(ids(&["backup", "list", "--json"]), [silver.clone()]);
+    assert_eq!(
+        ids(&["backup", "list", "--json"]),
+        std::slice::from_ref(&silver)
+    );
     assert_eq!(ids(&["backup", "list", "--all", "--json"]).len(), 2);
 
     let plan_file = env.path("plan.json");

@@ -127,6 +127,8 @@ pub enum PruneCommand {
         /// Write the plan to this file, for `prune run --plan`.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        filter: PlanFilterArgs,
     },
     /// Start a job: re-check every entry now and move the copies still in
     /// their class to quarantine (bytes kept until `prune purge`).
@@ -140,6 +142,8 @@ pub enum PruneCommand {
         /// Check and count only; no job, nothing changed.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        filter: PlanFilterArgs,
     },
     /// Every prune job, oldest first.
     Jobs,
@@ -149,6 +153,22 @@ pub enum PruneCommand {
     Rollback { job: u64 },
     /// Delete the bytes of the job's quarantined copies still in their class.
     Purge { job: u64 },
+}
+
+/// Narrowing a prune plan.
+#[derive(Debug, Clone, Args)]
+pub struct PlanFilterArgs {
+    /// Only copies whose leases ask for this tier's copies (critical, gold,
+    /// silver, bronze); copies without a lease have no tier.
+    #[arg(long)]
+    pub tier: Option<Tier>,
+    /// Only copies stored longer ago than this (30d, 6months).
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<humantime::Duration>,
+    /// Only as much as frees SIZE (20GiB), in the emergency reclaim's order:
+    /// expired, then orphaned, then redundant, largest first.
+    #[arg(long, value_name = "SIZE")]
+    pub reclaim: Option<bytesize::ByteSize>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -520,6 +520,14 @@ pub async fn run_until(
     ));
     let scrub = crate::scrub::Scrub::new(store.clone(), cfg.scrub_period, cfg.scrub_tranquility);
     let scrub_task = tokio::spawn(scrub.clone().run(stop_rx.clone()));
+    let reclaim = Arc::new(crate::reclaim::Reclaim::default());
+    let reclaim_task = tokio::spawn(reclaim.clone().run(
+        store.clone(),
+        usage.clone(),
+        cfg.capacity,
+        cfg.scan_interval.max(Duration::from_secs(1)),
+        stop_rx.clone(),
+    ));
     let trim_task = tokio::spawn(audit_trim(
         store.clone(),
         cfg.audit_retention,
@@ -543,6 +551,7 @@ pub async fn run_until(
         capacity: cfg.capacity,
         quota_per_owner: cfg.quota_per_owner,
         progress: indicatif::ProgressBar::hidden(),
+        reclaim,
     });
     let api_task = tokio::spawn(
         axum::serve(listener, server::router(shared))
@@ -563,6 +572,7 @@ pub async fn run_until(
             scrub_task.abort_handle(),
             catalogue_task.abort_handle(),
             trim_task.abort_handle(),
+            reclaim_task.abort_handle(),
             hb_task.abort_handle(),
             swarm_task.abort_handle(),
             router.abort_handle(),
@@ -578,6 +588,7 @@ pub async fn run_until(
             let _ = scrub_task.await;
             let _ = catalogue_task.await;
             let _ = trim_task.await;
+            let _ = reclaim_task.await;
             let _ = hb_task.await;
             let _ = swarm_task.await;
             let _ = router.await;
@@ -599,6 +610,7 @@ pub async fn run_until(
         let _ = scrub_task.await;
         let _ = catalogue_task.await;
         let _ = trim_task.await;
+        let _ = reclaim_task.await;
         let _ = hb_task.await;
         let _ = swarm_task.await;
         drop(client);

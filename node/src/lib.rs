@@ -32,6 +32,7 @@ pub mod membership;
 pub mod ops;
 pub mod output;
 pub mod prune;
+pub mod reclaim;
 pub mod repair;
 pub mod restore;
 pub mod scrub;

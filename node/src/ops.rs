@@ -337,6 +337,8 @@ pub struct PruneRunRequest {
     pub plan: Option<PathBuf>,
     pub classes: Vec<shardnet_protocol::prune::Class>,
     pub dry_run: bool,
+    #[serde(default)]
+    pub filter: crate::prune::PlanFilter,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -351,6 +353,7 @@ pub fn prune_plan(
     Ok(crate::prune::plan(
         store,
         &req.classes,
+        &req.filter,
         crate::output::now_unix(),
     )?)
 }
@@ -362,7 +365,7 @@ pub fn prune_run(
     let now = crate::output::now_unix();
     let plan = match &req.plan {
         Some(path) => crate::prune::read_plan(path)?,
-        None => crate::prune::plan(store, &req.classes, now)?,
+        None => crate::prune::plan(store, &req.classes, &req.filter, now)?,
     };
     Ok(crate::prune::run(store, &plan, req.dry_run, now)?)
 }

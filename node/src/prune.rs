@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 use shardnet_protocol::prune::{self, Class, LocalCopy, Verdict};
-use shardnet_protocol::{lease, retention, ShardId};
+use shardnet_protocol::{lease, reclaim, retention, ShardId, Tier};
 use shardnet_store::prune::{EntryState, JobEntry, JobState, PruneJob};
 use shardnet_store::{ShardMeta, ShardState, Store, StoreError};
 
@@ -44,6 +44,29 @@ pub struct PlanEntry {
     pub class: Class,
     pub bytes: u64,
     pub reason: String,
+    /// The tier whose copy count the leases ask for (none without a lease).
+    #[serde(default)]
+    pub tier: Option<Tier>,
+}
+
+/// What narrows a plan beyond its classes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanFilter {
+    /// Only copies of this tier.
+    pub tier: Option<Tier>,
+    /// Only copies stored more than this many seconds ago.
+    pub older_than: Option<u64>,
+    /// Only as many copies as free this many bytes, in reclaim order
+    /// (`protocol::reclaim::pick`).
+    pub reclaim: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierTotal {
+    /// A tier as JSON names it elsewhere ("Bronze"), or "none" (no lease).
+    pub tier: String,
+    pub shards: u64,
+    pub bytes: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +84,10 @@ pub struct PrunePlan {
     pub totals: Vec<ClassTotal>,
     /// Bad here, no healthy copy proven anywhere: reported, never deleted.
     pub lost: Vec<ShardId>,
+    #[serde(default)]
+    pub filter: PlanFilter,
+    #[serde(default)]
+    pub tiers: Vec<TierTotal>,
     /// BLAKE3 (hex) of the fields above: `prune run` refuses an edited plan.
     pub hash: String,
 }
@@ -69,7 +96,10 @@ pub struct PrunePlan {
 /// encoder would hash every oversized plan alike). Serialising these plain
 /// types cannot fail; if it did, the hash would match nothing.
 fn plan_hash(p: &PrunePlan) -> String {
-    let body = (&p.created_at, &p.classes, &p.entries, &p.totals, &p.lost);
+    let body = (
+        (&p.created_at, &p.classes, &p.entries, &p.totals, &p.lost),
+        (&p.filter, &p.tiers),
+    );
     let mut h = blake3::Hasher::new();
     match serde_json::to_writer(&mut h, &body) {
         Ok(()) => h.finalize().to_hex().to_string(),
@@ -117,8 +147,21 @@ fn verdict(m: &ShardMeta, now: u64) -> (Verdict, String) {
     (v, prune::reason(&c, v, prune::MIN_COPIES))
 }
 
-/// Every local copy in `classes` (all when empty) that may leave now.
-pub fn plan(store: &Store, classes: &[Class], now: u64) -> Result<PrunePlan, StoreError> {
+/// The tier whose copy count `copies` is.
+fn tier_of(copies: usize) -> Option<Tier> {
+    Tier::ALL
+        .into_iter()
+        .find(|t| t.copies() as usize == copies)
+}
+
+/// Every local copy in `classes` (all when empty) that may leave now and
+/// passes `filter`.
+pub fn plan(
+    store: &Store,
+    classes: &[Class],
+    filter: &PlanFilter,
+    now: u64,
+) -> Result<PrunePlan, StoreError> {
     let classes: Vec<Class> = if classes.is_empty() {
         Class::ALL.to_vec()
     } else {
@@ -132,13 +175,23 @@ pub fn plan(store: &Store, classes: &[Class], now: u64) -> Result<PrunePlan, Sto
             m.state,
             ShardState::Healthy | ShardState::Corrupted | ShardState::Quarantined
         ) {
+            let tier = (!m.leases.is_empty())
+                .then(|| tier_of(lease::copies_wanted(&m.leases, now)))
+                .flatten();
+            let old_enough = filter
+                .older_than
+                .is_none_or(|age| m.stored_at.saturating_add(age) <= now);
+            let in_tier = filter.tier.is_none_or(|t| tier == Some(t));
             match verdict(&m, now) {
-                (Verdict::Prune(class), reason) if classes.contains(&class) => {
+                (Verdict::Prune(class), reason)
+                    if classes.contains(&class) && old_enough && in_tier =>
+                {
                     entries.push(PlanEntry {
                         shard: id,
                         class,
                         bytes: m.size as u64,
                         reason,
+                        tier,
                     })
                 }
                 (Verdict::Lost, _) => lost.push(id),
@@ -147,6 +200,29 @@ pub fn plan(store: &Store, classes: &[Class], now: u64) -> Result<PrunePlan, Sto
         }
         true
     })?;
+    if let Some(budget) = filter.reclaim {
+        let cands: Vec<(Class, u64)> = entries.iter().map(|e| (e.class, e.bytes)).collect();
+        let mut picked: Vec<Option<PlanEntry>> = entries.into_iter().map(Some).collect();
+        entries = reclaim::pick(&cands, budget)
+            .into_iter()
+            .filter_map(|i| picked[i].take())
+            .collect();
+    }
+    let mut tiers: Vec<TierTotal> = Vec::new();
+    for e in &entries {
+        let name = e.tier.map_or("none".to_string(), |t| format!("{t:?}"));
+        match tiers.iter_mut().find(|t| t.tier == name) {
+            Some(t) => {
+                t.shards += 1;
+                t.bytes += e.bytes;
+            }
+            None => tiers.push(TierTotal {
+                tier: name,
+                shards: 1,
+                bytes: e.bytes,
+            }),
+        }
+    }
     let totals = classes
         .iter()
         .map(|c| {
@@ -164,6 +240,8 @@ pub fn plan(store: &Store, classes: &[Class], now: u64) -> Result<PrunePlan, Sto
         entries,
         totals,
         lost,
+        filter: filter.clone(),
+        tiers,
         hash: String::new(),
     };
     p.hash = plan_hash(&p);

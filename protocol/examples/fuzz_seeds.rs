@@ -70,24 +70,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         new_shards: 2,
         new_bytes: 4000,
     };
-    let catalogue = SignedCatalogue::create(&master, &[entry.clone()], 7, [3; 12])?;
+    let catalogue = SignedCatalogue::create(&master, std::slice::from_ref(&entry), 7, [3; 12])?;
     let requests = [
         (
             "store",
             Request::Store {
                 id,
-                leases: vec![lease.clone()],
+                leases: vec![lease],
                 bytes: sealed.bytes()[..64].to_vec(),
                 avoid: Some(avoid),
             },
         ),
-        (
-            "renew",
-            Request::Renew {
-                id,
-                lease: lease.clone(),
-            },
-        ),
+        ("renew", Request::Renew { id, lease }),
         ("fetch", Request::Fetch { id }),
         (
             "has",

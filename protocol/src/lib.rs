@@ -36,6 +36,7 @@ pub mod placement_index;
 pub mod proof;
 pub mod prune;
 pub mod purge;
+pub mod reclaim;
 pub mod repair;
 pub mod reputation;
 pub mod retention;

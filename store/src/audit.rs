@@ -238,11 +238,8 @@ pub(crate) fn check_chain(
             broken(&mut r, seq);
         }
         match last {
-            Some((s, h)) if s + 1 == seq => {
-                if h != prev {
-                    broken(&mut r, seq);
-                }
-            }
+            Some((s, h)) if s + 1 == seq && h != prev => broken(&mut r, seq),
+            Some((s, _)) if s + 1 == seq => {}
             Some(_) => r.gaps.push(seq),
             None => {}
         }

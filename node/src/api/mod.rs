@@ -49,4 +49,7 @@ pub struct NodeStatus {
     pub id_difficulty: u8,
     #[serde(default)]
     pub unadmitted_heartbeats: u64,
+    /// Conditions the operator should act on (emergency reclaim running).
+    #[serde(default)]
+    pub alerts: Vec<crate::reclaim::Alert>,
 }

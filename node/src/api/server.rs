@@ -33,6 +33,7 @@ pub struct Shared {
     /// Progress of the latest long operation (backup or restore), for the CLI
     /// to draw; never drawn here.
     pub progress: indicatif::ProgressBar,
+    pub reclaim: Arc<crate::reclaim::Reclaim>,
 }
 
 type AppState = Arc<Shared>;
@@ -114,6 +115,7 @@ async fn status(State(s): State<AppState>) -> Result<Json<NodeStatus>, ApiError>
         pressure: net.pressure,
         id_difficulty: s.net.view.difficulty(),
         unadmitted_heartbeats: s.net.view.unadmitted(),
+        alerts: s.reclaim.alert().into_iter().collect(),
     }))
 }
 

@@ -116,6 +116,9 @@ pub(super) fn run(dd: &DataDir, cmd: NodeCommand, json: bool) -> anyhow::Result<
                 p.commands_dropped,
                 output::size(p.response_bytes_in_flight)
             );
+            for a in &s.alerts {
+                println!("ALERT      since {}: {}", output::time(a.since), a.message);
+            }
             Ok(0)
         }
     }

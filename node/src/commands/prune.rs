@@ -35,6 +35,14 @@ fn call<B: Serialize, T: DeserializeOwned>(
     }
 }
 
+fn plan_filter(a: &crate::cli::PlanFilterArgs) -> crate::prune::PlanFilter {
+    crate::prune::PlanFilter {
+        tier: a.tier,
+        older_than: a.older_than.map(|d| d.as_secs()),
+        reclaim: a.reclaim.map(|b| b.as_u64()),
+    }
+}
+
 fn classes(names: &[String]) -> anyhow::Result<Vec<Class>> {
     names
         .iter()
@@ -44,11 +52,12 @@ fn classes(names: &[String]) -> anyhow::Result<Vec<Class>> {
 
 pub(super) fn run(dd: &DataDir, cmd: PruneCommand, json: bool) -> anyhow::Result<i32> {
     match cmd {
-        PruneCommand::Plan { class, out } => {
+        PruneCommand::Plan { class, out, filter } => {
             let req = PruneRunRequest {
                 plan: None,
                 classes: classes(&class)?,
                 dry_run: true,
+                filter: plan_filter(&filter),
             };
             let plan: PrunePlan = call(dd, "/v1/prune/plan", &req, |s| ops::prune_plan(s, &req))?;
             if let Some(path) = &out {
@@ -66,8 +75,14 @@ pub(super) fn run(dd: &DataDir, cmd: PruneCommand, json: bool) -> anyhow::Result
             plan,
             class,
             dry_run,
+            filter,
         } => {
+            let filtered =
+                filter.tier.is_some() || filter.older_than.is_some() || filter.reclaim.is_some();
             let plan = match &plan {
+                Some(_) if filtered => anyhow::bail!(
+                    "--tier, --older-than and --reclaim shape a new plan: give them to `prune plan`, not with --plan"
+                ),
                 Some(path) => Some(
                     std::path::absolute(path)
                         .with_context(|| format!("resolving {}", path.display()))?,
@@ -81,6 +96,7 @@ pub(super) fn run(dd: &DataDir, cmd: PruneCommand, json: bool) -> anyhow::Result
                 plan,
                 classes: classes(&class)?,
                 dry_run,
+                filter: plan_filter(&filter),
             };
             let job: PruneJob = call(dd, "/v1/prune/run", &req, |s| ops::prune_run(s, &req))?;
             print_job(&job, json, dry_run)?;
@@ -189,6 +205,27 @@ fn print_plan(p: &PrunePlan, out: Option<&std::path::Path>) {
             t.class.name(),
             t.shards,
             output::size(t.bytes)
+        );
+    }
+    for t in &p.tiers {
+        println!(
+            "tier {:<7} {:>8} shards {:>12}",
+            t.tier,
+            t.shards,
+            output::size(t.bytes)
+        );
+    }
+    if let Some(r) = p.filter.reclaim {
+        let planned: u64 = p.entries.iter().map(|e| e.bytes).sum();
+        println!(
+            "reclaim {}: this plan frees {}{}",
+            output::size(r),
+            output::size(planned),
+            if planned < r {
+                " (all there is to prune; the rest must be handed off to peers)"
+            } else {
+                ""
+            }
         );
     }
     for e in p.entries.iter().take(20) {

@@ -1,0 +1,181 @@
+//! Emergency reclaim: a node whose store passes 95% of `--capacity`, or whose
+//! disk passes 95%, frees space by itself before it runs out.
+//!
+//! Each check plans a prune of the copies no live lease wants (expired, then
+//! orphaned, largest first: `protocol::reclaim::pick`) for just the bytes
+//! that bring it back to 90%, runs the plan as a prune job, and purges the
+//! job at once: the grace that quarantine gives to live data is not owed
+//! to copies whose every owner let them go, and a full disk fails every
+//! store. What is still over after that is the shedding's: a node above its
+//! capacity narrows its storage radius and hands the farthest copies off,
+//! each dropped only once its copies are proven elsewhere (repair scan).
+//!
+//! While the node is over the threshold an alert shows in `node status`
+//! and the log; it clears after two checks in a row find it below.
+
+use crate::prune::{self, PlanFilter, PruneError};
+use crate::storage::Usage;
+use serde::{Deserialize, Serialize};
+use shardnet_protocol::prune::Class;
+use shardnet_protocol::reclaim::{self, Fill};
+use shardnet_store::Store;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+/// An alert raised by the reclaim.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub since: u64,
+    pub message: String,
+}
+
+/// The reclaim's state, shared with the status API.
+#[derive(Default)]
+pub struct Reclaim {
+    alert: Mutex<Option<Alert>>,
+    /// Checks in a row that found the node below the threshold.
+    calm: Mutex<u32>,
+}
+
+/// What one check did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Bytes it had to free (0: below the threshold).
+    pub need: u64,
+    /// The prune job it ran, if any.
+    pub job: Option<u64>,
+    pub freed: u64,
+}
+
+/// Used and total bytes of the file system holding `path` (0, 0 if unknown).
+pub fn disk(path: &Path) -> (u64, u64) {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return (0, 0);
+    };
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid C string and a zeroed out-parameter of the right type.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return (0, 0);
+    }
+    let frsize = st.f_frsize as u64;
+    let total = st.f_blocks as u64 * frsize;
+    let free = st.f_bfree as u64 * frsize;
+    (total.saturating_sub(free), total)
+}
+
+/// How full the node is now.
+pub fn fill(store: &Store, usage: &Usage, capacity: u64) -> Fill {
+    let (disk_used, disk_total) = disk(store.path());
+    Fill {
+        used: usage.used.load(Ordering::Relaxed),
+        capacity,
+        disk_used,
+        disk_total,
+    }
+}
+
+/// One check: plans, runs and purges a reclaim when the node is over the
+/// threshold.
+pub fn check(store: &Store, usage: &Usage, f: &Fill, now: u64) -> Result<Outcome, PruneError> {
+    let Some(need) = reclaim::need(f, reclaim::THRESHOLD, reclaim::TARGET) else {
+        return Ok(Outcome::default());
+    };
+    let filter = PlanFilter {
+        reclaim: Some(need),
+        ..Default::default()
+    };
+    let plan = prune::plan(store, &[Class::Expired, Class::Orphaned], &filter, now)?;
+    if plan.entries.is_empty() {
+        return Ok(Outcome {
+            need,
+            ..Default::default()
+        });
+    }
+    let job = prune::run(store, &plan, false, now)?;
+    let (job, gone) = prune::purge(store, job.id, now)?;
+    for m in &gone {
+        let owners: Vec<_> = m.leases.iter().map(|l| l.owner).collect();
+        usage.sub(m.size as u64, &owners);
+    }
+    Ok(Outcome {
+        need,
+        job: Some(job.id),
+        freed: job.purged_bytes,
+    })
+}
+
+impl Reclaim {
+    pub fn alert(&self) -> Option<Alert> {
+        self.alert.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn raise(&self, f: &Fill, o: &Outcome, now: u64) {
+        let mut a = self.alert.lock().unwrap_or_else(|p| p.into_inner());
+        *self.calm.lock().unwrap_or_else(|p| p.into_inner()) = 0;
+        let message = format!(
+            "storage at {:.1}% (threshold {:.0}%): emergency reclaim {}",
+            f.ratio() * 100.0,
+            reclaim::THRESHOLD * 100.0,
+            match o.job {
+                Some(j) => format!(
+                    "freed {} of {} needed (prune job {j})",
+                    crate::output::size(o.freed),
+                    crate::output::size(o.need)
+                ),
+                None => format!(
+                    "found nothing expired or orphaned to free ({} needed): copies are handed off once the node is over its capacity",
+                    crate::output::size(o.need)
+                ),
+            }
+        );
+        warn!("{message}");
+        let since = a.as_ref().map_or(now, |x| x.since);
+        *a = Some(Alert { since, message });
+    }
+
+    fn calm_down(&self) {
+        let mut calm = self.calm.lock().unwrap_or_else(|p| p.into_inner());
+        *calm += 1;
+        let mut a = self.alert.lock().unwrap_or_else(|p| p.into_inner());
+        if *calm >= 2 && a.is_some() {
+            info!("storage back below the reclaim threshold: alert cleared");
+            *a = None;
+        }
+    }
+
+    /// Checks every `every` until `stop`.
+    pub async fn run(
+        self: Arc<Self>,
+        store: Arc<Store>,
+        usage: Arc<Usage>,
+        capacity: u64,
+        every: Duration,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tick.tick() => {}
+            }
+            let (st, us) = (store.clone(), usage.clone());
+            let now = crate::output::now_unix();
+            let r = tokio::task::spawn_blocking(move || {
+                let f = fill(&st, &us, capacity);
+                check(&st, &us, &f, now).map(|o| (f, o))
+            })
+            .await;
+            match r {
+                Ok(Ok((f, o))) if o.need > 0 => self.raise(&f, &o, now),
+                Ok(Ok(_)) => self.calm_down(),
+                Ok(Err(e)) => warn!("emergency reclaim failed: {e}"),
+                Err(e) => warn!("emergency reclaim task failed: {e}"),
+            }
+        }
+    }
+}
