@@ -156,19 +156,23 @@ fn union(
     store: &Store,
     master: &MasterKey,
 ) -> Result<(Contents, u64, usize), String> {
+    // Where records differ on one backup (its tier or expiry changed), the
+    // first version seen wins: this node's own, then the newest record's.
     let mut all = Contents::default();
+    let local = store.list_backups().map_err(|e| e.to_string())?;
+    let gone = store.tombstones().map_err(|e| e.to_string())?;
+    add(&mut all, local, gone);
     let newest = r.newest().map(|c| c.seq);
     let mut newest_len = 0;
-    for c in &r.records {
+    let mut records: Vec<&SignedCatalogue> = r.records.iter().collect();
+    records.sort_by_key(|c| std::cmp::Reverse(c.seq));
+    for c in records {
         let opened = c.open_contents(master).map_err(|e| e.to_string())?;
         if Some(c.seq) == newest {
             newest_len = opened.entries.len() + opened.tombstones.len();
         }
         add(&mut all, opened.entries, opened.tombstones);
     }
-    let local = store.list_backups().map_err(|e| e.to_string())?;
-    let gone = store.tombstones().map_err(|e| e.to_string())?;
-    add(&mut all, local, gone);
     let tombstones = std::mem::take(&mut all.tombstones);
     all.entries
         .retain(|e| !tombstones.iter().any(|t| t.id == e.id));

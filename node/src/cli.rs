@@ -54,6 +54,10 @@ pub enum Command {
     /// operator action, hash-chained.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// How long and in how many copies backups are kept: extend, change
+    /// tier, audit.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Plan and run the removal of local copies that are no longer wanted
     /// (expired, orphaned), through quarantine, with rollback and purge.
     #[command(subcommand)]
@@ -153,6 +157,30 @@ pub enum PruneCommand {
     Rollback { job: u64 },
     /// Delete the bytes of the job's quarantined copies still in their class.
     Purge { job: u64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Keep a backup longer: every shard's lease is re-signed with the later
+    /// expiry and renewed on its holders.
+    Extend {
+        id: BackupId,
+        /// How much longer (1y, 6months, 30d).
+        #[arg(long, value_name = "DURATION")]
+        by: humantime::Duration,
+    },
+    /// Move a backup to another tier (critical, gold, silver, bronze): its
+    /// copies and its term from creation. Raising adds copies through repair;
+    /// lowering replaces the leases (owner-signed), and the surplus copies
+    /// are then quarantined and pruned.
+    Tier { id: BackupId, tier: Tier },
+    /// Every backup against its tier: expiry, copies proven now against the
+    /// target, warnings ahead of expiry; and expired copies still held here.
+    Audit {
+        /// Warn about backups expiring within this long.
+        #[arg(long, default_value = "30d", value_name = "DURATION")]
+        warn: humantime::Duration,
+    },
 }
 
 /// Narrowing a prune plan.

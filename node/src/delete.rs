@@ -21,16 +21,13 @@ use serde::{Deserialize, Serialize};
 use shardnet_protocol::catalogue::{CatalogueEntry, Tombstone};
 use shardnet_protocol::lease::Release;
 use shardnet_protocol::manifest::EntryKind;
-use shardnet_protocol::wire::{Reject, Request, Response};
+use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::{placement, repair, BackupId, MasterKey, ShardId, Terms};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 use tracing::{info, warn};
 
 /// Releases in flight at once.
 const RELEASES_IN_FLIGHT: usize = 32;
-/// Times a release answered `Busy` (the peer's rate limit) is sent again.
-const BUSY_RETRIES: u32 = 6;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HolderRow {
@@ -63,7 +60,7 @@ pub struct DeleteReport {
 }
 
 /// Every shard backup `id` references.
-fn shards_of(
+pub(crate) fn shards_of(
     src: &dyn crate::shards::ShardSource,
     master: &MasterKey,
     id: &BackupId,
@@ -80,25 +77,35 @@ fn shards_of(
     Ok(out)
 }
 
-pub fn delete(ctx: &Ctx<'_>, id: &BackupId) -> Result<DeleteReport, OpError> {
-    let listed = crate::ops::backup_list(ctx, true)?;
-    let Some(entry) = listed.iter().find(|e| e.id == *id).cloned() else {
-        return Err(manifests::LoadError::Unknown(*id).into());
-    };
+/// The shards of backup `id`, and those of them another backup in `listed`
+/// references too. Without the other's manifest nothing proves a shard is
+/// not shared: an error then, before anything changes.
+pub(crate) fn shards_and_shared(
+    ctx: &Ctx<'_>,
+    listed: &[CatalogueEntry],
+    id: &BackupId,
+) -> Result<(BTreeSet<ShardId>, BTreeSet<ShardId>), OpError> {
     let src = ctx.source();
     let mine = shards_of(src.as_ref(), &ctx.master, id)?;
-    // Shards another listed backup needs stay leased. Without its manifest
-    // nothing proves a shard is not shared: stop before changing anything.
     let mut shared = BTreeSet::new();
     for other in listed.iter().filter(|e| e.id != *id) {
         let theirs = shards_of(src.as_ref(), &ctx.master, &other.id).map_err(|e| {
             OpError::Swarm(format!(
-                "cannot tell which shards backup {} ({}) shares with {}: {e}. Nothing was deleted; retry when its holders are back",
+                "cannot tell which shards backup {} ({}) shares with {}: {e}. Nothing was changed; retry when its holders are back",
                 other.id, other.info.name, id
             ))
         })?;
         shared.extend(mine.intersection(&theirs).copied());
     }
+    Ok((mine, shared))
+}
+
+pub fn delete(ctx: &Ctx<'_>, id: &BackupId) -> Result<DeleteReport, OpError> {
+    let listed = crate::ops::backup_list(ctx, true)?;
+    let Some(entry) = listed.iter().find(|e| e.id == *id).cloned() else {
+        return Err(manifests::LoadError::Unknown(*id).into());
+    };
+    let (mine, shared) = shards_and_shared(ctx, &listed, id)?;
     let release: Vec<ShardId> = mine.difference(&shared).copied().collect();
     let now = crate::output::now_unix();
     let tomb = Tombstone {
@@ -175,7 +182,7 @@ fn local_releases(
     };
     for id in ids {
         let r = terms.release(id, now);
-        match ctx.store.release_lease(id, &r)? {
+        match ctx.store.release_lease(id, &r, None)? {
             Some(size) => {
                 if let Some(net) = ctx.net {
                     net.usage.release(&r.owner, size);
@@ -215,7 +222,20 @@ fn remote_releases(
         futures::stream::iter(sends)
             .map(|(id, peer, release)| {
                 let client = net.client.clone();
-                async move { (id, peer, send(&client, peer, id, release).await) }
+                let req = Request::Release {
+                    id,
+                    release: Box::new(release),
+                    replacement: None,
+                };
+                async move {
+                    let a = match crate::lifecycle::ask(&client, peer, req).await {
+                        Ok(Response::Released(dropped)) => Ok(dropped),
+                        Ok(Response::Rejected(r)) => Err(r.to_string()),
+                        Ok(other) => Err(format!("unexpected answer {other:?}")),
+                        Err(e) => Err(e),
+                    };
+                    (id, peer, a)
+                }
             })
             .buffer_unordered(RELEASES_IN_FLIGHT)
             .collect(),
@@ -242,24 +262,4 @@ fn remote_releases(
         }
     }
     holders.retain(|_, r| r.released + r.failed > 0);
-}
-
-async fn send(
-    client: &crate::swarm::Client,
-    peer: PeerId,
-    id: ShardId,
-    release: Release,
-) -> Result<bool, String> {
-    for attempt in 0..=BUSY_RETRIES {
-        match client.request(peer, Request::Release { id, release }).await {
-            Ok(Response::Released(dropped)) => return Ok(dropped),
-            Ok(Response::Rejected(Reject::Busy)) if attempt < BUSY_RETRIES => {
-                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
-            }
-            Ok(Response::Rejected(r)) => return Err(r.to_string()),
-            Ok(other) => return Err(format!("unexpected answer {other:?}")),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    Err("busy".into())
 }

@@ -27,6 +27,7 @@ pub mod datadir;
 pub mod delete;
 pub mod distribute;
 pub mod fault;
+pub mod lifecycle;
 pub mod manifests;
 pub mod membership;
 pub mod ops;

@@ -261,9 +261,18 @@ pub async fn run(
                     let usage = usage.clone();
                     tokio::spawn(async move {
                         let resp = tokio::task::spawn_blocking(move || match other {
-                            Request::Release { id, release } => {
-                                release_lease(&store, &usage, peer, &id, &release)
-                            }
+                            Request::Release {
+                                id,
+                                release,
+                                replacement,
+                            } => release_lease(
+                                &store,
+                                &usage,
+                                peer,
+                                &id,
+                                &release,
+                                replacement.map(|l| *l),
+                            ),
                             other => answer(&store, peer, other, (&view, keeps_owner), room),
                         })
                         .await
@@ -400,14 +409,23 @@ fn release_lease(
     peer: PeerId,
     id: &ShardId,
     release: &shardnet_protocol::lease::Release,
+    replacement: Option<Lease>,
 ) -> Response {
-    if let Err(e) = release.verify(id, crate::output::now_unix()) {
+    let now = crate::output::now_unix();
+    let checked = release.verify(id, now).and_then(|()| match &replacement {
+        Some(l) if l.owner != release.owner => Err(lease::LeaseError::BadSignature),
+        Some(l) => l.verify(id, now),
+        None => Ok(()),
+    });
+    if let Err(e) = checked {
         warn!(%peer, shard = %id, "refused a lease release: {e}");
         return Response::Rejected(Reject::BadLease(e.to_string()));
     }
-    match store.release_lease(id, release) {
+    match store.release_lease(id, release, replacement) {
         Ok(Some(size)) => {
-            usage.release(&release.owner, size);
+            if replacement.is_none() {
+                usage.release(&release.owner, size);
+            }
             Response::Released(true)
         }
         Ok(None) => Response::Released(false),

@@ -33,8 +33,15 @@ pub fn wire_request(data: &[u8]) {
         Request::Renew { id, lease } => {
             let _ = lease.verify(id, 1_700_000_000);
         }
-        Request::Release { id, release } => {
+        Request::Release {
+            id,
+            release,
+            replacement,
+        } => {
             let _ = release.verify(id, 1_700_000_000);
+            if let Some(l) = replacement {
+                let _ = l.verify(id, 1_700_000_000);
+            }
         }
         Request::Has { ids } => {
             let _ = wire::check_has(ids);

@@ -59,8 +59,14 @@ pub enum Request {
     /// `sample::MAX_SAMPLES` offsets).
     Sample { id: ShardId, offsets: Vec<u64> },
     /// Drop the owner's lease on a shard, as its signed `release` says
-    /// (`backup delete`); the copy stays until prune finds it unleased.
-    Release { id: ShardId, release: Release },
+    /// (`backup delete`; the copy stays until prune finds it unleased), and
+    /// put `replacement` (the same owner's, shorter or smaller: `retention
+    /// tier`) in its place at once.
+    Release {
+        id: ShardId,
+        release: Box<Release>,
+        replacement: Option<Box<Lease>>,
+    },
 }
 
 /// Why a request was refused.

@@ -554,16 +554,26 @@ impl Store {
         Ok(true)
     }
 
-    /// Applies an owner's verified release to a held shard's leases.
-    /// Returns the shard's size when a lease was dropped (the owner's usage
-    /// shrinks by it), `None` when none was (not held, or no such lease).
-    pub fn release_lease(&self, id: &ShardId, r: &Release) -> Result<Option<u64>, StoreError> {
+    /// Applies an owner's verified release to a held shard's leases, and
+    /// puts the owner's verified `replacement` lease in its place in the same
+    /// write. Returns the shard's size when a lease was dropped (without a
+    /// replacement the owner's usage shrinks by it), `None` when none was
+    /// (not held, or no such lease).
+    pub fn release_lease(
+        &self,
+        id: &ShardId,
+        r: &Release,
+        replacement: Option<Lease>,
+    ) -> Result<Option<u64>, StoreError> {
         let _guard = self.lock(id);
         let Some(mut m) = self.meta(id)? else {
             return Ok(None);
         };
         if !r.apply(&mut m.leases) {
             return Ok(None);
+        }
+        if let Some(l) = replacement.filter(|l| l.owner == r.owner) {
+            lease::merge(&mut m.leases, l);
         }
         let mut batch = WriteBatch::default();
         self.put_meta(&mut batch, id, &m)?;

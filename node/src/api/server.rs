@@ -185,6 +185,44 @@ async fn delete(
     with_ctx(s, move |c| ops::backup_delete(c, &r.id)).await
 }
 
+#[derive(Deserialize)]
+pub struct ExtendReq {
+    pub id: BackupId,
+    pub by: u64,
+}
+
+async fn retention_extend(
+    State(s): State<AppState>,
+    Json(r): Json<ExtendReq>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| crate::lifecycle::extend(c, &r.id, r.by)).await
+}
+
+#[derive(Deserialize)]
+pub struct TierReq {
+    pub id: BackupId,
+    pub tier: shardnet_protocol::Tier,
+}
+
+async fn retention_tier(
+    State(s): State<AppState>,
+    Json(r): Json<TierReq>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| crate::lifecycle::set_tier(c, &r.id, r.tier)).await
+}
+
+#[derive(Deserialize)]
+pub struct AuditReq {
+    pub warn_days: u64,
+}
+
+async fn retention_audit(
+    State(s): State<AppState>,
+    Json(r): Json<AuditReq>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| crate::lifecycle::audit(c, r.warn_days)).await
+}
+
 async fn verify(
     State(s): State<AppState>,
     Json(r): Json<VerifyReq>,
@@ -452,6 +490,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/backup/restore", post(restore))
         .route("/v1/backup/verify", post(verify))
         .route("/v1/backup/delete", post(delete))
+        .route("/v1/retention/extend", post(retention_extend))
+        .route("/v1/retention/tier", post(retention_tier))
+        .route("/v1/retention/audit", post(retention_audit))
         .route("/v1/shards", post(shards))
         .route("/v1/shards/verify", post(shards_verify))
         .route("/v1/peers/reputation", get(reputation))

@@ -23,7 +23,7 @@ fn bar(show: bool, label: &'static str) -> Option<indicatif::ProgressBar> {
 }
 
 /// Runs `f` on the local store (no node running).
-fn local<T>(
+pub(super) fn local<T>(
     dd: &DataDir,
     f: impl FnOnce(&Ctx<'_>) -> Result<T, ops::OpError>,
 ) -> anyhow::Result<T> {

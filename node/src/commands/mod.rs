@@ -8,6 +8,7 @@ mod keys;
 mod node;
 mod prune;
 mod rebalance;
+mod retention;
 mod scrub;
 
 use crate::api::client::ApiClient;
@@ -68,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Scrub(s) => scrub::run(&node::daemon(&dd)?, s, json),
         Command::Audit(a) => audit::run(&dd, a, json),
         Command::Prune(p) => prune::run(&dd, p, json),
+        Command::Retention(r) => retention::run(&dd, r, json),
         Command::Sim { mut args } => {
             if json {
                 args.push("--json".into());
