@@ -245,6 +245,7 @@ fn backup_restore(
         now: output::now_unix(),
         progress: None,
         exclude: vec![],
+        rules: Default::default(),
     };
     let row = |what: String, d: Duration, rss: Option<f64>, note: String| Row {
         what,

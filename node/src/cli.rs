@@ -313,6 +313,11 @@ pub struct RunArgs {
     /// passing proofs, before its bytes are purged (default 24h).
     #[arg(long)]
     pub quarantine_grace: Option<String>,
+    /// A finished prune job is purged by itself this long after it ran
+    /// (default 7d); `prune purge JOB` purges earlier, `prune rollback JOB`
+    /// undoes it before then.
+    #[arg(long)]
+    pub prune_purge_after: Option<String>,
     /// Proofs a new peer must pass before its copies justify removing another
     /// copy (default 10).
     #[arg(long)]

@@ -39,6 +39,36 @@ pub const DEFAULT_SCRUB_PERIOD: Duration = Duration::from_secs(14 * 24 * 3600);
 /// at most a third of the disk's time).
 pub const DEFAULT_SCRUB_TRANQUILITY: u32 = 2;
 
+/// Done prune jobs wait this long before they are purged by themselves.
+pub const DEFAULT_PRUNE_PURGE_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The lifecycle rules of `config.toml` in `data_dir` (none without one),
+/// checked. Read at every backup, so that a changed rule needs no restart.
+pub fn lifecycle_rules(
+    data_dir: &Path,
+) -> Result<shardnet_protocol::lifecycle::Rules, ConfigError> {
+    let path = data_dir.join("config.toml");
+    let file: FileConfig = match std::fs::read_to_string(&path) {
+        Ok(t) => toml::from_str(&t).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
+        Err(e) => {
+            return Err(ConfigError::File {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })
+        }
+    };
+    shardnet_protocol::lifecycle::Rules::new(&file.lifecycle.unwrap_or_default()).map_err(|e| {
+        ConfigError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }
+    })
+}
+
 /// The file form; every field optional.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -64,6 +94,11 @@ pub struct FileConfig {
     pub audit_retention: Option<String>,
     pub swarm_key: Option<String>,
     pub id_difficulty: Option<u8>,
+    /// Done prune jobs are purged this long after they ran (default 7d).
+    pub prune_purge_after: Option<String>,
+    /// Lifecycle rules: a path glob to a tier, or to days and copies
+    /// (`[[lifecycle]]` tables; read at every backup).
+    pub lifecycle: Option<Vec<shardnet_protocol::lifecycle::Rule>>,
 }
 
 #[derive(Clone, Debug)]
@@ -99,6 +134,7 @@ pub struct NodeConfig {
     /// Bits of admission work a peer id must carry to count in responsible
     /// sets (`protocol::admission`); the same on every node of a swarm.
     pub id_difficulty: u8,
+    pub prune_purge_after: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,6 +212,8 @@ pub type Overrides = FileConfig;
 impl NodeConfig {
     /// Reads `config.toml` from `data_dir` (if present) and applies `o` on top.
     pub fn load(data_dir: &Path, o: Overrides) -> Result<NodeConfig, ConfigError> {
+        // Bad lifecycle rules stop the start, not the first backup.
+        lifecycle_rules(data_dir)?;
         let path = data_dir.join("config.toml");
         let file: FileConfig = match std::fs::read_to_string(&path) {
             Ok(t) => toml::from_str(&t).map_err(|e| ConfigError::File {
@@ -296,6 +334,11 @@ impl NodeConfig {
                 "audit-retention",
                 o.audit_retention.or(file.audit_retention),
                 DEFAULT_AUDIT_RETENTION,
+            )?,
+            prune_purge_after: duration_or(
+                "prune-purge-after",
+                o.prune_purge_after.or(file.prune_purge_after),
+                DEFAULT_PRUNE_PURGE_AFTER,
             )?,
             trusted_peers: o
                 .trusted_peers

@@ -226,6 +226,47 @@ async fn audit_trim(
     }
 }
 
+/// Purges finished prune jobs once `after` has passed since they ran,
+/// checked every `every`.
+async fn prune_autopurge(
+    store: Arc<shardnet_store::Store>,
+    usage: Arc<Usage>,
+    after: Duration,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let (st, now) = (store.clone(), crate::output::now_unix());
+        match tokio::task::spawn_blocking(move || {
+            crate::prune::auto_purge(&st, after.as_secs(), now)
+        })
+        .await
+        {
+            Ok(Ok(done)) => {
+                for (job, gone) in done {
+                    for m in &gone {
+                        let owners: Vec<_> = m.leases.iter().map(|l| l.owner).collect();
+                        usage.sub(m.size as u64, &owners);
+                    }
+                    info!(
+                        job = job.id,
+                        purged = job.purged,
+                        bytes = job.purged_bytes,
+                        "prune job purged: its rollback window is over"
+                    );
+                }
+            }
+            Ok(Err(e)) => warn!("prune auto-purge failed: {e}"),
+            Err(e) => warn!("prune auto-purge task failed: {e}"),
+        }
+    }
+}
+
 /// Where a node remembers its peers' addresses between runs, so that it
 /// rejoins even when its bootstrap peers are gone (or it was the bootstrap).
 const KNOWN_PEERS_FILE: &str = "known_peers.json";
@@ -520,6 +561,13 @@ pub async fn run_until(
     ));
     let scrub = crate::scrub::Scrub::new(store.clone(), cfg.scrub_period, cfg.scrub_tranquility);
     let scrub_task = tokio::spawn(scrub.clone().run(stop_rx.clone()));
+    let purge_task = tokio::spawn(prune_autopurge(
+        store.clone(),
+        usage.clone(),
+        cfg.prune_purge_after,
+        cfg.scan_interval.max(Duration::from_secs(1)),
+        stop_rx.clone(),
+    ));
     let reclaim = Arc::new(crate::reclaim::Reclaim::default());
     let reclaim_task = tokio::spawn(reclaim.clone().run(
         store.clone(),
@@ -573,6 +621,7 @@ pub async fn run_until(
             catalogue_task.abort_handle(),
             trim_task.abort_handle(),
             reclaim_task.abort_handle(),
+            purge_task.abort_handle(),
             hb_task.abort_handle(),
             swarm_task.abort_handle(),
             router.abort_handle(),
@@ -589,6 +638,7 @@ pub async fn run_until(
             let _ = catalogue_task.await;
             let _ = trim_task.await;
             let _ = reclaim_task.await;
+            let _ = purge_task.await;
             let _ = hb_task.await;
             let _ = swarm_task.await;
             let _ = router.await;
@@ -611,6 +661,7 @@ pub async fn run_until(
         let _ = catalogue_task.await;
         let _ = trim_task.await;
         let _ = reclaim_task.await;
+        let _ = purge_task.await;
         let _ = hb_task.await;
         let _ = swarm_task.await;
         drop(client);

@@ -62,7 +62,6 @@ pub struct SwarmSink<'a> {
     net: &'a Net,
     store: &'a Store,
     master: &'a MasterKey,
-    copies: usize,
     candidates: Vec<Candidate<PeerId>>,
     /// Shards of this backup each peer was given, for complementary separation.
     holders: Mutex<HashMap<PeerId, usize>>,
@@ -73,12 +72,13 @@ pub struct SwarmSink<'a> {
 }
 
 impl<'a> SwarmSink<'a> {
-    pub fn new(net: &'a Net, store: &'a Store, master: &'a MasterKey, copies: usize) -> Self {
+    /// Copies per shard are the lease's (its terms: the tier's, or a
+    /// lifecycle rule's).
+    pub fn new(net: &'a Net, store: &'a Store, master: &'a MasterKey) -> Self {
         SwarmSink {
             net,
             store,
             master,
-            copies,
             candidates: net.view.candidates(),
             holders: Mutex::new(HashMap::new()),
             placed: AtomicUsize::new(0),
@@ -238,6 +238,8 @@ impl<'a> SwarmSink<'a> {
         last: bool,
     ) -> Result<Vec<PeerId>, SinkError> {
         let lease = terms.lease(&id);
+        // The lease's copies: lifecycle rules give files their own.
+        let copies = terms.copies as usize;
         let mut pool = self.candidates.clone();
         let mut avoid: Vec<[u8; 32]> = Vec::new();
         if last {
@@ -256,7 +258,7 @@ impl<'a> SwarmSink<'a> {
                 .iter()
                 .filter(|c| c.eligible(size) && !full.contains(&c.peer))
                 .count()
-                >= self.copies.min(pool.len())
+                >= copies.min(pool.len())
             {
                 // Recorded with the shard, so that repair keeps it off them too.
                 avoid = pool
@@ -272,18 +274,18 @@ impl<'a> SwarmSink<'a> {
         let signed_avoid = (!avoid.is_empty()).then(|| terms.avoid(&id, &avoid));
         let signed_avoid = signed_avoid.as_ref();
         let eligible = pool.iter().filter(|c| c.eligible(size)).count();
-        let wanted = self.copies.min(eligible);
-        if wanted < self.copies {
+        let wanted = copies.min(eligible);
+        if wanted < copies {
             self.warn(format!(
                 "the swarm has {eligible} eligible peers but the tier wants {} copies: shards are stored {wanted} times",
-                self.copies
+                copies
             ));
         }
         if wanted == 0 {
             return Err(SinkError::Underreplicated {
                 id,
                 confirmed: 0,
-                wanted: self.copies,
+                wanted: copies,
                 reason: "no eligible peer".into(),
             });
         }

@@ -111,10 +111,13 @@ pub fn backup_create(
         now: crate::output::now_unix(),
         progress,
         exclude: vec![ctx.data_dir.clone()],
+        rules: crate::config::lifecycle_rules(&ctx.data_dir).map_err(|e| {
+            OpError::Swarm(format!("{e}: fix the lifecycle rules, then back up again"))
+        })?,
     };
     match ctx.net {
         Some(net) => {
-            let sink = SwarmSink::new(net, ctx.store, &ctx.master, req.tier.copies() as usize);
+            let sink = SwarmSink::new(net, ctx.store, &ctx.master);
             // Transfers block on the network: more threads than cores keep
             // several shards in flight to every peer.
             let pool = rayon::ThreadPoolBuilder::new()

@@ -481,6 +481,23 @@ pub fn recover(store: &Store, now: u64) -> Result<Vec<String>, PruneError> {
     Ok(done)
 }
 
+/// Purges every finished job that ran at least `after` seconds before `now`
+/// (the operator had that long to roll it back). Returns each job purged
+/// with the copies it deleted (for the node's usage).
+pub fn auto_purge(
+    store: &Store,
+    after: u64,
+    now: u64,
+) -> Result<Vec<(PruneJob, Vec<ShardMeta>)>, PruneError> {
+    let mut out = Vec::new();
+    for job in store.prune_jobs()? {
+        if job.state == JobState::Done && job.created_at.saturating_add(after) <= now {
+            out.push(purge(store, job.id, now)?);
+        }
+    }
+    Ok(out)
+}
+
 /// A job and its entries, for `prune status`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct JobStatus {

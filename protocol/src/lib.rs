@@ -28,6 +28,7 @@ pub mod gossip;
 pub mod id;
 pub mod keys;
 pub mod lease;
+pub mod lifecycle;
 pub mod manifest;
 pub mod meta;
 pub mod netzone;

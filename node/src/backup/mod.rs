@@ -15,6 +15,7 @@ use rand::RngCore;
 use rayon::prelude::*;
 use shardnet_protocol::catalogue::CatalogueEntry;
 use shardnet_protocol::envelope::{self, NonceMode};
+use shardnet_protocol::lifecycle::{Keep, Rules};
 use shardnet_protocol::manifest::{self, BackupInfo, ChunkRef, EntryKind, Manifest};
 use shardnet_protocol::{BackupId, Cipher, MasterKey, Sealed, ShardId, Terms, Tier};
 use std::collections::{HashMap, HashSet};
@@ -49,6 +50,8 @@ pub struct BackupOptions {
     /// Directories never backed up (the node's own data dir: a live database
     /// cannot be copied consistently and would back itself up).
     pub exclude: Vec<PathBuf>,
+    /// Lifecycle rules: files they match get their terms, not the tier's.
+    pub rules: Rules,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -127,7 +130,26 @@ pub fn create(
     if walked.entries.is_empty() && walked.files.is_empty() {
         return Err(BackupError::Empty);
     }
-    let terms = Terms::for_tier(master, opts.tier, opts.now);
+    // Each file's terms (lifecycle rules, else the tier); the manifest's are
+    // the widest of them: restoring any file needs it.
+    let default = Keep::of(opts.tier);
+    let keeps: Vec<Keep> = walked
+        .files
+        .iter()
+        .map(|f| {
+            opts.rules
+                .keep_for(&String::from_utf8_lossy(&f.entry.path), default)
+        })
+        .collect();
+    let widest = keeps.iter().copied().fold(default, Keep::widest);
+    let mut signed: HashMap<Keep, Terms> = HashMap::new();
+    for k in keeps.iter().copied().chain([widest]) {
+        signed
+            .entry(k)
+            .or_insert_with(|| Terms::new(master, k.expires_at(opts.now), k.copies));
+    }
+    let file_terms: Vec<&Terms> = keeps.iter().map(|k| &signed[k]).collect();
+    let terms = &signed[&widest];
     let expires_at = terms.expires_at;
     let conv = master.convergence_key();
     let total: u64 = walked
@@ -150,7 +172,7 @@ pub fn create(
         .par_bridge()
         .map(|c| {
             let n = c.data.len() as u64;
-            let r = store_chunk(sink, &conv, opts.cipher, &terms, c);
+            let r = store_chunk(sink, &conv, opts.cipher, file_terms[c.file], c);
             bar.inc(n);
             r
         })
@@ -216,7 +238,7 @@ pub fn create(
         nonce,
     )?;
     let mut put = |s: &Sealed, last: bool| -> Result<(), BackupError> {
-        let new = sink.put(s, &terms, last)?;
+        let new = sink.put(s, terms, last)?;
         sizes.insert(s.id(), s.bytes().len() as u64);
         if new {
             new_ids.insert(s.id());

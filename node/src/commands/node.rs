@@ -61,6 +61,8 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
             audit_retention: a.audit_retention,
             swarm_key: a.swarm_key,
             id_difficulty: a.id_difficulty,
+            prune_purge_after: a.prune_purge_after,
+            lifecycle: None,
         },
     )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
