@@ -5,32 +5,11 @@
 
 mod common;
 
+use common::rot_blobs;
 use common::swarm::{backup, total_shards, Swarm};
 use common::{random_bytes, Env, NodeProc};
 use std::fs;
 use std::time::{Duration, Instant};
-
-/// Zeroes the shard bytes in every RocksDB blob file of a stopped node's
-/// store (each file's header and footer stay, so the store still opens and
-/// writes), leaving its metadata intact: the node still believes it holds
-/// healthy copies. (Zeroing whole files also breaks RocksDB's writes; that
-/// case is left to the node's own health checks.)
-fn rot_blobs(store: &std::path::Path) -> usize {
-    let mut n = 0;
-    for e in fs::read_dir(store).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "blob") {
-            let mut bytes = fs::read(&p).unwrap();
-            let len = bytes.len();
-            if len > 256 {
-                bytes[64..len - 64].fill(0);
-                fs::write(&p, bytes).unwrap();
-                n += 1;
-            }
-        }
-    }
-    n
-}
 
 #[test]
 fn rotten_blob_files_are_found_by_audits_and_rebuilt() {

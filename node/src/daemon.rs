@@ -230,6 +230,7 @@ async fn audit_trim(
 /// checked every `every`.
 async fn prune_autopurge(
     store: Arc<shardnet_store::Store>,
+    net: Arc<crate::distribute::Net>,
     usage: Arc<Usage>,
     after: Duration,
     every: Duration,
@@ -241,9 +242,10 @@ async fn prune_autopurge(
             _ = stop.changed() => return,
             _ = tick.tick() => {}
         }
-        let (st, now) = (store.clone(), crate::output::now_unix());
+        let (st, net, now) = (store.clone(), net.clone(), crate::output::now_unix());
         match tokio::task::spawn_blocking(move || {
-            crate::prune::auto_purge(&st, after.as_secs(), now)
+            let peers = crate::prune::peers(&net, &st);
+            crate::prune::auto_purge(&st, Some(&peers), after.as_secs(), now)
         })
         .await
         {
@@ -563,6 +565,7 @@ pub async fn run_until(
     let scrub_task = tokio::spawn(scrub.clone().run(stop_rx.clone()));
     let purge_task = tokio::spawn(prune_autopurge(
         store.clone(),
+        net.clone(),
         usage.clone(),
         cfg.prune_purge_after,
         cfg.scan_interval.max(Duration::from_secs(1)),

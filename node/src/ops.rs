@@ -351,26 +351,37 @@ pub struct PruneJobRequest {
 
 pub fn prune_plan(
     store: &Store,
+    net: Option<&Net>,
     req: &PruneRunRequest,
 ) -> Result<crate::prune::PrunePlan, OpError> {
+    let peers = net.map(|n| crate::prune::peers(n, store));
     Ok(crate::prune::plan(
         store,
         &req.classes,
         &req.filter,
+        peers.as_ref(),
         crate::output::now_unix(),
     )?)
 }
 
 pub fn prune_run(
     store: &Store,
+    net: Option<&Net>,
     req: &PruneRunRequest,
 ) -> Result<shardnet_store::prune::PruneJob, OpError> {
     let now = crate::output::now_unix();
+    let peers = net.map(|n| crate::prune::peers(n, store));
     let plan = match &req.plan {
         Some(path) => crate::prune::read_plan(path)?,
-        None => crate::prune::plan(store, &req.classes, &req.filter, now)?,
+        None => crate::prune::plan(store, &req.classes, &req.filter, peers.as_ref(), now)?,
     };
-    Ok(crate::prune::run(store, &plan, req.dry_run, now)?)
+    Ok(crate::prune::run(
+        store,
+        &plan,
+        peers.as_ref(),
+        req.dry_run,
+        now,
+    )?)
 }
 
 pub fn prune_jobs(store: &Store) -> Result<Vec<shardnet_store::prune::PruneJob>, OpError> {
@@ -401,7 +412,9 @@ pub fn prune_purge(
     net: Option<&Net>,
     req: &PruneJobRequest,
 ) -> Result<shardnet_store::prune::PruneJob, OpError> {
-    let (job, gone) = crate::prune::purge(store, req.job, crate::output::now_unix())?;
+    let peers = net.map(|n| crate::prune::peers(n, store));
+    let (job, gone) =
+        crate::prune::purge(store, req.job, peers.as_ref(), crate::output::now_unix())?;
     if let Some(net) = net {
         for m in gone {
             let owners: Vec<_> = m.leases.iter().map(|l| l.owner).collect();

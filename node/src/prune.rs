@@ -3,11 +3,14 @@
 //! the copies to quarantine, and the job's rollback (bytes re-hashed, back to
 //! healthy) or purge. Jobs live in the store (`shardnet_store::prune`).
 //!
-//! This version plans what it can decide from its own store: expired and
-//! orphaned copies. Corrupted and redundant copies need proofs of the copies
-//! elsewhere; until the planner asks for them, repair replaces corrupted
-//! copies and quarantines redundant ones on its own (with proofs), and a
-//! plan lists bad copies with no proven copy anywhere as lost.
+//! Expired and orphaned copies are decided from the local store alone.
+//! Corrupted and redundant ones rest on [`Peers`]: copies proven elsewhere
+//! just now by this node's own sampled proofs, and this node's place in the
+//! shard's responsible set. They are checked when planned, again when the
+//! job runs and again before the purge; without the running node (no
+//! proofs) they are never planned, skipped at run time and left in
+//! quarantine at purge time (the repair's quarantine pass decides them).
+//! A bad copy with no healthy copy proven anywhere is reported lost.
 
 use serde::{Deserialize, Serialize};
 use shardnet_protocol::prune::{self, Class, LocalCopy, Verdict};
@@ -129,22 +132,92 @@ pub fn read_plan(path: &std::path::Path) -> Result<PrunePlan, PruneError> {
     })
 }
 
-/// What this node can tell of its copy from its own store: never
-/// redundant, never removable as corrupted (no proof of other copies yet).
-fn local_copy(m: &ShardMeta, now: u64) -> LocalCopy {
+/// Healthy copies of each (shard, size) proven just now on other peers.
+pub type ProvenElsewhere<'a> = Box<dyn Fn(&[(ShardId, u64)]) -> Vec<usize> + 'a>;
+/// Whether this node is in the responsible set of (shard, size, copies).
+pub type Responsible<'a> = Box<dyn Fn(&ShardId, u64, usize) -> bool + 'a>;
+
+/// What the running node proves of the copies beyond its own.
+pub struct Peers<'a> {
+    pub proven_elsewhere: ProvenElsewhere<'a>,
+    pub responsible: Responsible<'a>,
+}
+
+/// Peers as the running node sees them: sampled proofs of every live
+/// peer's claimed copy (`distribute::proven_copies`), less this node's own.
+pub fn peers<'a>(net: &'a crate::distribute::Net, store: &'a Store) -> Peers<'a> {
+    Peers {
+        proven_elsewhere: Box::new(move |ids| {
+            crate::distribute::proven_copies(net, store, ids)
+                .into_iter()
+                .zip(ids)
+                .map(|(r, (id, _))| {
+                    let mine =
+                        matches!(store.meta(id), Ok(Some(m)) if m.state == ShardState::Healthy);
+                    r.unwrap_or(0).saturating_sub(usize::from(mine))
+                })
+                .collect()
+        }),
+        responsible: Box::new(move |id, size, copies| {
+            let local = net.client.local_peer_id();
+            shardnet_protocol::placement::responsible_set(id, size, &net.view.candidates(), copies)
+                .contains(&local)
+        }),
+    }
+}
+
+/// Whether `class` rests on proofs from peers.
+fn needs_peers(class: Class) -> bool {
+    matches!(class, Class::Corrupted | Class::Redundant)
+}
+
+/// (responsible, copies proven elsewhere) per shard, for the copies of
+/// `metas` that `peers` must decide.
+fn ask_peers(
+    peers: &Peers<'_>,
+    metas: &[(ShardId, ShardMeta)],
+    now: u64,
+) -> std::collections::HashMap<ShardId, (bool, usize)> {
+    let ids: Vec<(ShardId, u64)> = metas.iter().map(|(id, m)| (*id, m.size as u64)).collect();
+    let proven = (peers.proven_elsewhere)(&ids);
+    metas
+        .iter()
+        .zip(proven)
+        .map(|((id, m), p)| {
+            let wanted = lease::copies_wanted(&m.leases, now);
+            (*id, ((peers.responsible)(id, m.size as u64, wanted), p))
+        })
+        .collect()
+}
+
+/// What this node can tell of its copy: from its own store, and from
+/// `seen` (its place in the responsible set, copies proven elsewhere) when
+/// the running node checked. Without it: never redundant, never removable
+/// as corrupted. `corrupted` marks a copy quarantined while corrupted.
+fn local_copy(m: &ShardMeta, now: u64, seen: Option<(bool, usize)>, corrupted: bool) -> LocalCopy {
+    let (responsible, proven_elsewhere) = seen.unwrap_or((true, 0));
     LocalCopy {
         lease: retention::lease_state(&m.leases, now, retention::GRACE_SECS),
-        corrupted: m.state == ShardState::Corrupted,
-        responsible: true,
-        proven_elsewhere: 0,
+        corrupted: corrupted || m.state == ShardState::Corrupted,
+        responsible,
+        proven_elsewhere,
         wanted: lease::copies_wanted(&m.leases, now),
     }
 }
 
-fn verdict(m: &ShardMeta, now: u64) -> (Verdict, String) {
-    let c = local_copy(m, now);
+fn verdict_with(
+    m: &ShardMeta,
+    now: u64,
+    seen: Option<(bool, usize)>,
+    corrupted: bool,
+) -> (Verdict, String) {
+    let c = local_copy(m, now, seen, corrupted);
     let v = prune::classify(&c, prune::MIN_COPIES);
     (v, prune::reason(&c, v, prune::MIN_COPIES))
+}
+
+fn verdict(m: &ShardMeta, now: u64) -> (Verdict, String) {
+    verdict_with(m, now, None, false)
 }
 
 /// The tier whose copy count `copies` is.
@@ -160,6 +233,7 @@ pub fn plan(
     store: &Store,
     classes: &[Class],
     filter: &PlanFilter,
+    peers: Option<&Peers<'_>>,
     now: u64,
 ) -> Result<PrunePlan, StoreError> {
     let classes: Vec<Class> = if classes.is_empty() {
@@ -168,6 +242,10 @@ pub fn plan(
         classes.to_vec()
     };
     let (mut entries, mut lost) = (Vec::new(), Vec::new());
+    // Copies only peers' proofs can decide, checked in one batch after.
+    let mut deferred: Vec<(ShardId, ShardMeta)> = Vec::new();
+    let asks_corrupted = peers.is_some() && classes.contains(&Class::Corrupted);
+    let asks_redundant = peers.is_some() && classes.contains(&Class::Redundant);
     store.for_each_meta(|id, m| {
         // Quarantined copies too: one that the quarantine pass held when
         // its leases ran out is prune's now.
@@ -182,6 +260,21 @@ pub fn plan(
                 .older_than
                 .is_none_or(|age| m.stored_at.saturating_add(age) <= now);
             let in_tier = filter.tier.is_none_or(|t| tier == Some(t));
+            let live = retention::lease_state(&m.leases, now, retention::GRACE_SECS)
+                == retention::LeaseState::Live;
+            let outside = asks_redundant
+                && m.state == ShardState::Healthy
+                && live
+                && peers.is_some_and(|p| {
+                    !(p.responsible)(&id, m.size as u64, lease::copies_wanted(&m.leases, now))
+                });
+            if old_enough
+                && in_tier
+                && ((asks_corrupted && m.state == ShardState::Corrupted) || outside)
+            {
+                deferred.push((id, m));
+                return true;
+            }
             match verdict(&m, now) {
                 (Verdict::Prune(class), reason)
                     if classes.contains(&class) && old_enough && in_tier =>
@@ -200,6 +293,24 @@ pub fn plan(
         }
         true
     })?;
+    if let Some(p) = peers.filter(|_| !deferred.is_empty()) {
+        let seen = ask_peers(p, &deferred, now);
+        for (id, m) in &deferred {
+            match verdict_with(m, now, seen.get(id).copied(), false) {
+                (Verdict::Prune(class), reason) if classes.contains(&class) => {
+                    entries.push(PlanEntry {
+                        shard: *id,
+                        class,
+                        bytes: m.size as u64,
+                        reason,
+                        tier: tier_of(lease::copies_wanted(&m.leases, now)),
+                    })
+                }
+                (Verdict::Lost, _) => lost.push(*id),
+                _ => {}
+            }
+        }
+    }
     if let Some(budget) = filter.reclaim {
         let cands: Vec<(Class, u64)> = entries.iter().map(|e| (e.class, e.bytes)).collect();
         let mut picked: Vec<Option<PlanEntry>> = entries.into_iter().map(Some).collect();
@@ -254,6 +365,7 @@ pub fn plan(
 pub fn run(
     store: &Store,
     plan: &PrunePlan,
+    peers: Option<&Peers<'_>>,
     dry_run: bool,
     now: u64,
 ) -> Result<PruneJob, PruneError> {
@@ -272,10 +384,28 @@ pub fn run(
         store.put_prune_job(&job)?;
         fault::point("prune-run");
     }
+    // Fresh proofs for the entries that rest on peers, in one batch.
+    let mut seen_now = std::collections::HashMap::new();
+    if let Some(p) = peers {
+        let mut ask = Vec::new();
+        for e in plan.entries.iter().filter(|e| needs_peers(e.class)) {
+            if let Some(m) = store.meta(&e.shard)? {
+                ask.push((e.shard, m));
+            }
+        }
+        if !ask.is_empty() {
+            seen_now = ask_peers(p, &ask, now);
+        }
+    }
+    let seen = |id: &ShardId| seen_now.get(id).copied();
     for e in &plan.entries {
         let (skip, adopt) = match store.meta(&e.shard)? {
             None => (Some("no longer held".to_string()), false),
-            Some(m) => match verdict(&m, now) {
+            Some(_) if needs_peers(e.class) && peers.is_none() => (
+                Some("needs proofs from peers: run it through the running node".to_string()),
+                false,
+            ),
+            Some(m) => match verdict_with(&m, now, seen(&e.shard), false) {
                 (Verdict::Prune(c), _) if c == e.class => {
                     (None, m.state == ShardState::Quarantined)
                 }
@@ -301,7 +431,10 @@ pub fn run(
             store.put_prune_entry(job.id, &entry)?;
             fault::point("prune-run");
             let why = format!("prune job {}: {}: {}", job.id, e.class.name(), e.reason);
-            let moved = adopt || store.quarantine(&e.shard, &why)?.is_some();
+            let moved = adopt
+                || store
+                    .quarantine_copy(&e.shard, &why, e.class == Class::Corrupted)?
+                    .is_some();
             fault::point("prune-run");
             if moved {
                 job.quarantined += 1;
@@ -391,7 +524,12 @@ pub fn rollback(store: &Store, id: u64, now: u64) -> Result<PruneJob, PruneError
 /// Deletes the bytes of every copy the job quarantined that is still in its
 /// class (a lease renewed since goes back to service instead). Returns the
 /// job and the purged copies (size and owners, for the node's usage).
-pub fn purge(store: &Store, id: u64, now: u64) -> Result<(PruneJob, Vec<ShardMeta>), PruneError> {
+pub fn purge(
+    store: &Store,
+    id: u64,
+    peers: Option<&Peers<'_>>,
+    now: u64,
+) -> Result<(PruneJob, Vec<ShardMeta>), PruneError> {
     let mut job = job_in(
         store,
         id,
@@ -407,7 +545,20 @@ pub fn purge(store: &Store, id: u64, now: u64) -> Result<(PruneJob, Vec<ShardMet
     }
     fault::point("prune-purge");
     let mut gone = Vec::new();
-    for mut e in store.prune_entries(id)? {
+    let entries = store.prune_entries(id)?;
+    let mut checked = std::collections::HashMap::new();
+    if let Some(p) = peers {
+        let mut ask = Vec::new();
+        for e in entries.iter().filter(|e| needs_peers(e.class)) {
+            if let Some(m) = store.meta(&e.shard)? {
+                ask.push((e.shard, m));
+            }
+        }
+        if !ask.is_empty() {
+            checked = ask_peers(p, &ask, now);
+        }
+    }
+    for mut e in entries {
         // An intent too: a crash may have kept the quarantine, not the entry.
         if !matches!(e.state, EntryState::Intent | EntryState::Quarantined) {
             continue;
@@ -418,7 +569,13 @@ pub fn purge(store: &Store, id: u64, now: u64) -> Result<(PruneJob, Vec<ShardMet
         else {
             continue;
         };
-        match verdict(&m, now) {
+        if needs_peers(e.class) && peers.is_none() {
+            e.note = "left in quarantine: purging it needs proofs from peers (the running node); the repair's quarantine pass decides it".into();
+            store.put_prune_entry(id, &e)?;
+            continue;
+        }
+        let seen = checked.get(&e.shard).copied();
+        match verdict_with(&m, now, seen, e.class == Class::Corrupted) {
             (Verdict::Prune(c), why) if c == e.class => {
                 let proof = format!("prune job {id}: {}: {why}", c.name());
                 if let Some(m) = store.purge(&e.shard, &proof)? {
@@ -469,7 +626,7 @@ pub fn recover(store: &Store, now: u64) -> Result<Vec<String>, PruneError> {
                 ));
             }
             JobState::Purging => {
-                let (j, _) = purge(store, job.id, now)?;
+                let (j, _) = purge(store, job.id, None, now)?;
                 done.push(format!(
                     "prune job {} was interrupted while purging: purge finished ({} copies purged)",
                     j.id, j.purged
@@ -486,13 +643,14 @@ pub fn recover(store: &Store, now: u64) -> Result<Vec<String>, PruneError> {
 /// with the copies it deleted (for the node's usage).
 pub fn auto_purge(
     store: &Store,
+    peers: Option<&Peers<'_>>,
     after: u64,
     now: u64,
 ) -> Result<Vec<(PruneJob, Vec<ShardMeta>)>, PruneError> {
     let mut out = Vec::new();
     for job in store.prune_jobs()? {
         if job.state == JobState::Done && job.created_at.saturating_add(after) <= now {
-            out.push(purge(store, job.id, now)?);
+            out.push(purge(store, job.id, peers, now)?);
         }
     }
     Ok(out)

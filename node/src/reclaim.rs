@@ -89,15 +89,21 @@ pub fn check(store: &Store, usage: &Usage, f: &Fill, now: u64) -> Result<Outcome
         reclaim: Some(need),
         ..Default::default()
     };
-    let plan = prune::plan(store, &[Class::Expired, Class::Orphaned], &filter, now)?;
+    let plan = prune::plan(
+        store,
+        &[Class::Expired, Class::Orphaned],
+        &filter,
+        None,
+        now,
+    )?;
     if plan.entries.is_empty() {
         return Ok(Outcome {
             need,
             ..Default::default()
         });
     }
-    let job = prune::run(store, &plan, false, now)?;
-    let (job, gone) = prune::purge(store, job.id, now)?;
+    let job = prune::run(store, &plan, None, false, now)?;
+    let (job, gone) = prune::purge(store, job.id, None, now)?;
     for m in &gone {
         let owners: Vec<_> = m.leases.iter().map(|l| l.owner).collect();
         usage.sub(m.size as u64, &owners);

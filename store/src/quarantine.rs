@@ -16,11 +16,24 @@ impl Store {
     /// Returns the metadata as quarantined, or `None` if the copy is not
     /// here or not healthy.
     pub fn quarantine(&self, id: &ShardId, why: &str) -> Result<Option<ShardMeta>, StoreError> {
+        self.quarantine_copy(id, why, false)
+    }
+
+    /// [`Store::quarantine`], and with `corrupted_too` a corrupted copy as
+    /// well (prune's corrupted class: its bytes are kept, for a rollback,
+    /// like any other copy's).
+    pub fn quarantine_copy(
+        &self,
+        id: &ShardId,
+        why: &str,
+        corrupted_too: bool,
+    ) -> Result<Option<ShardMeta>, StoreError> {
         let _guard = self.lock(id);
         let Some(mut m) = self.meta(id)? else {
             return Ok(None);
         };
-        if m.state != ShardState::Healthy {
+        let corrupted_ok = corrupted_too && m.state == ShardState::Corrupted;
+        if m.state != ShardState::Healthy && !corrupted_ok {
             return Ok(None);
         }
         m.state = ShardState::Quarantined;

@@ -393,14 +393,14 @@ async fn prune_plan(
     State(s): State<AppState>,
     Json(r): Json<ops::PruneRunRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    with_ctx(s, move |c| ops::prune_plan(c.store, &r)).await
+    with_ctx(s, move |c| ops::prune_plan(c.store, c.net, &r)).await
 }
 
 async fn prune_run(
     State(s): State<AppState>,
     Json(r): Json<ops::PruneRunRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    with_ctx(s, move |c| ops::prune_run(c.store, &r)).await
+    with_ctx(s, move |c| ops::prune_run(c.store, c.net, &r)).await
 }
 
 async fn prune_jobs(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {

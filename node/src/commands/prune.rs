@@ -59,7 +59,9 @@ pub(super) fn run(dd: &DataDir, cmd: PruneCommand, json: bool) -> anyhow::Result
                 dry_run: true,
                 filter: plan_filter(&filter),
             };
-            let plan: PrunePlan = call(dd, "/v1/prune/plan", &req, |s| ops::prune_plan(s, &req))?;
+            let plan: PrunePlan = call(dd, "/v1/prune/plan", &req, |s| {
+                ops::prune_plan(s, None, &req)
+            })?;
             if let Some(path) = &out {
                 std::fs::write(path, serde_json::to_vec_pretty(&plan)?)
                     .with_context(|| format!("writing the plan to {}", path.display()))?;
@@ -98,7 +100,7 @@ pub(super) fn run(dd: &DataDir, cmd: PruneCommand, json: bool) -> anyhow::Result
                 dry_run,
                 filter: plan_filter(&filter),
             };
-            let job: PruneJob = call(dd, "/v1/prune/run", &req, |s| ops::prune_run(s, &req))?;
+            let job: PruneJob = call(dd, "/v1/prune/run", &req, |s| ops::prune_run(s, None, &req))?;
             print_job(&job, json, dry_run)?;
             Ok(0)
         }
