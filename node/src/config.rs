@@ -47,26 +47,31 @@ pub const DEFAULT_PRUNE_PURGE_AFTER: Duration = Duration::from_secs(7 * 24 * 360
 pub fn lifecycle_rules(
     data_dir: &Path,
 ) -> Result<shardnet_protocol::lifecycle::Rules, ConfigError> {
-    let path = data_dir.join("config.toml");
-    let file: FileConfig = match std::fs::read_to_string(&path) {
-        Ok(t) => toml::from_str(&t).map_err(|e| ConfigError::File {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
-        Err(e) => {
-            return Err(ConfigError::File {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })
-        }
-    };
+    let file = read_file(data_dir)?;
     shardnet_protocol::lifecycle::Rules::new(&file.lifecycle.unwrap_or_default()).map_err(|e| {
         ConfigError::File {
-            path: path.display().to_string(),
+            path: data_dir.join(CONFIG_FILE).display().to_string(),
             reason: e.to_string(),
         }
     })
+}
+
+const CONFIG_FILE: &str = "config.toml";
+
+/// `config.toml` in `data_dir`, or every field unset when there is none.
+fn read_file(data_dir: &Path) -> Result<FileConfig, ConfigError> {
+    let path = data_dir.join(CONFIG_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(t) => toml::from_str(&t).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+        Err(e) => Err(ConfigError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }),
+    }
 }
 
 /// The file form; every field optional.
@@ -214,20 +219,7 @@ impl NodeConfig {
     pub fn load(data_dir: &Path, o: Overrides) -> Result<NodeConfig, ConfigError> {
         // Bad lifecycle rules stop the start, not the first backup.
         lifecycle_rules(data_dir)?;
-        let path = data_dir.join("config.toml");
-        let file: FileConfig = match std::fs::read_to_string(&path) {
-            Ok(t) => toml::from_str(&t).map_err(|e| ConfigError::File {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
-            Err(e) => {
-                return Err(ConfigError::File {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                })
-            }
-        };
+        let file = read_file(data_dir)?;
         let listen = o
             .listen
             .or(file.listen)

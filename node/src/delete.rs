@@ -40,6 +40,17 @@ pub struct HolderRow {
     pub failed: u64,
 }
 
+impl HolderRow {
+    pub fn new(peer: String) -> Self {
+        HolderRow {
+            peer,
+            released: 0,
+            not_held: 0,
+            failed: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeleteReport {
     pub backup: BackupId,
@@ -171,15 +182,10 @@ fn local_releases(
     now: u64,
     released: &mut BTreeSet<ShardId>,
 ) -> Result<HolderRow, OpError> {
-    let mut row = HolderRow {
-        peer: ctx.net.map_or_else(
-            || "this node".to_string(),
-            |n| n.client.local_peer_id().to_string(),
-        ),
-        released: 0,
-        not_held: 0,
-        failed: 0,
-    };
+    let mut row = HolderRow::new(ctx.net.map_or_else(
+        || "this node".to_string(),
+        |n| n.client.local_peer_id().to_string(),
+    ));
     for id in ids {
         let r = terms.release(id, now);
         match ctx.store.release_lease(id, &r, None)? {
@@ -243,12 +249,7 @@ fn remote_releases(
     for (id, peer, a) in answers {
         let row = holders
             .entry(peer.to_string())
-            .or_insert_with(|| HolderRow {
-                peer: peer.to_string(),
-                released: 0,
-                not_held: 0,
-                failed: 0,
-            });
+            .or_insert_with(|| HolderRow::new(peer.to_string()));
         match a {
             Ok(true) => {
                 row.released += 1;

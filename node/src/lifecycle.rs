@@ -234,12 +234,7 @@ fn change(
 fn row<'a>(holders: &'a mut BTreeMap<String, HolderRow>, peer: &str) -> &'a mut HolderRow {
     holders
         .entry(peer.to_string())
-        .or_insert_with(|| HolderRow {
-            peer: peer.to_string(),
-            released: 0,
-            not_held: 0,
-            failed: 0,
-        })
+        .or_insert_with(|| HolderRow::new(peer.to_string()))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

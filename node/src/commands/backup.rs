@@ -419,6 +419,22 @@ fn print_verify(r: &VerifyReport, json: bool) -> anyhow::Result<i32> {
     Ok(if r.problems.is_empty() { 0 } else { 1 })
 }
 
+/// Per holder: what it did with the leases sent (`done`: the column's name).
+pub(super) fn print_holders(rows: &[crate::delete::HolderRow], done: &str) {
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|h| {
+            vec![
+                h.peer.clone(),
+                h.released.to_string(),
+                h.not_held.to_string(),
+                h.failed.to_string(),
+            ]
+        })
+        .collect();
+    output::table(&["HOLDER", done, "NOT HELD", "FAILED"], &table);
+}
+
 /// Asks on the terminal; without one, `--yes` is required.
 fn confirm_delete(id: &shardnet_protocol::BackupId) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
@@ -444,19 +460,7 @@ fn print_delete(r: &DeleteReport, json: bool) -> anyhow::Result<i32> {
             r.shards, r.shared, r.released, r.unreleased
         );
         println!("  catalogue: {}", r.catalogue);
-        let table: Vec<Vec<String>> = r
-            .holders
-            .iter()
-            .map(|h| {
-                vec![
-                    h.peer.clone(),
-                    h.released.to_string(),
-                    h.not_held.to_string(),
-                    h.failed.to_string(),
-                ]
-            })
-            .collect();
-        output::table(&["HOLDER", "RELEASED", "NOT HELD", "FAILED"], &table);
+        print_holders(&r.holders, "RELEASED");
         if r.unreleased > 0 {
             println!("  shards not released keep their leases until the backup's expiry; nothing else holds them");
         }

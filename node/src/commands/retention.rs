@@ -63,19 +63,7 @@ fn print_change(r: &ChangeReport, json: bool) -> anyhow::Result<i32> {
             r.shards, r.updated, r.kept_shared
         );
         println!("  catalogue: {}", r.catalogue);
-        let rows: Vec<Vec<String>> = r
-            .holders
-            .iter()
-            .map(|h| {
-                vec![
-                    h.peer.clone(),
-                    h.released.to_string(),
-                    h.not_held.to_string(),
-                    h.failed.to_string(),
-                ]
-            })
-            .collect();
-        output::table(&["HOLDER", "UPDATED", "NOT HELD", "FAILED"], &rows);
+        super::backup::print_holders(&r.holders, "UPDATED");
     }
     Ok(if failed { super::EXIT_INCOMPLETE } else { 0 })
 }
