@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{random_bytes, Env, NodeProc};
+use common::{Env, NodeProc};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -34,27 +34,6 @@ fn shards(env: &Env, n: &NodeProc) -> HashMap<String, (String, u64)> {
         .collect()
 }
 
-fn backup(env: &Env, n: &NodeProc, tier: &str, seed: u64) -> (String, std::path::PathBuf) {
-    let src = env.path(&format!("src-{tier}"));
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(src.join("data.bin"), random_bytes(seed, 3 << 20)).unwrap();
-    let v = n
-        .run(
-            env,
-            &[
-                "backup",
-                "create",
-                "--json",
-                "--tier",
-                tier,
-                src.to_str().unwrap(),
-            ],
-        )
-        .ok()
-        .json();
-    (v["entry"]["id"].as_str().unwrap().to_string(), src)
-}
-
 fn bronze_states(env: &Env, n: &NodeProc) -> Vec<String> {
     shards(env, n)
         .into_values()
@@ -67,8 +46,8 @@ fn bronze_states(env: &Env, n: &NodeProc) -> Vec<String> {
 fn expired_copies_are_planned_quarantined_rolled_back_and_purged() {
     let env = Env::new();
     let mut node = NodeProc::start(&env, "solo", "z", None, &[]);
-    backup(&env, &node, "bronze", 71);
-    let (silver, silver_src) = backup(&env, &node, "silver", 72);
+    node.backup_random(&env, "bronze", 71, 3);
+    let (silver, silver_src) = node.backup_random(&env, "silver", 72, 3);
     let before = shards(&env, &node);
     let bronze = before.values().filter(|(_, c)| *c == 2).count();
     let silvers = before.values().filter(|(_, c)| *c == 3).count();

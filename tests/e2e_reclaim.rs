@@ -8,38 +8,17 @@
 
 mod common;
 
-use common::{random_bytes, Env, NodeProc};
+use common::{Env, NodeProc};
 use std::time::{Duration, Instant};
 
 const ARGS: &[&str] = &["--scan-interval", "2", "--clock-offset", "100d"];
-
-fn backup(env: &Env, n: &NodeProc, tier: &str, seed: u64, mib: usize) -> String {
-    let src = env.path(&format!("src-{tier}"));
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(src.join("data.bin"), random_bytes(seed, mib << 20)).unwrap();
-    let v = n
-        .run(
-            env,
-            &[
-                "backup",
-                "create",
-                "--json",
-                "--tier",
-                tier,
-                src.to_str().unwrap(),
-            ],
-        )
-        .ok()
-        .json();
-    v["entry"]["id"].as_str().unwrap().to_string()
-}
 
 #[test]
 fn a_node_over_its_threshold_reclaims_by_itself_and_the_alert_clears() {
     let env = Env::new();
     let mut node = NodeProc::start(&env, "solo", "z", None, &["--scan-interval", "2"]);
-    backup(&env, &node, "bronze", 91, 6);
-    let silver = backup(&env, &node, "silver", 92, 3);
+    node.backup_random(&env, "bronze", 91, 6);
+    let (silver, _) = node.backup_random(&env, "silver", 92, 3);
     assert_eq!(node.terminate(), Some(0));
 
     let mut node = NodeProc::start(&env, "solo", "z", None, ARGS);

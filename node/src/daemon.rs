@@ -12,6 +12,7 @@ use crate::membership::{Announcement, Heartbeat, View};
 use crate::repair::{self, Repair, RepairConfig};
 use crate::storage::{self, Limits, Usage};
 use crate::swarm::{self, Client, Event, SwarmConfig, MEMBERSHIP_TOPIC, REBALANCE_TOPIC};
+use crate::upkeep;
 use anyhow::Context;
 use libp2p::PeerId;
 use rand::RngCore;
@@ -165,106 +166,6 @@ async fn route(
                 Err(TrySendError::Full(_)) => {}
                 Err(TrySendError::Closed(_)) => break,
             },
-        }
-    }
-}
-
-/// The owner's catalogue upkeep (`catalogue::maintain_catalogue`): every
-/// `period`, with a majority of the slot's holders answering, publishes what
-/// they lack. This repairs the record under churn and publishes backups whose
-/// publish found no majority.
-async fn catalogue_upkeep(
-    net: Arc<Net>,
-    store: Arc<shardnet_store::Store>,
-    dd: DataDir,
-    period: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval(period);
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            _ = tick.tick() => {}
-        }
-        let Ok(master) = dd.owner_key() else { continue };
-        let (net, store) = (net.clone(), store.clone());
-        let done = tokio::task::spawn_blocking(move || {
-            crate::catalogue::maintain_catalogue(&net, &store, &master)
-        })
-        .await;
-        match done {
-            Ok(Ok(crate::catalogue::CatalogueUpkeep::InPlace)) => {}
-            Ok(Ok(u)) => info!("catalogue upkeep: {u:?}"),
-            Ok(Err(e)) => warn!("catalogue upkeep failed: {e}"),
-            Err(e) => warn!("catalogue upkeep task failed: {e}"),
-        }
-    }
-}
-
-/// Removes audit events older than `retention`, at start and every 6 hours
-/// (in bounded steps: a long-neglected log does not stall the store).
-async fn audit_trim(
-    store: Arc<shardnet_store::Store>,
-    retention: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval(Duration::from_secs(6 * 3600));
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            _ = tick.tick() => {}
-        }
-        let before = crate::output::now_unix().saturating_sub(retention.as_secs());
-        let st = store.clone();
-        match tokio::task::spawn_blocking(move || st.trim_audit(before, 100_000)).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => info!(events = n, "audit log trimmed to its retention"),
-            Ok(Err(e)) => warn!("audit log trim failed: {e}"),
-            Err(e) => warn!("audit log trim task failed: {e}"),
-        }
-    }
-}
-
-/// Purges finished prune jobs once `after` has passed since they ran,
-/// checked every `every`.
-async fn prune_autopurge(
-    store: Arc<shardnet_store::Store>,
-    net: Arc<crate::distribute::Net>,
-    usage: Arc<Usage>,
-    after: Duration,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            _ = tick.tick() => {}
-        }
-        let (st, net, now) = (store.clone(), net.clone(), crate::output::now_unix());
-        match tokio::task::spawn_blocking(move || {
-            let peers = crate::prune::peers(&net, &st);
-            crate::prune::auto_purge(&st, Some(&peers), after.as_secs(), now)
-        })
-        .await
-        {
-            Ok(Ok(done)) => {
-                for (job, gone) in done {
-                    for m in &gone {
-                        let owners: Vec<_> = m.leases.iter().map(|l| l.owner).collect();
-                        usage.sub(m.size as u64, &owners);
-                    }
-                    info!(
-                        job = job.id,
-                        purged = job.purged,
-                        bytes = job.purged_bytes,
-                        "prune job purged: its rollback window is over"
-                    );
-                }
-            }
-            Ok(Err(e)) => warn!("prune auto-purge failed: {e}"),
-            Err(e) => warn!("prune auto-purge task failed: {e}"),
         }
     }
 }
@@ -563,28 +464,28 @@ pub async fn run_until(
     ));
     let scrub = crate::scrub::Scrub::new(store.clone(), cfg.scrub_period, cfg.scrub_tranquility);
     let scrub_task = tokio::spawn(scrub.clone().run(stop_rx.clone()));
-    let purge_task = tokio::spawn(prune_autopurge(
+    let purge_task = tokio::spawn(upkeep::prune_purge(
         store.clone(),
         net.clone(),
-        usage.clone(),
         cfg.prune_purge_after,
         cfg.scan_interval.max(Duration::from_secs(1)),
         stop_rx.clone(),
     ));
     let reclaim = Arc::new(crate::reclaim::Reclaim::default());
-    let reclaim_task = tokio::spawn(reclaim.clone().run(
+    let reclaim_task = tokio::spawn(upkeep::reclaim(
+        reclaim.clone(),
         store.clone(),
         usage.clone(),
         cfg.capacity,
         cfg.scan_interval.max(Duration::from_secs(1)),
         stop_rx.clone(),
     ));
-    let trim_task = tokio::spawn(audit_trim(
+    let trim_task = tokio::spawn(upkeep::audit_trim(
         store.clone(),
         cfg.audit_retention,
         stop_rx.clone(),
     ));
-    let catalogue_task = tokio::spawn(catalogue_upkeep(
+    let catalogue_task = tokio::spawn(upkeep::catalogue(
         net.clone(),
         store.clone(),
         dd.clone(),

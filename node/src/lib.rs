@@ -40,4 +40,5 @@ pub mod scrub;
 pub mod shards;
 pub mod storage;
 pub mod swarm;
+pub mod upkeep;
 pub mod verify;

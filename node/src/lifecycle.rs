@@ -68,28 +68,34 @@ pub(crate) async fn ask(
 
 /// `retention extend ID --by D`: the expiry moves `by` seconds later.
 pub fn extend(ctx: &Ctx<'_>, id: &BackupId, by: u64) -> Result<ChangeReport, OpError> {
-    let entry = find(ctx, id)?;
+    let listed = crate::ops::backup_list(ctx, true)?;
+    let entry = find(&listed, id)?;
     let to = entry.info.expires_at.saturating_add(by);
-    change(ctx, entry.clone(), entry.info.tier, to)
+    change(ctx, &listed, entry.clone(), entry.info.tier, to)
 }
 
 /// `retention tier ID T`: the tier's copies, and its term from the backup's
 /// creation.
 pub fn set_tier(ctx: &Ctx<'_>, id: &BackupId, tier: Tier) -> Result<ChangeReport, OpError> {
-    let entry = find(ctx, id)?;
+    let listed = crate::ops::backup_list(ctx, true)?;
+    let entry = find(&listed, id)?;
     let to = tier.expires_at(entry.info.created_at);
-    change(ctx, entry, tier, to)
+    change(ctx, &listed, entry, tier, to)
 }
 
-fn find(ctx: &Ctx<'_>, id: &BackupId) -> Result<CatalogueEntry, OpError> {
-    crate::ops::backup_list(ctx, true)?
-        .into_iter()
+fn find(listed: &[CatalogueEntry], id: &BackupId) -> Result<CatalogueEntry, OpError> {
+    listed
+        .iter()
         .find(|e| e.id == *id)
+        .cloned()
         .ok_or_else(|| crate::manifests::LoadError::Unknown(*id).into())
 }
 
+/// Re-signs backup `entry` (one of `listed`, the owner's backups) under
+/// `tier` until `to`.
 fn change(
     ctx: &Ctx<'_>,
+    listed: &[CatalogueEntry],
     mut entry: CatalogueEntry,
     tier: Tier,
     to: u64,
@@ -112,8 +118,7 @@ fn change(
     }
     let copies = tier.copies() as u8;
     let lower = to < from || copies < from_tier.copies() as u8;
-    let listed = crate::ops::backup_list(ctx, true)?;
-    let (mine, shared) = delete::shards_and_shared(ctx, &listed, &id)?;
+    let (mine, shared) = delete::shards_and_shared(ctx, listed, &id)?;
     let shared = if lower { shared } else { BTreeSet::new() };
     let targets: Vec<ShardId> = mine.difference(&shared).copied().collect();
     let new_terms = Terms::new(&ctx.master, to, copies);

@@ -416,10 +416,7 @@ pub fn prune_purge(
     let (job, gone) =
         crate::prune::purge(store, req.job, peers.as_ref(), crate::output::now_unix())?;
     if let Some(net) = net {
-        for m in gone {
-            let owners: Vec<_> = m.leases.iter().map(|l| l.owner).collect();
-            net.usage.sub(m.size as u64, &owners);
-        }
+        net.usage.sub_purged(&gone);
     }
     Ok(job)
 }

@@ -21,9 +21,7 @@ use shardnet_protocol::reclaim::{self, Fill};
 use shardnet_store::Store;
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::sync::watch;
+use std::sync::Mutex;
 use tracing::{info, warn};
 
 /// An alert raised by the reclaim.
@@ -104,10 +102,7 @@ pub fn check(store: &Store, usage: &Usage, f: &Fill, now: u64) -> Result<Outcome
     }
     let job = prune::run(store, &plan, None, false, now)?;
     let (job, gone) = prune::purge(store, job.id, None, now)?;
-    for m in &gone {
-        let owners: Vec<_> = m.leases.iter().map(|l| l.owner).collect();
-        usage.sub(m.size as u64, &owners);
-    }
+    usage.sub_purged(&gone);
     Ok(Outcome {
         need,
         job: Some(job.id),
@@ -154,34 +149,13 @@ impl Reclaim {
         }
     }
 
-    /// Checks every `every` until `stop`.
-    pub async fn run(
-        self: Arc<Self>,
-        store: Arc<Store>,
-        usage: Arc<Usage>,
-        capacity: u64,
-        every: Duration,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tokio::select! {
-                _ = stop.changed() => return,
-                _ = tick.tick() => {}
-            }
-            let (st, us) = (store.clone(), usage.clone());
-            let now = crate::output::now_unix();
-            let r = tokio::task::spawn_blocking(move || {
-                let f = fill(&st, &us, capacity);
-                check(&st, &us, &f, now).map(|o| (f, o))
-            })
-            .await;
-            match r {
-                Ok(Ok((f, o))) if o.need > 0 => self.raise(&f, &o, now),
-                Ok(Ok(_)) => self.calm_down(),
-                Ok(Err(e)) => warn!("emergency reclaim failed: {e}"),
-                Err(e) => warn!("emergency reclaim task failed: {e}"),
-            }
+    /// Takes one check's outcome: raises (or keeps) the alert while the
+    /// node is over the threshold, clears it after two checks below.
+    pub fn observe(&self, f: &Fill, o: &Outcome, now: u64) {
+        if o.need > 0 {
+            self.raise(f, o, now);
+        } else {
+            self.calm_down();
         }
     }
 }

@@ -88,11 +88,16 @@ impl Usage {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
                 Some(u.saturating_sub(size))
             });
-        let mut per = self.per_owner.lock().unwrap_or_else(|p| p.into_inner());
         for o in owners {
-            if let Some(v) = per.get_mut(o) {
-                *v = v.saturating_sub(size);
-            }
+            self.release(o, size);
+        }
+    }
+
+    /// Copies a prune purge deleted (their metadata as it was).
+    pub fn sub_purged(&self, gone: &[shardnet_store::ShardMeta]) {
+        for m in gone {
+            let owners: Vec<OwnerId> = m.leases.iter().map(|l| l.owner).collect();
+            self.sub(m.size as u64, &owners);
         }
     }
 

@@ -9,13 +9,10 @@ use rocksdb::{
     BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, ErrorKind, IteratorMode, Options,
     WriteBatch, WriteOptions, DB,
 };
-use shardnet_protocol::catalogue::{
-    CatalogueEntry, SignedCatalogue, Tombstone, MAX_CATALOGUE_LEN, MAX_ENTRY_LEN,
-};
 use shardnet_protocol::codec;
 use shardnet_protocol::envelope::MAX_SHARD_LEN;
 use shardnet_protocol::lease::Release;
-use shardnet_protocol::{lease, Avoid, BackupId, Lease, Sealed, ShardId};
+use shardnet_protocol::{lease, Avoid, Lease, Sealed, ShardId};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,11 +21,11 @@ const CF_SHARDS: &str = "shards";
 const CF_META: &str = "meta";
 pub(crate) const CF_SHARDS_NAME: &str = CF_SHARDS;
 pub(crate) const CF_META_NAME: &str = CF_META;
-const CF_BACKUPS: &str = "backups";
+pub(crate) const CF_BACKUPS: &str = "backups";
 const CF_CHUNKS: &str = "chunks";
 const CF_AUDIT: &str = "audit";
 pub(crate) const CF_AUDIT_NAME: &str = CF_AUDIT;
-const CF_CATALOGUES: &str = "catalogues";
+pub(crate) const CF_CATALOGUES: &str = "catalogues";
 pub(crate) const CF_TRANSFERS: &str = "transfers";
 pub(crate) const CF_EVIDENCE: &str = "evidence";
 pub(crate) const CF_PEERS: &str = "peers";
@@ -599,83 +596,6 @@ impl Store {
             .map_err(StoreError::engine)
     }
 
-    /// Records a completed backup (flushed: the backup exists once this returns).
-    pub fn put_backup(&self, entry: &CatalogueEntry) -> Result<(), StoreError> {
-        let bytes = codec::encode::<_, MAX_ENTRY_LEN>("catalogue entry", entry)?;
-        let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(CF_BACKUPS), entry.id.0, bytes);
-        let detail = format!(
-            "{:?} {} ({} shards)",
-            entry.info.name, entry.info.tier, entry.shards
-        );
-        self.audit(&mut batch, AuditAction::BackupAdded, Some(entry.id), detail)?;
-        self.write(batch)?;
-        self.flush()
-    }
-
-    /// Removes a backup's entry and keeps a tombstone in its place, so that
-    /// no catalogue record read later brings it back. Flushed.
-    pub fn delete_backup(&self, t: &Tombstone) -> Result<(), StoreError> {
-        let name = self.get_backup(&t.id)?.map(|e| e.info.name);
-        let bytes = codec::encode::<_, 1024>("tombstone", t)?;
-        let mut batch = WriteBatch::default();
-        batch.delete_cf(self.cf(CF_BACKUPS), t.id.0);
-        batch.put_cf(self.cf(CF_STATE), tombstone_key(&t.id), bytes);
-        let detail = match name {
-            Some(n) => format!("{n:?}"),
-            None => "not listed on this node".to_string(),
-        };
-        self.audit(&mut batch, AuditAction::BackupDeleted, Some(t.id), detail)?;
-        self.write(batch)?;
-        self.flush()
-    }
-
-    /// Every backup deleted through this node.
-    pub fn tombstones(&self) -> Result<Vec<Tombstone>, StoreError> {
-        let prefix = TOMBSTONE_PREFIX.as_bytes();
-        let mode = IteratorMode::From(prefix, rocksdb::Direction::Forward);
-        let mut out = Vec::new();
-        for item in self.db.iterator_cf(self.cf(CF_STATE), mode) {
-            let (k, v) = item.map_err(StoreError::engine)?;
-            if !k.starts_with(prefix) {
-                break;
-            }
-            out.push(codec::decode::<Tombstone, 1024>("tombstone", &v)?);
-        }
-        Ok(out)
-    }
-
-    pub fn get_backup(&self, id: &BackupId) -> Result<Option<CatalogueEntry>, StoreError> {
-        match self
-            .db
-            .get_pinned_cf(self.cf(CF_BACKUPS), id.0)
-            .map_err(StoreError::engine)?
-        {
-            Some(v) => Ok(Some(codec::decode::<_, MAX_ENTRY_LEN>(
-                "catalogue entry",
-                &v,
-            )?)),
-            None => Ok(None),
-        }
-    }
-
-    /// Every catalogue entry, oldest first (deleted ones are gone).
-    pub fn list_backups(&self) -> Result<Vec<CatalogueEntry>, StoreError> {
-        let mut out = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(CF_BACKUPS), IteratorMode::Start)
-        {
-            let (_, v) = item.map_err(StoreError::engine)?;
-            out.push(codec::decode::<CatalogueEntry, MAX_ENTRY_LEN>(
-                "catalogue entry",
-                &v,
-            )?);
-        }
-        out.sort_by_key(|e| (e.info.created_at, e.id));
-        Ok(out)
-    }
-
     /// Audit events with `seq >= from`, oldest first, at most `limit`.
     pub fn audit_log(&self, from: u64, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
         let start = from.to_be_bytes();
@@ -689,38 +609,6 @@ impl Store {
             )?);
         }
         Ok(out)
-    }
-
-    /// Keeps an owner's signed catalogue (held for the swarm) if it is newer than
-    /// the one held; the caller has verified its signature. Returns whether it
-    /// was kept. Flushed.
-    pub fn put_catalogue(&self, c: &SignedCatalogue) -> Result<bool, StoreError> {
-        let _guard = self.lock(&ShardId(c.owner));
-        if let Some(old) = self.get_catalogue(&c.owner)? {
-            if old.seq >= c.seq {
-                return Ok(false);
-            }
-        }
-        let bytes = codec::encode::<_, { MAX_CATALOGUE_LEN + 4096 }>("signed catalogue", c)?;
-        let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(CF_CATALOGUES), c.owner, bytes);
-        self.write(batch)?;
-        self.flush()?;
-        Ok(true)
-    }
-
-    pub fn get_catalogue(&self, owner: &[u8; 32]) -> Result<Option<SignedCatalogue>, StoreError> {
-        match self
-            .db
-            .get_pinned_cf(self.cf(CF_CATALOGUES), owner)
-            .map_err(StoreError::engine)?
-        {
-            Some(v) => Ok(Some(codec::decode::<_, { MAX_CATALOGUE_LEN + 4096 }>(
-                "signed catalogue",
-                &v,
-            )?)),
-            None => Ok(None),
-        }
     }
 
     /// Records the owner's signed avoid list of `id`, once: the first list
@@ -746,12 +634,4 @@ impl Store {
         batch.put_cf(self.cf(CF_SHARDS), id.0, bytes);
         self.write(batch)
     }
-}
-
-const TOMBSTONE_PREFIX: &str = "catalogue/tombstone/";
-
-fn tombstone_key(id: &BackupId) -> Vec<u8> {
-    let mut k = TOMBSTONE_PREFIX.as_bytes().to_vec();
-    k.extend_from_slice(&id.0);
-    k
 }

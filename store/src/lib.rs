@@ -22,6 +22,7 @@
 //! inside this crate.
 
 mod audit;
+mod catalogue;
 mod db;
 mod error;
 mod evidence;

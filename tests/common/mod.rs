@@ -227,6 +227,24 @@ impl NodeProc {
         env.run_in(&self.data, args)
     }
 
+    /// Backs up `mib` MiB of seeded random bytes (`src-TIER/data.bin`) at
+    /// `tier` through this node; returns the backup id and the source dir.
+    pub fn backup_random(&self, env: &Env, tier: &str, seed: u64, mib: usize) -> (String, PathBuf) {
+        let src = env.path(&format!("src-{tier}"));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("data.bin"), random_bytes(seed, mib << 20)).unwrap();
+        let args = [
+            "backup",
+            "create",
+            "--json",
+            "--tier",
+            tier,
+            src.to_str().unwrap(),
+        ];
+        let v = self.run(env, &args).ok().json();
+        (v["entry"]["id"].as_str().unwrap().to_string(), src)
+    }
+
     pub fn wait_for(&self, limit: Duration, what: &str, cond: impl Fn(&NodeProc) -> bool) {
         let start = Instant::now();
         while !cond(self) {

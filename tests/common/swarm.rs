@@ -2,7 +2,7 @@
 //! restart, and a census of who holds which shard (from each node's
 //! `shards list`).
 
-use super::{random_bytes, Env, NodeProc};
+use super::{Env, NodeProc};
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::time::{Duration, Instant};
@@ -220,24 +220,7 @@ pub fn backup(
     seed: u64,
     mib: usize,
 ) -> (String, std::path::PathBuf) {
-    let src = s.env.path(&format!("src-{tier}"));
-    fs::create_dir_all(&src).unwrap();
-    fs::write(src.join("data.bin"), random_bytes(seed, mib << 20)).unwrap();
-    let r = s.nodes[node]
-        .run(
-            &s.env,
-            &[
-                "backup",
-                "create",
-                "--json",
-                "--tier",
-                tier,
-                src.to_str().unwrap(),
-            ],
-        )
-        .ok()
-        .json();
-    (r["entry"]["id"].as_str().unwrap().to_string(), src)
+    s.nodes[node].backup_random(&s.env, tier, seed, mib)
 }
 
 pub fn total_shards(s: &Swarm) -> usize {

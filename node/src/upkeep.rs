@@ -1,0 +1,156 @@
+//! The daemon's periodic upkeep: the owner's catalogue, the audit log's
+//! retention, the automatic purge of finished prune jobs, and the emergency
+//! reclaim. Each is a blocking job run on its own schedule by [`periodic`],
+//! off the async workers, until the node stops.
+
+use crate::datadir::DataDir;
+use crate::distribute::Net;
+use crate::reclaim::{self, Reclaim};
+use crate::storage::Usage;
+use shardnet_store::Store;
+use std::fmt::Display;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+/// Runs the job `make` builds on a blocking thread every `period` (the
+/// first at once, or after one period with `delay_first`) until `stop`, and
+/// hands each success to `done`; failures are logged under `what`.
+pub async fn periodic<T, E, B, M, D>(
+    period: Duration,
+    delay_first: bool,
+    mut stop: watch::Receiver<bool>,
+    what: &'static str,
+    mut make: M,
+    mut done: D,
+) where
+    T: Send + 'static,
+    E: Display + Send + 'static,
+    B: FnOnce() -> Result<T, E> + Send + 'static,
+    M: FnMut() -> B,
+    D: FnMut(T),
+{
+    let mut tick = tokio::time::interval(period);
+    if delay_first {
+        tick.tick().await;
+    }
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        match tokio::task::spawn_blocking(make()).await {
+            Ok(Ok(t)) => done(t),
+            Ok(Err(e)) => warn!("{what} failed: {e}"),
+            Err(e) => warn!("{what} task failed: {e}"),
+        }
+    }
+}
+
+/// The owner's catalogue upkeep (`catalogue::maintain_catalogue`): every
+/// `period`, with a majority of the slot's holders answering, publishes what
+/// they lack. This repairs the record under churn and publishes backups (and
+/// tombstones) whose publish found no majority.
+pub async fn catalogue(
+    net: Arc<Net>,
+    store: Arc<Store>,
+    dd: DataDir,
+    period: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    let make = || {
+        let (net, store, dd) = (net.clone(), store.clone(), dd.clone());
+        move || {
+            let master = dd.owner_key().map_err(|e| e.to_string())?;
+            crate::catalogue::maintain_catalogue(&net, &store, &master)
+        }
+    };
+    periodic(period, true, stop, "catalogue upkeep", make, |u| {
+        if u != crate::catalogue::CatalogueUpkeep::InPlace {
+            info!("catalogue upkeep: {u:?}");
+        }
+    })
+    .await
+}
+
+/// Removes audit events older than `retention`, at start and every 6 hours
+/// (in bounded steps: a long-neglected log does not stall the store).
+pub async fn audit_trim(store: Arc<Store>, retention: Duration, stop: watch::Receiver<bool>) {
+    let make = || {
+        let st = store.clone();
+        let before = crate::output::now_unix().saturating_sub(retention.as_secs());
+        move || st.trim_audit(before, 100_000)
+    };
+    periodic(
+        Duration::from_secs(6 * 3600),
+        false,
+        stop,
+        "audit log trim",
+        make,
+        |n| {
+            if n > 0 {
+                info!(events = n, "audit log trimmed to its retention");
+            }
+        },
+    )
+    .await
+}
+
+/// Purges finished prune jobs once `after` has passed since they ran,
+/// checked every `every`, with this node's proofs of the copies elsewhere.
+pub async fn prune_purge(
+    store: Arc<Store>,
+    net: Arc<Net>,
+    after: Duration,
+    every: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    let usage = net.usage.clone();
+    let make = || {
+        let (st, net, now) = (store.clone(), net.clone(), crate::output::now_unix());
+        move || {
+            let peers = crate::prune::peers(&net, &st);
+            crate::prune::auto_purge(&st, Some(&peers), after.as_secs(), now)
+        }
+    };
+    periodic(every, false, stop, "prune auto-purge", make, |done| {
+        for (job, gone) in done {
+            usage.sub_purged(&gone);
+            info!(
+                job = job.id,
+                purged = job.purged,
+                bytes = job.purged_bytes,
+                "prune job purged: its rollback window is over"
+            );
+        }
+    })
+    .await
+}
+
+/// The emergency reclaim's check (`reclaim::check`) every `every`.
+pub async fn reclaim(
+    state: Arc<Reclaim>,
+    store: Arc<Store>,
+    usage: Arc<Usage>,
+    capacity: u64,
+    every: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    let make = || {
+        let (st, us, now) = (store.clone(), usage.clone(), crate::output::now_unix());
+        move || {
+            let f = reclaim::fill(&st, &us, capacity);
+            reclaim::check(&st, &us, &f, now).map(|o| (f, o, now))
+        }
+    };
+    periodic(
+        every,
+        false,
+        stop,
+        "emergency reclaim",
+        make,
+        |(f, o, now)| state.observe(&f, &o, now),
+    )
+    .await
+}
