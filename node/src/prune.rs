@@ -146,6 +146,8 @@ pub struct Peers<'a> {
 /// Peers as the running node sees them: sampled proofs of every live
 /// peer's claimed copy (`distribute::proven_copies`), less this node's own.
 pub fn peers<'a>(net: &'a crate::distribute::Net, store: &'a Store) -> Peers<'a> {
+    let candidates = net.view.candidates();
+    let local = net.client.local_peer_id();
     Peers {
         proven_elsewhere: Box::new(move |ids| {
             crate::distribute::proven_copies(net, store, ids)
@@ -158,9 +160,9 @@ pub fn peers<'a>(net: &'a crate::distribute::Net, store: &'a Store) -> Peers<'a>
                 })
                 .collect()
         }),
+        // One snapshot of the view for the whole plan, run or purge.
         responsible: Box::new(move |id, size, copies| {
-            let local = net.client.local_peer_id();
-            shardnet_protocol::placement::responsible_set(id, size, &net.view.candidates(), copies)
+            shardnet_protocol::placement::responsible_set(id, size, &candidates, copies)
                 .contains(&local)
         }),
     }
