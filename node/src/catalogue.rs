@@ -15,7 +15,9 @@
 use crate::distribute::Net;
 use futures::future::join_all;
 use libp2p::PeerId;
-use shardnet_protocol::catalogue::{self, CatalogueEntry, Contents, SignedCatalogue, Tombstone};
+use shardnet_protocol::catalogue::{
+    self, CatalogueEntry, Contents, Revocation, SignedCatalogue, Tombstone,
+};
 use shardnet_protocol::placement;
 use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::MasterKey;
@@ -146,6 +148,22 @@ pub fn fetch_catalogue(
     Ok(union(&slot_records(net, store, owner), store, master)?
         .0
         .entries)
+}
+
+/// As [`fetch_catalogue`], but only when a majority of the slot's holders
+/// answered (`keys rotate` must not leave a backup behind).
+pub fn fetch_catalogue_quorum(
+    net: &Net,
+    store: &Store,
+    master: &MasterKey,
+) -> Result<Vec<CatalogueEntry>, String> {
+    match slot_records_with_quorum(net, store, master) {
+        Ok(r) => Ok(union(&r, store, master)?.0.entries),
+        Err(CatalogueUpkeep::NoQuorum { answered, asked }) => Err(format!(
+            "only {answered} of the {asked} holders of the owner's catalogue answered"
+        )),
+        Err(other) => Err(format!("{other:?}")),
+    }
 }
 
 /// Entries (none that a tombstone names) and tombstones of every record and
@@ -314,17 +332,37 @@ fn publish_catalogue(
     all: &Contents,
     prev: u64,
 ) -> Result<(), String> {
-    let owner = SignedCatalogue::owner_of(master);
-    let seq = (prev + 1).max(crate::output::now_unix() * 1000);
+    let seq = prev.saturating_add(1).max(crate::output::now_unix() * 1000);
     let mut nonce = [0u8; 12];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
     let record =
         SignedCatalogue::create_contents(master, all, seq, nonce).map_err(|e| e.to_string())?;
-    let (peers, floor) = slot_holders(net, &owner);
+    let (confirmed, floor, floor_confirmed) = send_record(net, store, &record)?;
+    info!(
+        seq,
+        entries = all.entries.len(),
+        tombstones = all.tombstones.len(),
+        confirmed,
+        floor,
+        floor_confirmed,
+        "catalogue record published"
+    );
+    Ok(())
+}
+
+/// Sends `record` to its slot's holders and the owner's floor (and keeps it
+/// here when this node is one of them). Returns how many confirmed, the
+/// floor's size, and how many of the floor confirmed; an error if none did.
+fn send_record(
+    net: &Net,
+    store: &Store,
+    record: &SignedCatalogue,
+) -> Result<(usize, usize, usize), String> {
+    let (peers, floor) = slot_holders(net, &record.owner);
     let local = net.client.local_peer_id();
     let mut confirmed = 0;
     if peers.contains(&local) || peers.is_empty() {
-        store.put_catalogue(&record).map_err(|e| e.to_string())?;
+        store.put_catalogue(record).map_err(|e| e.to_string())?;
         confirmed += 1;
     }
     let send: Vec<PeerId> = peers
@@ -336,7 +374,7 @@ fn publish_catalogue(
     let answers = net.handle.block_on(join_all(send.iter().map(|p| {
         let client = net.client.clone();
         let (p, r) = (*p, record.clone());
-        async move { client.request(p, Request::PutCatalogue(r)).await }
+        async move { crate::lifecycle::ask(&client, p, Request::PutCatalogue(r)).await }
     })));
     let mut floor_confirmed = 0;
     for (p, a) in send.iter().zip(answers) {
@@ -348,17 +386,31 @@ fn publish_catalogue(
             other => warn!(peer = %p, "catalogue copy not confirmed: {other:?}"),
         }
     }
-    info!(
-        seq,
-        entries = all.entries.len(),
-        tombstones = all.tombstones.len(),
-        confirmed,
-        floor = floor.len(),
-        floor_confirmed,
-        "catalogue record published"
-    );
     if confirmed == 0 {
         return Err("no peer confirmed the catalogue record".into());
     }
-    Ok(())
+    Ok((confirmed, floor.len(), floor_confirmed))
+}
+
+/// Ends `master`'s catalogue with revocation `r` (`keys rotate`): holders
+/// keep it over every record of that key, so none can follow. Returns how
+/// many holders confirmed.
+pub fn revoke(
+    net: &Net,
+    store: &Store,
+    master: &MasterKey,
+    r: &Revocation,
+) -> Result<usize, String> {
+    let record = SignedCatalogue::revoke(master, r).map_err(|e| e.to_string())?;
+    let (confirmed, ..) = send_record(net, store, &record)?;
+    info!(successor = %r.successor, confirmed, "owner key revoked in its catalogue");
+    Ok(confirmed)
+}
+
+/// The revocation of `master`'s key, if any holder of its slot has one.
+pub fn revocation(net: &Net, store: &Store, master: &MasterKey) -> Option<Revocation> {
+    slot_records(net, store, SignedCatalogue::owner_of(master))
+        .records
+        .iter()
+        .find_map(SignedCatalogue::revocation)
 }

@@ -376,6 +376,14 @@ pub enum KeysCommand {
     },
     /// Print a new pre-shared key for a private swarm (`node run --swarm-key`).
     SwarmKey,
+    /// Replace the owner key (after a leak): every live backup is re-signed
+    /// and re-listed under a new key through the running node, and the old
+    /// key is revoked in its catalogue. See the README on what this protects.
+    Rotate {
+        /// Rotate without asking (required without a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

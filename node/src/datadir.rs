@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 const NODE_KEY: &str = "node.key";
 const OWNER_KEY: &str = "owner.key";
+/// The next owner key while `keys rotate` runs.
+const ROTATING_KEY: &str = "owner.key.rotating";
 const STORE_DIR: &str = "store";
 
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +185,35 @@ impl DataDir {
         let _ = fs::remove_file(&tmp);
         write_secret(&tmp, format!("{}\n", key.to_recovery_string()).as_bytes())?;
         fs::rename(&tmp, &path).map_err(io(&path))?;
+        Ok(kept)
+    }
+
+    /// The new owner key of a rotation under way (`keys rotate`), made and
+    /// kept (flushed, 0600) before anything is re-signed with it, so that a
+    /// rotation cut short resumes with the same key.
+    pub fn rotation_key(&self) -> Result<MasterKey, DataDirError> {
+        let path = self.root.join(ROTATING_KEY);
+        if !path.exists() {
+            let key = MasterKey::generate(&mut rand::rngs::OsRng);
+            write_secret(&path, format!("{}\n", key.to_recovery_string()).as_bytes())?;
+        }
+        self.read_key(path, |b| {
+            MasterKey::from_recovery_string(&String::from_utf8_lossy(b))
+        })
+    }
+
+    /// Ends a rotation: the rotation's key becomes the owner key (an atomic
+    /// rename) and the old one is kept as `owner.key.retired-TIME`.
+    pub fn finish_rotation(&self, now: u64) -> Result<PathBuf, DataDirError> {
+        let path = self.owner_key_path();
+        let kept = self.root.join(format!("{OWNER_KEY}.retired-{now}"));
+        fs::copy(&path, &kept).map_err(io(&kept))?;
+        let _ = fs::set_permissions(&kept, fs::Permissions::from_mode(0o600));
+        let next = self.root.join(ROTATING_KEY);
+        fs::rename(&next, &path).map_err(io(&path))?;
+        if let Ok(dir) = fs::File::open(&self.root) {
+            let _ = dir.sync_all();
+        }
         Ok(kept)
     }
 

@@ -36,6 +36,7 @@ pub mod prune;
 pub mod reclaim;
 pub mod repair;
 pub mod restore;
+pub mod rotate;
 pub mod scrub;
 pub mod shards;
 pub mod storage;

@@ -7,11 +7,17 @@
 //! verify the signature and keep the highest sequence number; only the owner can
 //! read or replace it, and a fresh machine holding the master key finds it at a
 //! slot derived from the owner's public key.
+//!
+//! `keys rotate` ends an owner key's catalogue with a [`Revocation`]: a record
+//! at the highest sequence number there is, so no later record of the old
+//! key replaces it (holders keep the highest), naming the key that took over.
+//! It is signed but not encrypted: it holds nothing secret, and a reader with
+//! only the old key learns where the backups went.
 
 use crate::codec::{self, CodecError};
 use crate::envelope::{self, EnvelopeError, NonceMode};
 use crate::id::{BackupId, ShardId};
-use crate::keys::MasterKey;
+use crate::keys::{MasterKey, OwnerId};
 use crate::manifest::BackupInfo;
 use crate::Cipher;
 use serde::{Deserialize, Serialize};
@@ -21,6 +27,9 @@ pub const MAX_ENTRY_LEN: usize = 64 << 10;
 /// Largest signed catalogue accepted (tens of thousands of backups).
 pub const MAX_CATALOGUE_LEN: usize = 4 << 20;
 const SIGNING_DOMAIN: &[u8] = b"shardnet catalogue v1";
+/// The sequence number of a revocation: nothing can follow it.
+pub const REVOKED_SEQ: u64 = u64::MAX;
+const MAX_REVOCATION_LEN: usize = 256;
 const SLOT_CONTEXT: &str = "shardnet 2026-11 catalogue slot v1";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +69,14 @@ impl Contents {
     }
 }
 
+/// The end of an owner key (`keys rotate`): its backups moved to
+/// `successor`'s catalogue at `revoked_at` (unix seconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub successor: OwnerId,
+    pub revoked_at: u64,
+}
+
 /// An owner's catalogue as stored by peers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedCatalogue {
@@ -82,6 +99,8 @@ pub enum CatalogueError {
     BadOwner,
     #[error("catalogue cannot be decrypted with this owner key")]
     WrongKey,
+    #[error("this owner key was retired by `keys rotate` at {} (unix time); its backups moved to owner {}: restore with the new key's recovery string", .0.revoked_at, .0.successor)]
+    Revoked(Revocation),
     #[error("catalogue: {0}")]
     Envelope(#[from] EnvelopeError),
     #[error(transparent)]
@@ -144,6 +163,28 @@ impl SignedCatalogue {
         })
     }
 
+    /// Signs the end of `master`'s catalogue (see [`Revocation`]).
+    pub fn revoke(master: &MasterKey, r: &Revocation) -> Result<Self, CatalogueError> {
+        let sealed = codec::encode::<_, MAX_REVOCATION_LEN>("revocation", r)?;
+        let kp = master.signing_key();
+        let owner = kp.public().to_bytes();
+        let signature = kp.sign(&signed_bytes(&owner, REVOKED_SEQ, &sealed));
+        Ok(SignedCatalogue {
+            owner,
+            seq: REVOKED_SEQ,
+            sealed,
+            signature,
+        })
+    }
+
+    /// The revocation this record is, if it is one and verifies.
+    pub fn revocation(&self) -> Option<Revocation> {
+        if self.seq != REVOKED_SEQ || self.verify().is_err() {
+            return None;
+        }
+        codec::decode::<Revocation, MAX_REVOCATION_LEN>("revocation", &self.sealed).ok()
+    }
+
     /// The owner's public key, as the master key derives it.
     pub fn owner_of(master: &MasterKey) -> [u8; 32] {
         master.signing_key().public().to_bytes()
@@ -173,6 +214,10 @@ impl SignedCatalogue {
     /// existed hold a bare list of entries.
     pub fn open_contents(&self, master: &MasterKey) -> Result<Contents, CatalogueError> {
         self.verify()?;
+        if self.seq == REVOKED_SEQ {
+            let r = codec::decode::<Revocation, MAX_REVOCATION_LEN>("revocation", &self.sealed)?;
+            return Err(CatalogueError::Revoked(r));
+        }
         let plain = envelope::open(&self.sealed, &master.catalogue_key()).map_err(|e| match e {
             EnvelopeError::Decrypt => CatalogueError::WrongKey,
             other => CatalogueError::Envelope(other),
@@ -270,6 +315,48 @@ mod tests {
             signature,
         };
         assert_eq!(old.open_contents(&m).unwrap().entries, vec![entry(3)]);
+    }
+
+    #[test]
+    fn a_revocation_ends_the_record_and_names_the_successor() {
+        let old = MasterKey::generate(&mut rand::rngs::StdRng::seed_from_u64(6));
+        let new = MasterKey::generate(&mut rand::rngs::StdRng::seed_from_u64(7));
+        let r = Revocation {
+            successor: new.owner_id(),
+            revoked_at: 99,
+        };
+        let c = SignedCatalogue::revoke(&old, &r).unwrap();
+        assert_eq!(c.seq, REVOKED_SEQ);
+        assert!(c.verify().is_ok());
+        assert_eq!(c.revocation(), Some(r));
+        // Nothing can follow it: no sequence number is higher.
+        let later = SignedCatalogue::create(&old, &[entry(1)], u64::MAX - 1, [3; 12]).unwrap();
+        assert!(later.seq < c.seq);
+        assert!(matches!(
+            c.open_contents(&old),
+            Err(CatalogueError::Revoked(x)) if x == r
+        ));
+        assert!(c
+            .open_contents(&old)
+            .unwrap_err()
+            .to_string()
+            .contains(&new.owner_id().to_string()));
+        // Another key cannot forge one for this owner, nor change the successor.
+        let mut forged = SignedCatalogue::revoke(&new, &r).unwrap();
+        forged.owner = c.owner;
+        assert_eq!(forged.revocation(), None);
+        let mut redirected = c.clone();
+        redirected.sealed = codec::encode::<_, 256>(
+            "r",
+            &Revocation {
+                successor: old.owner_id(),
+                revoked_at: 99,
+            },
+        )
+        .unwrap();
+        assert_eq!(redirected.revocation(), None);
+        // An ordinary record is no revocation.
+        assert_eq!(later.revocation(), None);
     }
 
     proptest::proptest! {

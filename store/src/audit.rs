@@ -64,11 +64,13 @@ pub enum AuditAction {
     LeaseReleased,
     /// The owner deleted a backup (its catalogue entry gave way to a tombstone).
     BackupDeleted,
+    /// The owner key was rotated: a backup's entry moved to the new key's.
+    KeyRotated,
 }
 
 impl AuditAction {
     /// Every action (new ones go last: the stored form is the index).
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 22] = [
         AuditAction::Stored,
         AuditAction::LeaseExtended,
         AuditAction::MarkedCorrupted,
@@ -90,6 +92,7 @@ impl AuditAction {
         AuditAction::AuditTrimmed,
         AuditAction::LeaseReleased,
         AuditAction::BackupDeleted,
+        AuditAction::KeyRotated,
     ];
 
     /// The action's name on the command line and in human output.
@@ -116,6 +119,7 @@ impl AuditAction {
             AuditAction::AuditTrimmed => "audit-trimmed",
             AuditAction::LeaseReleased => "lease-released",
             AuditAction::BackupDeleted => "backup-deleted",
+            AuditAction::KeyRotated => "key-rotated",
         }
     }
 }

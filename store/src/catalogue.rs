@@ -44,6 +44,22 @@ impl Store {
         self.flush()
     }
 
+    /// `keys rotate`: the entries of the old owner key give way to those of
+    /// the new one (`moved`: old id, new entry), in one flushed write. No
+    /// tombstone: the old ids belong to the retired key's catalogue.
+    pub fn rotate_backups(&self, moved: &[(BackupId, CatalogueEntry)]) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        for (old, new) in moved {
+            let bytes = codec::encode::<_, MAX_ENTRY_LEN>("catalogue entry", new)?;
+            batch.delete_cf(self.cf(CF_BACKUPS), old.0);
+            batch.put_cf(self.cf(CF_BACKUPS), new.id.0, bytes);
+            let detail = format!("{:?} was {old}", new.info.name);
+            self.audit(&mut batch, AuditAction::KeyRotated, Some(new.id), detail)?;
+        }
+        self.write(batch)?;
+        self.flush()
+    }
+
     /// Every backup deleted through this node.
     pub fn tombstones(&self) -> Result<Vec<Tombstone>, StoreError> {
         let prefix = TOMBSTONE_PREFIX.as_bytes();

@@ -153,6 +153,18 @@ impl NodeProc {
         bootstrap: Option<&str>,
         extra: &[&str],
     ) -> NodeProc {
+        Self::start_with(env, name, zone, bootstrap, extra, &[])
+    }
+
+    /// As [`NodeProc::start`], with extra environment variables.
+    pub fn start_with(
+        env: &Env,
+        name: &str,
+        zone: &str,
+        bootstrap: Option<&str>,
+        extra: &[&str],
+        vars: &[(&str, &str)],
+    ) -> NodeProc {
         let data = env.path(name);
         if !data.join("owner.key").exists() {
             env.run_in(&data, &["init"]).ok();
@@ -191,6 +203,7 @@ impl NodeProc {
             .env("SHARDNET_DATA_DIR", &data)
             .env("SHARDNET_ID_DIFFICULTY", ID_DIFFICULTY.to_string())
             .env("RUST_LOG", "shardnet_node=info")
+            .envs(vars.iter().copied())
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)

@@ -185,9 +185,14 @@ impl Swarm {
     }
 
     pub fn restart(&mut self, idx: usize, args: &[&str]) {
+        self.restart_with(idx, args, &[]);
+    }
+
+    /// Restarts node `idx` with extra environment variables.
+    pub fn restart_with(&mut self, idx: usize, args: &[&str], vars: &[(&str, &str)]) {
         let name = self.nodes[idx].name.clone();
         let zone = self.zones[idx].clone();
-        let n = NodeProc::start(&self.env, &name, &zone, Some(&self.boot), args);
+        let n = NodeProc::start_with(&self.env, &name, &zone, Some(&self.boot), args, vars);
         self.nodes[idx] = n;
     }
 

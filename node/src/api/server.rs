@@ -185,6 +185,10 @@ async fn delete(
     with_ctx(s, move |c| ops::backup_delete(c, &r.id)).await
 }
 
+async fn keys_rotate(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, crate::rotate::rotate).await
+}
+
 #[derive(Deserialize)]
 pub struct ExtendReq {
     pub id: BackupId,
@@ -490,6 +494,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/backup/restore", post(restore))
         .route("/v1/backup/verify", post(verify))
         .route("/v1/backup/delete", post(delete))
+        .route("/v1/keys/rotate", post(keys_rotate))
         .route("/v1/retention/extend", post(retention_extend))
         .route("/v1/retention/tier", post(retention_tier))
         .route("/v1/retention/audit", post(retention_audit))

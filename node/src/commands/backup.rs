@@ -437,12 +437,19 @@ pub(super) fn print_holders(rows: &[crate::delete::HolderRow], done: &str) {
 
 /// Asks on the terminal; without one, `--yes` is required.
 fn confirm_delete(id: &shardnet_protocol::BackupId) -> anyhow::Result<bool> {
+    confirm(
+        &format!("backup delete needs confirmation: pass --yes to delete backup {id} without a prompt"),
+        &format!("Delete backup {id}? Its shards not shared with other backups will be released on every holder."),
+    )
+}
+
+/// Asks `prompt` on the terminal (true on "yes"); without a terminal, fails
+/// with `without_terminal` (which names `--yes`).
+pub(super) fn confirm(without_terminal: &str, prompt: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
-        anyhow::bail!(
-            "backup delete needs confirmation: pass --yes to delete backup {id} without a prompt"
-        );
+        anyhow::bail!("{without_terminal}");
     }
-    eprint!("Delete backup {id}? Its shards not shared with other backups will be released on every holder. Type 'yes': ");
+    eprint!("{prompt} Type 'yes': ");
     let mut line = String::new();
     std::io::stdin()
         .read_line(&mut line)

@@ -1,4 +1,4 @@
-//! `shardnet init`, `keys export`, `keys import`.
+//! `shardnet init`, `keys export`, `keys import`, `keys rotate`.
 
 use crate::cli::KeysCommand;
 use crate::datadir::DataDir;
@@ -54,6 +54,7 @@ pub(super) fn run(dd: &DataDir, cmd: KeysCommand, json: bool) -> anyhow::Result<
             // The format IPFS and libp2p's pnet read.
             println!("{}", libp2p::pnet::PreSharedKey::new(k));
         }
+        KeysCommand::Rotate { yes } => return rotate(dd, yes, json),
         KeysCommand::Export => {
             let key = dd.owner_key()?;
             if json {
@@ -122,5 +123,56 @@ pub(super) fn run(dd: &DataDir, cmd: KeysCommand, json: bool) -> anyhow::Result<
             }
         }
     }
+    Ok(0)
+}
+
+fn rotate(dd: &DataDir, yes: bool, json: bool) -> anyhow::Result<i32> {
+    let super::Target::Daemon(c) = super::target(dd) else {
+        bail!(
+            "keys rotate re-signs every backup on its holders: start the node for {} (`shardnet node run`), then run it again",
+            dd.root().display()
+        );
+    };
+    if !yes && !super::backup::confirm(
+        "keys rotate needs confirmation: pass --yes to replace the owner key without a prompt",
+        "Replace the owner key? Every live backup moves to a new key, and the old key is revoked.",
+    )? {
+        eprintln!("nothing changed");
+        return Ok(1);
+    }
+    let r: crate::rotate::RotateReport = c.post("/v1/keys/rotate", &serde_json::json!({}))?;
+    if json {
+        super::print_json(&r)?;
+        return Ok(0);
+    }
+    println!("owner key rotated: {} -> {}", r.old_owner, r.new_owner);
+    let rows: Vec<Vec<String>> = r
+        .backups
+        .iter()
+        .map(|b| {
+            vec![
+                b.old_id.to_string(),
+                b.new_id.to_string(),
+                b.name.clone(),
+                crate::output::time(b.expires_at),
+            ]
+        })
+        .collect();
+    crate::output::table(&["OLD ID", "NEW ID", "NAME", "EXPIRES"], &rows);
+    println!(
+        "  data shards: {} re-signed ({} holder leases moved); old manifest shards released: {}; backups left to expire: {}",
+        r.data_shards, r.leases_moved, r.old_manifest_shards, r.expired_left
+    );
+    println!(
+        "  old key revoked in its catalogue ({} holders confirmed), kept in {}",
+        r.revocation_confirmed, r.retired_key
+    );
+    super::backup::print_holders(&r.holders, "MOVED");
+    println!();
+    println!("Store the new key now: `shardnet keys export`. The old key no longer lists or");
+    println!(
+        "changes anything; delete {} once you have checked a restore.",
+        r.retired_key
+    );
     Ok(0)
 }
