@@ -156,6 +156,7 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
         bootstrap: vec![],
         known: vec![],
         psk: None,
+        metrics: None,
     })
     .unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

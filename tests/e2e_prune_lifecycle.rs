@@ -2,7 +2,7 @@
 //! orphaned, on a live 5-node swarm with repair running.
 //!
 //! Three backups of one owner: silver `keep`, bronze `old` (90 days) and
-//! silver `gone`, which is deleted (its shards orphaned on every holder).
+//! gold `gone`, which is deleted (its shards orphaned on every holder).
 //! Every node then restarts 100 days ahead (`--clock-offset`): `old` is past
 //! its grace and expired. For each class, in phases across all five nodes:
 //! plan and run (every copy of the class quarantined, nowhere served), roll
@@ -40,7 +40,10 @@ fn keep_safe(s: &Swarm, keep: &HashSet<String>, when: &str) {
     let c = census(s);
     for id in keep {
         let n = c.get(id).map_or(0, |v| v.0.len());
-        assert!(n >= 3, "{when}: shard {id} of the kept backup has {n} healthy copies");
+        assert!(
+            n >= 3,
+            "{when}: shard {id} of the kept backup has {n} healthy copies"
+        );
     }
 }
 
@@ -49,10 +52,6 @@ fn each(s: &Swarm, args: &[&str]) -> Vec<Value> {
         .iter()
         .map(|n| n.run(&s.env, args).ok().json())
         .collect()
-}
-
-fn sum(v: &[Value], key: &str) -> u64 {
-    v.iter().map(|j| j[key].as_u64().unwrap()).sum()
 }
 
 fn restores(s: &Swarm, id: &str, src: &std::path::Path, tag: &str) -> bool {
@@ -114,7 +113,10 @@ fn cycle(
         .filter(|v| v.1 == class)
         .map(|v| v.0.len() as u64)
         .sum();
-    assert_eq!(back, class_copies, "{class}: in service again after the rollback");
+    assert_eq!(
+        back, class_copies,
+        "{class}: in service again after the rollback"
+    );
     after_rollback();
     let second = run("second run");
     let mut purged = 0;
@@ -133,7 +135,7 @@ fn expired_and_orphaned_copies_are_pruned_across_a_live_swarm() {
     let keep: HashSet<String> = census(&s).keys().cloned().collect();
     let (old_id, old_src) = backup(&s, 0, "bronze", 122, 3);
     let with_old: HashSet<String> = census(&s).keys().cloned().collect();
-    let (gone_id, _) = backup(&s, 0, "silver", 123, 3);
+    let (gone_id, _) = backup(&s, 0, "gold", 123, 3);
     let del = s.nodes[0]
         .run(&s.env, &["backup", "delete", &gone_id, "--yes", "--json"])
         .ok()
@@ -169,8 +171,14 @@ fn expired_and_orphaned_copies_are_pruned_across_a_live_swarm() {
         assert_eq!(state, want, "shard {id}");
     }
     let (expired, orphaned) = (copies_of("expired"), copies_of("orphaned"));
-    assert!(expired >= 8 && orphaned >= 8, "{expired} expired, {orphaned} orphaned copies");
-    assert!(restores(&s, &old_id, &old_src, "before"), "expired, not gone");
+    assert!(
+        expired >= 8 && orphaned >= 8,
+        "{expired} expired, {orphaned} orphaned copies"
+    );
+    assert!(
+        restores(&s, &old_id, &old_src, "before"),
+        "expired, not gone"
+    );
 
     let t = std::time::Instant::now();
     let rolled_back = || {
@@ -189,6 +197,9 @@ fn expired_and_orphaned_copies_are_pruned_across_a_live_swarm() {
     );
     let left = census(&s);
     assert!(left.keys().all(|id| keep.contains(id)), "{left:?}");
-    assert!(!restores(&s, &old_id, &old_src, "after"), "the expired backup is gone");
+    assert!(
+        !restores(&s, &old_id, &old_src, "after"),
+        "the expired backup is gone"
+    );
     assert!(restores(&s, &keep_id, &keep_src, "keep"));
 }

@@ -162,3 +162,42 @@ fn files_keep_their_rules_terms_and_expired_jobs_purge_themselves() {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("platinum"), "{}", r.stderr);
 }
+
+/// `config check FILE` makes the checks `node run` makes, without a node:
+/// a good file passes, and a mistyped key, a bad rule or a bad metrics
+/// address fail with exit 1 and the reason, naming the file.
+#[test]
+fn config_check_validates_a_file_before_a_restart() {
+    let env = Env::new();
+    let check = |name: &str, text: &str| {
+        let f = env.path(name);
+        std::fs::write(&f, text).unwrap();
+        env.run(&["config", "check", f.to_str().unwrap()])
+    };
+    let good = format!("zone = \"eu-1\"\nmetrics_listen = \"127.0.0.1:9464\"\n{RULES}");
+    let r = check("good.toml", &good);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("good.toml: ok"), "{}", r.stdout);
+    for (name, text, says) in [
+        ("typo.toml", "zones = \"eu-1\"\n", "zones"),
+        (
+            "rule.toml",
+            "[[lifecycle]]\npath = \"[\"\ntier = \"gold\"\n",
+            "lifecycle",
+        ),
+        (
+            "metrics.toml",
+            "metrics_listen = \"nowhere\"\n",
+            "metrics listen address",
+        ),
+        ("capacity.toml", "capacity = \"lots\"\n", "capacity"),
+    ] {
+        let r = check(name, text);
+        assert_eq!(r.code, 1, "{name}: {}", r.stdout);
+        assert!(
+            r.stderr.contains(name) && r.stderr.contains(says),
+            "{name}: {}",
+            r.stderr
+        );
+    }
+}

@@ -30,6 +30,7 @@ async fn raw_rr(n: usize) -> anyhow::Result<f64> {
         bootstrap: vec![],
         known: vec![],
         psk: None,
+        metrics: None,
     })?;
     let b_peer = b_client.local_peer_id();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -58,6 +59,7 @@ async fn raw_rr(n: usize) -> anyhow::Result<f64> {
         bootstrap: vec![],
         known: vec![],
         psk: None,
+        metrics: None,
     })?;
     tokio::spawn(a_loop.run(stopped(stop_rx)));
     a_client.add_address(b_peer, b_addr).await;

@@ -62,6 +62,9 @@ pub enum Command {
     /// (expired, orphaned), through quarantine, with rollback and purge.
     #[command(subcommand)]
     Prune(PruneCommand),
+    /// The node's configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// The swarm simulator: `shardnet sim run SCENARIO`, `sim validate`,
     /// `sim demo` (runs the `shardnet-sim` program installed beside this one).
     #[command(disable_help_flag = true)]
@@ -82,6 +85,9 @@ pub enum NodeCommand {
     Run(RunArgs),
     /// Status of the running node.
     Status,
+    /// The runbook's health checks (disk, peers, repair, scrub, integrity,
+    /// audits, compaction, versions): ok, warn or critical; exit 0, 1 or 2.
+    Health,
     /// Leave gracefully: take no new shards, hand every shard off, and report
     /// done only when each is confirmed on its new holders.
     Drain {
@@ -343,6 +349,10 @@ pub struct RunArgs {
     /// Audit events older than this are removed, e.g. 400d (default), 7y.
     #[arg(long)]
     pub audit_retention: Option<String>,
+    /// Serve Prometheus metrics (`/metrics`) and `/health` here, without a
+    /// token, e.g. 127.0.0.1:9464 (off by default).
+    #[arg(long, value_name = "IP:PORT")]
+    pub metrics_listen: Option<String>,
     /// Bits of admission work every peer id must carry to be given shards
     /// (default 20; the same on every node of a swarm; 0 in a private swarm
     /// whose members are known).
@@ -358,6 +368,16 @@ pub struct RunArgs {
     /// Never on a node of a live swarm: it judges every lease by it.
     #[arg(long, value_name = "DURATION")]
     pub clock_offset: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a config.toml before a restart (the checks `node run`
+    /// makes); exit 1 with the reason when it is wrong.
+    Check {
+        /// The file (default: config.toml in the data dir).
+        file: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

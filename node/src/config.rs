@@ -101,6 +101,8 @@ pub struct FileConfig {
     pub id_difficulty: Option<u8>,
     /// Done prune jobs are purged this long after they ran (default 7d).
     pub prune_purge_after: Option<String>,
+    /// Where to serve Prometheus metrics and `/health` (off when absent).
+    pub metrics_listen: Option<String>,
     /// Lifecycle rules: a path glob to a tier, or to days and copies
     /// (`[[lifecycle]]` tables; read at every backup).
     pub lifecycle: Option<Vec<shardnet_protocol::lifecycle::Rule>>,
@@ -140,6 +142,7 @@ pub struct NodeConfig {
     /// sets (`protocol::admission`); the same on every node of a swarm.
     pub id_difficulty: u8,
     pub prune_purge_after: Duration,
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -332,6 +335,19 @@ impl NodeConfig {
                 o.prune_purge_after.or(file.prune_purge_after),
                 DEFAULT_PRUNE_PURGE_AFTER,
             )?,
+            metrics_listen: match o.metrics_listen.or(file.metrics_listen) {
+                Some(a) => {
+                    Some(
+                        a.parse()
+                            .map_err(|e: std::net::AddrParseError| ConfigError::Value {
+                                what: "metrics listen address",
+                                value: a.clone(),
+                                reason: format!("{e}; give IP:PORT, e.g. 127.0.0.1:9464"),
+                            })?,
+                    )
+                }
+                None => None,
+            },
             trusted_peers: o
                 .trusted_peers
                 .or(file.trusted_peers)

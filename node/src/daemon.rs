@@ -292,12 +292,14 @@ pub async fn run_until(
     let usage = Arc::new(Usage::scan(&store)?);
     *usage.radius.lock().unwrap_or_else(|p| p.into_inner()) = load_radius(&dd, cfg.capacity);
     let known = load_known_peers(&dd);
+    let metrics = Arc::new(crate::metrics::Metrics::new());
     let (client, event_loop, events) = swarm::new(SwarmConfig {
         keypair,
         listen: cfg.listen.clone(),
         bootstrap: cfg.bootstrap.clone(),
         known,
         psk: cfg.swarm_key,
+        metrics: Some(metrics.swarm.clone()),
     })?;
     let local = client.local_peer_id();
     info!(peer = %local, zone = %cfg.zone, "node starting");
@@ -334,6 +336,14 @@ pub async fn run_until(
         audit_interval: cfg.audit_interval,
         quarantine_grace: cfg.quarantine_grace,
     });
+    // `rebalance pause` holds across restarts (maintenance often restarts
+    // the node): only `rebalance resume` or a drain lifts it.
+    if store.get_state(crate::repair::PAUSED_STATE)?.as_deref() == Some(b"1") {
+        repair
+            .paused
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        warn!("repair and rebalancing stay paused (`shardnet rebalance resume` resumes them)");
+    }
     let audits = Arc::new(
         crate::audit::Audits::load(
             store.clone(),
@@ -390,7 +400,11 @@ pub async fn run_until(
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
-                    _ = stop.wait_for(|s| *s) => break,
+                    r = stop.changed() => {
+                        if r.is_err() || *stop.borrow() {
+                            break;
+                        }
+                    }
                 }
                 let listen = client.status().await.map(|s| s.listen).unwrap_or_default();
                 let hb = heartbeat(&cfg, &usage, &listen);
@@ -440,6 +454,14 @@ pub async fn run_until(
     let url = format!("http://{}", listener.local_addr()?);
     write_private(&dd.root().join(api::TOKEN_FILE), token.as_bytes())
         .context("writing the API token")?;
+    let mut readonly = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut readonly);
+    let readonly_token = hex::encode(readonly);
+    write_private(
+        &dd.root().join(api::READONLY_TOKEN_FILE),
+        readonly_token.as_bytes(),
+    )
+    .context("writing the read-only API token")?;
     let ep = api::Endpoint {
         url: url.clone(),
         pid: std::process::id(),
@@ -475,7 +497,7 @@ pub async fn run_until(
     let reclaim_task = tokio::spawn(upkeep::reclaim(
         reclaim.clone(),
         store.clone(),
-        usage.clone(),
+        net.clone(),
         cfg.capacity,
         cfg.scan_interval.max(Duration::from_secs(1)),
         stop_rx.clone(),
@@ -492,6 +514,18 @@ pub async fn run_until(
         (cfg.scan_interval * 5).max(Duration::from_secs(10)),
         stop_rx.clone(),
     ));
+    let metrics_listener = match cfg.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("--metrics-listen {addr}: cannot listen there (in use, or not an address of this host)"))?,
+        ),
+        None => None,
+    };
+    let metrics_addr = match &metrics_listener {
+        Some(l) => Some(l.local_addr()?.to_string()),
+        None => None,
+    };
     let shared = Arc::new(server::Shared {
         store: store.clone(),
         dd: dd.clone(),
@@ -504,13 +538,57 @@ pub async fn run_until(
         quota_per_owner: cfg.quota_per_owner,
         progress: indicatif::ProgressBar::hidden(),
         reclaim,
+        metrics,
+        metrics_listen: metrics_addr.clone(),
+        started_at: crate::output::now_unix(),
+        readonly_token,
+        sessions: Default::default(),
     });
+    let metrics_task = match metrics_listener {
+        Some(l) => {
+            info!(addr = ?metrics_addr, "metrics listening (GET /metrics, /health)");
+            Some(tokio::spawn(
+                axum::serve(l, crate::api::observe::router(shared.clone()))
+                    .with_graceful_shutdown(stopped(stop_rx.clone()))
+                    .into_future(),
+            ))
+        }
+        None => None,
+    };
     let api_task = tokio::spawn(
         axum::serve(listener, server::router(shared))
             .with_graceful_shutdown(stopped(stop_rx.clone()))
             .into_future(),
     );
     info!(%url, "control API listening");
+    crate::notify::send(&format!("READY=1\nSTATUS=serving; control API {url}"));
+    // systemd's watchdog is petted only while the swarm event loop answers.
+    let watchdog = crate::notify::watchdog_interval().map(|every| {
+        let (client, mut stop) = (client.clone(), stop_rx.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    r = stop.changed() => {
+                        if r.is_err() || *stop.borrow() {
+                            break;
+                        }
+                    }
+                    _ = tick.tick() => {
+                        if let Ok(Some(_)) = tokio::time::timeout(every, client.status()).await {
+                            crate::notify::send("WATCHDOG=1");
+                        } else {
+                            warn!("the swarm event loop did not answer: systemd's watchdog is not petted");
+                        }
+                    }
+                }
+            }
+        })
+    });
+    info!(
+        "status page {url}/ (log in with the token in {})",
+        dd.root().join(api::READONLY_TOKEN_FILE).display()
+    );
     if announce {
         println!("node {local} running; control API {url}");
     }
@@ -533,6 +611,9 @@ pub async fn run_until(
         ] {
             t.abort();
         }
+        if let Some(t) = &metrics_task {
+            t.abort();
+        }
         // Aborted tasks drop their handles on the store at their next poll:
         // wait for that (briefly), so the store is closed when this returns.
         let all = async {
@@ -547,9 +628,16 @@ pub async fn run_until(
             let _ = swarm_task.await;
             let _ = router.await;
             let _ = storage_task.await;
+            if let Some(t) = metrics_task {
+                let _ = t.await;
+            }
         };
         let _ = tokio::time::timeout(Duration::from_secs(5), all).await;
         return Ok(());
+    }
+    crate::notify::send("STOPPING=1");
+    if let Some(w) = &watchdog {
+        w.abort();
     }
     info!("shutting down: announcing leave");
     client
@@ -560,6 +648,9 @@ pub async fn run_until(
     let _ = stop_tx.send(true);
     let all = async {
         let _ = api_task.await;
+        if let Some(t) = metrics_task {
+            let _ = t.await;
+        }
         let _ = repair_task.await;
         let _ = scrub_task.await;
         let _ = catalogue_task.await;

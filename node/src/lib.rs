@@ -30,6 +30,8 @@ pub mod fault;
 pub mod lifecycle;
 pub mod manifests;
 pub mod membership;
+pub mod metrics;
+pub mod notify;
 pub mod ops;
 pub mod output;
 pub mod prune;

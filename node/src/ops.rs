@@ -127,6 +127,10 @@ pub fn backup_create(
             let mut report =
                 pool.install(|| backup::create(&sink, &ctx.master, &req.paths, &opts))?;
             report.warnings = sink.warnings();
+            crate::metrics::BACKUP_BYTES.fetch_add(
+                report.entry.info.bytes,
+                std::sync::atomic::Ordering::Relaxed,
+            );
             Ok(report)
         }
         None => Ok(backup::create(
@@ -210,6 +214,9 @@ pub fn backup_restore(
         req.force,
         progress,
     )
+    .inspect(|r| {
+        crate::metrics::RESTORE_BYTES.fetch_add(r.bytes, std::sync::atomic::Ordering::Relaxed);
+    })
     .map_err(|e| match e {
         RestoreError::Load(l) => explain(ctx, l),
         other => other.into(),

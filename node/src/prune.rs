@@ -223,7 +223,7 @@ fn verdict(m: &ShardMeta, now: u64) -> (Verdict, String) {
 }
 
 /// The tier whose copy count `copies` is.
-fn tier_of(copies: usize) -> Option<Tier> {
+pub(crate) fn tier_of(copies: usize) -> Option<Tier> {
     Tier::ALL
         .into_iter()
         .find(|t| t.copies() as usize == copies)

@@ -10,6 +10,14 @@
 //! capacity narrows its storage radius and hands the farthest copies off,
 //! each dropped only once its copies are proven elsewhere (repair scan).
 //!
+//! Redundant copies are not reclaimed here: the repair scan already
+//! quarantines surplus copies (with proofs), and a reclaim that took more
+//! live copies down to 90% fought the shedding, which fills a node to 100%
+//! of its capacity: the node shed to 8.3 MB and then took copies back to
+//! 10.2 MB (tests/e2e_churn.rs). Shedding is tier-blind on purpose: peers
+//! find copies from a node's announced radius, which a bronze-first handoff
+//! would no longer describe.
+//!
 //! While the node is over the threshold an alert shows in `node status`
 //! and the log; it clears after two checks in a row find it below.
 
@@ -45,7 +53,7 @@ pub struct Outcome {
     /// Bytes it had to free (0: below the threshold).
     pub need: u64,
     /// The prune job it ran, if any.
-    pub job: Option<u64>,
+    pub jobs: Vec<u64>,
     pub freed: u64,
 }
 
@@ -105,7 +113,7 @@ pub fn check(store: &Store, usage: &Usage, f: &Fill, now: u64) -> Result<Outcome
     usage.sub_purged(&gone);
     Ok(Outcome {
         need,
-        job: Some(job.id),
+        jobs: vec![job.id],
         freed: job.purged_bytes,
     })
 }
@@ -122,16 +130,19 @@ impl Reclaim {
             "storage at {:.1}% (threshold {:.0}%): emergency reclaim {}",
             f.ratio() * 100.0,
             reclaim::THRESHOLD * 100.0,
-            match o.job {
-                Some(j) => format!(
-                    "freed {} of {} needed (prune job {j})",
-                    crate::output::size(o.freed),
-                    crate::output::size(o.need)
-                ),
-                None => format!(
+            if o.jobs.is_empty() {
+                format!(
                     "found nothing expired or orphaned to free ({} needed): copies are handed off once the node is over its capacity",
                     crate::output::size(o.need)
-                ),
+                )
+            } else {
+                let jobs: Vec<String> = o.jobs.iter().map(u64::to_string).collect();
+                format!(
+                    "freed {} of {} needed (prune job {})",
+                    crate::output::size(o.freed),
+                    crate::output::size(o.need),
+                    jobs.join(", ")
+                )
             }
         );
         warn!("{message}");

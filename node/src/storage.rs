@@ -71,6 +71,16 @@ impl Usage {
         Ok(u)
     }
 
+    /// Owners charged for at least one copy here.
+    pub fn owners(&self) -> u64 {
+        self.per_owner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|v| **v > 0)
+            .count() as u64
+    }
+
     pub fn owner(&self, o: &OwnerId) -> u64 {
         self.per_owner
             .lock()

@@ -6,7 +6,6 @@
 use crate::datadir::DataDir;
 use crate::distribute::Net;
 use crate::reclaim::{self, Reclaim};
-use crate::storage::Usage;
 use shardnet_store::Store;
 use std::fmt::Display;
 use std::sync::Arc;
@@ -132,16 +131,16 @@ pub async fn prune_purge(
 pub async fn reclaim(
     state: Arc<Reclaim>,
     store: Arc<Store>,
-    usage: Arc<Usage>,
+    net: Arc<Net>,
     capacity: u64,
     every: Duration,
     stop: watch::Receiver<bool>,
 ) {
     let make = || {
-        let (st, us, now) = (store.clone(), usage.clone(), crate::output::now_unix());
+        let (st, net, now) = (store.clone(), net.clone(), crate::output::now_unix());
         move || {
-            let f = reclaim::fill(&st, &us, capacity);
-            reclaim::check(&st, &us, &f, now).map(|o| (f, o, now))
+            let f = reclaim::fill(&st, &net.usage, capacity);
+            reclaim::check(&st, &net.usage, &f, now).map(|o| (f, o, now))
         }
     };
     periodic(

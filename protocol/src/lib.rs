@@ -25,6 +25,7 @@ pub mod envelope;
 pub mod floor;
 pub mod fuzzing;
 pub mod gossip;
+pub mod health;
 pub mod id;
 pub mod keys;
 pub mod lease;

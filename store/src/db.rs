@@ -213,6 +213,20 @@ impl Store {
         &self.path
     }
 
+    /// Bytes RocksDB estimates its compactions still have to rewrite, over
+    /// every column family: the store's compaction debt (`node health`).
+    pub fn pending_compaction_bytes(&self) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        for name in ALL_CFS {
+            let v = self
+                .db
+                .property_int_value_cf(self.cf(name), "rocksdb.estimate-pending-compaction-bytes")
+                .map_err(StoreError::engine)?;
+            total = total.saturating_add(v.unwrap_or(0));
+        }
+        Ok(total)
+    }
+
     pub(crate) fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         // Every CF is created at open (create_missing_column_families).
         self.db

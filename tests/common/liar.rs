@@ -80,6 +80,7 @@ impl Liar {
                 bootstrap: vec![boot.parse().unwrap()],
                 known: vec![],
                 psk: None,
+                metrics: None,
             })
             .unwrap()
         };

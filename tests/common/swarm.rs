@@ -258,6 +258,7 @@ pub fn gossiper_as(
                 bootstrap: vec![boot],
                 known: vec![],
                 psk: None,
+                metrics: None,
             })
         })
         .unwrap();

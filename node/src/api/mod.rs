@@ -4,11 +4,16 @@
 //! where it listens.
 
 pub mod client;
+pub mod observe;
+pub mod page;
 pub mod server;
 
 use serde::{Deserialize, Serialize};
 
 pub const TOKEN_FILE: &str = "api.token";
+/// A token that can only read: the status page's login, and dashboards'
+/// GETs of [`server::READ_ONLY`] paths.
+pub const READONLY_TOKEN_FILE: &str = "api.readonly.token";
 pub const ENDPOINT_FILE: &str = "api.json";
 
 /// Contents of `api.json`.
@@ -52,4 +57,7 @@ pub struct NodeStatus {
     /// Conditions the operator should act on (emergency reclaim running).
     #[serde(default)]
     pub alerts: Vec<crate::reclaim::Alert>,
+    /// Where Prometheus metrics and `/health` are served (`--metrics-listen`).
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
 }

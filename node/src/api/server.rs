@@ -34,7 +34,27 @@ pub struct Shared {
     /// to draw; never drawn here.
     pub progress: indicatif::ProgressBar,
     pub reclaim: Arc<crate::reclaim::Reclaim>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where `/metrics` is served, if anywhere.
+    pub metrics_listen: Option<String>,
+    /// Unix time the node started.
+    pub started_at: u64,
+    /// Reads only (`api.readonly.token`).
+    pub readonly_token: String,
+    /// The status page's sessions.
+    pub sessions: super::page::Sessions,
 }
+
+/// What the read-only token may GET.
+pub const READ_ONLY: &[&str] = &[
+    "/v1/status",
+    "/v1/peers",
+    "/v1/health",
+    "/v1/backup/list",
+    "/v1/rebalance/status",
+    "/v1/scrub/status",
+    "/v1/peers/reputation",
+];
 
 type AppState = Arc<Shared>;
 
@@ -51,14 +71,19 @@ fn err(e: impl std::fmt::Display) -> ApiError {
 }
 
 async fn auth(State(s): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
-    let ok = req
+    let given = req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        // blake3::Hash compares in constant time: the answer's timing says
-        // nothing about how much of a guess was right.
-        .is_some_and(|t| blake3::hash(t.as_bytes()) == blake3::hash(s.token.as_bytes()));
+        .map(|t| blake3::hash(t.as_bytes()));
+    // blake3::Hash compares in constant time: the answer's timing says
+    // nothing about how much of a guess was right.
+    let full = given.is_some_and(|h| h == blake3::hash(s.token.as_bytes()));
+    let reader = given.is_some_and(|h| h == blake3::hash(s.readonly_token.as_bytes()))
+        && req.method() == axum::http::Method::GET
+        && READ_ONLY.contains(&req.uri().path());
+    let ok = full || reader;
     if !ok {
         return Err(ApiError(
             StatusCode::UNAUTHORIZED,
@@ -116,6 +141,7 @@ async fn status(State(s): State<AppState>) -> Result<Json<NodeStatus>, ApiError>
         id_difficulty: s.net.view.difficulty(),
         unadmitted_heartbeats: s.net.view.unadmitted(),
         alerts: s.reclaim.alert().into_iter().collect(),
+        metrics_listen: s.metrics_listen.clone(),
     }))
 }
 
@@ -432,24 +458,42 @@ async fn prune_purge(
     with_ctx(s, move |c| ops::prune_purge(c.store, c.net, &r)).await
 }
 
+/// Pauses or resumes repair, and records it so that a restart keeps it.
+async fn set_paused(s: &AppState, paused: bool) -> Result<(), ApiError> {
+    let store = s.store.clone();
+    tokio::task::spawn_blocking(move || {
+        store.put_state(
+            crate::repair::PAUSED_STATE,
+            if paused { b"1" } else { b"0" },
+        )?;
+        store.flush()
+    })
+    .await
+    .map_err(err)?
+    .map_err(err)?;
+    s.repair.paused.store(paused, Ordering::Relaxed);
+    if !paused {
+        s.repair.kick();
+    }
+    Ok(())
+}
+
 async fn rebalance_pause(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
     operator(&s, AuditAction::RebalancePaused).await;
-    s.repair.paused.store(true, Ordering::Relaxed);
+    set_paused(&s, true).await?;
     rebalance_status(State(s)).await
 }
 
 async fn rebalance_resume(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
     operator(&s, AuditAction::RebalanceResumed).await;
-    s.repair.paused.store(false, Ordering::Relaxed);
-    s.repair.kick();
+    set_paused(&s, false).await?;
     rebalance_status(State(s)).await
 }
 
 async fn drain(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
     operator(&s, AuditAction::DrainStarted).await;
     s.net.usage.draining.store(true, Ordering::Relaxed);
-    s.repair.paused.store(false, Ordering::Relaxed);
-    s.repair.kick();
+    set_paused(&s, false).await?;
     rebalance_status(State(s)).await
 }
 
@@ -519,6 +563,19 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/prune/rollback", post(prune_rollback))
         .route("/v1/prune/purge", post(prune_purge))
         .route("/v1/audit/verify", get(audit_verify))
+        .route("/v1/health", get(health))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
-        .with_state(state)
+        .with_state(state.clone())
+        // For load balancers and watchdogs: no token, nothing secret.
+        .merge(
+            Router::new()
+                .route("/health", get(super::observe::health))
+                .with_state(state.clone()),
+        )
+        .merge(super::page::router(state))
+}
+
+/// `GET /v1/health`: the verdict, always 200 (the CLI reads the level).
+async fn health(State(s): State<AppState>) -> Json<shardnet_protocol::health::Health> {
+    Json(super::observe::observe(&s).await.1)
 }

@@ -62,6 +62,7 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
             swarm_key: a.swarm_key,
             id_difficulty: a.id_difficulty,
             prune_purge_after: a.prune_purge_after,
+            metrics_listen: a.metrics_listen,
             lifecycle: None,
         },
     )?;
@@ -83,6 +84,7 @@ pub(super) fn run(dd: &DataDir, cmd: NodeCommand, json: bool) -> anyhow::Result<
         NodeCommand::Drain { no_wait, timeout } => {
             super::rebalance::drain(&daemon(dd)?, no_wait, timeout, json)
         }
+        NodeCommand::Health => health(dd, json),
         NodeCommand::Status => {
             let s: NodeStatus = daemon(dd)?.get("/v1/status")?;
             if json {
@@ -118,6 +120,9 @@ pub(super) fn run(dd: &DataDir, cmd: NodeCommand, json: bool) -> anyhow::Result<
                 p.commands_dropped,
                 output::size(p.response_bytes_in_flight)
             );
+            if let Some(m) = &s.metrics_listen {
+                println!("metrics    http://{m}/metrics, http://{m}/health");
+            }
             for a in &s.alerts {
                 println!("ALERT      since {}: {}", output::time(a.since), a.message);
             }
@@ -258,4 +263,35 @@ pub(super) fn peers(dd: &DataDir, cmd: PeersCommand, json: bool) -> anyhow::Resu
         &rows,
     );
     Ok(0)
+}
+
+fn health(dd: &DataDir, json: bool) -> anyhow::Result<i32> {
+    use shardnet_protocol::health::{Check, Health, Level};
+    let h: Health = match target(dd) {
+        Target::Daemon(c) => c.get("/v1/health")?,
+        Target::Local => Health {
+            level: Level::Critical,
+            score: 0.0,
+            checks: vec![Check {
+                name: "node".into(),
+                level: Level::Critical,
+                reason: format!(
+                    "no node is running for {}: start one with `shardnet node run`",
+                    dd.root().display()
+                ),
+            }],
+        },
+    };
+    if json {
+        print_json(&h)?;
+    } else {
+        println!("health {} (score {:.2})", h.level.name(), h.score);
+        let rows: Vec<Vec<String>> = h
+            .checks
+            .iter()
+            .map(|c| vec![c.name.clone(), c.level.name().to_string(), c.reason.clone()])
+            .collect();
+        output::table(&["CHECK", "LEVEL", "REASON"], &rows);
+    }
+    Ok(h.exit_code())
 }

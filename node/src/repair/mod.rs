@@ -30,6 +30,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tracing::{debug, warn};
 
+/// The store's record of an operator's `rebalance pause` ("1") or resume.
+pub const PAUSED_STATE: &str = "repair/paused";
+
 /// Most retries of one transfer before it waits for the next scan to re-plan it.
 const MAX_ATTEMPTS: u32 = 8;
 /// Longest backoff between retries.
@@ -96,6 +99,10 @@ pub struct Plan {
     /// Quarantined copies still waiting for their grace period.
     #[serde(default)]
     pub quarantine_waiting: u64,
+    /// Shards by proven copies (index: copies) among those this scan
+    /// decided on: the replication coverage this node sees.
+    #[serde(default)]
+    pub coverage: Vec<u64>,
     /// Possession proofs this scan asked for.
     #[serde(default)]
     pub proofs: u64,

@@ -445,6 +445,10 @@ pub async fn scan(
         if d.copies < d.wanted {
             plan.below_target += 1;
         }
+        if plan.coverage.len() <= d.copies {
+            plan.coverage.resize(d.copies + 1, 0);
+        }
+        plan.coverage[d.copies] += 1;
         if r.len() < *wanted {
             plan.blocked += 1;
         }

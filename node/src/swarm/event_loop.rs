@@ -66,6 +66,7 @@ pub struct EventLoop {
     /// The address each connected peer was observed at (one entry per
     /// connected peer: bounded by the connection limits).
     observed: HashMap<PeerId, std::net::IpAddr>,
+    metrics: Option<Arc<crate::metrics::SwarmMetrics>>,
 }
 
 impl EventLoop {
@@ -75,6 +76,7 @@ impl EventLoop {
         events: mpsc::Sender<Event>,
         commands_dropped: Arc<AtomicU64>,
         in_flight: Arc<AtomicU64>,
+        metrics: Option<Arc<crate::metrics::SwarmMetrics>>,
     ) -> Self {
         EventLoop {
             swarm,
@@ -87,6 +89,7 @@ impl EventLoop {
             commands_dropped,
             in_flight,
             observed: HashMap::new(),
+            metrics,
         }
     }
 
@@ -224,6 +227,9 @@ impl EventLoop {
     }
 
     fn swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+        if let Some(m) = &self.metrics {
+            m.record(&ev);
+        }
         match ev {
             SwarmEvent::NewListenAddr { address, .. } => info!(%address, "listening"),
             SwarmEvent::ConnectionEstablished {

@@ -4,7 +4,7 @@
 //! `run`), and a receiver of [`Event`]s for the services (inbound shard
 //! requests, gossip). The event loop never touches the store.
 
-mod behaviour;
+pub(crate) mod behaviour;
 mod client;
 mod codec;
 mod event_loop;
@@ -69,6 +69,8 @@ pub struct SwarmConfig {
     /// encrypted under it before anything else, so peers without it cannot
     /// even complete a handshake.
     pub psk: Option<libp2p::pnet::PreSharedKey>,
+    /// Where the event loop records libp2p's and its own metrics.
+    pub metrics: Option<std::sync::Arc<crate::metrics::SwarmMetrics>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,10 +128,10 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
             )?;
             let (params, thresholds) = gossip_scoring();
             gossipsub.with_peer_score(params, thresholds)?;
-            let identify = identify::Behaviour::new(identify::Config::new(
-                IDENTIFY_PROTOCOL.into(),
-                key.public(),
-            ));
+            let identify = identify::Behaviour::new(
+                identify::Config::new(IDENTIFY_PROTOCOL.into(), key.public())
+                    .with_agent_version(format!("shardnet/{}", env!("CARGO_PKG_VERSION"))),
+            );
             let rr_cfg = request_response::Config::default()
                 .with_request_timeout(REQUEST_TIMEOUT)
                 .with_max_concurrent_streams(MAX_STREAMS);
@@ -192,7 +194,7 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
     let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     Ok((
         Client::new(cmd_tx, local, dropped.clone(), in_flight.clone()),
-        EventLoop::new(swarm, cmd_rx, ev_tx, dropped, in_flight),
+        EventLoop::new(swarm, cmd_rx, ev_tx, dropped, in_flight, cfg.metrics),
         ev_rx,
     ))
 }
