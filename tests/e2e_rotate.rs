@@ -3,7 +3,9 @@
 //! become orphans that prune removes on every node, the data shards keep
 //! exactly one live lease (the new key's), and a node that joins afterwards
 //! with only the new key lists and restores both backups byte-identical,
-//! while the old key finds nothing but the revocation.
+//! while the old key finds nothing but the revocation. With `--reencrypt`
+//! every shard stored before is orphaned and pruned, and the backup still
+//! restores from what is new.
 
 mod common;
 
@@ -292,6 +294,80 @@ fn a_rotation_cut_short_anywhere_resumes_with_the_same_key() {
         eprintln!(
             "trial {k}: resumed, {} backups moved in the second run",
             rep["backups"].as_array().unwrap().len()
+        );
+    }
+}
+
+/// `keys rotate --reencrypt`: every data shard is rewritten under the new
+/// key. Every shard stored before (old data shards and old manifests) is
+/// orphaned on every holder and pruned; what is left is new, and restores
+/// byte-identical on a node that joins with only the new key.
+#[test]
+fn rotating_with_reencrypt_rewrites_every_data_shard() {
+    let mut s = Swarm::start(4, 4, FAST);
+    let (_, src) = make_backup(&s, "e", 95);
+    let before: HashSet<String> = census(&s).keys().cloned().collect();
+    let t = std::time::Instant::now();
+    let rep = s.nodes[0]
+        .run(
+            &s.env,
+            &["keys", "rotate", "--reencrypt", "--yes", "--json"],
+        )
+        .ok()
+        .json();
+    eprintln!(
+        "rotation with re-encryption took {:.1} s: reencrypted {}, old manifest shards {}",
+        t.elapsed().as_secs_f64(),
+        rep["reencrypted"],
+        rep["old_manifest_shards"]
+    );
+    let data = rep["reencrypted"].as_u64().unwrap();
+    assert!(data >= 5, "{rep}");
+    assert_eq!(rep["data_shards"], data, "{rep}");
+    assert_eq!(
+        rep["old_manifest_shards"].as_u64().unwrap() as usize,
+        before.len(),
+        "{rep}"
+    );
+    let after = census(&s);
+    for id in &before {
+        assert_eq!(
+            after[id].0,
+            HashSet::from(["orphaned".to_string()]),
+            "old shard {id} still leased"
+        );
+    }
+    let fresh: Vec<&String> = after.keys().filter(|id| !before.contains(*id)).collect();
+    assert!(fresh.len() as u64 > data, "new data shards and manifest");
+    assert!(fresh
+        .iter()
+        .all(|id| after[*id].0 == HashSet::from(["live".to_string()])));
+    for n in s.live() {
+        n.run(&s.env, &["prune", "run", "--class", "orphaned", "--json"])
+            .ok();
+    }
+    let left: HashSet<String> = census(&s).keys().cloned().collect();
+    assert!(left.is_disjoint(&before), "an old shard survived prune");
+    let new_key = key_of(&s, 0);
+    s.add("zone1", FAST);
+    s.converge();
+    s.nodes[4]
+        .run(&s.env, &["keys", "import", &new_key, "--force"])
+        .ok();
+    let ids = listed(&s, 4);
+    assert_eq!(ids.len(), 1);
+    let out = s.env.path("restored-e");
+    s.nodes[4]
+        .run(
+            &s.env,
+            &["backup", "restore", &ids[0], out.to_str().unwrap()],
+        )
+        .ok();
+    for f in ["data.bin", "common.bin"] {
+        assert!(
+            fs::read(out.join(src.file_name().unwrap()).join(f)).unwrap()
+                == fs::read(src.join(f)).unwrap(),
+            "{f} differs"
         );
     }
 }

@@ -403,6 +403,11 @@ pub enum KeysCommand {
         /// Rotate without asking (required without a terminal).
         #[arg(long)]
         yes: bool,
+        /// Also rewrite every data shard under the new key (a full download
+        /// and upload of the live backups): the old key then opens nothing
+        /// that stays stored.
+        #[arg(long)]
+        reencrypt: bool,
     },
 }
 

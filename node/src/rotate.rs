@@ -22,8 +22,14 @@
 //! points: after each re-sealed manifest, after the leases, after the new
 //! catalogue, after the revocation (tests/e2e_rotate.rs).
 //!
-//! What it does not do: the data shards stay encrypted under keys derived
-//! from their content and the old convergence secret. Someone who copied
+//! With `--reencrypt`, step 3 is different: every data shard is fetched,
+//! opened with its old key and sealed again under the new convergence key
+//! (a new id), stored where it belongs, and the manifest names the new
+//! shards; the old ones are released with the old manifests in step 4.
+//!
+//! What it does not do (without `--reencrypt`): the data shards stay
+//! encrypted under keys derived from their content and the old convergence
+//! secret. Someone who copied
 //! the old key and the old manifests can still read the data shards they
 //! fetch; rotation stops them from listing, changing, deleting or reading
 //! anything backed up from now on (see README, "Key rotation").
@@ -38,10 +44,10 @@ use futures::StreamExt;
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 use shardnet_protocol::catalogue::{CatalogueEntry, Revocation};
-use shardnet_protocol::envelope::Header;
+use shardnet_protocol::envelope::{self, Header, NonceMode};
 use shardnet_protocol::lease::{Release, MAX_TERM_SECS};
 use shardnet_protocol::lifecycle::Keep;
-use shardnet_protocol::manifest::{self, EntryKind, ManifestError};
+use shardnet_protocol::manifest::{self, ChunkRef, EntryKind, ManifestError};
 use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::{placement, repair, BackupId, MasterKey, ShardId, Terms};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -73,8 +79,13 @@ pub struct RotateReport {
     pub data_shards: usize,
     /// (shard, holder) pairs where the new lease replaced the old one.
     pub leases_moved: usize,
-    /// Old manifest shards released (prune removes them).
+    /// Old shards released (prune removes them): the old manifests, and
+    /// with `--reencrypt` the old data shards too.
     pub old_manifest_shards: usize,
+    /// Data shards rewritten under the new key (`--reencrypt`); their old
+    /// copies were released.
+    #[serde(default)]
+    pub reencrypted: usize,
     /// Holders of the old catalogue slot that confirmed the revocation.
     pub revocation_confirmed: usize,
     /// Where the old key was kept.
@@ -83,7 +94,7 @@ pub struct RotateReport {
 }
 
 /// Rotates the owner key of `ctx` (the daemon's), through the swarm.
-pub fn rotate(ctx: &Ctx<'_>) -> Result<RotateReport, OpError> {
+pub fn rotate(ctx: &Ctx<'_>, reencrypt: bool) -> Result<RotateReport, OpError> {
     let Ok(_one) = ROTATING.try_lock() else {
         return Err(OpError::Swarm(
             "a key rotation is already running on this node".into(),
@@ -108,6 +119,7 @@ pub fn rotate(ctx: &Ctx<'_>) -> Result<RotateReport, OpError> {
         data_shards: 0,
         leases_moved: 0,
         old_manifest_shards: 0,
+        reencrypted: 0,
         revocation_confirmed: 0,
         retired_key: String::new(),
         holders: Vec::new(),
@@ -123,7 +135,7 @@ pub fn rotate(ctx: &Ctx<'_>) -> Result<RotateReport, OpError> {
                 r.successor
             )))
         }
-        None => move_backups(ctx, net, &new, now, &mut report)?,
+        None => move_backups(ctx, net, &new, now, reencrypt, &mut report)?,
     }
     report.retired_key = dd
         .finish_rotation(now)
@@ -140,9 +152,13 @@ fn move_backups(
     net: &Net,
     new: &MasterKey,
     now: u64,
+    reencrypt: bool,
     report: &mut RotateReport,
 ) -> Result<(), OpError> {
     let old = &ctx.master;
+    // --reencrypt: old data shard → (its new ref, the expiry and copies it
+    // was stored under).
+    let mut resealed: HashMap<ShardId, (ChunkRef, u64, u8)> = HashMap::new();
     let rules = crate::config::lifecycle_rules(&ctx.data_dir)
         .map_err(|e| OpError::Swarm(format!("{e}: fix the lifecycle rules, then rotate again")))?;
     let src = ctx.source();
@@ -162,7 +178,7 @@ fn move_backups(
             report.expired_left += 1;
             continue;
         }
-        let (root, m) = match manifests::load(src.as_ref(), old, &entry.id) {
+        let (root, mut m) = match manifests::load(src.as_ref(), old, &entry.id) {
             Ok(x) => x,
             // Moved by an earlier run that was cut short (this node lists
             // its new entries too).
@@ -174,15 +190,36 @@ fn move_backups(
         };
         let tier = Keep::of(entry.info.tier);
         let mut widest = tier;
-        for e in &m.entries {
-            if let EntryKind::File { chunks: refs, .. } = &e.kind {
-                let keep = rules
-                    .keep_for(&String::from_utf8_lossy(&e.path), tier)
-                    .widest(tier);
+        let sink = SwarmSink::new(net, ctx.store, new);
+        let exp = entry.info.expires_at;
+        for e in &mut m.entries {
+            let keep = rules
+                .keep_for(&String::from_utf8_lossy(&e.path), tier)
+                .widest(tier);
+            if let EntryKind::File { chunks: refs, .. } = &mut e.kind {
                 widest = widest.widest(keep);
-                for c in refs {
-                    let t = chunks.entry(c.id).or_insert((0, 0));
-                    *t = (t.0.max(entry.info.expires_at), t.1.max(keep.copies));
+                for c in refs.iter_mut() {
+                    if !reencrypt {
+                        let t = chunks.entry(c.id).or_insert((0, 0));
+                        *t = (t.0.max(exp), t.1.max(keep.copies));
+                        continue;
+                    }
+                    let old_id = c.id;
+                    let done = resealed.get(&old_id).cloned();
+                    let new_ref = match done {
+                        Some((r, e0, k0)) if e0 >= exp && k0 >= keep.copies => r,
+                        other => {
+                            let (e1, k1) = other.map_or((exp, keep.copies), |(_, e0, k0)| {
+                                (e0.max(exp), k0.max(keep.copies))
+                            });
+                            let r = reseal(src.as_ref(), &sink, new, c, &Terms::new(new, e1, k1))?;
+                            resealed.insert(old_id, (r.clone(), e1, k1));
+                            r
+                        }
+                    };
+                    *c = new_ref;
+                    let k = old_manifest.entry(old_id).or_insert(0);
+                    *k = (*k).max(keep.copies);
                 }
             }
         }
@@ -201,7 +238,6 @@ fn move_backups(
             }
         })?;
         let terms = Terms::new(new, entry.info.expires_at, widest.copies);
-        let sink = SwarmSink::new(net, ctx.store, new);
         for p in &sealed.pieces {
             sink.put(p, &terms, false).map_err(sink_err)?;
         }
@@ -217,7 +253,8 @@ fn move_backups(
         moved.push((entry.id, moved_entry));
         crate::fault::point("rotate");
     }
-    report.data_shards = chunks.len();
+    report.data_shards = chunks.len() + resealed.len();
+    report.reencrypted = resealed.len();
 
     // Step 3: the data shards' leases.
     let mut holders: BTreeMap<String, HolderRow> = BTreeMap::new();
@@ -289,6 +326,51 @@ fn move_backups(
         .map_err(|e| OpError::Swarm(format!("publishing the old key's revocation: {e}; the old key stays installed, run `shardnet keys rotate` again")))?;
     crate::fault::point("rotate");
     Ok(())
+}
+
+/// Fetches data shard `c`, opens it with its old key and seals the same
+/// plaintext under `new`'s convergence key; stores it under `terms` and
+/// records it in the new key's dedup index.
+fn reseal(
+    src: &dyn crate::shards::ShardSource,
+    sink: &SwarmSink<'_>,
+    new: &MasterKey,
+    c: &ChunkRef,
+    terms: &Terms,
+) -> Result<ChunkRef, OpError> {
+    let fail = |e: String| {
+        OpError::Swarm(format!(
+            "re-encrypting shard {}: {e}; nothing was revoked, run `shardnet keys rotate --reencrypt` again",
+            c.id
+        ))
+    };
+    let bytes = src.get(&c.id).map_err(|e| fail(e.to_string()))?;
+    let cipher = Header::decode(&bytes)
+        .map_err(|e| fail(e.to_string()))?
+        .cipher;
+    let plain = envelope::open(&bytes, &c.key).map_err(|e| fail(e.to_string()))?;
+    if plain.len() != c.len as usize {
+        return Err(fail(format!(
+            "{} bytes where the manifest says {}",
+            plain.len(),
+            c.len
+        )));
+    }
+    let key = new.convergence_key().key_for(&plain);
+    let sealed = envelope::seal(&plain, &key, cipher, NonceMode::Convergent)
+        .map_err(|e| fail(e.to_string()))?;
+    sink.put(&sealed, terms, false).map_err(sink_err)?;
+    sink.remember(
+        &crate::backup::index_key(&key),
+        &sealed.id(),
+        sealed.bytes().len() as u32,
+    )
+    .map_err(sink_err)?;
+    Ok(ChunkRef {
+        id: sealed.id(),
+        key,
+        len: c.len,
+    })
 }
 
 fn sink_err(e: crate::shards::SinkError) -> OpError {

@@ -211,8 +211,17 @@ async fn delete(
     with_ctx(s, move |c| ops::backup_delete(c, &r.id)).await
 }
 
-async fn keys_rotate(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    with_ctx(s, crate::rotate::rotate).await
+#[derive(Deserialize)]
+pub struct RotateReq {
+    #[serde(default)]
+    pub reencrypt: bool,
+}
+
+async fn keys_rotate(
+    State(s): State<AppState>,
+    Json(r): Json<RotateReq>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| crate::rotate::rotate(c, r.reencrypt)).await
 }
 
 #[derive(Deserialize)]

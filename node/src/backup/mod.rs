@@ -74,7 +74,7 @@ struct Stored {
 }
 
 /// Key of the dedup index: a hash of the chunk key, so the index never holds keys.
-fn index_key(key: &shardnet_protocol::ShardKey) -> [u8; 32] {
+pub(crate) fn index_key(key: &shardnet_protocol::ShardKey) -> [u8; 32] {
     *blake3::keyed_hash(&key.0, b"shardnet dedup index v1").as_bytes()
 }
 

@@ -54,7 +54,7 @@ pub(super) fn run(dd: &DataDir, cmd: KeysCommand, json: bool) -> anyhow::Result<
             // The format IPFS and libp2p's pnet read.
             println!("{}", libp2p::pnet::PreSharedKey::new(k));
         }
-        KeysCommand::Rotate { yes } => return rotate(dd, yes, json),
+        KeysCommand::Rotate { yes, reencrypt } => return rotate(dd, yes, reencrypt, json),
         KeysCommand::Export => {
             let key = dd.owner_key()?;
             if json {
@@ -126,7 +126,7 @@ pub(super) fn run(dd: &DataDir, cmd: KeysCommand, json: bool) -> anyhow::Result<
     Ok(0)
 }
 
-fn rotate(dd: &DataDir, yes: bool, json: bool) -> anyhow::Result<i32> {
+fn rotate(dd: &DataDir, yes: bool, reencrypt: bool, json: bool) -> anyhow::Result<i32> {
     let super::Target::Daemon(c) = super::target(dd) else {
         bail!(
             "keys rotate re-signs every backup on its holders: start the node for {} (`shardnet node run`), then run it again",
@@ -140,7 +140,10 @@ fn rotate(dd: &DataDir, yes: bool, json: bool) -> anyhow::Result<i32> {
         eprintln!("nothing changed");
         return Ok(1);
     }
-    let r: crate::rotate::RotateReport = c.post("/v1/keys/rotate", &serde_json::json!({}))?;
+    let r: crate::rotate::RotateReport = c.post(
+        "/v1/keys/rotate",
+        &serde_json::json!({ "reencrypt": reencrypt }),
+    )?;
     if json {
         super::print_json(&r)?;
         return Ok(0);
@@ -163,6 +166,12 @@ fn rotate(dd: &DataDir, yes: bool, json: bool) -> anyhow::Result<i32> {
         "  data shards: {} re-signed ({} holder leases moved); old manifest shards released: {}; backups left to expire: {}",
         r.data_shards, r.leases_moved, r.old_manifest_shards, r.expired_left
     );
+    if r.reencrypted > 0 {
+        println!(
+            "  re-encrypted: {} data shards rewritten under the new key; their old copies were released (prune removes them)",
+            r.reencrypted
+        );
+    }
     println!(
         "  old key revoked in its catalogue ({} holders confirmed), kept in {}",
         r.revocation_confirmed, r.retired_key
