@@ -82,6 +82,8 @@ pub enum Command {
 #[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum NodeCommand {
     /// Run the node daemon: join the swarm, store others' shards, serve the CLI.
+    // The last of a repeated flag wins (an operator appends an override).
+    #[command(args_override_self = true)]
     Run(RunArgs),
     /// Status of the running node.
     Status,

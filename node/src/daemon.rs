@@ -498,6 +498,7 @@ pub async fn run_until(
         reclaim.clone(),
         store.clone(),
         net.clone(),
+        repair.clone(),
         cfg.capacity,
         cfg.scan_interval.max(Duration::from_secs(1)),
         stop_rx.clone(),

@@ -10,11 +10,13 @@
 //! capacity narrows its storage radius and hands the farthest copies off,
 //! each dropped only once its copies are proven elsewhere (repair scan).
 //!
-//! Redundant copies are not reclaimed here: the repair scan already
-//! quarantines surplus copies (with proofs), and a reclaim that took more
-//! live copies down to 90% fought the shedding, which fills a node to 100%
-//! of its capacity: the node shed to 8.3 MB and then took copies back to
-//! 10.2 MB (tests/e2e_churn.rs). Shedding is tier-blind on purpose: peers
+//! Redundant copies are reclaimed through repair: the repair scan
+//! quarantines surplus copies (with proofs), and while this check is still
+//! over its threshold it has repair purge them without waiting out their
+//! grace (`Repair::set_urgent`). A reclaim that took live copies itself,
+//! down to 90%, fought the shedding, which fills a node to 100% of its
+//! capacity: the node shed to 8.3 MB and then took copies back to 10.2 MB
+//! (tests/e2e_churn.rs). Shedding is tier-blind on purpose: peers
 //! find copies from a node's announced radius, which a bronze-first handoff
 //! would no longer describe.
 //!
@@ -132,7 +134,7 @@ impl Reclaim {
             reclaim::THRESHOLD * 100.0,
             if o.jobs.is_empty() {
                 format!(
-                    "found nothing expired or orphaned to free ({} needed): copies are handed off once the node is over its capacity",
+                    "found nothing expired or orphaned to free ({} needed): quarantined surplus copies are purged without their grace, and copies are handed off once the node is over its capacity",
                     crate::output::size(o.need)
                 )
             } else {

@@ -132,6 +132,7 @@ pub async fn reclaim(
     state: Arc<Reclaim>,
     store: Arc<Store>,
     net: Arc<Net>,
+    repair: Arc<crate::repair::Repair>,
     capacity: u64,
     every: Duration,
     stop: watch::Receiver<bool>,
@@ -149,7 +150,10 @@ pub async fn reclaim(
         stop,
         "emergency reclaim",
         make,
-        |(f, o, now)| state.observe(&f, &o, now),
+        |(f, o, now)| {
+            repair.set_urgent(o.need > o.freed);
+            state.observe(&f, &o, now)
+        },
     )
     .await
 }

@@ -159,6 +159,10 @@ pub struct Repair {
     failures: AtomicU64,
     removed: AtomicU64,
     purged: AtomicU64,
+    /// The emergency reclaim is still over its threshold: quarantined
+    /// copies are purged without waiting out their grace (still only on
+    /// proven copies elsewhere).
+    urgent: AtomicBool,
     last_scan: Mutex<Option<Plan>>,
     /// Last plan announced on the rebalance topic: (moves, bytes), when.
     announced: Mutex<Option<((usize, u64), Instant)>>,
@@ -178,6 +182,7 @@ impl Repair {
             failures: AtomicU64::new(0),
             removed: AtomicU64::new(0),
             purged: AtomicU64::new(0),
+            urgent: AtomicBool::new(false),
             last_scan: Mutex::new(None),
             announced: Mutex::new(None),
             next_free: Mutex::new(Instant::now()),
@@ -186,7 +191,26 @@ impl Repair {
     }
 
     fn cfg(&self) -> RepairConfig {
-        self.cfg.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let mut c = self.cfg.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if self.urgent.load(Ordering::Relaxed) {
+            c.quarantine_grace = Duration::ZERO;
+        }
+        c
+    }
+
+    /// The emergency reclaim says whether it is still over its threshold
+    /// after pruning what no lease wants: then quarantined copies (surplus
+    /// that repair set aside) are purged as soon as the copies elsewhere
+    /// pass a proof, instead of after `--quarantine-grace`. That frees space
+    /// without moving placement (shedding by radius does that, past 100%).
+    pub fn set_urgent(&self, on: bool) {
+        let was = self.urgent.swap(on, Ordering::Relaxed);
+        if on && !was {
+            tracing::warn!("storage over the reclaim threshold: quarantined copies are purged without their grace, on proofs");
+            self.kick();
+        } else if was && !on {
+            tracing::info!("storage below the reclaim threshold: quarantined copies wait out their grace again");
+        }
     }
 
     /// Asks for a scan now (membership changed, or an operator said so).
