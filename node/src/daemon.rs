@@ -299,7 +299,9 @@ pub async fn run_until(
         bootstrap: cfg.bootstrap.clone(),
         known,
         psk: cfg.swarm_key,
-        metrics: Some(metrics.swarm.clone()),
+        // Recorded only when served: recording every event costs the event
+        // loop (a swarm restore ran at half speed with it, see the notes).
+        metrics: cfg.metrics_listen.is_some().then(|| metrics.swarm.clone()),
     })?;
     let local = client.local_peer_id();
     info!(peer = %local, zone = %cfg.zone, "node starting");
