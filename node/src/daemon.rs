@@ -224,6 +224,16 @@ fn replace_json(path: &std::path::Path, value: &impl serde::Serialize) {
     }
 }
 
+/// A new random API token, written to `path` (0600).
+fn fresh_token(path: &std::path::Path) -> anyhow::Result<String> {
+    let mut t = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut t);
+    let token = hex::encode(t);
+    write_private(path, token.as_bytes())
+        .with_context(|| format!("writing the API token {}", path.display()))?;
+    Ok(token)
+}
+
 fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
     let _ = std::fs::remove_file(path);
     let mut f = std::fs::OpenOptions::new()
@@ -447,23 +457,12 @@ pub async fn run_until(
     };
 
     // Control API.
-    let mut token = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut token);
-    let token = hex::encode(token);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.api_port))
         .await
         .with_context(|| format!("binding the control API on 127.0.0.1:{}", cfg.api_port))?;
     let url = format!("http://{}", listener.local_addr()?);
-    write_private(&dd.root().join(api::TOKEN_FILE), token.as_bytes())
-        .context("writing the API token")?;
-    let mut readonly = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut readonly);
-    let readonly_token = hex::encode(readonly);
-    write_private(
-        &dd.root().join(api::READONLY_TOKEN_FILE),
-        readonly_token.as_bytes(),
-    )
-    .context("writing the read-only API token")?;
+    let token = fresh_token(&dd.root().join(api::TOKEN_FILE))?;
+    let readonly_token = fresh_token(&dd.root().join(api::READONLY_TOKEN_FILE))?;
     let ep = api::Endpoint {
         url: url.clone(),
         pid: std::process::id(),
@@ -517,18 +516,8 @@ pub async fn run_until(
         (cfg.scan_interval * 5).max(Duration::from_secs(10)),
         stop_rx.clone(),
     ));
-    let metrics_listener = match cfg.metrics_listen {
-        Some(addr) => Some(
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("--metrics-listen {addr}: cannot listen there (in use, or not an address of this host)"))?,
-        ),
-        None => None,
-    };
-    let metrics_addr = match &metrics_listener {
-        Some(l) => Some(l.local_addr()?.to_string()),
-        None => None,
-    };
+    let metrics_listener = crate::api::observe::bind(cfg.metrics_listen).await?;
+    let metrics_addr = metrics_listener.as_ref().map(|(_, a)| a.clone());
     let shared = Arc::new(server::Shared {
         store: store.clone(),
         dd: dd.clone(),
@@ -547,17 +536,13 @@ pub async fn run_until(
         readonly_token,
         sessions: Default::default(),
     });
-    let metrics_task = match metrics_listener {
-        Some(l) => {
-            info!(addr = ?metrics_addr, "metrics listening (GET /metrics, /health)");
-            Some(tokio::spawn(
-                axum::serve(l, crate::api::observe::router(shared.clone()))
-                    .with_graceful_shutdown(stopped(stop_rx.clone()))
-                    .into_future(),
-            ))
-        }
-        None => None,
-    };
+    let metrics_task = metrics_listener.map(|(l, _)| {
+        tokio::spawn(
+            axum::serve(l, crate::api::observe::router(shared.clone()))
+                .with_graceful_shutdown(stopped(stop_rx.clone()))
+                .into_future(),
+        )
+    });
     let api_task = tokio::spawn(
         axum::serve(listener, server::router(shared))
             .with_graceful_shutdown(stopped(stop_rx.clone()))
@@ -565,33 +550,8 @@ pub async fn run_until(
     );
     info!(%url, "control API listening");
     crate::notify::send(&format!("READY=1\nSTATUS=serving; control API {url}"));
-    // systemd's watchdog is petted only while the swarm event loop answers.
-    let watchdog = crate::notify::watchdog_interval().map(|every| {
-        let (client, mut stop) = (client.clone(), stop_rx.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tokio::select! {
-                    r = stop.changed() => {
-                        if r.is_err() || *stop.borrow() {
-                            break;
-                        }
-                    }
-                    _ = tick.tick() => {
-                        if let Ok(Some(_)) = tokio::time::timeout(every, client.status()).await {
-                            crate::notify::send("WATCHDOG=1");
-                        } else {
-                            warn!("the swarm event loop did not answer: systemd's watchdog is not petted");
-                        }
-                    }
-                }
-            }
-        })
-    });
-    info!(
-        "status page {url}/ (log in with the token in {})",
-        dd.root().join(api::READONLY_TOKEN_FILE).display()
-    );
+    let watchdog = crate::notify::watchdog(client.clone(), stop_rx.clone());
+    info!("status page {url}/ (log in with the token in api.readonly.token)");
     if announce {
         println!("node {local} running; control API {url}");
     }

@@ -32,7 +32,7 @@ pub fn send(msg: &str) {
 
 /// How often to pet the watchdog: half of `WATCHDOG_USEC`, if systemd set
 /// it for this process.
-pub fn watchdog_interval() -> Option<Duration> {
+fn watchdog_interval() -> Option<Duration> {
     let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
     if let Some(pid) = std::env::var("WATCHDOG_PID")
         .ok()
@@ -43,6 +43,35 @@ pub fn watchdog_interval() -> Option<Duration> {
         }
     }
     (usec > 0).then(|| Duration::from_micros(usec / 2))
+}
+
+/// Pets systemd's watchdog (when it set one for this process) every half
+/// period, but only while the swarm event loop answers: a wedged node is
+/// restarted. Ends when `stop` turns true.
+pub fn watchdog(
+    client: crate::swarm::Client,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let every = watchdog_interval()?;
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                r = stop.changed() => {
+                    if r.is_err() || *stop.borrow() {
+                        break;
+                    }
+                }
+                _ = tick.tick() => {
+                    if let Ok(Some(_)) = tokio::time::timeout(every, client.status()).await {
+                        send("WATCHDOG=1");
+                    } else {
+                        tracing::warn!("the swarm event loop did not answer: systemd's watchdog is not petted");
+                    }
+                }
+            }
+        }
+    }))
 }
 
 #[cfg(test)]

@@ -230,6 +230,25 @@ pub async fn health(State(s): State<Arc<Shared>>) -> impl IntoResponse {
     (code, Json(h))
 }
 
+/// Binds the metrics listener (`--metrics-listen`), if one is asked for:
+/// the listener and the address it got.
+pub async fn bind(
+    addr: Option<std::net::SocketAddr>,
+) -> anyhow::Result<Option<(tokio::net::TcpListener, String)>> {
+    use anyhow::Context;
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let l = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!(
+            "--metrics-listen {addr}: cannot listen there (in use, or not an address of this host)"
+        )
+    })?;
+    let got = l.local_addr()?.to_string();
+    tracing::info!(addr = %got, "metrics listening (GET /metrics, /health)");
+    Ok(Some((l, got)))
+}
+
 /// The metrics listener's routes.
 pub fn router(state: Arc<Shared>) -> Router {
     Router::new()
