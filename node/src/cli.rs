@@ -62,9 +62,16 @@ pub enum Command {
     /// (expired, orphaned), through quarantine, with rollback and purge.
     #[command(subcommand)]
     Prune(PruneCommand),
-    /// The node's configuration file.
+    /// The node's configuration: check a file, get and set settings while
+    /// it runs.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Where the copies of this owner's backups are, swarm-wide.
+    #[command(subcommand)]
+    Distribution(DistributionCommand),
+    /// What the node did over the last day or week: backups, storage,
+    /// repairs, prunes, corruption, proofs, peers joined and left.
+    Report(ReportArgs),
     /// The swarm simulator: `shardnet sim run SCENARIO`, `sim validate`,
     /// `sim demo` (runs the `shardnet-sim` program installed beside this one).
     #[command(disable_help_flag = true)]
@@ -99,6 +106,10 @@ pub enum NodeCommand {
         /// Give up waiting after this many seconds (the drain goes on).
         #[arg(long, default_value_t = 3600)]
         timeout: u64,
+        /// End a drain: take shards again (it holds across restarts until
+        /// then).
+        #[arg(long, conflicts_with_all = ["no_wait"])]
+        cancel: bool,
     },
 }
 
@@ -380,6 +391,59 @@ pub enum ConfigCommand {
         /// The file (default: config.toml in the data dir).
         file: Option<std::path::PathBuf>,
     },
+    /// The running node's settings: value in force, where it comes from
+    /// (default, config.toml, a flag) and whether it changes without a
+    /// restart.
+    Get {
+        /// Print only this key's value.
+        key: Option<String>,
+    },
+    /// Write KEY = VALUE into config.toml (comments kept) and apply it now
+    /// when it can be (bandwidth_*, parallel, maintenance_windows, scrub_*,
+    /// scan_interval_secs, quarantine_grace); lists are written `a; b`.
+    Set { key: String, value: String },
+    /// Remove KEY from config.toml (back to its default) and apply that.
+    Unset { key: String },
+    /// Read config.toml again, as SIGHUP does.
+    Reload,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    pub period: Period,
+    /// A self-contained HTML page instead of text.
+    #[arg(long, conflicts_with = "json")]
+    pub html: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Period {
+    Daily,
+    Weekly,
+}
+
+impl Period {
+    pub fn name(self) -> &'static str {
+        match self {
+            Period::Daily => "daily",
+            Period::Weekly => "weekly",
+        }
+    }
+
+    pub fn days(self) -> u64 {
+        match self {
+            Period::Daily => 1,
+            Period::Weekly => 7,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DistributionCommand {
+    /// Copies of every shard of the live backups, each proven just now:
+    /// histogram, zones, holders, separation, shards below target (exit 1
+    /// when some are, 2 when a shard has no proven copy).
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

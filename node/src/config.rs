@@ -56,10 +56,10 @@ pub fn lifecycle_rules(
     })
 }
 
-const CONFIG_FILE: &str = "config.toml";
+pub const CONFIG_FILE: &str = "config.toml";
 
 /// `config.toml` in `data_dir`, or every field unset when there is none.
-fn read_file(data_dir: &Path) -> Result<FileConfig, ConfigError> {
+pub fn read_file(data_dir: &Path) -> Result<FileConfig, ConfigError> {
     let path = data_dir.join(CONFIG_FILE);
     match std::fs::read_to_string(&path) {
         Ok(t) => toml::from_str(&t).map_err(|e| ConfigError::File {
@@ -75,7 +75,7 @@ fn read_file(data_dir: &Path) -> Result<FileConfig, ConfigError> {
 }
 
 /// The file form; every field optional.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<Vec<String>>,
@@ -88,7 +88,18 @@ pub struct FileConfig {
     pub down_after_secs: Option<u64>,
     pub scan_interval_secs: Option<u64>,
     pub parallel: Option<usize>,
+    /// Repair and handoff together, bytes per second.
     pub bandwidth_limit: Option<String>,
+    /// Shard bytes sent (stores made, fetches answered) per second.
+    pub bandwidth_upload: Option<String>,
+    /// Shard bytes fetched per second.
+    pub bandwidth_download: Option<String>,
+    pub bandwidth_repair: Option<String>,
+    pub bandwidth_handoff: Option<String>,
+    pub bandwidth_backup: Option<String>,
+    /// When handoff, rebalancing and the scrub may run (UTC, e.g.
+    /// `["mon-fri 22:00-06:00", "sat,sun 00:00-24:00"]`); none: always.
+    pub maintenance_windows: Option<Vec<String>>,
     pub audit_interval: Option<String>,
     pub quarantine_grace: Option<String>,
     pub vetting_proofs: Option<u64>,
@@ -121,8 +132,11 @@ pub struct NodeConfig {
     pub down_after: Duration,
     pub scan_interval: Duration,
     pub parallel: usize,
-    /// Repair bytes per second; 0 = unlimited.
-    pub bandwidth: u64,
+    /// Bandwidth limits, bytes per second; 0 = unlimited.
+    pub limits: crate::settings::Limits,
+    pub windows: shardnet_protocol::window::Windows,
+    /// The flags of `node run` (they win over the file until a restart).
+    pub flags: Overrides,
     pub audit_interval: Duration,
     pub quarantine_grace: Duration,
     pub vetting_proofs: u64,
@@ -222,7 +236,60 @@ impl NodeConfig {
     pub fn load(data_dir: &Path, o: Overrides) -> Result<NodeConfig, ConfigError> {
         // Bad lifecycle rules stop the start, not the first backup.
         lifecycle_rules(data_dir)?;
-        let file = read_file(data_dir)?;
+        Self::resolve(read_file(data_dir)?, o)
+    }
+
+    /// `file` with `o` on top, every value checked.
+    pub fn resolve(file: FileConfig, o: Overrides) -> Result<NodeConfig, ConfigError> {
+        shardnet_protocol::lifecycle::Rules::new(file.lifecycle.as_deref().unwrap_or_default())
+            .map_err(|e| ConfigError::Value {
+                what: "lifecycle rules",
+                value: String::new(),
+                reason: e.to_string(),
+            })?;
+        let flags = o.clone();
+        let size = |what: &'static str, a: Option<String>, b: Option<String>| match a.or(b) {
+            Some(s) => parse_size(what, &s),
+            None => Ok(0),
+        };
+        let limits = crate::settings::Limits {
+            upload: size(
+                "bandwidth_upload",
+                o.bandwidth_upload,
+                file.bandwidth_upload,
+            )?,
+            download: size(
+                "bandwidth_download",
+                o.bandwidth_download,
+                file.bandwidth_download,
+            )?,
+            transfers: size("bandwidth_limit", o.bandwidth_limit, file.bandwidth_limit)?,
+            repair: size(
+                "bandwidth_repair",
+                o.bandwidth_repair,
+                file.bandwidth_repair,
+            )?,
+            handoff: size(
+                "bandwidth_handoff",
+                o.bandwidth_handoff,
+                file.bandwidth_handoff,
+            )?,
+            backup: size(
+                "bandwidth_backup",
+                o.bandwidth_backup,
+                file.bandwidth_backup,
+            )?,
+        };
+        let windows = shardnet_protocol::window::Windows::parse(
+            &o.maintenance_windows
+                .or(file.maintenance_windows)
+                .unwrap_or_default(),
+        )
+        .map_err(|e| ConfigError::Value {
+            what: "maintenance_windows",
+            value: e.text.clone(),
+            reason: e.to_string(),
+        })?;
         let listen = o
             .listen
             .or(file.listen)
@@ -276,10 +343,9 @@ impl NodeConfig {
                 .or(file.parallel)
                 .unwrap_or(DEFAULT_PARALLEL)
                 .max(1),
-            bandwidth: match o.bandwidth_limit.or(file.bandwidth_limit) {
-                Some(s) => parse_size("bandwidth limit", &s)?,
-                None => 0,
-            },
+            limits,
+            windows,
+            flags,
             audit_interval: duration_or(
                 "audit interval",
                 o.audit_interval.or(file.audit_interval),

@@ -303,6 +303,7 @@ pub async fn run_until(
     *usage.radius.lock().unwrap_or_else(|p| p.into_inner()) = load_radius(&dd, cfg.capacity);
     let known = load_known_peers(&dd);
     let metrics = Arc::new(crate::metrics::Metrics::new());
+    let live = Arc::new(crate::settings::Live::new(&cfg.limits, cfg.windows.clone()));
     let (client, event_loop, events) = swarm::new(SwarmConfig {
         keypair,
         listen: cfg.listen.clone(),
@@ -313,6 +314,7 @@ pub async fn run_until(
         // loop (a swarm restore ran at half speed with it, see the notes).
         metrics: cfg.metrics_listen.is_some().then(|| metrics.swarm.clone()),
     })?;
+    let client = client.with_bandwidth(live.bandwidth.clone());
     let local = client.local_peer_id();
     info!(peer = %local, zone = %cfg.zone, "node starting");
     let started = format!(
@@ -343,7 +345,7 @@ pub async fn run_until(
     let repair = Repair::new(RepairConfig {
         scan_interval: cfg.scan_interval,
         parallel: cfg.parallel,
-        bandwidth: cfg.bandwidth,
+        bandwidth: cfg.limits.transfers,
         warmup: cfg.heartbeat * (crate::membership::LIVE_PERIODS + 1),
         audit_interval: cfg.audit_interval,
         quarantine_grace: cfg.quarantine_grace,
@@ -355,6 +357,10 @@ pub async fn run_until(
             .paused
             .store(true, std::sync::atomic::Ordering::Relaxed);
         warn!("repair and rebalancing stay paused (`shardnet rebalance resume` resumes them)");
+    }
+    if store.get_state(api::settings::DRAINING_STATE)?.as_deref() == Some(b"1") {
+        usage.draining.store(true, Ordering::Relaxed);
+        warn!("the drain goes on (`shardnet node drain --cancel` ends it)");
     }
     let audits = Arc::new(
         crate::audit::Audits::load(
@@ -478,6 +484,7 @@ pub async fn run_until(
         handle: tokio::runtime::Handle::current(),
         usage: usage.clone(),
         audits,
+        live: live.clone(),
     });
     let repair_task = tokio::spawn(repair::run(
         net.clone(),
@@ -485,8 +492,15 @@ pub async fn run_until(
         repair.clone(),
         stop_rx.clone(),
     ));
-    let scrub = crate::scrub::Scrub::new(store.clone(), cfg.scrub_period, cfg.scrub_tranquility);
+    let pace = (cfg.scrub_period, cfg.scrub_tranquility);
+    let scrub = crate::scrub::Scrub::new(store.clone(), pace, live.clone());
     let scrub_task = tokio::spawn(scrub.clone().run(stop_rx.clone()));
+    let services = (repair.clone(), scrub.clone(), store.clone());
+    let settings = crate::settings::Settings::new(dd.root().into(), cfg.clone(), live, services);
+    let hup_task = tokio::spawn(crate::settings::on_sighup(
+        settings.clone(),
+        stop_rx.clone(),
+    ));
     let purge_task = tokio::spawn(upkeep::prune_purge(
         store.clone(),
         net.clone(),
@@ -535,19 +549,24 @@ pub async fn run_until(
         started_at: crate::output::now_unix(),
         readonly_token,
         sessions: Default::default(),
+        settings,
     });
-    let metrics_task = metrics_listener.map(|(l, _)| {
-        tokio::spawn(
-            axum::serve(l, crate::api::observe::router(shared.clone()))
-                .with_graceful_shutdown(stopped(stop_rx.clone()))
-                .into_future(),
-        )
-    });
-    let api_task = tokio::spawn(
-        axum::serve(listener, server::router(shared))
-            .with_graceful_shutdown(stopped(stop_rx.clone()))
-            .into_future(),
-    );
+    let serve = |l: tokio::net::TcpListener, r: axum::Router, what: &'static str| {
+        let serving = axum::serve(l, r).with_graceful_shutdown(stopped(stop_rx.clone()));
+        tokio::spawn(async move {
+            if let Err(e) = serving.into_future().await {
+                warn!("the {what} stopped: {e}");
+            }
+        })
+    };
+    let sample_task = tokio::spawn(crate::report::sampler(
+        shared.clone(),
+        cfg.audit_retention,
+        stop_rx.clone(),
+    ));
+    let metrics_task = metrics_listener
+        .map(|(l, _)| serve(l, api::observe::router(shared.clone()), "metrics listener"));
+    let api_task = serve(listener, server::router(shared), "control API");
     info!(%url, "control API listening");
     crate::notify::send(&format!("READY=1\nSTATUS=serving; control API {url}"));
     let watchdog = crate::notify::watchdog(client.clone(), stop_rx.clone());
@@ -556,45 +575,32 @@ pub async fn run_until(
         println!("node {local} running; control API {url}");
     }
 
+    // Shutdown order: the API first, the swarm after the services that use
+    // it, the storage service last (its writer finishes its group).
+    let first: Vec<tokio::task::JoinHandle<()>> = [api_task]
+        .into_iter()
+        .chain(metrics_task)
+        .chain([
+            repair_task,
+            scrub_task,
+            hup_task,
+            sample_task,
+            catalogue_task,
+            trim_task,
+            reclaim_task,
+            purge_task,
+            hb_task,
+            swarm_task,
+        ])
+        .collect();
+    let last = [router, storage_task];
     if stop.await == Stop::Crash {
         warn!("crashing (simulated): no leave, no flush");
         let _ = stop_tx.send(true);
-        for t in [
-            api_task.abort_handle(),
-            repair_task.abort_handle(),
-            scrub_task.abort_handle(),
-            catalogue_task.abort_handle(),
-            trim_task.abort_handle(),
-            reclaim_task.abort_handle(),
-            purge_task.abort_handle(),
-            hb_task.abort_handle(),
-            swarm_task.abort_handle(),
-            router.abort_handle(),
-            storage_task.abort_handle(),
-        ] {
-            t.abort();
-        }
-        if let Some(t) = &metrics_task {
-            t.abort();
-        }
+        first.iter().chain(&last).for_each(|t| t.abort());
         // Aborted tasks drop their handles on the store at their next poll:
         // wait for that (briefly), so the store is closed when this returns.
-        let all = async {
-            let _ = api_task.await;
-            let _ = repair_task.await;
-            let _ = scrub_task.await;
-            let _ = catalogue_task.await;
-            let _ = trim_task.await;
-            let _ = reclaim_task.await;
-            let _ = purge_task.await;
-            let _ = hb_task.await;
-            let _ = swarm_task.await;
-            let _ = router.await;
-            let _ = storage_task.await;
-            if let Some(t) = metrics_task {
-                let _ = t.await;
-            }
-        };
+        let all = futures::future::join_all(first.into_iter().chain(last));
         let _ = tokio::time::timeout(Duration::from_secs(5), all).await;
         return Ok(());
     }
@@ -610,21 +616,13 @@ pub async fn run_until(
     let _ = std::fs::remove_file(dd.root().join(api::ENDPOINT_FILE));
     let _ = stop_tx.send(true);
     let all = async {
-        let _ = api_task.await;
-        if let Some(t) = metrics_task {
+        for t in first {
             let _ = t.await;
         }
-        let _ = repair_task.await;
-        let _ = scrub_task.await;
-        let _ = catalogue_task.await;
-        let _ = trim_task.await;
-        let _ = reclaim_task.await;
-        let _ = purge_task.await;
-        let _ = hb_task.await;
-        let _ = swarm_task.await;
         drop(client);
-        let _ = router.await;
-        let _ = storage_task.await;
+        for t in last {
+            let _ = t.await;
+        }
     };
     if tokio::time::timeout(SHUTDOWN_DEADLINE, all).await.is_err() {
         warn!("some tasks did not stop within {SHUTDOWN_DEADLINE:?}");

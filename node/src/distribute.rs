@@ -56,6 +56,8 @@ pub struct Net {
     pub usage: Arc<Usage>,
     /// Proof cache and peer reputations (possession proofs, isolation).
     pub audits: Arc<crate::audit::Audits>,
+    /// Bandwidth limits and maintenance windows, as set while running.
+    pub live: Arc<crate::settings::Live>,
 }
 
 pub struct SwarmSink<'a> {
@@ -141,6 +143,9 @@ impl<'a> SwarmSink<'a> {
             },
             None => Request::Renew { id, lease },
         };
+        if let Some(b) = bytes {
+            self.net.live.bandwidth.backup.take(b.len() as u64).await;
+        }
         // A busy peer (its write queue full) is asked again, briefly.
         let mut answer = self.net.client.request(peer, req()).await;
         for attempt in 1..=STORE_BUSY_RETRIES {
@@ -268,6 +273,14 @@ impl<'a> SwarmSink<'a> {
                     .take(shardnet_store::MAX_AVOID)
                     .collect();
                 pool.retain(|c| !avoid.contains(&c.key));
+            } else if full.iter().any(|p| *p != self.net.client.local_peer_id()) {
+                // Durability first: the index still gets its copies.
+                self.warn(format!(
+                    "complementary separation given up: {} peers hold every data shard of this \
+                     backup and too few others are left for the index's {copies} copies, so a \
+                     peer may hold the whole backup (ciphertext only); more peers or zones avoid this",
+                    full.len()
+                ));
             }
         }
         // Signed, so that holders and repairers can tell it is the owner's.
@@ -544,6 +557,19 @@ pub fn proven_copies(
     store: &Store,
     shards: &[(ShardId, u64)],
 ) -> Vec<Result<usize, String>> {
+    proven_holders(net, store, shards)
+        .into_iter()
+        .map(|r| r.map(|h| h.len()))
+        .collect()
+}
+
+/// As [`proven_copies`], naming who proved each copy (`None`: this node's
+/// own healthy copy).
+pub fn proven_holders(
+    net: &Net,
+    store: &Store,
+    shards: &[(ShardId, u64)],
+) -> Vec<Result<Vec<Option<PeerId>>, String>> {
     use futures::StreamExt;
     let ids: Vec<ShardId> = shards.iter().map(|(id, _)| *id).collect();
     let local: std::collections::HashSet<ShardId> = ids
@@ -602,27 +628,30 @@ pub fn proven_copies(
                     .all(|(o, slice)| sample::check(&id, *o, slice)),
                 _ => false,
             };
-            (id, ok)
+            (peer, id, ok)
         }
     });
-    let mut proven: HashMap<ShardId, usize> = HashMap::new();
-    let results: Vec<(ShardId, bool)> = net.handle.block_on(
+    let mut proven: HashMap<ShardId, Vec<Option<PeerId>>> = HashMap::new();
+    let results: Vec<(PeerId, ShardId, bool)> = net.handle.block_on(
         futures::stream::iter(checks)
             .buffer_unordered(VERIFY_PARALLEL)
             .collect(),
     );
-    for (id, ok) in results {
+    for (peer, id, ok) in results {
         if ok {
-            *proven.entry(id).or_default() += 1;
+            proven.entry(id).or_default().push(Some(peer));
         }
     }
     ids.iter()
         .map(|id| {
-            let n = proven.get(id).copied().unwrap_or(0) + usize::from(local.contains(id));
-            match (n, claims.get(id).copied().unwrap_or(0)) {
+            let mut who = proven.remove(id).unwrap_or_default();
+            if local.contains(id) {
+                who.push(None);
+            }
+            match (who.len(), claims.get(id).copied().unwrap_or(0)) {
                 (0, 0) => Err("no live peer holds it".into()),
                 (0, c) => Err(format!("{c} peers claim it, none proved it")),
-                (n, _) => Ok(n),
+                _ => Ok(who),
             }
         })
         .collect()

@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 use shardnet_protocol::ShardId;
 use shardnet_store::{ScrubOutcome, ShardState, Store};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
@@ -76,19 +77,31 @@ pub struct ScrubStatus {
     pub progress: f64,
     /// Read rate over the last pages, bytes per second.
     pub rate: f64,
+    /// Outside the maintenance windows: no reads until this Unix time.
+    #[serde(default)]
+    pub waits_until: Option<u64>,
 }
 
 pub struct Scrub {
     store: Arc<Store>,
-    period: Duration,
-    tranquility: u32,
+    /// Seconds (`config set scrub_period`).
+    period: AtomicU64,
+    tranquility: AtomicU32,
+    live: Arc<crate::settings::Live>,
     state: Mutex<ScrubState>,
     rate: Mutex<f64>,
     kick: Notify,
+    /// Held while one shard is read and counted, so that `pause` returns only
+    /// once no read is in flight.
+    reading: Mutex<()>,
 }
 
 impl Scrub {
-    pub fn new(store: Arc<Store>, period: Duration, tranquility: u32) -> Arc<Self> {
+    pub fn new(
+        store: Arc<Store>,
+        (period, tranquility): (Duration, u32),
+        live: Arc<crate::settings::Live>,
+    ) -> Arc<Self> {
         let state = store
             .get_state(STATE_KEY)
             .ok()
@@ -97,12 +110,30 @@ impl Scrub {
             .unwrap_or_default();
         Arc::new(Scrub {
             store,
-            period: period.max(Duration::from_secs(1)),
-            tranquility,
+            period: AtomicU64::new(period.as_secs().max(1)),
+            tranquility: AtomicU32::new(tranquility),
+            live,
             state: Mutex::new(state),
             rate: Mutex::new(0.0),
             kick: Notify::new(),
+            reading: Mutex::new(()),
         })
+    }
+
+    fn period(&self) -> Duration {
+        Duration::from_secs(self.period.load(Ordering::Relaxed).max(1))
+    }
+
+    fn tranquility(&self) -> u32 {
+        self.tranquility.load(Ordering::Relaxed)
+    }
+
+    /// A new pace, from the next page on.
+    pub fn set_pace(&self, period: Duration, tranquility: u32) {
+        self.period
+            .store(period.as_secs().max(1), Ordering::Relaxed);
+        self.tranquility.store(tranquility, Ordering::Relaxed);
+        self.kick.notify_one();
     }
 
     fn st(&self) -> std::sync::MutexGuard<'_, ScrubState> {
@@ -118,10 +149,11 @@ impl Scrub {
         };
         ScrubStatus {
             state,
-            period_secs: self.period.as_secs(),
-            tranquility: self.tranquility,
+            period_secs: self.period().as_secs(),
+            tranquility: self.tranquility(),
             progress,
             rate: *self.rate.lock().unwrap_or_else(|p| p.into_inner()),
+            waits_until: (!self.live.window_open()).then(|| self.live.next_window()),
         }
     }
 
@@ -132,11 +164,13 @@ impl Scrub {
         self.kick.notify_one();
     }
 
-    /// `scrub pause`: no reads until `start`.
+    /// `scrub pause`: no reads until `start`. Blocks until a read in flight
+    /// is done, so that nothing is read after it returns.
     pub fn pause(&self) {
         self.st().mode = Mode::Paused;
         self.save();
         self.kick.notify_one();
+        drop(self.reading.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
     fn save(&self) {
@@ -180,30 +214,36 @@ impl Scrub {
             }
         };
         let t = Instant::now();
-        let (mut bytes, mut bad, mut last) = (0u64, 0u32, cursor);
+        let (mut bytes, mut bad) = (0u64, 0u32);
         for (id, m) in &list {
-            last = Some(*id);
-            if m.state == ShardState::Corrupted {
-                continue;
+            let _reading = self.reading.lock().unwrap_or_else(|p| p.into_inner());
+            if self.st().mode == Mode::Paused {
+                // The rest of the page waits for `start`.
+                return (false, bytes, bad, t.elapsed());
             }
-            match self.store.scrub_shard(id) {
-                Ok(ScrubOutcome::Healthy(n)) => bytes += n,
-                Ok(ScrubOutcome::Corrupted(why)) => {
-                    warn!(shard = %id, "scrub: corrupted copy marked ({why}); its holders will send a good one");
-                    bad += 1;
+            let (mut read, mut rotten) = (0, false);
+            if m.state != ShardState::Corrupted {
+                match self.store.scrub_shard(id) {
+                    Ok(ScrubOutcome::Healthy(n)) => read = n,
+                    Ok(ScrubOutcome::Corrupted(why)) => {
+                        warn!(shard = %id, "scrub: corrupted copy marked ({why}); its holders will send a good one");
+                        rotten = true;
+                    }
+                    Ok(ScrubOutcome::Skipped) => {}
+                    Err(e) => warn!(shard = %id, "scrub cannot read: {e}"),
                 }
-                Ok(ScrubOutcome::Skipped) => {}
-                Err(e) => warn!(shard = %id, "scrub cannot read: {e}"),
             }
+            bytes += read;
+            bad += u32::from(rotten);
+            let mut st = self.st();
+            st.cursor = Some(*id);
+            st.pass_shards += 1;
+            st.pass_bytes += read;
+            st.shards_checked += 1;
+            st.bytes_checked += read;
+            st.corruptions_found += u64::from(rotten);
         }
         let took = t.elapsed();
-        let mut st = self.st();
-        st.cursor = last;
-        st.pass_shards += list.len() as u64;
-        st.pass_bytes += bytes;
-        st.shards_checked += list.len() as u64;
-        st.bytes_checked += bytes;
-        st.corruptions_found += bad as u64;
         (list.len() < PAGE, bytes, bad, took)
     }
 
@@ -216,14 +256,14 @@ impl Scrub {
         // in the store), so frequent restarts neither starve it nor turn it
         // into a read loop.
         let now = crate::output::now_unix();
-        let first = (self.period / 14).min(Duration::from_secs(3600));
+        let first = (self.period() / 14).min(Duration::from_secs(3600));
         let due = {
             let mut st = self.st();
             if st.next_due_at == 0 {
                 st.next_due_at = now + first.as_secs();
             }
             // A clock that jumped back must not stall the scrub for long.
-            st.next_due_at = st.next_due_at.min(now + self.period.as_secs());
+            st.next_due_at = st.next_due_at.min(now + self.period().as_secs());
             st.next_due_at
         };
         self.save();
@@ -237,6 +277,13 @@ impl Scrub {
             let mode = self.st().mode;
             if mode == Mode::Paused {
                 if !self.nap(MAX_NAP, &mut stop).await {
+                    break;
+                }
+                continue;
+            }
+            // Reads wait for a maintenance window (a started pass too).
+            if !self.live.window_open() {
+                if !self.nap(self.live.until_window(MAX_NAP), &mut stop).await {
                     break;
                 }
                 continue;
@@ -277,14 +324,14 @@ impl Scrub {
                 saved = Instant::now();
             }
             // Pacing (see the module doc).
-            let mut wait = took * self.tranquility;
+            let mut wait = took * self.tranquility();
             if self.st().mode == Mode::Paced {
                 let total = {
                     let st = self.st();
                     st.pass_total_bytes.max(st.pass_bytes).max(1)
                 };
                 let share = bytes as f64 / total as f64;
-                let spread = self.period.mul_f64(share.min(1.0));
+                let spread = self.period().mul_f64(share.min(1.0));
                 wait = wait.max(spread.saturating_sub(took));
                 if end {
                     // Nothing to read: the next pass starts when this one's

@@ -16,11 +16,13 @@
 //! - [`proof`]: possession proofs (keyed BLAKE3 over a fresh nonce and the shard).
 //! - [`reputation`]: per-peer scores from audit evidence; vetting and isolation.
 //! - [`purge`]: when a quarantined copy may go, must come back, or waits.
+//! - [`window`]: maintenance windows (when deferrable work may run).
 
 pub mod admission;
 pub mod catalogue;
 pub mod chunking;
 pub mod codec;
+pub mod distribution;
 pub mod envelope;
 pub mod floor;
 pub mod fuzzing;
@@ -40,10 +42,12 @@ pub mod prune;
 pub mod purge;
 pub mod reclaim;
 pub mod repair;
+pub mod report;
 pub mod reputation;
 pub mod retention;
 pub mod sample;
 pub mod tier;
+pub mod window;
 pub mod wire;
 
 pub use envelope::{Cipher, Compression, EnvelopeError, Sealed};

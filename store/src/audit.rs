@@ -66,11 +66,15 @@ pub enum AuditAction {
     BackupDeleted,
     /// The owner key was rotated: a backup's entry moved to the new key's.
     KeyRotated,
+    /// Settings changed while running (`config set`, SIGHUP).
+    ConfigChanged,
+    /// The operator ended a drain.
+    DrainCancelled,
 }
 
 impl AuditAction {
     /// Every action (new ones go last: the stored form is the index).
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 24] = [
         AuditAction::Stored,
         AuditAction::LeaseExtended,
         AuditAction::MarkedCorrupted,
@@ -93,6 +97,8 @@ impl AuditAction {
         AuditAction::LeaseReleased,
         AuditAction::BackupDeleted,
         AuditAction::KeyRotated,
+        AuditAction::ConfigChanged,
+        AuditAction::DrainCancelled,
     ];
 
     /// The action's name on the command line and in human output.
@@ -120,6 +126,8 @@ impl AuditAction {
             AuditAction::LeaseReleased => "lease-released",
             AuditAction::BackupDeleted => "backup-deleted",
             AuditAction::KeyRotated => "key-rotated",
+            AuditAction::ConfigChanged => "config-changed",
+            AuditAction::DrainCancelled => "drain-cancelled",
         }
     }
 }

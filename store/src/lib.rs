@@ -28,6 +28,7 @@ mod error;
 mod evidence;
 mod meta;
 mod quarantine;
+mod samples;
 mod scrub;
 mod transfers;
 

@@ -7,6 +7,7 @@ pub mod client;
 pub mod observe;
 pub mod page;
 pub mod server;
+pub mod settings;
 
 use serde::{Deserialize, Serialize};
 

@@ -166,12 +166,7 @@ async fn gather(s: &Arc<Shared>) -> PageData {
             })
             .unwrap_or_default();
         let backups = s2.store.list_backups().unwrap_or_default();
-        let bandwidth = s2
-            .repair
-            .cfg
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .bandwidth;
+        let bandwidth = s2.net.live.bandwidth.upload.limit();
         (stats, reps, events, backups, bandwidth)
     })
     .await

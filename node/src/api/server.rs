@@ -43,6 +43,8 @@ pub struct Shared {
     pub readonly_token: String,
     /// The status page's sessions.
     pub sessions: super::page::Sessions,
+    /// Runtime settings (`config get|set`).
+    pub settings: Arc<crate::settings::Settings>,
 }
 
 /// What the read-only token may GET.
@@ -56,9 +58,9 @@ pub const READ_ONLY: &[&str] = &[
     "/v1/peers/reputation",
 ];
 
-type AppState = Arc<Shared>;
+pub(super) type AppState = Arc<Shared>;
 
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(pub(super) StatusCode, pub(super) String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -66,7 +68,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn err(e: impl std::fmt::Display) -> ApiError {
+pub(super) fn err(e: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
 }
 
@@ -262,6 +264,29 @@ async fn retention_audit(
     with_ctx(s, move |c| crate::lifecycle::audit(c, r.warn_days)).await
 }
 
+#[derive(Deserialize)]
+pub struct ReportReq {
+    pub period: String,
+    pub days: u64,
+}
+
+async fn report(
+    State(s): State<AppState>,
+    Json(r): Json<ReportReq>,
+) -> Result<Json<shardnet_protocol::report::Report>, ApiError> {
+    let store = s.store.clone();
+    let days = r.days.clamp(1, 31);
+    let out = tokio::task::spawn_blocking(move || crate::report::report(&store, &r.period, days))
+        .await
+        .map_err(err)?
+        .map_err(err)?;
+    Ok(Json(out))
+}
+
+async fn distribution_status(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, crate::distribution::status).await
+}
+
 async fn verify(
     State(s): State<AppState>,
     Json(r): Json<VerifyReq>,
@@ -387,9 +412,11 @@ async fn rebalance_run(State(s): State<AppState>, Json(r): Json<RunReq>) -> Json
     Json(repair::scan(&s.net, &s.store, &s.repair, !r.dry_run, 0.2).await)
 }
 
-async fn rebalance_status(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
+pub(super) async fn rebalance_status(
+    State(s): State<AppState>,
+) -> Result<Json<RepairStatus>, ApiError> {
     let st = s.clone();
-    let out = tokio::task::spawn_blocking(move || {
+    let mut out = tokio::task::spawn_blocking(move || {
         st.repair.status(
             &st.store,
             st.net.usage.draining.load(Ordering::Relaxed),
@@ -398,12 +425,14 @@ async fn rebalance_status(State(s): State<AppState>) -> Result<Json<RepairStatus
     })
     .await
     .map_err(err)?;
+    let live = &s.net.live;
+    out.handoff_waits_until = (!live.window_open()).then(|| live.next_window());
     Ok(Json(out))
 }
 
 /// Records an operator action in the audit log, on a blocking thread (the
 /// record is flushed). A failure is logged: the action itself has happened.
-async fn operator(s: &AppState, action: AuditAction) {
+pub(super) async fn operator(s: &AppState, action: AuditAction) {
     let store = s.store.clone();
     let done = tokio::task::spawn_blocking(move || {
         store.record(action, "by the operator (control API)".into())
@@ -468,7 +497,7 @@ async fn prune_purge(
 }
 
 /// Pauses or resumes repair, and records it so that a restart keeps it.
-async fn set_paused(s: &AppState, paused: bool) -> Result<(), ApiError> {
+pub(super) async fn set_paused(s: &AppState, paused: bool) -> Result<(), ApiError> {
     let store = s.store.clone();
     tokio::task::spawn_blocking(move || {
         store.put_state(
@@ -495,13 +524,6 @@ async fn rebalance_pause(State(s): State<AppState>) -> Result<Json<RepairStatus>
 
 async fn rebalance_resume(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
     operator(&s, AuditAction::RebalanceResumed).await;
-    set_paused(&s, false).await?;
-    rebalance_status(State(s)).await
-}
-
-async fn drain(State(s): State<AppState>) -> Result<Json<RepairStatus>, ApiError> {
-    operator(&s, AuditAction::DrainStarted).await;
-    s.net.usage.draining.store(true, Ordering::Relaxed);
     set_paused(&s, false).await?;
     rebalance_status(State(s)).await
 }
@@ -551,6 +573,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/retention/extend", post(retention_extend))
         .route("/v1/retention/tier", post(retention_tier))
         .route("/v1/retention/audit", post(retention_audit))
+        .route("/v1/distribution/status", post(distribution_status))
+        .route("/v1/report", post(report))
         .route("/v1/shards", post(shards))
         .route("/v1/shards/verify", post(shards_verify))
         .route("/v1/peers/reputation", get(reputation))
@@ -560,7 +584,6 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/rebalance/status", get(rebalance_status))
         .route("/v1/rebalance/pause", post(rebalance_pause))
         .route("/v1/rebalance/resume", post(rebalance_resume))
-        .route("/v1/node/drain", post(drain))
         .route("/v1/scrub/status", get(scrub_status))
         .route("/v1/scrub/start", post(scrub_start))
         .route("/v1/scrub/pause", post(scrub_pause))
@@ -573,6 +596,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/prune/purge", post(prune_purge))
         .route("/v1/audit/verify", get(audit_verify))
         .route("/v1/health", get(health))
+        .merge(super::settings::routes())
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state.clone())
         // For load balancers and watchdogs: no token, nothing secret.

@@ -4,10 +4,13 @@
 
 mod audit;
 mod backup;
+mod config;
+mod distribution;
 mod keys;
 mod node;
 mod prune;
 mod rebalance;
+mod report;
 mod retention;
 mod scrub;
 
@@ -70,10 +73,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Audit(a) => audit::run(&dd, a, json),
         Command::Prune(p) => prune::run(&dd, p, json),
         Command::Retention(r) => retention::run(&dd, r, json),
-        Command::Config(crate::cli::ConfigCommand::Check { file }) => {
-            let file = file.unwrap_or_else(|| dd.root().join("config.toml"));
-            config_check(&file, json)
-        }
+        Command::Config(c) => config::run(&dd, c, json),
+        Command::Distribution(c) => distribution::run(&dd, c, json),
+        Command::Report(a) => report::run(&dd, a, json),
         Command::Sim { mut args } => {
             if json {
                 args.push("--json".into());
@@ -86,33 +88,4 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
 pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
-}
-
-/// `config check FILE`: the file as `node run` would read it, from a
-/// scratch data dir (so that nothing of the node's own is touched).
-fn config_check(file: &std::path::Path, json: bool) -> anyhow::Result<i32> {
-    use anyhow::Context;
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let scratch = tempfile::tempdir().context("making a scratch directory")?;
-    std::fs::write(scratch.path().join("config.toml"), text)?;
-    let result = crate::config::NodeConfig::load(scratch.path(), Default::default());
-    let (ok, what) = match &result {
-        Ok(_) => (true, "valid: node run would start with it".to_string()),
-        Err(e) => (
-            false,
-            e.to_string().replace(
-                &scratch.path().join("config.toml").display().to_string(),
-                &file.display().to_string(),
-            ),
-        ),
-    };
-    if json {
-        print_json(&serde_json::json!({ "file": file, "ok": ok, "detail": what }))?;
-    } else if ok {
-        println!("{}: ok", file.display());
-    } else {
-        eprintln!("{}: {what}", file.display());
-    }
-    Ok(if ok { 0 } else { 1 })
 }

@@ -63,7 +63,7 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
             id_difficulty: a.id_difficulty,
             prune_purge_after: a.prune_purge_after,
             metrics_listen: a.metrics_listen,
-            lifecycle: None,
+            ..Default::default()
         },
     )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -81,9 +81,19 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
 pub(super) fn run(dd: &DataDir, cmd: NodeCommand, json: bool) -> anyhow::Result<i32> {
     match cmd {
         NodeCommand::Run(a) => run_node(dd, a),
-        NodeCommand::Drain { no_wait, timeout } => {
-            super::rebalance::drain(&daemon(dd)?, no_wait, timeout, json)
+        NodeCommand::Drain { cancel: true, .. } => {
+            let st: crate::repair::RepairStatus =
+                daemon(dd)?.post("/v1/node/drain/cancel", &serde_json::json!({}))?;
+            if json {
+                print_json(&st)?;
+            } else {
+                println!("drain ended: this node takes shards again");
+            }
+            Ok(0)
         }
+        NodeCommand::Drain {
+            no_wait, timeout, ..
+        } => super::rebalance::drain(&daemon(dd)?, no_wait, timeout, json),
         NodeCommand::Health => health(dd, json),
         NodeCommand::Status => {
             let s: NodeStatus = daemon(dd)?.get("/v1/status")?;

@@ -105,6 +105,12 @@ fn print_status(s: &RepairStatus, json: bool) -> anyhow::Result<i32> {
         s.removed,
         s.local_shards
     );
+    if let Some(at) = s.handoff_waits_until {
+        println!(
+            "handoff waits for the maintenance window opening {} (repair does not wait)",
+            output::time(at)
+        );
+    }
     if s.quarantined > 0 || s.purged > 0 {
         println!(
             "quarantine: {} copies held back, {} purged",

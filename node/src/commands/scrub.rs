@@ -22,6 +22,12 @@ fn print_status(s: &ScrubStatus, json: bool) -> anyhow::Result<i32> {
         Mode::Paused => "PAUSED (`shardnet scrub start` resumes)".to_string(),
     };
     println!("scrub {mode}, tranquility {}", s.tranquility);
+    if let Some(at) = s.waits_until {
+        println!(
+            "outside the maintenance windows: no reads until {}",
+            output::time(at)
+        );
+    }
     println!(
         "current pass: {:.1}% ({} shards, {} of {}), last read rate {:.1} MB/s",
         s.progress * 100.0,

@@ -146,6 +146,10 @@ pub struct RepairStatus {
     /// Possession-proof rounds this node ran since start.
     #[serde(default)]
     pub audits: crate::audit::AuditCounters,
+    /// Handoff waits for the maintenance window that opens then (Unix
+    /// time); repair never waits.
+    #[serde(default)]
+    pub handoff_waits_until: Option<u64>,
 }
 
 /// State shared by the scanner, the worker and the control API.
@@ -166,7 +170,6 @@ pub struct Repair {
     last_scan: Mutex<Option<Plan>>,
     /// Last plan announced on the rebalance topic: (moves, bytes), when.
     announced: Mutex<Option<((usize, u64), Instant)>>,
-    next_free: Mutex<Instant>,
     active: AtomicUsize,
 }
 
@@ -185,7 +188,6 @@ impl Repair {
             urgent: AtomicBool::new(false),
             last_scan: Mutex::new(None),
             announced: Mutex::new(None),
-            next_free: Mutex::new(Instant::now()),
             active: AtomicUsize::new(0),
         })
     }
@@ -258,22 +260,8 @@ impl Repair {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             audits,
+            handoff_waits_until: None,
         }
-    }
-
-    /// Waits until bandwidth allows `bytes` more.
-    async fn throttle(&self, bytes: u64) {
-        let rate = self.cfg().bandwidth;
-        if rate == 0 {
-            return;
-        }
-        let start = {
-            let mut next = self.next_free.lock().unwrap_or_else(|p| p.into_inner());
-            let start = (*next).max(Instant::now());
-            *next = start + Duration::from_secs_f64(bytes as f64 / rate as f64);
-            start
-        };
-        tokio::time::sleep_until(start.into()).await;
     }
 }
 
@@ -395,7 +383,11 @@ pub async fn run(
             if started == free {
                 break;
             }
+            // Handoff (rebalancing) waits for a maintenance window; repair
+            // of missing copies never does.
+            let handoff = job.reason == "handoff";
             if due > now
+                || (handoff && !net.live.window_open())
                 || !repair
                     .in_flight
                     .lock()
@@ -408,7 +400,12 @@ pub async fn run(
             repair.active.fetch_add(1, Ordering::Relaxed);
             let (net, store, repair) = (net.clone(), store.clone(), repair.clone());
             tokio::spawn(async move {
-                repair.throttle(job.size as u64).await;
+                let bw = &net.live.bandwidth;
+                bw.transfers.take(job.size as u64).await;
+                match handoff {
+                    true => bw.handoff.take(job.size as u64).await,
+                    false => bw.repair.take(job.size as u64).await,
+                }
                 let result = transfer(&net, &store, &job).await;
                 let _ = store.remove_transfer(&key);
                 match result {

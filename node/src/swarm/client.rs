@@ -87,9 +87,19 @@ pub struct Client {
     /// Commands dropped by `try_*` calls (shown in `Pressure`).
     dropped: Arc<AtomicU64>,
     in_flight: Arc<AtomicU64>,
+    /// Upload and download limits on shard bytes (none: unlimited).
+    bandwidth: Option<Arc<crate::settings::Bandwidth>>,
 }
 
 impl Client {
+    /// This client (and its clones) keeps within `b`'s upload and download
+    /// limits: stores it sends and fetches it answers count as upload, the
+    /// shards it fetches as download.
+    pub fn with_bandwidth(mut self, b: Arc<crate::settings::Bandwidth>) -> Client {
+        self.bandwidth = Some(b);
+        self
+    }
+
     pub(super) fn new(
         tx: mpsc::Sender<Command>,
         local: PeerId,
@@ -101,6 +111,7 @@ impl Client {
             local,
             dropped,
             in_flight,
+            bandwidth: None,
         }
     }
 
@@ -115,6 +126,18 @@ impl Client {
 
     /// Sends `request` to `peer` and waits for its response.
     pub async fn request(&self, peer: PeerId, request: Request) -> Result<Response, TransferError> {
+        if let (Some(b), Request::Store { bytes, .. }) = (&self.bandwidth, &request) {
+            b.upload.take(bytes.len() as u64).await;
+        }
+        let answer = self.request_now(peer, request).await;
+        if let (Some(b), Ok(Response::Shard(bytes))) = (&self.bandwidth, &answer) {
+            // Booked after the fact: it holds up the next fetch.
+            b.download.take(bytes.len() as u64).await;
+        }
+        answer
+    }
+
+    async fn request_now(&self, peer: PeerId, request: Request) -> Result<Response, TransferError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::Request {
@@ -129,6 +152,9 @@ impl Client {
 
     /// Answers an inbound request.
     pub async fn respond(&self, channel: Reply, response: Response) {
+        if let (Some(b), Response::Shard(bytes)) = (&self.bandwidth, &response) {
+            b.upload.take(bytes.len() as u64).await;
+        }
         let _ = self.tx.send(Command::Respond { channel, response }).await;
     }
 
