@@ -248,11 +248,7 @@ pub fn run(
         format!("swarm backup, {nodes} nodes, {copies} copies"),
         size,
         mbps(size, d),
-        format!(
-            "target {:.0} (raw / copies / 3); {} shards",
-            raw / copies as f64 / 3.0,
-            r.entry.shards
-        ),
+        format!("{} shards", r.entry.shards),
     ));
     // Restore on the last node, which holds only some shards, after it takes the owner key.
     let key = std::fs::read_to_string(dds[0].owner_key_path())?;

@@ -53,8 +53,11 @@ impl Run {
 impl Env {
     pub fn new() -> Env {
         Env {
+            // SHARDNET_E2E_KEEP=1 keeps the directory (node logs, stores)
+            // for a post-mortem.
             tmp: tempfile::Builder::new()
                 .prefix("shardnet-e2e-")
+                .disable_cleanup(std::env::var_os("SHARDNET_E2E_KEEP").is_some())
                 .tempdir()
                 .unwrap(),
         }

@@ -37,7 +37,7 @@ struct Local {
     id: ShardId,
     size: u64,
     wanted: usize,
-    /// Placement keys to avoid (never this node's own).
+    /// Placement keys to avoid (this node's own included).
     avoid: Vec<[u8; 32]>,
     /// Set for a quarantined copy: when it was quarantined.
     quarantined_at: Option<u64>,
@@ -47,7 +47,7 @@ struct Local {
 /// are left out: the backup that brought them may still be placing their
 /// other copies, and repairing them now would copy them twice (measured with
 /// 75 nodes: scans during a backup queued such copies).
-fn local_shards(store: &Store, grace: Duration, own: &[u8; 32]) -> Vec<Local> {
+fn local_shards(store: &Store, grace: Duration) -> Vec<Local> {
     let now = now_unix();
     let fresh_after = now.saturating_sub(grace.as_secs());
     let mut v = Vec::new();
@@ -65,12 +65,12 @@ fn local_shards(store: &Store, grace: Duration, own: &[u8; 32]) -> Vec<Local> {
                 id,
                 size: m.size as u64,
                 wanted,
-                avoid: m
-                    .avoid_keys()
-                    .iter()
-                    .filter(|k| *k != own)
-                    .copied()
-                    .collect(),
+                // This node's own key too: a holder the owner's list avoids
+                // (it took a copy while too few others were eligible) must
+                // rank the shard as its co-holders do, outside the set, or
+                // each side counts itself responsible and the surplus copy
+                // stays for good (seen in e2e_lifecycle after gold -> bronze).
+                avoid: m.avoid_keys().to_vec(),
                 quarantined_at: quarantined.then_some(m.quarantined_at),
             });
         }
@@ -277,11 +277,10 @@ pub async fn scan(
     churn_threshold: f64,
 ) -> Plan {
     let local = net.client.local_peer_id();
-    let own = placement::peer_key(&local.to_bytes());
     let st = store.clone();
     let cfg = repair.cfg();
     let grace = cfg.scan_interval;
-    let shards = tokio::task::spawn_blocking(move || local_shards(&st, grace, &own))
+    let shards = tokio::task::spawn_blocking(move || local_shards(&st, grace))
         .await
         .unwrap_or_default();
     if apply {

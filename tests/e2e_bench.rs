@@ -1,0 +1,67 @@
+//! `shardnet bench --json` prints one shape in every throughput mode: an
+//! object naming its mode, with rows of (what, bytes, MB/s, limit, share of
+//! the limit, note), each limit measured in the same run. Small sizes: this
+//! checks the shape and that every throughput is a positive number, not speed.
+
+mod common;
+
+use common::Env;
+
+fn check_rows(v: &serde_json::Value, mode: &str) {
+    assert_eq!(v["mode"], mode, "{v}");
+    let rows = v["rows"].as_array().unwrap();
+    assert!(!rows.is_empty(), "{v}");
+    for r in rows {
+        for f in ["what", "limit", "note"] {
+            assert!(r[f].is_string(), "{f} in {r}");
+        }
+        assert!(r["bytes"].as_u64().unwrap() > 0, "{r}");
+        let (rate, share) = (
+            r["mb_per_s"].as_f64().unwrap(),
+            r["share_of_limit_pct"].as_f64().unwrap(),
+        );
+        assert!(rate >= 0.0 && share >= 0.0, "{r}");
+        // Throughput rows (others, such as the audit cost, carry a note).
+        let what = r["what"].as_str().unwrap();
+        if ["limit", "backup", "restore", "swarm"]
+            .iter()
+            .any(|w| what.starts_with(w))
+        {
+            assert!(rate > 0.0 && share > 0.0, "{r}");
+        }
+    }
+}
+
+#[test]
+fn every_throughput_mode_prints_the_same_rows() {
+    let env = Env::new();
+    let work = env.path("bench");
+    let dir = work.to_str().unwrap();
+    let single = env
+        .run(&[
+            "bench",
+            "--json",
+            "--size",
+            "8MiB",
+            "--big-file",
+            "0",
+            "--dir",
+            dir,
+        ])
+        .ok()
+        .json();
+    check_rows(&single, "single-node");
+    let swarm = env
+        .run(&[
+            "bench", "--json", "--swarm", "3", "--size", "8MiB", "--dir", dir,
+        ])
+        .ok()
+        .json();
+    check_rows(&swarm, "swarm");
+    let rows = swarm["rows"].as_array().unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r["limit"] == "request-response / 3 copies"),
+        "{swarm}"
+    );
+}
