@@ -49,7 +49,22 @@ fn settings_change_while_running_and_hold_across_restarts() {
         "# the operator's notes\nbandwidth_repair = \"1MB\"\n",
     )
     .unwrap();
+    // No node running: the file alone, checked, for the next start.
+    let r = env
+        .run_in(&data, &["config", "set", "scrub_tranquility", "3"])
+        .ok();
+    assert!(r.stdout.contains("next start"), "{}", r.stdout);
+    assert_ne!(
+        env.run_in(&data, &["config", "set", "scrub_tranquility", "x"])
+            .code,
+        0
+    );
+    let r = env
+        .run_in(&data, &["config", "get", "scrub_tranquility"])
+        .ok();
+    assert_eq!(r.stdout.trim(), "3");
     let mut n = NodeProc::start(&env, "solo", "zone0", None, &["--parallel", "3"]);
+    assert_eq!(setting(&n, &env, "scrub_tranquility")["value"], "3");
 
     let s = setting(&n, &env, "bandwidth_repair");
     assert_eq!(

@@ -14,7 +14,11 @@ pub(super) fn run(dd: &DataDir, cmd: ConfigCommand, json: bool) -> anyhow::Resul
             check(&file, json)
         }
         ConfigCommand::Get { key } => {
-            let all: Vec<Setting> = super::node::daemon(dd)?.get("/v1/config")?;
+            // Without a running node: what its next start would use.
+            let all: Vec<Setting> = match super::target(dd) {
+                super::Target::Daemon(c) => c.get("/v1/config")?,
+                super::Target::Local => crate::settings::offline_get(dd.root())?,
+            };
             let rows: Vec<&Setting> = match &key {
                 Some(k) => all.iter().filter(|s| &s.key == k).collect(),
                 None => all.iter().collect(),
@@ -42,9 +46,26 @@ pub(super) fn run(dd: &DataDir, cmd: ConfigCommand, json: bool) -> anyhow::Resul
 }
 
 fn change(dd: &DataDir, key: &str, value: Option<&str>, json: bool) -> anyhow::Result<i32> {
-    let r: Reload = super::node::daemon(dd)?
+    let unchanged = "config.toml is unchanged; `shardnet config get` lists the keys";
+    let c = match super::target(dd) {
+        super::Target::Daemon(c) => c,
+        super::Target::Local => {
+            // No node running: the file alone, in force at the next start.
+            crate::settings::edit_file(dd.root(), &Default::default(), key, value)
+                .context(unchanged)?;
+            if json {
+                print_json(&json!({ "written": key, "running": false }))?;
+            } else {
+                println!(
+                    "{key} written to config.toml; no node is running, the next start uses it"
+                );
+            }
+            return Ok(0);
+        }
+    };
+    let r: Reload = c
         .post("/v1/config", &json!({ "key": key, "value": value }))
-        .context("config.toml is unchanged; `shardnet config get` lists the keys")?;
+        .context(unchanged)?;
     print_reload(&r, json)
 }
 

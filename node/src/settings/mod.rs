@@ -12,7 +12,7 @@ mod keys;
 mod reload;
 
 pub use keys::{Setting, Source};
-pub use reload::{on_sighup, Reload, Settings};
+pub use reload::{edit_file, offline_get, on_sighup, Reload, Settings};
 
 use serde::Serialize;
 use shardnet_protocol::window::Windows;

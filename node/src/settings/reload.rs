@@ -125,33 +125,51 @@ impl Settings {
     /// edited, checked as a whole, written atomically and reloaded.
     pub fn set(&self, key: &str, value: Option<&str>) -> Result<Reload, ConfigError> {
         let _one = self.edit.lock().unwrap_or_else(|p| p.into_inner());
-        let flags = self.running().flags;
-        if keys::source(&config::FileConfig::default(), &flags, key) == Source::Flag {
-            return Err(ConfigError::Value {
-                what: "setting",
-                value: key.into(),
-                reason: format!(
-                    "it is given as --{} to `node run`, which wins over config.toml; \
-                     change the service's arguments and restart",
-                    key.replace('_', "-")
-                ),
-            });
-        }
-        let path = self.dir.join(config::CONFIG_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(file_err(&path, e)),
-        };
-        let new = keys::edit(&text, key, value)?;
-        let file: config::FileConfig = toml::from_str(&new).map_err(|e| ConfigError::File {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        NodeConfig::resolve(file, flags)?;
-        write_atomic(&path, new.as_bytes()).map_err(|e| file_err(&path, e))?;
+        edit_file(&self.dir, &self.running().flags, key, value)?;
         self.reload_locked()
     }
+}
+
+/// Sets (or, with `None`, removes) `key` in `dir`'s config.toml: edited with
+/// its comments kept, checked as a whole as `node run` would with `flags`,
+/// then written atomically. A key pinned by a flag is refused.
+pub fn edit_file(
+    dir: &std::path::Path,
+    flags: &config::Overrides,
+    key: &str,
+    value: Option<&str>,
+) -> Result<(), ConfigError> {
+    if keys::source(&config::FileConfig::default(), flags, key) == Source::Flag {
+        return Err(ConfigError::Value {
+            what: "setting",
+            value: key.into(),
+            reason: format!(
+                "it is given as --{} to `node run`, which wins over config.toml; \
+                 change the service's arguments and restart",
+                key.replace('_', "-")
+            ),
+        });
+    }
+    let path = dir.join(config::CONFIG_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(file_err(&path, e)),
+    };
+    let new = keys::edit(&text, key, value)?;
+    let file: config::FileConfig = toml::from_str(&new).map_err(|e| ConfigError::File {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    NodeConfig::resolve(file, flags.clone())?;
+    write_atomic(&path, new.as_bytes()).map_err(|e| file_err(&path, e))
+}
+
+/// `config get` without a running node: what the next start would use.
+pub fn offline_get(dir: &std::path::Path) -> Result<Vec<Setting>, ConfigError> {
+    let file = config::read_file(dir)?;
+    let cfg = NodeConfig::load(dir, Default::default())?;
+    Ok(keys::list_all(&file, &cfg, None))
 }
 
 fn file_err(path: &std::path::Path, e: std::io::Error) -> ConfigError {
