@@ -55,6 +55,11 @@ fn sum(m: &HashMap<String, f64>, name: &str, want: &[&str]) -> f64 {
         .sum()
 }
 
+/// `sum` over several nodes' scrapes.
+fn total(ms: &[HashMap<String, f64>], name: &str, want: &[&str]) -> f64 {
+    ms.iter().map(|m| sum(m, name, want)).sum()
+}
+
 fn addr(s: &Swarm, i: usize) -> String {
     s.nodes[i].status(&s.env).unwrap()["metrics_listen"]
         .as_str()
@@ -100,22 +105,14 @@ fn metrics_move_with_backup_repair_and_prune_and_health_follows() {
         sum(&after[0], "shardnet_backup_bytes_total", &[]),
         (4 << 20) as f64
     );
-    let copies: f64 = after
-        .iter()
-        .map(|m| {
-            sum(
-                m,
-                "shardnet_stored_shards",
-                &["state=\"healthy\"", "tier=\"bronze\""],
-            )
-        })
-        .sum();
+    let copies: f64 = total(
+        &after,
+        "shardnet_stored_shards",
+        &["state=\"healthy\"", "tier=\"bronze\""],
+    );
     eprintln!("bronze copies after the backup: {copies}");
     assert!(copies >= 2.0 * 5.0, "two copies of at least 5 shards");
-    let received: f64 = after
-        .iter()
-        .map(|m| sum(m, "shardnet_requests_total", &["inbound", "received"]))
-        .sum();
+    let received: f64 = total(&after, "shardnet_requests_total", &["inbound", "received"]);
     assert!(received >= copies / 2.0, "{received} inbound requests");
     assert!(sum(&after[0], "libp2p_swarm_connections_established_total", &[]) >= 2.0);
 
@@ -136,20 +133,12 @@ fn metrics_move_with_backup_repair_and_prune_and_health_follows() {
     s.nodes[2].kill();
     let took = wait("repair transfers", Duration::from_secs(90), || {
         let now: Vec<HashMap<String, f64>> = (0..2).map(|i| scrape(&addrs[i])).collect();
-        let moved: f64 = now
-            .iter()
-            .map(|m| sum(m, "shardnet_transfers_total", &[]))
-            .sum();
-        let held: f64 = now
-            .iter()
-            .map(|m| {
-                sum(
-                    m,
-                    "shardnet_stored_shards",
-                    &["state=\"healthy\"", "tier=\"bronze\""],
-                )
-            })
-            .sum();
+        let moved: f64 = total(&now, "shardnet_transfers_total", &[]);
+        let held: f64 = total(
+            &now,
+            "shardnet_stored_shards",
+            &["state=\"healthy\"", "tier=\"bronze\""],
+        );
         moved > moved_before
             && held >= copies
             && now

@@ -292,6 +292,7 @@ pub async fn run(
                         })
                         .await
                         .unwrap_or_else(|e| Response::Rejected(Reject::Internal(e.to_string())));
+                        client.pace_upload(&resp).await;
                         drop(permit);
                         client.respond(channel, resp).await;
                     });

@@ -265,6 +265,33 @@ mod tests {
         assert!(empty.notes[0].contains("not running"));
     }
 
+    /// Samples stay far under the store's 16 KiB cap even when the most
+    /// peers are named (the sizes are printed for the notes).
+    #[test]
+    fn a_sample_stays_small() {
+        let peer = "12D3KooWHuPvcpPNLBccqDPrd3orW2fnZcMDa7kSzY2f1zdDsozR".to_string();
+        let mut s = Sample {
+            at: u64::from(u32::MAX),
+            started_at: u64::from(u32::MAX),
+            used: 1 << 40,
+            capacity: 1 << 42,
+            shards: 1 << 30,
+            transfers_done: 1 << 30,
+            bytes_moved: 1 << 45,
+            proofs_passed: 1 << 30,
+            backup_bytes: 1 << 45,
+            restore_bytes: 1 << 45,
+            live_peers: 1000,
+            ..Default::default()
+        };
+        let bare = serde_json::to_vec(&s).unwrap().len();
+        s.joined = vec![peer.clone(); MAX_NAMED_PEERS];
+        s.left = vec![peer; MAX_NAMED_PEERS];
+        let full = serde_json::to_vec(&s).unwrap().len();
+        eprintln!("sample: {bare} bytes, {full} with {MAX_NAMED_PEERS} peers joined and left");
+        assert!(bare < 512 && full < 16 << 10, "{bare} {full}");
+    }
+
     proptest! {
         /// Counter totals never exceed the sum of the samples' values, and
         /// a report never panics on any samples.

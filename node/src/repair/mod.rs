@@ -378,6 +378,7 @@ pub async fn run(
             continue;
         };
         let now = now_unix();
+        let window_open = net.live.window_open();
         let mut started = 0;
         for (key, due, job) in queue {
             if started == free {
@@ -387,7 +388,7 @@ pub async fn run(
             // of missing copies never does.
             let handoff = job.reason == "handoff";
             if due > now
-                || (handoff && !net.live.window_open())
+                || (handoff && !window_open)
                 || !repair
                     .in_flight
                     .lock()

@@ -85,22 +85,21 @@ pub struct Setting {
     pub pending: Option<String>,
 }
 
-fn present(c: &FileConfig, name: &str) -> bool {
-    serde_json::to_value(c)
-        .ok()
-        .and_then(|v| v.get(name).map(|x| !x.is_null()))
-        .unwrap_or(false)
+/// The keys `c` gives a value (its fields that are set).
+fn given(c: &FileConfig) -> std::collections::HashSet<String> {
+    match serde_json::to_value(c) {
+        Ok(serde_json::Value::Object(m)) => m
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, _)| k)
+            .collect(),
+        _ => Default::default(),
+    }
 }
 
-/// Where `name`'s value comes from.
-pub(super) fn source(file: &FileConfig, flags: &Overrides, name: &str) -> Source {
-    if present(flags, name) {
-        Source::Flag
-    } else if present(file, name) {
-        Source::File
-    } else {
-        Source::Default
-    }
+/// `name` is given as a flag of `node run` (and wins over the file).
+pub(super) fn pinned(flags: &Overrides, name: &str) -> bool {
+    given(flags).contains(name)
 }
 
 fn size(b: u64) -> String {
@@ -170,6 +169,7 @@ pub(super) fn list_all(
     cfg: &NodeConfig,
     next: Option<&NodeConfig>,
 ) -> Vec<Setting> {
+    let (in_file, in_flags) = (given(file), given(&cfg.flags));
     KEYS.iter()
         .map(|k| {
             let value = effective(cfg, k.name);
@@ -177,7 +177,13 @@ pub(super) fn list_all(
             Setting {
                 key: k.name.into(),
                 value,
-                source: source(file, &cfg.flags, k.name),
+                source: if in_flags.contains(k.name) {
+                    Source::Flag
+                } else if in_file.contains(k.name) {
+                    Source::File
+                } else {
+                    Source::Default
+                },
                 live: k.live,
                 pending,
             }

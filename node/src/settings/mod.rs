@@ -147,31 +147,28 @@ impl Live {
         }
     }
 
-    pub fn windows(&self) -> Windows {
-        self.windows
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
     pub fn set_windows(&self, w: Windows) {
         *self.windows.write().unwrap_or_else(|p| p.into_inner()) = w;
     }
 
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Windows> {
+        self.windows.read().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Work that can wait (handoff, scrub) may run now.
     pub fn window_open(&self) -> bool {
-        self.windows().is_open(crate::output::now_unix())
+        self.read().is_open(crate::output::now_unix())
     }
 
     /// When the next maintenance window opens (now, when one is open).
     pub fn next_window(&self) -> u64 {
-        self.windows().next_open(crate::output::now_unix())
+        self.read().next_open(crate::output::now_unix())
     }
 
     /// A nap for a waiting service: until the window opens, at most `cap`.
     pub fn until_window(&self, cap: Duration) -> Duration {
         let now = crate::output::now_unix();
-        Duration::from_secs(self.windows().next_open(now).saturating_sub(now)).min(cap)
+        Duration::from_secs(self.read().next_open(now).saturating_sub(now)).min(cap)
     }
 }
 

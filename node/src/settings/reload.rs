@@ -1,7 +1,7 @@
 //! Reloading `config.toml` into the running node (SIGHUP, `config reload`)
 //! and `config set`, which edits the file and then reloads it.
 
-use super::keys::{self, Setting, Source};
+use super::keys::{self, Setting};
 use super::Live;
 use crate::config::{self, ConfigError, NodeConfig};
 use crate::repair::Repair;
@@ -139,7 +139,7 @@ pub fn edit_file(
     key: &str,
     value: Option<&str>,
 ) -> Result<(), ConfigError> {
-    if keys::source(&config::FileConfig::default(), flags, key) == Source::Flag {
+    if keys::pinned(flags, key) {
         return Err(ConfigError::Value {
             what: "setting",
             value: key.into(),

@@ -124,6 +124,16 @@ impl Client {
         self.local
     }
 
+    /// Waits until the upload limit allows sending `response` (a shard
+    /// answering a fetch counts). Called by the answering task while it
+    /// still holds its answer slot, so that answers waiting on the limit
+    /// stay bounded in number and memory.
+    pub async fn pace_upload(&self, response: &Response) {
+        if let (Some(b), Response::Shard(bytes)) = (&self.bandwidth, response) {
+            b.upload.take(bytes.len() as u64).await;
+        }
+    }
+
     /// Sends `request` to `peer` and waits for its response.
     pub async fn request(&self, peer: PeerId, request: Request) -> Result<Response, TransferError> {
         if let (Some(b), Request::Store { bytes, .. }) = (&self.bandwidth, &request) {
@@ -152,9 +162,6 @@ impl Client {
 
     /// Answers an inbound request.
     pub async fn respond(&self, channel: Reply, response: Response) {
-        if let (Some(b), Response::Shard(bytes)) = (&self.bandwidth, &response) {
-            b.upload.take(bytes.len() as u64).await;
-        }
         let _ = self.tx.send(Command::Respond { channel, response }).await;
     }
 
