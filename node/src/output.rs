@@ -80,3 +80,9 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
         line(r.iter().map(|s| s.as_str()).collect());
     }
 }
+
+/// Prints `v` as pretty JSON on stdout: the `--json` form of every listing.
+pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}

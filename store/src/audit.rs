@@ -265,6 +265,24 @@ pub(crate) fn check_chain(
 }
 
 impl crate::Store {
+    /// Audit events with `seq >= from`, oldest first, at most `limit`.
+    pub fn audit_log(&self, from: u64, limit: usize) -> Result<Vec<AuditEvent>, crate::StoreError> {
+        let start = from.to_be_bytes();
+        let mode = rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward);
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(crate::db::CF_AUDIT_NAME), mode)
+            .take(limit)
+        {
+            let (_, v) = item.map_err(crate::StoreError::engine)?;
+            out.push(
+                shardnet_protocol::codec::decode::<AuditEvent, MAX_AUDIT_LEN>("audit event", &v)?,
+            );
+        }
+        Ok(out)
+    }
+
     /// Records an operator action (or the node's start) on its own.
     pub fn record(&self, action: AuditAction, detail: String) -> Result<(), crate::StoreError> {
         let mut batch = rocksdb::WriteBatch::default();

@@ -23,20 +23,24 @@
 
 mod audit;
 mod catalogue;
+mod chunks;
 mod db;
 mod error;
 mod evidence;
+mod leases;
 mod meta;
 mod quarantine;
 mod samples;
 mod scrub;
+mod shards;
 mod transfers;
 
 pub mod prune;
 pub use audit::{AuditAction, AuditEvent, AuditFilter, ChainReport};
-pub use db::{PutOutcome, Store, StoreStats, MAX_AVOID};
+pub use db::{Store, MAX_AVOID};
 pub use error::StoreError;
 pub use evidence::{EvidenceRecord, MAX_EVIDENCE_PER_PEER};
 pub use meta::{ShardMeta, ShardState};
 pub use scrub::ScrubOutcome;
+pub use shards::{PutOutcome, StoreStats};
 pub use transfers::TransferJob;

@@ -85,7 +85,4 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
-pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
-}
+pub(crate) use crate::output::print_json;

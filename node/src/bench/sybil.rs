@@ -20,6 +20,7 @@
 //! times `2^difficulty` times the key generation time measured in the same
 //! run.
 
+use crate::output::{self, print_json};
 use libp2p::identity::Keypair;
 use shardnet_protocol::admission;
 use shardnet_protocol::placement::{self, Candidate};
@@ -44,7 +45,7 @@ enum Zoning {
 
 /// One configuration's figures.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct Row {
+pub(super) struct Row {
     pub honest: usize,
     pub copies: usize,
     pub attacker_zones: String,
@@ -62,7 +63,7 @@ pub struct Row {
 
 /// Key generations per CPU second (ed25519 key, peer id, admission hash):
 /// what one try of an admission grind costs on this machine.
-pub fn key_rate() -> f64 {
+pub(super) fn key_rate() -> f64 {
     let t = Instant::now();
     let n = 20_000;
     for _ in 0..n {
@@ -135,7 +136,7 @@ fn one_trial(n: usize, copies: usize, zoning: Zoning, cap: u64) -> (u64, f64, bo
 }
 
 /// Runs every configuration for each of `sizes` honest swarm sizes.
-pub fn run(sizes: &[usize]) -> (f64, Vec<Row>) {
+pub(super) fn run(sizes: &[usize]) -> (f64, Vec<Row>) {
     let rate = key_rate();
     let mut rows = Vec::new();
     for &n in sizes {
@@ -176,6 +177,52 @@ pub fn run(sizes: &[usize]) -> (f64, Vec<Row>) {
         }
     }
     (rate, rows)
+}
+
+/// Runs the sybil bench and prints its figures (a table, or JSON).
+pub(crate) fn report(sizes: &[usize], json: bool) -> anyhow::Result<()> {
+    let (rate, rows) = run(sizes);
+    if json {
+        print_json(
+            &serde_json::json!({ "mode": "sybil", "keys_per_cpu_second": rate, "rows": rows }),
+        )?;
+        return Ok(());
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.honest.to_string(),
+                r.copies.to_string(),
+                r.attacker_zones.clone(),
+                if r.majority {
+                    format!("{:.0}", r.ids)
+                } else {
+                    format!("never ({:.0} tried)", r.ids)
+                },
+                format!("{:.2}", r.cpu_secs),
+                format!("{:.1}", r.cpu_hours_default_work),
+            ]
+        })
+        .collect();
+    println!("shardnet bench --sybil: ids ground until they hold a majority of one chosen shard's responsible set (mean of 3)");
+    println!(
+        "key generation: {rate:.0} ids per CPU-second here; an id with the default {} bits of admission work costs {:.1} CPU-s",
+        shardnet_protocol::admission::DEFAULT_DIFFICULTY,
+        shardnet_protocol::admission::expected_tries(shardnet_protocol::admission::DEFAULT_DIFFICULTY) / rate
+    );
+    output::table(
+        &[
+            "HONEST PEERS",
+            "COPIES",
+            "ATTACKER ZONES",
+            "IDS GENERATED",
+            "CPU SECONDS",
+            "CPU-HOURS WITH ADMISSION WORK",
+        ],
+        &table,
+    );
+    Ok(())
 }
 
 #[cfg(test)]

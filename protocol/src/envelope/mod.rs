@@ -34,14 +34,15 @@
 //!   nonce per shard supplied by the caller; safe far beyond 2^32 shards per key
 //!   would be needed before the birthday bound matters.
 
+mod header;
+
+pub use header::{Cipher, Compression, Header};
+
 use crate::id::ShardId;
 use crate::keys::ShardKey;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::Aes256Gcm;
 use chacha20poly1305::ChaCha20Poly1305;
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 pub const MAGIC: [u8; 4] = *b"SHRD";
 pub const FORMAT_VERSION: u8 = 1;
@@ -60,19 +61,6 @@ pub const ZSTD_LEVEL: i32 = 3;
 const PROBE_LEN: usize = 64 << 10;
 /// Compress only if the probe shrinks below this fraction (per mille).
 const PROBE_MAX_RATIO_PERMILLE: usize = 950;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-pub enum Cipher {
-    #[default]
-    Aes256Gcm,
-    ChaCha20Poly1305,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Compression {
-    None,
-    Zstd,
-}
 
 /// How the nonce of a shard is chosen (see the module doc).
 #[derive(Clone, Copy, Debug)]
@@ -116,16 +104,6 @@ pub enum EnvelopeError {
     Compress(String),
 }
 
-/// Decoded header fields.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Header {
-    pub cipher: Cipher,
-    pub compression: Compression,
-    pub plain_len: u32,
-    pub body_len: u32,
-    pub nonce: [u8; NONCE_LEN],
-}
-
 /// A sealed shard: its bytes and their id. Only [`seal`] makes one, so a `Sealed`
 /// is proof that `id` is the hash of `bytes` (the store need not hash it again).
 #[derive(Clone, Debug)]
@@ -148,135 +126,6 @@ impl Sealed {
     /// Plaintext length.
     pub fn plain_len(&self) -> u32 {
         self.plain_len
-    }
-}
-
-impl Cipher {
-    fn code(self) -> u8 {
-        match self {
-            Cipher::Aes256Gcm => 1,
-            Cipher::ChaCha20Poly1305 => 2,
-        }
-    }
-
-    fn from_code(c: u8) -> Result<Self, EnvelopeError> {
-        match c {
-            1 => Ok(Cipher::Aes256Gcm),
-            2 => Ok(Cipher::ChaCha20Poly1305),
-            other => Err(EnvelopeError::UnknownCipher(other)),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Cipher::Aes256Gcm => "aes-256-gcm",
-            Cipher::ChaCha20Poly1305 => "chacha20-poly1305",
-        }
-    }
-}
-
-impl fmt::Display for Cipher {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Cipher {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "aes-256-gcm" | "aes" | "aes256gcm" => Ok(Cipher::Aes256Gcm),
-            "chacha20-poly1305" | "chacha" | "chacha20poly1305" => Ok(Cipher::ChaCha20Poly1305),
-            _ => Err(format!(
-                "unknown cipher {s:?}: expected aes-256-gcm or chacha20-poly1305"
-            )),
-        }
-    }
-}
-
-impl Compression {
-    fn code(self) -> u8 {
-        match self {
-            Compression::None => 0,
-            Compression::Zstd => 1,
-        }
-    }
-    fn from_code(c: u8) -> Result<Self, EnvelopeError> {
-        match c {
-            0 => Ok(Compression::None),
-            1 => Ok(Compression::Zstd),
-            other => Err(EnvelopeError::UnknownCompression(other)),
-        }
-    }
-}
-
-impl Header {
-    fn encode(&self) -> [u8; HEADER_LEN] {
-        let mut h = [0u8; HEADER_LEN];
-        h[0..4].copy_from_slice(&MAGIC);
-        h[4] = FORMAT_VERSION;
-        h[5] = self.cipher.code();
-        h[6] = self.compression.code();
-        h[8..12].copy_from_slice(&self.plain_len.to_le_bytes());
-        h[12..16].copy_from_slice(&self.body_len.to_le_bytes());
-        h[16..28].copy_from_slice(&self.nonce);
-        h
-    }
-
-    /// Parses and checks the header of a whole shard (`bytes` = header + body):
-    /// every length is checked against the limits and against `bytes.len()`.
-    pub fn decode(bytes: &[u8]) -> Result<Header, EnvelopeError> {
-        if bytes.len() < HEADER_LEN + TAG_LEN {
-            return Err(EnvelopeError::TooShort(bytes.len()));
-        }
-        if bytes[0..4] != MAGIC {
-            return Err(EnvelopeError::BadMagic);
-        }
-        if bytes[4] != FORMAT_VERSION {
-            return Err(EnvelopeError::UnsupportedVersion(bytes[4]));
-        }
-        let cipher = Cipher::from_code(bytes[5])?;
-        let compression = Compression::from_code(bytes[6])?;
-        if bytes[7] != 0 {
-            return Err(EnvelopeError::Reserved(bytes[7]));
-        }
-        let plain_len = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")); // ok: checked length
-        let body_len = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")); // ok: checked length
-        if plain_len as usize > MAX_PLAINTEXT_LEN {
-            return Err(EnvelopeError::TooLarge {
-                what: "plaintext",
-                declared: plain_len as usize,
-                max: MAX_PLAINTEXT_LEN,
-            });
-        }
-        if body_len as usize > MAX_PLAINTEXT_LEN + TAG_LEN {
-            return Err(EnvelopeError::TooLarge {
-                what: "body",
-                declared: body_len as usize,
-                max: MAX_PLAINTEXT_LEN + TAG_LEN,
-            });
-        }
-        let actual = bytes.len() - HEADER_LEN;
-        if body_len as usize != actual || actual < TAG_LEN {
-            return Err(EnvelopeError::BodyLength {
-                declared: body_len as usize,
-                actual,
-            });
-        }
-        if compression == Compression::None && plain_len as usize + TAG_LEN != actual {
-            return Err(EnvelopeError::PlainLength {
-                declared: plain_len as usize,
-                actual: actual - TAG_LEN,
-            });
-        }
-        let nonce = bytes[16..28].try_into().expect("12 bytes"); // ok: checked length
-        Ok(Header {
-            cipher,
-            compression,
-            plain_len,
-            body_len,
-            nonce,
-        })
     }
 }
 
@@ -423,118 +272,4 @@ pub fn open(shard: &[u8], key: &ShardKey) -> Result<Vec<u8>, EnvelopeError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn k(b: u8) -> ShardKey {
-        ShardKey([b; 32])
-    }
-
-    fn text(n: usize) -> Vec<u8> {
-        b"the quick brown fox jumps over the lazy dog. "
-            .iter()
-            .cycle()
-            .take(n)
-            .copied()
-            .collect()
-    }
-
-    #[test]
-    fn round_trip_both_ciphers_and_compression() {
-        let random: Vec<u8> = (0..300_000u32)
-            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-            .collect();
-        for cipher in [Cipher::Aes256Gcm, Cipher::ChaCha20Poly1305] {
-            for data in [text(200_000), random.clone(), vec![], b"x".to_vec()] {
-                let s = seal(&data, &k(7), cipher, NonceMode::Convergent).unwrap();
-                assert!(s.id().matches(s.bytes()));
-                assert_eq!(open(s.bytes(), &k(7)).unwrap(), data);
-            }
-        }
-        let s = seal(
-            &text(200_000),
-            &k(7),
-            Cipher::Aes256Gcm,
-            NonceMode::Convergent,
-        )
-        .unwrap();
-        assert_eq!(
-            Header::decode(s.bytes()).unwrap().compression,
-            Compression::Zstd
-        );
-        assert!(s.bytes().len() < 20_000);
-    }
-
-    #[test]
-    fn convergent_is_deterministic_random_is_not() {
-        let d = text(5000);
-        let a = seal(&d, &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
-        let b = seal(&d, &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
-        assert_eq!(a.id(), b.id());
-        let c = seal(&d, &k(1), Cipher::Aes256Gcm, NonceMode::Random([9; 12])).unwrap();
-        assert_ne!(a.id(), c.id());
-        let e = seal(&d, &k(1), Cipher::ChaCha20Poly1305, NonceMode::Convergent).unwrap();
-        assert_ne!(a.id(), e.id());
-    }
-
-    #[test]
-    fn wrong_key_and_tamper_fail() {
-        let s = seal(&text(1000), &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
-        assert_eq!(open(s.bytes(), &k(2)), Err(EnvelopeError::Decrypt));
-        for i in [0usize, 5, 9, 20, HEADER_LEN + 3, s.bytes().len() - 1] {
-            let mut bad = s.bytes().to_vec();
-            bad[i] ^= 0x40;
-            assert!(open(&bad, &k(1)).is_err(), "flip at {i} accepted");
-        }
-    }
-
-    #[test]
-    fn oversized_declarations_refused() {
-        let s = seal(b"abc", &k(1), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
-        let mut bad = s.bytes().to_vec();
-        bad[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(matches!(
-            Header::decode(&bad),
-            Err(EnvelopeError::TooLarge { .. })
-        ));
-        assert!(seal(
-            &vec![0; MAX_PLAINTEXT_LEN + 1],
-            &k(1),
-            Cipher::Aes256Gcm,
-            NonceMode::Convergent
-        )
-        .is_err());
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
-        #[test]
-        fn round_trip(data in proptest::collection::vec(any::<u8>(), 0..5000), key in any::<u8>(), chacha in any::<bool>()) {
-            let cipher = if chacha { Cipher::ChaCha20Poly1305 } else { Cipher::Aes256Gcm };
-            let s = seal(&data, &k(key), cipher, NonceMode::Convergent).unwrap();
-            prop_assert_eq!(open(s.bytes(), &k(key)).unwrap(), data);
-        }
-
-        #[test]
-        fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = open(&data, &k(1));
-        }
-
-        #[test]
-        fn truncation_is_an_error(data in proptest::collection::vec(any::<u8>(), 1..3000), cut in any::<prop::sample::Index>()) {
-            let s = seal(&data, &k(3), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
-            let at = cut.index(s.bytes().len());
-            prop_assert!(open(&s.bytes()[..at], &k(3)).is_err());
-        }
-
-        #[test]
-        fn header_fuzz_on_valid_prefix(data in proptest::collection::vec(any::<u8>(), 0..64), pos in 0usize..HEADER_LEN, val in any::<u8>()) {
-            let s = seal(&data, &k(3), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
-            let mut bad = s.bytes().to_vec();
-            bad[pos] = val;
-            let r = open(&bad, &k(3));
-            if bad != s.bytes() { prop_assert!(r.is_err()); }
-        }
-    }
-}
+mod tests;

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// One figure: (what, bytes, MB/s, note).
-pub type Figure = (String, u64, f64, String);
+pub(super) type Figure = (String, u64, f64, String);
 
 /// Asks the kernel to drop `path`'s cached pages (written pages are synced
 /// first), so that the next read comes from the disk.
@@ -41,7 +41,7 @@ fn evict_tree(dir: &Path) {
 }
 
 /// Cold sequential read of `bytes` written, synced and evicted first.
-pub fn disk_read_limit(dir: &Path, bytes: usize, buf: &[u8]) -> anyhow::Result<f64> {
+pub(super) fn disk_read_limit(dir: &Path, bytes: usize, buf: &[u8]) -> anyhow::Result<f64> {
     let path = dir.join("disk-read-limit.tmp");
     {
         let mut f = fs::File::create(&path)?;
@@ -69,7 +69,7 @@ pub fn disk_read_limit(dir: &Path, bytes: usize, buf: &[u8]) -> anyhow::Result<f
 }
 
 /// Keyed BLAKE3 proof answers over `buf`, `rounds` times: MB/s on one core.
-pub fn proof_rate(buf: &[u8], rounds: usize) -> f64 {
+pub(super) fn proof_rate(buf: &[u8], rounds: usize) -> f64 {
     let nonce = [9u8; 32];
     let id = ShardId::of(buf);
     let t = Instant::now();
@@ -93,7 +93,11 @@ fn scrub_all(store: &Store, ids: &[ShardId]) -> anyhow::Result<(u64, Duration)> 
 
 /// Scrub passes over `store` (at full speed, tranquility 0), cold then warm,
 /// and the audit cost that follows from the measured rates.
-pub fn figures(store: &Store, proof_mbps: f64, disk_read_mbps: f64) -> anyhow::Result<Vec<Figure>> {
+pub(super) fn figures(
+    store: &Store,
+    proof_mbps: f64,
+    disk_read_mbps: f64,
+) -> anyhow::Result<Vec<Figure>> {
     let mut ids = Vec::new();
     store.for_each_meta(|id, _| {
         ids.push(id);

@@ -1,28 +1,11 @@
-//! Backup and restore across the swarm.
-//!
-//! [`SwarmSink`] places every shard on its responsible set (placement from
-//! `protocol`, over a snapshot of the membership view taken when the backup
-//! starts), sends the copies in parallel and succeeds only when every copy is
-//! confirmed (a `Stored` answer, then a possession proof of the bytes under a
-//! fresh nonce: `audit::challenge`), falling back to the next-closest peers when one refuses or fails.
-//! The local node is a peer like the others: when it is responsible, the shard
-//! goes into its own store. When no copy landed on a holder this node trusts,
-//! one more goes to a vetted peer (`protocol::floor`). The backup's root
-//! shard is kept off any peer that already holds every other shard of the
-//! backup (complementary separation).
-//!
-//! [`SwarmSource`] reads a shard from the local store if held, else from its
-//! responsible peers, then from every other live peer, closest first; bytes that
-//! do not hash to the id (a lying or rotten peer) are discarded and the next
-//! holder is tried (and the peer gets `wrong bytes` evidence).
-//!
-//! The owner's catalogue lives in `catalogue` (records at the slot's holders).
+//! [`SwarmSink`]: a backup's shards onto their responsible peers, every copy
+//! confirmed by a possession proof, with complementary separation for the
+//! backup's root and a trusted floor against liars.
 
+use super::{short_peer, Net};
 use crate::audit;
-use crate::membership::View;
-use crate::shards::{ShardSink, ShardSource, SinkError, SourceError};
-use crate::storage::Usage;
-use crate::swarm::Client;
+use crate::catalogue::{add_to_catalogue, CatalogueUpkeep};
+use crate::shards::{ShardSink, SinkError};
 use futures::future::join_all;
 use libp2p::PeerId;
 use shardnet_protocol::catalogue::CatalogueEntry;
@@ -30,35 +13,16 @@ use shardnet_protocol::floor;
 use shardnet_protocol::placement::{self, Candidate};
 use shardnet_protocol::proof;
 use shardnet_protocol::reputation::Evidence;
-use shardnet_protocol::sample;
 use shardnet_protocol::wire::{self, Request, Response};
 use shardnet_protocol::{Avoid, Lease, MasterKey, Sealed, ShardId, Terms};
-use shardnet_store::{PutOutcome, ShardState, Store};
+use shardnet_store::{PutOutcome, Store};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use tracing::{debug, warn};
 
-/// Threads sealing and sending shards during a swarm backup (each waits on the
-/// network most of the time).
-pub const TRANSFER_THREADS: usize = 16;
-use crate::catalogue::{add_to_catalogue, CatalogueUpkeep};
 /// Times a store answered `Busy` is sent again (after 0.2, 0.4, 0.8 s).
 const STORE_BUSY_RETRIES: u32 = 3;
-/// Peers asked first for a shard of unknown tier: the largest replica count.
-const FIRST_ASK: usize = 7;
-
-/// The swarm as operations see it.
-pub struct Net {
-    pub client: Client,
-    pub view: Arc<View>,
-    pub handle: tokio::runtime::Handle,
-    pub usage: Arc<Usage>,
-    /// Proof cache and peer reputations (possession proofs, isolation).
-    pub audits: Arc<crate::audit::Audits>,
-    /// Bandwidth limits and maintenance windows, as set while running.
-    pub live: Arc<crate::settings::Live>,
-}
 
 pub struct SwarmSink<'a> {
     net: &'a Net,
@@ -482,182 +446,4 @@ impl ShardSink for SwarmSink<'_> {
         }
         Ok(())
     }
-}
-
-pub struct SwarmSource<'a> {
-    net: &'a Net,
-    store: &'a Store,
-}
-
-impl<'a> SwarmSource<'a> {
-    pub fn new(net: &'a Net, store: &'a Store) -> Self {
-        SwarmSource { net, store }
-    }
-}
-
-/// Remote peers to ask for `id`, in order: its likely holders, then the rest.
-fn ask_order(net: &Net, id: &ShardId) -> Vec<PeerId> {
-    let cands = net.view.candidates();
-    let mut order = placement::responsible_set(id, 0, &cands, FIRST_ASK);
-    let mut rest: Vec<&Candidate<PeerId>> =
-        cands.iter().filter(|c| !order.contains(&c.peer)).collect();
-    rest.sort_by_key(|c| placement::distance(&id.0, &c.key));
-    order.extend(rest.into_iter().map(|c| c.peer));
-    let local = net.client.local_peer_id();
-    order.retain(|p| *p != local);
-    order
-}
-
-impl ShardSource for SwarmSource<'_> {
-    fn get(&self, id: &ShardId) -> Result<Vec<u8>, SourceError> {
-        if matches!(self.store.meta(id), Ok(Some(m)) if m.state == ShardState::Healthy) {
-            if let Ok(b) = self.store.get_shard(id) {
-                return Ok(b);
-            }
-        }
-        for peer in ask_order(self.net, id) {
-            match self
-                .net
-                .handle
-                .block_on(self.net.client.request(peer, Request::Fetch { id: *id }))
-            {
-                Ok(Response::Shard(bytes)) if id.matches(&bytes) => return Ok(bytes),
-                Ok(Response::Shard(bytes)) => {
-                    warn!(%peer, shard = %id, "peer sent bytes that do not match the shard id");
-                    self.net.audits.record(
-                        peer,
-                        Evidence::WrongBytes,
-                        Some(*id),
-                        format!(
-                            "served {} bytes that do not hash to the shard id",
-                            bytes.len()
-                        ),
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => warn!(%peer, shard = %id, "fetch failed: {e}"),
-            }
-        }
-        Err(SourceError::NotFound(*id))
-    }
-}
-
-/// Samples asked of each claimed copy by `backup verify`.
-pub const VERIFY_SAMPLES: usize = 2;
-/// Sample requests in flight at once.
-const VERIFY_PARALLEL: usize = 32;
-
-/// The quick check of `backup verify`: for each (shard, size estimate), the
-/// copies proven just now: this node's healthy copy, plus every live peer
-/// that claims the shard (`Has`) and proves `VERIFY_SAMPLES` random chunks
-/// of it with Bao slices checked against the id (`protocol::sample`). A
-/// claim without a proof counts for nothing.
-pub fn proven_copies(
-    net: &Net,
-    store: &Store,
-    shards: &[(ShardId, u64)],
-) -> Vec<Result<usize, String>> {
-    proven_holders(net, store, shards)
-        .into_iter()
-        .map(|r| r.map(|h| h.len()))
-        .collect()
-}
-
-/// As [`proven_copies`], naming who proved each copy (`None`: this node's
-/// own healthy copy).
-pub fn proven_holders(
-    net: &Net,
-    store: &Store,
-    shards: &[(ShardId, u64)],
-) -> Vec<Result<Vec<Option<PeerId>>, String>> {
-    use futures::StreamExt;
-    let ids: Vec<ShardId> = shards.iter().map(|(id, _)| *id).collect();
-    let local: std::collections::HashSet<ShardId> = ids
-        .iter()
-        .filter(|id| matches!(store.meta(id), Ok(Some(m)) if m.state == ShardState::Healthy))
-        .copied()
-        .collect();
-    let mut asks = Vec::new();
-    for peer in net.view.live_peers() {
-        for batch in ids.chunks(shardnet_protocol::wire::MAX_HAS_IDS) {
-            let (client, batch) = (net.client.clone(), batch.to_vec());
-            asks.push(async move {
-                let held: Vec<ShardId> = match client
-                    .request(peer, Request::Has { ids: batch.clone() })
-                    .await
-                {
-                    Ok(Response::Has(v)) if v.len() == batch.len() => batch
-                        .into_iter()
-                        .zip(v)
-                        .filter(|(_, h)| *h)
-                        .map(|(id, _)| id)
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                (peer, held)
-            });
-        }
-    }
-    let size: HashMap<ShardId, u64> = shards.iter().copied().collect();
-    let mut claims: HashMap<ShardId, usize> = HashMap::new();
-    let mut pairs = Vec::new();
-    for (peer, held) in net.handle.block_on(join_all(asks)) {
-        for id in held {
-            *claims.entry(id).or_default() += 1;
-            pairs.push((peer, id));
-        }
-    }
-    let seed = audit::nonce();
-    let checks = pairs.into_iter().map(|(peer, id)| {
-        let client = net.client.clone();
-        let offsets = sample::offsets(
-            &seed,
-            &id,
-            size.get(&id).copied().unwrap_or(0),
-            VERIFY_SAMPLES,
-        );
-        async move {
-            let req = Request::Sample {
-                id,
-                offsets: offsets.clone(),
-            };
-            let ok = match client.request(peer, req).await {
-                Ok(Response::Samples(v)) if v.len() == offsets.len() => offsets
-                    .iter()
-                    .zip(&v)
-                    .all(|(o, slice)| sample::check(&id, *o, slice)),
-                _ => false,
-            };
-            (peer, id, ok)
-        }
-    });
-    let mut proven: HashMap<ShardId, Vec<Option<PeerId>>> = HashMap::new();
-    let results: Vec<(PeerId, ShardId, bool)> = net.handle.block_on(
-        futures::stream::iter(checks)
-            .buffer_unordered(VERIFY_PARALLEL)
-            .collect(),
-    );
-    for (peer, id, ok) in results {
-        if ok {
-            proven.entry(id).or_default().push(Some(peer));
-        }
-    }
-    ids.iter()
-        .map(|id| {
-            let mut who = proven.remove(id).unwrap_or_default();
-            if local.contains(id) {
-                who.push(None);
-            }
-            match (who.len(), claims.get(id).copied().unwrap_or(0)) {
-                (0, 0) => Err("no live peer holds it".into()),
-                (0, c) => Err(format!("{c} peers claim it, none proved it")),
-                _ => Ok(who),
-            }
-        })
-        .collect()
-}
-
-fn short_peer(p: &PeerId) -> String {
-    let s = p.to_string();
-    format!("…{}", s.get(s.len().saturating_sub(8)..).unwrap_or(&s))
 }

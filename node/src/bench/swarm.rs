@@ -3,11 +3,12 @@
 //! request-response between two in-process libp2p peers measured in the same
 //! run. The swarm figure's target is a third of raw ÷ copies.
 
+use super::Row;
 use crate::api::client::ApiClient;
 use crate::backup::BackupReport;
 use crate::datadir::DataDir;
 use crate::ops::{CreateRequest, RestoreRequest};
-use crate::output::{self, mbps};
+use crate::output::{self, mbps, print_json};
 use crate::restore::RestoreReport;
 use crate::swarm::{self, Event, SwarmConfig};
 use anyhow::{bail, Context};
@@ -209,7 +210,7 @@ impl LocalSwarm {
 }
 
 /// Rows: (what, bytes, MB/s, note).
-pub fn run(
+pub(super) fn run(
     work: &Path,
     size: u64,
     nodes: usize,
@@ -233,7 +234,7 @@ pub fn run(
         output::size(size)
     );
     let src = work.join("swarm-data");
-    super::bench::generate(&src, size, false, 64 << 20)?;
+    super::data::generate(&src, size, false, 64 << 20)?;
     let req = CreateRequest {
         paths: vec![src.clone()],
         tier: Tier::Silver,
@@ -280,4 +281,66 @@ pub fn run(
     let _ = std::fs::remove_dir_all(&src);
     let _ = std::fs::remove_dir_all(&dest);
     Ok(rows)
+}
+
+/// The swarm bench's figures as rows, each with its bound from the same
+/// run: raw request-response for a restore, raw ÷ copies for a backup
+/// (every byte goes out once per copy).
+fn swarm_rows(raw_rows: Vec<(String, u64, f64, String)>) -> Vec<Row> {
+    let raw = raw_rows.first().map_or(1.0, |r| r.2).max(f64::MIN_POSITIVE);
+    let copies = f64::from(shardnet_protocol::Tier::Silver.copies());
+    raw_rows
+        .into_iter()
+        .map(|(what, bytes, mb_per_s, note)| {
+            let (limit, bound) = if what.starts_with("swarm backup") {
+                (format!("request-response / {copies} copies"), raw / copies)
+            } else {
+                ("request-response".to_string(), raw)
+            };
+            Row {
+                what,
+                bytes,
+                mb_per_s,
+                limit,
+                share_of_limit_pct: 100.0 * mb_per_s / bound,
+                peak_rss_mib: None,
+                note,
+            }
+        })
+        .collect()
+}
+
+/// Runs the swarm bench and prints its figures (a table, or JSON).
+pub(crate) fn report(work: &Path, size: u64, nodes: usize, json: bool) -> anyhow::Result<()> {
+    let rows = swarm_rows(run(work, size, nodes)?);
+    if json {
+        print_json(&serde_json::json!({
+            "mode": "swarm",
+            "nodes": nodes,
+            "threads": rayon::current_num_threads(),
+            "rows": rows,
+        }))?;
+        return Ok(());
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.what.clone(),
+                output::size(r.bytes),
+                format!("{:.0}", r.mb_per_s),
+                format!("{:.0}% of {}", r.share_of_limit_pct, r.limit),
+                r.note.clone(),
+            ]
+        })
+        .collect();
+    println!(
+        "shardnet bench --swarm {}: real node processes on 127.0.0.1, data in page cache",
+        nodes
+    );
+    output::table(
+        &["OPERATION", "BYTES", "MB/S", "OF THE LIMIT", "NOTE"],
+        &table,
+    );
+    Ok(())
 }

@@ -4,9 +4,9 @@
 //! copy count on live nodes, the repair traffic per byte lost, and the spread
 //! of utilisation across the surviving nodes.
 
-use crate::bench_swarm::LocalSwarm;
+use super::swarm::LocalSwarm;
 use crate::ops::{CreateRequest, ShardRow};
-use crate::output;
+use crate::output::{self, print_json};
 use crate::repair::RepairStatus;
 use anyhow::bail;
 use serde_json::json;
@@ -60,7 +60,11 @@ fn wait_exact(
 }
 
 /// Rows: (figure, value, note).
-pub fn run(work: &Path, size: u64, nodes: usize) -> anyhow::Result<Vec<(String, String, String)>> {
+pub(super) fn run(
+    work: &Path,
+    size: u64,
+    nodes: usize,
+) -> anyhow::Result<Vec<(String, String, String)>> {
     if nodes < 5 {
         bail!("--churn needs at least 5 nodes");
     }
@@ -68,7 +72,7 @@ pub fn run(work: &Path, size: u64, nodes: usize) -> anyhow::Result<Vec<(String, 
     let mut sw = LocalSwarm::start(work, nodes, &["--down-after", "5", "--scan-interval", "2"])?;
     eprintln!("backing up {} at silver...", output::size(size));
     let src = work.join("churn-data");
-    super::bench::generate(&src, size, false, 64 << 20)?;
+    super::data::generate(&src, size, false, 64 << 20)?;
     let req = CreateRequest {
         paths: vec![src.clone()],
         tier: Tier::Silver,
@@ -157,4 +161,27 @@ pub fn run(work: &Path, size: u64, nodes: usize) -> anyhow::Result<Vec<(String, 
             ),
         ),
     ])
+}
+
+/// Runs the churn bench and prints its figures (a table, or JSON).
+pub(crate) fn report(work: &Path, size: u64, nodes: usize, json: bool) -> anyhow::Result<()> {
+    let rows = run(work, size, nodes)?;
+    if json {
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|(what, value, note)| serde_json::json!({ "what": what, "value": value, "note": note }))
+            .collect();
+        print_json(&serde_json::json!({ "mode": "churn", "rows": rows }))?;
+        return Ok(());
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(a, b, c)| vec![a.clone(), b.clone(), c.clone()])
+        .collect();
+    println!(
+        "shardnet bench --churn {}: real node processes on 127.0.0.1",
+        nodes
+    );
+    output::table(&["FIGURE", "VALUE", "NOTE"], &table);
+    Ok(())
 }

@@ -4,6 +4,14 @@
 //! announce leave, stop the API, stop the swarm, let the storage writer finish
 //! its group, flush the store.
 
+mod persist;
+mod route;
+
+use persist::{
+    fresh_token, load_known_peers, load_radius, save_known_peers, save_radius, write_private,
+};
+use route::route;
+
 use crate::api::{self, server};
 use crate::config::NodeConfig;
 use crate::datadir::DataDir;
@@ -11,23 +19,17 @@ use crate::distribute::Net;
 use crate::membership::{Announcement, Heartbeat, View};
 use crate::repair::{self, Repair, RepairConfig};
 use crate::storage::{self, Limits, Usage};
-use crate::swarm::{self, Client, Event, SwarmConfig, MEMBERSHIP_TOPIC, REBALANCE_TOPIC};
+use crate::swarm::{self, SwarmConfig, MEMBERSHIP_TOPIC};
 use crate::upkeep;
 use anyhow::Context;
 use libp2p::PeerId;
-use rand::RngCore;
-use shardnet_protocol::placement::Key;
-use shardnet_protocol::wire::{Reject, Response};
-use shardnet_protocol::{admission, netzone};
+use shardnet_protocol::admission;
 use std::future::IntoFuture;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 /// How long shutdown waits for tasks before giving up on them.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(8);
@@ -49,199 +51,6 @@ fn heartbeat(cfg: &NodeConfig, usage: &Usage, listen: &[String]) -> Heartbeat {
         draining: usage.draining.load(Ordering::Relaxed),
         radius: usage.radius(),
     }
-}
-
-/// Where a shedding node keeps its storage radius, so that a restart does not
-/// widen it again and pull the shed shards back.
-const SHED_FILE: &str = "shed.json";
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Shed {
-    /// The capacity the radius was computed for: a new capacity starts over.
-    capacity: u64,
-    radius: String,
-}
-
-fn load_radius(dd: &DataDir, capacity: u64) -> Option<Key> {
-    let b = std::fs::read(dd.root().join(SHED_FILE)).ok()?;
-    let shed: Shed = serde_json::from_slice(&b).ok()?;
-    let k = hex::decode(&shed.radius).ok()?;
-    (shed.capacity == capacity).then_some(Key::try_from(k.as_slice()).ok()?)
-}
-
-fn save_radius(dd: &DataDir, capacity: u64, radius: Option<Key>) {
-    let path = dd.root().join(SHED_FILE);
-    let Some(r) = radius else {
-        let _ = std::fs::remove_file(path);
-        return;
-    };
-    let shed = Shed {
-        capacity,
-        radius: hex::encode(r),
-    };
-    replace_json(&path, &shed);
-}
-
-/// Routes swarm events: membership gossip and pings to the view (kicking a
-/// repair scan when placement changes), everything else to storage.
-async fn route(
-    mut events: mpsc::Receiver<Event>,
-    view: Arc<View>,
-    client: Client,
-    repair: Arc<Repair>,
-    storage: mpsc::Sender<Event>,
-) {
-    while let Some(ev) = events.recv().await {
-        match ev {
-            Event::Gossip {
-                source,
-                topic,
-                data,
-            } if topic == MEMBERSHIP_TOPIC => match Announcement::decode(&data) {
-                Ok(Announcement::Heartbeat(hb)) => {
-                    if let Err(e) = hb.check() {
-                        debug!(peer = %source, "heartbeat ignored: {e}");
-                        continue;
-                    }
-                    if !view.admits(&source) {
-                        debug!(peer = %source, "heartbeat ignored: the peer id lacks admission work");
-                        continue;
-                    }
-                    // Never waits: the event loop may be busy, and this task
-                    // must keep draining its queue.
-                    // A peer seen at a public address may not point this
-                    // node at loopback or private ones.
-                    let seen = view.observed_ip(&source);
-                    for a in &hb.addrs {
-                        if let Ok(addr) = a.parse::<libp2p::Multiaddr>() {
-                            let allowed = crate::swarm::ip_of(&addr)
-                                .is_none_or(|ip| netzone::announced_addr_allowed(seen, ip));
-                            if allowed {
-                                client.try_add_address(source, addr);
-                            }
-                        }
-                    }
-                    if view.heard(source, hb) {
-                        info!(peer = %source, "peer joined or changed");
-                        repair.kick();
-                    }
-                }
-                Ok(Announcement::Leave) => {
-                    info!(peer = %source, "peer is stopping");
-                    view.left(&source);
-                }
-                // A hint, never a shortcut past `down_after`: any peer may
-                // say it, about anyone. Each node decides on its own clock.
-                Ok(Announcement::Down(bytes)) => {
-                    if let Ok(peer) = PeerId::from_bytes(&bytes) {
-                        debug!(%peer, reporter = %source, "peer reported down (a hint; down here after down_after)");
-                    }
-                }
-                Err(e) => warn!(peer = %source, "bad membership message: {e}"),
-            },
-            Event::Gossip {
-                source,
-                topic,
-                data,
-            } if topic == REBALANCE_TOPIC => {
-                debug!(peer = %source, "rebalance: {}", String::from_utf8_lossy(&data[..data.len().min(200)]));
-            }
-            Event::Gossip { .. } => {}
-            Event::Pinged { peer } => view.pinged(&peer),
-            Event::Connected { peer, ip } => {
-                if view.observed(peer, ip) {
-                    info!(%peer, %ip, "peer observed at a new network prefix");
-                    repair.kick();
-                }
-            }
-            other => match storage.try_send(other) {
-                Ok(()) => {}
-                // Storage is behind: the requester hears `Busy` and asks
-                // again later; gossip keeps flowing meanwhile.
-                Err(TrySendError::Full(Event::InboundRequest { channel, .. })) => {
-                    client
-                        .respond(channel, Response::Rejected(Reject::Busy))
-                        .await;
-                }
-                Err(TrySendError::Full(_)) => {}
-                Err(TrySendError::Closed(_)) => break,
-            },
-        }
-    }
-}
-
-/// Where a node remembers its peers' addresses between runs, so that it
-/// rejoins even when its bootstrap peers are gone (or it was the bootstrap).
-const KNOWN_PEERS_FILE: &str = "known_peers.json";
-/// Most remembered addresses.
-const MAX_KNOWN: usize = 64;
-
-fn load_known_peers(dd: &DataDir) -> Vec<libp2p::Multiaddr> {
-    let Ok(b) = std::fs::read(dd.root().join(KNOWN_PEERS_FILE)) else {
-        return Vec::new();
-    };
-    let list: Vec<String> = serde_json::from_slice(&b).unwrap_or_default();
-    list.iter()
-        .take(MAX_KNOWN)
-        .filter_map(|a| a.parse().ok())
-        .collect()
-}
-
-/// Addresses remembered per peer: one peer advertising many addresses must
-/// not fill every slot (a restarted node would dial only that peer).
-const KNOWN_PER_PEER: usize = 2;
-
-fn save_known_peers(dd: &DataDir, view: &View) {
-    use rand::seq::SliceRandom;
-    let mut peers: Vec<_> = view
-        .list()
-        .into_iter()
-        .filter(|p| p.live && !p.local && !p.isolated)
-        .collect();
-    // A random choice of peers, so no peer id sorts itself into every slot.
-    peers.shuffle(&mut rand::thread_rng());
-    let mut list: Vec<String> = Vec::new();
-    for p in peers.iter().take(MAX_KNOWN / KNOWN_PER_PEER) {
-        for a in p.heartbeat.addrs.iter().take(KNOWN_PER_PEER) {
-            list.push(format!("{a}/p2p/{}", p.peer_id));
-        }
-    }
-    list.truncate(MAX_KNOWN);
-    if list.is_empty() {
-        return;
-    }
-    replace_json(&dd.root().join(KNOWN_PEERS_FILE), &list);
-}
-
-/// Best-effort state file: written aside, then renamed over the old one, so a
-/// crash leaves either version, never half of one.
-fn replace_json(path: &std::path::Path, value: &impl serde::Serialize) {
-    let tmp = path.with_extension("tmp");
-    if let Ok(json) = serde_json::to_vec(value) {
-        if std::fs::write(&tmp, json).is_ok() {
-            let _ = std::fs::rename(&tmp, path);
-        }
-    }
-}
-
-/// A new random API token, written to `path` (0600).
-fn fresh_token(path: &std::path::Path) -> anyhow::Result<String> {
-    let mut t = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut t);
-    let token = hex::encode(t);
-    write_private(path, token.as_bytes())
-        .with_context(|| format!("writing the API token {}", path.display()))?;
-    Ok(token)
-}
-
-fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
-    let _ = std::fs::remove_file(path);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(data)
 }
 
 /// How a node run ends.
@@ -649,49 +458,4 @@ pub async fn signals() {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hb(addrs: Vec<String>) -> Heartbeat {
-        Heartbeat {
-            zone: "z".into(),
-            capacity: 1,
-            used: 0,
-            version: "0".into(),
-            addrs,
-            draining: false,
-            radius: None,
-        }
-    }
-
-    /// One peer advertising many addresses cannot take every slot of the
-    /// remembered peers: a restart still dials the others.
-    #[test]
-    fn remembered_peers_are_spread_over_peers() {
-        let dir = tempfile::tempdir().unwrap();
-        let dd = DataDir::new(dir.path().join("d"));
-        std::fs::create_dir_all(dd.root()).unwrap();
-        let view = View::new(
-            PeerId::random(),
-            Duration::from_secs(1),
-            Duration::from_secs(10),
-        );
-        let greedy = PeerId::random();
-        view.heard(
-            greedy,
-            hb((0..8).map(|i| format!("/ip4/10.0.0.{i}/tcp/1")).collect()),
-        );
-        let honest: Vec<PeerId> = (0..10).map(|_| PeerId::random()).collect();
-        for (i, p) in honest.iter().enumerate() {
-            view.heard(*p, hb(vec![format!("/ip4/10.1.0.{i}/tcp/1")]));
-        }
-        save_known_peers(&dd, &view);
-        let known: Vec<String> = load_known_peers(&dd)
-            .iter()
-            .map(|a| a.to_string())
-            .collect();
-        let of = |p: &PeerId| known.iter().filter(|a| a.ends_with(&p.to_string())).count();
-        assert_eq!(of(&greedy), KNOWN_PER_PEER, "{known:?}");
-        assert!(honest.iter().all(|p| of(p) == 1), "{known:?}");
-    }
-}
+mod tests;

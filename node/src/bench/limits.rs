@@ -1,0 +1,88 @@
+//! The machine's own limits, measured in the same run as the figures they
+//! bound: single-core BLAKE3, AES-256-GCM, ChaCha20-Poly1305, zstd and memcpy
+//! on 1 MiB buffers, with the exact code and compiler settings shards use, and
+//! the store disk's sequential write + fsync rate.
+
+use super::data::{random_buf, text_buf};
+use super::{BUF, LIMIT_BYTES};
+use crate::output::mbps;
+use shardnet_protocol::envelope;
+use shardnet_protocol::Cipher;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn time_loop(mut f: impl FnMut()) -> Duration {
+    let t = Instant::now();
+    for _ in 0..LIMIT_BYTES / BUF {
+        f();
+    }
+    t.elapsed()
+}
+
+/// Single-core limits: (name, MB/s).
+pub(crate) fn limits() -> Vec<(&'static str, f64)> {
+    let buf = random_buf(1, BUF);
+    let text = text_buf(2, BUF);
+    let mut work = buf.clone();
+    let key = [7u8; 32];
+    let mut out = Vec::new();
+    let m = |d: Duration| mbps(LIMIT_BYTES as u64, d);
+    out.push((
+        "BLAKE3 hash",
+        m(time_loop(|| {
+            std::hint::black_box(blake3::hash(&buf));
+        })),
+    ));
+    out.push((
+        "AES-256-GCM encrypt",
+        m(time_loop(|| {
+            std::hint::black_box(envelope::raw_encrypt_for_bench(
+                Cipher::Aes256Gcm,
+                &key,
+                &mut work,
+            ));
+        })),
+    ));
+    out.push((
+        "ChaCha20-Poly1305 encrypt",
+        m(time_loop(|| {
+            std::hint::black_box(envelope::raw_encrypt_for_bench(
+                Cipher::ChaCha20Poly1305,
+                &key,
+                &mut work,
+            ));
+        })),
+    ));
+    out.push((
+        "zstd-3 compress (text)",
+        m(time_loop(|| {
+            std::hint::black_box(zstd::bulk::compress(&text, 3).ok());
+        })),
+    ));
+    out.push((
+        "memcpy",
+        m(time_loop(|| {
+            work.copy_from_slice(std::hint::black_box(&buf));
+        })),
+    ));
+    out
+}
+
+/// Sequential write of `LIMIT_BYTES` in 1 MiB writes followed by fsync: the most
+/// a backup can persist per second on this disk.
+pub(crate) fn disk_limit(dir: &Path) -> anyhow::Result<f64> {
+    let path = dir.join("disk-limit.tmp");
+    let buf = random_buf(3, BUF);
+    let t = Instant::now();
+    let mut f = fs::File::create(&path)?;
+    for _ in 0..LIMIT_BYTES / BUF {
+        f.write_all(&buf)?;
+    }
+    f.sync_all()?;
+    let d = t.elapsed();
+    drop(f);
+    fs::remove_file(&path)?;
+    Ok(mbps(LIMIT_BYTES as u64, d))
+}

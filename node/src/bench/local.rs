@@ -1,0 +1,330 @@
+//! The single-node bench: backup, unchanged re-backup and restore of generated
+//! data sets through a real RocksDB store, each next to its limit from the same
+//! run, with the peak RSS of each operation.
+
+use super::data::{generate, random_buf};
+use super::{Row, AES_LIMIT, BUF, LIMIT_BYTES};
+use crate::backup::{self, BackupOptions};
+use crate::datadir::DataDir;
+use crate::output::{self, mbps, print_json};
+use crate::restore;
+use crate::shards::Local;
+use anyhow::Context;
+use rand::rngs::OsRng;
+use shardnet_protocol::{Cipher, MasterKey, Tier};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Peak RSS since the last reset, in MiB (Linux: VmHWM), and resets it.
+fn peak_rss_mib_and_reset() -> Option<f64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    let _ = fs::write("/proc/self/clear_refs", "5");
+    Some(kb / 1024.0)
+}
+
+/// The limit of a backup: the lower of single-core sealing and the disk.
+const BACKUP_LIMIT: &str = "lower of AES-256-GCM (1 core) and disk write + fsync";
+
+/// A limit's name as the table shows it.
+fn short(limit: &str) -> &'static str {
+    if limit == BACKUP_LIMIT {
+        "min(AES, disk)"
+    } else {
+        "AES"
+    }
+}
+
+/// The limits the figures are compared with, from the same run (MB/s).
+pub(crate) struct Limits {
+    aes: f64,
+    disk: f64,
+}
+
+pub(crate) struct Case<'a> {
+    pub(crate) label: &'a str,
+    pub(crate) src: PathBuf,
+    pub(crate) bytes: u64,
+}
+
+pub(crate) fn backup_restore(
+    work: &Path,
+    case: &Case,
+    lim: &Limits,
+    rows: &mut Vec<Row>,
+    dedup_too: bool,
+    integrity: Option<(f64, f64)>,
+) -> anyhow::Result<()> {
+    let dd = DataDir::new(work.join(format!("node-{}", case.label.replace(' ', "-"))));
+    let master = MasterKey::generate(&mut OsRng);
+    dd.init(&master, 0)?;
+    let store = dd.open_store()?;
+    let opts = BackupOptions {
+        name: case.label.into(),
+        tier: Tier::Silver,
+        cipher: Cipher::Aes256Gcm,
+        now: output::now_unix(),
+        progress: None,
+        exclude: vec![],
+        rules: Default::default(),
+    };
+    let aes = lim.aes;
+    let row = |what: String, d: Duration, rss: Option<f64>, note: String| {
+        // A backup persists every byte: its limit is the lower of sealing
+        // and the disk. Re-backups and restores only read: sealing's.
+        let (limit, bound) = if what.starts_with("backup") {
+            (BACKUP_LIMIT, lim.aes.min(lim.disk))
+        } else {
+            (AES_LIMIT, lim.aes)
+        };
+        Row {
+            what,
+            bytes: case.bytes,
+            mb_per_s: mbps(case.bytes, d),
+            limit: limit.into(),
+            share_of_limit_pct: 100.0 * mbps(case.bytes, d) / bound,
+            peak_rss_mib: rss,
+            note,
+        }
+    };
+    peak_rss_mib_and_reset();
+    let t = Instant::now();
+    let r = backup::create(
+        &Local(&store),
+        &master,
+        std::slice::from_ref(&case.src),
+        &opts,
+    )?;
+    let d = t.elapsed();
+    let note = format!(
+        "{} shards, stored {}",
+        r.entry.shards,
+        output::size(r.entry.stored_bytes)
+    );
+    rows.push(row(
+        format!("backup {}", case.label),
+        d,
+        peak_rss_mib_and_reset(),
+        note,
+    ));
+    if dedup_too {
+        let t = Instant::now();
+        let r2 = backup::create(
+            &Local(&store),
+            &master,
+            std::slice::from_ref(&case.src),
+            &opts,
+        )?;
+        let note = format!("{} new shards", r2.entry.new_shards);
+        rows.push(row(
+            format!("re-backup unchanged {}", case.label),
+            t.elapsed(),
+            peak_rss_mib_and_reset(),
+            note,
+        ));
+    }
+    let dest = work.join(format!("restore-{}", case.label.replace(' ', "-")));
+    let t = Instant::now();
+    let rr = restore::restore(
+        &Local(&store),
+        &master,
+        &r.entry.id,
+        &dest,
+        None,
+        false,
+        None,
+    )?;
+    let d = t.elapsed();
+    anyhow::ensure!(
+        rr.failed.is_empty() && rr.bytes == case.bytes,
+        "restore of {} incomplete: {:?}",
+        case.label,
+        rr.failed
+    );
+    rows.push(row(
+        format!("restore {}", case.label),
+        d,
+        peak_rss_mib_and_reset(),
+        format!("{} files", rr.files),
+    ));
+    // Untimed: the restored bytes are the original bytes.
+    let name = case.src.file_name().context("source has a name")?;
+    check_same(&case.src, &dest.join(name))?;
+    if let Some((proof, disk_read)) = integrity {
+        for (what, bytes, mb_per_s, note) in super::integrity::figures(&store, proof, disk_read)? {
+            rows.push(Row {
+                what,
+                bytes,
+                mb_per_s,
+                limit: AES_LIMIT.into(),
+                share_of_limit_pct: 100.0 * mb_per_s / aes,
+                peak_rss_mib: None,
+                note,
+            });
+        }
+    }
+    drop(store);
+    let _ = fs::remove_dir_all(&dest);
+    let _ = fs::remove_dir_all(dd.root());
+    Ok(())
+}
+
+fn check_same(a: &Path, b: &Path) -> anyhow::Result<()> {
+    let hash = |p: &Path| -> anyhow::Result<blake3::Hash> {
+        let mut h = blake3::Hasher::new();
+        h.update_reader(fs::File::open(p)?)?;
+        Ok(h.finalize())
+    };
+    if a.is_dir() {
+        for e in fs::read_dir(a)? {
+            let e = e?;
+            check_same(&e.path(), &b.join(e.file_name()))?;
+        }
+        return Ok(());
+    }
+    anyhow::ensure!(
+        hash(a)? == hash(b)?,
+        "restored {} differs from the original",
+        b.display()
+    );
+    Ok(())
+}
+
+/// Runs the single-node bench and prints its figures (a table, or JSON).
+pub(crate) fn report(work: &Path, size: u64, big: u64, json: bool) -> anyhow::Result<()> {
+    eprintln!("measuring single-core limits on 1 MiB buffers...");
+    let limits = super::limits::limits();
+    let aes = limits
+        .iter()
+        .find(|(n, _)| n.starts_with("AES"))
+        .map(|l| l.1)
+        .unwrap_or(1.0);
+    let mut rows: Vec<Row> = limits
+        .iter()
+        .map(|(n, v)| Row {
+            what: format!("limit: {n}"),
+            bytes: LIMIT_BYTES as u64,
+            mb_per_s: *v,
+            limit: AES_LIMIT.into(),
+            share_of_limit_pct: 100.0 * v / aes,
+            peak_rss_mib: None,
+            note: "1 core".into(),
+        })
+        .collect();
+    let disk = super::limits::disk_limit(work)?;
+    let lim = Limits { aes, disk };
+    rows.push(Row {
+        what: "limit: disk write + fsync".into(),
+        bytes: LIMIT_BYTES as u64,
+        mb_per_s: disk,
+        limit: AES_LIMIT.into(),
+        share_of_limit_pct: 100.0 * disk / aes,
+        peak_rss_mib: None,
+        note: "the store's disk".into(),
+    });
+    let disk_read = super::integrity::disk_read_limit(work, LIMIT_BYTES, &random_buf(4, BUF))?;
+    rows.push(Row {
+        what: "limit: disk read, cold".into(),
+        bytes: LIMIT_BYTES as u64,
+        mb_per_s: disk_read,
+        limit: AES_LIMIT.into(),
+        share_of_limit_pct: 100.0 * disk_read / aes,
+        peak_rss_mib: None,
+        note: "the store's disk, pages evicted".into(),
+    });
+    let proof = super::integrity::proof_rate(&random_buf(5, BUF), LIMIT_BYTES / BUF);
+    rows.push(Row {
+        what: "possession proof answers".into(),
+        bytes: LIMIT_BYTES as u64,
+        mb_per_s: proof,
+        limit: AES_LIMIT.into(),
+        share_of_limit_pct: 100.0 * proof / aes,
+        peak_rss_mib: None,
+        note: "keyed BLAKE3, 1 core".into(),
+    });
+    let cases = [("incompressible", false), ("compressible", true)];
+    for (label, compressible) in cases {
+        eprintln!("generating {} of {label} data...", output::size(size));
+        let src = work.join(format!("data-{label}"));
+        generate(&src, size, compressible, 64 << 20)?;
+        backup_restore(
+            work,
+            &Case {
+                label,
+                src: src.clone(),
+                bytes: size,
+            },
+            &lim,
+            &mut rows,
+            !compressible,
+            (!compressible).then_some((proof, disk_read)),
+        )?;
+        fs::remove_dir_all(&src)?;
+    }
+    if big > 0 {
+        eprintln!("generating one {} file...", output::size(big));
+        let src = work.join("data-big");
+        generate(&src, big, false, big)?;
+        let file = src.join("file-0000.dat");
+        backup_restore(
+            work,
+            &Case {
+                label: "single big file",
+                src: file,
+                bytes: big,
+            },
+            &lim,
+            &mut rows,
+            false,
+            None,
+        )?;
+        fs::remove_dir_all(&src)?;
+    }
+    if json {
+        print_json(&serde_json::json!({
+            "mode": "single-node",
+            "threads": rayon::current_num_threads(),
+            "rows": rows,
+        }))?;
+        return Ok(());
+    }
+    println!(
+        "shardnet bench: {} threads, data in page cache, store on {}",
+        rayon::current_num_threads(),
+        work.display()
+    );
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.what.clone(),
+                output::size(r.bytes),
+                format!("{:.0}", r.mb_per_s),
+                format!("{:.0}% of {}", r.share_of_limit_pct, short(&r.limit)),
+                r.peak_rss_mib
+                    .map(|m| format!("{m:.0}"))
+                    .unwrap_or_default(),
+                r.note.clone(),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "OPERATION",
+            "BYTES",
+            "MB/S",
+            "OF THE LIMIT",
+            "PEAK RSS MiB",
+            "NOTE",
+        ],
+        &table,
+    );
+    Ok(())
+}

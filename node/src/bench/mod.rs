@@ -1,0 +1,68 @@
+//! `shardnet bench`: throughput of backup and restore, on one node and through
+//! a swarm of real node processes, printed next to this machine's own limits
+//! measured in the same run, plus repair after a kill (`--churn`) and the cost
+//! of grinding ids against placement (`--sybil`). Nothing here is asserted: it
+//! is a measurement for people (see FIELD-NOTES.md for the targets).
+//!
+//! The bench depends on the node's operations (backup, restore, the daemon
+//! binary, placement); nothing outside this module depends on it.
+
+mod churn;
+mod data;
+mod integrity;
+mod limits;
+mod local;
+mod swarm;
+mod sybil;
+
+use crate::cli::BenchArgs;
+use std::fs;
+
+/// Bytes pushed through each primitive when measuring the limits.
+const LIMIT_BYTES: usize = 512 << 20;
+const BUF: usize = 1 << 20;
+
+/// One figure of any throughput mode (`--json` prints the same shape for
+/// every mode, so scripts can compare runs).
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct Row {
+    pub(crate) what: String,
+    pub(crate) bytes: u64,
+    pub(crate) mb_per_s: f64,
+    /// The limit the share is of, measured in the same run.
+    pub(crate) limit: String,
+    /// Percentage of that limit.
+    pub(crate) share_of_limit_pct: f64,
+    pub(crate) peak_rss_mib: Option<f64>,
+    pub(crate) note: String,
+}
+
+/// The single-node figures' limit.
+pub(crate) const AES_LIMIT: &str = "AES-256-GCM, 1 core";
+
+pub(super) fn run(args: &BenchArgs, json: bool) -> anyhow::Result<i32> {
+    let tmp;
+    let work = match &args.dir {
+        Some(d) => {
+            fs::create_dir_all(d)?;
+            d.clone()
+        }
+        None => {
+            tmp = tempfile::Builder::new()
+                .prefix("shardnet-bench-")
+                .tempdir()?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let size = args.size.as_u64();
+    if args.churn > 0 {
+        churn::report(&work, size, args.churn, json)?;
+    } else if !args.sybil.is_empty() {
+        sybil::report(&args.sybil, json)?;
+    } else if args.swarm > 0 {
+        swarm::report(&work, size, args.swarm, json)?;
+    } else {
+        local::report(&work, size, args.big_file.as_u64(), json)?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,128 @@
+//! Copies proven now, swarm-wide: every live peer is asked which shards it
+//! holds (`Has`), and each claim is checked with sampled Bao slices against
+//! the shard id. Shared by `backup verify` and `distribution status`.
+
+use super::Net;
+use crate::audit;
+use futures::future::join_all;
+use libp2p::PeerId;
+use shardnet_protocol::sample;
+use shardnet_protocol::wire::{Request, Response};
+use shardnet_protocol::ShardId;
+use shardnet_store::{ShardState, Store};
+use std::collections::HashMap;
+
+/// Samples asked of each claimed copy by `backup verify`.
+pub const VERIFY_SAMPLES: usize = 2;
+/// Sample requests in flight at once.
+const VERIFY_PARALLEL: usize = 32;
+
+/// The quick check of `backup verify`: for each (shard, size estimate), the
+/// copies proven just now: this node's healthy copy, plus every live peer
+/// that claims the shard (`Has`) and proves `VERIFY_SAMPLES` random chunks
+/// of it with Bao slices checked against the id (`protocol::sample`). A
+/// claim without a proof counts for nothing.
+pub fn proven_copies(
+    net: &Net,
+    store: &Store,
+    shards: &[(ShardId, u64)],
+) -> Vec<Result<usize, String>> {
+    proven_holders(net, store, shards)
+        .into_iter()
+        .map(|r| r.map(|h| h.len()))
+        .collect()
+}
+
+/// As [`proven_copies`], naming who proved each copy (`None`: this node's
+/// own healthy copy).
+pub fn proven_holders(
+    net: &Net,
+    store: &Store,
+    shards: &[(ShardId, u64)],
+) -> Vec<Result<Vec<Option<PeerId>>, String>> {
+    use futures::StreamExt;
+    let ids: Vec<ShardId> = shards.iter().map(|(id, _)| *id).collect();
+    let local: std::collections::HashSet<ShardId> = ids
+        .iter()
+        .filter(|id| matches!(store.meta(id), Ok(Some(m)) if m.state == ShardState::Healthy))
+        .copied()
+        .collect();
+    let mut asks = Vec::new();
+    for peer in net.view.live_peers() {
+        for batch in ids.chunks(shardnet_protocol::wire::MAX_HAS_IDS) {
+            let (client, batch) = (net.client.clone(), batch.to_vec());
+            asks.push(async move {
+                let held: Vec<ShardId> = match client
+                    .request(peer, Request::Has { ids: batch.clone() })
+                    .await
+                {
+                    Ok(Response::Has(v)) if v.len() == batch.len() => batch
+                        .into_iter()
+                        .zip(v)
+                        .filter(|(_, h)| *h)
+                        .map(|(id, _)| id)
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                (peer, held)
+            });
+        }
+    }
+    let size: HashMap<ShardId, u64> = shards.iter().copied().collect();
+    let mut claims: HashMap<ShardId, usize> = HashMap::new();
+    let mut pairs = Vec::new();
+    for (peer, held) in net.handle.block_on(join_all(asks)) {
+        for id in held {
+            *claims.entry(id).or_default() += 1;
+            pairs.push((peer, id));
+        }
+    }
+    let seed = audit::nonce();
+    let checks = pairs.into_iter().map(|(peer, id)| {
+        let client = net.client.clone();
+        let offsets = sample::offsets(
+            &seed,
+            &id,
+            size.get(&id).copied().unwrap_or(0),
+            VERIFY_SAMPLES,
+        );
+        async move {
+            let req = Request::Sample {
+                id,
+                offsets: offsets.clone(),
+            };
+            let ok = match client.request(peer, req).await {
+                Ok(Response::Samples(v)) if v.len() == offsets.len() => offsets
+                    .iter()
+                    .zip(&v)
+                    .all(|(o, slice)| sample::check(&id, *o, slice)),
+                _ => false,
+            };
+            (peer, id, ok)
+        }
+    });
+    let mut proven: HashMap<ShardId, Vec<Option<PeerId>>> = HashMap::new();
+    let results: Vec<(PeerId, ShardId, bool)> = net.handle.block_on(
+        futures::stream::iter(checks)
+            .buffer_unordered(VERIFY_PARALLEL)
+            .collect(),
+    );
+    for (peer, id, ok) in results {
+        if ok {
+            proven.entry(id).or_default().push(Some(peer));
+        }
+    }
+    ids.iter()
+        .map(|id| {
+            let mut who = proven.remove(id).unwrap_or_default();
+            if local.contains(id) {
+                who.push(None);
+            }
+            match (who.len(), claims.get(id).copied().unwrap_or(0)) {
+                (0, 0) => Err("no live peer holds it".into()),
+                (0, c) => Err(format!("{c} peers claim it, none proved it")),
+                _ => Ok(who),
+            }
+        })
+        .collect()
+}

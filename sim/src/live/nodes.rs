@@ -1,0 +1,195 @@
+//! The live run's nodes: each one a daemon task in this process with its own
+//! data dir, started, stopped (gracefully or as a crash), restarted on the
+//! same disk, or added to the swarm as a joiner.
+
+use super::{Driver, HEARTBEAT_MS, HEARTBEAT_MS_PER_NODE, SCAN_SECS};
+use anyhow::{bail, Context};
+use rand::{RngCore, SeedableRng};
+use shardnet_node::api::client::ApiClient;
+use shardnet_node::config::{NodeConfig, Overrides};
+use shardnet_node::daemon::{self, Stop};
+use shardnet_node::datadir::DataDir;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+pub(super) struct LiveNode {
+    pub(super) dd: DataDir,
+    pub(super) zone: usize,
+    pub(super) peer: String,
+    pub(super) api: Option<ApiClient>,
+    pub(super) stop: Option<oneshot::Sender<Stop>>,
+    pub(super) task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub(super) capacity: u64,
+    /// Highest repair byte count seen (counters restart with the process).
+    pub(super) moved: u64,
+    pub(super) moved_base: u64,
+}
+
+impl Driver<'_> {
+    pub(super) fn add_node(&mut self) -> anyhow::Result<()> {
+        let i = self.nodes.len();
+        let dd = DataDir::new(self.work.join(format!("node{i}")));
+        let mut secret = [0u8; 32];
+        rand_chacha::ChaCha8Rng::seed_from_u64(self.seed ^ ((i as u64 + 1) << 40))
+            .fill_bytes(&mut secret);
+        let id = libp2p::identity::Keypair::ed25519_from_bytes(secret)
+            .context("a node identity from the seed")?;
+        dd.set_node_identity(&id)
+            .context("writing a node's identity")?;
+        dd.init(&self.owner, 0)
+            .context("initialising a node's data dir")?;
+        let zone = i % self.sc.swarm.zones;
+        let mut n = LiveNode {
+            dd,
+            zone,
+            peer: String::new(),
+            api: None,
+            stop: None,
+            task: None,
+            capacity: self.sc.swarm.capacity,
+            moved: 0,
+            moved_base: 0,
+        };
+        self.start(&mut n)?;
+        if self.boot.is_empty() {
+            let st: shardnet_node::api::NodeStatus =
+                n.api.as_ref().context("no API")?.get("/v1/status")?;
+            self.boot = format!(
+                "{}/p2p/{}",
+                st.listen.first().context("node 0 has no address")?,
+                st.peer_id
+            );
+        }
+        self.nodes.push(n);
+        Ok(())
+    }
+
+    pub(super) fn start(&self, n: &mut LiveNode) -> anyhow::Result<()> {
+        let root = n.dd.root().to_path_buf();
+        let cfg = NodeConfig::load(
+            &root,
+            Overrides {
+                listen: Some(vec!["/ip4/127.0.0.1/tcp/0".into()]),
+                bootstrap: (!self.boot.is_empty()).then(|| vec![self.boot.clone()]),
+                zone: Some(format!("zone{}", n.zone)),
+                capacity: Some(n.capacity.to_string()),
+                heartbeat_ms: Some(
+                    HEARTBEAT_MS.max(HEARTBEAT_MS_PER_NODE * self.sc.max_nodes() as u64),
+                ),
+                down_after_secs: Some(self.sc.swarm.down_after.as_secs().max(1)),
+                scan_interval_secs: Some(SCAN_SECS),
+                bandwidth_limit: Some(self.sc.swarm.bandwidth.to_string()),
+                // Audits paced to the scan, and no vetting: the model has no
+                // audits, and a run lasts minutes, not the days vetting takes.
+                // Dropped copies still go through quarantine (grace 2 s).
+                audit_interval: Some(format!("{SCAN_SECS}s")),
+                vetting_proofs: Some(0),
+                quarantine_grace: Some("2s".into()),
+                // Identities come from the seed (the same placement every
+                // run), so they carry no admission work.
+                id_difficulty: Some(0),
+                ..Overrides::default()
+            },
+        )?;
+        // A stale endpoint file from the last run must not be mistaken for this one.
+        let _ = std::fs::remove_file(root.join("api.json"));
+        let t = Instant::now();
+        let spawn = |n: &mut LiveNode| {
+            let (tx, rx) = oneshot::channel();
+            n.stop = Some(tx);
+            n.task = Some(self.rt.spawn(daemon::run_until(
+                n.dd.clone(),
+                cfg.clone(),
+                async move { rx.await.unwrap_or(Stop::Crash) },
+                false,
+            )));
+        };
+        spawn(n);
+        let api = loop {
+            if let Some(c) = ApiClient::connect(&n.dd) {
+                break c;
+            }
+            // After a simulated crash, tasks still finishing may hold the
+            // store's lock for a moment: start again until it is free.
+            if n.task.as_ref().is_some_and(|t| t.is_finished()) {
+                if let Some(Ok(Err(e))) = n.task.take().map(|t| self.rt.block_on(t)) {
+                    tracing::debug!(
+                        "node in {} failed to start, retrying: {e:#}",
+                        root.display()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(200));
+                spawn(n);
+            }
+            if t.elapsed() > Duration::from_secs(30) {
+                bail!("node in {} did not start within 30 s", root.display());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let st: shardnet_node::api::NodeStatus = api.get("/v1/status")?;
+        n.peer = st.peer_id;
+        n.api = Some(api);
+        n.moved_base = n.moved;
+        Ok(())
+    }
+
+    pub(super) fn stop(&mut self, i: usize, how: Stop) {
+        let n = &mut self.nodes[i];
+        n.api = None;
+        if let Some(tx) = n.stop.take() {
+            let _ = tx.send(how);
+        }
+        if let Some(task) = n.task.take() {
+            let _ = self
+                .rt
+                .block_on(async { tokio::time::timeout(Duration::from_secs(15), task).await });
+        }
+    }
+
+    pub(super) fn stop_all(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.stop(i, Stop::Graceful);
+        }
+    }
+
+    pub(super) fn up(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].api.is_some())
+            .collect()
+    }
+
+    pub(super) fn restart(&mut self, i: usize) -> anyhow::Result<()> {
+        let mut n = std::mem::replace(&mut self.nodes[i], placeholder());
+        let r = self.start(&mut n);
+        self.nodes[i] = n;
+        r
+    }
+}
+
+fn placeholder() -> LiveNode {
+    LiveNode {
+        dd: DataDir::new(PathBuf::new()),
+        zone: 0,
+        peer: String::new(),
+        api: None,
+        stop: None,
+        task: None,
+        capacity: 0,
+        moved: 0,
+        moved_base: 0,
+    }
+}
+
+/// Deletes a crashed node's data dir (its disk is lost). The node's tasks
+/// were aborted, but the last of them (and RocksDB's background threads) may
+/// still write for a moment, which makes one removal fail: try for 5 s.
+pub(super) fn remove_lost_disk(root: &Path) {
+    let t = Instant::now();
+    while root.exists() && t.elapsed() < Duration::from_secs(5) {
+        let _ = std::fs::remove_dir_all(root);
+        if root.exists() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
