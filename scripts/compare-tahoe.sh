@@ -19,7 +19,7 @@ source scripts/setup.sh
 SIZE_MIB=${SIZE_MIB:-256}
 ROUNDS=${ROUNDS:-2}
 
-cargo build --locked -p shardnet-node >&2
+cargo build --locked -p shardnet-node -p shardnet-sim >&2
 bin="$CARGO_TARGET_DIR/debug/shardnet"
 
 venv="$HOME/.cache/shardnet/tahoe-venv"

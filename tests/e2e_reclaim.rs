@@ -183,8 +183,12 @@ fn over_the_threshold_quarantined_surplus_goes_without_its_grace() {
             "a shard below 3 copies: {h:?}"
         );
         let st = s.nodes[victim].status(&s.env).unwrap();
-        if st["alerts"].as_array().unwrap().is_empty() {
-            assert!(st["used"].as_u64().unwrap() as f64 <= capacity as f64 * 0.90);
+        // Both at once: the alert clears after two checks below the
+        // threshold, and a copy that repair places meanwhile may lift the
+        // node over it for a moment (the next check raises the alert again).
+        if st["alerts"].as_array().unwrap().is_empty()
+            && st["used"].as_u64().unwrap() as f64 <= capacity as f64 * 0.90
+        {
             break;
         }
         assert!(t.elapsed() < Duration::from_secs(120), "{st}");

@@ -12,7 +12,7 @@
 //! keep it because they keep the owner's data (storage.rs), and their
 //! answers add to the union but not to the quorum (which stays the slot's).
 
-use crate::distribute::Net;
+use crate::net::Net;
 use futures::future::join_all;
 use libp2p::PeerId;
 use shardnet_protocol::catalogue::{
@@ -24,8 +24,7 @@ use shardnet_protocol::MasterKey;
 use shardnet_store::Store;
 use tracing::{debug, info, warn};
 
-/// Copies of an owner's catalogue record.
-pub const CATALOGUE_COPIES: usize = 5;
+pub use shardnet_protocol::catalogue::CATALOGUE_COPIES;
 /// Trusted peers beyond the slot that are also sent and asked for it.
 pub const CATALOGUE_FLOOR: usize = 2;
 
@@ -374,7 +373,7 @@ fn send_record(
     let answers = net.handle.block_on(join_all(send.iter().map(|p| {
         let client = net.client.clone();
         let (p, r) = (*p, record.clone());
-        async move { crate::lifecycle::ask(&client, p, Request::PutCatalogue(r)).await }
+        async move { crate::net::ask(&client, p, Request::PutCatalogue(r)).await }
     })));
     let mut floor_confirmed = 0;
     for (p, a) in send.iter().zip(answers) {

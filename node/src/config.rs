@@ -133,7 +133,7 @@ pub struct NodeConfig {
     pub scan_interval: Duration,
     pub parallel: usize,
     /// Bandwidth limits, bytes per second; 0 = unlimited.
-    pub limits: crate::settings::Limits,
+    pub limits: crate::live::Limits,
     pub windows: shardnet_protocol::window::Windows,
     /// The flags of `node run` (they win over the file until a restart).
     pub flags: Overrides,
@@ -252,7 +252,7 @@ impl NodeConfig {
             Some(s) => parse_size(what, &s),
             None => Ok(0),
         };
-        let limits = crate::settings::Limits {
+        let limits = crate::live::Limits {
             upload: size(
                 "bandwidth_upload",
                 o.bandwidth_upload,

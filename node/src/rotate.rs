@@ -35,9 +35,9 @@
 //! anything backed up from now on (see README, "Key rotation").
 
 use crate::datadir::DataDir;
-use crate::delete::HolderRow;
 use crate::distribute::{Net, SwarmSink};
 use crate::manifests::{self, LoadError};
+use crate::ops::delete::HolderRow;
 use crate::ops::{Ctx, OpError};
 use crate::shards::ShardSink;
 use futures::StreamExt;
@@ -438,7 +438,7 @@ fn exchange(
                 let client = net.client.clone();
                 async move {
                     let renewal = matches!(req, Request::Renew { .. });
-                    let a = match crate::lifecycle::ask(&client, peer, req).await {
+                    let a = match crate::net::ask(&client, peer, req).await {
                         Ok(Response::Renewed) if renewal => {
                             let release = Request::Release {
                                 id,
@@ -447,7 +447,7 @@ fn exchange(
                             };
                             // The new lease is in: the old one's fate no
                             // longer decides the copy's.
-                            if let Err(e) = crate::lifecycle::ask(&client, peer, release).await {
+                            if let Err(e) = crate::net::ask(&client, peer, release).await {
                                 warn!(%peer, shard = %id, "old lease not released: {e}");
                             }
                             Ok(true)

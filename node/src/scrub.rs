@@ -87,7 +87,7 @@ pub struct Scrub {
     /// Seconds (`config set scrub_period`).
     period: AtomicU64,
     tranquility: AtomicU32,
-    live: Arc<crate::settings::Live>,
+    live: Arc<crate::live::Live>,
     state: Mutex<ScrubState>,
     rate: Mutex<f64>,
     kick: Notify,
@@ -100,7 +100,7 @@ impl Scrub {
     pub fn new(
         store: Arc<Store>,
         (period, tranquility): (Duration, u32),
-        live: Arc<crate::settings::Live>,
+        live: Arc<crate::live::Live>,
     ) -> Arc<Self> {
         let state = store
             .get_state(STATE_KEY)

@@ -389,7 +389,7 @@ fn answer(
                 &slot,
                 0,
                 &view.candidates(),
-                crate::catalogue::CATALOGUE_COPIES + shardnet_protocol::repair::SPILL,
+                shardnet_protocol::catalogue::CATALOGUE_COPIES + shardnet_protocol::repair::SPILL,
             );
             if !holders.contains(&view.local()) && !keeps_owner {
                 debug!(%peer, "refused a catalogue for a slot this node does not hold");

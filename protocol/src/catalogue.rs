@@ -22,6 +22,8 @@ use crate::manifest::BackupInfo;
 use crate::Cipher;
 use serde::{Deserialize, Serialize};
 
+/// Copies of an owner's catalogue record (its slot's holders).
+pub const CATALOGUE_COPIES: usize = 5;
 /// Largest encoded catalogue entry accepted.
 pub const MAX_ENTRY_LEN: usize = 64 << 10;
 /// Largest signed catalogue accepted (tens of thousands of backups).

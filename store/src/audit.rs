@@ -195,7 +195,7 @@ impl ChainReport {
     }
 }
 
-pub(crate) const CF_AUDIT_CHAIN: &str = "audit_chain";
+pub(crate) use crate::db::CF_AUDIT_CHAIN;
 const CHAIN_CONTEXT: &[u8] = b"shardnet audit chain v1\0";
 const MAX_BROKEN: usize = 100;
 
@@ -265,6 +265,64 @@ pub(crate) fn check_chain(
 }
 
 impl crate::Store {
+    /// The chain's head at open: the last link hash and the next sequence
+    /// number.
+    pub(crate) fn load_audit_head(&self) -> Result<([u8; 32], u64), crate::StoreError> {
+        let next = match self
+            .db
+            .iterator_cf(
+                self.cf(crate::db::CF_AUDIT_NAME),
+                rocksdb::IteratorMode::End,
+            )
+            .next()
+        {
+            Some(Ok((k, _))) => u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8])) + 1,
+            Some(Err(e)) => return Err(crate::StoreError::engine(e)),
+            None => 1,
+        };
+        // The chain goes on from its last link (none in a store written
+        // before the chain existed: it starts at the next event).
+        let prev = match self
+            .db
+            .iterator_cf(self.cf(CF_AUDIT_CHAIN), rocksdb::IteratorMode::End)
+            .next()
+        {
+            Some(Ok((_, v))) if v.len() == 64 => v[32..].try_into().unwrap_or([0; 32]),
+            Some(Err(e)) => return Err(crate::StoreError::engine(e)),
+            _ => [0; 32],
+        };
+        Ok((prev, next))
+    }
+
+    pub(crate) fn audit(
+        &self,
+        batch: &mut rocksdb::WriteBatch,
+        action: AuditAction,
+        shard: Option<ShardId>,
+        detail: String,
+    ) -> Result<(), crate::StoreError> {
+        let mut head = self.audit_head.lock().unwrap_or_else(|p| p.into_inner());
+        let seq = head.1;
+        head.1 += 1;
+        let ev = AuditEvent {
+            seq,
+            at: crate::db::now(),
+            action,
+            shard,
+            detail,
+        };
+        let bytes = shardnet_protocol::codec::encode::<_, MAX_AUDIT_LEN>("audit event", &ev)?;
+        let hash = link_hash(&head.0, seq, &bytes);
+        batch.put_cf(
+            self.cf(CF_AUDIT_CHAIN),
+            seq.to_be_bytes(),
+            link_value(&head.0, &hash),
+        );
+        batch.put_cf(self.cf(crate::db::CF_AUDIT_NAME), seq.to_be_bytes(), bytes);
+        head.0 = hash;
+        Ok(())
+    }
+
     /// Audit events with `seq >= from`, oldest first, at most `limit`.
     pub fn audit_log(&self, from: u64, limit: usize) -> Result<Vec<AuditEvent>, crate::StoreError> {
         let start = from.to_be_bytes();

@@ -9,13 +9,11 @@
 //! metadata (`shards`), leases and avoid lists (`leases`), the owner's dedup
 //! index (`chunks`), the audit trail (`audit`), and so on.
 
-use crate::audit::{self, AuditAction, AuditEvent, CF_AUDIT_CHAIN, MAX_AUDIT_LEN};
 use crate::error::StoreError;
 use rocksdb::{
     BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, IteratorMode, Options,
     WriteBatch, WriteOptions, DB,
 };
-use shardnet_protocol::codec;
 use shardnet_protocol::ShardId;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -28,6 +26,8 @@ pub(crate) const CF_META_NAME: &str = CF_META;
 pub(crate) const CF_BACKUPS: &str = "backups";
 pub(crate) const CF_CHUNKS: &str = "chunks";
 const CF_AUDIT: &str = "audit";
+/// Each audit event's link in the hash chain (see `audit`).
+pub(crate) const CF_AUDIT_CHAIN: &str = "audit_chain";
 pub(crate) const CF_AUDIT_NAME: &str = CF_AUDIT;
 pub(crate) const CF_CATALOGUES: &str = "catalogues";
 pub(crate) const CF_TRANSFERS: &str = "transfers";
@@ -68,7 +68,7 @@ pub struct Store {
     pub(crate) db: DB,
     path: PathBuf,
     /// The last audit event's link hash and the next sequence number.
-    audit_head: Mutex<([u8; 32], u64)>,
+    pub(crate) audit_head: Mutex<([u8; 32], u64)>,
     locks: Vec<Mutex<()>>,
 }
 
@@ -167,27 +167,7 @@ impl Store {
             audit_head: Mutex::new(([0; 32], 0)),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         };
-        let next = match store
-            .db
-            .iterator_cf(store.cf(CF_AUDIT), IteratorMode::End)
-            .next()
-        {
-            Some(Ok((k, _))) => u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8])) + 1,
-            Some(Err(e)) => return Err(StoreError::engine(e)),
-            None => 1,
-        };
-        // The chain goes on from its last link (none in a store written
-        // before the chain existed: it starts at the next event).
-        let prev = match store
-            .db
-            .iterator_cf(store.cf(CF_AUDIT_CHAIN), IteratorMode::End)
-            .next()
-        {
-            Some(Ok((_, v))) if v.len() == 64 => v[32..].try_into().unwrap_or([0; 32]),
-            Some(Err(e)) => return Err(StoreError::engine(e)),
-            _ => [0; 32],
-        };
-        store.audit_head = Mutex::new((prev, next));
+        store.audit_head = Mutex::new(store.load_audit_head()?);
         Ok(store)
     }
 
@@ -222,35 +202,6 @@ impl Store {
         self.locks[id.0[0] as usize % LOCK_STRIPES]
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn audit(
-        &self,
-        batch: &mut WriteBatch,
-        action: AuditAction,
-        shard: Option<ShardId>,
-        detail: String,
-    ) -> Result<(), StoreError> {
-        let mut head = self.audit_head.lock().unwrap_or_else(|p| p.into_inner());
-        let seq = head.1;
-        head.1 += 1;
-        let ev = AuditEvent {
-            seq,
-            at: now(),
-            action,
-            shard,
-            detail,
-        };
-        let bytes = codec::encode::<_, MAX_AUDIT_LEN>("audit event", &ev)?;
-        let hash = audit::link_hash(&head.0, seq, &bytes);
-        batch.put_cf(
-            self.cf(CF_AUDIT_CHAIN),
-            seq.to_be_bytes(),
-            audit::link_value(&head.0, &hash),
-        );
-        batch.put_cf(self.cf(CF_AUDIT), seq.to_be_bytes(), bytes);
-        head.0 = hash;
-        Ok(())
     }
 
     /// Applies a batch without the write-ahead log: shards are about 1 MiB each,

@@ -6,6 +6,7 @@
 pub mod client;
 pub mod observe;
 pub mod page;
+pub mod report;
 pub mod server;
 pub mod settings;
 

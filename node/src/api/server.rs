@@ -236,7 +236,7 @@ async fn retention_extend(
     State(s): State<AppState>,
     Json(r): Json<ExtendReq>,
 ) -> Result<impl IntoResponse, ApiError> {
-    with_ctx(s, move |c| crate::lifecycle::extend(c, &r.id, r.by)).await
+    with_ctx(s, move |c| crate::ops::lifecycle::extend(c, &r.id, r.by)).await
 }
 
 #[derive(Deserialize)]
@@ -249,7 +249,10 @@ async fn retention_tier(
     State(s): State<AppState>,
     Json(r): Json<TierReq>,
 ) -> Result<impl IntoResponse, ApiError> {
-    with_ctx(s, move |c| crate::lifecycle::set_tier(c, &r.id, r.tier)).await
+    with_ctx(s, move |c| {
+        crate::ops::lifecycle::set_tier(c, &r.id, r.tier)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -261,7 +264,7 @@ async fn retention_audit(
     State(s): State<AppState>,
     Json(r): Json<AuditReq>,
 ) -> Result<impl IntoResponse, ApiError> {
-    with_ctx(s, move |c| crate::lifecycle::audit(c, r.warn_days)).await
+    with_ctx(s, move |c| crate::ops::lifecycle::audit(c, r.warn_days)).await
 }
 
 #[derive(Deserialize)]
@@ -276,10 +279,11 @@ async fn report(
 ) -> Result<Json<shardnet_protocol::report::Report>, ApiError> {
     let store = s.store.clone();
     let days = r.days.clamp(1, 31);
-    let out = tokio::task::spawn_blocking(move || crate::report::report(&store, &r.period, days))
-        .await
-        .map_err(err)?
-        .map_err(err)?;
+    let out =
+        tokio::task::spawn_blocking(move || crate::api::report::report(&store, &r.period, days))
+            .await
+            .map_err(err)?
+            .map_err(err)?;
     Ok(Json(out))
 }
 

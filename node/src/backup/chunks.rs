@@ -12,6 +12,7 @@
 
 use super::walk::FileJob;
 use shardnet_protocol::chunking::{AVG_CHUNK, MAX_CHUNK, MIN_CHUNK};
+use shardnet_protocol::envelope::{HEADROOM, TAG_LEN};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
@@ -24,7 +25,16 @@ const BUF_LEN: usize = 4 * MAX_CHUNK as usize;
 pub(crate) struct Chunk {
     pub(crate) file: usize,
     pub(crate) index: usize,
+    /// `envelope::HEADROOM` bytes of room, then the chunk's bytes, with
+    /// capacity for the tag: sealed where it lies (`envelope::seal_in_place`).
     pub(crate) data: Vec<u8>,
+}
+
+impl Chunk {
+    /// The chunk's bytes.
+    pub(crate) fn plain(&self) -> &[u8] {
+        &self.data[HEADROOM..]
+    }
 }
 
 /// Cuts one reader into content-defined chunks through a reusable buffer.
@@ -52,7 +62,8 @@ impl Chunker {
         self.eof = false;
     }
 
-    /// The next chunk of `src`, or `None` at its end.
+    /// The next chunk of `src`, or `None` at its end, after `HEADROOM`
+    /// bytes of room (see [`Chunk::data`]).
     pub(crate) fn next_chunk(&mut self, src: &mut impl Read) -> std::io::Result<Option<Vec<u8>>> {
         if self.filled - self.start < MAX_CHUNK as usize && !self.eof {
             self.buf.copy_within(self.start..self.filled, 0);
@@ -80,7 +91,10 @@ impl Chunker {
             .cut(0, avail.len());
         let len = len.clamp(1, avail.len());
         self.start += len;
-        Ok(Some(avail[..len].to_vec()))
+        let mut chunk = Vec::with_capacity(HEADROOM + len + TAG_LEN);
+        chunk.resize(HEADROOM, 0);
+        chunk.extend_from_slice(&avail[..len]);
+        Ok(Some(chunk))
     }
 }
 
@@ -236,7 +250,8 @@ mod tests {
             let mut got = Vec::new();
             let mut off = 0;
             while let Some(chunk) = c.next_chunk(&mut src).unwrap() {
-                assert_eq!(&data[off..off + chunk.len()], &chunk[..]);
+                let chunk = &chunk[HEADROOM..];
+                assert_eq!(&data[off..off + chunk.len()], chunk);
                 got.push((off, chunk.len()));
                 off += chunk.len();
             }

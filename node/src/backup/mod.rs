@@ -85,9 +85,9 @@ fn store_chunk(
     terms: &Terms,
     c: Chunk,
 ) -> Result<Stored, BackupError> {
-    let key = master_conv.key_for(&c.data);
+    let key = master_conv.key_for(c.plain());
     let ik = index_key(&key);
-    let len = c.data.len() as u32;
+    let len = c.plain().len() as u32;
     if let Some((id, size)) = sink.reuse(&ik, terms)? {
         return Ok(Stored {
             file: c.file,
@@ -97,8 +97,7 @@ fn store_chunk(
             new: false,
         });
     }
-    let sealed = envelope::seal(&c.data, &key, cipher, NonceMode::Convergent)?;
-    drop(c.data);
+    let sealed = envelope::seal_in_place(c.data, &key, cipher, NonceMode::Convergent)?;
     let new = sink.put(&sealed, terms, false)?;
     sink.remember(&ik, &sealed.id(), sealed.bytes().len() as u32)?;
     Ok(Stored {
@@ -171,7 +170,7 @@ pub fn create(
     let results: Vec<Stored> = ChunkStream::new(&walked.files, &errors)
         .par_bridge()
         .map(|c| {
-            let n = c.data.len() as u64;
+            let n = c.plain().len() as u64;
             let r = store_chunk(sink, &conv, opts.cipher, file_terms[c.file], c);
             bar.inc(n);
             r

@@ -6,7 +6,7 @@ use super::{print_json, target, Target, EXIT_INCOMPLETE};
 use crate::backup::BackupReport;
 use crate::cli::{BackupCommand, CreateArgs, ShardsCommand};
 use crate::datadir::DataDir;
-use crate::delete::DeleteReport;
+use crate::ops::delete::DeleteReport;
 use crate::ops::{self, CreateRequest, Ctx, RestoreRequest, ShardRow, ShowReport};
 use crate::output;
 use crate::restore::RestoreReport;
@@ -420,7 +420,7 @@ fn print_verify(r: &VerifyReport, json: bool) -> anyhow::Result<i32> {
 }
 
 /// Per holder: what it did with the leases sent (`done`: the column's name).
-pub(super) fn print_holders(rows: &[crate::delete::HolderRow], done: &str) {
+pub(super) fn print_holders(rows: &[crate::ops::delete::HolderRow], done: &str) {
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|h| {

@@ -14,7 +14,7 @@ pub(super) fn run(dd: &DataDir, a: ReportArgs, json: bool) -> anyhow::Result<i32
     if json {
         print_json(&r)?;
     } else if a.html {
-        print!("{}", crate::report::html(&r));
+        print!("{}", crate::api::report::html(&r));
     } else {
         println!(
             "shardnet {} report, {} to {}",

@@ -5,7 +5,7 @@ use super::backup::local;
 use super::{print_json, target, Target};
 use crate::cli::RetentionCommand;
 use crate::datadir::DataDir;
-use crate::lifecycle::{ChangeReport, RetentionAudit};
+use crate::ops::lifecycle::{ChangeReport, RetentionAudit};
 use crate::output;
 use serde_json::json;
 
@@ -18,7 +18,7 @@ pub(super) fn run(dd: &DataDir, cmd: RetentionCommand, json: bool) -> anyhow::Re
                 Target::Daemon(c) => {
                     c.post("/v1/retention/extend", &json!({ "id": id, "by": by }))?
                 }
-                Target::Local => local(dd, |c| crate::lifecycle::extend(c, &id, by))?,
+                Target::Local => local(dd, |c| crate::ops::lifecycle::extend(c, &id, by))?,
             };
             print_change(&r, json)
         }
@@ -27,7 +27,7 @@ pub(super) fn run(dd: &DataDir, cmd: RetentionCommand, json: bool) -> anyhow::Re
                 Target::Daemon(c) => {
                     c.post("/v1/retention/tier", &json!({ "id": id, "tier": tier }))?
                 }
-                Target::Local => local(dd, |c| crate::lifecycle::set_tier(c, &id, tier))?,
+                Target::Local => local(dd, |c| crate::ops::lifecycle::set_tier(c, &id, tier))?,
             };
             print_change(&r, json)
         }
@@ -37,7 +37,7 @@ pub(super) fn run(dd: &DataDir, cmd: RetentionCommand, json: bool) -> anyhow::Re
                 Target::Daemon(c) => {
                     c.post("/v1/retention/audit", &json!({ "warn_days": days }))?
                 }
-                Target::Local => local(dd, |c| crate::lifecycle::audit(c, days))?,
+                Target::Local => local(dd, |c| crate::ops::lifecycle::audit(c, days))?,
             };
             print_audit(&r, json)
         }

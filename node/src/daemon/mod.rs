@@ -368,7 +368,7 @@ pub async fn run_until(
             }
         })
     };
-    let sample_task = tokio::spawn(crate::report::sampler(
+    let sample_task = tokio::spawn(crate::api::report::sampler(
         shared.clone(),
         cfg.audit_retention,
         stop_rx.clone(),

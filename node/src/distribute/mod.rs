@@ -26,27 +26,13 @@ pub use proven::{proven_copies, proven_holders, VERIFY_SAMPLES};
 pub use sink::SwarmSink;
 pub use source::SwarmSource;
 
-use crate::membership::View;
-use crate::storage::Usage;
-use crate::swarm::Client;
 use libp2p::PeerId;
-use std::sync::Arc;
 
 /// Threads sealing and sending shards during a swarm backup (each waits on the
 /// network most of the time).
 pub const TRANSFER_THREADS: usize = 16;
 
-/// The swarm as operations see it.
-pub struct Net {
-    pub client: Client,
-    pub view: Arc<View>,
-    pub handle: tokio::runtime::Handle,
-    pub usage: Arc<Usage>,
-    /// Proof cache and peer reputations (possession proofs, isolation).
-    pub audits: Arc<crate::audit::Audits>,
-    /// Bandwidth limits and maintenance windows, as set while running.
-    pub live: Arc<crate::settings::Live>,
-}
+pub use crate::net::Net;
 
 pub(crate) fn short_peer(p: &PeerId) -> String {
     let s = p.to_string();

@@ -88,14 +88,14 @@ pub struct Client {
     dropped: Arc<AtomicU64>,
     in_flight: Arc<AtomicU64>,
     /// Upload and download limits on shard bytes (none: unlimited).
-    bandwidth: Option<Arc<crate::settings::Bandwidth>>,
+    bandwidth: Option<Arc<crate::live::Bandwidth>>,
 }
 
 impl Client {
     /// This client (and its clones) keeps within `b`'s upload and download
     /// limits: stores it sends and fetches it answers count as upload, the
     /// shards it fetches as download.
-    pub fn with_bandwidth(mut self, b: Arc<crate::settings::Bandwidth>) -> Client {
+    pub fn with_bandwidth(mut self, b: Arc<crate::live::Bandwidth>) -> Client {
         self.bandwidth = Some(b);
         self
     }

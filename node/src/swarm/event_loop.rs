@@ -66,7 +66,7 @@ pub struct EventLoop {
     /// The address each connected peer was observed at (one entry per
     /// connected peer: bounded by the connection limits).
     observed: HashMap<PeerId, std::net::IpAddr>,
-    metrics: Option<Arc<crate::metrics::SwarmMetrics>>,
+    metrics: Option<Arc<crate::swarm::SwarmMetrics>>,
 }
 
 impl EventLoop {
@@ -76,7 +76,7 @@ impl EventLoop {
         events: mpsc::Sender<Event>,
         commands_dropped: Arc<AtomicU64>,
         in_flight: Arc<AtomicU64>,
-        metrics: Option<Arc<crate::metrics::SwarmMetrics>>,
+        metrics: Option<Arc<crate::swarm::SwarmMetrics>>,
     ) -> Self {
         EventLoop {
             swarm,

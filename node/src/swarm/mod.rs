@@ -8,9 +8,11 @@ pub(crate) mod behaviour;
 mod client;
 mod codec;
 mod event_loop;
+mod metrics;
 
 pub use client::{Client, NetStatus, Pressure, Reply, TransferError};
 pub use event_loop::{ip_of, Event, EventLoop};
+pub use metrics::{Labels, SwarmMetrics};
 
 use behaviour::Behaviour;
 use libp2p::core::Transport as _;
@@ -70,7 +72,7 @@ pub struct SwarmConfig {
     /// even complete a handshake.
     pub psk: Option<libp2p::pnet::PreSharedKey>,
     /// Where the event loop records libp2p's and its own metrics.
-    pub metrics: Option<std::sync::Arc<crate::metrics::SwarmMetrics>>,
+    pub metrics: Option<std::sync::Arc<crate::swarm::SwarmMetrics>>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -182,44 +182,89 @@ pub fn seal(
     cipher: Cipher,
     nonce_mode: NonceMode,
 ) -> Result<Sealed, EnvelopeError> {
-    if plain.len() > MAX_PLAINTEXT_LEN {
+    check_plain_len(plain.len())?;
+    let compressed = maybe_compress(plain)?;
+    let body = compressed.as_deref().unwrap_or(plain);
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len() + TAG_LEN);
+    out.resize(HEADER_LEN, 0);
+    out.extend_from_slice(body);
+    let compression = match compressed {
+        Some(_) => Compression::Zstd,
+        None => Compression::None,
+    };
+    finish(out, plain.len(), compression, key, cipher, nonce_mode)
+}
+
+/// Bytes a caller leaves free before a plaintext for [`seal_in_place`].
+pub const HEADROOM: usize = HEADER_LEN;
+
+/// As [`seal`], for a plaintext the caller owns, laid out as `HEADROOM`
+/// bytes of room followed by the plaintext (capacity for [`TAG_LEN`] more
+/// saves a reallocation): a raw body is encrypted where it lies, so the
+/// plaintext is never copied (a compressed one is, as by [`seal`]).
+pub fn seal_in_place(
+    mut buf: Vec<u8>,
+    key: &ShardKey,
+    cipher: Cipher,
+    nonce_mode: NonceMode,
+) -> Result<Sealed, EnvelopeError> {
+    let Some(plain) = buf.get(HEADROOM..) else {
+        return Err(EnvelopeError::TooShort(buf.len()));
+    };
+    check_plain_len(plain.len())?;
+    if maybe_compress(plain)?.is_some() {
+        return seal(plain, key, cipher, nonce_mode);
+    }
+    let plain_len = plain.len();
+    buf[..HEADROOM].fill(0);
+    finish(buf, plain_len, Compression::None, key, cipher, nonce_mode)
+}
+
+fn check_plain_len(len: usize) -> Result<(), EnvelopeError> {
+    if len > MAX_PLAINTEXT_LEN {
         return Err(EnvelopeError::TooLarge {
             what: "plaintext",
-            declared: plain.len(),
+            declared: len,
             max: MAX_PLAINTEXT_LEN,
         });
     }
-    let compressed = maybe_compress(plain)?;
-    let (compression, body) = match &compressed {
-        Some(c) => (Compression::Zstd, c.as_slice()),
-        None => (Compression::None, plain),
-    };
+    Ok(())
+}
+
+/// Encrypts `out` = header room + body in place, writes the header into the
+/// room and appends the tag.
+fn finish(
+    mut out: Vec<u8>,
+    plain_len: usize,
+    compression: Compression,
+    key: &ShardKey,
+    cipher: Cipher,
+    nonce_mode: NonceMode,
+) -> Result<Sealed, EnvelopeError> {
     let k = aead_key(key, cipher);
     let nonce = match nonce_mode {
-        NonceMode::Convergent => convergent_nonce(&k, compression, body),
+        NonceMode::Convergent => convergent_nonce(&k, compression, &out[HEADER_LEN..]),
         NonceMode::Random(n) => n,
     };
     let header = Header {
         cipher,
         compression,
-        plain_len: plain.len() as u32,
-        body_len: (body.len() + TAG_LEN) as u32,
+        plain_len: plain_len as u32,
+        body_len: (out.len() - HEADER_LEN + TAG_LEN) as u32,
         nonce,
     }
     .encode();
-    let mut out = Vec::with_capacity(HEADER_LEN + body.len() + TAG_LEN);
-    out.extend_from_slice(&header);
-    out.extend_from_slice(body);
-    let tag = {
+    out[..HEADER_LEN].copy_from_slice(&header);
+    let tag: [u8; TAG_LEN] = {
         let buf = &mut out[HEADER_LEN..];
         let n = aes_gcm::Nonce::from_slice(&nonce);
         match cipher {
             Cipher::Aes256Gcm => Aes256Gcm::new(&k.into())
                 .encrypt_in_place_detached(n, &header, buf)
-                .map(|t| t.to_vec()),
+                .map(Into::into),
             Cipher::ChaCha20Poly1305 => ChaCha20Poly1305::new(&k.into())
                 .encrypt_in_place_detached(n, &header, buf)
-                .map(|t| t.to_vec()),
+                .map(Into::into),
         }
         // Only fails for buffers beyond the AEAD's 64 GiB limit, excluded above.
         .map_err(|_| EnvelopeError::Decrypt)?
@@ -228,7 +273,7 @@ pub fn seal(
     Ok(Sealed {
         id: ShardId::of(&out),
         bytes: out,
-        plain_len: plain.len() as u32,
+        plain_len: plain_len as u32,
     })
 }
 

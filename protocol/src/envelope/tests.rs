@@ -113,3 +113,39 @@ proptest! {
         if bad != s.bytes() { prop_assert!(r.is_err()); }
     }
 }
+
+proptest! {
+    /// Sealing in place gives the very bytes `seal` gives, for raw and
+    /// compressed bodies, with or without spare capacity for the tag.
+    #[test]
+    fn sealing_in_place_equals_sealing(len in 0usize..200_000, text_like: bool, spare: bool) {
+        let plain: Vec<u8> = if text_like {
+            text(len)
+        } else {
+            let mut v = vec![0u8; len];
+            blake3::Hasher::new_keyed(&[9; 32]).finalize_xof().fill(&mut v);
+            v
+        };
+        let mut buf = Vec::with_capacity(HEADROOM + len + if spare { TAG_LEN } else { 0 });
+        buf.resize(HEADROOM, 0xaa);
+        buf.extend_from_slice(&plain);
+        for cipher in [Cipher::Aes256Gcm, Cipher::ChaCha20Poly1305] {
+            let a = seal(&plain, &k(4), cipher, NonceMode::Convergent).unwrap();
+            let b = seal_in_place(buf.clone(), &k(4), cipher, NonceMode::Convergent).unwrap();
+            prop_assert_eq!(a.bytes(), b.bytes());
+            prop_assert_eq!(a.id(), b.id());
+            prop_assert_eq!(open(b.bytes(), &k(4)).unwrap(), plain.clone());
+        }
+    }
+}
+
+#[test]
+fn sealing_in_place_refuses_a_buffer_without_room() {
+    let r = seal_in_place(
+        vec![0; HEADROOM - 1],
+        &k(1),
+        Cipher::Aes256Gcm,
+        NonceMode::Convergent,
+    );
+    assert!(matches!(r, Err(EnvelopeError::TooShort(_))));
+}

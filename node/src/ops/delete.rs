@@ -234,7 +234,7 @@ fn remote_releases(
                     replacement: None,
                 };
                 async move {
-                    let a = match crate::lifecycle::ask(&client, peer, req).await {
+                    let a = match crate::net::ask(&client, peer, req).await {
                         Ok(Response::Released(dropped)) => Ok(dropped),
                         Ok(Response::Rejected(r)) => Err(r.to_string()),
                         Ok(other) => Err(format!("unexpected answer {other:?}")),

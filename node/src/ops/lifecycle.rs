@@ -14,21 +14,20 @@
 //! Shards another listed backup shares keep their lease when lowering: the
 //! other backup still needs it.
 
-use crate::delete::{self, HolderRow};
+use crate::net::ask;
+use crate::ops::delete::{self, HolderRow};
 use crate::ops::{Ctx, OpError};
 use futures::StreamExt;
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 use shardnet_protocol::catalogue::CatalogueEntry;
 use shardnet_protocol::lease::MAX_TERM_SECS;
-use shardnet_protocol::wire::{Reject, Request, Response};
+use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::{placement, repair, BackupId, ShardId, Terms, Tier};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 use tracing::{info, warn};
 
 const IN_FLIGHT: usize = 32;
-const BUSY_RETRIES: u32 = 6;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChangeReport {
@@ -46,24 +45,6 @@ pub struct ChangeReport {
     pub updated: usize,
     pub catalogue: String,
     pub holders: Vec<HolderRow>,
-}
-
-/// Sends `req` to `peer`, again after a while when it is busy (rate limits).
-pub(crate) async fn ask(
-    client: &crate::swarm::Client,
-    peer: PeerId,
-    req: Request,
-) -> Result<Response, String> {
-    for attempt in 0..=BUSY_RETRIES {
-        match client.request(peer, req.clone()).await {
-            Ok(Response::Rejected(Reject::Busy)) if attempt < BUSY_RETRIES => {
-                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
-            }
-            Ok(r) => return Ok(r),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    Err("busy".into())
 }
 
 /// `retention extend ID --by D`: the expiry moves `by` seconds later.

@@ -3,6 +3,9 @@
 //! store when no daemon runs, and the daemon's control API calls them with the
 //! swarm attached; both print the same reports.
 
+pub mod delete;
+pub mod lifecycle;
+
 use crate::backup::{self, BackupError, BackupOptions, BackupReport};
 use crate::distribute::{Net, SwarmSink, SwarmSource};
 use crate::manifests::{self, LoadError};
@@ -246,8 +249,11 @@ fn explain(ctx: &Ctx<'_>, e: LoadError) -> OpError {
 }
 
 /// `backup delete`: see [`crate::delete`].
-pub fn backup_delete(ctx: &Ctx<'_>, id: &BackupId) -> Result<crate::delete::DeleteReport, OpError> {
-    crate::delete::delete(ctx, id)
+pub fn backup_delete(
+    ctx: &Ctx<'_>,
+    id: &BackupId,
+) -> Result<crate::ops::delete::DeleteReport, OpError> {
+    crate::ops::delete::delete(ctx, id)
 }
 
 pub fn backup_verify(ctx: &Ctx<'_>, id: &BackupId, full: bool) -> Result<VerifyReport, OpError> {
