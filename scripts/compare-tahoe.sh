@@ -66,7 +66,7 @@ connected() {
   python3 - "$web" <<'PY' 2>/dev/null || echo 0
 import json, sys, urllib.request
 s = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/?t=json", timeout=2))
-print(sum(1 for v in s.get("servers", []) if str(v.get("connection_status", "")).startswith("Connected")))
+print(sum(1 for v in s.get("servers", []) if str(v.get("connection_status", "")).lower().startswith("connected")))
 PY
 }
 for _ in $(seq 600); do [ "$(connected)" = 5 ] && break; sleep 0.2; done
