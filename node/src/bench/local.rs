@@ -6,7 +6,7 @@ use super::data::{generate, random_buf};
 use super::{Row, AES_LIMIT, BUF, LIMIT_BYTES};
 use crate::backup::{self, BackupOptions};
 use crate::datadir::DataDir;
-use crate::output::{self, mbps, print_json};
+use crate::output::{self, mbps};
 use crate::restore;
 use crate::shards::Local;
 use anyhow::Context;
@@ -34,11 +34,11 @@ fn peak_rss_mib_and_reset() -> Option<f64> {
 const BACKUP_LIMIT: &str = "lower of AES-256-GCM (1 core) and disk write + fsync";
 
 /// A limit's name as the table shows it.
-fn short(limit: &str) -> &'static str {
-    if limit == BACKUP_LIMIT {
-        "min(AES, disk)"
-    } else {
-        "AES"
+pub(super) fn short(limit: &str) -> &str {
+    match limit {
+        BACKUP_LIMIT => "min(AES, disk)",
+        AES_LIMIT => "AES",
+        other => other,
     }
 }
 
@@ -287,44 +287,10 @@ pub(crate) fn report(work: &Path, size: u64, big: u64, json: bool) -> anyhow::Re
         )?;
         fs::remove_dir_all(&src)?;
     }
-    if json {
-        print_json(&serde_json::json!({
-            "mode": "single-node",
-            "threads": rayon::current_num_threads(),
-            "rows": rows,
-        }))?;
-        return Ok(());
-    }
-    println!(
+    let title = format!(
         "shardnet bench: {} threads, data in page cache, store on {}",
         rayon::current_num_threads(),
         work.display()
     );
-    let table: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.what.clone(),
-                output::size(r.bytes),
-                format!("{:.0}", r.mb_per_s),
-                format!("{:.0}% of {}", r.share_of_limit_pct, short(&r.limit)),
-                r.peak_rss_mib
-                    .map(|m| format!("{m:.0}"))
-                    .unwrap_or_default(),
-                r.note.clone(),
-            ]
-        })
-        .collect();
-    output::table(
-        &[
-            "OPERATION",
-            "BYTES",
-            "MB/S",
-            "OF THE LIMIT",
-            "PEAK RSS MiB",
-            "NOTE",
-        ],
-        &table,
-    );
-    Ok(())
+    super::print_rows("single-node", serde_json::json!({}), &title, &rows, json)
 }

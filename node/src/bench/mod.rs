@@ -16,6 +16,7 @@ mod swarm;
 mod sybil;
 
 use crate::cli::BenchArgs;
+use crate::output;
 use std::fs;
 
 /// Bytes pushed through each primitive when measuring the limits.
@@ -65,4 +66,55 @@ pub(super) fn run(args: &BenchArgs, json: bool) -> anyhow::Result<i32> {
         local::report(&work, size, args.big_file.as_u64(), json)?;
     }
     Ok(0)
+}
+
+/// Prints `rows` as JSON (`{mode, threads, rows}` plus `extra`'s fields) or
+/// as a table under `title`; the peak RSS column only when some row has one.
+fn print_rows(
+    mode: &str,
+    extra: serde_json::Value,
+    title: &str,
+    rows: &[Row],
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        let mut v = serde_json::json!({
+            "mode": mode,
+            "threads": rayon::current_num_threads(),
+            "rows": rows,
+        });
+        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+            o.extend(e);
+        }
+        return output::print_json(&v);
+    }
+    let rss = rows.iter().any(|r| r.peak_rss_mib.is_some());
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                r.what.clone(),
+                output::size(r.bytes),
+                format!("{:.0}", r.mb_per_s),
+                format!("{:.0}% of {}", r.share_of_limit_pct, local::short(&r.limit)),
+            ];
+            if rss {
+                row.push(
+                    r.peak_rss_mib
+                        .map(|m| format!("{m:.0}"))
+                        .unwrap_or_default(),
+                );
+            }
+            row.push(r.note.clone());
+            row
+        })
+        .collect();
+    println!("{title}");
+    let mut header = vec!["OPERATION", "BYTES", "MB/S", "OF THE LIMIT"];
+    if rss {
+        header.push("PEAK RSS MiB");
+    }
+    header.push("NOTE");
+    output::table(&header, &table);
+    Ok(())
 }

@@ -8,7 +8,7 @@ use crate::api::client::ApiClient;
 use crate::backup::BackupReport;
 use crate::datadir::DataDir;
 use crate::ops::{CreateRequest, RestoreRequest};
-use crate::output::{self, mbps, print_json};
+use crate::output::{self, mbps};
 use crate::restore::RestoreReport;
 use crate::swarm::{self, Event, SwarmConfig};
 use anyhow::{bail, Context};
@@ -313,34 +313,14 @@ fn swarm_rows(raw_rows: Vec<(String, u64, f64, String)>) -> Vec<Row> {
 /// Runs the swarm bench and prints its figures (a table, or JSON).
 pub(crate) fn report(work: &Path, size: u64, nodes: usize, json: bool) -> anyhow::Result<()> {
     let rows = swarm_rows(run(work, size, nodes)?);
-    if json {
-        print_json(&serde_json::json!({
-            "mode": "swarm",
-            "nodes": nodes,
-            "threads": rayon::current_num_threads(),
-            "rows": rows,
-        }))?;
-        return Ok(());
-    }
-    let table: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.what.clone(),
-                output::size(r.bytes),
-                format!("{:.0}", r.mb_per_s),
-                format!("{:.0}% of {}", r.share_of_limit_pct, r.limit),
-                r.note.clone(),
-            ]
-        })
-        .collect();
-    println!(
-        "shardnet bench --swarm {}: real node processes on 127.0.0.1, data in page cache",
-        nodes
+    let title = format!(
+        "shardnet bench --swarm {nodes}: real node processes on 127.0.0.1, data in page cache"
     );
-    output::table(
-        &["OPERATION", "BYTES", "MB/S", "OF THE LIMIT", "NOTE"],
-        &table,
-    );
-    Ok(())
+    super::print_rows(
+        "swarm",
+        serde_json::json!({ "nodes": nodes }),
+        &title,
+        &rows,
+        json,
+    )
 }

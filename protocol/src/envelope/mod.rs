@@ -183,16 +183,32 @@ pub fn seal(
     nonce_mode: NonceMode,
 ) -> Result<Sealed, EnvelopeError> {
     check_plain_len(plain.len())?;
-    let compressed = maybe_compress(plain)?;
-    let body = compressed.as_deref().unwrap_or(plain);
+    match maybe_compress(plain)? {
+        Some(c) => finish(
+            with_room(&c),
+            plain.len(),
+            Compression::Zstd,
+            key,
+            cipher,
+            nonce_mode,
+        ),
+        None => finish(
+            with_room(plain),
+            plain.len(),
+            Compression::None,
+            key,
+            cipher,
+            nonce_mode,
+        ),
+    }
+}
+
+/// `body` after header room, with capacity for the tag.
+fn with_room(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + body.len() + TAG_LEN);
     out.resize(HEADER_LEN, 0);
     out.extend_from_slice(body);
-    let compression = match compressed {
-        Some(_) => Compression::Zstd,
-        None => Compression::None,
-    };
-    finish(out, plain.len(), compression, key, cipher, nonce_mode)
+    out
 }
 
 /// Bytes a caller leaves free before a plaintext for [`seal_in_place`].
@@ -212,10 +228,12 @@ pub fn seal_in_place(
         return Err(EnvelopeError::TooShort(buf.len()));
     };
     check_plain_len(plain.len())?;
-    if maybe_compress(plain)?.is_some() {
-        return seal(plain, key, cipher, nonce_mode);
-    }
     let plain_len = plain.len();
+    if let Some(c) = maybe_compress(plain)? {
+        // Compressed once, here: the body is the smaller compressed copy.
+        let room = with_room(&c);
+        return finish(room, plain_len, Compression::Zstd, key, cipher, nonce_mode);
+    }
     buf[..HEADROOM].fill(0);
     finish(buf, plain_len, Compression::None, key, cipher, nonce_mode)
 }
