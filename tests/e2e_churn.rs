@@ -193,6 +193,8 @@ fn repair_finishes_after_the_repairing_node_restarts_mid_way() {
     let args = [
         "--down-after",
         "3",
+        "--patience-max",
+        "3",
         "--scan-interval",
         "2",
         "--bandwidth-limit",

@@ -315,6 +315,10 @@ pub struct RunArgs {
     /// Seconds of silence before a peer is down and its shards are repaired (default 300).
     #[arg(long)]
     pub down_after: Option<u64>,
+    /// Most seconds of silence a peer that always came back earns, and the
+    /// peers of a partitioned zone get (default 172800; never below --down-after).
+    #[arg(long)]
+    pub patience_max: Option<u64>,
     /// Seconds between full repair scans (default 30; membership changes scan at once).
     #[arg(long)]
     pub scan_interval: Option<u64>,

@@ -19,6 +19,9 @@ pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(2);
 /// long enough for a home server's reboot, short enough to repair a dead disk
 /// within minutes.
 pub const DEFAULT_DOWN_AFTER: Duration = Duration::from_secs(300);
+/// Default ceiling of a silent peer's patience: two days, a long weekend's
+/// power cut at home or a site's link down.
+pub const DEFAULT_PATIENCE_MAX: Duration = Duration::from_secs(48 * 3600);
 /// Full repair scan period (membership changes also trigger one at once).
 pub const DEFAULT_SCAN_INTERVAL: Duration = Duration::from_secs(30);
 /// Parallel repair transfers (the runbooks' default).
@@ -86,6 +89,7 @@ pub struct FileConfig {
     pub heartbeat_ms: Option<u64>,
     pub api_port: Option<u16>,
     pub down_after_secs: Option<u64>,
+    pub patience_max_secs: Option<u64>,
     pub scan_interval_secs: Option<u64>,
     pub parallel: Option<usize>,
     /// Repair and handoff together, bytes per second.
@@ -130,6 +134,9 @@ pub struct NodeConfig {
     /// Port of the control API on 127.0.0.1 (0: any free port).
     pub api_port: u16,
     pub down_after: Duration,
+    /// The most patience a silent peer earns (`protocol::patience`), and the
+    /// peers of a partitioned zone get.
+    pub patience_max: Duration,
     pub scan_interval: Duration,
     pub parallel: usize,
     /// Bandwidth limits, bytes per second; 0 = unlimited.
@@ -334,6 +341,10 @@ impl NodeConfig {
                 .down_after_secs
                 .or(file.down_after_secs)
                 .map_or(DEFAULT_DOWN_AFTER, Duration::from_secs),
+            patience_max: o
+                .patience_max_secs
+                .or(file.patience_max_secs)
+                .map_or(DEFAULT_PATIENCE_MAX, Duration::from_secs),
             scan_interval: o
                 .scan_interval_secs
                 .or(file.scan_interval_secs)

@@ -35,6 +35,7 @@ pub mod lifecycle;
 pub mod manifest;
 pub mod meta;
 pub mod netzone;
+pub mod patience;
 pub mod placement;
 pub mod placement_index;
 pub mod proof;

@@ -3,8 +3,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use shardnet_sim::scenario::{Mode, Scenario};
-use shardnet_sim::{compare, live, model, Report};
+use shardnet_sim::scenario::{Mode, Policy, Scenario};
+use shardnet_sim::{compare, live, model, side_by_side, Report};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -113,16 +113,21 @@ fn model_run(sc: &Scenario, seed: u64, zone_aware: bool) -> Report {
     r
 }
 
-fn emit(r: &Report, out: &Path, json: bool) -> anyhow::Result<()> {
-    let stem = out.join(format!(
-        "{}-{}-{}-seed{}",
+/// Where `r`'s report and plot go under `out`.
+fn stem(r: &Report, out: &Path) -> std::path::PathBuf {
+    out.join(format!(
+        "{}-{}-{}-{}-seed{}",
         slug(&r.scenario),
         r.mode,
         slug(&r.placement),
+        r.policy,
         r.seed
-    ));
+    ))
+}
+
+fn emit(r: &Report, out: &Path, json: bool) -> anyhow::Result<()> {
     let (j, s) = r
-        .write(&stem)
+        .write(&stem(r, out))
         .with_context(|| format!("writing the report under {}", out.display()))?;
     if json {
         println!("{}", serde_json::to_string_pretty(r)?);
@@ -157,22 +162,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let sc = Scenario::load(&scenario)?;
             let seed = seed.unwrap_or(sc.seed);
             let mode = mode.unwrap_or(sc.mode);
-            let r = one(&sc, seed, mode)?;
-            if sc.compare_zone_blind && mode == Mode::Model {
-                let blind = model_run(&sc, seed, false);
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&[&r, &blind])?);
-                    r.write(&out.join(format!("{}-model-zone-aware-seed{seed}", slug(&sc.name))))?;
-                    blind.write(
-                        &out.join(format!("{}-model-plain-xor-seed{seed}", slug(&sc.name))),
-                    )?;
-                    return Ok(());
+            let mut reports = vec![one(&sc, seed, mode)?];
+            if mode == Mode::Model {
+                if sc.compare_zone_blind {
+                    reports.push(model_run(&sc, seed, false));
                 }
-                emit(&r, &out, false)?;
-                emit(&blind, &out, false)?;
+                if sc.compare_policies {
+                    let mut eager = sc.clone();
+                    eager.swarm.policy = Policy::Eager;
+                    reports.push(model_run(&eager, seed, sc.swarm.zone_aware));
+                }
+            }
+            if let [r] = reports.as_slice() {
+                return emit(r, &out, json);
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+                for r in &reports {
+                    r.write(&stem(r, &out))?;
+                }
                 return Ok(());
             }
-            emit(&r, &out, json)
+            for r in &reports {
+                emit(r, &out, false)?;
+            }
+            print!("{}", side_by_side::table(&reports));
+            Ok(())
         }
         Cmd::Validate {
             scenario,

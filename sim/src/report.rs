@@ -41,6 +41,8 @@ pub struct Report {
     pub mode: String,
     pub seed: u64,
     pub placement: String,
+    /// How long silent holders keep their places (`lazy` or `eager`).
+    pub policy: String,
     pub simulated_secs: f64,
     pub wall_secs: f64,
     /// Live mode: how long the swarm took after the scenario's end to finish
@@ -74,6 +76,8 @@ pub struct Report {
     /// Stored bytes / logical bytes at the end.
     pub storage_overhead: f64,
     pub repair_bytes: u64,
+    /// Repair traffic per 30 days as a share of the logical data.
+    pub repair_share_per_month: f64,
     pub repair_bytes_per_node_mean: f64,
     pub repair_bytes_per_node_max: u64,
     /// Repair and handoff bytes sent by each node (index = node number).
@@ -104,9 +108,12 @@ fn pct(f: f64) -> String {
 }
 
 impl Report {
-    /// Fills the figures derived from the series: availability at its lowest
-    /// and on average, and the spread at the end.
+    /// Fills the derived figures: repair traffic per month as a share of the
+    /// data, availability at its lowest and on average, the spread at the end.
     pub fn summarise_series(&mut self) {
+        let months = self.simulated_secs / (30.0 * 86_400.0);
+        self.repair_share_per_month =
+            self.repair_bytes as f64 / self.logical_bytes.max(1) as f64 / months.max(1e-9);
         let av: Vec<f64> = self.series.iter().map(|s| s.availability).collect();
         self.min_availability = av.iter().copied().fold(1.0, f64::min);
         self.mean_availability = av.iter().sum::<f64>() / av.len().max(1) as f64;
@@ -118,8 +125,8 @@ impl Report {
         let mut o = String::new();
         let _ = writeln!(
             o,
-            "scenario {:?} ({} mode, {} placement, seed {})",
-            self.scenario, self.mode, self.placement, self.seed
+            "scenario {:?} ({} mode, {} placement, {} policy, seed {})",
+            self.scenario, self.mode, self.placement, self.policy, self.seed
         );
         let rows: Vec<(&str, String)> = vec![
             ("simulated time", span(self.simulated_secs)),
@@ -154,7 +161,14 @@ impl Report {
                     self.storage_overhead
                 ),
             ),
-            ("repair traffic", size(self.repair_bytes)),
+            (
+                "repair traffic (per month, of the data)",
+                format!(
+                    "{} ({:.0}%)",
+                    size(self.repair_bytes),
+                    self.repair_share_per_month * 100.0
+                ),
+            ),
             (
                 "repair traffic per node mean / max",
                 format!(

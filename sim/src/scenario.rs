@@ -55,6 +55,10 @@ pub struct Scenario {
     /// Run the model a second time with zone-blind placement and report both.
     #[serde(default)]
     pub compare_zone_blind: bool,
+    /// Model: run again with the eager repair policy and report both (set
+    /// `swarm.patience_max` too, or both policies are the same).
+    #[serde(default)]
+    pub compare_policies: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
@@ -78,6 +82,14 @@ pub struct SwarmSpec {
     pub bandwidth: u64,
     #[serde(default = "default_down_after", with = "dur")]
     pub down_after: Duration,
+    /// Model: how long silent holders keep their places (`protocol::patience`).
+    #[serde(default)]
+    pub policy: Policy,
+    /// The longest a silent peer keeps its places (while shards keep their
+    /// floor), the most patience a peer earns, and a partitioned zone's
+    /// (`protocol::patience`). Default `down_after`: no laziness at all.
+    #[serde(default, with = "opt_dur")]
+    pub patience_max: Option<Duration>,
     /// Placement spreads copies over zones (false: plain XOR distance).
     #[serde(default = "yes")]
     pub zone_aware: bool,
@@ -90,6 +102,37 @@ pub struct SwarmSpec {
     /// on one of them unless a holder is trusted already (the trusted floor).
     #[serde(default)]
     pub trusted: usize,
+}
+
+/// How long a silent holder keeps its place in a shard's responsible set.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// As the node does: adaptive patience per peer, partitions, and
+    /// per-copy-count floors (`protocol::patience`).
+    #[default]
+    Lazy,
+    /// Every silent peer is down after `down_after` and its copies re-made
+    /// (the policy before `protocol::patience`).
+    Eager,
+}
+
+impl Policy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Lazy => "lazy",
+            Policy::Eager => "eager",
+        }
+    }
+}
+
+impl SwarmSpec {
+    /// `patience_max`, `down_after` when unset.
+    pub fn patience_max(&self) -> Duration {
+        self.patience_max
+            .unwrap_or(self.down_after)
+            .max(self.down_after)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -265,6 +308,12 @@ impl Scenario {
         }
         if self.duration.is_zero() {
             return bad("duration", "must be positive".into());
+        }
+        if sw.patience_max.is_some_and(|p| p < sw.down_after) {
+            return bad(
+                "swarm.patience_max",
+                "must be at least swarm.down_after".into(),
+            );
         }
         for (i, b) in self.backups.iter().enumerate() {
             if b.size == 0 || b.count == 0 {

@@ -7,8 +7,17 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::time::{Duration, Instant};
 
-/// Fast failure detection for tests: heartbeats every 300 ms, down after 3 s.
-pub const FAST: &[&str] = &["--down-after", "3", "--scan-interval", "2"];
+/// Fast failure detection for tests: heartbeats every 300 ms, down after 3 s,
+/// and no patience past that (every silent holder's place goes after 3 s,
+/// whatever copies remain: the eager policy).
+pub const FAST: &[&str] = &[
+    "--down-after",
+    "3",
+    "--patience-max",
+    "3",
+    "--scan-interval",
+    "2",
+];
 
 pub struct Swarm {
     pub env: Env,

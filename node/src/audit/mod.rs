@@ -293,6 +293,18 @@ impl Audits {
     }
 
     /// The copy passed its last proof, at or after `t`.
+    /// Per shard, the peers whose copy this node proved at or after `t`
+    /// (and that have not failed since): one pass over the proof records.
+    pub fn proven_holders(&self, t: u64) -> HashMap<ShardId, Vec<PeerId>> {
+        let mut out: HashMap<ShardId, Vec<PeerId>> = HashMap::new();
+        for ((peer, shard), s) in self.cache().iter() {
+            if s.proven_since(t) {
+                out.entry(*shard).or_default().push(*peer);
+            }
+        }
+        out
+    }
+
     pub fn proven_since(&self, peer: &PeerId, shard: &ShardId, t: u64) -> bool {
         self.proof_state(peer, shard)
             .is_some_and(|s| s.proven_since(t))

@@ -69,7 +69,18 @@ pub(super) fn run(
         bail!("--churn needs at least 5 nodes");
     }
     eprintln!("starting {nodes} nodes (down after 5 s)...");
-    let mut sw = LocalSwarm::start(work, nodes, &["--down-after", "5", "--scan-interval", "2"])?;
+    let mut sw = LocalSwarm::start(
+        work,
+        nodes,
+        &[
+            "--down-after",
+            "5",
+            "--patience-max",
+            "5",
+            "--scan-interval",
+            "2",
+        ],
+    )?;
     eprintln!("backing up {} at silver...", output::size(size));
     let src = work.join("churn-data");
     super::data::generate(&src, size, false, 64 << 20)?;

@@ -48,6 +48,7 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
             heartbeat_ms: a.heartbeat_ms,
             api_port: a.api_port,
             down_after_secs: a.down_after,
+            patience_max_secs: a.patience_max,
             scan_interval_secs: a.scan_interval,
             parallel: a.parallel,
             bandwidth_limit: a.bandwidth_limit,

@@ -127,13 +127,14 @@ pub async fn run_until(
     let local = client.local_peer_id();
     info!(peer = %local, zone = %cfg.zone, "node starting");
     let started = format!(
-        "version {}, peer {local}, zone {}, capacity {}, quota per owner {}, down after {:?}, \
+        "version {}, peer {local}, zone {}, capacity {}, quota per owner {}, down after {:?} (patience up to {:?}), \
          {} trusted peers, id difficulty {}, {} swarm, clock {}s ahead",
         env!("CARGO_PKG_VERSION"),
         cfg.zone,
         cfg.capacity,
         cfg.quota_per_owner,
         cfg.down_after,
+        cfg.patience_max.max(cfg.down_after),
         cfg.trusted_peers.len(),
         cfg.id_difficulty,
         if cfg.swarm_key.is_some() {
@@ -148,6 +149,7 @@ pub async fn run_until(
     }
     let view = Arc::new(
         View::new(local, cfg.heartbeat, cfg.down_after)
+            .with_patience_max(cfg.patience_max)
             .with_difficulty(cfg.id_difficulty)
             .with_observed_zones(cfg.swarm_key.is_none()),
     );

@@ -12,7 +12,11 @@
 //! within `bandwidth` bytes per second, retrying failures with backoff.
 //! `rebalance plan` is a scan that changes nothing.
 
+mod local;
+mod prove;
+mod quarantine;
 mod scan;
+mod shed;
 
 pub use scan::scan;
 

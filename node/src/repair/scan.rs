@@ -13,259 +13,23 @@
 //! grace period). So in a steady swarm each copy is proved about once per
 //! audit interval, and every removal rests on proofs from the same scan.
 
-use super::{now_unix, priority, PeerLoad, Plan, PlannedMove, Repair, ANNOUNCE_EVERY};
-use crate::audit;
+use super::local::local_shards;
+use super::prove::{ask_holders, prove_all};
+use super::quarantine::quarantined;
+use super::shed::{load_report, shed};
+use super::{now_unix, priority, Plan, PlannedMove, Repair, ANNOUNCE_EVERY};
 use crate::distribute::Net;
-use crate::membership::PeerState;
 use libp2p::PeerId;
+use shardnet_protocol::patience;
 use shardnet_protocol::placement::{self, Candidate};
-use shardnet_protocol::proof;
-use shardnet_protocol::purge::{self, ProvenCopy};
 use shardnet_protocol::repair::{self, Reason};
-use shardnet_protocol::reputation::Evidence;
-use shardnet_protocol::wire::{Request, Response, MAX_HAS_IDS};
-use shardnet_protocol::{retention, ShardId};
-use shardnet_store::{ShardState, Store, TransferJob};
+use shardnet_protocol::ShardId;
+use shardnet_store::{Store, TransferJob};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
-
-/// A local copy the scan looks at.
-struct Local {
-    id: ShardId,
-    size: u64,
-    wanted: usize,
-    /// Placement keys to avoid (this node's own included).
-    avoid: Vec<[u8; 32]>,
-    /// Set for a quarantined copy: when it was quarantined.
-    quarantined_at: Option<u64>,
-}
-
-/// Local healthy and quarantined copies. Shards stored less than `grace` ago
-/// are left out: the backup that brought them may still be placing their
-/// other copies, and repairing them now would copy them twice (measured with
-/// 75 nodes: scans during a backup queued such copies).
-fn local_shards(store: &Store, grace: Duration) -> Vec<Local> {
-    let now = now_unix();
-    let fresh_after = now.saturating_sub(grace.as_secs());
-    let mut v = Vec::new();
-    let _ = store.for_each_meta(|id, m| {
-        // Once every lease has run out a shard is neither repaired nor
-        // handed off (no holder would take it), and a quarantined copy of it
-        // belongs to prune (a job's rollback or purge), not to the
-        // quarantine pass: its copies stay until prune removes them.
-        let Some(wanted) = retention::copies_to_keep(&m.leases, now) else {
-            return true;
-        };
-        let quarantined = m.state == ShardState::Quarantined;
-        if (m.state == ShardState::Healthy && m.stored_at <= fresh_after) || quarantined {
-            v.push(Local {
-                id,
-                size: m.size as u64,
-                wanted,
-                // This node's own key too: a holder the owner's list avoids
-                // (it took a copy while too few others were eligible) must
-                // rank the shard as its co-holders do, outside the set, or
-                // each side counts itself responsible and the surplus copy
-                // stays for good (seen in e2e_lifecycle after gold -> bronze).
-                avoid: m.avoid_keys().to_vec(),
-                quarantined_at: quarantined.then_some(m.quarantined_at),
-            });
-        }
-        true
-    });
-    v
-}
-
-/// Challenges every (peer, shard) pair in `todo`, batched per peer, peers in
-/// parallel. Answers are checked against this node's own copies, each read
-/// once however many peers are challenged for it.
-async fn prove_all(net: &Net, store: &Arc<Store>, todo: HashMap<PeerId, Vec<ShardId>>) {
-    let nonces: HashMap<PeerId, proof::Nonce> = todo.keys().map(|p| (*p, audit::nonce())).collect();
-    let mut asks: HashMap<ShardId, Vec<(PeerId, proof::Nonce)>> = HashMap::new();
-    for (peer, ids) in &todo {
-        for id in ids {
-            asks.entry(*id).or_default().push((*peer, nonces[peer]));
-        }
-    }
-    let st = store.clone();
-    let expected = tokio::task::spawn_blocking(move || audit::expected_for_peers(&st, &asks))
-        .await
-        .unwrap_or_default();
-    let read: HashMap<ShardId, u64> = expected
-        .values()
-        .flatten()
-        .map(|e| (e.id, e.size))
-        .collect();
-    let audits = &net.audits;
-    audits.add(&audits.counters().bytes_checked, read.values().sum());
-    let futs = expected.into_iter().map(|(peer, expected)| {
-        let (client, audits) = (net.client.clone(), net.audits.clone());
-        let nonce = nonces[&peer];
-        async move {
-            let items: Vec<(ShardId, u64)> = expected.iter().map(|e| (e.id, e.size)).collect();
-            let by_id: HashMap<ShardId, audit::Expected> =
-                expected.iter().map(|e| (e.id, *e)).collect();
-            for batch in proof::batches(&items) {
-                let batch: Vec<audit::Expected> = batch
-                    .iter()
-                    .filter_map(|(id, _)| by_id.get(id).copied())
-                    .collect();
-                audit::challenge(
-                    &client,
-                    &audits,
-                    peer,
-                    nonce,
-                    &batch,
-                    true,
-                    Evidence::ProofFailed,
-                )
-                .await;
-            }
-        }
-    });
-    futures::future::join_all(futs).await;
-}
-
-/// Which of `ids` each peer holds: peer → set of ids it confirmed.
-async fn ask_holders(
-    net: &Net,
-    asks: HashMap<PeerId, Vec<ShardId>>,
-) -> HashMap<PeerId, HashSet<ShardId>> {
-    let mut futs = Vec::new();
-    for (peer, ids) in asks {
-        for batch in ids.chunks(MAX_HAS_IDS) {
-            let (client, batch) = (net.client.clone(), batch.to_vec());
-            futs.push(async move {
-                let r = client
-                    .request(peer, Request::Has { ids: batch.clone() })
-                    .await;
-                // `None`: no valid answer; the peer's holdings are unknown.
-                let held: Option<Vec<ShardId>> = match r {
-                    Ok(Response::Has(v)) if v.len() == batch.len() => Some(
-                        batch
-                            .into_iter()
-                            .zip(v)
-                            .filter(|(_, h)| *h)
-                            .map(|(id, _)| id)
-                            .collect(),
-                    ),
-                    _ => None,
-                };
-                (peer, held)
-            });
-        }
-    }
-    // A peer that failed to answer any batch is left out entirely: it is
-    // neither a confirmed holder nor a transfer target in this scan.
-    let mut out: HashMap<PeerId, HashSet<ShardId>> = HashMap::new();
-    let mut silent: HashSet<PeerId> = HashSet::new();
-    for (peer, held) in futures::future::join_all(futs).await {
-        match held {
-            Some(h) => out.entry(peer).or_default().extend(h),
-            None => {
-                silent.insert(peer);
-            }
-        }
-    }
-    for p in silent {
-        out.remove(&p);
-    }
-    out
-}
-
-fn load_report(net: &Net) -> (Vec<PeerLoad>, f64) {
-    let peers = net.view.list();
-    let known = peers.len().max(1);
-    let not_live = peers.iter().filter(|p| p.state != PeerState::Live).count();
-    let live: Vec<_> = peers
-        .iter()
-        .filter(|p| p.state == PeerState::Live && p.heartbeat.capacity > 0)
-        .collect();
-    let util = |u: u64, c: u64| u as f64 / c as f64;
-    let mean = live
-        .iter()
-        .map(|p| util(p.heartbeat.used, p.heartbeat.capacity))
-        .sum::<f64>()
-        / live.len().max(1) as f64;
-    let load = live
-        .iter()
-        .map(|p| {
-            let u = util(p.heartbeat.used, p.heartbeat.capacity);
-            let dev = if mean > 0.0 {
-                (u - mean) / mean * 100.0
-            } else {
-                0.0
-            };
-            PeerLoad {
-                peer: p.peer_id.clone(),
-                zone: p.heartbeat.zone.clone(),
-                used: p.heartbeat.used,
-                capacity: p.heartbeat.capacity,
-                deviation_pct: dev,
-                level: if dev > 35.0 {
-                    "act"
-                } else if dev > 20.0 {
-                    "warn"
-                } else {
-                    "ok"
-                }
-                .into(),
-            }
-        })
-        .collect();
-    (load, not_live as f64 / known as f64)
-}
-
-/// Below this share of its capacity a shedding node drops its radius again.
-const UNSHED_BELOW: f64 = 0.5;
-/// A node over its capacity sheds down to this share of it.
-const SHED_TO: f64 = 0.9;
-
-/// Capacity: a node holding more than its capacity (say, the operator lowered
-/// it) narrows its storage radius so that it keeps its closest shards, at
-/// most [`SHED_TO`] of its capacity. The radius goes out with the next
-/// heartbeat; from then every node's responsible sets leave this node out for
-/// the shards beyond it, the usual handoff copies them to peers with room, and
-/// this node drops each copy once all wanted copies are confirmed elsewhere.
-/// The radius only narrows while the node is above [`UNSHED_BELOW`] of its
-/// capacity: widening it as soon as there is room would pull the shards back
-/// and flap. It is persisted (`shed.json`) for the same reason.
-fn shed(net: &Net, local: &PeerId, shards: &[Local]) {
-    let Some(me) = net.view.list().into_iter().find(|p| p.local) else {
-        return;
-    };
-    let capacity = me.heartbeat.capacity;
-    let used = net.usage.used.load(Ordering::Relaxed);
-    let mut radius = net.usage.radius.lock().unwrap_or_else(|p| p.into_inner());
-    if capacity == 0 {
-        return;
-    }
-    if used > capacity {
-        let held: Vec<(ShardId, u64)> = shards
-            .iter()
-            .filter(|l| l.quarantined_at.is_none())
-            .map(|l| (l.id, l.size))
-            .collect();
-        let keep = (capacity as f64 * SHED_TO) as u64;
-        let own = placement::peer_key(&local.to_bytes());
-        if let Some(r) = placement::shed_radius(&own, &held, keep) {
-            let narrower = radius.map_or(r, |cur| cur.min(r));
-            if *radius != Some(narrower) {
-                info!(
-                    used,
-                    capacity, "over capacity: shedding the shards farthest from this node"
-                );
-                *radius = Some(narrower);
-            }
-        }
-    } else if radius.is_some() && (used as f64) < capacity as f64 * UNSHED_BELOW {
-        info!(used, capacity, "well below capacity: taking shards again");
-        *radius = None;
-    }
-}
 
 /// One scan. With `apply`, jobs are queued, copies quarantined, purged or
 /// restored.
@@ -298,6 +62,10 @@ pub async fn scan(
                 .collect()
         });
     let mut sets: Vec<Vec<PeerId>> = Vec::with_capacity(shards.len());
+    // Per shard, the peers of its set without the avoided ones left out
+    // that are not in `sets`: an avoided peer may hold a copy (placed when
+    // separation yielded), and its proven copy counts towards the floor.
+    let mut also: Vec<Vec<PeerId>> = Vec::with_capacity(shards.len());
     let mut asks: HashMap<PeerId, Vec<ShardId>> = HashMap::new();
     for l in &shards {
         // Separation yields to durability: the avoided peers are used again
@@ -309,19 +77,22 @@ pub async fn scan(
             .collect();
         // `SPILL` more than wanted: the next in line stand in for full peers.
         let ext = l.wanted + repair::SPILL;
+        let full = placement::responsible_set(&l.id, l.size, &cands, ext);
         let r = if l.avoid.is_empty()
             || pool.iter().filter(|c| c.eligible(l.size)).count() < l.wanted
         {
-            placement::responsible_set(&l.id, l.size, &cands, ext)
+            full.clone()
         } else {
             placement::responsible_set(&l.id, l.size, &pool, ext)
         };
-        for p in &r {
+        let extra: Vec<PeerId> = full.into_iter().filter(|p| !r.contains(p)).collect();
+        for p in r.iter().chain(&extra) {
             if *p != local && net.view.is_reachable(p) {
                 asks.entry(*p).or_default().push(l.id);
             }
         }
         sets.push(r);
+        also.push(extra);
     }
     let held = ask_holders(net, asks).await;
     let claims = |p: &PeerId, id: &ShardId| held.get(p).is_some_and(|s| s.contains(id));
@@ -334,10 +105,10 @@ pub async fn scan(
         .min(interval)
         .max(Duration::from_secs(1));
     let mut todo: HashMap<PeerId, Vec<ShardId>> = HashMap::new();
-    for (l, ranked) in shards.iter().zip(&sets) {
+    for ((l, ranked), extra) in shards.iter().zip(&sets).zip(&also) {
         // This node might drop its copy: it is not among the first `wanted`.
         let removable = !ranked.iter().take(l.wanted).any(|p| *p == local);
-        for p in ranked.iter().filter(|p| **p != local) {
+        for p in ranked.iter().chain(extra).filter(|p| **p != local) {
             if !claims(p, &l.id) {
                 // Forgotten only when the peer answered that it lacks the
                 // copy: a peer that did not answer (restarting, unreachable)
@@ -364,12 +135,17 @@ pub async fn scan(
     }
     let challenged: usize = todo.values().map(Vec::len).sum();
     prove_all(net, store, todo).await;
-    let fresh_after = scan_start.saturating_sub(interval.as_secs());
+    // A proof stays fresh as long as a copy may go unchallenged: its audit
+    // TTL is at most the interval plus 25% of jitter, and it is next
+    // challenged at the first scan after that.
+    let fresh_for = interval + interval / 4 + cfg.scan_interval;
+    let fresh_after = scan_start.saturating_sub(fresh_for.as_secs());
     let confirmed = |p: &PeerId, id: &ShardId| {
         claims(p, id) && !net.view.is_isolated(p) && audits.proven_since(p, id, fresh_after)
     };
     let proven_now =
         |p: &PeerId, id: &ShardId| confirmed(p, id) && audits.proven_since(p, id, scan_start);
+    let proven_by_shard = audits.proven_holders(fresh_after);
 
     let zone_of: HashMap<PeerId, &str> = cands.iter().map(|c| (c.peer, c.zone.as_str())).collect();
     let mut plan = Plan {
@@ -399,12 +175,35 @@ pub async fn scan(
                     .proof_state(p, id)
                     .is_some_and(|s| s.last_fail > s.last_ok)
         };
-        let r = &repair::spill(
-            ranked,
-            *wanted,
-            |p| *p == local || confirmed(p, id),
-            |p| net.view.has_room(p, *size) && !failed_claim(p),
-        );
+        // A silent peer keeps its place as long as `protocol::patience`
+        // says for this shard: from its copies proven here and now, and
+        // whether this node ever proved the silent peer's copy itself.
+        let holds = |p: &PeerId| *p == local || confirmed(p, id);
+        // This copy, and the copies on reachable peers this node proved
+        // within the audit interval, in the set or not (a holder that missed
+        // this scan's `Has` round still counts: an answer that it lacks the
+        // copy has forgotten its proof already).
+        let live = 1 + proven_by_shard.get(id).map_or(0, |peers| {
+            peers
+                .iter()
+                .filter(|p| **p != local && net.view.is_reachable(p) && !net.view.is_isolated(p))
+                .count()
+        });
+        let waits_for = |p: &PeerId| {
+            net.view.silence(p).is_none_or(|(silent, wait)| {
+                let held = audits
+                    .proof_state(p, id)
+                    .is_some_and(|s| s.last_ok > 0 && s.last_ok >= s.last_fail);
+                let keeps = patience::keeps_place(silent, wait, held, live, *wanted);
+                if !keeps {
+                    tracing::debug!(%p, shard = %id, ?silent, held, live, "a silent holder's place goes to the next peer");
+                }
+                keeps
+            })
+        };
+        let r = &repair::spill(ranked, *wanted, holds, |p| {
+            waits_for(p) && net.view.has_room(p, *size) && !failed_claim(p)
+        });
         if let Some(q) = l.quarantined_at {
             quarantined(
                 net,
@@ -570,91 +369,4 @@ pub async fn scan(
         }
     }
     plan
-}
-
-/// A quarantined copy: purge it, bring it back, or wait
-/// (`protocol::purge::decide` over the copies proven elsewhere).
-#[allow(clippy::too_many_arguments)]
-async fn quarantined(
-    net: &Net,
-    store: &Arc<Store>,
-    repair: &Repair,
-    apply: bool,
-    plan: &mut Plan,
-    l: &Local,
-    quarantined_at: u64,
-    ranked: &[PeerId],
-    responsible: &[PeerId],
-    confirmed: &(dyn Fn(&PeerId, &ShardId) -> bool + Sync),
-    proven_now: &(dyn Fn(&PeerId, &ShardId) -> bool + Sync),
-) {
-    let local = net.client.local_peer_id();
-    let audits = &net.audits;
-    let copies: Vec<(PeerId, ProvenCopy)> = ranked
-        .iter()
-        .filter(|p| **p != local)
-        .map(|p| {
-            let state = audits.proof_state(p, &l.id);
-            (
-                *p,
-                ProvenCopy {
-                    responsible: responsible.contains(p),
-                    vetted: audits.trusted(p),
-                    isolated: net.view.is_isolated(p),
-                    fresh: confirmed(p, &l.id),
-                    proven_now: proven_now(p, &l.id),
-                    passing_since: state.and_then(|s| s.passing_since),
-                },
-            )
-        })
-        .collect();
-    let list: Vec<ProvenCopy> = copies.iter().map(|(_, c)| *c).collect();
-    let grace = repair.cfg().quarantine_grace.as_secs();
-    match purge::decide(&list, l.wanted, quarantined_at, now_unix(), grace) {
-        purge::Outcome::Keep => plan.quarantine_waiting += 1,
-        purge::Outcome::Purge => {
-            plan.purged.push(l.id);
-            if !apply {
-                return;
-            }
-            let proofs: Vec<String> = copies
-                .iter()
-                .filter(|(_, c)| c.responsible && c.vetted && c.proven_now)
-                .map(|(p, c)| {
-                    format!(
-                        "{p} (passing since {})",
-                        c.passing_since.unwrap_or_default()
-                    )
-                })
-                .collect();
-            match store.purge(&l.id, &proofs.join(", ")) {
-                Ok(Some(meta)) => {
-                    let owners: Vec<_> = meta.leases.iter().map(|x| x.owner).collect();
-                    net.usage.sub(l.size, &owners);
-                    repair.purged.fetch_add(1, Ordering::Relaxed);
-                    info!(shard = %l.id, "purged quarantined copy: {} copies proven over the grace period", proofs.len());
-                }
-                Ok(None) => {}
-                Err(e) => warn!(shard = %l.id, "cannot purge: {e}"),
-            }
-        }
-        purge::Outcome::Restore => {
-            plan.restored.push(l.id);
-            if !apply {
-                return;
-            }
-            let proven = list.iter().filter(|c| c.fresh && !c.isolated).count();
-            let why = format!(
-                "only {proven} of {} wanted copies proven elsewhere",
-                l.wanted
-            );
-            match store.unquarantine(&l.id, &why) {
-                Ok(Some(state)) => {
-                    warn!(shard = %l.id, %state, "quarantined copy back in service: {why}")
-                }
-                Ok(None) => {}
-                Err(e) => warn!(shard = %l.id, "cannot restore quarantined copy: {e}"),
-            }
-        }
-    }
 }

@@ -135,6 +135,7 @@ impl Driver<'_> {
             mode: "live".into(),
             seed,
             placement: "zone-aware".into(),
+            policy: crate::scenario::Policy::Lazy.name().into(),
             nodes_start: self.nodes.len(),
             logical_bytes: self
                 .sc

@@ -78,6 +78,7 @@ impl Driver<'_> {
                     HEARTBEAT_MS.max(HEARTBEAT_MS_PER_NODE * self.sc.max_nodes() as u64),
                 ),
                 down_after_secs: Some(self.sc.swarm.down_after.as_secs().max(1)),
+                patience_max_secs: Some(self.sc.swarm.patience_max().as_secs().max(1)),
                 scan_interval_secs: Some(SCAN_SECS),
                 bandwidth_limit: Some(self.sc.swarm.bandwidth.to_string()),
                 // Audits paced to the scan, and no vetting: the model has no

@@ -1,6 +1,7 @@
 //! The model's world: nodes, shards and backups, with the same notions the
 //! real node uses (live, suspect, down; holders; responsible sets).
 
+use shardnet_protocol::patience::{Outages, Wait};
 use shardnet_protocol::placement::Key;
 use shardnet_protocol::reputation::Reputation;
 use shardnet_protocol::{ShardId, Tier};
@@ -50,6 +51,12 @@ pub(crate) struct Node {
     pub(crate) rep: Reputation,
     /// When it first got a copy (a liar's isolation time counts from here).
     pub(crate) first_copy_at: Option<u64>,
+    /// Outages it came back from, as the other nodes saw them.
+    pub(crate) outages: Outages,
+    /// When it last went silent (ms).
+    pub(crate) offline_since: u64,
+    /// How long the others wait for it this time.
+    pub(crate) wait: Wait,
 }
 
 impl Node {

@@ -74,6 +74,7 @@ impl Sim<'_> {
     pub(super) fn finish(mut self, wall: f64) -> Report {
         let r = &mut self.report;
         r.simulated_secs = self.sc.duration.as_secs_f64();
+        r.policy = self.sc.swarm.policy.name().into();
         r.wall_secs = wall;
         r.nodes_end = self.nodes.iter().filter(|n| n.up()).count();
         r.stored_bytes_end = self

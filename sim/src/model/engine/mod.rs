@@ -54,6 +54,8 @@ enum Ev {
     ZoneOutage,
     ZoneUp(usize),
     Down(u32, u32),
+    /// A silent node's holders below their floor stop waiting for it.
+    Urgent(u32, u32),
     Corruption,
     Detect(u32),
     /// Co-holders audit (shard, node)'s copy.
@@ -262,6 +264,16 @@ impl Sim<'_> {
                 list.append(&mut node.lost_holdings);
                 self.sync(n);
                 self.evaluate_affected(n, list);
+            }
+            Ev::Urgent(n, epoch) => {
+                let node = &self.nodes[n as usize];
+                if node.epoch == epoch
+                    && matches!(node.state, NodeState::Offline { down: false, .. })
+                {
+                    let mut list: Vec<u32> = node.holdings.iter().copied().collect();
+                    list.extend(node.lost_holdings.iter().copied());
+                    self.evaluate_all(list);
+                }
             }
             Ev::Corruption => {
                 if !self.shards.is_empty() {

@@ -4,10 +4,12 @@
 
 use super::{Ev, Sim};
 use crate::model::state::NodeState;
+use shardnet_protocol::patience;
 use shardnet_protocol::placement::{Candidate, Key};
 use shardnet_protocol::placement_index::PlacementIndex;
 use shardnet_protocol::repair;
 use shardnet_protocol::ShardId;
+use std::time::Duration;
 
 impl Sim<'_> {
     pub(super) fn add_copy(&mut self, s: u32, n: u32) {
@@ -102,13 +104,30 @@ impl Sim<'_> {
             .filter(|&h| self.nodes[h as usize].up())
             .collect();
         // As the node does: a full peer that lacks the shard gives its place
-        // to the next in line.
+        // to the next in line, and so does a silent one past its wait
+        // (`protocol::patience`; held: it had a copy when it fell silent).
         let nodes = &self.nodes;
+        let (now, live) = (self.now, online.len());
+        let waits_for = |p: u32| {
+            let n = &nodes[p as usize];
+            let held = sh.holders.contains(&p) || n.lost_holdings.contains(&s);
+            n.up()
+                || patience::keeps_place(
+                    Duration::from_millis(now.saturating_sub(n.offline_since)),
+                    n.wait,
+                    held,
+                    live,
+                    copies,
+                )
+        };
         let resp = repair::spill(
             &ranked,
             copies,
             |p| online.contains(p),
-            |p| nodes[*p as usize].used + size <= nodes[*p as usize].capacity,
+            |p| {
+                let n = &nodes[*p as usize];
+                waits_for(*p) && n.used + size <= n.capacity
+            },
         );
         let confirmed: Vec<u32> = online
             .iter()

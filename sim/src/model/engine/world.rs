@@ -3,9 +3,12 @@
 
 use super::{Ev, Layout, Sim, DAY_MS, YEAR_MS};
 use crate::model::state::{Backup, Node, NodeState, Shard};
+use crate::scenario::Policy;
 use rand::Rng;
+use shardnet_protocol::patience;
 use shardnet_protocol::placement::{self, Key};
 use shardnet_protocol::{ShardId, Tier};
+use std::time::Duration;
 
 impl Sim<'_> {
     pub(super) fn new_node(&mut self, key: Key, zone: usize) -> u32 {
@@ -28,6 +31,9 @@ impl Sim<'_> {
             isolated: false,
             rep: Default::default(),
             first_copy_at: None,
+            outages: Default::default(),
+            offline_since: 0,
+            wait: patience::Wait::eager(Duration::ZERO),
         });
         let n = (self.nodes.len() - 1) as u32;
         if let Some(l) = self.sc.churn.mean_lifetime {
@@ -177,6 +183,17 @@ impl Sim<'_> {
     }
 
     pub(super) fn go_offline(&mut self, n: u32, disk: bool) {
+        self.go_silent(n, disk, false);
+    }
+
+    /// Node `n` stops answering (`disk` false: its data is gone too). How
+    /// long the others keep its places depends on each shard
+    /// (`protocol::patience::Wait::limit`): its shards are looked at again
+    /// when each limit passes (`down_after`, its patience) and it leaves the
+    /// responsible sets at the ceiling (`partition`: its zone went silent
+    /// with it, so its patience is the ceiling).
+    pub(super) fn go_silent(&mut self, n: u32, disk: bool, partition: bool) {
+        let (base, ceiling) = (self.sc.swarm.down_after, self.sc.swarm.patience_max());
         let node = &mut self.nodes[n as usize];
         if node.state != NodeState::Up {
             if !disk {
@@ -185,13 +202,35 @@ impl Sim<'_> {
             }
             return;
         }
+        let wait = match self.sc.swarm.policy {
+            Policy::Eager => patience::Wait::eager(base),
+            Policy::Lazy => patience::Wait {
+                base,
+                patience: if partition {
+                    ceiling
+                } else {
+                    patience::patience(&node.outages, base, ceiling)
+                },
+                ceiling,
+            },
+        };
         node.state = NodeState::Offline { down: false, disk };
         node.epoch += 1;
-        let (epoch, down_after) = (node.epoch, self.sc.swarm.down_after.as_millis() as u64);
+        node.offline_since = self.now;
+        node.wait = wait;
+        let epoch = node.epoch;
         if !disk {
             self.crash_disk(n);
         }
-        self.at(self.now + down_after, Ev::Down(n, epoch));
+        let now = self.now;
+        let ms = |d: Duration| now + d.as_millis() as u64;
+        let out = wait.ceiling.max(base);
+        for t in [base, wait.patience] {
+            if t < out {
+                self.at(ms(t), Ev::Urgent(n, epoch));
+            }
+        }
+        self.at(ms(out), Ev::Down(n, epoch));
     }
 
     pub(super) fn crash_disk(&mut self, n: u32) {
@@ -211,6 +250,8 @@ impl Sim<'_> {
         if let NodeState::Offline { down, disk: true } = node.state {
             node.state = NodeState::Up;
             node.epoch += 1;
+            let silent = self.now.saturating_sub(node.offline_since);
+            node.outages.record(Duration::from_millis(silent));
             let held: Vec<u32> = node.holdings.iter().copied().collect();
             if down {
                 self.sync(n);
@@ -287,10 +328,16 @@ impl Sim<'_> {
         self.maybe_gone(n);
     }
 
+    /// Zone `z` goes dark. The others see most of a zone fall silent at once
+    /// and take it for a partition (`patience::partitioned`).
     pub(super) fn zone_down(&mut self, z: usize) {
+        let in_zone = |n: &Node| n.zone == z && n.in_view();
+        // Every peer of the zone in the others' view falls silent.
+        let peers = self.nodes.iter().filter(|n| in_zone(n)).count();
+        let partition = patience::partitioned(peers, peers);
         for n in 0..self.nodes.len() as u32 {
             if self.nodes[n as usize].zone == z && self.nodes[n as usize].up() {
-                self.go_offline(n, true);
+                self.go_silent(n, true, partition);
             }
         }
     }

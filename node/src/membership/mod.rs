@@ -3,15 +3,24 @@
 //! [`View`] of the peers it hears.
 //!
 //! States: a peer is *live* while heard (heartbeat or successful ping) within
-//! [`LIVE_PERIODS`] heartbeat periods; then *suspect* until `down_after` has
+//! [`LIVE_PERIODS`] heartbeat periods; then *suspect* until its patience has
 //! passed without news; then *down*. New shards go to live peers only. Repair
 //! keeps a suspect peer in its place (a home server restarting must not cause
 //! mass re-replication) but sends it nothing; a down peer is dropped from every
 //! responsible set and its shards are repaired elsewhere. A node that sees a
 //! peer go down announces it, so views converge.
+//!
+//! Patience (`protocol::patience`, kept in [`silence`]) is `down_after` for a
+//! peer without history, more for a peer that always came back, the ceiling
+//! for the peers of a zone that fell silent together (a partition); repair
+//! gives a suspect holder's place away after `down_after` anyway when the
+//! shard is below its floor of proven copies.
+
+mod silence;
 
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
+use shardnet_protocol::patience::Outages;
 use shardnet_protocol::placement::{peer_key, Candidate};
 use shardnet_protocol::{admission, netzone};
 use std::collections::HashMap;
@@ -61,12 +70,18 @@ struct Entry {
     seen: Instant,
     /// Declared down (by this node's clock or a peer's announcement).
     down: bool,
+    /// Outages this node saw the peer come back from.
+    outages: Outages,
 }
 
 pub struct View {
     local: PeerId,
     period: Duration,
     down_after: Duration,
+    /// The most patience a peer earns, and a partitioned zone's peers get.
+    patience_max: Duration,
+    /// Announced zones most of whose peers fell silent together.
+    partitioned: Mutex<std::collections::HashSet<String>>,
     peers: Mutex<HashMap<PeerId, Entry>>,
     /// Peers this node isolated (from audit evidence or by the operator):
     /// placement skips them and their copies count for nothing.
@@ -89,6 +104,8 @@ impl View {
             local,
             period,
             down_after,
+            patience_max: down_after,
+            partitioned: Mutex::new(std::collections::HashSet::new()),
             peers: Mutex::new(HashMap::new()),
             isolated: Mutex::new(std::collections::HashSet::new()),
             difficulty: 0,
@@ -229,12 +246,17 @@ impl View {
                     || e.hb.radius != hb.radius
             }
         };
+        let outages = peers
+            .get(&peer)
+            .map(|e| self.returned(e, now))
+            .unwrap_or_default();
         peers.insert(
             peer,
             Entry {
                 hb,
                 seen: now,
                 down: false,
+                outages,
             },
         );
         changed
@@ -261,12 +283,12 @@ impl View {
         }
     }
 
-    /// Forgets peers silent for `down_after + after` (their shards were
-    /// repaired long ago); returns how many. Peer ids are free, so without
-    /// this every id ever heard would stay in the view for good.
+    /// Forgets peers silent for the longest patience plus `after` (their
+    /// shards were repaired long ago); returns how many. Peer ids are free,
+    /// so without this every id ever heard would stay in the view for good.
     pub fn evict(&self, after: Duration) -> usize {
         let now = Instant::now();
-        let limit = self.down_after + after;
+        let limit = self.down_after.max(self.patience_max) + after;
         let local = self.local;
         let mut peers = self.lock();
         let before = peers.len();
@@ -276,7 +298,7 @@ impl View {
 
     fn state_of(&self, e: &Entry, now: Instant) -> PeerState {
         let quiet = now.duration_since(e.seen);
-        if e.down || quiet >= self.down_after {
+        if e.down || quiet >= self.patience_of(e) {
             PeerState::Down
         } else if quiet >= self.period * LIVE_PERIODS {
             PeerState::Suspect
@@ -289,8 +311,10 @@ impl View {
         self.state_of(e, now) == PeerState::Live
     }
 
-    /// Peers that crossed into down since the last call (marked, to announce once).
+    /// Peers that crossed into down since the last call (marked, to announce
+    /// once). Partitions are judged afresh first.
     pub fn newly_down(&self) -> Vec<PeerId> {
+        self.judge_partitions();
         let now = Instant::now();
         let mut out = Vec::new();
         let local = self.local;
@@ -349,7 +373,10 @@ impl View {
         self.candidates_in(&[PeerState::Live])
     }
 
-    /// Live and suspect peers: the responsible sets repair works towards.
+    /// Live and suspect peers, and down ones silent for less than the
+    /// patience ceiling: the responsible sets repair works towards (a silent
+    /// peer's place in each is kept or given away by repair, shard by shard:
+    /// `protocol::patience::Wait::limit`).
     ///
     /// Fill levels are left out here on purpose: a peer's responsibility for
     /// the shards it already holds must not depend on how full it is, or a peer
@@ -358,7 +385,7 @@ impl View {
     /// 6 of its shards every few seconds). Fullness instead stops transfers *to*
     /// a peer ([`View::has_room`]); new shards skip full peers ([`View::candidates`]).
     pub fn repair_candidates(&self) -> Vec<Candidate<PeerId>> {
-        let mut v = self.candidates_in(&[PeerState::Live, PeerState::Suspect]);
+        let mut v = self.candidates_where(|e, now| self.keeps_places(e, now));
         for c in &mut v {
             c.used = 0;
         }
@@ -373,6 +400,10 @@ impl View {
     }
 
     fn candidates_in(&self, states: &[PeerState]) -> Vec<Candidate<PeerId>> {
+        self.candidates_where(|e, now| states.contains(&self.state_of(e, now)))
+    }
+
+    fn candidates_where(&self, keep: impl Fn(&Entry, Instant) -> bool) -> Vec<Candidate<PeerId>> {
         let now = Instant::now();
         let isolated = self
             .isolated
@@ -387,7 +418,7 @@ impl View {
         let mut v: Vec<Candidate<PeerId>> = self
             .lock()
             .iter()
-            .filter(|(_, e)| states.contains(&self.state_of(e, now)))
+            .filter(|(_, e)| keep(e, now))
             .map(|(p, e)| Candidate {
                 peer: *p,
                 key: peer_key(&p.to_bytes()),

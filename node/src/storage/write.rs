@@ -1,0 +1,181 @@
+//! The write path: store requests queued without waiting, written and
+//! flushed in groups (group commit), and answered only once durable.
+
+use super::{Limits, Usage};
+use crate::swarm::{Client, Reply};
+use libp2p::PeerId;
+use shardnet_protocol::envelope::MAX_SHARD_LEN;
+use shardnet_protocol::wire::{Reject, Response};
+use shardnet_protocol::{lease, Avoid, Lease, ShardId};
+use shardnet_store::{PutOutcome, ShardState, Store, StoreError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+/// Most bytes of store requests committed by one flush.
+pub(super) const GROUP_COMMIT_BYTES: usize = 64 << 20;
+/// Store requests waiting for the writer; more are answered `Busy`.
+pub(super) const WRITE_QUEUE: usize = 64;
+/// Bytes of store requests waiting for the writer; more are answered `Busy`.
+pub(super) const WRITE_QUEUE_BYTES: u64 = 128 << 20;
+
+pub(super) struct WriteJob {
+    pub(super) peer: PeerId,
+    pub(super) id: ShardId,
+    /// Unverified as received: `apply` checks every signature.
+    pub(super) leases: Vec<Lease>,
+    pub(super) avoid: Option<Avoid>,
+    pub(super) bytes: Option<Vec<u8>>,
+    pub(super) channel: Reply,
+}
+
+/// Applies one store or renew request; the flush comes later, for the group.
+/// Only leases signed by their owners for this shard count: quotas are
+/// charged to verified owners, and copies and terms are the owner's.
+pub(super) fn apply(store: &Store, usage: &Usage, limits: &Limits, job: &WriteJob) -> Response {
+    let now = crate::output::now_unix();
+    let (leases, why) = lease::verified(&job.id, &job.leases, now);
+    let Some(&first) = leases.first() else {
+        let why = why.map_or_else(|| "no lease".to_string(), |e| e.to_string());
+        warn!(peer = %job.peer, shard = %job.id, "refused a lease: {why}");
+        return Response::Rejected(Reject::BadLease(why));
+    };
+    let Some(bytes) = &job.bytes else {
+        return match store.add_lease(&job.id, first) {
+            Ok(true) => Response::Renewed,
+            Ok(false) => Response::NotFound,
+            Err(e) => Response::Rejected(Reject::Internal(e.to_string())),
+        };
+    };
+    if usage.draining.load(Ordering::Relaxed) {
+        return Response::Rejected(Reject::Draining);
+    }
+    let size = bytes.len() as u64;
+    let held = matches!(store.meta(&job.id), Ok(Some(m)) if m.state == ShardState::Healthy);
+    if !held {
+        if bytes.len() > MAX_SHARD_LEN
+            || usage.used.load(Ordering::Relaxed) + size > limits.capacity
+        {
+            warn!(peer = %job.peer, shard = %job.id, size, "refused shard: capacity reached");
+            return Response::Rejected(Reject::Full);
+        }
+        if usage.owner(&first.owner) + size > limits.quota_per_owner {
+            warn!(peer = %job.peer, shard = %job.id, owner = %first.owner, "refused shard: owner over quota");
+            return Response::Rejected(Reject::OverQuota);
+        }
+    }
+    // Separation is the owner's word only: an avoid list counts when signed
+    // by an owner whose lease came with it. (Repair never places a copy on
+    // this node by a list that names it: `scan` leaves the own key out.)
+    let avoid = job.avoid.as_ref().filter(|a| {
+        let ok = a.verify(&job.id).is_ok() && leases.iter().any(|l| l.owner == a.owner);
+        if !ok {
+            warn!(peer = %job.peer, shard = %job.id, "ignored an avoid list not signed by an owner of the shard");
+        }
+        ok
+    });
+    let put = store.put_shard(&job.id, bytes, first).and_then(|o| {
+        for l in &leases[1..] {
+            store.add_lease(&job.id, *l)?;
+        }
+        if let Some(a) = avoid {
+            store.set_avoid(&job.id, a)?;
+        }
+        Ok(o)
+    });
+    match put {
+        Ok(PutOutcome::Stored) => {
+            usage.add(first.owner, size);
+            Response::Stored
+        }
+        // A repaired copy was counted in `used` all along.
+        Ok(PutOutcome::Repaired) | Ok(PutOutcome::AlreadyPresent) => Response::Stored,
+        Err(StoreError::IdMismatch { id, actual }) => {
+            warn!(peer = %job.peer, shard = %id, %actual, "refused shard: bytes do not match the id (peer sent bad data)");
+            Response::Rejected(Reject::IdMismatch)
+        }
+        Err(e) => Response::Rejected(Reject::Internal(e.to_string())),
+    }
+}
+
+/// Queues a write for the writer, or answers `Busy` when the queue is full
+/// (by count or bytes): the service never waits on the writer, so reads and
+/// proofs keep being answered while the disk is slow.
+pub(super) async fn queue_write(
+    wtx: &mpsc::Sender<WriteJob>,
+    queued: &AtomicU64,
+    job: WriteJob,
+    client: &Client,
+) {
+    let len = job.bytes.as_ref().map_or(0, |b| b.len() as u64);
+    if queued.load(Ordering::Relaxed) + len > WRITE_QUEUE_BYTES {
+        client
+            .respond(job.channel, Response::Rejected(Reject::Busy))
+            .await;
+        return;
+    }
+    queued.fetch_add(len, Ordering::Relaxed);
+    match wtx.try_send(job) {
+        Ok(()) => {}
+        Err(e) => {
+            let job = e.into_inner();
+            queued.fetch_sub(len, Ordering::Relaxed);
+            client
+                .respond(job.channel, Response::Rejected(Reject::Busy))
+                .await;
+        }
+    }
+}
+
+pub(super) async fn writer(
+    store: Arc<Store>,
+    client: Client,
+    usage: Arc<Usage>,
+    limits: Limits,
+    mut rx: mpsc::Receiver<WriteJob>,
+    queued: Arc<AtomicU64>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut group = vec![first];
+        let mut bytes = group[0].bytes.as_ref().map_or(0, Vec::len);
+        while bytes < GROUP_COMMIT_BYTES {
+            match rx.try_recv() {
+                Ok(j) => {
+                    bytes += j.bytes.as_ref().map_or(0, Vec::len);
+                    group.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        let (s, u, l) = (store.clone(), usage.clone(), limits.clone());
+        let answered = tokio::task::spawn_blocking(move || {
+            let mut out: Vec<(Reply, Response)> = Vec::with_capacity(group.len());
+            let mut responses: Vec<Response> = group.iter().map(|j| apply(&s, &u, &l, j)).collect();
+            if let Err(e) = s.flush() {
+                // Nothing is acknowledged unless it is durable.
+                for r in responses.iter_mut() {
+                    if matches!(r, Response::Stored | Response::Renewed) {
+                        *r = Response::Rejected(Reject::Internal(format!("flush failed: {e}")));
+                    }
+                }
+            }
+            debug!(n = group.len(), bytes, "group commit");
+            for (j, r) in group.into_iter().zip(responses) {
+                out.push((j.channel, r));
+            }
+            out
+        })
+        .await;
+        // Written (or refused): their bytes leave the queue's budget.
+        queued.fetch_sub(bytes as u64, Ordering::Relaxed);
+        match answered {
+            Ok(list) => {
+                for (ch, r) in list {
+                    client.respond(ch, r).await;
+                }
+            }
+            Err(e) => warn!("storage writer task failed: {e}"),
+        }
+    }
+}
