@@ -1,5 +1,6 @@
 //! Model mode: determinism, and the two contrasts the shipped scenarios exist
-//! to show (tiers under loss; zone-aware against plain XOR placement).
+//! to show (tiers under loss; zone-aware against plain XOR placement; lazy
+//! against eager repair under transient churn).
 
 use shardnet_sim::{model, Report, Scenario};
 use std::path::PathBuf;
@@ -133,4 +134,32 @@ fn trusted_nodes_from_the_start_leave_liars_nothing_to_lose() {
     let lost: u64 = r.tiers.iter().map(|t| t.shards_lost).sum();
     assert_eq!(lost, 0, "{}", r.table());
     eprintln!("{}", r.table());
+}
+
+#[test]
+fn lazy_repair_copies_next_to_nothing_for_outages_and_a_dark_zone_and_loses_nothing() {
+    let sc = scenario("patience.toml");
+    let lazy = model::run(&sc, sc.seed, true, None);
+    let mut e = sc.clone();
+    e.swarm.policy = shardnet_sim::scenario::Policy::Eager;
+    let eager = model::run(&e, sc.seed, true, None);
+    for r in [&lazy, &eager] {
+        assert_eq!(r.series.last().unwrap().shards_lost, 0, "{}", r.table());
+        assert_eq!(r.restores_ok, r.restores_attempted, "{}", r.table());
+    }
+    assert_eq!(
+        (lazy.policy.as_str(), eager.policy.as_str()),
+        ("lazy", "eager")
+    );
+    // The eager policy re-copies the dark zone (a sixth of the copies) and
+    // every holder silent past an hour; the lazy one waits for them.
+    assert!(
+        eager.repair_bytes > lazy.repair_bytes.saturating_mul(10),
+        "lazy {} vs eager {}\n{}\n{}",
+        lazy.repair_bytes,
+        eager.repair_bytes,
+        lazy.table(),
+        eager.table()
+    );
+    assert!(eager.repair_share_per_month > 0.3, "{}", eager.table());
 }

@@ -22,6 +22,11 @@ impl Sim<'_> {
     }
 
     pub(super) fn sample(&mut self) {
+        debug_assert_eq!(
+            self.up_count,
+            self.nodes.iter().filter(|n| n.up()).count(),
+            "the count of nodes up drifted"
+        );
         let mut below = vec![0u64; Tier::ALL.len()];
         let mut lost = 0;
         for sh in &self.shards {

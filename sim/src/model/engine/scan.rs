@@ -222,7 +222,10 @@ impl Sim<'_> {
     pub(super) fn maybe_gone(&mut self, n: u32) {
         let node = &mut self.nodes[n as usize];
         if node.draining && node.holdings.is_empty() && node.state != NodeState::Gone {
-            node.state = NodeState::Gone;
+            if node.state == NodeState::Up {
+                self.up_count -= 1;
+            }
+            self.nodes[n as usize].state = NodeState::Gone;
             self.sync(n);
         }
     }

@@ -36,6 +36,7 @@ impl Sim<'_> {
             wait: patience::Wait::eager(Duration::ZERO),
         });
         let n = (self.nodes.len() - 1) as u32;
+        self.up_count += 1;
         if let Some(l) = self.sc.churn.mean_lifetime {
             self.after_exp(l.as_millis() as f64, Ev::Depart(n));
         }
@@ -219,6 +220,7 @@ impl Sim<'_> {
         node.offline_since = self.now;
         node.wait = wait;
         let epoch = node.epoch;
+        self.up_count -= 1;
         if !disk {
             self.crash_disk(n);
         }
@@ -250,6 +252,7 @@ impl Sim<'_> {
         if let NodeState::Offline { down, disk: true } = node.state {
             node.state = NodeState::Up;
             node.epoch += 1;
+            self.up_count += 1;
             let silent = self.now.saturating_sub(node.offline_since);
             node.outages.record(Duration::from_millis(silent));
             let held: Vec<u32> = node.holdings.iter().copied().collect();
