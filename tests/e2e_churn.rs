@@ -190,18 +190,7 @@ fn repair_finishes_after_the_repairing_node_restarts_mid_way() {
     // Slow repair (2 MiB/s per node, one transfer at a time) so that a
     // restart lands in the middle, with work still queued (10 transfers in
     // parallel took a node's whole share at once: nothing stayed queued).
-    let args = [
-        "--down-after",
-        "3",
-        "--patience-max",
-        "3",
-        "--scan-interval",
-        "2",
-        "--bandwidth-limit",
-        "2MiB",
-        "--parallel",
-        "1",
-    ];
+    let args = [FAST, &["--bandwidth-limit", "2MiB", "--parallel", "1"]].concat();
     let mut s = Swarm::start(5, 3, &args);
     backup(&s, 0, "silver", 21, 24);
     let shards = total_shards(&s);

@@ -336,9 +336,14 @@ impl View {
         self.state(peer) == Some(PeerState::Live)
     }
 
-    /// Every known peer, the local node included, sorted by peer id.
-    pub fn list(&self) -> Vec<PeerInfo> {
-        let now = Instant::now();
+    /// The isolated peers and the observed addresses, copied out of their
+    /// locks.
+    fn snapshot(
+        &self,
+    ) -> (
+        std::collections::HashSet<PeerId>,
+        HashMap<PeerId, std::net::IpAddr>,
+    ) {
         let isolated = self
             .isolated
             .lock()
@@ -349,6 +354,13 @@ impl View {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        (isolated, seen)
+    }
+
+    /// Every known peer, the local node included, sorted by peer id.
+    pub fn list(&self) -> Vec<PeerInfo> {
+        let now = Instant::now();
+        let (isolated, seen) = self.snapshot();
         let mut v: Vec<PeerInfo> = self
             .lock()
             .iter()
@@ -405,16 +417,7 @@ impl View {
 
     fn candidates_where(&self, keep: impl Fn(&Entry, Instant) -> bool) -> Vec<Candidate<PeerId>> {
         let now = Instant::now();
-        let isolated = self
-            .isolated
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let seen = self
-            .observed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let (isolated, seen) = self.snapshot();
         let mut v: Vec<Candidate<PeerId>> = self
             .lock()
             .iter()
@@ -449,8 +452,13 @@ mod tests {
     use super::*;
 
     fn hb() -> Heartbeat {
+        hb_in("z")
+    }
+
+    /// A heartbeat from `zone`.
+    pub(super) fn hb_in(zone: &str) -> Heartbeat {
         Heartbeat {
-            zone: "z".into(),
+            zone: zone.into(),
             capacity: 1,
             used: 0,
             version: "0".into(),

@@ -107,21 +107,9 @@ impl View {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::membership::Heartbeat;
+    use crate::membership::tests::hb_in as hb;
 
     const BASE: Duration = Duration::from_secs(10);
-
-    fn hb(zone: &str) -> Heartbeat {
-        Heartbeat {
-            zone: zone.into(),
-            capacity: 1,
-            used: 0,
-            version: "0".into(),
-            addrs: vec![],
-            draining: false,
-            radius: None,
-        }
-    }
 
     fn view() -> View {
         View::new(PeerId::random(), Duration::from_millis(100), BASE)
