@@ -69,6 +69,13 @@ fn an_outage_copies_nothing_and_a_shard_at_one_copy_is_repaired_at_once() {
         moved_before,
         "an outage copied bytes"
     );
+    // `rebalance plan` says why: shards below target wait for a silent holder.
+    let plan = s.nodes[0]
+        .run(&s.env, &["rebalance", "plan", "--json"])
+        .ok()
+        .json();
+    assert!(plan["waiting_for_silent"].as_u64().unwrap() > 0, "{plan}");
+    assert_eq!(plan["moves"].as_array().unwrap().len(), 0, "{plan}");
 
     // node2 goes too: the shards it held are down to one copy and are
     // repaired at once; the ones on node5 keep two and wait for the holders.

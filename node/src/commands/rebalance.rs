@@ -30,13 +30,14 @@ fn print_plan(p: &Plan, json: bool) -> anyhow::Result<i32> {
         println!();
     }
     println!(
-        "{} local shards: {} moves ({} repair, {} handoff), {} redundant copies to remove, {} below target, {} blocked (too few live peers)",
+        "{} local shards: {} moves ({} repair, {} handoff), {} redundant copies to remove, {} below target ({} waiting for silent holders), {} blocked (too few live peers)",
         p.shards,
         p.moves.len(),
         output::size(p.repair_bytes),
         output::size(p.handoff_bytes),
         p.removals.len(),
         p.below_target,
+        p.waiting_for_silent,
         p.blocked
     );
     if let Some(eta) = p.eta_secs {

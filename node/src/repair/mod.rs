@@ -116,6 +116,10 @@ pub struct Plan {
     pub below_target: u64,
     /// Shards whose copies cannot be completed now (too few live peers).
     pub blocked: u64,
+    /// Shards below target that wait for a silent holder keeping its place
+    /// (`protocol::patience`): nothing is copied in its stead yet.
+    #[serde(default)]
+    pub waiting_for_silent: u64,
     pub eta_secs: Option<f64>,
     pub load: Vec<PeerLoad>,
     pub churn_threshold: f64,

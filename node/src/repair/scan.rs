@@ -250,6 +250,9 @@ pub async fn scan(
         if r.len() < *wanted {
             plan.blocked += 1;
         }
+        if d.copies < d.wanted && r.iter().any(|p| net.view.silence(p).is_some()) {
+            plan.waiting_for_silent += 1;
+        }
         let capacity_move = d.reason == Reason::Handoff
             && unlimited
                 .as_ref()
