@@ -272,7 +272,7 @@ impl View {
     }
 
     /// The peer announced it is stopping: it is suspect at once (no new shards
-    /// go to it), but down only after `down_after` like any silent peer, so a
+    /// go to it), but down only after its patience like any silent peer, so a
     /// restart causes no repair traffic.
     pub fn left(&self, peer: &PeerId) {
         let quiet = self.period * LIVE_PERIODS;
@@ -288,7 +288,8 @@ impl View {
     /// so without this every id ever heard would stay in the view for good.
     pub fn evict(&self, after: Duration) -> usize {
         let now = Instant::now();
-        let limit = self.down_after.max(self.patience_max) + after;
+        // `with_patience_max` keeps the ceiling at or above `down_after`.
+        let limit = self.patience_max + after;
         let local = self.local;
         let mut peers = self.lock();
         let before = peers.len();

@@ -100,7 +100,7 @@ impl View {
     /// suspect, or down for less than the ceiling (each shard then decides
     /// whether its place is kept: `protocol::patience::Wait::limit`).
     pub(super) fn keeps_places(&self, e: &Entry, now: Instant) -> bool {
-        now.saturating_duration_since(e.seen) < self.patience_max.max(self.down_after)
+        now.saturating_duration_since(e.seen) < self.patience_max
     }
 }
 

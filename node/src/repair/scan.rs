@@ -179,16 +179,20 @@ pub async fn scan(
         // says for this shard: from its copies proven here and now, and
         // whether this node ever proved the silent peer's copy itself.
         let holds = |p: &PeerId| *p == local || confirmed(p, id);
-        // This copy, and the copies on reachable peers this node proved
-        // within the audit interval, in the set or not (a holder that missed
-        // this scan's `Has` round still counts: an answer that it lacks the
-        // copy has forgotten its proof already).
-        let live = 1 + proven_by_shard.get(id).map_or(0, |peers| {
-            peers
-                .iter()
-                .filter(|p| **p != local && net.view.is_reachable(p) && !net.view.is_isolated(p))
-                .count()
-        });
+        // This copy unless quarantined, and the copies on reachable peers
+        // this node proved within the audit window, in the set or not (a
+        // holder that missed this scan's `Has` round still counts: an answer
+        // that it lacks the copy has forgotten its proof already).
+        let mine = usize::from(l.quarantined_at.is_none());
+        let live = mine
+            + proven_by_shard.get(id).map_or(0, |peers| {
+                peers
+                    .iter()
+                    .filter(|p| {
+                        **p != local && net.view.is_reachable(p) && !net.view.is_isolated(p)
+                    })
+                    .count()
+            });
         let waits_for = |p: &PeerId| {
             net.view.silence(p).is_none_or(|(silent, wait)| {
                 let held = audits

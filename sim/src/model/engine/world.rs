@@ -227,10 +227,11 @@ impl Sim<'_> {
         let now = self.now;
         let ms = |d: Duration| now + d.as_millis() as u64;
         let out = wait.ceiling.max(base);
-        for t in [base, wait.patience] {
-            if t < out {
-                self.at(ms(t), Ev::Urgent(n, epoch));
-            }
+        if base < out {
+            self.at(ms(base), Ev::Urgent(n, epoch));
+        }
+        if wait.patience > base && wait.patience < out {
+            self.at(ms(wait.patience), Ev::Urgent(n, epoch));
         }
         self.at(ms(out), Ev::Down(n, epoch));
     }
