@@ -25,13 +25,7 @@ fn moved(s: &Swarm, names: &[String]) -> u64 {
     s.live()
         .into_iter()
         .filter(|n| names.contains(&n.name))
-        .map(|n| {
-            n.run(&s.env, &["rebalance", "status", "--json"])
-                .ok()
-                .json()["bytes_moved"]
-                .as_u64()
-                .unwrap()
-        })
+        .map(|n| n.bytes_moved(&s.env))
         .sum()
 }
 

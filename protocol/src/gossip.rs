@@ -1,4 +1,4 @@
-//! Membership gossip: what a node announces on `shardnet/membership/1` (its
+//! Membership gossip: what a node announces on `shardnet/membership/2` (its
 //! heartbeat, a leave, a down report) and the bounds every such message must
 //! keep. The bytes come from any peer of an open swarm, so the decoder and
 //! the checks live here, without I/O, where they are property-tested and

@@ -42,6 +42,7 @@ pub mod proof;
 pub mod prune;
 pub mod purge;
 pub mod reclaim;
+pub mod redundancy;
 pub mod repair;
 pub mod report;
 pub mod reputation;

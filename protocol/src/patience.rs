@@ -140,14 +140,21 @@ impl Wait {
     /// `wanted` copies and has `live` proven on reachable peers; `held`:
     /// this node has its own evidence that the peer held the shard.
     pub fn limit(&self, held: bool, live: usize, wanted: usize) -> Duration {
+        self.limit_at(held, live, 1, floor(wanted))
+    }
+
+    /// [`limit`](Self::limit) for any redundancy: `needed` pieces restore
+    /// the shard (1 for copies) and below `floor` proven pieces repair stops
+    /// waiting past each holder's own patience (`redundancy::Scheme`).
+    pub fn limit_at(&self, held: bool, live: usize, needed: usize, floor: usize) -> Duration {
         // Never below base, never past the ceiling, whatever was configured.
         let ceiling = self.ceiling.max(self.base);
         let patience = self.patience.clamp(self.base, ceiling);
         if !held {
             self.base
-        } else if live <= 1 {
+        } else if live <= needed {
             patience.min(self.base.saturating_mul(LAST_COPY_BASES))
-        } else if live < floor(wanted) {
+        } else if live < floor {
             patience
         } else {
             ceiling

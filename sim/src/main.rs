@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use shardnet_sim::scenario::{Mode, Policy, Scenario};
+use shardnet_sim::scenario::{Mode, Policy, Redundancy, Scenario};
 use shardnet_sim::{compare, live, model, side_by_side, Report};
 use std::path::{Path, PathBuf};
 
@@ -92,6 +92,10 @@ fn one(sc: &Scenario, seed: u64, mode: Mode) -> anyhow::Result<Report> {
     Ok(match mode {
         Mode::Model => model_run(sc, seed, sc.swarm.zone_aware),
         Mode::Live => {
+            anyhow::ensure!(
+                sc.swarm.redundancy == Redundancy::Replicate,
+                "live nodes replicate; run a scenario with `redundancy = \"rs\"` in model mode"
+            );
             let work = work_dir()?;
             live::run(sc, seed, work.path())?.0
         }
@@ -171,6 +175,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     let mut eager = sc.clone();
                     eager.swarm.policy = Policy::Eager;
                     reports.push(model_run(&eager, seed, sc.swarm.zone_aware));
+                }
+                if sc.compare_redundancy {
+                    let mut other = sc.clone();
+                    other.swarm.redundancy = sc.swarm.other_redundancy();
+                    reports.push(model_run(&other, seed, sc.swarm.zone_aware));
                 }
             }
             if let [r] = reports.as_slice() {

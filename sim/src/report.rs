@@ -27,6 +27,8 @@ pub struct Sample {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct TierOutcome {
     pub tier: String,
+    /// Its redundancy (`replicate 3`, `rs 4+3`).
+    pub scheme: String,
     pub backups: u64,
     pub shards: u64,
     pub shards_lost: u64,
@@ -43,6 +45,9 @@ pub struct Report {
     pub placement: String,
     /// How long silent holders keep their places (`lazy` or `eager`).
     pub policy: String,
+    /// `replicate` (each tier's copies) or `rs K` (Reed–Solomon with K data
+    /// pieces; each tier's scheme is in `tiers`).
+    pub redundancy: String,
     pub simulated_secs: f64,
     pub wall_secs: f64,
     /// Live mode: how long the swarm took after the scenario's end to finish
@@ -125,8 +130,8 @@ impl Report {
         let mut o = String::new();
         let _ = writeln!(
             o,
-            "scenario {:?} ({} mode, {} placement, {} policy, seed {})",
-            self.scenario, self.mode, self.placement, self.policy, self.seed
+            "scenario {:?} ({} mode, {} placement, {} policy, {} redundancy, seed {})",
+            self.scenario, self.mode, self.placement, self.policy, self.redundancy, self.seed
         );
         let rows: Vec<(&str, String)> = vec![
             ("simulated time", span(self.simulated_secs)),
@@ -241,14 +246,21 @@ impl Report {
         }
         let _ = writeln!(
             o,
-            "  {:<9} {:>8} {:>10} {:>12} {:>13} {:>16}",
-            "TIER", "BACKUPS", "SHARDS", "SHARDS LOST", "BACKUPS LOST", "SHARD-H < TARGET"
+            "  {:<9} {:<12} {:>8} {:>10} {:>12} {:>13} {:>16}",
+            "TIER",
+            "REDUNDANCY",
+            "BACKUPS",
+            "SHARDS",
+            "SHARDS LOST",
+            "BACKUPS LOST",
+            "SHARD-H < TARGET"
         );
         for t in &self.tiers {
             let _ = writeln!(
                 o,
-                "  {:<9} {:>8} {:>10} {:>12} {:>13} {:>16.4}",
+                "  {:<9} {:<12} {:>8} {:>10} {:>12} {:>13} {:>16.4}",
                 t.tier,
+                t.scheme,
                 t.backups,
                 t.shards,
                 t.shards_lost,

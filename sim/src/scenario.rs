@@ -6,6 +6,7 @@
 //! run a different experiment), and every error names the file and the field.
 
 use serde::Deserialize;
+use shardnet_protocol::redundancy::{self, Scheme};
 use shardnet_protocol::Tier;
 use std::path::Path;
 use std::time::Duration;
@@ -59,6 +60,10 @@ pub struct Scenario {
     /// `swarm.patience_max` too, or both policies are the same).
     #[serde(default)]
     pub compare_policies: bool,
+    /// Model: run again with the other redundancy (Reed–Solomon at equal
+    /// durability, or replication) and report both.
+    #[serde(default)]
+    pub compare_redundancy: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
@@ -102,6 +107,44 @@ pub struct SwarmSpec {
     /// on one of them unless a holder is trusted already (the trusted floor).
     #[serde(default)]
     pub trusted: usize,
+    /// Model: `replicate` (as the node: each tier's copies) or `rs`
+    /// (Reed–Solomon, `rs_data` data pieces and the parity that matches the
+    /// tier's copies in durability, `protocol::redundancy::matching`).
+    #[serde(default)]
+    pub redundancy: Redundancy,
+    /// Data pieces per shard with `redundancy = "rs"`.
+    #[serde(default = "default_rs_data")]
+    pub rs_data: u8,
+}
+
+/// How a shard's bytes are made redundant (`protocol::redundancy`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Redundancy {
+    #[default]
+    Replicate,
+    Rs,
+}
+
+impl SwarmSpec {
+    /// The scheme a shard of `tier` gets.
+    pub fn scheme(&self, tier: Tier) -> Scheme {
+        let copies = tier.copies() as usize;
+        match self.redundancy {
+            Redundancy::Replicate => redundancy::matching(copies, 1, redundancy::P_REF),
+            Redundancy::Rs => {
+                redundancy::matching(copies, self.rs_data as usize, redundancy::P_REF)
+            }
+        }
+    }
+
+    /// The other redundancy, for `compare_redundancy`.
+    pub fn other_redundancy(&self) -> Redundancy {
+        match self.redundancy {
+            Redundancy::Replicate => Redundancy::Rs,
+            Redundancy::Rs => Redundancy::Replicate,
+        }
+    }
 }
 
 /// How long a silent holder keeps its place in a shard's responsible set.
@@ -309,6 +352,18 @@ impl Scenario {
         if self.duration.is_zero() {
             return bad("duration", "must be positive".into());
         }
+        if !(2..=16).contains(&sw.rs_data) {
+            return bad(
+                "swarm.rs_data",
+                format!("between 2 and 16 data pieces, got {}", sw.rs_data),
+            );
+        }
+        if self.mode == Mode::Live && (sw.redundancy == Redundancy::Rs || self.compare_redundancy) {
+            return bad(
+                "swarm.redundancy",
+                "live nodes replicate; erasure coding runs in model mode only".into(),
+            );
+        }
         if sw.patience_max.is_some_and(|p| p < sw.down_after) {
             return bad(
                 "swarm.patience_max",
@@ -419,6 +474,10 @@ pub fn kind(a: &Action) -> &'static str {
 fn tier<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Tier, D::Error> {
     let s = String::deserialize(d)?;
     s.parse().map_err(serde::de::Error::custom)
+}
+
+fn default_rs_data() -> u8 {
+    4
 }
 
 fn one() -> usize {

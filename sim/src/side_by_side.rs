@@ -21,11 +21,11 @@ pub fn table(reports: &[Report]) -> String {
     let mut o = String::new();
     let head: Vec<String> = reports
         .iter()
-        .map(|r| format!("{} / {}", r.placement, r.policy))
+        .map(|r| format!("{} / {} / {}", r.placement, r.policy, r.redundancy))
         .collect();
     let _ = write!(o, "\n  {:<44}", "side by side");
     for h in &head {
-        let _ = write!(o, " {h:>20}");
+        let _ = write!(o, " {h:>28}");
     }
     o.push('\n');
     let rows: [Row; 6] = [
@@ -53,7 +53,7 @@ pub fn table(reports: &[Report]) -> String {
     for (name, f) in rows {
         let _ = write!(o, "  {name:<44}");
         for r in reports {
-            let _ = write!(o, " {:>20}", f(r));
+            let _ = write!(o, " {:>28}", f(r));
         }
         o.push('\n');
     }

@@ -163,3 +163,56 @@ fn lazy_repair_copies_next_to_nothing_for_outages_and_a_dark_zone_and_loses_noth
     );
     assert!(eager.repair_share_per_month > 0.3, "{}", eager.table());
 }
+
+#[test]
+fn erasure_coding_stores_about_half_the_bytes_of_copies_and_loses_nothing_more() {
+    // redundancy.toml at a fifth of its size and half its length.
+    let mut sc = scenario("redundancy.toml");
+    sc.swarm.nodes = 200;
+    sc.churn.joins_per_day /= 5.0;
+    sc.duration = std::time::Duration::from_secs(30 * 86_400);
+    for b in &mut sc.backups {
+        b.count /= 5;
+    }
+    for e in &mut sc.events {
+        e.at = std::time::Duration::from_secs(29 * 86_400);
+    }
+    let copies = model::run(&sc, sc.seed, true, None);
+    sc.swarm.redundancy = sc.swarm.other_redundancy();
+    let pieces = model::run(&sc, sc.seed, true, None);
+    let rs: Vec<String> = pieces.tiers.iter().map(|t| t.scheme.clone()).collect();
+    assert!(rs.iter().all(|s| s.starts_with("rs 4+")), "{rs:?}");
+    for r in [&copies, &pieces] {
+        let silver_up = r.tiers.iter().filter(|t| t.tier != "bronze");
+        assert_eq!(
+            silver_up.map(|t| t.backups_lost).sum::<u64>(),
+            0,
+            "{}",
+            r.table()
+        );
+        assert!(r.restores_attempted > 0, "{}", r.table());
+    }
+    assert_eq!(
+        pieces.restores_ok,
+        pieces.restores_attempted,
+        "{}",
+        pieces.table()
+    );
+    // Same logical data; pieces cost (K+M)/K, copies cost N.
+    assert_eq!(copies.logical_bytes, pieces.logical_bytes);
+    assert!(
+        pieces.storage_overhead < 0.6 * copies.storage_overhead,
+        "{}\n{}",
+        copies.table(),
+        pieces.table()
+    );
+    // Rebuilding a piece reads K others: repair moves more bytes than
+    // copying, and the report says so rather than hiding it.
+    assert!(pieces.repair_bytes > copies.repair_bytes);
+    let per_node: u64 = pieces.repair_bytes_by_node.iter().sum();
+    assert_eq!(
+        per_node, pieces.repair_bytes,
+        "every byte moved has a sender"
+    );
+    eprintln!("{}\n{}", copies.table(), pieces.table());
+}

@@ -8,6 +8,7 @@
 pub const ID_DIFFICULTY: u8 = 8;
 
 pub mod liar;
+pub mod netns;
 pub mod swarm;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,19 @@ pub fn bin() -> PathBuf {
     std::env::var_os("SHARDNET_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_shardnet")))
+}
+
+/// `shardnet`, or `ip netns exec NS shardnet` (which execs it: the pid is
+/// the node's own).
+fn command(ns: Option<&str>) -> Command {
+    match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(bin());
+            c
+        }
+        None => Command::new(bin()),
+    }
 }
 
 /// A data dir plus a scratch area, removed on drop.
@@ -77,7 +91,14 @@ impl Env {
     }
 
     pub fn run_in(&self, data_dir: &Path, args: &[&str]) -> Run {
-        let mut child = Command::new(bin())
+        self.run_ns(None, data_dir, args)
+    }
+
+    /// As [`Env::run_in`], inside network namespace `ns` if given (as a
+    /// node that runs there must be asked: its API is on that namespace's
+    /// loopback).
+    pub fn run_ns(&self, ns: Option<&str>, data_dir: &Path, args: &[&str]) -> Run {
+        let mut child = command(ns)
             .args(args)
             .env("SHARDNET_DATA_DIR", data_dir)
             .env("SHARDNET_ID_DIFFICULTY", ID_DIFFICULTY.to_string())
@@ -144,6 +165,8 @@ pub struct NodeProc {
     pub name: String,
     pub data: PathBuf,
     pub log: PathBuf,
+    /// The network namespace it runs in (None: the test's own).
+    pub netns: Option<String>,
     child: Option<std::process::Child>,
 }
 
@@ -168,16 +191,32 @@ impl NodeProc {
         extra: &[&str],
         vars: &[(&str, &str)],
     ) -> NodeProc {
+        Self::start_in(env, name, zone, bootstrap, extra, vars, None)
+    }
+
+    /// As [`NodeProc::start_with`], inside network namespace `place.0`,
+    /// listening on its address `place.1` (None: on 127.0.0.1 here).
+    pub fn start_in(
+        env: &Env,
+        name: &str,
+        zone: &str,
+        bootstrap: Option<&str>,
+        extra: &[&str],
+        vars: &[(&str, &str)],
+        place: Option<(&str, &str)>,
+    ) -> NodeProc {
         let data = env.path(name);
         if !data.join("owner.key").exists() {
             env.run_in(&data, &["init"]).ok();
         }
         let log = env.path(&format!("{name}.log"));
+        let listen = format!("/ip4/{}/tcp/0", place.map_or("127.0.0.1", |p| p.1));
+        let ns = place.map(|p| p.0);
         let mut args = vec![
             "node",
             "run",
             "--listen",
-            "/ip4/127.0.0.1/tcp/0",
+            &listen,
             "--zone",
             zone,
             "--heartbeat-ms",
@@ -201,7 +240,7 @@ impl NodeProc {
             .append(true)
             .open(&log)
             .unwrap();
-        let child = Command::new(bin())
+        let child = command(ns)
             .args(&args)
             .env("SHARDNET_DATA_DIR", &data)
             .env("SHARDNET_ID_DIFFICULTY", ID_DIFFICULTY.to_string())
@@ -216,6 +255,7 @@ impl NodeProc {
             name: name.into(),
             data,
             log,
+            netns: ns.map(String::from),
             child: Some(child),
         };
         node.wait_for(Duration::from_secs(30), "its control API", |n| {
@@ -225,7 +265,7 @@ impl NodeProc {
     }
 
     pub fn status(&self, env: &Env) -> Option<serde_json::Value> {
-        let r = env.run_in(&self.data, &["node", "status", "--json"]);
+        let r = self.run(env, &["node", "status", "--json"]);
         (r.code == 0).then(|| r.json())
     }
 
@@ -240,7 +280,16 @@ impl NodeProc {
     }
 
     pub fn run(&self, env: &Env, args: &[&str]) -> Run {
-        env.run_in(&self.data, args)
+        env.run_ns(self.netns.as_deref(), &self.data, args)
+    }
+
+    /// The bytes this node's rebalancing and repair have sent so far.
+    pub fn bytes_moved(&self, env: &Env) -> u64 {
+        self.run(env, &["rebalance", "status", "--json"])
+            .ok()
+            .json()["bytes_moved"]
+            .as_u64()
+            .expect("rebalance status --json has bytes_moved")
     }
 
     /// Backs up `mib` MiB of seeded random bytes (`src-TIER/data.bin`) at

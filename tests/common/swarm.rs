@@ -31,18 +31,23 @@ impl Swarm {
         let env = Env::new();
         let args = args.to_vec();
         let first = NodeProc::start(&env, "node1", "zone0", None, &args);
-        let boot = first.addr(&env);
-        let mut s = Swarm {
-            env,
-            nodes: vec![first],
-            zones: vec!["zone0".into()],
-            boot,
-        };
+        let mut s = Swarm::with_first(env, first);
         for i in 2..=count {
             s.add(&format!("zone{}", (i - 1) % zones), &args);
         }
         s.converge();
         s
+    }
+
+    /// A swarm of one: `first`, in zone0, which the others bootstrap from.
+    pub fn with_first(env: Env, first: NodeProc) -> Swarm {
+        let boot = first.addr(&env);
+        Swarm {
+            env,
+            nodes: vec![first],
+            zones: vec!["zone0".into()],
+            boot,
+        }
     }
 
     pub fn add(&mut self, zone: &str, args: &[&str]) {

@@ -94,6 +94,8 @@ pub(super) fn run(
     let (m, _) = census(&sw, &[])?;
     let shards = m.len();
     wait_exact(&sw, &[], shards, Duration::from_secs(120))?;
+    let (_, used_before) = census(&sw, &[])?;
+    let nodes_before: Vec<usize> = (0..nodes).collect();
     let lost: u64 = {
         let rows: Vec<ShardRow> =
             sw.clients[VICTIM].post("/v1/shards", &json!({ "status": null }))?;
@@ -123,11 +125,7 @@ pub(super) fn run(
         .sum::<u64>()
         - moved_before;
     let (_, used) = census(&sw, &dead)?;
-    let mean = used.iter().sum::<u64>() as f64 / used.len().max(1) as f64;
-    let (min, max) = (
-        used.iter().min().copied().unwrap_or(0),
-        used.iter().max().copied().unwrap_or(0),
-    );
+    let live: Vec<usize> = (0..nodes).filter(|i| !dead.contains(i)).collect();
     let _ = std::fs::remove_dir_all(&src);
     Ok(vec![
         (
@@ -153,25 +151,56 @@ pub(super) fn run(
                 moved as f64 / lost.max(1) as f64
             ),
         ),
-        (
-            "utilisation spread after repair".into(),
-            format!(
-                "{:.0}%",
-                if mean > 0.0 {
-                    (max - min) as f64 / mean * 100.0
-                } else {
-                    0.0
-                }
-            ),
-            format!(
-                "(max - min) / mean over {} live nodes: min {}, max {}, mean {}",
-                used.len(),
-                output::size(min),
-                output::size(max),
-                output::size(mean as u64)
-            ),
-        ),
+        spread_row("before the kill", &used_before, &nodes_before),
+        spread_row("after repair", &used, &live),
     ])
+}
+
+/// Utilisation spread over the nodes `who` (bytes `used` each, in order),
+/// and the largest deviation from the mean of a node's own zone (the bench's
+/// nodes are in zones `i % 3`, and zone spread gives each zone one copy of
+/// every shard whatever its size, so the zones' means differ by design).
+fn spread_row(when: &str, used: &[u64], who: &[usize]) -> (String, String, String) {
+    let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len().max(1) as f64;
+    let all = mean(used);
+    let (min, max) = (
+        used.iter().min().copied().unwrap_or(0),
+        used.iter().max().copied().unwrap_or(0),
+    );
+    let mut within = 0f64;
+    for z in 0..3 {
+        let of_zone: Vec<u64> = who
+            .iter()
+            .zip(used)
+            .filter(|(i, _)| *i % 3 == z)
+            .map(|(_, u)| *u)
+            .collect();
+        let m = mean(&of_zone);
+        for u in &of_zone {
+            if m > 0.0 {
+                within = within.max((*u as f64 / m - 1.0).abs());
+            }
+        }
+    }
+    (
+        format!("utilisation spread {when}"),
+        format!(
+            "{:.0}%",
+            if all > 0.0 {
+                (max - min) as f64 / all * 100.0
+            } else {
+                0.0
+            }
+        ),
+        format!(
+            "(max - min) / mean over {} live nodes: min {}, max {}, mean {}; within zones ±{:.0}%",
+            used.len(),
+            output::size(min),
+            output::size(max),
+            output::size(all as u64),
+            within * 100.0
+        ),
+    )
 }
 
 /// Runs the churn bench and prints its figures (a table, or JSON).

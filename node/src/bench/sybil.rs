@@ -74,16 +74,8 @@ pub(super) fn key_rate() -> f64 {
 }
 
 fn candidate(key: [u8; 32], zone: String, peer: usize) -> Candidate<usize> {
-    Candidate {
-        peer,
-        key,
-        zone,
-        capacity: u64::MAX,
-        used: 0,
-        draining: false,
-        isolated: false,
-        radius: None,
-    }
+    // Equal weights: the attacker announces what honest peers do.
+    Candidate::new(peer, key, zone, 1 << 40)
 }
 
 fn random_key() -> [u8; 32] {
@@ -112,16 +104,17 @@ fn one_trial(n: usize, copies: usize, zoning: Zoning, cap: u64) -> (u64, f64, bo
         }
         let worst = set
             .iter()
-            .map(|&p| placement::distance(&target.0, &peers[p].key))
+            .map(|&p| peers[p].reach(&target))
             .max()
-            .unwrap_or([0xff; 32]);
+            .unwrap_or(u128::MAX);
         loop {
             if tried >= cap {
                 return (tried, t.elapsed().as_secs_f64(), false);
             }
             tried += 1;
             let key = random_key();
-            if placement::distance(&target.0, &key) < worst {
+            let c = candidate(key, String::new(), 0);
+            if c.reach(&target) < worst {
                 let zone = match zoning {
                     Zoning::FreshPerId => format!("sybil{tried}"),
                     Zoning::HonestNames => format!("z{}", tried as usize % ZONES),

@@ -8,7 +8,7 @@ use crate::datadir::DataDir;
 use crate::membership::View;
 use anyhow::Context;
 use rand::RngCore;
-use shardnet_protocol::placement::Key;
+use shardnet_protocol::placement::{self, Key};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
@@ -21,13 +21,17 @@ struct Shed {
     /// The capacity the radius was computed for: a new capacity starts over.
     capacity: u64,
     radius: String,
+    /// Placement rules the radius was computed under (absent: the first).
+    #[serde(default)]
+    placement: u32,
 }
 
 pub(super) fn load_radius(dd: &DataDir, capacity: u64) -> Option<Key> {
     let b = std::fs::read(dd.root().join(SHED_FILE)).ok()?;
     let shed: Shed = serde_json::from_slice(&b).ok()?;
     let k = hex::decode(&shed.radius).ok()?;
-    (shed.capacity == capacity).then_some(Key::try_from(k.as_slice()).ok()?)
+    (shed.capacity == capacity && shed.placement == placement::RULES)
+        .then_some(Key::try_from(k.as_slice()).ok()?)
 }
 
 pub(super) fn save_radius(dd: &DataDir, capacity: u64, radius: Option<Key>) {
@@ -39,6 +43,7 @@ pub(super) fn save_radius(dd: &DataDir, capacity: u64, radius: Option<Key>) {
     let shed = Shed {
         capacity,
         radius: hex::encode(r),
+        placement: placement::RULES,
     };
     replace_json(&path, &shed);
 }

@@ -32,7 +32,7 @@ fn ask_order(net: &Net, id: &ShardId) -> Vec<PeerId> {
     let mut order = placement::responsible_set(id, 0, &cands, FIRST_ASK);
     let mut rest: Vec<&Candidate<PeerId>> =
         cands.iter().filter(|c| !order.contains(&c.peer)).collect();
-    rest.sort_by_key(|c| placement::distance(&id.0, &c.key));
+    rest.sort_by_key(|c| c.reach(id));
     order.extend(rest.into_iter().map(|c| c.peer));
     let local = net.client.local_peer_id();
     order.retain(|p| *p != local);

@@ -1,4 +1,4 @@
-//! Membership: every node announces itself on `shardnet/membership/1` with a
+//! Membership: every node announces itself on `shardnet/membership/2` with a
 //! heartbeat (zone, capacity, used, version, addresses, draining) and keeps a
 //! [`View`] of the peers it hears.
 //!
@@ -21,7 +21,7 @@ mod silence;
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 use shardnet_protocol::patience::Outages;
-use shardnet_protocol::placement::{peer_key, Candidate};
+use shardnet_protocol::placement::{self, peer_key, Candidate, VirtualKeys};
 use shardnet_protocol::{admission, netzone};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -72,6 +72,8 @@ struct Entry {
     down: bool,
     /// Outages this node saw the peer come back from.
     outages: Outages,
+    /// The peer's virtual placement keys (derived once per entry).
+    vkeys: VirtualKeys,
 }
 
 pub struct View {
@@ -244,8 +246,13 @@ impl View {
                     || e.hb.draining != hb.draining
                     || e.hb.zone != hb.zone
                     || e.hb.radius != hb.radius
+                    || e.hb.capacity != hb.capacity
             }
         };
+        let vkeys = peers
+            .get(&peer)
+            .map(|e| e.vkeys.clone())
+            .unwrap_or_else(|| VirtualKeys::of(&peer_key(&peer.to_bytes())));
         let outages = peers
             .get(&peer)
             .map(|e| self.returned(e, now))
@@ -257,6 +264,7 @@ impl View {
                 seen: now,
                 down: false,
                 outages,
+                vkeys,
             },
         );
         changed
@@ -426,6 +434,8 @@ impl View {
             .map(|(p, e)| Candidate {
                 peer: *p,
                 key: peer_key(&p.to_bytes()),
+                vkeys: e.vkeys.clone(),
+                weight: placement::weight(e.hb.capacity),
                 zone: self.placement_zone(p, &e.hb.zone, &seen),
                 capacity: e.hb.capacity,
                 used: e.hb.used,
@@ -434,6 +444,9 @@ impl View {
                 radius: e.hb.radius,
             })
             .collect();
+        // Capacity is the peer's word: no peer weighs more than a few
+        // honest ones (see `placement::vkeys`).
+        placement::cap_weights(&mut v);
         v.sort_by_key(|c| c.key);
         v
     }

@@ -85,7 +85,7 @@ pub(super) fn shed(net: &Net, local: &PeerId, shards: &[Local]) {
             .map(|l| (l.id, l.size))
             .collect();
         let keep = (capacity as f64 * SHED_TO) as u64;
-        let own = placement::peer_key(&local.to_bytes());
+        let own = placement::VirtualKeys::of(&placement::peer_key(&local.to_bytes()));
         if let Some(r) = placement::shed_radius(&own, &held, keep) {
             let narrower = radius.map_or(r, |cur| cur.min(r));
             if *radius != Some(narrower) {

@@ -27,8 +27,10 @@ use tokio::sync::mpsc;
 /// Kademlia protocol name: a private DHT, not the public IPFS one.
 pub const KAD_PROTOCOL: &str = "/shardnet/kad/1";
 pub const IDENTIFY_PROTOCOL: &str = "/shardnet/id/1";
-/// Gossipsub topic of membership announcements.
-pub const MEMBERSHIP_TOPIC: &str = "shardnet/membership/1";
+/// Gossipsub topic of membership announcements. Its version is that of the
+/// placement rules: nodes that compute responsible sets differently must not
+/// share a view (version 2: virtual keys and capacity weights).
+pub const MEMBERSHIP_TOPIC: &str = "shardnet/membership/2";
 /// Gossipsub topic of rebalance and prune announcements.
 pub const REBALANCE_TOPIC: &str = "shardnet/rebalance/1";
 /// Resident memory above which the node takes no new connections (existing

@@ -136,6 +136,7 @@ impl Driver<'_> {
             seed,
             placement: "zone-aware".into(),
             policy: crate::scenario::Policy::Lazy.name().into(),
+            redundancy: "replicate".into(),
             nodes_start: self.nodes.len(),
             logical_bytes: self
                 .sc

@@ -2,7 +2,8 @@
 //! real node uses (live, suspect, down; holders; responsible sets).
 
 use shardnet_protocol::patience::{Outages, Wait};
-use shardnet_protocol::placement::Key;
+use shardnet_protocol::placement::{Key, VirtualKeys};
+use shardnet_protocol::redundancy::Scheme;
 use shardnet_protocol::reputation::Reputation;
 use shardnet_protocol::{ShardId, Tier};
 use std::collections::BTreeSet;
@@ -23,6 +24,7 @@ pub(crate) enum NodeState {
 #[derive(Clone, Debug)]
 pub(crate) struct Node {
     pub(crate) key: Key,
+    pub(crate) vkeys: VirtualKeys,
     pub(crate) zone: usize,
     pub(crate) capacity: u64,
     pub(crate) used: u64,
@@ -80,8 +82,15 @@ impl Node {
 #[derive(Clone, Debug)]
 pub(crate) struct Shard {
     pub(crate) id: ShardId,
+    /// Bytes each holder stores: the whole shard, or one Reed–Solomon piece.
     pub(crate) size: u64,
+    /// The shard's own bytes.
+    pub(crate) logical: u64,
+    /// Copies or pieces wanted: one per responsible peer.
     pub(crate) copies: usize,
+    /// Its redundancy (`protocol::redundancy`): how many pieces restore it,
+    /// and the lazy-repair floor.
+    pub(crate) scheme: Scheme,
     pub(crate) backup: u32,
     /// Nodes with a healthy copy (online or not).
     pub(crate) holders: Vec<u32>,

@@ -3,19 +3,24 @@
 use super::{Sim, DAY_MS};
 use crate::model::state::{Backup, Node, NodeState, Shard};
 use crate::report::{spread, Report, Sample, TierOutcome};
+use crate::scenario::Redundancy;
 use shardnet_protocol::Tier;
 
 impl Sim<'_> {
-    /// Backups whose every shard has a copy on an online node.
+    /// Backups whose every shard has enough copies or pieces to restore it
+    /// on online nodes.
     pub(super) fn available_backups(&self) -> u64 {
         self.backups
             .iter()
             .filter(|b| {
                 b.shards.iter().all(|&s| {
-                    self.shards[s as usize]
+                    let sh = &self.shards[s as usize];
+                    let online = sh
                         .holders
                         .iter()
-                        .any(|&h| self.nodes[h as usize].up())
+                        .filter(|&&h| self.nodes[h as usize].up())
+                        .count();
+                    online >= sh.scheme.needed()
                 })
             })
             .count() as u64
@@ -72,7 +77,7 @@ impl Sim<'_> {
             backups_lost: self.backups.iter().filter(|b| b.lost).count() as u64,
             availability: self.available_backups() as f64 / total,
             repair_bytes: self.repair_bytes,
-            spread: spread(up.iter().map(|n| (n.used, self.sc.swarm.capacity))),
+            spread: spread(up.iter().map(|n| (n.used, n.capacity))),
         });
     }
 
@@ -80,6 +85,10 @@ impl Sim<'_> {
         let r = &mut self.report;
         r.simulated_secs = self.sc.duration.as_secs_f64();
         r.policy = self.sc.swarm.policy.name().into();
+        r.redundancy = match self.sc.swarm.redundancy {
+            Redundancy::Replicate => "replicate".into(),
+            Redundancy::Rs => format!("rs {}", self.sc.swarm.rs_data),
+        };
         r.wall_secs = wall;
         r.nodes_end = self.nodes.iter().filter(|n| n.up()).count();
         r.stored_bytes_end = self
@@ -108,6 +117,7 @@ impl Sim<'_> {
                 .collect();
             r.tiers.push(TierOutcome {
                 tier: t.name().into(),
+                scheme: self.sc.swarm.scheme(t).to_string(),
                 backups: bs.len() as u64,
                 shards: shards.len() as u64,
                 shards_lost: shards.iter().filter(|s| s.lost).count() as u64,

@@ -338,7 +338,15 @@ impl Sim<'_> {
             }
             Action::Fill { node } => {
                 if let Some(n) = self.nodes.get_mut(node) {
+                    // As the node restarted at what it holds: its smaller
+                    // weight moves some of its places to others.
                     n.capacity = n.used;
+                    let old = n.vkeys.clone();
+                    let held: Vec<u32> = n.holdings.iter().copied().collect();
+                    self.sync(node as u32);
+                    let mut list = self.shards_near(&old);
+                    list.extend(held);
+                    self.evaluate_affected(node as u32, list);
                 }
             }
             Action::Restore => {

@@ -4,8 +4,7 @@
 
 use super::{Ev, Sim};
 use crate::model::state::NodeState;
-use shardnet_protocol::patience;
-use shardnet_protocol::placement::{Candidate, Key};
+use shardnet_protocol::placement::{self, vkeys, Candidate, VirtualKeys};
 use shardnet_protocol::placement_index::PlacementIndex;
 use shardnet_protocol::repair;
 use shardnet_protocol::ShardId;
@@ -32,7 +31,8 @@ impl Sim<'_> {
             node.used = node.used.saturating_sub(sh.size);
             node.holdings.remove(&s);
         }
-        if sh.holders.is_empty() && !sh.lost {
+        // Lost when fewer pieces remain than restore it (one for copies).
+        if sh.holders.len() < sh.scheme.needed() && !sh.lost {
             sh.lost = true;
             let b = sh.backup as usize;
             self.backups[b].lost = true;
@@ -44,6 +44,9 @@ impl Sim<'_> {
         Candidate {
             peer: i,
             key: n.key,
+            vkeys: n.vkeys.clone(),
+            // Capacity weighs placement, as the node announces it.
+            weight: placement::weight(n.capacity),
             zone: if self.zone_aware {
                 n.zone.to_string()
             } else {
@@ -91,9 +94,9 @@ impl Sim<'_> {
         if self.shards[s as usize].lost {
             return;
         }
-        let (id, size, copies) = {
+        let (id, size, copies, scheme) = {
             let sh = &self.shards[s as usize];
-            (sh.id, sh.size, sh.copies)
+            (sh.id, sh.size, sh.copies, sh.scheme)
         };
         let ranked = self.responsible(&id, size, copies + repair::SPILL);
         let sh = &self.shards[s as usize];
@@ -111,14 +114,8 @@ impl Sim<'_> {
         let waits_for = |p: u32| {
             let n = &nodes[p as usize];
             let held = sh.holders.contains(&p) || n.lost_holdings.contains(&s);
-            n.up()
-                || patience::keeps_place(
-                    Duration::from_millis(now.saturating_sub(n.offline_since)),
-                    n.wait,
-                    held,
-                    live,
-                    copies,
-                )
+            let silent = Duration::from_millis(now.saturating_sub(n.offline_since));
+            n.up() || silent < n.wait.limit_at(held, live, scheme.needed(), scheme.floor())
         };
         let resp = repair::spill(
             &ranked,
@@ -167,6 +164,26 @@ impl Sim<'_> {
             d
         };
         tracing::trace!(t = self.now, shard = s, ?resp, ?online, coord, send = ?d.send_to, "evaluate");
+        let rebuild = d.reason == repair::Reason::Repair && scheme.needed() > 1;
+        if rebuild && !d.send_to.is_empty() {
+            // A piece is rebuilt from `needed` others: the coordinator
+            // gathers them (it holds one) once for all it sends now, and
+            // cannot while fewer are online (it waits for holders to return).
+            if live < scheme.needed() {
+                return;
+            }
+            let gather = scheme.needed() as u64 - 1;
+            let bytes = size * gather;
+            self.repair_bytes += bytes;
+            for &h in online.iter().filter(|&&h| h != coord).take(gather as usize) {
+                self.nodes[h as usize].sent += size;
+            }
+            let dur = (bytes as f64 * 1000.0 / self.sc.swarm.bandwidth as f64).ceil() as u64;
+            let c = &mut self.nodes[coord as usize];
+            c.down_free = c.down_free.max(self.now) + dur;
+            // Pieces go out once rebuilt.
+            c.up_free = c.up_free.max(c.down_free);
+        }
         for to in d.send_to {
             self.start_transfer(s, coord, to);
         }
@@ -192,14 +209,17 @@ impl Sim<'_> {
     pub(super) fn start_transfer(&mut self, s: u32, src: u32, dst: u32) {
         let size = self.shards[s as usize].size;
         let dur = (size as f64 * 1000.0 / self.sc.swarm.bandwidth as f64).ceil() as u64;
-        let start = self
-            .now
-            .max(self.nodes[src as usize].up_free)
-            .max(self.nodes[dst as usize].down_free);
-        self.nodes[src as usize].up_free = start + dur;
-        self.nodes[dst as usize].down_free = start + dur;
+        // The uplink and the downlink are separate queues, each spent once:
+        // a busy receiver delays this transfer, not everything else the
+        // sender has queued (reserving the sender until the receiver is free
+        // let one joiner's backlog stall every peer that sends to it, and
+        // theirs stall others, across the whole swarm).
+        let up = self.now.max(self.nodes[src as usize].up_free) + dur;
+        let down = self.now.max(self.nodes[dst as usize].down_free) + dur;
+        self.nodes[src as usize].up_free = up;
+        self.nodes[dst as usize].down_free = down;
         self.shards[s as usize].pending.push(dst);
-        self.at(start + dur, Ev::Transfer { shard: s, src, dst });
+        self.at(up.max(down), Ev::Transfer { shard: s, src, dst });
     }
 
     pub(super) fn transfer_done(&mut self, s: u32, src: u32, dst: u32) {
@@ -246,11 +266,12 @@ impl Sim<'_> {
         }
     }
 
-    /// Shards whose ids share a prefix with `key` long enough to leave about
-    /// four times the largest copy count of peers in that part of the key
-    /// space: the shards a peer there may be responsible for (placement walks
-    /// further only to find a zone it lacks).
-    pub(super) fn shards_near(&self, key: &Key) -> Vec<u32> {
+    /// Shards whose ids share a prefix with any of `keys` long enough to
+    /// leave about four times the largest copy count of virtual keys in that
+    /// part of the key space: the shards a peer with these keys may be
+    /// responsible for (placement walks further only to find a zone it
+    /// lacks; the repair scan decides).
+    pub(super) fn shards_near(&self, keys: &VirtualKeys) -> Vec<u32> {
         // Peers in the responsible sets (the index holds exactly those).
         let n = self
             .index
@@ -260,18 +281,21 @@ impl Sim<'_> {
         if n <= 64 {
             return self.by_id.clone();
         }
-        let bits = ((n / (4 * self.max_copies.max(1))).max(1)).ilog2() as usize;
-        let (mut lo, mut hi) = (*key, *key);
-        for i in bits..256 {
-            lo[i / 8] &= !(1 << (7 - i % 8));
-            hi[i / 8] |= 1 << (7 - i % 8);
+        let entries = n * vkeys::VIRTUAL_KEYS;
+        let bits = ((entries / (4 * self.max_copies.max(1))).max(1))
+            .ilog2()
+            .min(63);
+        let mask = !0u64 << (64 - bits);
+        let prefix = |s: u32| vkeys::prefix64(&self.shards[s as usize].id.0);
+        let mut near: Vec<u32> = Vec::new();
+        for &k in keys.as_slice() {
+            let (lo, hi) = (k & mask, (k & mask) | !mask);
+            let a = self.by_id.partition_point(|&s| prefix(s) < lo);
+            let b = self.by_id.partition_point(|&s| prefix(s) <= hi);
+            near.extend_from_slice(&self.by_id[a..b]);
         }
-        let a = self
-            .by_id
-            .partition_point(|&s| self.shards[s as usize].id.0 < lo);
-        let b = self
-            .by_id
-            .partition_point(|&s| self.shards[s as usize].id.0 <= hi);
-        self.by_id[a..b].to_vec()
+        near.sort_unstable();
+        near.dedup();
+        near
     }
 }

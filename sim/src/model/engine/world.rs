@@ -14,6 +14,7 @@ impl Sim<'_> {
     pub(super) fn new_node(&mut self, key: Key, zone: usize) -> u32 {
         self.nodes.push(Node {
             key,
+            vkeys: placement::VirtualKeys::of(&key),
             zone,
             capacity: self.sc.swarm.capacity,
             used: 0,
@@ -113,14 +114,17 @@ impl Sim<'_> {
         by_id.sort_by_key(|&s| self.shards[s as usize].id);
         self.by_id = by_id;
         self.max_copies = self.shards.iter().map(|s| s.copies).max().unwrap_or(1);
-        self.report.logical_bytes = self.shards.iter().map(|s| s.size).sum();
+        self.report.logical_bytes = self.shards.iter().map(|s| s.logical).sum();
     }
 
     pub(super) fn add_shard(&mut self, id: ShardId, size: u64, tier: Tier, backup: u32) -> u32 {
+        let scheme = self.sc.swarm.scheme(tier);
         self.shards.push(Shard {
             id,
-            size,
-            copies: tier.copies() as usize,
+            size: scheme.piece_size(size),
+            logical: size,
+            copies: scheme.pieces(),
+            scheme,
             backup,
             holders: Vec::new(),
             pending: Vec::new(),
@@ -316,8 +320,7 @@ impl Sim<'_> {
                 self.nodes[n as usize].liar = true;
                 self.report.liars += 1;
             }
-            let key = self.nodes[n as usize].key;
-            let near = self.shards_near(&key);
+            let near = self.shards_near(&self.nodes[n as usize].vkeys.clone());
             self.evaluate_all(near);
         }
     }
