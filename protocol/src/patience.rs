@@ -164,7 +164,19 @@ impl Wait {
 
 /// Whether a peer silent for `silent` keeps its place (see [`Wait::limit`]).
 pub fn keeps_place(silent: Duration, wait: Wait, held: bool, live: usize, wanted: usize) -> bool {
-    silent < wait.limit(held, live, wanted)
+    keeps_place_at(silent, wait, held, live, 1, floor(wanted))
+}
+
+/// [`keeps_place`] for any redundancy (see [`Wait::limit_at`]).
+pub fn keeps_place_at(
+    silent: Duration,
+    wait: Wait,
+    held: bool,
+    live: usize,
+    needed: usize,
+    floor: usize,
+) -> bool {
+    silent < wait.limit_at(held, live, needed, floor)
 }
 
 #[cfg(test)]

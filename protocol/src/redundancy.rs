@@ -94,12 +94,17 @@ impl Scheme {
         if missing == 0 {
             return 0;
         }
-        let piece = self.piece_size(size);
+        self.gather_bytes(size, holds_one) + self.piece_size(size) * missing as u64
+    }
+
+    /// Bytes a rebuilder reads from other holders before it can send any
+    /// piece of a shard of `size` bytes: none for copies (it sends its own),
+    /// `data - 1` pieces (or `data`, holding none) for Reed–Solomon.
+    pub fn gather_bytes(self, size: u64, holds_one: bool) -> u64 {
         match self {
-            Scheme::Replicate { .. } => size * missing as u64,
+            Scheme::Replicate { .. } => 0,
             Scheme::Rs { data, .. } => {
-                let gather = data as u64 - u64::from(holds_one);
-                piece * (gather + missing as u64)
+                self.piece_size(size) * (u64::from(data) - u64::from(holds_one))
             }
         }
     }

@@ -156,7 +156,7 @@ impl Driver<'_> {
             let ids: Vec<&String> = bs.iter().flat_map(|b| b.3.iter()).collect();
             r.tiers.push(TierOutcome {
                 tier: tier.name().into(),
-                scheme: format!("replicate {}", tier.copies()),
+                scheme: self.sc.swarm.scheme(tier).to_string(),
                 backups: bs.len() as u64,
                 shards: ids.len() as u64,
                 shards_lost: ids.iter().filter(|id| !census.contains_key(**id)).count() as u64,

@@ -86,10 +86,8 @@ pub(crate) struct Shard {
     pub(crate) size: u64,
     /// The shard's own bytes.
     pub(crate) logical: u64,
-    /// Copies or pieces wanted: one per responsible peer.
-    pub(crate) copies: usize,
-    /// Its redundancy (`protocol::redundancy`): how many pieces restore it,
-    /// and the lazy-repair floor.
+    /// Its redundancy (`protocol::redundancy`): copies or pieces wanted (one
+    /// per responsible peer), how many restore it, and the lazy-repair floor.
     pub(crate) scheme: Scheme,
     pub(crate) backup: u32,
     /// Nodes with a healthy copy (online or not).

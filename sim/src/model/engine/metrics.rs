@@ -44,7 +44,7 @@ impl Sim<'_> {
                 .iter()
                 .filter(|&&h| self.nodes[h as usize].up())
                 .count();
-            if online < sh.copies {
+            if online < sh.scheme.pieces() {
                 let t = self.backups[sh.backup as usize].tier;
                 below[tier_pos(t)] += 1;
             }
@@ -59,7 +59,7 @@ impl Sim<'_> {
             .shards
             .iter()
             .filter(|sh| !sh.lost)
-            .map(|sh| (sh.holders.len() * sh.copies) as f64 * sh.size as f64)
+            .map(|sh| (sh.holders.len() * sh.scheme.pieces()) as f64 * sh.size as f64)
             .sum();
         self.report.audit_read_bytes += (per_interval * share) as u64;
         let hours = (self.now - self.last_t) as f64 / 3_600_000.0;

@@ -341,10 +341,10 @@ impl Sim<'_> {
                     // As the node restarted at what it holds: its smaller
                     // weight moves some of its places to others.
                     n.capacity = n.used;
-                    let old = n.vkeys.clone();
+                    let keys = n.vkeys.clone();
                     let held: Vec<u32> = n.holdings.iter().copied().collect();
                     self.sync(node as u32);
-                    let mut list = self.shards_near(&old);
+                    let mut list = self.shards_near(&keys);
                     list.extend(held);
                     self.evaluate_affected(node as u32, list);
                 }

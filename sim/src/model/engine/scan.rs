@@ -4,6 +4,7 @@
 
 use super::{Ev, Sim};
 use crate::model::state::NodeState;
+use shardnet_protocol::patience;
 use shardnet_protocol::placement::{self, vkeys, Candidate, VirtualKeys};
 use shardnet_protocol::placement_index::PlacementIndex;
 use shardnet_protocol::repair;
@@ -94,10 +95,11 @@ impl Sim<'_> {
         if self.shards[s as usize].lost {
             return;
         }
-        let (id, size, copies, scheme) = {
+        let (id, size, logical, scheme) = {
             let sh = &self.shards[s as usize];
-            (sh.id, sh.size, sh.copies, sh.scheme)
+            (sh.id, sh.size, sh.logical, sh.scheme)
         };
+        let copies = scheme.pieces();
         let ranked = self.responsible(&id, size, copies + repair::SPILL);
         let sh = &self.shards[s as usize];
         let online: Vec<u32> = sh
@@ -115,7 +117,8 @@ impl Sim<'_> {
             let n = &nodes[p as usize];
             let held = sh.holders.contains(&p) || n.lost_holdings.contains(&s);
             let silent = Duration::from_millis(now.saturating_sub(n.offline_since));
-            n.up() || silent < n.wait.limit_at(held, live, scheme.needed(), scheme.floor())
+            let (needed, floor) = (scheme.needed(), scheme.floor());
+            n.up() || patience::keeps_place_at(silent, n.wait, held, live, needed, floor)
         };
         let resp = repair::spill(
             &ranked,
@@ -164,18 +167,20 @@ impl Sim<'_> {
             d
         };
         tracing::trace!(t = self.now, shard = s, ?resp, ?online, coord, send = ?d.send_to, "evaluate");
-        let rebuild = d.reason == repair::Reason::Repair && scheme.needed() > 1;
-        if rebuild && !d.send_to.is_empty() {
+        let bytes = scheme.gather_bytes(logical, true);
+        if d.reason == repair::Reason::Repair && bytes > 0 && !d.send_to.is_empty() {
             // A piece is rebuilt from `needed` others: the coordinator
             // gathers them (it holds one) once for all it sends now, and
             // cannot while fewer are online (it waits for holders to return).
             if live < scheme.needed() {
                 return;
             }
-            let gather = scheme.needed() as u64 - 1;
-            let bytes = size * gather;
             self.repair_bytes += bytes;
-            for &h in online.iter().filter(|&&h| h != coord).take(gather as usize) {
+            for &h in online
+                .iter()
+                .filter(|&&h| h != coord)
+                .take(scheme.needed() - 1)
+            {
                 self.nodes[h as usize].sent += size;
             }
             let dur = (bytes as f64 * 1000.0 / self.sc.swarm.bandwidth as f64).ceil() as u64;

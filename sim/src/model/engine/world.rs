@@ -113,7 +113,12 @@ impl Sim<'_> {
         let mut by_id: Vec<u32> = (0..self.shards.len() as u32).collect();
         by_id.sort_by_key(|&s| self.shards[s as usize].id);
         self.by_id = by_id;
-        self.max_copies = self.shards.iter().map(|s| s.copies).max().unwrap_or(1);
+        self.max_copies = self
+            .shards
+            .iter()
+            .map(|s| s.scheme.pieces())
+            .max()
+            .unwrap_or(1);
         self.report.logical_bytes = self.shards.iter().map(|s| s.logical).sum();
     }
 
@@ -123,7 +128,6 @@ impl Sim<'_> {
             id,
             size: scheme.piece_size(size),
             logical: size,
-            copies: scheme.pieces(),
             scheme,
             backup,
             holders: Vec::new(),
@@ -138,7 +142,7 @@ impl Sim<'_> {
     pub(super) fn place_new(&mut self, s: u32) {
         let (id, size, copies) = {
             let sh = &self.shards[s as usize];
-            (sh.id, sh.size, sh.copies)
+            (sh.id, sh.size, sh.scheme.pieces())
         };
         let ranked = self.responsible(&id, size, copies + shardnet_protocol::repair::SPILL);
         let nodes = &self.nodes;
