@@ -165,7 +165,7 @@ fn lazy_repair_copies_next_to_nothing_for_outages_and_a_dark_zone_and_loses_noth
 }
 
 #[test]
-fn erasure_coding_stores_about_half_the_bytes_of_copies_and_loses_nothing_more() {
+fn erasure_coding_stores_fewer_bytes_rebuilds_in_batches_and_loses_nothing_more() {
     // redundancy.toml at a fifth of its size and half its length.
     let mut sc = scenario("redundancy.toml");
     sc.swarm.nodes = 200;
@@ -201,14 +201,21 @@ fn erasure_coding_stores_about_half_the_bytes_of_copies_and_loses_nothing_more()
     // Same logical data; pieces cost (K+M)/K, copies cost N.
     assert_eq!(copies.logical_bytes, pieces.logical_bytes);
     assert!(
-        pieces.storage_overhead < 0.6 * copies.storage_overhead,
+        pieces.storage_overhead < 0.7 * copies.storage_overhead,
         "{}\n{}",
         copies.table(),
         pieces.table()
     );
-    // Rebuilding a piece reads K others: repair moves more bytes than
-    // copying, and the report says so rather than hiding it.
-    assert!(pieces.repair_bytes > copies.repair_bytes);
+    // Rebuilding reads K pieces, but only below the repair threshold and
+    // then for every missing piece at once (`Scheme::verdict`): one piece
+    // rebuilt at a time, as each holder's wait ended, moved 2x the bytes of
+    // copying; batches move less than copying does.
+    assert!(
+        pieces.repair_bytes < copies.repair_bytes,
+        "{}\n{}",
+        copies.table(),
+        pieces.table()
+    );
     let per_node: u64 = pieces.repair_bytes_by_node.iter().sum();
     assert_eq!(
         per_node, pieces.repair_bytes,

@@ -218,6 +218,26 @@ pub(crate) fn report(work: &Path, size: u64, big: u64, json: bool) -> anyhow::Re
             note: "1 core".into(),
         })
         .collect();
+    // Before the disk's limit, whose freed pages it would reuse.
+    let (fresh, again) = super::limits::page_cache_limits(work)?;
+    for (what, v, note) in [
+        (
+            "first",
+            fresh,
+            "new file, no fsync: memory touched for the first time",
+        ),
+        ("again", again, "the same again: pages just freed"),
+    ] {
+        rows.push(Row {
+            what: format!("limit: page-cache write, {what}"),
+            bytes: LIMIT_BYTES as u64,
+            mb_per_s: v,
+            limit: AES_LIMIT.into(),
+            share_of_limit_pct: 100.0 * v / aes,
+            peak_rss_mib: None,
+            note: note.into(),
+        });
+    }
     let disk = super::limits::disk_limit(work)?;
     let lim = Limits { aes, disk };
     rows.push(Row {

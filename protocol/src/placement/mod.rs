@@ -145,13 +145,13 @@ fn ranked<P>(shard: &ShardId, size: u64, peers: &[Candidate<P>], copies: usize) 
 
 /// The zone-spreading walk over peers in reach order: first one per unseen
 /// zone, then the closest remaining. Shared with `PlacementIndex`.
-pub(crate) fn walk<'a>(
+pub(crate) fn walk<Z: PartialEq>(
     order: &[usize],
-    zone: impl Fn(usize) -> &'a str,
+    zone: impl Fn(usize) -> Z,
     copies: usize,
 ) -> Vec<usize> {
     let mut chosen: Vec<usize> = Vec::with_capacity(copies);
-    let mut zones: Vec<&str> = Vec::new();
+    let mut zones: Vec<Z> = Vec::new();
     for &i in order {
         if chosen.len() == copies {
             break;

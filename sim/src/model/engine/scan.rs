@@ -4,9 +4,9 @@
 
 use super::{Ev, Sim};
 use crate::model::state::NodeState;
-use shardnet_protocol::patience;
 use shardnet_protocol::placement::{self, vkeys, Candidate, VirtualKeys};
 use shardnet_protocol::placement_index::PlacementIndex;
+use shardnet_protocol::redundancy::Silent;
 use shardnet_protocol::repair;
 use shardnet_protocol::ShardId;
 use std::time::Duration;
@@ -110,15 +110,34 @@ impl Sim<'_> {
             .collect();
         // As the node does: a full peer that lacks the shard gives its place
         // to the next in line, and so does a silent one past its wait
-        // (`protocol::patience`; held: it had a copy when it fell silent).
+        // (`redundancy::Scheme::verdict`: per peer for copies, all at once
+        // below the repair threshold for pieces; held: it had a copy when
+        // it fell silent).
         let nodes = &self.nodes;
         let (now, live) = (self.now, online.len());
+        let silent: Vec<u32> = ranked
+            .iter()
+            .copied()
+            .filter(|&p| !nodes[p as usize].up())
+            .collect();
+        let views: Vec<Silent> = silent
+            .iter()
+            .map(|&p| {
+                let n = &nodes[p as usize];
+                Silent {
+                    silent: Duration::from_millis(now.saturating_sub(n.offline_since)),
+                    wait: n.wait,
+                    held: sh.holders.contains(&p) || n.lost_holdings.contains(&s),
+                }
+            })
+            .collect();
+        let verdict = scheme.verdict(live, &views);
         let waits_for = |p: u32| {
-            let n = &nodes[p as usize];
-            let held = sh.holders.contains(&p) || n.lost_holdings.contains(&s);
-            let silent = Duration::from_millis(now.saturating_sub(n.offline_since));
-            let (needed, floor) = (scheme.needed(), scheme.floor());
-            n.up() || patience::keeps_place_at(silent, n.wait, held, live, needed, floor)
+            nodes[p as usize].up()
+                || silent
+                    .iter()
+                    .position(|&x| x == p)
+                    .is_some_and(|i| verdict.kept[i])
         };
         let resp = repair::spill(
             &ranked,
@@ -157,8 +176,10 @@ impl Sim<'_> {
             n.up() && !n.draining && n.used + size <= n.capacity && !pending.contains(p)
         };
         let d = repair::decide(&coord, &resp, &others, target_ok, |_| true, copies);
-        // A lying coordinator does nothing (until its copy fails an audit).
-        let d = if self.nodes[coord as usize].liar {
+        // A lying coordinator does nothing (until its copy fails an audit),
+        // and above the repair threshold missing pieces wait for a batch.
+        let waits = d.reason == repair::Reason::Repair && !verdict.rebuild;
+        let d = if self.nodes[coord as usize].liar || waits {
             repair::Decision {
                 send_to: Vec::new(),
                 ..d

@@ -15,9 +15,10 @@
 //! probability of loss when pieces fail independently, and [`matching`], the
 //! cheapest Reed–Solomon scheme that is at least as durable as `n` copies.
 
-use crate::patience;
+use crate::patience::{self, Wait};
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// Independent loss probability of one piece within one repair window up to
 /// which [`matching`] requires erasure coding to be at least as durable as
@@ -77,8 +78,8 @@ impl Scheme {
     /// Proven pieces below which lazy repair stops waiting for silent holders
     /// (past their own patience): replication keeps one copy of slack from
     /// three copies up ([`patience::floor`]); Reed–Solomon keeps half its
-    /// parity (rounded up), so that at the floor as many further losses are
-    /// survivable as replication allows at its floor or more.
+    /// parity (rounded up) as margin, its repair threshold ([`matching`]
+    /// sizes that margin; the other half is what one rebuild restores).
     pub fn floor(self) -> usize {
         match self {
             Scheme::Replicate { copies } => patience::floor(copies as usize),
@@ -143,11 +144,22 @@ fn grid(p_ref: f64) -> impl Iterator<Item = f64> {
     (0..40).map(move |i| p_ref / 2f64.powi(i))
 }
 
-/// The Reed–Solomon scheme with `data` data pieces and the fewest parity
-/// pieces whose loss probability is no higher than `copies` whole copies'
-/// at every piece-loss probability up to `p_ref`; replication itself when
-/// none fits within [`MAX_PIECES`], when it would store no fewer bytes (one
-/// copy), or when `data` is 1 (which is replication).
+/// The cheapest Reed–Solomon scheme with `data` data pieces that is at
+/// least as durable as `copies` whole copies where lazy repair keeps a
+/// shard, at its floor, at every piece-loss probability up to `p_ref`;
+/// replication itself when none fits within [`MAX_PIECES`], when it would
+/// store no fewer bytes, or when `data` is 1 (which is replication).
+///
+/// Lazy repair lets a shard sit at its floor for long stretches (a silent
+/// holder keeps its place, nothing is rebuilt), so the floor is where the
+/// schemes must be compared, not at their full piece count:
+/// - the margin `t` is the fewest pieces above `data` at which `data + t`
+///   pieces are as durable as replication's [`patience::floor`] copies;
+/// - the parity is `2t` (or `2t - 1` when `2t` would store as much as the
+///   copies): `t` of margin below the floor ([`Scheme::floor`] is
+///   `data + ceil(parity / 2)`) and `t` (or `t - 1`) above it, the pieces
+///   one rebuild restores from one gather of `data` pieces
+///   ([`Scheme::verdict`]).
 pub fn matching(copies: usize, data: usize, p_ref: f64) -> Scheme {
     let copies = copies.clamp(1, MAX_PIECES);
     let rep = Scheme::Replicate {
@@ -156,14 +168,81 @@ pub fn matching(copies: usize, data: usize, p_ref: f64) -> Scheme {
     if data <= 1 {
         return rep;
     }
-    (1..=MAX_PIECES.saturating_sub(data))
-        .map(|parity| Scheme::Rs {
-            data: data as u8,
-            parity: parity as u8,
-        })
-        .find(|rs| grid(p_ref).all(|p| rs.loss(p) <= rep.loss(p)))
-        .filter(|rs| rs.overhead() < copies as f64)
+    let at_floor = Scheme::Replicate {
+        copies: patience::floor(copies) as u8,
+    };
+    let rs = |parity: usize| Scheme::Rs {
+        data: data as u8,
+        parity: parity as u8,
+    };
+    let Some(t) = (1..=MAX_PIECES.saturating_sub(data))
+        .find(|&t| grid(p_ref).all(|p| rs(t).loss(p) <= at_floor.loss(p)))
+    else {
+        return rep;
+    };
+    [2 * t, 2 * t - 1]
+        .into_iter()
+        .filter(|&m| m >= 1 && data + m <= MAX_PIECES)
+        .map(rs)
+        .find(|s| s.overhead() < copies as f64)
         .unwrap_or(rep)
+}
+
+/// A silent peer in a shard's responsible set, as one repair scan sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Silent {
+    /// How long it has been silent.
+    pub silent: Duration,
+    /// Its patience ([`patience::Wait`]).
+    pub wait: Wait,
+    /// This node has its own evidence that it held a copy or piece.
+    pub held: bool,
+}
+
+/// What one repair scan of one shard may do about its silent peers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// Per silent peer (in the order given): it keeps its place in the
+    /// responsible set, and nothing is made in its stead.
+    pub kept: Vec<bool>,
+    /// Missing copies or pieces may be made now. Always for replication
+    /// (each place is decided on its own); for Reed–Solomon only below the
+    /// repair threshold, and then for every missing piece at once.
+    pub rebuild: bool,
+}
+
+impl Scheme {
+    /// The repair rule for a shard with `live` copies or pieces proven on
+    /// reachable peers and these `silent` peers in its responsible set.
+    ///
+    /// - Replication: each silent peer keeps its place for
+    ///   [`patience::Wait::limit_at`] (the ceiling at or above the floor, its
+    ///   own patience below, at most twice the base with one copy left).
+    /// - Reed–Solomon: a rebuild costs a gather of `data` pieces whatever
+    ///   it restores, so pieces are rebuilt in batches, as Storj's repair
+    ///   threshold does. Every silent peer keeps its place while `live` plus
+    ///   the held pieces whose holders are still within their own patience
+    ///   reach the floor (`data + ceil(parity / 2)`), however long that is;
+    ///   below it no silent peer keeps its place, so one gather restores
+    ///   every missing piece. [`matching`] sizes the margin at the floor.
+    pub fn verdict(self, live: usize, silent: &[Silent]) -> Verdict {
+        let (needed, floor) = (self.needed(), self.floor());
+        let within = |s: &Silent| s.silent < s.wait.limit_at(s.held, live, needed, floor);
+        match self {
+            Scheme::Replicate { .. } => Verdict {
+                kept: silent.iter().map(within).collect(),
+                rebuild: true,
+            },
+            Scheme::Rs { .. } => {
+                let waiting = silent.iter().filter(|s| s.held && within(s)).count();
+                let rebuild = live + waiting < floor;
+                Verdict {
+                    kept: vec![!rebuild; silent.len()],
+                    rebuild,
+                }
+            }
+        }
+    }
 }
 
 impl fmt::Display for Scheme {
@@ -202,98 +281,4 @@ impl FromStr for Scheme {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn parses_and_prints_both_kinds() {
-        for s in ["replicate 3", "rs 4+3", "rs 10+20"] {
-            assert_eq!(s.parse::<Scheme>().unwrap().to_string(), s);
-        }
-        for bad in [
-            "",
-            "rs",
-            "rs 4",
-            "rs 4+",
-            "rs 0+3",
-            "rs 4+0",
-            "replicate 0",
-            "rs 30+3",
-            "mirror 2",
-            "rs 4+3 x",
-            "replicate -1",
-        ] {
-            assert!(bad.parse::<Scheme>().is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn the_tiers_match_with_far_fewer_stored_bytes() {
-        // bronze 2, silver 3, gold 5, critical 7 copies, with 4 data pieces.
-        let got: Vec<String> = [2, 3, 5, 7]
-            .iter()
-            .map(|&n| matching(n, 4, P_REF).to_string())
-            .collect();
-        assert_eq!(got, ["rs 4+2", "rs 4+3", "rs 4+5", "rs 4+7"]);
-        for n in [2, 3, 5, 7] {
-            let rs = matching(n, 4, P_REF);
-            assert!(rs.overhead() < n as f64 / 1.3, "{rs} against {n} copies");
-        }
-    }
-
-    #[test]
-    fn a_rebuild_gathers_k_pieces_once_for_all_missing_ones() {
-        let rs = Scheme::Rs { data: 4, parity: 3 };
-        let mib = 1 << 20;
-        assert_eq!(rs.piece_size(4 * mib), mib);
-        // Holding one piece: 3 gathered + 2 sent.
-        assert_eq!(rs.rebuild_bytes(4 * mib, 2, true), 5 * mib);
-        assert_eq!(rs.rebuild_bytes(4 * mib, 1, false), 5 * mib);
-        assert_eq!(rs.rebuild_bytes(4 * mib, 0, true), 0);
-        let rep = Scheme::Replicate { copies: 3 };
-        assert_eq!(rep.rebuild_bytes(4 * mib, 2, true), 8 * mib);
-    }
-
-    #[test]
-    fn replication_floors_are_the_patience_floors() {
-        for n in 1..=7u8 {
-            let s = Scheme::Replicate { copies: n };
-            assert_eq!(s.floor(), patience::floor(n as usize));
-            assert_eq!(s.needed(), 1);
-            assert!((s.loss(0.1) - 0.1f64.powi(n as i32)).abs() < 1e-12);
-        }
-        assert_eq!(Scheme::Rs { data: 4, parity: 3 }.floor(), 6);
-        assert_eq!(Scheme::Rs { data: 4, parity: 5 }.floor(), 7);
-    }
-
-    proptest! {
-        #[test]
-        fn matching_is_never_less_durable_up_to_p_ref(
-            copies in 1usize..8,
-            data in 1usize..12,
-            p_exp in 0.0f64..6.0,
-        ) {
-            let p = P_REF / 10f64.powf(p_exp);
-            let s = matching(copies, data, P_REF);
-            let rep = Scheme::Replicate { copies: copies as u8 };
-            prop_assert!(s.loss(p) <= rep.loss(p) * (1.0 + 1e-9), "{s} at {p}");
-            prop_assert!(s.pieces() <= MAX_PIECES);
-            // Never more stored bytes than replication.
-            prop_assert!(s.overhead() <= copies as f64 + 1e-9);
-        }
-
-        #[test]
-        fn pieces_cover_the_shard_and_floors_sit_between_needed_and_pieces(
-            data in 1u8..16,
-            parity in 1u8..16,
-            size in 0u64..(1 << 40),
-        ) {
-            let s = Scheme::Rs { data, parity };
-            prop_assert!(s.piece_size(size) * data as u64 >= size);
-            prop_assert!(s.piece_size(size) * (data as u64) < size + data as u64);
-            prop_assert!(s.floor() > s.needed() && s.floor() <= s.pieces());
-            prop_assert!(s.loss(0.01) <= 1.0 && s.loss(0.01) >= 0.0);
-        }
-    }
-}
+mod tests;
