@@ -1,0 +1,54 @@
+use super::*;
+
+#[test]
+fn pruning_drops_the_oldest_eighth() {
+    let mut c = HashMap::new();
+    let peer = PeerId::random();
+    for i in 0..800u64 {
+        let mut id = [0u8; 32];
+        id[..8].copy_from_slice(&i.to_le_bytes());
+        c.insert(
+            (peer, ShardId(id)),
+            ProofState {
+                last_checked: i,
+                ..ProofState::default()
+            },
+        );
+    }
+    prune_oldest(&mut c);
+    assert!(c.len() <= 700 && c.len() >= 690, "{}", c.len());
+    assert!(c.values().all(|s| s.last_checked >= 100));
+}
+
+/// The bound the module promises for an evasive peer: always `Busy`,
+/// it is isolated after exactly 30 audit rounds (10 timed-out audits),
+/// and its copies are unproven throughout.
+#[test]
+fn always_busy_is_isolated_after_thirty_rounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let view = Arc::new(View::new(
+        PeerId::random(),
+        Duration::from_secs(1),
+        Duration::from_secs(3),
+    ));
+    let audits = Audits::load(store, view, Policy::default(), Duration::from_secs(3600));
+    let peer = PeerId::random();
+    let batch = [prove::Expected {
+        id: ShardId([1; 32]),
+        size: 1,
+        answer: [0; 32],
+    }];
+    for round in 1..=30u32 {
+        assert!(
+            !audits.isolated(&peer),
+            "isolated after only {} rounds",
+            round - 1
+        );
+        prove::busy_audit(&audits, peer, &batch, 1000 + u64::from(round));
+    }
+    assert!(audits.isolated(&peer));
+    let rep = audits.reputation(&peer);
+    assert_eq!((rep.passed, rep.failed), (0, 10));
+    assert!(!audits.proven_since(&peer, &batch[0].id, 0));
+}
