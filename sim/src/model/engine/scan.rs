@@ -176,19 +176,24 @@ impl Sim<'_> {
             n.up() && !n.draining && n.used + size <= n.capacity && !pending.contains(p)
         };
         let d = repair::decide(&coord, &resp, &others, target_ok, |_| true, copies);
-        // A lying coordinator does nothing (until its copy fails an audit),
-        // and above the repair threshold missing pieces wait for a batch.
+        // A lying coordinator does nothing (until its copy fails an audit).
+        // Above the repair threshold missing pieces wait for a batch, except
+        // as many as holders outside the set (draining, or displaced by a
+        // joiner) still have: those move, as a handoff does, no gather.
         let waits = d.reason == repair::Reason::Repair && !verdict.rebuild;
-        let d = if self.nodes[coord as usize].liar || waits {
-            repair::Decision {
-                send_to: Vec::new(),
-                ..d
-            }
-        } else {
-            d
-        };
+        let outside = online.iter().filter(|h| !resp.contains(h)).count();
+        let mut d = d;
+        if self.nodes[coord as usize].liar {
+            d.send_to.clear();
+        } else if waits {
+            d.send_to.truncate(outside);
+        }
         tracing::trace!(t = self.now, shard = s, ?resp, ?online, coord, send = ?d.send_to, "evaluate");
-        let bytes = scheme.gather_bytes(logical, true);
+        let bytes = if waits {
+            0
+        } else {
+            scheme.gather_bytes(logical, true)
+        };
         if d.reason == repair::Reason::Repair && bytes > 0 && !d.send_to.is_empty() {
             // A piece is rebuilt from `needed` others: the coordinator
             // gathers them (it holds one) once for all it sends now, and
@@ -224,7 +229,16 @@ impl Sim<'_> {
                 .copied()
                 .filter(|&x| x != h && !self.nodes[x as usize].liar)
                 .collect();
-            let d = repair::decide(&h, &resp, &rest, |_| false, |_| true, copies);
+            // Above the threshold a shard may sit at its floor: a piece
+            // outside the set may go once the floor is proven without it
+            // (else a draining holder would wait for places kept for
+            // silent peers, and never leave).
+            let keep = if verdict.rebuild {
+                copies
+            } else {
+                scheme.floor()
+            };
+            let d = repair::decide(&h, &resp, &rest, |_| false, |_| true, keep);
             if d.drop_local {
                 self.drop_copy(s, h);
                 self.maybe_gone(h);
