@@ -157,6 +157,7 @@ async fn lying_oversized_and_greedy_peers_are_refused() {
         known: vec![],
         psk: None,
         metrics: None,
+        max_memory: shardnet_node::config::DEFAULT_MAX_MEMORY,
     })
     .unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -33,6 +33,7 @@ pub mod keys;
 pub mod lease;
 pub mod lifecycle;
 pub mod manifest;
+pub mod membership_cost;
 pub mod meta;
 pub mod netzone;
 pub mod patience;

@@ -81,6 +81,7 @@ impl Liar {
                 known: vec![],
                 psk: None,
                 metrics: None,
+                max_memory: shardnet_node::config::DEFAULT_MAX_MEMORY,
             })
             .unwrap()
         };

@@ -273,6 +273,7 @@ pub fn gossiper_as(
                 known: vec![],
                 psk: None,
                 metrics: None,
+                max_memory: shardnet_node::config::DEFAULT_MAX_MEMORY,
             })
         })
         .unwrap();

@@ -32,6 +32,7 @@ async fn raw_rr(n: usize) -> anyhow::Result<f64> {
         known: vec![],
         psk: None,
         metrics: None,
+        max_memory: crate::config::DEFAULT_MAX_MEMORY,
     })?;
     let b_peer = b_client.local_peer_id();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -61,6 +62,7 @@ async fn raw_rr(n: usize) -> anyhow::Result<f64> {
         known: vec![],
         psk: None,
         metrics: None,
+        max_memory: crate::config::DEFAULT_MAX_MEMORY,
     })?;
     tokio::spawn(a_loop.run(stopped(stop_rx)));
     a_client.add_address(b_peer, b_addr).await;

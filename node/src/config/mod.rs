@@ -19,6 +19,10 @@ pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(2);
 /// long enough for a home server's reboot, short enough to repair a dead disk
 /// within minutes.
 pub const DEFAULT_DOWN_AFTER: Duration = Duration::from_secs(300);
+/// Resident memory above which the node takes no new connections: the last
+/// line behind the per-connection and response-byte budgets (the fetch flood
+/// of `tests/e2e_hostile.rs` peaks near 530 MiB).
+pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
 /// Default ceiling of a silent peer's patience: two days, a long weekend's
 /// power cut at home or a site's link down.
 pub const DEFAULT_PATIENCE_MAX: Duration = Duration::from_secs(48 * 3600);
@@ -118,6 +122,9 @@ pub struct FileConfig {
     pub prune_purge_after: Option<String>,
     /// Where to serve Prometheus metrics and `/health` (off when absent).
     pub metrics_listen: Option<String>,
+    /// Resident memory of the process above which the node takes no new
+    /// connections (default 1GiB; many nodes in one process need more).
+    pub max_memory: Option<String>,
     /// Lifecycle rules: a path glob to a tier, or to days and copies
     /// (`[[lifecycle]]` tables; read at every backup).
     pub lifecycle: Option<Vec<shardnet_protocol::lifecycle::Rule>>,
@@ -164,6 +171,9 @@ pub struct NodeConfig {
     pub id_difficulty: u8,
     pub prune_purge_after: Duration,
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Resident memory of the process above which no new connections are
+    /// taken (existing ones go on).
+    pub max_memory: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -412,6 +422,10 @@ impl NodeConfig {
                 o.prune_purge_after.or(file.prune_purge_after),
                 DEFAULT_PRUNE_PURGE_AFTER,
             )?,
+            max_memory: match o.max_memory.or(file.max_memory) {
+                Some(s) => parse_size("max memory", &s)?,
+                None => DEFAULT_MAX_MEMORY,
+            },
             metrics_listen: match o.metrics_listen.or(file.metrics_listen) {
                 Some(a) => {
                     Some(

@@ -122,6 +122,7 @@ pub async fn run_until(
         // Recorded only when served: recording every event costs the event
         // loop (a swarm restore ran at half speed with it, see the notes).
         metrics: cfg.metrics_listen.is_some().then(|| metrics.swarm.clone()),
+        max_memory: cfg.max_memory,
     })?;
     let client = client.with_bandwidth(live.bandwidth.clone());
     let local = client.local_peer_id();

@@ -39,23 +39,34 @@ pub(super) async fn route(
                         debug!(peer = %source, "heartbeat ignored: the peer id lacks admission work");
                         continue;
                     }
-                    // Never waits: the event loop may be busy, and this task
-                    // must keep draining its queue.
                     // A peer seen at a public address may not point this
                     // node at loopback or private ones.
                     let seen = view.observed_ip(&source);
-                    for a in &hb.addrs {
-                        if let Ok(addr) = a.parse::<libp2p::Multiaddr>() {
-                            let allowed = crate::swarm::ip_of(&addr)
-                                .is_none_or(|ip| netzone::announced_addr_allowed(seen, ip));
-                            if allowed {
-                                client.try_add_address(source, addr);
-                            }
-                        }
-                    }
-                    if view.heard(source, hb) {
+                    let addrs: Vec<libp2p::Multiaddr> = hb
+                        .addrs
+                        .iter()
+                        .filter_map(|a| a.parse::<libp2p::Multiaddr>().ok())
+                        .filter(|addr| {
+                            crate::swarm::ip_of(addr)
+                                .is_none_or(|ip| netzone::announced_addr_allowed(seen, ip))
+                        })
+                        .collect();
+                    let new_addrs = view.announces_new_addrs(&source, &hb.addrs);
+                    let joined = view.heard(source, hb);
+                    if joined {
                         info!(peer = %source, "peer joined or changed");
                         repair.kick();
+                    }
+                    // Addresses go to the swarm when they change or the
+                    // peer (re)joins, not with every heartbeat. Never
+                    // waits: the event loop may be busy, and this task must
+                    // keep draining its queue.
+                    if (new_addrs || joined)
+                        && !addrs
+                            .into_iter()
+                            .all(|addr| client.try_add_address(source, addr))
+                    {
+                        view.forget_addrs(&source);
                     }
                 }
                 Ok(Announcement::Leave) => {

@@ -32,6 +32,21 @@ impl View {
         self.observed_zones && before.and_then(netzone::prefix) != netzone::prefix(ip)
     }
 
+    /// Whether `addrs` are not what `peer`'s last heartbeat announced (a
+    /// peer not in the view announces new ones): only then do they go to
+    /// the swarm, not with every heartbeat.
+    pub fn announces_new_addrs(&self, peer: &PeerId, addrs: &[String]) -> bool {
+        self.lock().get(peer).is_none_or(|e| e.hb.addrs != addrs)
+    }
+
+    /// Forgets the addresses `peer` announced, so that its next heartbeat
+    /// passes them on again (they could not be queued this time).
+    pub fn forget_addrs(&self, peer: &PeerId) {
+        if let Some(e) = self.lock().get_mut(peer) {
+            e.hb.addrs.clear();
+        }
+    }
+
     /// The address `peer` was last observed at.
     pub fn observed_ip(&self, peer: &PeerId) -> Option<std::net::IpAddr> {
         self.observed

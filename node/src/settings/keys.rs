@@ -55,6 +55,7 @@ const KEYS: &[Key] = &[
     key("id_difficulty", false, Kind::Int),
     key("prune_purge_after", false, Kind::Text),
     key("metrics_listen", false, Kind::Text),
+    key("max_memory", false, Kind::Text),
 ];
 
 /// Whether `name` is applied by a reload (None: no such key).
@@ -160,6 +161,7 @@ fn effective(c: &NodeConfig, name: &str) -> String {
         "metrics_listen" => c
             .metrics_listen
             .map_or_else(|| "off".into(), |a| a.to_string()),
+        "max_memory" => crate::output::size(c.max_memory),
         _ => String::new(),
     }
 }

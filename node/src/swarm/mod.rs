@@ -9,6 +9,7 @@ mod client;
 mod codec;
 mod event_loop;
 mod metrics;
+pub mod pool;
 
 pub use client::{Client, NetStatus, Pressure, Reply, TransferError};
 pub use event_loop::{ip_of, Event, EventLoop};
@@ -33,10 +34,6 @@ pub const IDENTIFY_PROTOCOL: &str = "/shardnet/id/1";
 pub const MEMBERSHIP_TOPIC: &str = "shardnet/membership/2";
 /// Gossipsub topic of rebalance and prune announcements.
 pub const REBALANCE_TOPIC: &str = "shardnet/rebalance/1";
-/// Resident memory above which the node takes no new connections (existing
-/// ones go on): the last line behind the per-connection and response-byte
-/// budgets. The fetch flood of `tests/e2e_hostile.rs` peaks near 530 MiB.
-const MAX_PROCESS_MEMORY: usize = 1 << 30;
 /// Every topic a node subscribes to.
 const TOPICS: [&str; 2] = [MEMBERSHIP_TOPIC, REBALANCE_TOPIC];
 /// A whole shard transfer must finish within this (8 MiB over a slow uplink).
@@ -75,6 +72,9 @@ pub struct SwarmConfig {
     pub psk: Option<libp2p::pnet::PreSharedKey>,
     /// Where the event loop records libp2p's and its own metrics.
     pub metrics: Option<std::sync::Arc<crate::swarm::SwarmMetrics>>,
+    /// Resident memory of the process above which no new connections are
+    /// taken (`config::DEFAULT_MAX_MEMORY`).
+    pub max_memory: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,7 @@ pub enum SwarmError {
 /// Builds the swarm, starts listening and dials the bootstrap peers.
 pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>), SwarmError> {
     let psk = cfg.psk;
+    let max_memory = usize::try_from(cfg.max_memory).unwrap_or(usize::MAX);
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(cfg.keypair.clone())
         .with_tokio()
         .with_other_transport(|key| {
@@ -119,6 +120,10 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
             kad.set_mode(Some(kad::Mode::Server));
             let gcfg = gossipsub::ConfigBuilder::default()
                 .heartbeat_interval(Duration::from_millis(700))
+                // Own messages go to the mesh, not to every connected peer:
+                // each one reaches every subscriber through the mesh anyway,
+                // and flooding cost a node one copy per connection.
+                .flood_publish(false)
                 .validation_mode(gossipsub::ValidationMode::Strict)
                 // Nothing is forwarded before the event loop accepts it
                 // (per-source rate limits: `event_loop::GossipLimiter`).
@@ -154,7 +159,7 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
             );
             Ok(Behaviour {
                 limits,
-                memory: memory_connection_limits::Behaviour::with_max_bytes(MAX_PROCESS_MEMORY),
+                memory: memory_connection_limits::Behaviour::with_max_bytes(max_memory),
                 kad,
                 gossipsub,
                 identify,

@@ -18,6 +18,7 @@
 
 mod measure;
 mod nodes;
+mod traffic;
 
 use nodes::{remove_lost_disk, LiveNode};
 
@@ -38,11 +39,18 @@ use std::time::{Duration, Instant};
 /// Shard id -> (node numbers holding a healthy copy, copies wanted, size).
 type Census = BTreeMap<String, (Vec<usize>, usize, u64)>;
 
-/// Heartbeats every 300 ms (more for big swarms: every node's heartbeat reaches
-/// every other), scans every 2 s: minutes of churn in seconds.
+/// Heartbeats every 300 ms, longer in bigger swarms: every node's heartbeat
+/// reaches every other, about six times over the gossip mesh, and each copy
+/// is checked (a signature) before duplicates are dropped, so the process
+/// carries nodes² / period copies a second. The period grows with nodes² to
+/// keep that near what 50 nodes at one second cost (15,000 copies a second,
+/// most of what 2 cores do besides); liveness and `down_after` stretch with
+/// it (scenarios set `down_after` above 5 periods).
 const HEARTBEAT_MS: u64 = 300;
-const HEARTBEAT_MS_PER_NODE: u64 = 20;
+const HEARTBEAT_US_PER_NODE_SQUARED: u64 = 400;
 const SCAN_SECS: u64 = 2;
+/// Shortest quiet window over which membership traffic is measured.
+const TRAFFIC_WINDOW: Duration = Duration::from_secs(10);
 /// Longest wait at the end for the swarm to finish its moves.
 const SETTLE_MAX: Duration = Duration::from_secs(30);
 
@@ -119,6 +127,15 @@ impl Driver<'_> {
             self.nodes.len(),
             wall.elapsed().as_secs_f64()
         );
+        let heartbeat = self.heartbeat();
+        let membership = self.membership_traffic(TRAFFIC_WINDOW.max(heartbeat * 3), heartbeat)?;
+        if let Some(m) = &membership {
+            eprintln!(
+                "live: membership traffic {:.1} KB/s sent per node, {:.1} connections per node",
+                m.bytes_per_node_sec / 1e3,
+                m.connections_mean
+            );
+        }
         for spec in self.sc.backups.clone() {
             for k in 0..spec.count {
                 self.backup(rng, spec.tier, spec.size, k)?;
@@ -138,6 +155,7 @@ impl Driver<'_> {
             policy: crate::scenario::Policy::Lazy.name().into(),
             redundancy: "replicate".into(),
             nodes_start: self.nodes.len(),
+            membership,
             logical_bytes: self
                 .sc
                 .backups

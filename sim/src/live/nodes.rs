@@ -2,7 +2,7 @@
 //! data dir, started, stopped (gracefully or as a crash), restarted on the
 //! same disk, or added to the swarm as a joiner.
 
-use super::{Driver, HEARTBEAT_MS, HEARTBEAT_MS_PER_NODE, SCAN_SECS};
+use super::{Driver, HEARTBEAT_MS, HEARTBEAT_US_PER_NODE_SQUARED, SCAN_SECS};
 use anyhow::{bail, Context};
 use rand::{RngCore, SeedableRng};
 use shardnet_node::api::client::ApiClient;
@@ -12,6 +12,9 @@ use shardnet_node::datadir::DataDir;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+
+/// The connection guard's memory bound for a whole live run's process.
+const LIVE_MAX_MEMORY: &str = "16GiB";
 
 pub(super) struct LiveNode {
     pub(super) dd: DataDir,
@@ -65,6 +68,13 @@ impl Driver<'_> {
         Ok(())
     }
 
+    /// The nodes' heartbeat period: longer in bigger swarms, where every
+    /// node's heartbeat reaches every other.
+    pub(super) fn heartbeat(&self) -> Duration {
+        let n = self.sc.max_nodes() as u64;
+        Duration::from_millis(HEARTBEAT_MS.max(HEARTBEAT_US_PER_NODE_SQUARED * n * n / 1000))
+    }
+
     pub(super) fn start(&self, n: &mut LiveNode) -> anyhow::Result<()> {
         let root = n.dd.root().to_path_buf();
         let cfg = NodeConfig::load(
@@ -74,9 +84,7 @@ impl Driver<'_> {
                 bootstrap: (!self.boot.is_empty()).then(|| vec![self.boot.clone()]),
                 zone: Some(format!("zone{}", n.zone)),
                 capacity: Some(n.capacity.to_string()),
-                heartbeat_ms: Some(
-                    HEARTBEAT_MS.max(HEARTBEAT_MS_PER_NODE * self.sc.max_nodes() as u64),
-                ),
+                heartbeat_ms: Some(self.heartbeat().as_millis() as u64),
                 down_after_secs: Some(self.sc.swarm.down_after.as_secs().max(1)),
                 patience_max_secs: Some(self.sc.swarm.patience_max().as_secs().max(1)),
                 scan_interval_secs: Some(SCAN_SECS),
@@ -90,6 +98,10 @@ impl Driver<'_> {
                 // Identities come from the seed (the same placement every
                 // run), so they carry no admission work.
                 id_difficulty: Some(0),
+                // Every node's guard reads this one process's memory: with
+                // a hundred nodes in it, 1 GiB would stop all of them
+                // taking connections.
+                max_memory: Some(LIVE_MAX_MEMORY.into()),
                 ..Overrides::default()
             },
         )?;

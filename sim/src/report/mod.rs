@@ -39,6 +39,47 @@ pub struct TierOutcome {
     pub shard_hours_below_target: f64,
 }
 
+/// Live mode: what membership costs, measured over a quiet window after the
+/// swarm converged (see `live::traffic`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MembershipTraffic {
+    pub nodes: usize,
+    pub heartbeat_secs: f64,
+    pub window_secs: f64,
+    /// Bytes each node sent on average per second (each byte sent is also
+    /// received by one node: the same figure inbound).
+    pub bytes_per_node_sec: f64,
+    /// `bytes_per_node_sec` per peer in the view per heartbeat period.
+    pub bytes_per_peer_heartbeat: f64,
+    pub connections_mean: f64,
+    pub connections_max: usize,
+}
+
+impl MembershipTraffic {
+    /// Bytes per node per second with `nodes` in the full view and a
+    /// heartbeat every `heartbeat_secs`, if each peer costs what it cost here.
+    pub fn projected(&self, nodes: usize, heartbeat_secs: f64) -> f64 {
+        self.bytes_per_peer_heartbeat * nodes.saturating_sub(1) as f64 / heartbeat_secs
+    }
+}
+
+/// Model mode: what membership would cost each node in this run, under the
+/// full view of today and under change dissemination with direct checks
+/// (`protocol::membership_cost`, `docs/membership.md`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MembershipModel {
+    /// Mean nodes online.
+    pub nodes: f64,
+    /// Changes spread (joins, drains, leaves, silences, returns, downs) per
+    /// node per day, and direct checks by co-holders per node per day.
+    pub changes_per_node_day: f64,
+    pub checks_per_node_day: f64,
+    /// Bytes per node per second: full view (2 s heartbeat, the cost per
+    /// peer measured live), and change dissemination with its parts.
+    pub full_view_bytes_per_node_sec: f64,
+    pub dissemination: shardnet_protocol::membership_cost::Cost,
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
     pub scenario: String,
@@ -100,6 +141,12 @@ pub struct Report {
     /// Model mode: simulated node-days per wall second.
     pub node_days_per_sec: f64,
     pub series: Vec<Sample>,
+    /// Live mode: membership traffic and connections after convergence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub membership: Option<MembershipTraffic>,
+    /// Model mode: membership cost projected from the run's changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub membership_model: Option<MembershipModel>,
     /// Final online holders per shard (shard id hex -> node numbers), for
     /// comparing modes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -237,6 +284,46 @@ impl Report {
                 self.audit_read_bytes as f64
                     / self.stored_bytes_end.max(1) as f64
                     / (self.simulated_secs / 86_400.0).max(1e-9)
+            );
+        }
+        if let Some(m) = &self.membership {
+            let _ = writeln!(
+                o,
+                "  {:<38} {} per node (heartbeat {:.1} s, {} nodes, {:.0} s window)",
+                "membership traffic, sent per second",
+                size(m.bytes_per_node_sec as u64),
+                m.heartbeat_secs,
+                m.nodes,
+                m.window_secs
+            );
+            let _ = writeln!(
+                o,
+                "  {:<38} {} per node at 10,000 nodes, {} at 100,000 (2 s heartbeat, full view)",
+                "  projected",
+                size(m.projected(10_000, 2.0) as u64),
+                size(m.projected(100_000, 2.0) as u64)
+            );
+            let _ = writeln!(
+                o,
+                "  {:<38} {:.1} / {}",
+                "connections per node mean / max", m.connections_mean, m.connections_max
+            );
+        }
+        if let Some(m) = &self.membership_model {
+            let _ = writeln!(
+                o,
+                "  {:<38} {:.2} changes, {:.1} checks per node per day",
+                "membership changes", m.changes_per_node_day, m.checks_per_node_day
+            );
+            let _ = writeln!(
+                o,
+                "  {:<38} full view {}/s, changes only {}/s (probes {}, changes {}, checks {})",
+                "membership traffic per node",
+                size(m.full_view_bytes_per_node_sec as u64),
+                size(m.dissemination.total() as u64),
+                size(m.dissemination.probing as u64),
+                size(m.dissemination.changes as u64),
+                size(m.dissemination.checks as u64)
             );
         }
         if self.events > 0 {

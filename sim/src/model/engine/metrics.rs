@@ -2,7 +2,7 @@
 
 use super::{Sim, DAY_MS};
 use crate::model::state::{Backup, Node, NodeState, Shard};
-use crate::report::{spread, Report, Sample, TierOutcome};
+use crate::report::{spread, MembershipModel, Report, Sample, TierOutcome};
 use crate::scenario::Redundancy;
 use shardnet_protocol::Tier;
 
@@ -105,6 +105,12 @@ impl Sim<'_> {
         r.repair_bytes_per_node_max = r.repair_bytes_by_node.iter().copied().max().unwrap_or(0);
         r.summarise_series();
         r.events = self.events;
+        r.membership_model = Some(membership_model(
+            self.membership_changes,
+            self.membership_checks,
+            self.node_ms,
+            r.simulated_secs,
+        ));
         r.node_days_per_sec = self.node_ms / DAY_MS / wall.max(1e-9);
         for t in Tier::ALL {
             let bs: Vec<&Backup> = self.backups.iter().filter(|b| b.tier == t).collect();
@@ -146,4 +152,23 @@ impl Sim<'_> {
 
 fn tier_pos(t: Tier) -> usize {
     Tier::ALL.iter().position(|x| *x == t).unwrap_or(0)
+}
+
+/// Membership cost per node from the changes and checks a run counted over
+/// `node_ms` of node time (`protocol::membership_cost`).
+fn membership_model(changes: u64, checks: u64, node_ms: f64, secs: f64) -> MembershipModel {
+    use shardnet_protocol::membership_cost::{full_view, Dissemination, BYTES_PER_PEER_HEARTBEAT};
+    let node_days = (node_ms / DAY_MS).max(1e-9);
+    let nodes = node_ms / 1000.0 / secs.max(1e-9);
+    let n = nodes.round() as usize;
+    MembershipModel {
+        nodes,
+        changes_per_node_day: changes as f64 / node_days,
+        checks_per_node_day: checks as f64 / node_days,
+        full_view_bytes_per_node_sec: full_view(n, 2.0, BYTES_PER_PEER_HEARTBEAT),
+        dissemination: Dissemination::default().cost(
+            changes as f64 / secs.max(1e-9),
+            checks as f64 / (node_ms / 1000.0).max(1e-9),
+        ),
+    }
 }

@@ -93,6 +93,11 @@ struct Sim<'a> {
     up_count: usize,
     last_t: u64,
     isolation_hours_sum: f64,
+    /// Membership changes a change-only design would spread (joins, drains,
+    /// leaves, silences, returns, downs), and the direct checks co-holders
+    /// would make before acting on one (`docs/membership.md`).
+    membership_changes: u64,
+    membership_checks: u64,
 }
 
 /// Runs `sc` in model mode. `zone_aware` overrides the scenario's placement;
@@ -151,6 +156,8 @@ pub fn run_with_progress(
         up_count: 0,
         last_t: 0,
         isolation_hours_sum: 0.0,
+        membership_changes: 0,
+        membership_checks: 0,
     };
     match layout {
         Some(l) => s.load(l),
@@ -258,6 +265,7 @@ impl Sim<'_> {
                 if node.epoch != epoch {
                     return;
                 }
+                self.membership_changes += 1;
                 node.state = if disk {
                     NodeState::Offline { down: true, disk }
                 } else {

@@ -286,6 +286,7 @@ impl Sim<'_> {
                 self.up_count -= 1;
             }
             self.nodes[n as usize].state = NodeState::Gone;
+            self.membership_changes += 1;
             self.sync(n);
         }
     }

@@ -226,6 +226,11 @@ impl Sim<'_> {
         node.state = NodeState::Offline { down: false, disk };
         node.epoch += 1;
         node.offline_since = self.now;
+        self.membership_changes += 1;
+        // Each peer holding a shard with it checks it itself: once when the
+        // suspicion reaches it, once before it acts.
+        self.membership_checks += 2 * co_holders(&self.nodes[n as usize], &self.shards, n);
+        let node = &mut self.nodes[n as usize];
         node.wait = wait;
         let epoch = node.epoch;
         self.up_count -= 1;
@@ -262,6 +267,7 @@ impl Sim<'_> {
             node.state = NodeState::Up;
             node.epoch += 1;
             self.up_count += 1;
+            self.membership_changes += 1;
             let silent = self.now.saturating_sub(node.offline_since);
             node.outages.record(Duration::from_millis(silent));
             let held: Vec<u32> = node.holdings.iter().copied().collect();
@@ -320,6 +326,7 @@ impl Sim<'_> {
             };
             let n = self.new_node(key, zone);
             self.report.joins += 1;
+            self.membership_changes += 1;
             if liars {
                 self.nodes[n as usize].liar = true;
                 self.report.liars += 1;
@@ -331,6 +338,7 @@ impl Sim<'_> {
 
     pub(super) fn drain(&mut self, n: u32) {
         self.report.graceful_departures += 1;
+        self.membership_changes += 1;
         let node = &mut self.nodes[n as usize];
         node.draining = true;
         let held: Vec<u32> = node.holdings.iter().copied().collect();
@@ -360,4 +368,17 @@ impl Sim<'_> {
             }
         }
     }
+}
+
+/// Distinct peers holding a shard with node `n`.
+fn co_holders(node: &Node, shards: &[Shard], n: u32) -> u64 {
+    let mut peers: Vec<u32> = node
+        .holdings
+        .iter()
+        .flat_map(|&s| shards[s as usize].holders.iter().copied())
+        .filter(|&h| h != n)
+        .collect();
+    peers.sort_unstable();
+    peers.dedup();
+    peers.len() as u64
 }
