@@ -46,10 +46,6 @@ pub struct Pressure {
     pub gossip_invalid: u64,
     /// Commands services could not queue (addresses, answers, gossip).
     pub commands_dropped: u64,
-    /// Idle connections closed to keep connected peers near
-    /// `swarm::pool::TARGET`.
-    #[serde(default)]
-    pub connections_trimmed: u64,
     /// Response bytes waiting for their requesters now.
     pub response_bytes_in_flight: u64,
 }

@@ -14,7 +14,6 @@
 
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::client::{Command, NetStatus, Pressure, Reply, TransferError};
-use super::pool::{self, Pool};
 use super::{EVENT_QUEUE, RESPONSE_BUDGET};
 use libp2p::request_response::{self, InboundRequestId, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
@@ -67,8 +66,6 @@ pub struct EventLoop {
     /// The address each connected peer was observed at (one entry per
     /// connected peer: bounded by the connection limits).
     observed: HashMap<PeerId, std::net::IpAddr>,
-    /// Connections in use, and those that may close (`pool`).
-    pool: Pool,
     metrics: Option<Arc<crate::swarm::SwarmMetrics>>,
 }
 
@@ -92,7 +89,6 @@ impl EventLoop {
             commands_dropped,
             in_flight,
             observed: HashMap::new(),
-            pool: Pool::default(),
             metrics,
         }
     }
@@ -101,14 +97,12 @@ impl EventLoop {
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut bootstrap = tokio::time::interval(std::time::Duration::from_secs(30));
-        let mut trim = tokio::time::interval(std::time::Duration::from_secs(5));
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = bootstrap.tick() => {
                     let _ = self.swarm.behaviour_mut().kad.bootstrap();
                 }
-                _ = trim.tick() => self.trim_connections(),
                 cmd = self.commands.recv() => match cmd {
                     Some(c) => self.command(c),
                     None => break,
@@ -129,7 +123,6 @@ impl EventLoop {
                 request,
                 reply,
             } => {
-                self.pool.began(peer, Instant::now());
                 let id = self
                     .swarm
                     .behaviour_mut()
@@ -178,21 +171,6 @@ impl EventLoop {
                         ..self.pressure
                     },
                 });
-            }
-        }
-    }
-
-    /// Closes the least recently used idle connections beyond
-    /// `pool::TARGET`, never one to a gossip mesh peer.
-    fn trim_connections(&mut self) {
-        let gossip = &self.swarm.behaviour().gossipsub;
-        let mesh: std::collections::HashSet<PeerId> = gossip.all_mesh_peers().copied().collect();
-        for peer in self
-            .pool
-            .excess(pool::TARGET, Instant::now(), |p| mesh.contains(p))
-        {
-            if self.swarm.disconnect_peer_id(peer).is_ok() {
-                self.pressure.connections_trimmed += 1;
             }
         }
     }
@@ -258,7 +236,6 @@ impl EventLoop {
                 peer_id, endpoint, ..
             } => {
                 debug!(peer = %peer_id, addr = %endpoint.get_remote_address(), "connected");
-                self.pool.connected(peer_id, Instant::now());
                 if let Some(ip) = ip_of(endpoint.get_remote_address()) {
                     self.observed.insert(peer_id, ip);
                     self.emit(Event::Connected { peer: peer_id, ip });
@@ -270,7 +247,6 @@ impl EventLoop {
                 ..
             } => {
                 self.observed.remove(&peer_id);
-                self.pool.disconnected(&peer_id);
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 debug!(peer = ?peer_id, "dial failed: {error}");
@@ -354,21 +330,17 @@ impl EventLoop {
                         id: request_id,
                         channel,
                     };
-                    self.pool.began(peer, Instant::now());
                     self.emit_request(peer, request, reply);
                 }
                 request_response::Message::Response {
                     request_id,
                     response,
-                } => {
-                    self.pool.ended(&peer, Instant::now());
-                    match self.pending.remove(&request_id) {
-                        Some(reply) => {
-                            let _ = reply.send(Ok(response));
-                        }
-                        None => debug!(%peer, "late response for a request nobody waits for"),
+                } => match self.pending.remove(&request_id) {
+                    Some(reply) => {
+                        let _ = reply.send(Ok(response));
                     }
-                }
+                    None => debug!(%peer, "late response for a request nobody waits for"),
+                },
             },
             request_response::Event::OutboundFailure {
                 peer,
@@ -376,7 +348,6 @@ impl EventLoop {
                 error,
                 ..
             } => {
-                self.pool.ended(&peer, Instant::now());
                 if let Some(reply) = self.pending.remove(&request_id) {
                     let _ = reply.send(Err(TransferError::Failed {
                         peer,
@@ -392,16 +363,10 @@ impl EventLoop {
                 request_id,
                 ..
             } => {
-                self.pool.ended(&peer, Instant::now());
                 self.sent(request_id);
                 warn!(%peer, "inbound shard request failed: {error}");
             }
-            request_response::Event::ResponseSent {
-                request_id, peer, ..
-            } => {
-                self.pool.ended(&peer, Instant::now());
-                self.sent(request_id);
-            }
+            request_response::Event::ResponseSent { request_id, .. } => self.sent(request_id),
         }
     }
 }

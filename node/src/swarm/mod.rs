@@ -9,7 +9,6 @@ mod client;
 mod codec;
 mod event_loop;
 mod metrics;
-pub mod pool;
 
 pub use client::{Client, NetStatus, Pressure, Reply, TransferError};
 pub use event_loop::{ip_of, Event, EventLoop};
