@@ -59,6 +59,10 @@ pub(crate) struct Node {
     pub(crate) offline_since: u64,
     /// How long the others wait for it this time.
     pub(crate) wait: Wait,
+    /// Distinct peers holding a shard with it, and when that was counted
+    /// (ms): the membership metric recounts at most daily, as holdings
+    /// move slowly (counting per outage took a tenth of the year's run).
+    pub(crate) co_holders: Option<(u64, u64)>,
 }
 
 impl Node {

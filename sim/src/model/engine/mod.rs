@@ -3,6 +3,7 @@
 
 mod liars;
 mod metrics;
+mod ranks;
 mod scan;
 mod world;
 
@@ -80,9 +81,14 @@ struct Sim<'a> {
     backups: Vec<Backup>,
     /// Shard indices sorted by id, for the shards near a joining node.
     by_id: Vec<u32>,
+    /// The first 64 bits of each id in `by_id`, for searching without
+    /// reading the shards.
+    by_id_prefix: Vec<u64>,
     joiners: std::collections::VecDeque<LayoutNode>,
     max_copies: usize,
     index: Option<PlacementIndex<u32>>,
+    /// Responsible sets kept between the changes that could move them.
+    ranks: ranks::Ranks,
     report: Report,
     repair_bytes: u64,
     below_hours: Vec<f64>,
@@ -132,11 +138,13 @@ pub fn run_with_progress(
         shards: Vec::new(),
         backups: Vec::new(),
         by_id: Vec::new(),
+        by_id_prefix: Vec::new(),
         max_copies: 1,
         joiners: layout
             .map(|l| l.joiners.iter().cloned().collect())
             .unwrap_or_default(),
         index: None,
+        ranks: ranks::Ranks::default(),
         report: Report {
             scenario: sc.name.clone(),
             mode: "model".into(),
@@ -239,8 +247,7 @@ impl Sim<'_> {
                     let mean = self.sc.churn.outage_mean.as_millis() as f64;
                     self.after_exp(mean, Ev::OutageEnd(n, epoch));
                 }
-                let up = self.nodes.iter().filter(|n| n.up()).count();
-                let rate = self.sc.churn.outages_per_node_per_day * up.max(1) as f64;
+                let rate = self.sc.churn.outages_per_node_per_day * self.up_count.max(1) as f64;
                 self.after_exp(DAY_MS / rate, Ev::Outage);
             }
             Ev::OutageEnd(n, epoch) => {

@@ -74,9 +74,11 @@ impl Sim<'_> {
                 index.remove(&c.key);
             }
         }
+        self.forget_near(n);
     }
 
-    pub(super) fn responsible(&mut self, id: &ShardId, size: u64, copies: usize) -> Vec<u32> {
+    /// The placement index, built from the view on first use.
+    pub(super) fn ensure_index(&mut self) {
         if self.index.is_none() {
             let cands: Vec<Candidate<u32>> = (0..self.nodes.len() as u32)
                 .filter(|&i| self.nodes[i as usize].in_view())
@@ -84,6 +86,10 @@ impl Sim<'_> {
                 .collect();
             self.index = Some(PlacementIndex::new(cands));
         }
+    }
+
+    pub(super) fn responsible(&mut self, id: &ShardId, size: u64, copies: usize) -> Vec<u32> {
+        self.ensure_index();
         self.index
             .as_ref()
             .map(|i| i.responsible_set(id, size, copies))
@@ -95,12 +101,12 @@ impl Sim<'_> {
         if self.shards[s as usize].lost {
             return;
         }
-        let (id, size, logical, scheme) = {
+        let (size, logical, scheme) = {
             let sh = &self.shards[s as usize];
-            (sh.id, sh.size, sh.logical, sh.scheme)
+            (sh.size, sh.logical, sh.scheme)
         };
         let copies = scheme.pieces();
-        let ranked = self.responsible(&id, size, copies + repair::SPILL);
+        let ranked = self.ranked(s);
         let sh = &self.shards[s as usize];
         let online: Vec<u32> = sh
             .holders
@@ -169,7 +175,7 @@ impl Sim<'_> {
         }
         let sh = &self.shards[s as usize];
         let others: Vec<u32> = confirmed.iter().copied().filter(|&h| h != coord).collect();
-        let pending = sh.pending.clone();
+        let pending = &sh.pending;
         let nodes = &self.nodes;
         let target_ok = |p: &u32| {
             let n = &nodes[*p as usize];
@@ -327,16 +333,19 @@ impl Sim<'_> {
             .ilog2()
             .min(63);
         let mask = !0u64 << (64 - bits);
-        let prefix = |s: u32| vkeys::prefix64(&self.shards[s as usize].id.0);
         let mut near: Vec<u32> = Vec::new();
         for &k in keys.as_slice() {
-            let (lo, hi) = (k & mask, (k & mask) | !mask);
-            let a = self.by_id.partition_point(|&s| prefix(s) < lo);
-            let b = self.by_id.partition_point(|&s| prefix(s) <= hi);
-            near.extend_from_slice(&self.by_id[a..b]);
+            near.extend_from_slice(self.shards_between(k & mask, (k & mask) | !mask));
         }
         near.sort_unstable();
         near.dedup();
         near
+    }
+
+    /// The shards whose id's first 64 bits lie in `lo..=hi`.
+    pub(super) fn shards_between(&self, lo: u64, hi: u64) -> &[u32] {
+        let a = self.by_id_prefix.partition_point(|&p| p < lo);
+        let b = self.by_id_prefix.partition_point(|&p| p <= hi);
+        &self.by_id[a..b]
     }
 }

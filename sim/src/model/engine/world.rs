@@ -6,7 +6,7 @@ use crate::model::state::{Backup, Node, NodeState, Shard};
 use crate::scenario::Policy;
 use rand::Rng;
 use shardnet_protocol::patience;
-use shardnet_protocol::placement::{self, Key};
+use shardnet_protocol::placement::{self, vkeys, Key};
 use shardnet_protocol::{ShardId, Tier};
 use std::time::Duration;
 
@@ -35,6 +35,7 @@ impl Sim<'_> {
             outages: Default::default(),
             offline_since: 0,
             wait: patience::Wait::eager(Duration::ZERO),
+            co_holders: None,
         });
         let n = (self.nodes.len() - 1) as u32;
         self.up_count += 1;
@@ -112,6 +113,10 @@ impl Sim<'_> {
     pub(super) fn finish_setup(&mut self) {
         let mut by_id: Vec<u32> = (0..self.shards.len() as u32).collect();
         by_id.sort_by_key(|&s| self.shards[s as usize].id);
+        self.by_id_prefix = by_id
+            .iter()
+            .map(|&s| vkeys::prefix64(&self.shards[s as usize].id.0))
+            .collect();
         self.by_id = by_id;
         self.max_copies = self
             .shards
@@ -140,11 +145,11 @@ impl Sim<'_> {
     /// A new shard goes straight to its responsible set (what a backup does),
     /// peers without room giving their place to the next in line.
     pub(super) fn place_new(&mut self, s: u32) {
-        let (id, size, copies) = {
+        let (size, copies) = {
             let sh = &self.shards[s as usize];
-            (sh.id, sh.size, sh.scheme.pieces())
+            (sh.size, sh.scheme.pieces())
         };
-        let ranked = self.responsible(&id, size, copies + shardnet_protocol::repair::SPILL);
+        let ranked = self.ranked(s);
         let nodes = &self.nodes;
         let chosen = shardnet_protocol::repair::spill(
             &ranked,
@@ -229,8 +234,19 @@ impl Sim<'_> {
         self.membership_changes += 1;
         // Each peer holding a shard with it checks it itself: once when the
         // suspicion reaches it, once before it acts.
-        self.membership_checks += 2 * co_holders(&self.nodes[n as usize], &self.shards, n);
+        let node = &self.nodes[n as usize];
+        let peers = match node.co_holders {
+            Some((at, peers)) if (self.now as f64) < at as f64 + DAY_MS => peers,
+            _ => co_holders(node, &self.shards, n),
+        };
+        self.membership_checks += 2 * peers;
         let node = &mut self.nodes[n as usize];
+        if node
+            .co_holders
+            .is_none_or(|(at, _)| self.now as f64 >= at as f64 + DAY_MS)
+        {
+            node.co_holders = Some((self.now, peers));
+        }
         node.wait = wait;
         let epoch = node.epoch;
         self.up_count -= 1;
