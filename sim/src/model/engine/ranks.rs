@@ -94,10 +94,8 @@ impl Sim<'_> {
             u64::MAX >> far.leading_zeros()
         };
         for &k in node.vkeys.as_slice() {
-            let (lo, hi) = (k & !span, k | span);
-            let a = self.by_id_prefix.partition_point(|&p| p < lo);
-            let b = self.by_id_prefix.partition_point(|&p| p <= hi);
-            for (&s, &p) in self.by_id[a..b].iter().zip(&self.by_id_prefix[a..b]) {
+            let r = self.id_range(k & !span, k | span);
+            for (&s, &p) in self.by_id[r.clone()].iter().zip(&self.by_id_prefix[r]) {
                 let slot = &mut self.ranks.kept[s as usize];
                 if slot
                     .as_ref()

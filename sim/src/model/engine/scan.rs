@@ -344,8 +344,13 @@ impl Sim<'_> {
 
     /// The shards whose id's first 64 bits lie in `lo..=hi`.
     pub(super) fn shards_between(&self, lo: u64, hi: u64) -> &[u32] {
+        &self.by_id[self.id_range(lo, hi)]
+    }
+
+    /// Where those shards sit in `by_id` and `by_id_prefix`.
+    pub(super) fn id_range(&self, lo: u64, hi: u64) -> std::ops::Range<usize> {
         let a = self.by_id_prefix.partition_point(|&p| p < lo);
         let b = self.by_id_prefix.partition_point(|&p| p <= hi);
-        &self.by_id[a..b]
+        a..b
     }
 }
