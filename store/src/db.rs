@@ -122,6 +122,29 @@ fn shard_cf_options() -> Options {
     o
 }
 
+/// Whether files in `dir` (created if missing) can be opened with `O_DIRECT`;
+/// some file systems refuse it with `EINVAL`, and RocksDB would then fail only
+/// at its first flush.
+fn supports_direct_io(dir: &Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    if std::fs::create_dir_all(dir).is_err() {
+        return false;
+    }
+    let probe = dir.join(".direct-io-probe");
+    let ok = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(&probe)
+        .is_ok();
+    let _ = std::fs::remove_file(&probe);
+    if !ok {
+        tracing::info!(dir = %dir.display(), "file system refuses O_DIRECT: flushes go through the page cache");
+    }
+    ok
+}
+
 impl Store {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -130,6 +153,12 @@ impl Store {
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
         opts.set_bytes_per_sync(1 << 20);
+        // Flushes write blob files with O_DIRECT where the file system allows it:
+        // through the page cache, a backup's bytes landed on memory touched for
+        // the first time, which on this VM faults to the host and halved backup
+        // throughput (measured: 296-393 MB/s buffered, 610-752 MB/s direct).
+        let direct = supports_direct_io(path);
+        opts.set_use_direct_io_for_flush_and_compaction(direct);
         // Writes skip the WAL (see `write`): flushes must then cover every CF at
         // once, so that a crash never leaves metadata without its shard bytes.
         opts.set_atomic_flush(true);

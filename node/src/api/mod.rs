@@ -4,17 +4,23 @@
 //! where it listens.
 
 pub mod client;
+mod html;
 pub mod observe;
 pub mod page;
 pub mod report;
 pub mod server;
+pub mod sessions;
 pub mod settings;
+pub mod state;
 
+use axum::routing::get;
+use axum::{middleware, Router};
 use serde::{Deserialize, Serialize};
+use state::AppState;
 
 pub const TOKEN_FILE: &str = "api.token";
 /// A token that can only read: the status page's login, and dashboards'
-/// GETs of [`server::READ_ONLY`] paths.
+/// GETs of [`state::READ_ONLY`] paths.
 pub const READONLY_TOKEN_FILE: &str = "api.readonly.token";
 pub const ENDPOINT_FILE: &str = "api.json";
 
@@ -62,4 +68,21 @@ pub struct NodeStatus {
     /// Where Prometheus metrics and `/health` are served (`--metrics-listen`).
     #[serde(default)]
     pub metrics_listen: Option<String>,
+}
+
+/// Every route the daemon serves: the token-guarded `/v1` API and settings,
+/// then what needs no bearer token (`/health` for watchdogs, the status page
+/// behind its own session cookie).
+pub fn router(state: AppState) -> Router {
+    server::routes()
+        .merge(settings::routes())
+        .layer(middleware::from_fn_with_state(state.clone(), server::auth))
+        .with_state(state.clone())
+        // For load balancers and watchdogs: no token, nothing secret.
+        .merge(
+            Router::new()
+                .route("/health", get(observe::health))
+                .with_state(state.clone()),
+        )
+        .merge(page::router(state))
 }

@@ -8,7 +8,7 @@
 //! scans every copy's metadata) and feeds both: the health score is a
 //! metric, and the metrics' figures are the health checks' inputs.
 
-use super::server::Shared;
+use super::state::Shared;
 use crate::metrics::Snapshot;
 use axum::extract::State;
 use axum::http::{header, StatusCode};

@@ -4,7 +4,8 @@
 //! reads the samples and the audit trail of the period
 //! (`protocol::report` does the counting).
 
-use crate::api::server::Shared;
+use crate::api::html::esc;
+use crate::api::state::Shared;
 use shardnet_protocol::report::{build, Report, Sample, MAX_NAMED_PEERS};
 use shardnet_store::Store;
 use std::collections::BTreeSet;
@@ -121,12 +122,6 @@ pub fn report(
         events,
         sample_every().as_secs(),
     ))
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// A self-contained HTML page of the report (for mail or a browser).

@@ -1,7 +1,8 @@
 //! The control API's runtime settings (`config get|set|unset|reload`) and the
 //! end of a drain; the logic is in `crate::settings`.
 
-use super::server::{err, operator, rebalance_status, set_paused, ApiError, AppState};
+use super::server::{rebalance_status, set_paused};
+use super::state::{err, operator, ApiError, AppState};
 use crate::repair::RepairStatus;
 use crate::settings::{Reload, Setting};
 use axum::extract::State;

@@ -7,47 +7,11 @@ use shardnet_protocol::admission;
 use std::path::Path;
 use std::time::Duration;
 
-/// Default listen address: every interface, a random port.
-pub const DEFAULT_LISTEN: &str = "/ip4/0.0.0.0/tcp/0";
-/// Default capacity offered to the swarm.
-pub const DEFAULT_CAPACITY: u64 = 100 << 30;
-/// Default per-owner quota: a tenth of the default capacity.
-pub const DEFAULT_QUOTA: u64 = 10 << 30;
-/// Heartbeat period; a peer is live while heard from within 5 periods.
-pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(2);
-/// Silence after which a peer is down and its shards are repaired elsewhere:
-/// long enough for a home server's reboot, short enough to repair a dead disk
-/// within minutes.
-pub const DEFAULT_DOWN_AFTER: Duration = Duration::from_secs(300);
-/// Resident memory above which the node takes no new connections: the last
-/// line behind the per-connection and response-byte budgets (the fetch flood
-/// of `tests/e2e_hostile.rs` peaks near 530 MiB).
-pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
-/// Default ceiling of a silent peer's patience: two days, a long weekend's
-/// power cut at home or a site's link down.
-pub const DEFAULT_PATIENCE_MAX: Duration = Duration::from_secs(48 * 3600);
-/// Full repair scan period (membership changes also trigger one at once).
-pub const DEFAULT_SCAN_INTERVAL: Duration = Duration::from_secs(30);
-/// Parallel repair transfers (the runbooks' default).
-pub const DEFAULT_PARALLEL: usize = 10;
-/// Each copy of each held shard is re-proved by its co-holders this often.
-pub const DEFAULT_AUDIT_INTERVAL: Duration = Duration::from_secs(3 * 24 * 3600);
-/// Quarantined copies wait this long, with proofs passing, before they go.
-pub const DEFAULT_QUARANTINE_GRACE: Duration = Duration::from_secs(24 * 3600);
-/// Passed proofs before a peer's copies may justify removing another copy.
-pub const DEFAULT_VETTING_PROOFS: u64 = 10;
-/// A peer down this long leaves the view (its shards were repaired long ago).
-pub const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
-/// Audit events older than this are removed (daily).
-pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(400 * 24 * 3600);
-/// The scrub re-reads the whole store once in this period.
-pub const DEFAULT_SCRUB_PERIOD: Duration = Duration::from_secs(14 * 24 * 3600);
-/// The scrub sleeps at least this many times as long as it read (so it takes
-/// at most a third of the disk's time).
-pub const DEFAULT_SCRUB_TRANQUILITY: u32 = 2;
+mod defaults;
+mod parse;
 
-/// Done prune jobs wait this long before they are purged by themselves.
-pub const DEFAULT_PRUNE_PURGE_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+pub use defaults::*;
+use parse::{duration_or, parse_addr, parse_size, read_swarm_key};
 
 /// The lifecycle rules of `config.toml` in `data_dir` (none without one),
 /// checked. Read at every backup, so that a changed rule needs no restart.
@@ -186,64 +150,6 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
-}
-
-fn parse_addr(what: &'static str, s: &str) -> Result<Multiaddr, ConfigError> {
-    s.parse()
-        .map_err(|e: libp2p::multiaddr::Error| ConfigError::Value {
-            what,
-            value: s.into(),
-            reason: e.to_string(),
-        })
-}
-
-fn parse_size(what: &'static str, s: &str) -> Result<u64, ConfigError> {
-    s.parse::<bytesize::ByteSize>()
-        .map(|b| b.as_u64())
-        .map_err(|reason| ConfigError::Value {
-            what,
-            value: s.into(),
-            reason,
-        })
-}
-
-/// Reads a swarm key file (`/key/swarm/psk/1.0.0/`, `/base16/`, 64 hex
-/// digits: the format IPFS and `shardnet keys swarm-key` write).
-fn read_swarm_key(path: &str) -> Result<libp2p::pnet::PreSharedKey, ConfigError> {
-    let bad = |reason: String| ConfigError::Value {
-        what: "swarm key file",
-        value: path.into(),
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    text.trim()
-        .parse()
-        .map_err(|e: libp2p::pnet::KeyParseError| {
-            bad(format!(
-                "{e}; create one with `shardnet keys swarm-key > FILE`"
-            ))
-        })
-}
-
-/// Command-line overrides have the file's shape: a given flag wins over the
-/// file's value.
-fn parse_duration(what: &'static str, s: &str) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(s).map_err(|e| ConfigError::Value {
-        what,
-        value: s.into(),
-        reason: format!("{e} (e.g. 90s, 15m, 24h, 14d)"),
-    })
-}
-
-fn duration_or(
-    what: &'static str,
-    v: Option<String>,
-    default: Duration,
-) -> Result<Duration, ConfigError> {
-    match v {
-        Some(s) => parse_duration(what, &s),
-        None => Ok(default),
-    }
 }
 
 pub type Overrides = FileConfig;

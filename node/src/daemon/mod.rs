@@ -12,7 +12,7 @@ use persist::{
 };
 use route::route;
 
-use crate::api::{self, server};
+use crate::api;
 use crate::config::NodeConfig;
 use crate::datadir::DataDir;
 use crate::distribute::Net;
@@ -344,7 +344,7 @@ pub async fn run_until(
     ));
     let metrics_listener = crate::api::observe::bind(cfg.metrics_listen).await?;
     let metrics_addr = metrics_listener.as_ref().map(|(_, a)| a.clone());
-    let shared = Arc::new(server::Shared {
+    let shared = Arc::new(api::state::Shared {
         store: store.clone(),
         dd: dd.clone(),
         net,
@@ -378,7 +378,7 @@ pub async fn run_until(
     ));
     let metrics_task = metrics_listener
         .map(|(l, _)| serve(l, api::observe::router(shared.clone()), "metrics listener"));
-    let api_task = serve(listener, server::router(shared), "control API");
+    let api_task = serve(listener, api::router(shared), "control API");
     info!(%url, "control API listening");
     crate::notify::send(&format!("READY=1\nSTATUS=serving; control API {url}"));
     let watchdog = crate::notify::watchdog(client.clone(), stop_rx.clone());

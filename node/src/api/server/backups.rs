@@ -1,7 +1,7 @@
 //! Backups over the API: create, list, show, restore, verify, delete, key
 //! rotation, retention and reports.
 
-use super::{err, with_ctx, ApiError, AppState};
+use crate::api::state::{err, with_ctx, ApiError, AppState};
 use crate::ops::{self, CreateRequest, RestoreRequest};
 use axum::extract::State;
 use axum::response::IntoResponse;

@@ -6,25 +6,20 @@ mod backups;
 mod shards;
 mod upkeep;
 
+use super::state::{err, ApiError, AppState, READ_ONLY};
 use super::NodeStatus;
-use crate::datadir::DataDir;
-use crate::distribute::Net;
-use crate::ops::{self, Ctx};
-use crate::repair::Repair;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use backups::{
     create, delete, distribution_status, keys_rotate, list, report, restore, retention_audit,
     retention_extend, retention_tier, show, verify,
 };
-use shardnet_store::{AuditAction, Store};
 use shards::{isolate, reputation, shards, shards_verify};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use upkeep::{
     audit_log, audit_verify, prune_jobs, prune_plan, prune_purge, prune_rollback, prune_run,
     prune_status, rebalance_pause, rebalance_plan, rebalance_resume, rebalance_run, scrub_pause,
@@ -32,59 +27,11 @@ use upkeep::{
 };
 pub(crate) use upkeep::{rebalance_status, set_paused};
 
-pub struct Shared {
-    pub store: Arc<Store>,
-    pub dd: DataDir,
-    pub net: Arc<Net>,
-    pub repair: Arc<Repair>,
-    pub scrub: Arc<crate::scrub::Scrub>,
-    pub token: String,
-    pub zone: String,
-    pub capacity: u64,
-    pub quota_per_owner: u64,
-    /// Progress of the latest long operation (backup or restore), for the CLI
-    /// to draw; never drawn here.
-    pub progress: indicatif::ProgressBar,
-    pub reclaim: Arc<crate::reclaim::Reclaim>,
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// Where `/metrics` is served, if anywhere.
-    pub metrics_listen: Option<String>,
-    /// Unix time the node started.
-    pub started_at: u64,
-    /// Reads only (`api.readonly.token`).
-    pub readonly_token: String,
-    /// The status page's sessions.
-    pub sessions: super::page::Sessions,
-    /// Runtime settings (`config get|set`).
-    pub settings: Arc<crate::settings::Settings>,
-}
-
-/// What the read-only token may GET.
-pub const READ_ONLY: &[&str] = &[
-    "/v1/status",
-    "/v1/peers",
-    "/v1/health",
-    "/v1/backup/list",
-    "/v1/rebalance/status",
-    "/v1/scrub/status",
-    "/v1/peers/reputation",
-];
-
-pub(super) type AppState = Arc<Shared>;
-
-pub struct ApiError(pub(super) StatusCode, pub(super) String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
-    }
-}
-
-pub(super) fn err(e: impl std::fmt::Display) -> ApiError {
-    ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
-}
-
-async fn auth(State(s): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+pub(super) async fn auth(
+    State(s): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let given = req
         .headers()
         .get("authorization")
@@ -105,26 +52,6 @@ async fn auth(State(s): State<AppState>, req: Request, next: Next) -> Result<Res
         ));
     }
     Ok(next.run(req).await)
-}
-
-/// Runs `f` with an operations context on a blocking thread.
-async fn with_ctx<T: serde::Serialize + Send + 'static>(
-    s: AppState,
-    f: impl FnOnce(&Ctx<'_>) -> Result<T, ops::OpError> + Send + 'static,
-) -> Result<Json<T>, ApiError> {
-    let out = tokio::task::spawn_blocking(move || -> Result<T, ApiError> {
-        let master = s.dd.owner_key().map_err(err)?;
-        let ctx = Ctx {
-            store: &s.store,
-            master,
-            net: Some(s.net.as_ref()),
-            data_dir: s.dd.root().to_path_buf(),
-        };
-        f(&ctx).map_err(err)
-    })
-    .await
-    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    Ok(Json(out))
 }
 
 async fn status(State(s): State<AppState>) -> Result<Json<NodeStatus>, ApiError> {
@@ -163,22 +90,6 @@ async fn peers(State(s): State<AppState>) -> Json<Vec<crate::membership::PeerInf
     Json(s.net.view.list())
 }
 
-/// Records an operator action in the audit log, on a blocking thread (the
-/// record is flushed). A failure is logged: the action itself has happened.
-pub(super) async fn operator(s: &AppState, action: AuditAction) {
-    let store = s.store.clone();
-    let done = tokio::task::spawn_blocking(move || {
-        store.record(action, "by the operator (control API)".into())
-    })
-    .await;
-    if let Err(e) = done
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()))
-    {
-        tracing::warn!("could not record {} in the audit log: {e}", action.name());
-    }
-}
-
 async fn progress(State(s): State<AppState>) -> Json<super::Progress> {
     Json(super::Progress {
         label: s.progress.message().to_string(),
@@ -187,7 +98,9 @@ async fn progress(State(s): State<AppState>) -> Json<super::Progress> {
     })
 }
 
-pub fn router(state: AppState) -> Router {
+/// The bearer-token routes (`/v1/...`) served here; `api::router` adds the
+/// settings, the token check and the unauthenticated pages.
+pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/peers", get(peers))
@@ -225,16 +138,6 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/prune/purge", post(prune_purge))
         .route("/v1/audit/verify", get(audit_verify))
         .route("/v1/health", get(health))
-        .merge(super::settings::routes())
-        .layer(middleware::from_fn_with_state(state.clone(), auth))
-        .with_state(state.clone())
-        // For load balancers and watchdogs: no token, nothing secret.
-        .merge(
-            Router::new()
-                .route("/health", get(super::observe::health))
-                .with_state(state.clone()),
-        )
-        .merge(super::page::router(state))
 }
 
 /// `GET /v1/health`: the verdict, always 200 (the CLI reads the level).

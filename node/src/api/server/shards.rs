@@ -1,7 +1,7 @@
 //! Shards and peers over the API: the shards held, their verification, peer
 //! reputation and isolation.
 
-use super::{err, with_ctx, ApiError, AppState};
+use crate::api::state::{err, with_ctx, ApiError, AppState};
 use crate::ops::{self, StatusFilter};
 use axum::extract::State;
 use axum::response::IntoResponse;

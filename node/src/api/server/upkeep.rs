@@ -1,6 +1,6 @@
 //! Upkeep over the API: rebalancing, scrubs, prune jobs and the audit trail.
 
-use super::{err, operator, with_ctx, ApiError, AppState};
+use crate::api::state::{err, operator, with_ctx, ApiError, AppState};
 use crate::ops;
 use crate::repair::{self, Plan, RepairStatus};
 use crate::scrub::ScrubStatus;

@@ -1,153 +1,26 @@
-//! `keys rotate`: a new owner key takes over every live backup of the old
-//! one, for when the old key may have leaked.
-//!
-//! The order is what makes it safe to cut short at any point and run again:
-//!
-//! 1. The new key is made and kept (`owner.key.rotating`) before anything is
-//!    signed with it; a second run picks it up.
-//! 2. Every live backup's manifest is re-sealed under the new key and stored
-//!    (its root nonce derives from the new key and the old root, so a second
-//!    run writes the same shards, not new ones).
-//! 3. Every data shard gets a lease signed by the new key on each holder,
-//!    and only where a holder took it does the old key's lease go. A shard
-//!    that no holder took a new lease for stops the rotation before step 5:
-//!    whoever holds the old key could otherwise release its last lease.
-//! 4. The old manifest shards are released (prune removes them as orphans);
-//!    the catalogue of the new key is published with a quorum.
-//! 5. The old key's catalogue ends with a signed revocation naming the new
-//!    owner; then the new key replaces `owner.key` (the old one is kept as
-//!    `owner.key.retired-TIME`).
-//!
-//! `SHARDNET_CRASH_AT=rotate:N` kills the process at the N-th of these
-//! points: after each re-sealed manifest, after the leases, after the new
-//! catalogue, after the revocation (tests/e2e_rotate.rs).
-//!
-//! With `--reencrypt`, step 3 is different: every data shard is fetched,
-//! opened with its old key and sealed again under the new convergence key
-//! (a new id), stored where it belongs, and the manifest names the new
-//! shards; the old ones are released with the old manifests in step 4.
-//!
-//! What it does not do (without `--reencrypt`): the data shards stay
-//! encrypted under keys derived from their content and the old convergence
-//! secret. Someone who copied
-//! the old key and the old manifests can still read the data shards they
-//! fetch; rotation stops them from listing, changing, deleting or reading
-//! anything backed up from now on (see README, "Key rotation").
+//! Step 2 of a rotation: every live backup's manifest re-sealed under the new key
+//! (with a nonce derived from the new key and the old root, so a rerun writes the
+//! same shards), and its data shards moved to the new key's leases.
 
-use crate::datadir::DataDir;
+use super::leases::{exchange, release_all};
+use super::{MovedBackup, RotateReport};
 use crate::distribute::{Net, SwarmSink};
 use crate::manifests::{self, LoadError};
 use crate::ops::delete::HolderRow;
 use crate::ops::{Ctx, OpError};
 use crate::shards::ShardSink;
-use futures::StreamExt;
-use libp2p::PeerId;
-use serde::{Deserialize, Serialize};
 use shardnet_protocol::catalogue::{CatalogueEntry, Revocation};
 use shardnet_protocol::envelope::{self, Header, NonceMode};
-use shardnet_protocol::lease::{Release, MAX_TERM_SECS};
+use shardnet_protocol::lease::Release;
 use shardnet_protocol::lifecycle::Keep;
 use shardnet_protocol::manifest::{self, ChunkRef, EntryKind, ManifestError};
-use shardnet_protocol::wire::{Request, Response};
-use shardnet_protocol::{placement, repair, BackupId, MasterKey, ShardId, Terms};
+use shardnet_protocol::wire::Request;
+use shardnet_protocol::{BackupId, MasterKey, ShardId, Terms};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
-use tracing::{info, warn};
-
-const IN_FLIGHT: usize = 32;
-
-/// One rotation at a time per process.
-static ROTATING: Mutex<()> = Mutex::new(());
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MovedBackup {
-    pub old_id: BackupId,
-    pub new_id: BackupId,
-    pub name: String,
-    pub expires_at: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RotateReport {
-    pub old_owner: String,
-    pub new_owner: String,
-    /// Live backups, now in the new key's catalogue.
-    pub backups: Vec<MovedBackup>,
-    /// Backups past their expiry, left to run out under the old key.
-    pub expired_left: usize,
-    /// Distinct data shards of the live backups.
-    pub data_shards: usize,
-    /// (shard, holder) pairs where the new lease replaced the old one.
-    pub leases_moved: usize,
-    /// Old shards released (prune removes them): the old manifests, and
-    /// with `--reencrypt` the old data shards too.
-    pub old_manifest_shards: usize,
-    /// Data shards rewritten under the new key (`--reencrypt`); their old
-    /// copies were released.
-    #[serde(default)]
-    pub reencrypted: usize,
-    /// Holders of the old catalogue slot that confirmed the revocation.
-    pub revocation_confirmed: usize,
-    /// Where the old key was kept.
-    pub retired_key: String,
-    pub holders: Vec<HolderRow>,
-}
-
-/// Rotates the owner key of `ctx` (the daemon's), through the swarm.
-pub fn rotate(ctx: &Ctx<'_>, reencrypt: bool) -> Result<RotateReport, OpError> {
-    let Ok(_one) = ROTATING.try_lock() else {
-        return Err(OpError::Swarm(
-            "a key rotation is already running on this node".into(),
-        ));
-    };
-    let Some(net) = ctx.net else {
-        return Err(OpError::Swarm(
-            "keys rotate re-signs the backups on their holders: start the node (`shardnet node run`) and run it again".into(),
-        ));
-    };
-    let dd = DataDir::new(&ctx.data_dir);
-    let old = &ctx.master;
-    let new = dd
-        .rotation_key()
-        .map_err(|e| OpError::Swarm(format!("making the new owner key: {e}")))?;
-    let now = crate::output::now_unix();
-    let mut report = RotateReport {
-        old_owner: old.owner_id().to_string(),
-        new_owner: new.owner_id().to_string(),
-        backups: Vec::new(),
-        expired_left: 0,
-        data_shards: 0,
-        leases_moved: 0,
-        old_manifest_shards: 0,
-        reencrypted: 0,
-        revocation_confirmed: 0,
-        retired_key: String::new(),
-        holders: Vec::new(),
-    };
-    match crate::catalogue::revocation(net, ctx.store, old) {
-        Some(r) if r.successor == new.owner_id() => {
-            // Cut short after the revocation: only the key swap is left.
-            info!("the old key is already revoked in favour of the new one");
-        }
-        Some(r) => {
-            return Err(OpError::Swarm(format!(
-                "this owner key was already retired in favour of owner {}; import that key (`shardnet keys import`) instead of rotating this one",
-                r.successor
-            )))
-        }
-        None => move_backups(ctx, net, &new, now, reencrypt, &mut report)?,
-    }
-    report.retired_key = dd
-        .finish_rotation(now)
-        .map_err(|e| OpError::Swarm(format!("installing the new owner key: {e}")))?
-        .display()
-        .to_string();
-    info!(old = %report.old_owner, new = %report.new_owner, "owner key rotated");
-    Ok(report)
-}
+use tracing::info;
 
 /// Steps 2 to 5 of the rotation (module docs).
-fn move_backups(
+pub(super) fn move_backups(
     ctx: &Ctx<'_>,
     net: &Net,
     new: &MasterKey,
@@ -331,7 +204,7 @@ fn move_backups(
 /// Fetches data shard `c`, opens it with its old key and seals the same
 /// plaintext under `new`'s convergence key; stores it under `terms` and
 /// records it in the new key's dedup index.
-fn reseal(
+pub(super) fn reseal(
     src: &dyn crate::shards::ShardSource,
     sink: &SwarmSink<'_>,
     new: &MasterKey,
@@ -373,7 +246,7 @@ fn reseal(
     })
 }
 
-fn sink_err(e: crate::shards::SinkError) -> OpError {
+pub(super) fn sink_err(e: crate::shards::SinkError) -> OpError {
     OpError::Swarm(format!(
         "storing a re-sealed manifest: {e}; nothing was revoked, run `shardnet keys rotate` again"
     ))
@@ -381,109 +254,11 @@ fn sink_err(e: crate::shards::SinkError) -> OpError {
 
 /// The root nonce of the re-sealed manifest of `old_root`: fixed for the new
 /// key, so a second run seals the same root (same plaintext, same nonce).
-fn root_nonce(new: &MasterKey, old_root: &BackupId) -> [u8; 12] {
+pub(super) fn root_nonce(new: &MasterKey, old_root: &BackupId) -> [u8; 12] {
     let mut msg = b"shardnet key rotation root nonce v1".to_vec();
     msg.extend_from_slice(&old_root.0);
     let h = blake3::keyed_hash(&new.manifest_key().0, &msg);
     let mut n = [0u8; 12];
     n.copy_from_slice(&h.as_bytes()[..12]);
     n
-}
-
-/// The old key's release of every lease it could have signed on `id`.
-fn release_all(old: &MasterKey, id: &ShardId, now: u64) -> Release {
-    Terms::new(old, now.saturating_add(MAX_TERM_SECS), 1).release(id, now)
-}
-
-/// Sends each `(shard, copies, request, release)`: `request` to the local
-/// copy and to the shard's responsible peers (with the spill margin), and
-/// where it was a renewal that took, `release` after it. Returns the number
-/// of (shard, holder) pairs where both went through; `taken` gets the
-/// shards the request took somewhere.
-fn exchange(
-    ctx: &Ctx<'_>,
-    net: &Net,
-    items: &[(ShardId, u8, Request, Release)],
-    holders: &mut BTreeMap<String, HolderRow>,
-    taken: &mut BTreeSet<ShardId>,
-) -> Result<usize, OpError> {
-    let local = net.client.local_peer_id();
-    let mut done = 0;
-    for (id, _, req, rel) in items {
-        if let Request::Renew { lease, .. } = req {
-            if !ctx.store.add_lease(id, *lease)? {
-                continue;
-            }
-            taken.insert(*id);
-            done += 1;
-            row(holders, local).released += 1;
-        }
-        if let Some(size) = ctx.store.release_lease(id, rel, None)? {
-            net.usage.release(&rel.owner, size);
-        }
-    }
-    let candidates = net.view.candidates();
-    let sends: Vec<(ShardId, PeerId, Request, Release)> = items
-        .iter()
-        .flat_map(|(id, copies, req, rel)| {
-            placement::responsible_set(id, 0, &candidates, *copies as usize + repair::SPILL)
-                .into_iter()
-                .filter(|p| *p != local)
-                .map(move |p| (*id, p, req.clone(), *rel))
-        })
-        .collect();
-    let answers: Vec<(ShardId, PeerId, Result<bool, String>)> = net.handle.block_on(
-        futures::stream::iter(sends)
-            .map(|(id, peer, req, rel)| {
-                let client = net.client.clone();
-                async move {
-                    let renewal = matches!(req, Request::Renew { .. });
-                    let a = match crate::net::ask(&client, peer, req).await {
-                        Ok(Response::Renewed) if renewal => {
-                            let release = Request::Release {
-                                id,
-                                release: Box::new(rel),
-                                replacement: None,
-                            };
-                            // The new lease is in: the old one's fate no
-                            // longer decides the copy's.
-                            if let Err(e) = crate::net::ask(&client, peer, release).await {
-                                warn!(%peer, shard = %id, "old lease not released: {e}");
-                            }
-                            Ok(true)
-                        }
-                        Ok(Response::Released(dropped)) => Ok(dropped),
-                        Ok(Response::NotFound) => Ok(false),
-                        Ok(other) => Err(format!("unexpected answer {other:?}")),
-                        Err(e) => Err(e),
-                    };
-                    (id, peer, a)
-                }
-            })
-            .buffer_unordered(IN_FLIGHT)
-            .collect(),
-    );
-    for (id, peer, a) in answers {
-        let r = row(holders, peer);
-        match a {
-            Ok(true) => {
-                r.released += 1;
-                taken.insert(id);
-                done += 1;
-            }
-            Ok(false) => r.not_held += 1,
-            Err(e) => {
-                warn!(%peer, shard = %id, "key rotation: {e}");
-                r.failed += 1;
-            }
-        }
-    }
-    holders.retain(|_, r| r.released + r.failed > 0);
-    Ok(done)
-}
-
-fn row(holders: &mut BTreeMap<String, HolderRow>, peer: PeerId) -> &mut HolderRow {
-    holders
-        .entry(peer.to_string())
-        .or_insert_with(|| HolderRow::new(peer.to_string()))
 }

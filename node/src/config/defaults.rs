@@ -1,0 +1,60 @@
+//! The defaults of every setting a node's config file may leave out.
+
+use std::time::Duration;
+
+/// Default listen address: every interface, a random port.
+pub const DEFAULT_LISTEN: &str = "/ip4/0.0.0.0/tcp/0";
+
+/// Default capacity offered to the swarm.
+pub const DEFAULT_CAPACITY: u64 = 100 << 30;
+
+/// Default per-owner quota: a tenth of the default capacity.
+pub const DEFAULT_QUOTA: u64 = 10 << 30;
+
+/// Heartbeat period; a peer is live while heard from within 5 periods.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// Silence after which a peer is down and its shards are repaired elsewhere:
+/// long enough for a home server's reboot, short enough to repair a dead disk
+/// within minutes.
+pub const DEFAULT_DOWN_AFTER: Duration = Duration::from_secs(300);
+
+/// Resident memory above which the node takes no new connections: the last
+/// line behind the per-connection and response-byte budgets (the fetch flood
+/// of `tests/e2e_hostile.rs` peaks near 530 MiB).
+pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
+
+/// Default ceiling of a silent peer's patience: two days, a long weekend's
+/// power cut at home or a site's link down.
+pub const DEFAULT_PATIENCE_MAX: Duration = Duration::from_secs(48 * 3600);
+
+/// Full repair scan period (membership changes also trigger one at once).
+pub const DEFAULT_SCAN_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Parallel repair transfers (the runbooks' default).
+pub const DEFAULT_PARALLEL: usize = 10;
+
+/// Each copy of each held shard is re-proved by its co-holders this often.
+pub const DEFAULT_AUDIT_INTERVAL: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// Quarantined copies wait this long, with proofs passing, before they go.
+pub const DEFAULT_QUARANTINE_GRACE: Duration = Duration::from_secs(24 * 3600);
+
+/// Passed proofs before a peer's copies may justify removing another copy.
+pub const DEFAULT_VETTING_PROOFS: u64 = 10;
+
+/// A peer down this long leaves the view (its shards were repaired long ago).
+pub const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Audit events older than this are removed (daily).
+pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(400 * 24 * 3600);
+
+/// The scrub re-reads the whole store once in this period.
+pub const DEFAULT_SCRUB_PERIOD: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// The scrub sleeps at least this many times as long as it read (so it takes
+/// at most a third of the disk's time).
+pub const DEFAULT_SCRUB_TRANQUILITY: u32 = 2;
+
+/// Done prune jobs wait this long before they are purged by themselves.
+pub const DEFAULT_PRUNE_PURGE_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);

@@ -1,0 +1,50 @@
+//! What one scrape reads from the node: the figures, filled on a blocking thread.
+
+/// What the node knows at a scrape.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub capacity: u64,
+    pub used: u64,
+    pub disk_used: u64,
+    pub disk_total: u64,
+    /// (state, tier, shards, bytes) of the local store.
+    pub stored: Vec<(String, String, u64, u64)>,
+    pub owners: u64,
+    pub peers_known: u64,
+    pub peers_live: u64,
+    pub peers_connected: u64,
+    pub peers_isolated: u64,
+    pub repair_queue: u64,
+    pub repair_queue_bytes: u64,
+    pub repair_in_flight: u64,
+    pub repair_eta_secs: f64,
+    pub repair_paused: bool,
+    pub transfers_done: u64,
+    pub transfers_failed: u64,
+    pub bytes_moved: u64,
+    pub redundant_removed: u64,
+    pub below_target: u64,
+    pub blocked: u64,
+    /// (proven copies, shards) from the last repair scan.
+    pub coverage: Vec<(u64, u64)>,
+    pub churn: f64,
+    pub load_imbalance: f64,
+    pub scrub_progress: f64,
+    pub scrub_passes: u64,
+    pub scrub_bytes_checked: u64,
+    pub scrub_shards_checked: u64,
+    pub scrub_corruptions: u64,
+    pub scrub_last_pass_at: u64,
+    pub audits_passed: u64,
+    pub audits_failed: u64,
+    pub audits_timeouts: u64,
+    /// (state, jobs).
+    pub prune_jobs: Vec<(String, u64)>,
+    pub prune_purged_bytes: u64,
+    pub alerts: u64,
+    pub requests_busy: u64,
+    pub gossip_dropped: u64,
+    pub commands_dropped: u64,
+    pub health_score: f64,
+    pub uptime_secs: u64,
+}
