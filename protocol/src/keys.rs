@@ -111,7 +111,7 @@ impl MasterKey {
         let groups: Vec<&str> = hex
             .as_bytes()
             .chunks(8)
-            .map(|c| std::str::from_utf8(c).expect("hex is ASCII")) // ok: checked length
+            .map(|c| std::str::from_utf8(c).expect("hex is ASCII")) // ok: hex::encode writes ASCII only
             .collect();
         format!("{RECOVERY_PREFIX}-{}", groups.join("-"))
     }

@@ -17,7 +17,7 @@ use super::client::{Command, NetStatus, Pressure, Reply, TransferError};
 use super::{EVENT_QUEUE, RESPONSE_BUDGET};
 use libp2p::request_response::{self, InboundRequestId, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
-use libp2p::{gossipsub, identify, kad, Multiaddr, PeerId, Swarm};
+use libp2p::{gossipsub, identify, kad, PeerId, Swarm};
 use shardnet_protocol::netzone;
 use shardnet_protocol::wire::{Reject, Request, Response};
 use std::collections::HashMap;
@@ -27,6 +27,10 @@ use std::time::Instant;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
+
+mod inbound;
+
+pub use inbound::*;
 
 /// What the swarm tells the services.
 #[derive(Debug)]
@@ -369,78 +373,6 @@ impl EventLoop {
             request_response::Event::ResponseSent { request_id, .. } => self.sent(request_id),
         }
     }
-}
-
-/// Gossip messages each publisher may have accepted per second, and in a burst
-/// (a heartbeat every 2 s, down and rebalance notes now and then).
-const GOSSIP_PER_SEC: f64 = 10.0;
-const GOSSIP_BURST: f64 = 30.0;
-/// Publishers tracked; past this the table starts over.
-const GOSSIP_SOURCES: usize = 10_000;
-
-/// A token bucket per gossip publisher.
-#[derive(Default)]
-struct GossipLimiter {
-    buckets: HashMap<PeerId, (f64, Instant)>,
-}
-
-impl GossipLimiter {
-    fn allow(&mut self, source: PeerId, now: Instant) -> bool {
-        if self.buckets.len() >= GOSSIP_SOURCES && !self.buckets.contains_key(&source) {
-            self.buckets.clear();
-        }
-        let (tokens, last) = self.buckets.entry(source).or_insert((GOSSIP_BURST, now));
-        *tokens =
-            (*tokens + now.duration_since(*last).as_secs_f64() * GOSSIP_PER_SEC).min(GOSSIP_BURST);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-/// Bytes a response holds (shards and samples; the rest is small).
-fn response_bytes(r: &Response) -> u64 {
-    match r {
-        Response::Shard(b) => b.len() as u64,
-        Response::Samples(v) => v.iter().map(|b| b.len() as u64).sum(),
-        _ => 0,
-    }
-}
-
-/// Whether a gossip message decodes and keeps its topic's bounds.
-fn gossip_is_valid(topic: &str, data: &[u8]) -> bool {
-    use shardnet_protocol::gossip::Announcement;
-    if topic == super::MEMBERSHIP_TOPIC {
-        return match Announcement::decode(data) {
-            Ok(Announcement::Heartbeat(hb)) => hb.check().is_ok(),
-            Ok(Announcement::Down(id)) => PeerId::from_bytes(&id).is_ok(),
-            Ok(Announcement::Leave) => true,
-            Err(_) => false,
-        };
-    }
-    // Rebalance notes are free text for operators' logs, bounded by the
-    // transport's size limit.
-    true
-}
-
-/// The IP address of a multiaddr, if it has one.
-pub fn ip_of(addr: &Multiaddr) -> Option<std::net::IpAddr> {
-    addr.iter().find_map(|p| match p {
-        libp2p::multiaddr::Protocol::Ip4(ip) => Some(ip.into()),
-        libp2p::multiaddr::Protocol::Ip6(ip) => Some(ip.into()),
-        _ => None,
-    })
-}
-
-/// Loopback and routable addresses are usable; unspecified (0.0.0.0) are not.
-fn is_usable(addr: &Multiaddr) -> bool {
-    !addr
-        .iter()
-        .any(|p| matches!(p, libp2p::multiaddr::Protocol::Ip4(ip) if ip.is_unspecified()))
 }
 
 #[cfg(test)]
