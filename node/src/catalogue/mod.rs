@@ -51,3 +51,16 @@ pub fn revocation(net: &Net, store: &Store, master: &MasterKey) -> Option<Revoca
         .iter()
         .find_map(SignedCatalogue::revocation)
 }
+
+/// What [`maintain_catalogue`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CatalogueUpkeep {
+    /// Fewer than a majority of the slot's holders answered: nothing sent.
+    NoQuorum { answered: usize, asked: usize },
+    /// A new record with entries some holders lacked was published.
+    Published { entries: usize },
+    /// The newest record was copied to holders that lacked it.
+    Copied { holders: usize },
+    /// Every holder that answered has the newest record.
+    InPlace,
+}

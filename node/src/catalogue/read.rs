@@ -1,8 +1,7 @@
 //! Reading the owner's catalogue: the union of what the slot's holders answer,
 //! with the quorum a publish needs.
 
-use super::write::CatalogueUpkeep;
-use super::CATALOGUE_FLOOR;
+use super::{CatalogueUpkeep, CATALOGUE_FLOOR};
 use crate::net::Net;
 use futures::future::join_all;
 use libp2p::PeerId;

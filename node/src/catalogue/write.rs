@@ -2,6 +2,7 @@
 //! holders up to date, and publish a new signed record to them.
 
 use super::read::{slot_holders, slot_records_with_quorum, union};
+use super::CatalogueUpkeep;
 use crate::net::Net;
 use futures::future::join_all;
 use libp2p::PeerId;
@@ -10,19 +11,6 @@ use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::MasterKey;
 use shardnet_store::Store;
 use tracing::{info, warn};
-
-/// What [`maintain_catalogue`] did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum CatalogueUpkeep {
-    /// Fewer than a majority of the slot's holders answered: nothing sent.
-    NoQuorum { answered: usize, asked: usize },
-    /// A new record with entries some holders lacked was published.
-    Published { entries: usize },
-    /// The newest record was copied to holders that lacked it.
-    Copied { holders: usize },
-    /// Every holder that answered has the newest record.
-    InPlace,
-}
 
 /// Publishes the owner's catalogue with `entries` added, if a majority of
 /// the slot's holders answered; else leaves it to [`maintain_catalogue`]
