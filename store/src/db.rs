@@ -140,7 +140,7 @@ fn supports_direct_io(dir: &Path) -> bool {
         .is_ok();
     let _ = std::fs::remove_file(&probe);
     if !ok {
-        tracing::info!(dir = %dir.display(), "file system refuses O_DIRECT: flushes go through the page cache");
+        tracing::info!(dir = %dir.display(), "file system refuses O_DIRECT: shard reads and flushes go through the page cache");
     }
     ok
 }

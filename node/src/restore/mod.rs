@@ -1,9 +1,10 @@
 //! Restoring a backup (or one sub-path of it) into a destination directory.
 //!
 //! Chunks are fetched, verified (the store re-hashes every shard) and decrypted
-//! by one worker thread per core, which take chunk indices in order and may run
-//! at most [`WINDOW_PER_THREAD`] × threads chunks ahead of this thread, which
-//! writes them back in order. Memory stays bounded by that window whatever the
+//! by two worker threads per core, which take chunk indices in order and may
+//! run at most [`WINDOW_PER_THREAD`] × workers chunks ahead of this thread,
+//! which writes them back in order (large files past the page cache, see
+//! `output`). Memory stays bounded by that window whatever the
 //! file sizes. (The first version computed whole windows between barriers and
 //! left cores idle: 2.3 s for 1 GiB against 0.8 s now.) A chunk that cannot be read fails its file
 //! (the partial file is removed), the rest of the restore goes on, and every
@@ -201,6 +202,7 @@ pub fn restore(
         let mut ready: std::collections::BTreeMap<usize, Result<Vec<u8>, String>> =
             std::collections::BTreeMap::new();
         let mut expected = 0usize;
+        let mut spare = None;
         for (e, chunks) in &files {
             let path = target(e);
             if let Some(parent) = path.parent() {
@@ -213,7 +215,7 @@ pub fn restore(
                 EntryKind::File { size, .. } => size,
                 _ => 0,
             };
-            let mut out = output::Output::new(create_private(&path)?, size);
+            let mut out = output::Output::new(create_private(&path)?, size, &mut spare);
             let mut failure = None;
             for _ in 0..chunks.len() {
                 let r = loop {
@@ -245,7 +247,7 @@ pub fn restore(
                     .push((String::from_utf8_lossy(&e.path).into_owned(), reason));
                 continue;
             }
-            let f = out.finish().map_err(io_err(&path))?;
+            let f = out.finish(&mut spare).map_err(io_err(&path))?;
             // On the descriptor: a name swapped meanwhile changes nothing.
             apply_file_metadata(&f, &path, e)?;
             drop(f);

@@ -28,7 +28,9 @@ pub(super) struct Output {
 }
 
 /// A `BUF`-byte window of a vector, aligned to `ALIGN` (no unsafe code).
-struct Aligned {
+/// One is kept across the files of a restore ([`Output::finish`] hands it
+/// back), so its pages are touched once, not once per file.
+pub(super) struct Aligned {
     raw: Vec<u8>,
     off: usize,
     filled: usize,
@@ -70,9 +72,14 @@ fn set_direct(f: &File, on: bool) -> bool {
 }
 
 impl Output {
-    /// `size` is the file's size in the manifest: only large files go direct.
-    pub(super) fn new(f: File, size: u64) -> Self {
-        let direct = (size >= DIRECT_FROM && set_direct(&f, true)).then(Aligned::new);
+    /// `size` is the file's size in the manifest: only large files go direct,
+    /// through the buffer in `spare` if there is one.
+    pub(super) fn new(f: File, size: u64, spare: &mut Option<Aligned>) -> Self {
+        let direct = (size >= DIRECT_FROM && set_direct(&f, true)).then(|| {
+            let mut a = spare.take().unwrap_or_else(Aligned::new);
+            a.filled = 0;
+            a
+        });
         Output { f, direct }
     }
 
@@ -116,8 +123,9 @@ impl Output {
         Ok(())
     }
 
-    /// Writes what is left and returns the file, back in buffered mode.
-    pub(super) fn finish(mut self) -> io::Result<File> {
+    /// Writes what is left and returns the file, back in buffered mode; the
+    /// aligned buffer goes back to `spare` for the next file.
+    pub(super) fn finish(mut self, spare: &mut Option<Aligned>) -> io::Result<File> {
         if let Some(filled) = self.direct.as_ref().map(|a| a.filled) {
             self.flush_direct(filled / ALIGN * ALIGN)?;
         }
@@ -126,6 +134,7 @@ impl Output {
                 return Err(io::Error::other("could not leave O_DIRECT mode"));
             }
             self.f.write_all(&a.buf()[..a.filled])?;
+            *spare = Some(a);
         }
         Ok(self.f)
     }
@@ -141,14 +150,20 @@ mod tests {
         let data: Vec<u8> = (0..(BUF * 2 + 12_345) as u32)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
             .collect();
-        for (name, size) in [("direct", DIRECT_FROM), ("buffered", 1)] {
+        let mut spare = None;
+        // The second direct file reuses the first one's buffer.
+        for (name, size) in [
+            ("direct", DIRECT_FROM),
+            ("again", DIRECT_FROM),
+            ("buffered", 1),
+        ] {
             let path = dir.path().join(name);
-            let mut out = Output::new(File::create(&path).unwrap(), size);
+            let mut out = Output::new(File::create(&path).unwrap(), size, &mut spare);
             // Uneven pieces: the buffer fills across calls.
             for piece in data.chunks(1_000_003) {
                 out.write(piece).unwrap();
             }
-            out.finish().unwrap();
+            out.finish(&mut spare).unwrap();
             assert!(std::fs::read(&path).unwrap() == data, "{name}");
         }
     }
@@ -157,9 +172,10 @@ mod tests {
     fn a_file_smaller_than_a_block_is_written_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        let mut out = Output::new(File::create(&path).unwrap(), DIRECT_FROM);
+        let mut spare = None;
+        let mut out = Output::new(File::create(&path).unwrap(), DIRECT_FROM, &mut spare);
         out.write(b"tiny").unwrap();
-        out.finish().unwrap();
+        out.finish(&mut spare).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"tiny");
     }
 }
