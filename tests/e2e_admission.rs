@@ -8,7 +8,7 @@ mod common;
 use common::swarm::{gossiper_as, Swarm, FAST};
 use common::{Env, ID_DIFFICULTY};
 use shardnet_node::datadir::DataDir;
-use shardnet_node::membership::{Announcement, Heartbeat};
+use shardnet_node::membership::{Announcement, Heartbeat, SignedHeartbeat};
 use shardnet_node::swarm::MEMBERSHIP_TOPIC;
 use shardnet_protocol::admission;
 use std::time::Duration;
@@ -29,7 +29,7 @@ fn a_peer_id_without_admission_work_is_not_heard() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let key = light_identity();
     let light = key.public().to_peer_id().to_string();
-    let liar = gossiper_as(&rt, &s.boot, key);
+    let liar = gossiper_as(&rt, &s.boot, key.clone());
     rt.block_on(async {
         tokio::time::sleep(Duration::from_secs(2)).await;
         for _ in 0..10 {
@@ -42,7 +42,8 @@ fn a_peer_id_without_admission_work_is_not_heard() {
                 draining: false,
                 radius: None,
             };
-            liar.publish(MEMBERSHIP_TOPIC, Announcement::Heartbeat(hb).encode())
+            let rec = SignedHeartbeat::sign(&key, hb, shardnet_node::output::now_unix());
+            liar.publish(MEMBERSHIP_TOPIC, Announcement::Heartbeat(rec).encode())
                 .await;
             tokio::time::sleep(Duration::from_millis(300)).await;
         }

@@ -9,12 +9,12 @@
 
 mod common;
 
-use common::swarm::{gossiper, Swarm, FAST};
+use common::swarm::{gossiper, gossiper_as, Swarm, FAST};
 use common::{random_bytes, Env, NodeProc};
 use futures::{AsyncWriteExt, StreamExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol};
-use shardnet_node::membership::{Announcement, Heartbeat};
+use shardnet_node::membership::{Announcement, Heartbeat, SignedHeartbeat};
 use shardnet_node::swarm::{self, MEMBERSHIP_TOPIC};
 use shardnet_protocol::wire::{Request, SHARD_PROTOCOL};
 use shardnet_protocol::ShardId;
@@ -51,7 +51,8 @@ fn watch(env: &Env, node: &NodeProc, stop: &AtomicBool) -> (Duration, u64) {
 fn a_gossip_burst_and_an_address_flood_leave_the_node_answering() {
     let s = Swarm::start(2, 1, FAST);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let client = gossiper(&rt, &s.boot);
+    let key = shardnet_node::datadir::grind_identity(common::ID_DIFFICULTY);
+    let client = gossiper_as(&rt, &s.boot, key.clone());
     let attacker = client.local_peer_id().to_string();
     let stop = Arc::new(AtomicBool::new(false));
     let flood = {
@@ -73,7 +74,8 @@ fn a_gossip_burst_and_an_address_flood_leave_the_node_answering() {
                     draining: false,
                     radius: None,
                 };
-                let msg = Announcement::Heartbeat(hb).encode();
+                let rec = SignedHeartbeat::sign(&key, hb, sent);
+                let msg = Announcement::Heartbeat(rec).encode();
                 assert!(!msg.is_empty(), "the flood heartbeat must fit a message");
                 client.publish(MEMBERSHIP_TOPIC, msg).await;
                 // Garbage too, unique each time.
@@ -433,10 +435,15 @@ fn vanished_identities_are_forgotten() {
     args.extend(["--forget-after", "1s"]);
     let s = Swarm::start(2, 1, &args);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let flood: Vec<swarm::Client> = (0..20).map(|_| gossiper(&rt, &s.boot)).collect();
+    let flood: Vec<(swarm::Client, libp2p::identity::Keypair)> = (0..20)
+        .map(|_| {
+            let key = shardnet_node::datadir::grind_identity(common::ID_DIFFICULTY);
+            (gossiper_as(&rt, &s.boot, key.clone()), key)
+        })
+        .collect();
     rt.block_on(async {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        for c in &flood {
+        for (c, key) in &flood {
             let hb = Heartbeat {
                 zone: "x".into(),
                 capacity: 1 << 40,
@@ -446,7 +453,8 @@ fn vanished_identities_are_forgotten() {
                 draining: false,
                 radius: None,
             };
-            c.publish(MEMBERSHIP_TOPIC, Announcement::Heartbeat(hb).encode())
+            let rec = SignedHeartbeat::sign(key, hb, shardnet_node::output::now_unix());
+            c.publish(MEMBERSHIP_TOPIC, Announcement::Heartbeat(rec).encode())
                 .await;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;

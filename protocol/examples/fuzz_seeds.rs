@@ -232,7 +232,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &dir,
         "gossip",
         "heartbeat",
-        &Announcement::Heartbeat(hb).encode(),
+        &Announcement::Heartbeat(shardnet_protocol::gossip::SignedHeartbeat::sign(
+            &libp2p_identity::Keypair::ed25519_from_bytes([9; 32]).expect("a fixed key"),
+            hb,
+            1_700_000_000,
+        ))
+        .encode(),
     )?;
     write(&dir, "gossip", "leave", &Announcement::Leave.encode())?;
     write(

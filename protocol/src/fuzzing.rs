@@ -55,7 +55,10 @@ pub fn wire_request(data: &[u8]) {
         Request::Sample { offsets, .. } => {
             let _ = wire::check_sample(offsets);
         }
-        Request::Fetch { .. } | Request::GetCatalogue { .. } => {}
+        Request::Fetch { .. }
+        | Request::GetCatalogue { .. }
+        | Request::Hello
+        | Request::Members => {}
     }
     let again = wire::encode("request", &req).expect("a decoded request re-encodes");
     let back: Request = wire::decode("request", &again).expect("and decodes again");
@@ -75,6 +78,15 @@ pub fn wire_response(data: &[u8]) {
         Response::Samples(slices) => {
             for (i, s) in slices.iter().enumerate() {
                 let _ = sample::check(&ShardId([7; 32]), i as u64 * sample::SAMPLE_LEN, s);
+            }
+        }
+        Response::Hello(rec) => {
+            let _ = rec.verify();
+        }
+        Response::Members(records) => {
+            let _ = wire::check_members(records);
+            for r in records.iter().take(4) {
+                let _ = r.verify();
             }
         }
         _ => {}
@@ -116,7 +128,8 @@ pub fn catalogue(data: &[u8]) {
 pub fn gossip(data: &[u8]) {
     if let Ok(a) = Announcement::decode(data) {
         if let Announcement::Heartbeat(h) = &a {
-            let _ = h.check();
+            let _ = h.verify();
+            let _ = h.age(1_700_000_000, 1_200, 600);
         }
         assert_eq!(Announcement::decode(&a.encode()).ok(), Some(a));
     }

@@ -48,6 +48,7 @@ pub mod repair;
 pub mod report;
 pub mod reputation;
 pub mod retention;
+pub mod ring;
 pub mod sample;
 pub mod tier;
 pub mod window;

@@ -9,6 +9,7 @@
 use crate::catalogue::{SignedCatalogue, MAX_CATALOGUE_LEN};
 use crate::codec::{self, CodecError};
 use crate::envelope::MAX_SHARD_LEN;
+use crate::gossip::SignedHeartbeat;
 use crate::id::ShardId;
 use crate::lease::{Avoid, Lease, Release};
 use serde::{Deserialize, Serialize};
@@ -67,7 +68,17 @@ pub enum Request {
         release: Box<Release>,
         replacement: Option<Box<Lease>>,
     },
+    /// Send your own signed heartbeat: a direct liveness probe of a ring
+    /// neighbour, a suspect or a stranger that connected.
+    Hello,
+    /// Send the signed heartbeats of the peers you know live (at most
+    /// [`MAX_MEMBERS`]): a joiner's one pull of the member list. Each record
+    /// is checked against its member's own signature and its age.
+    Members,
 }
+
+/// Most records one `Members` answer may carry.
+pub const MAX_MEMBERS: usize = 4096;
 
 /// Why a request was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +122,10 @@ pub enum Response {
     Samples(Vec<serde_bytes::ByteBuf>),
     /// The owner's lease was dropped (`true`), or there was none to drop.
     Released(bool),
+    /// The answerer's own signed heartbeat (to `Hello`).
+    Hello(SignedHeartbeat),
+    /// Records of the peers the answerer knows live (to `Members`).
+    Members(Vec<SignedHeartbeat>),
 }
 
 impl std::fmt::Display for Reject {
@@ -154,6 +169,11 @@ pub fn check_sample(offsets: &[u64]) -> bool {
     !offsets.is_empty() && offsets.len() <= crate::sample::MAX_SAMPLES
 }
 
+/// Checks a `Members` answer's count; each record is verified on its own.
+pub fn check_members(records: &[SignedHeartbeat]) -> bool {
+    records.len() <= MAX_MEMBERS
+}
+
 /// Checks a `Has` request's size.
 pub fn check_has(ids: &[ShardId]) -> bool {
     ids.len() <= MAX_HAS_IDS
@@ -164,6 +184,29 @@ mod tests {
     use super::*;
     use crate::keys::OwnerId;
     use proptest::prelude::*;
+
+    #[test]
+    fn member_answers_are_bounded() {
+        let key = libp2p_identity::Keypair::generate_ed25519();
+        let hb = crate::gossip::Heartbeat {
+            zone: "z".into(),
+            capacity: 1,
+            used: 0,
+            version: "1".into(),
+            addrs: vec!["a".repeat(256); 8],
+            draining: false,
+            radius: Some([1; 32]),
+        };
+        let rec = SignedHeartbeat::sign(&key, hb, 7);
+        assert!(check_members(&[]));
+        assert!(!check_members(&vec![rec.clone(); MAX_MEMBERS + 1]));
+        // Answerers stop at half a frame (plus the record that crossed it):
+        // the largest answer of the largest records still fits one.
+        let each = encode("record", &rec).unwrap().len();
+        let r = Response::Members(vec![rec; MAX_FRAME_LEN / 2 / each + 1]);
+        let back: Response = decode("response", &encode("response", &r).unwrap()).unwrap();
+        assert_eq!(back, r);
+    }
 
     #[test]
     fn round_trip() {
@@ -189,6 +232,8 @@ mod tests {
                 nonce: [6; 32],
                 ids: vec![ShardId([7; 32]); 2],
             },
+            Request::Hello,
+            Request::Members,
         ];
         for m in msgs {
             let b = encode("request", &m).unwrap();

@@ -72,6 +72,7 @@ impl Liar {
             .build()
             .unwrap();
         let peer = keypair.public().to_peer_id();
+        let identity = keypair.clone();
         let (client, event_loop, mut events) = {
             let _in_rt = rt.enter();
             swarm::new(SwarmConfig {
@@ -86,25 +87,17 @@ impl Liar {
             .unwrap()
         };
         rt.spawn(event_loop.run(std::future::pending()));
-        let (c, zone) = (client.clone(), zone.to_string());
+        let (c, gossip_zone, gossip_id) = (client.clone(), zone.to_string(), identity.clone());
         rt.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(300));
             loop {
                 tick.tick().await;
-                let addrs = c.status().await.map(|s| s.listen).unwrap_or_default();
-                let hb = Heartbeat {
-                    zone: zone.clone(),
-                    capacity: 1 << 40,
-                    used: 0,
-                    version: env!("CARGO_PKG_VERSION").into(),
-                    addrs,
-                    draining: false,
-                    radius: None,
-                };
+                let hb = heartbeat(&c, &gossip_id, &gossip_zone).await;
                 c.publish(MEMBERSHIP_TOPIC, Announcement::Heartbeat(hb).encode())
                     .await;
             }
         });
+        let zone = zone.to_string();
         rt.spawn(async move {
             let mut held: HashMap<ShardId, (Vec<u8>, Instant)> = HashMap::new();
             let mut known: HashSet<PeerId> = HashSet::new();
@@ -124,6 +117,11 @@ impl Liar {
                     }
                     _ => continue,
                 };
+                // Peers learnt from whoever talks to it too: heartbeats
+                // travel only on change, so gossip alone names few peers.
+                if known.len() < 64 {
+                    known.insert(from);
+                }
                 if let Lie::Forgetful { keep, .. } = lie {
                     held.retain(|_, (_, at)| at.elapsed() < keep);
                 }
@@ -223,12 +221,34 @@ impl Liar {
                     },
                     Request::PutCatalogue(_) => Response::CatalogueStored,
                     Request::GetCatalogue { .. } => Response::Catalogue(None),
+                    // Liars answer probes like anyone: they look live.
+                    Request::Hello => Response::Hello(heartbeat(&client, &identity, &zone).await),
+                    Request::Members => Response::Members(vec![]),
                 };
                 client.respond(channel, answer).await;
             }
         });
         Liar { peer, rt: Some(rt) }
     }
+}
+
+/// The heartbeat a liar announces, signed: a huge capacity, so placement
+/// wants it.
+async fn heartbeat(
+    c: &swarm::Client,
+    key: &libp2p::identity::Keypair,
+    zone: &str,
+) -> shardnet_node::membership::SignedHeartbeat {
+    let hb = Heartbeat {
+        zone: zone.to_string(),
+        capacity: 1 << 40,
+        used: 0,
+        version: env!("CARGO_PKG_VERSION").into(),
+        addrs: c.status().await.map(|s| s.listen).unwrap_or_default(),
+        draining: false,
+        radius: None,
+    };
+    shardnet_node::membership::SignedHeartbeat::sign(key, hb, shardnet_node::output::now_unix())
 }
 
 impl Drop for Liar {

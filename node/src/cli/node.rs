@@ -85,9 +85,14 @@ pub struct RunArgs {
     /// Most space any one owner may use on this node, e.g. 50GiB.
     #[arg(long)]
     pub quota_per_owner: Option<String>,
-    /// Membership heartbeat period in milliseconds.
+    /// Membership heartbeat period in milliseconds: how often the node checks
+    /// whether its heartbeat changed and probes its ring neighbours.
     #[arg(long)]
     pub heartbeat_ms: Option<u64>,
+    /// Longest the node stays silent on the membership topic while nothing
+    /// in its heartbeat changes, in seconds (0: every heartbeat period).
+    #[arg(long)]
+    pub membership_refresh: Option<u64>,
     /// Port of the control API on 127.0.0.1 (default: any free port).
     #[arg(long)]
     pub api_port: Option<u16>,

@@ -55,6 +55,7 @@ pub struct FileConfig {
     pub capacity: Option<String>,
     pub quota_per_owner: Option<String>,
     pub heartbeat_ms: Option<u64>,
+    pub membership_refresh_secs: Option<u64>,
     pub api_port: Option<u16>,
     pub down_after_secs: Option<u64>,
     pub patience_max_secs: Option<u64>,
@@ -102,6 +103,9 @@ pub struct NodeConfig {
     pub capacity: u64,
     pub quota_per_owner: u64,
     pub heartbeat: Duration,
+    /// Longest this node stays silent on the membership topic while its
+    /// heartbeat does not change (0: a heartbeat every period).
+    pub membership_refresh: Duration,
     /// Port of the control API on 127.0.0.1 (0: any free port).
     pub api_port: u16,
     pub down_after: Duration,
@@ -252,6 +256,10 @@ impl NodeConfig {
                     .unwrap_or(DEFAULT_HEARTBEAT.as_millis() as u64)
                     .max(100),
             ),
+            membership_refresh: o
+                .membership_refresh_secs
+                .or(file.membership_refresh_secs)
+                .map_or(DEFAULT_MEMBERSHIP_REFRESH, Duration::from_secs),
             api_port: o.api_port.or(file.api_port).unwrap_or(0),
             down_after: o
                 .down_after_secs

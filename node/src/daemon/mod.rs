@@ -4,12 +4,11 @@
 //! announce leave, stop the API, stop the swarm, let the storage writer finish
 //! its group, flush the store.
 
+mod members;
 mod persist;
 mod route;
 
-use persist::{
-    fresh_token, load_known_peers, load_radius, save_known_peers, save_radius, write_private,
-};
+use persist::{fresh_token, load_known_peers, load_radius, write_private};
 use route::route;
 
 use crate::api;
@@ -22,7 +21,6 @@ use crate::storage::{self, Limits, Usage};
 use crate::swarm::{self, SwarmConfig, MEMBERSHIP_TOPIC};
 use crate::upkeep;
 use anyhow::Context;
-use libp2p::PeerId;
 use shardnet_protocol::admission;
 use std::future::IntoFuture;
 use std::sync::atomic::Ordering;
@@ -113,6 +111,7 @@ pub async fn run_until(
     let known = load_known_peers(&dd);
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let live = Arc::new(crate::settings::Live::new(&cfg.limits, cfg.windows.clone()));
+    let identity = keypair.clone();
     let (client, event_loop, events) = swarm::new(SwarmConfig {
         keypair,
         listen: cfg.listen.clone(),
@@ -150,6 +149,7 @@ pub async fn run_until(
     }
     let view = Arc::new(
         View::new(local, cfg.heartbeat, cfg.down_after)
+            .with_refresh(cfg.membership_refresh)
             .with_patience_max(cfg.patience_max)
             .with_difficulty(cfg.id_difficulty)
             .with_observed_zones(cfg.swarm_key.is_none()),
@@ -213,66 +213,11 @@ pub async fn run_until(
         storage_rx,
     ));
 
-    let hb_task = {
-        let (client, view, usage, cfg, repair, dd) = (
-            client.clone(),
-            view.clone(),
-            usage.clone(),
-            cfg.clone(),
-            repair.clone(),
-            dd.clone(),
-        );
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(cfg.heartbeat);
-            let mut saved: Vec<PeerId> = Vec::new();
-            let mut radius = usage.radius();
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    r = stop.changed() => {
-                        if r.is_err() || *stop.borrow() {
-                            break;
-                        }
-                    }
-                }
-                let listen = client.status().await.map(|s| s.listen).unwrap_or_default();
-                let hb = heartbeat(&cfg, &usage, &listen);
-                if hb.radius != radius {
-                    radius = hb.radius;
-                    save_radius(&dd, cfg.capacity, radius);
-                }
-                if view.heard(local, hb.clone()) {
-                    // This node's own draining flag, zone or radius changed.
-                    repair.kick();
-                }
-                client
-                    .publish(MEMBERSHIP_TOPIC, Announcement::Heartbeat(hb).encode())
-                    .await;
-                // Remember peers whenever the set of live peers changes.
-                let live: Vec<PeerId> = view.live_peers();
-                if live != saved {
-                    save_known_peers(&dd, &view);
-                    saved = live;
-                }
-                let evict_after = cfg.forget_after;
-                let gone = view.evict(evict_after);
-                if gone > 0 {
-                    info!(gone, "forgot peers down for longer than {evict_after:?}");
-                }
-                for peer in view.newly_down() {
-                    info!(%peer, "peer is down: repairing its shards elsewhere");
-                    client
-                        .publish(
-                            MEMBERSHIP_TOPIC,
-                            Announcement::Down(peer.to_bytes()).encode(),
-                        )
-                        .await;
-                    repair.kick();
-                }
-            }
-        })
-    };
+    let hb_task = tokio::spawn(members::run(
+        (client.clone(), view.clone(), usage.clone(), identity),
+        (cfg.clone(), repair.clone(), dd.clone()),
+        stop_rx.clone(),
+    ));
 
     // Control API.
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.api_port))

@@ -7,7 +7,6 @@ use crate::membership::{Announcement, View};
 use crate::repair::Repair;
 use crate::swarm::{Client, Event, MEMBERSHIP_TOPIC, REBALANCE_TOPIC};
 use libp2p::PeerId;
-use shardnet_protocol::netzone;
 use shardnet_protocol::wire::{Reject, Response};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -30,54 +29,25 @@ pub(super) async fn route(
                 topic,
                 data,
             } if topic == MEMBERSHIP_TOPIC => match Announcement::decode(&data) {
-                Ok(Announcement::Heartbeat(hb)) => {
-                    if let Err(e) = hb.check() {
-                        debug!(peer = %source, "heartbeat ignored: {e}");
-                        continue;
-                    }
-                    if !view.admits(&source) {
-                        debug!(peer = %source, "heartbeat ignored: the peer id lacks admission work");
-                        continue;
-                    }
-                    // A peer seen at a public address may not point this
-                    // node at loopback or private ones.
-                    let seen = view.observed_ip(&source);
-                    let addrs: Vec<libp2p::Multiaddr> = hb
-                        .addrs
-                        .iter()
-                        .filter_map(|a| a.parse::<libp2p::Multiaddr>().ok())
-                        .filter(|addr| {
-                            crate::swarm::ip_of(addr)
-                                .is_none_or(|ip| netzone::announced_addr_allowed(seen, ip))
-                        })
-                        .collect();
-                    let new_addrs = view.announces_new_addrs(&source, &hb.addrs);
-                    let joined = view.heard(source, hb);
-                    if joined {
-                        info!(peer = %source, "peer joined or changed");
-                        repair.kick();
-                    }
-                    // Addresses go to the swarm when they change or the
-                    // peer (re)joins, not with every heartbeat. Never
-                    // waits: the event loop may be busy, and this task must
-                    // keep draining its queue.
-                    if (new_addrs || joined)
-                        && !addrs
-                            .into_iter()
-                            .all(|addr| client.try_add_address(source, addr))
-                    {
-                        view.forget_addrs(&source);
-                    }
+                Ok(Announcement::Heartbeat(rec)) => {
+                    use super::members::{accept, Via};
+                    accept(&view, &client, &repair, rec, Via::Member(source))
                 }
                 Ok(Announcement::Leave) => {
                     info!(peer = %source, "peer is stopping");
                     view.left(&source);
                 }
                 // A hint, never a shortcut past `down_after`: any peer may
-                // say it, about anyone. Each node decides on its own clock.
+                // say it, about anyone. This node checks the peer itself,
+                // and refutes a report about itself with a heartbeat.
                 Ok(Announcement::Down(bytes)) => {
                     if let Ok(peer) = PeerId::from_bytes(&bytes) {
-                        debug!(%peer, reporter = %source, "peer reported down (a hint; down here after down_after)");
+                        debug!(%peer, reporter = %source, "peer reported silent (a hint: checking it here)");
+                        if peer == view.local() {
+                            view.refute();
+                        } else {
+                            view.want_check(&peer);
+                        }
                     }
                 }
                 Err(e) => warn!(peer = %source, "bad membership message: {e}"),
@@ -92,6 +62,12 @@ pub(super) async fn route(
             Event::Gossip { .. } => {}
             Event::Pinged { peer } => view.pinged(&peer),
             Event::Connected { peer, ip } => {
+                // A stranger connected (a joiner probing the members it
+                // pulled): ask it for its heartbeat, so this node learns
+                // it from itself rather than wait for its gossip.
+                if !view.knows(&peer) {
+                    view.want_hello(peer);
+                }
                 if view.observed(peer, ip) {
                     info!(%peer, %ip, "peer observed at a new network prefix");
                     repair.kick();

@@ -1,14 +1,21 @@
-//! Membership: every node announces itself on `shardnet/membership/2` with a
+//! Membership: every node announces itself on `shardnet/membership/3` with a
 //! heartbeat (zone, capacity, used, version, addresses, draining) and keeps a
 //! [`View`] of the peers it hears.
 //!
-//! States: a peer is *live* while heard (heartbeat or successful ping) within
-//! [`LIVE_PERIODS`] heartbeat periods; then *suspect* until its patience has
+//! Heartbeats travel only when they change, or when a slow refresh is due
+//! (`docs/membership.md`): liveness comes from this node's own evidence. It
+//! probes its ring neighbours (`protocol::ring`) directly, a peer that
+//! answered a probe, a ping or a heartbeat lately is live, and a suspicion
+//! another node spreads only makes this node check the peer itself ([`watch`]).
+//!
+//! States: a peer is *live* while heard within its window: [`LIVE_PERIODS`]
+//! heartbeat periods for a peer this node watches or found silent itself,
+//! two refreshes for the rest (nobody has told of trouble, and the peer
+//! speaks at least once a refresh); then *suspect* until its patience has
 //! passed without news; then *down*. New shards go to live peers only. Repair
 //! keeps a suspect peer in its place (a home server restarting must not cause
 //! mass re-replication) but sends it nothing; a down peer is dropped from every
-//! responsible set and its shards are repaired elsewhere. A node that sees a
-//! peer go down announces it, so views converge.
+//! responsible set and its shards are repaired elsewhere.
 //!
 //! Patience (`protocol::patience`, kept in [`silence`]) is `down_after` for a
 //! peer without history, more for a peer that always came back, the ceiling
@@ -19,6 +26,7 @@
 mod admission;
 mod candidates;
 mod silence;
+mod watch;
 
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
@@ -33,7 +41,7 @@ pub const MAX_VIEW: usize = 50_000;
 /// Heartbeat periods without news after which a peer no longer counts as live.
 pub const LIVE_PERIODS: u32 = 5;
 pub use shardnet_protocol::gossip::{
-    Announcement, Heartbeat, MAX_HEARTBEAT_ADDRS, MAX_HEARTBEAT_FIELD,
+    Announcement, Heartbeat, SignedHeartbeat, MAX_HEARTBEAT_ADDRS, MAX_HEARTBEAT_FIELD,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,11 +83,56 @@ struct Entry {
     outages: Outages,
     /// The peer's virtual placement keys (derived once per entry).
     vkeys: VirtualKeys,
+    /// The peer's placement key (`placement::peer_key`): its ring position.
+    key: shardnet_protocol::placement::Key,
+    /// A ring neighbour of this node: probed directly, judged on the short
+    /// window.
+    watched: bool,
+    /// This node's own evidence says the peer went silent (a probe failed,
+    /// or it was watched and missed its window): the short window applies
+    /// until it is heard again.
+    silent: bool,
+    /// This node spread its suspicion of the peer (once per silence).
+    told: bool,
+    /// A check (a direct probe) is wanted: another node reported the peer.
+    check: bool,
+    /// When this node last probed the peer.
+    probed: Option<Instant>,
+    /// The peer's latest heartbeat signed by itself, handed to joiners.
+    record: Option<SignedHeartbeat>,
+}
+
+impl Entry {
+    fn new(hb: Heartbeat, seen: Instant, outages: Outages, key: [u8; 32]) -> Self {
+        Entry {
+            hb,
+            seen,
+            down: false,
+            outages,
+            vkeys: VirtualKeys::of(&key),
+            key,
+            watched: false,
+            silent: false,
+            told: false,
+            check: false,
+            probed: None,
+            record: None,
+        }
+    }
 }
 
 pub struct View {
     local: PeerId,
     period: Duration,
+    /// Longest a live peer stays quiet: it republishes its heartbeat at
+    /// least this often. Zero: every period (every peer on the short window).
+    refresh: Duration,
+    /// Publish this node's heartbeat at the next tick although it did not
+    /// change: a watched peer came back (a partition healed: the other side
+    /// must hear this node again), or a peer reported this node silent.
+    republish: std::sync::atomic::AtomicBool,
+    /// Connected peers not in the view, to probe (`watch::MAX_STRANGERS`).
+    strangers: Mutex<std::collections::HashSet<PeerId>>,
     down_after: Duration,
     /// The most patience a peer earns, and a partitioned zone's peers get.
     patience_max: Duration,
@@ -106,6 +159,9 @@ impl View {
         View {
             local,
             period,
+            refresh: Duration::ZERO,
+            republish: std::sync::atomic::AtomicBool::new(false),
+            strangers: Mutex::new(std::collections::HashSet::new()),
             down_after,
             patience_max: down_after,
             partitioned: Mutex::new(std::collections::HashSet::new()),
@@ -130,6 +186,30 @@ impl View {
     /// peer was not live before (it joined or came back), or its zone or
     /// draining flag changed.
     pub fn heard(&self, peer: PeerId, hb: Heartbeat) -> bool {
+        self.heard_at(peer, hb, None, Instant::now())
+    }
+
+    /// Records `peer`'s own signed heartbeat (already verified as its),
+    /// as news of the peer from `seen`: now for gossip and direct answers,
+    /// the record's age ago for a record another node handed on. Older news
+    /// than this node has changes nothing.
+    pub fn heard_record(&self, peer: PeerId, rec: SignedHeartbeat, seen: Instant) -> bool {
+        let newer = self.lock().get(&peer).is_none_or(|e| {
+            e.seen < seen
+                || e.record
+                    .as_ref()
+                    .is_none_or(|r| r.issued_at < rec.issued_at)
+        });
+        newer && self.heard_at(peer, rec.hb.clone(), Some(rec), seen)
+    }
+
+    fn heard_at(
+        &self,
+        peer: PeerId,
+        hb: Heartbeat,
+        record: Option<SignedHeartbeat>,
+        seen: Instant,
+    ) -> bool {
         if !self.admits(&peer) {
             return false;
         }
@@ -160,32 +240,47 @@ impl View {
                     || e.hb.capacity != hb.capacity
             }
         };
-        let vkeys = peers
-            .get(&peer)
-            .map(|e| e.vkeys.clone())
-            .unwrap_or_else(|| VirtualKeys::of(&peer_key(&peer.to_bytes())));
         let outages = peers
             .get(&peer)
-            .map(|e| self.returned(e, now))
+            .map(|e| self.returned(e, seen))
             .unwrap_or_default();
-        peers.insert(
-            peer,
-            Entry {
-                hb,
-                seen: now,
-                down: false,
-                outages,
-                vkeys,
-            },
-        );
+        if peers
+            .get(&peer)
+            .is_some_and(|e| e.watched && !self.is_live(e, now))
+        {
+            self.regained();
+        }
+        let e = peers.entry(peer).or_insert_with(|| {
+            Entry::new(
+                hb.clone(),
+                seen,
+                outages.clone(),
+                peer_key(&peer.to_bytes()),
+            )
+        });
+        if seen >= e.seen {
+            (e.seen, e.down, e.outages) = (seen, false, outages);
+            (e.silent, e.told, e.check) = (false, false, false);
+        }
+        e.hb = hb;
+        if record.is_some() {
+            e.record = record;
+        }
         changed
     }
 
-    /// A successful direct ping keeps a known peer live.
+    /// A successful direct ping (or any answer) keeps a known peer live.
     pub fn pinged(&self, peer: &PeerId) {
-        if let Some(e) = self.lock().get_mut(peer) {
+        let now = Instant::now();
+        let mut peers = self.lock();
+        if let Some(e) = peers.get_mut(peer) {
             if !e.down {
-                e.seen = Instant::now();
+                if e.watched && !self.is_live(e, now) {
+                    self.regained();
+                }
+                e.outages = self.returned(e, now);
+                e.seen = now;
+                (e.silent, e.told, e.check) = (false, false, false);
             }
         }
     }
@@ -199,6 +294,8 @@ impl View {
             if let Some(t) = Instant::now().checked_sub(quiet) {
                 e.seen = e.seen.min(t);
             }
+            // Its own word, signed: the short window applies.
+            e.silent = true;
         }
     }
 
@@ -212,15 +309,28 @@ impl View {
         let local = self.local;
         let mut peers = self.lock();
         let before = peers.len();
-        peers.retain(|p, e| *p == local || now.duration_since(e.seen) < limit);
+        peers.retain(|p, e| {
+            *p == local || now.saturating_duration_since(e.seen) < limit.max(self.window(e) + after)
+        });
         before - peers.len()
     }
 
+    /// How long `e` may be quiet and still count as live.
+    fn window(&self, e: &Entry) -> Duration {
+        let short = self.period * LIVE_PERIODS;
+        if e.watched || e.silent || self.refresh.is_zero() {
+            short
+        } else {
+            self.refresh * 2 + short
+        }
+    }
+
     fn state_of(&self, e: &Entry, now: Instant) -> PeerState {
-        let quiet = now.duration_since(e.seen);
-        if e.down || quiet >= self.patience_of(e) {
+        let quiet = now.saturating_duration_since(e.seen);
+        let window = self.window(e);
+        if e.down || quiet >= self.patience_of(e).max(window) {
             PeerState::Down
-        } else if quiet >= self.period * LIVE_PERIODS {
+        } else if quiet >= window {
             PeerState::Suspect
         } else {
             PeerState::Live

@@ -8,7 +8,7 @@
 //! most make its own zone look partitioned, which buys its copies patience
 //! only while every shard keeps its floor of proven copies elsewhere.
 
-use super::{Entry, PeerState, View, LIVE_PERIODS};
+use super::{Entry, PeerState, View};
 use libp2p::PeerId;
 use shardnet_protocol::patience::{self, Outages, Wait};
 use std::collections::{HashMap, HashSet};
@@ -45,7 +45,7 @@ impl View {
     pub(super) fn returned(&self, e: &Entry, now: Instant) -> Outages {
         let mut outages = e.outages.clone();
         let quiet = now.saturating_duration_since(e.seen);
-        if quiet >= self.period * LIVE_PERIODS {
+        if quiet >= self.window(e) {
             outages.record(quiet);
         }
         outages
@@ -55,17 +55,16 @@ impl View {
     /// (not yet down) silent past the live window at once.
     pub(super) fn judge_partitions(&self) {
         let now = Instant::now();
-        let live_window = self.period * LIVE_PERIODS;
         let peers = self.lock();
         let mut zones: HashMap<&str, (usize, usize)> = HashMap::new();
         for (p, e) in peers.iter() {
             let quiet = now.saturating_duration_since(e.seen);
-            if *p == self.local || e.down || quiet >= self.patience_max {
+            if *p == self.local || e.down || !self.keeps_places(e, now) {
                 continue;
             }
             let z = zones.entry(e.hb.zone.as_str()).or_default();
             z.0 += 1;
-            z.1 += usize::from(quiet >= live_window);
+            z.1 += usize::from(quiet >= self.window(e));
         }
         let cut: HashSet<String> = zones
             .into_iter()
@@ -100,7 +99,9 @@ impl View {
     /// suspect, or down for less than the ceiling (each shard then decides
     /// whether its place is kept: `protocol::patience::Wait::limit`).
     pub(super) fn keeps_places(&self, e: &Entry, now: Instant) -> bool {
-        now.saturating_duration_since(e.seen) < self.patience_max
+        // An unwatched peer's last news may be a refresh old, and that is
+        // no silence: its window counts too.
+        now.saturating_duration_since(e.seen) < self.patience_max.max(self.window(e))
     }
 }
 

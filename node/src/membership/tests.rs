@@ -54,7 +54,7 @@ proptest::proptest! {
     #[test]
     fn gossip_garbage_never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
         if let Ok(Announcement::Heartbeat(h)) = Announcement::decode(&data) {
-            let _ = h.check();
+            let _ = h.verify();
         }
     }
 }

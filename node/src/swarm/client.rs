@@ -70,6 +70,8 @@ pub(super) enum Command {
     Publish {
         topic: &'static str,
         data: Vec<u8>,
+        /// Told whether gossipsub sent it to any peer.
+        sent: Option<tokio::sync::oneshot::Sender<bool>>,
     },
     AddAddress {
         peer: PeerId,
@@ -166,7 +168,26 @@ impl Client {
     }
 
     pub async fn publish(&self, topic: &'static str, data: Vec<u8>) {
-        let _ = self.tx.send(Command::Publish { topic, data }).await;
+        let _ = self
+            .tx
+            .send(Command::Publish {
+                topic,
+                data,
+                sent: None,
+            })
+            .await;
+    }
+
+    /// Publishes and says whether gossipsub sent it to any peer (false for
+    /// a node with no subscribed peer yet, or a stopped event loop).
+    pub async fn publish_checked(&self, topic: &'static str, data: Vec<u8>) -> bool {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let cmd = Command::Publish {
+            topic,
+            data,
+            sent: Some(tx),
+        };
+        self.tx.send(cmd).await.is_ok() && rx.await.unwrap_or(false)
     }
 
     pub async fn add_address(&self, peer: PeerId, addr: Multiaddr) {

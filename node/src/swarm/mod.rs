@@ -30,7 +30,7 @@ pub const IDENTIFY_PROTOCOL: &str = "/shardnet/id/1";
 /// Gossipsub topic of membership announcements. Its version is that of the
 /// placement rules: nodes that compute responsible sets differently must not
 /// share a view (version 2: virtual keys and capacity weights).
-pub const MEMBERSHIP_TOPIC: &str = "shardnet/membership/2";
+pub const MEMBERSHIP_TOPIC: &str = "shardnet/membership/3";
 /// Gossipsub topic of rebalance and prune announcements.
 pub const REBALANCE_TOPIC: &str = "shardnet/rebalance/1";
 /// Every topic a node subscribes to.

@@ -2,7 +2,7 @@
 //! data dir, started, stopped (gracefully or as a crash), restarted on the
 //! same disk, or added to the swarm as a joiner.
 
-use super::{Driver, HEARTBEAT_MS, HEARTBEAT_US_PER_NODE_SQUARED, SCAN_SECS};
+use super::{Driver, HEARTBEAT_MS, REFRESH, SCAN_SECS};
 use anyhow::{bail, Context};
 use rand::{RngCore, SeedableRng};
 use shardnet_node::api::client::ApiClient;
@@ -68,11 +68,9 @@ impl Driver<'_> {
         Ok(())
     }
 
-    /// The nodes' heartbeat period: longer in bigger swarms, where every
-    /// node's heartbeat reaches every other.
+    /// The nodes' heartbeat period (the same at any size).
     pub(super) fn heartbeat(&self) -> Duration {
-        let n = self.sc.max_nodes() as u64;
-        Duration::from_millis(HEARTBEAT_MS.max(HEARTBEAT_US_PER_NODE_SQUARED * n * n / 1000))
+        Duration::from_millis(HEARTBEAT_MS)
     }
 
     pub(super) fn start(&self, n: &mut LiveNode) -> anyhow::Result<()> {
@@ -85,6 +83,7 @@ impl Driver<'_> {
                 zone: Some(format!("zone{}", n.zone)),
                 capacity: Some(n.capacity.to_string()),
                 heartbeat_ms: Some(self.heartbeat().as_millis() as u64),
+                membership_refresh_secs: Some(REFRESH.as_secs()),
                 down_after_secs: Some(self.sc.swarm.down_after.as_secs().max(1)),
                 patience_max_secs: Some(self.sc.swarm.patience_max().as_secs().max(1)),
                 scan_interval_secs: Some(SCAN_SECS),

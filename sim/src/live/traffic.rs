@@ -62,11 +62,13 @@ impl Driver<'_> {
         Ok(Some(MembershipTraffic {
             nodes: n,
             heartbeat_secs: heartbeat.as_secs_f64(),
+            refresh_secs: super::REFRESH.as_secs_f64(),
             window_secs: secs,
             bytes_per_node_sec,
-            // Each node hears every other's heartbeat once a period: the cost
-            // of one peer in one node's view, per heartbeat, to project from.
-            bytes_per_peer_heartbeat: bytes_per_node_sec * heartbeat.as_secs_f64()
+            // Each node hears every other's refresh once per refresh period;
+            // charging every byte to them (probes and pings too) bounds the
+            // cost of one peer in one node's view from above.
+            bytes_per_peer_refresh: bytes_per_node_sec * super::REFRESH.as_secs_f64()
                 / (n.saturating_sub(1).max(1)) as f64,
             connections_mean: connections.iter().sum::<usize>() as f64
                 / connections.len().max(1) as f64,

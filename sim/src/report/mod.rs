@@ -45,21 +45,26 @@ pub struct TierOutcome {
 pub struct MembershipTraffic {
     pub nodes: usize,
     pub heartbeat_secs: f64,
+    /// How often an unchanged node republished its heartbeat.
+    pub refresh_secs: f64,
     pub window_secs: f64,
     /// Bytes each node sent on average per second (each byte sent is also
     /// received by one node: the same figure inbound).
     pub bytes_per_node_sec: f64,
-    /// `bytes_per_node_sec` per peer in the view per heartbeat period.
-    pub bytes_per_peer_heartbeat: f64,
+    /// `bytes_per_node_sec` per peer in the view per refresh period: an
+    /// upper bound on what one peer's refresh costs each node (probes and
+    /// pings, which do not grow with the swarm, are charged to it too).
+    pub bytes_per_peer_refresh: f64,
     pub connections_mean: f64,
     pub connections_max: usize,
 }
 
 impl MembershipTraffic {
-    /// Bytes per node per second with `nodes` in the full view and a
-    /// heartbeat every `heartbeat_secs`, if each peer costs what it cost here.
-    pub fn projected(&self, nodes: usize, heartbeat_secs: f64) -> f64 {
-        self.bytes_per_peer_heartbeat * nodes.saturating_sub(1) as f64 / heartbeat_secs
+    /// Bytes per node per second with `nodes` in the view and a refresh
+    /// every `refresh_secs`, if each peer costs what it cost here (an upper
+    /// bound: see `bytes_per_peer_refresh`).
+    pub fn projected(&self, nodes: usize, refresh_secs: f64) -> f64 {
+        self.bytes_per_peer_refresh * nodes.saturating_sub(1) as f64 / refresh_secs
     }
 }
 

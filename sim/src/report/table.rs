@@ -119,19 +119,20 @@ impl Report {
         if let Some(m) = &self.membership {
             let _ = writeln!(
                 o,
-                "  {:<38} {} per node (heartbeat {:.1} s, {} nodes, {:.0} s window)",
+                "  {:<38} {} per node (heartbeat {:.1} s, refresh {:.0} s, {} nodes, {:.0} s window)",
                 "membership traffic, sent per second",
                 size(m.bytes_per_node_sec as u64),
                 m.heartbeat_secs,
+                m.refresh_secs,
                 m.nodes,
                 m.window_secs
             );
             let _ = writeln!(
                 o,
-                "  {:<38} {} per node at 10,000 nodes, {} at 100,000 (2 s heartbeat, full view)",
+                "  {:<38} at most {} per node at 10,000 nodes, {} at 100,000 (10 min refresh)",
                 "  projected",
-                size(m.projected(10_000, 2.0) as u64),
-                size(m.projected(100_000, 2.0) as u64)
+                size(m.projected(10_000, 600.0) as u64),
+                size(m.projected(100_000, 600.0) as u64)
             );
             let _ = writeln!(
                 o,

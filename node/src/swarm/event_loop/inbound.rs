@@ -49,12 +49,13 @@ pub(super) fn response_bytes(r: &Response) -> u64 {
     }
 }
 
-/// Whether a gossip message decodes and keeps its topic's bounds.
-pub(super) fn gossip_is_valid(topic: &str, data: &[u8]) -> bool {
+/// Whether a gossip message decodes and keeps its topic's bounds; a
+/// heartbeat must be its publisher's own, signed by it.
+pub(super) fn gossip_is_valid(topic: &str, data: &[u8], source: &PeerId) -> bool {
     use shardnet_protocol::gossip::Announcement;
     if topic == super::super::MEMBERSHIP_TOPIC {
         return match Announcement::decode(data) {
-            Ok(Announcement::Heartbeat(hb)) => hb.check().is_ok(),
+            Ok(Announcement::Heartbeat(rec)) => rec.verify().is_ok_and(|p| p == *source),
             Ok(Announcement::Down(id)) => PeerId::from_bytes(&id).is_ok(),
             Ok(Announcement::Leave) => true,
             Err(_) => false,

@@ -149,11 +149,15 @@ impl EventLoop {
                     self.in_flight.fetch_add(bytes, Ordering::Relaxed);
                 }
             }
-            Command::Publish { topic, data } => {
+            Command::Publish { topic, data, sent } => {
                 let t = gossipsub::IdentTopic::new(topic);
-                if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(t, data) {
+                let r = self.swarm.behaviour_mut().gossipsub.publish(t, data);
+                if let Err(e) = &r {
                     // NoPeersSubscribedToTopic is normal for a lone node.
                     debug!(%topic, "gossip publish: {e}");
+                }
+                if let Some(s) = sent {
+                    let _ = s.send(r.is_ok());
                 }
             }
             Command::AddAddress { peer, addr } => {
@@ -280,7 +284,9 @@ impl EventLoop {
                     // Decoded and checked before anyone else gets it: a
                     // malformed message is rejected, which costs its
                     // forwarder gossip score (graylisted after a few).
-                    Some(_) if !gossip_is_valid(message.topic.as_str(), &message.data) => {
+                    Some(source)
+                        if !gossip_is_valid(message.topic.as_str(), &message.data, &source) =>
+                    {
                         self.pressure.gossip_invalid += 1;
                         gossipsub::MessageAcceptance::Reject
                     }

@@ -1,0 +1,345 @@
+//! This node's own liveness evidence, for change-only membership
+//! (`docs/membership.md`): which peers it watches (its ring neighbours,
+//! `protocol::ring`), which it should probe now, what a failed probe means,
+//! which silences it tells the swarm about, and when it must speak again
+//! itself. Another node's report of a silent peer is only a reason to check
+//! that peer here; the state changes on this node's own probe alone.
+
+use super::SignedHeartbeat;
+use super::{PeerState, View, LIVE_PERIODS};
+use libp2p::PeerId;
+use shardnet_protocol::placement::peer_key;
+use shardnet_protocol::ring;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// Strangers (connected peers not in the view) waiting for a probe.
+pub(super) const MAX_STRANGERS: usize = 1024;
+
+impl View {
+    /// Peers stay live for two refreshes without news unless this node
+    /// watches them or found them silent (zero: every period).
+    pub fn with_refresh(mut self, refresh: Duration) -> Self {
+        self.refresh = refresh;
+        self
+    }
+
+    pub fn refresh(&self) -> Duration {
+        self.refresh
+    }
+
+    /// A watched peer came back: tell the swarm this node is here too (the
+    /// peers beyond a healed partition stopped counting it).
+    pub(super) fn regained(&self) {
+        self.republish.store(true, Ordering::Relaxed);
+    }
+
+    /// A peer reported this node silent: refute it with a heartbeat (signed
+    /// by this node, which only this node can do).
+    pub fn refute(&self) {
+        self.republish.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether this node must publish its heartbeat although nothing in it
+    /// changed; clears the request.
+    pub fn take_republish(&self) -> bool {
+        self.republish.swap(false, Ordering::Relaxed)
+    }
+
+    /// Recomputes the watched set: this node's ring neighbours among the
+    /// peers not down. Returns how many it watches.
+    pub fn update_watched(&self) -> usize {
+        let now = Instant::now();
+        let own = peer_key(&self.local.to_bytes());
+        let mut peers = self.lock();
+        let ring_peers: Vec<(PeerId, [u8; 32])> = peers
+            .iter()
+            .filter(|(p, e)| **p != self.local && self.state_of(e, now) != PeerState::Down)
+            .map(|(p, e)| (*p, e.key))
+            .collect();
+        let watched: std::collections::HashSet<PeerId> =
+            ring::neighbours(&own, &ring_peers, ring::WATCH_EACH_SIDE)
+                .into_iter()
+                .collect();
+        for (p, e) in peers.iter_mut() {
+            e.watched = watched.contains(p);
+        }
+        watched.len()
+    }
+
+    /// Watched peers that just missed their window: this node's own
+    /// evidence of a silence, told to the swarm once (as `Down`, a hint that
+    /// makes every other node check the peer itself).
+    pub fn newly_silent(&self) -> Vec<PeerId> {
+        let now = Instant::now();
+        let short = self.period * LIVE_PERIODS;
+        let mut out = Vec::new();
+        for (p, e) in self.lock().iter_mut() {
+            if e.watched && !e.down && !e.told && now.saturating_duration_since(e.seen) >= short {
+                e.silent = true;
+                e.told = true;
+                out.push(*p);
+            }
+        }
+        out
+    }
+
+    /// Another node reported `peer` silent: check it here (at the next
+    /// probe round, at most once a period). Unknown peers are ignored.
+    pub fn want_check(&self, peer: &PeerId) {
+        if let Some(e) = self.lock().get_mut(peer) {
+            if !e.down {
+                e.check = true;
+            }
+        }
+    }
+
+    /// `peer`, not in the view, connected to this node: probe it (at most
+    /// [`MAX_STRANGERS`] wait; more are dropped, and heard of later by
+    /// gossip).
+    pub fn want_hello(&self, peer: PeerId) {
+        if peer == self.local || !self.admits(&peer) {
+            return;
+        }
+        let mut s = self.strangers.lock().unwrap_or_else(|p| p.into_inner());
+        if s.len() < MAX_STRANGERS {
+            s.insert(peer);
+        }
+    }
+
+    /// Peers to probe now, at most `max`: strangers that connected, watched
+    /// peers quiet for two periods, peers found silent (until they answer or
+    /// go down), and peers another node reported; none probed within the
+    /// last period.
+    pub fn probes_due(&self, max: usize) -> Vec<PeerId> {
+        let now = Instant::now();
+        let mut out: Vec<PeerId> = {
+            let mut s = self.strangers.lock().unwrap_or_else(|p| p.into_inner());
+            let take: Vec<PeerId> = s.iter().take(max).copied().collect();
+            for p in &take {
+                s.remove(p);
+            }
+            take
+        };
+        for (p, e) in self.lock().iter_mut() {
+            if out.len() >= max {
+                break;
+            }
+            let quiet = now.saturating_duration_since(e.seen);
+            let recent = e
+                .probed
+                .is_some_and(|t| now.saturating_duration_since(t) < self.period);
+            let due = (e.watched && quiet >= self.period * 2) || e.silent || e.check;
+            if *p != self.local && !e.down && due && !recent {
+                e.probed = Some(now);
+                e.check = false;
+                out.push(*p);
+            }
+        }
+        out
+    }
+
+    /// A probe of `peer` got no answer: this node's own evidence. The peer
+    /// goes on the short window; its silence is taken to have begun at most
+    /// one window ago (the last news of an unwatched peer may be a refresh
+    /// old, and that alone is no outage).
+    pub fn probe_failed(&self, peer: &PeerId) {
+        let now = Instant::now();
+        if let Some(e) = self.lock().get_mut(peer) {
+            if !e.silent {
+                e.silent = true;
+                if let Some(t) = now.checked_sub(self.period * LIVE_PERIODS) {
+                    e.seen = e.seen.max(t);
+                }
+            }
+        }
+    }
+
+    /// Whether the view holds `peer` at all.
+    pub fn knows(&self, peer: &PeerId) -> bool {
+        self.lock().contains_key(peer)
+    }
+
+    /// This node's own signed heartbeat, as last recorded (`Hello` answers
+    /// it).
+    pub fn own_record(&self) -> Option<SignedHeartbeat> {
+        self.lock().get(&self.local).and_then(|e| e.record.clone())
+    }
+
+    /// The signed records of the live peers, this node included, at most
+    /// `max` and about `max_bytes` in all: a joiner's pull (`Members`).
+    pub fn member_records(&self, max: usize, max_bytes: usize) -> Vec<SignedHeartbeat> {
+        let now = Instant::now();
+        let mut bytes = 0;
+        let mut out = Vec::new();
+        for e in self.lock().values() {
+            if out.len() >= max || bytes >= max_bytes {
+                break;
+            }
+            if let Some(r) = e.record.as_ref().filter(|_| self.is_live(e, now)) {
+                bytes += record_len(r);
+                out.push(r.clone());
+            }
+        }
+        out
+    }
+}
+
+/// About how many bytes `r` takes encoded.
+fn record_len(r: &SignedHeartbeat) -> usize {
+    let hb = &r.hb;
+    64 + r.key.len()
+        + r.sig.len()
+        + hb.zone.len()
+        + hb.version.len()
+        + hb.addrs.iter().map(|a| a.len() + 8).sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::membership::tests::hb_in as hb;
+
+    const PERIOD: Duration = Duration::from_millis(100);
+
+    /// A view with a 10 s refresh and 60 s patience: the short window is
+    /// 0.5 s, the long one 20.5 s.
+    fn view() -> View {
+        View::new(PeerId::random(), PERIOD, Duration::from_secs(60))
+            .with_refresh(Duration::from_secs(10))
+    }
+
+    fn quiet(v: &View, peer: &PeerId, for_: Duration) {
+        v.lock().get_mut(peer).unwrap().seen = Instant::now().checked_sub(for_).unwrap();
+    }
+
+    /// Peers beyond the ring (more than 2 × 8): only the ring is watched.
+    fn crowd(v: &View, n: usize) -> Vec<PeerId> {
+        let peers: Vec<PeerId> = (0..n).map(|_| PeerId::random()).collect();
+        for p in &peers {
+            v.heard(*p, hb("a"));
+        }
+        assert_eq!(v.update_watched(), n.min(ring::WATCH_EACH_SIDE * 2));
+        peers
+    }
+
+    fn watched(v: &View, peers: &[PeerId], yes: bool) -> PeerId {
+        let peers_lock = v.lock();
+        *peers
+            .iter()
+            .find(|p| peers_lock[*p].watched == yes)
+            .unwrap()
+    }
+
+    #[test]
+    fn only_watched_peers_are_judged_on_the_short_window() {
+        let v = view();
+        let peers = crowd(&v, 30);
+        let (near, far) = (watched(&v, &peers, true), watched(&v, &peers, false));
+        quiet(&v, &near, Duration::from_secs(2));
+        quiet(&v, &far, Duration::from_secs(2));
+        assert_eq!(v.state(&near), Some(PeerState::Suspect));
+        assert_eq!(
+            v.state(&far),
+            Some(PeerState::Live),
+            "a refresh may be 10 s away"
+        );
+        assert_eq!(v.newly_silent(), vec![near], "told once");
+        assert!(v.newly_silent().is_empty());
+        assert!(
+            v.probes_due(64).contains(&near),
+            "and probed until it answers"
+        );
+        quiet(&v, &far, Duration::from_secs(21));
+        assert_eq!(
+            v.state(&far),
+            Some(PeerState::Suspect),
+            "two refreshes missed"
+        );
+    }
+
+    #[test]
+    fn a_report_is_checked_here_and_only_a_failed_probe_counts() {
+        let v = view();
+        let peers = crowd(&v, 30);
+        let far = watched(&v, &peers, false);
+        quiet(&v, &far, Duration::from_secs(9));
+        v.want_check(&far);
+        assert_eq!(
+            v.state(&far),
+            Some(PeerState::Live),
+            "a report changes nothing"
+        );
+        assert_eq!(v.probes_due(64), vec![far]);
+        assert!(v.probes_due(64).is_empty(), "once a period");
+        v.probe_failed(&far);
+        // Its silence is taken to start one window ago, not at its last
+        // refresh 9 s ago: suspect now, down only after its patience.
+        assert_eq!(v.state(&far), Some(PeerState::Suspect));
+        let (silent, _) = v.silence(&far).unwrap();
+        assert!(silent < Duration::from_secs(1), "{silent:?}");
+        v.pinged(&far);
+        assert_eq!(v.state(&far), Some(PeerState::Live));
+    }
+
+    #[test]
+    fn a_watched_peer_coming_back_makes_this_node_speak() {
+        let v = view();
+        let peers = crowd(&v, 30);
+        let near = watched(&v, &peers, true);
+        assert!(!v.take_republish());
+        v.pinged(&near);
+        assert!(!v.take_republish(), "it never left");
+        quiet(&v, &near, Duration::from_secs(2));
+        v.pinged(&near);
+        assert!(v.take_republish(), "a partition may have healed");
+        assert!(!v.take_republish(), "cleared");
+        v.refute();
+        assert!(v.take_republish());
+    }
+
+    #[test]
+    fn strangers_are_probed_and_joiners_get_live_records() {
+        let v = view();
+        let keys: Vec<libp2p::identity::Keypair> = (0..3)
+            .map(|_| libp2p::identity::Keypair::generate_ed25519())
+            .collect();
+        for k in &keys {
+            let rec = SignedHeartbeat::sign(k, hb("a"), 1);
+            assert!(v.heard_record(k.public().to_peer_id(), rec, Instant::now()));
+        }
+        v.heard(PeerId::random(), hb("a"));
+        v.update_watched();
+        let stranger = PeerId::random();
+        v.want_hello(stranger);
+        assert!(v.probes_due(64).contains(&stranger));
+        assert!(!v.probes_due(64).contains(&stranger), "once");
+        let silent = keys[0].public().to_peer_id();
+        quiet(&v, &silent, Duration::from_secs(2));
+        let records = v.member_records(100, 1 << 20);
+        assert_eq!(
+            records.len(),
+            2,
+            "the silent one and the unsigned one are left out"
+        );
+        assert!(records.iter().all(|r| r.verify().unwrap() != silent));
+        assert_eq!(v.member_records(1, 1 << 20).len(), 1);
+        assert_eq!(v.member_records(100, 1).len(), 1, "the byte budget");
+    }
+
+    #[test]
+    fn a_handed_on_record_never_overrides_fresher_news() {
+        let v = view();
+        let k = libp2p::identity::Keypair::generate_ed25519();
+        let p = k.public().to_peer_id();
+        let old = Instant::now().checked_sub(Duration::from_secs(5)).unwrap();
+        let mut a = hb("a");
+        a.capacity = 7;
+        assert!(v.heard_record(p, SignedHeartbeat::sign(&k, a, 10), old));
+        let (silent, _) = (v.lock()[&p].seen, ());
+        assert_eq!(silent, old, "news from when it was signed");
+        v.heard(p, hb("b"));
+        assert!(!v.heard_record(p, SignedHeartbeat::sign(&k, hb("c"), 5), old));
+        assert_eq!(v.lock()[&p].hb.zone, "b");
+    }
+}
