@@ -116,6 +116,17 @@ impl SignedHeartbeat {
         Ok(pk.to_peer_id())
     }
 
+    /// About how many bytes the record takes encoded (an upper bound on
+    /// fixed fields): what answers holding many records are budgeted by.
+    pub fn approx_len(&self) -> usize {
+        let hb = &self.hb;
+        96 + self.key.len()
+            + self.sig.len()
+            + hb.zone.len()
+            + hb.version.len()
+            + hb.addrs.iter().map(|a| a.len() + 8).sum::<usize>()
+    }
+
     /// How old the record is at `now` (unix seconds), if it is no older
     /// than `max_age` and not dated more than `skew` ahead (clocks differ).
     pub fn age(&self, now: u64, max_age: u64, skew: u64) -> Option<u64> {

@@ -173,6 +173,12 @@ impl Prober {
     }
 }
 
+/// Tells the swarm this node found `peer` silent (a hint others check).
+async fn tell_silent(client: &Client, peer: PeerId) {
+    let msg = Announcement::Down(peer.to_bytes()).encode();
+    client.publish(MEMBERSHIP_TOPIC, msg).await;
+}
+
 /// The membership task (see the module doc); ends when `stop` turns true.
 pub(super) async fn run(
     (client, view, usage, identity): (Client, Arc<View>, Arc<Usage>, libp2p::identity::Keypair),
@@ -237,12 +243,7 @@ pub(super) async fn run(
         view.update_watched();
         for peer in view.newly_silent() {
             info!(%peer, "ring neighbour silent: telling the swarm (others check it themselves)");
-            client
-                .publish(
-                    MEMBERSHIP_TOPIC,
-                    Announcement::Down(peer.to_bytes()).encode(),
-                )
-                .await;
+            tell_silent(&client, peer).await;
         }
         for peer in view.probes_due(PROBES_IN_FLIGHT) {
             prober.probe(peer);
@@ -272,12 +273,7 @@ pub(super) async fn run(
         }
         for peer in view.newly_down() {
             info!(%peer, "peer is down: repairing its shards elsewhere");
-            client
-                .publish(
-                    MEMBERSHIP_TOPIC,
-                    Announcement::Down(peer.to_bytes()).encode(),
-                )
-                .await;
+            tell_silent(&client, peer).await;
             repair.kick();
         }
     }

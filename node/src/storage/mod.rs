@@ -146,11 +146,12 @@ pub async fn run(
                     queue_write(&wtx, &queued, job, &client).await;
                 }
                 other => {
-                    // Reads, each holding up to a shard until answered; none
-                    // while unread answers are over the budget. Catalogue
+                    // Reads, each holding up to a shard (or a member list)
+                    // until answered; none while unread answers are over the
+                    // budget. Catalogue
                     // records (each a flushed write) at a few per peer and
                     // minute: an owner publishes one per backup.
-                    let over = (matches!(other, Request::Fetch { .. })
+                    let over = (matches!(other, Request::Fetch { .. } | Request::Members)
                         && client.responses_in_flight() > crate::swarm::RESPONSE_BUDGET)
                         || (matches!(other, Request::PutCatalogue(_))
                             && !catalogue_rate.allow(peer, std::time::Instant::now()));

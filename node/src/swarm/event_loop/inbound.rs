@@ -40,11 +40,13 @@ impl GossipLimiter {
     }
 }
 
-/// Bytes a response holds (shards and samples; the rest is small).
+/// Bytes a response holds (shards, samples and member lists; the rest is
+/// small).
 pub(super) fn response_bytes(r: &Response) -> u64 {
     match r {
         Response::Shard(b) => b.len() as u64,
         Response::Samples(v) => v.iter().map(|b| b.len() as u64).sum(),
+        Response::Members(v) => v.iter().map(|m| m.approx_len() as u64).sum(),
         _ => 0,
     }
 }
