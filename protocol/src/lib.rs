@@ -19,6 +19,7 @@
 //! - [`window`]: maintenance windows (when deferrable work may run).
 
 pub mod admission;
+pub mod awareness;
 pub mod catalogue;
 pub mod chunking;
 pub mod codec;

@@ -28,6 +28,11 @@ use tracing::{debug, info};
 /// hints): bounds what a flood of `Down` reports or a long member list
 /// can make this node do.
 const PROBES_IN_FLIGHT: usize = 32;
+/// Periods between two heartbeats published because a neighbour returned.
+const REPUBLISH_GAP: u32 = 10;
+/// Silences told to the swarm per period; more are dropped (hints: each
+/// costs every node a signature check per mesh copy, and makes it probe).
+const TELLS_PER_PERIOD: usize = 2;
 /// Ticks between two member-list pulls while none has succeeded yet.
 const PULL_EVERY: u32 = 5;
 
@@ -136,18 +141,22 @@ impl Prober {
         let me = self.clone();
         tokio::spawn(async move {
             let asked = me.client.request(peer, Request::Hello);
-            match tokio::time::timeout(me.timeout, asked).await {
+            match tokio::time::timeout(me.view.probe_timeout(), asked).await {
                 Ok(Ok(Response::Hello(rec))) => {
+                    me.view.probe_answered();
                     accept(&me.view, &me.client, &me.repair, rec, Via::Member(peer))
                 }
-                Ok(Ok(_)) => me.view.pinged(&peer),
+                Ok(Ok(_)) => {
+                    me.view.probe_answered();
+                    me.view.pinged(&peer)
+                }
                 Ok(Err(e)) => {
                     debug!(%peer, "probe failed: {e}");
                     me.view.probe_failed(&peer);
                 }
                 Err(_) => {
-                    debug!(%peer, "probe timed out");
-                    me.view.probe_failed(&peer);
+                    debug!(%peer, health = me.view.health_score(), "probe timed out");
+                    me.view.probe_timed_out(&peer);
                 }
             }
             drop(slot);
@@ -200,6 +209,7 @@ pub(super) async fn run(
     let mut pulled = false;
     let mut pull: Option<tokio::task::JoinHandle<bool>> = None;
     let mut ticks: u32 = 0;
+    let mut asked = false;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -228,20 +238,28 @@ pub(super) async fn run(
         let refresh_due = published
             .as_ref()
             .is_none_or(|(_, at)| at.elapsed() >= cfg.membership_refresh);
-        // Read the request every tick (clears it), so one stale request does
-        // not trigger a second heartbeat later.
-        let asked = view.take_republish();
-        if refresh_due || asked || worth_publishing(published.as_ref().map(|p| &p.0), &hb) {
+        // A returning neighbour asks this node to speak (a healed
+        // partition): at most once per `REPUBLISH_GAP` periods, so that
+        // neighbours flapping under load do not make it gossip every tick.
+        asked |= view.take_republish();
+        let gap_passed = published
+            .as_ref()
+            .is_none_or(|(_, at)| at.elapsed() >= cfg.heartbeat * REPUBLISH_GAP);
+        if refresh_due
+            || (asked && gap_passed)
+            || worth_publishing(published.as_ref().map(|p| &p.0), &hb)
+        {
             // Not sent (no peer yet): tried again next tick.
             if client
                 .publish_checked(MEMBERSHIP_TOPIC, Announcement::Heartbeat(rec).encode())
                 .await
             {
                 published = Some((hb, Instant::now()));
+                asked = false;
             }
         }
         view.update_watched();
-        for peer in view.newly_silent() {
+        for peer in view.newly_silent().into_iter().take(TELLS_PER_PERIOD) {
             info!(%peer, "ring neighbour silent: telling the swarm (others check it themselves)");
             tell_silent(&client, peer).await;
         }
@@ -271,9 +289,15 @@ pub(super) async fn run(
         if gone > 0 {
             info!(gone, "forgot peers down for longer than {evict_after:?}");
         }
+        // Not told to the swarm again: its watchers told it when their probes
+        // failed, and every node that took that report checked it itself. A
+        // report from each of N nodes made a failure cost N gossip messages.
+        let mut down = false;
         for peer in view.newly_down() {
             info!(%peer, "peer is down: repairing its shards elsewhere");
-            tell_silent(&client, peer).await;
+            down = true;
+        }
+        if down {
             repair.kick();
         }
     }

@@ -1,13 +1,13 @@
-//! The daemon's event router: membership gossip and pings go to the view
-//! (kicking a repair scan when placement changes), everything else to the
-//! storage service. It never waits on a full channel: the event loop behind
+//! The daemon's event router: membership gossip, pings and `Hello` probes
+//! go to the view (kicking a repair scan when placement changes), everything
+//! else to the storage service. It never waits on a full channel: the event loop behind
 //! it must keep running under any load a peer can cause.
 
 use crate::membership::{Announcement, View};
 use crate::repair::Repair;
 use crate::swarm::{Client, Event, MEMBERSHIP_TOPIC, REBALANCE_TOPIC};
 use libp2p::PeerId;
-use shardnet_protocol::wire::{Reject, Response};
+use shardnet_protocol::wire::{Reject, Request, Response};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -39,12 +39,13 @@ pub(super) async fn route(
                 }
                 // A hint, never a shortcut past `down_after`: any peer may
                 // say it, about anyone. This node checks the peer itself,
-                // and refutes a report about itself with a heartbeat.
+                // and a report about itself is refuted by its answers to the
+                // probes the report causes.
                 Ok(Announcement::Down(bytes)) => {
                     if let Ok(peer) = PeerId::from_bytes(&bytes) {
                         debug!(%peer, reporter = %source, "peer reported silent (a hint: checking it here)");
                         if peer == view.local() {
-                            view.refute();
+                            view.suspected();
                         } else {
                             view.want_check(&peer);
                         }
@@ -63,15 +64,31 @@ pub(super) async fn route(
             Event::Pinged { peer } => view.pinged(&peer),
             Event::Connected { peer, ip } => {
                 // A stranger connected (a joiner probing the members it
-                // pulled): ask it for its heartbeat, so this node learns
-                // it from itself rather than wait for its gossip.
-                if !view.knows(&peer) {
+                // pulled), or a peer held down (a healed partition): ask it
+                // for its heartbeat, so this node learns it from itself
+                // rather than wait for its gossip.
+                if view.wants_hello_from(&peer) {
                     view.want_hello(peer);
                 }
                 if view.observed(peer, ip) {
                     info!(%peer, %ip, "peer observed at a new network prefix");
                     repair.kick();
                 }
+            }
+            // A probe is answered here, not behind the storage queue: the
+            // answer is a record in memory, and a node busy writing a backup
+            // must not look silent to its watchers (535 false silence
+            // reports in a live-50 run while `Hello` waited behind stores).
+            Event::InboundRequest {
+                request: Request::Hello,
+                channel,
+                ..
+            } => {
+                let answer = match view.own_record() {
+                    Some(rec) => Response::Hello(rec),
+                    None => Response::Rejected(Reject::Busy),
+                };
+                client.respond(channel, answer).await;
             }
             other => match storage.try_send(other) {
                 Ok(()) => {}

@@ -9,9 +9,14 @@
 //! another node spreads only makes this node check the peer itself ([`watch`]).
 //!
 //! States: a peer is *live* while heard within its window: [`LIVE_PERIODS`]
-//! heartbeat periods for a peer this node watches or found silent itself,
-//! two refreshes for the rest (nobody has told of trouble, and the peer
-//! speaks at least once a refresh); then *suspect* until its patience has
+//! heartbeat periods for a peer this node found silent itself (a failed
+//! probe, or its own `Leave`), two refreshes for the rest (nobody has shown
+//! trouble, and the peer speaks at least once a refresh; a watched peer is
+//! probed after two quiet periods, so its death shows within a probe's
+//! timeout). Time alone never shortens a window: a peer that just became a
+//! ring neighbour was last heard at its refresh, and judging it on the short
+//! window made every newly watched peer "silent" at once (a storm of false
+//! reports and rejoins while 100 nodes started). Then *suspect* until its patience has
 //! passed without news; then *down*. New shards go to live peers only. Repair
 //! keeps a suspect peer in its place (a home server restarting must not cause
 //! mass re-replication) but sends it nothing; a down peer is dropped from every
@@ -85,12 +90,11 @@ struct Entry {
     vkeys: VirtualKeys,
     /// The peer's placement key (`placement::peer_key`): its ring position.
     key: shardnet_protocol::placement::Key,
-    /// A ring neighbour of this node: probed directly, judged on the short
-    /// window.
+    /// A ring neighbour of this node: probed directly when quiet.
     watched: bool,
     /// This node's own evidence says the peer went silent (a probe failed,
-    /// or it was watched and missed its window): the short window applies
-    /// until it is heard again.
+    /// or it announced it is leaving): the short window applies until it is
+    /// heard again.
     silent: bool,
     /// This node spread its suspicion of the peer (once per silence).
     told: bool,
@@ -131,6 +135,12 @@ pub struct View {
     /// change: a watched peer came back (a partition healed: the other side
     /// must hear this node again), or a peer reported this node silent.
     republish: std::sync::atomic::AtomicBool,
+    /// This node's own health (`protocol::awareness`): stretches its probe
+    /// timeouts while its probes keep timing out.
+    awareness: Mutex<shardnet_protocol::awareness::Awareness>,
+    /// Reports of silent peers taken to check this period
+    /// (`watch::CHECKS_PER_PERIOD`).
+    checks: std::sync::atomic::AtomicU32,
     /// Connected peers not in the view, to probe (`watch::MAX_STRANGERS`).
     strangers: Mutex<std::collections::HashSet<PeerId>>,
     down_after: Duration,
@@ -161,6 +171,8 @@ impl View {
             period,
             refresh: Duration::ZERO,
             republish: std::sync::atomic::AtomicBool::new(false),
+            awareness: Mutex::new(Default::default()),
+            checks: std::sync::atomic::AtomicU32::new(0),
             strangers: Mutex::new(std::collections::HashSet::new()),
             down_after,
             patience_max: down_after,
@@ -318,7 +330,7 @@ impl View {
     /// How long `e` may be quiet and still count as live.
     fn window(&self, e: &Entry) -> Duration {
         let short = self.period * LIVE_PERIODS;
-        if e.watched || e.silent || self.refresh.is_zero() {
+        if e.silent || self.refresh.is_zero() {
             short
         } else {
             self.refresh * 2 + short

@@ -8,6 +8,7 @@
 use super::SignedHeartbeat;
 use super::{PeerState, View, LIVE_PERIODS};
 use libp2p::PeerId;
+use shardnet_protocol::awareness::Awareness;
 use shardnet_protocol::placement::peer_key;
 use shardnet_protocol::ring;
 use std::sync::atomic::Ordering;
@@ -16,9 +17,19 @@ use std::time::{Duration, Instant};
 /// Strangers (connected peers not in the view) waiting for a probe.
 pub(super) const MAX_STRANGERS: usize = 1024;
 
+/// Reports of silent peers this node takes to check per period; more are
+/// dropped (hints: the peer's own window still judges it). Every report
+/// makes every node that takes it probe the peer, so under load, when
+/// probes time out and reports multiply, this bounds what one node adds.
+pub(super) const CHECKS_PER_PERIOD: u32 = 8;
+
+/// A down peer is probed again at most once per this many periods (and one
+/// down peer per period in all).
+pub(super) const DOWN_RETRY_PERIODS: u32 = 10;
+
 impl View {
     /// Peers stay live for two refreshes without news unless this node
-    /// watches them or found them silent (zero: every period).
+    /// found them silent itself (zero: every period).
     pub fn with_refresh(mut self, refresh: Duration) -> Self {
         self.refresh = refresh;
         self
@@ -34,10 +45,36 @@ impl View {
         self.republish.store(true, Ordering::Relaxed);
     }
 
-    /// A peer reported this node silent: refute it with a heartbeat (signed
-    /// by this node, which only this node can do).
-    pub fn refute(&self) {
-        self.republish.store(true, Ordering::Relaxed);
+    /// A peer reported this node silent. Nothing is published in answer:
+    /// every node that takes the report probes this node itself, and its
+    /// answer is the refutation. (A heartbeat per report, as before, fed the
+    /// storm it answered: under load, reports came every second, and each
+    /// refutation cost every node in the swarm a signature check per mesh
+    /// copy.) Being suspected lowers this node's health score: it may be
+    /// the slow one.
+    pub fn suspected(&self) {
+        self.health().suspected();
+    }
+
+    fn health(&self) -> std::sync::MutexGuard<'_, Awareness> {
+        self.awareness.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How long a probe may wait for its answer: five periods, stretched by
+    /// this node's health score (`protocol::awareness`).
+    pub fn probe_timeout(&self) -> Duration {
+        self.health().scale(self.period * LIVE_PERIODS)
+    }
+
+    /// This node's probe was answered (it is not the slow one, as far as
+    /// this goes).
+    pub fn probe_answered(&self) {
+        self.health().answered();
+    }
+
+    /// This node's health score, 0 (healthy) to `awareness::MAX_SCORE`.
+    pub fn health_score(&self) -> u32 {
+        self.health().score()
     }
 
     /// Whether this node must publish its heartbeat although nothing in it
@@ -67,16 +104,15 @@ impl View {
         watched.len()
     }
 
-    /// Watched peers that just missed their window: this node's own
-    /// evidence of a silence, told to the swarm once (as `Down`, a hint that
-    /// makes every other node check the peer itself).
+    /// Watched peers that failed this node's probe since it last heard
+    /// them: its own evidence of a silence, told to the swarm once (as
+    /// `Down`, a hint that makes every other node check the peer itself).
+    /// Time alone tells nothing: a peer that just became a neighbour is
+    /// probed before it is judged.
     pub fn newly_silent(&self) -> Vec<PeerId> {
-        let now = Instant::now();
-        let short = self.period * LIVE_PERIODS;
         let mut out = Vec::new();
         for (p, e) in self.lock().iter_mut() {
-            if e.watched && !e.down && !e.told && now.saturating_duration_since(e.seen) >= short {
-                e.silent = true;
+            if e.watched && e.silent && !e.down && !e.told {
                 e.told = true;
                 out.push(*p);
             }
@@ -85,10 +121,14 @@ impl View {
     }
 
     /// Another node reported `peer` silent: check it here (at the next
-    /// probe round, at most once a period). Unknown peers are ignored.
+    /// probe round, at most once a period). Unknown peers are ignored, and
+    /// so are reports past [`CHECKS_PER_PERIOD`] this period.
     pub fn want_check(&self, peer: &PeerId) {
         if let Some(e) = self.lock().get_mut(peer) {
-            if !e.down {
+            if !e.down && !e.check {
+                if self.checks.fetch_add(1, Ordering::Relaxed) >= CHECKS_PER_PERIOD {
+                    return;
+                }
                 e.check = true;
             }
         }
@@ -113,6 +153,7 @@ impl View {
     /// last period.
     pub fn probes_due(&self, max: usize) -> Vec<PeerId> {
         let now = Instant::now();
+        self.checks.store(0, Ordering::Relaxed);
         let mut out: Vec<PeerId> = {
             let mut s = self.strangers.lock().unwrap_or_else(|p| p.into_inner());
             let take: Vec<PeerId> = s.iter().take(max).copied().collect();
@@ -121,7 +162,28 @@ impl View {
             }
             take
         };
-        for (p, e) in self.lock().iter_mut() {
+        let mut peers = self.lock();
+        // One down peer a period, the one tried longest ago, if not within
+        // `DOWN_RETRY_PERIODS`: nobody watches or probes a down peer
+        // otherwise, so after a partition heals the two sides would never
+        // dial each other again (no refresh crosses a cut that Kademlia
+        // does not redial either).
+        let retry = self.period * DOWN_RETRY_PERIODS;
+        let stale = |e: &super::Entry| {
+            e.probed
+                .is_none_or(|t| now.saturating_duration_since(t) >= retry)
+        };
+        if out.len() < max {
+            if let Some((p, e)) = peers
+                .iter_mut()
+                .filter(|(p, e)| **p != self.local && e.down && stale(e))
+                .min_by_key(|(_, e)| e.probed)
+            {
+                e.probed = Some(now);
+                out.push(*p);
+            }
+        }
+        for (p, e) in peers.iter_mut() {
             if out.len() >= max {
                 break;
             }
@@ -139,6 +201,13 @@ impl View {
         out
     }
 
+    /// A probe of `peer` timed out: evidence about the peer, and perhaps
+    /// about this node (its health score drops, see `protocol::awareness`).
+    pub fn probe_timed_out(&self, peer: &PeerId) {
+        self.health().timed_out();
+        self.probe_failed(peer);
+    }
+
     /// A probe of `peer` got no answer: this node's own evidence. The peer
     /// goes on the short window; its silence is taken to have begun at most
     /// one window ago (the last news of an unwatched peer may be a refresh
@@ -153,6 +222,12 @@ impl View {
                 }
             }
         }
+    }
+
+    /// Whether `peer` is unknown here or held down: a connection from it
+    /// is news worth a probe (a joiner, or a healed partition).
+    pub fn wants_hello_from(&self, peer: &PeerId) -> bool {
+        self.lock().get(peer).is_none_or(|e| e.down)
     }
 
     /// Whether the view holds `peer` at all.
@@ -222,23 +297,34 @@ mod tests {
     }
 
     #[test]
-    fn only_watched_peers_are_judged_on_the_short_window() {
+    fn watched_peers_are_probed_and_judged_on_the_probe_alone() {
         let v = view();
         let peers = crowd(&v, 30);
         let (near, far) = (watched(&v, &peers, true), watched(&v, &peers, false));
         quiet(&v, &near, Duration::from_secs(2));
         quiet(&v, &far, Duration::from_secs(2));
+        assert_eq!(
+            v.state(&near),
+            Some(PeerState::Live),
+            "a new neighbour was last heard at its refresh: probe it first"
+        );
+        assert!(v.newly_silent().is_empty(), "no probe failed yet");
+        let due = v.probes_due(64);
+        assert!(due.contains(&near), "quiet for two periods");
+        assert!(!due.contains(&far), "not watched, nobody reported it");
+        v.probe_failed(&near);
         assert_eq!(v.state(&near), Some(PeerState::Suspect));
+        assert_eq!(v.newly_silent(), vec![near], "told once");
+        assert!(v.newly_silent().is_empty());
+        std::thread::sleep(PERIOD);
+        assert!(
+            v.probes_due(64).contains(&near),
+            "and probed until it answers"
+        );
         assert_eq!(
             v.state(&far),
             Some(PeerState::Live),
             "a refresh may be 10 s away"
-        );
-        assert_eq!(v.newly_silent(), vec![near], "told once");
-        assert!(v.newly_silent().is_empty());
-        assert!(
-            v.probes_due(64).contains(&near),
-            "and probed until it answers"
         );
         quiet(&v, &far, Duration::from_secs(21));
         assert_eq!(
@@ -273,6 +359,52 @@ mod tests {
     }
 
     #[test]
+    fn reports_are_checked_within_a_budget_and_timeouts_stretch_probes() {
+        let v = view();
+        let peers = crowd(&v, 30);
+        for p in &peers {
+            v.want_check(p);
+        }
+        let due = v.probes_due(64);
+        assert!(
+            due.len() <= CHECKS_PER_PERIOD as usize + ring::WATCH_EACH_SIDE * 2,
+            "{} probes",
+            due.len()
+        );
+        let base = v.probe_timeout();
+        v.probe_timed_out(&peers[0]);
+        v.probe_timed_out(&peers[1]);
+        assert_eq!(v.probe_timeout(), base * 3, "this node may be the slow one");
+        v.probe_answered();
+        assert_eq!(v.probe_timeout(), base * 2);
+        v.suspected();
+        assert_eq!(v.health_score(), 2, "suspected by others");
+    }
+
+    #[test]
+    fn down_peers_are_tried_again_one_a_period() {
+        let v = view();
+        let peers = crowd(&v, 3);
+        for p in &peers {
+            v.lock().get_mut(p).unwrap().down = true;
+        }
+        v.update_watched();
+        assert!(
+            v.wants_hello_from(&peers[0]),
+            "a connection from it is news"
+        );
+        assert_eq!(v.probes_due(64).len(), 1, "one down peer a period");
+        assert_eq!(v.probes_due(64).len(), 1, "then the next one");
+        assert_eq!(v.probes_due(64).len(), 1);
+        assert!(
+            v.probes_due(64).is_empty(),
+            "each tried at most once per retry"
+        );
+        std::thread::sleep(PERIOD * DOWN_RETRY_PERIODS);
+        assert_eq!(v.probes_due(64).len(), 1);
+    }
+
+    #[test]
     fn a_watched_peer_coming_back_makes_this_node_speak() {
         let v = view();
         let peers = crowd(&v, 30);
@@ -282,10 +414,14 @@ mod tests {
         assert!(!v.take_republish(), "it never left");
         quiet(&v, &near, Duration::from_secs(2));
         v.pinged(&near);
+        assert!(!v.take_republish(), "quiet, but no probe failed");
+        quiet(&v, &near, Duration::from_secs(2));
+        v.probe_failed(&near);
+        v.pinged(&near);
         assert!(v.take_republish(), "a partition may have healed");
         assert!(!v.take_republish(), "cleared");
-        v.refute();
-        assert!(v.take_republish());
+        v.suspected();
+        assert!(!v.take_republish(), "probes refute a report, not gossip");
     }
 
     #[test]
@@ -306,6 +442,7 @@ mod tests {
         assert!(!v.probes_due(64).contains(&stranger), "once");
         let silent = keys[0].public().to_peer_id();
         quiet(&v, &silent, Duration::from_secs(2));
+        v.probe_failed(&silent);
         let records = v.member_records(100, 1 << 20);
         assert_eq!(
             records.len(),

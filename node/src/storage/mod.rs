@@ -262,16 +262,13 @@ fn answer(
             Ok(c) => Response::Catalogue(c),
             Err(e) => Response::Rejected(Reject::Internal(e.to_string())),
         },
-        Request::Hello => match view.own_record() {
-            Some(rec) => Response::Hello(rec),
-            None => Response::Rejected(Reject::Busy),
-        },
         // Half a frame at most, whatever the records hold.
         Request::Members => Response::Members(view.member_records(
             shardnet_protocol::wire::MAX_MEMBERS,
             shardnet_protocol::wire::MAX_FRAME_LEN / 2,
         )),
-        Request::Store { .. }
+        Request::Hello
+        | Request::Store { .. }
         | Request::Renew { .. }
         | Request::Release { .. }
         | Request::Prove { .. }

@@ -13,6 +13,10 @@ use tokio::sync::{mpsc, oneshot};
 pub enum TransferError {
     #[error("peer {peer}: {reason}")]
     Failed { peer: PeerId, reason: String },
+    /// The connection closed before the answer came: the peer restarted,
+    /// or one side closed it as idle just as the request began.
+    #[error("peer {peer}: the connection closed before the answer came")]
+    Closed { peer: PeerId },
     #[error("the node is shutting down")]
     Shutdown,
 }
@@ -141,7 +145,15 @@ impl Client {
         if let (Some(b), Request::Store { bytes, .. }) = (&self.bandwidth, &request) {
             b.upload.take(bytes.len() as u64).await;
         }
-        let answer = self.request_now(peer, request).await;
+        // A request that is cheap to keep is sent once more when the
+        // connection closed under it (an idle sweep on the other side can
+        // race its first bytes, see `event_loop::idle`). A store is not kept:
+        // its copy goes to the next peer in line instead.
+        let again = (!matches!(request, Request::Store { .. })).then(|| request.clone());
+        let mut answer = self.request_now(peer, request).await;
+        if let (Err(TransferError::Closed { .. }), Some(request)) = (&answer, again) {
+            answer = self.request_now(peer, request).await;
+        }
         if let (Some(b), Ok(Response::Shard(bytes))) = (&self.bandwidth, &answer) {
             // Booked after the fact: it holds up the next fetch.
             b.download.take(bytes.len() as u64).await;

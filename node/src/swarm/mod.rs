@@ -37,8 +37,21 @@ pub const REBALANCE_TOPIC: &str = "shardnet/rebalance/1";
 const TOPICS: [&str; 2] = [MEMBERSHIP_TOPIC, REBALANCE_TOPIC];
 /// A whole shard transfer must finish within this (8 MiB over a slow uplink).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
-/// Idle connections stay open this long (closing between batches costs handshakes).
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// A connection with no request either way for this long closes, unless
+/// the peer is in this node's gossipsub mesh (`event_loop::idle`, which does
+/// this because gossipsub's streams keep libp2p's own idle timer from ever
+/// firing). A minute spans the gaps inside a backup or a repair batch (a
+/// handshake is a few milliseconds anyway), and keeps a node's connections
+/// near its mesh, its ring neighbours and its current transfers instead of
+/// everyone it has ever talked to.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often idle connections are looked for.
+pub const IDLE_SWEEP: Duration = Duration::from_secs(10);
+/// Kademlia refreshes its routing table this often (and when it learns its
+/// first peers). Placement reads the membership view, not the DHT, so the
+/// table only has to stay roughly right; each refresh's lookups dial peers
+/// across the whole key space.
+pub const KAD_REFRESH: Duration = Duration::from_secs(600);
 /// Commands queued to the event loop before senders wait.
 const COMMAND_QUEUE: usize = 256;
 /// Events queued for the services; the event loop never waits for room: past
@@ -112,6 +125,7 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
             let peer = key.public().to_peer_id();
             let mut kad_cfg = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
             kad_cfg.set_query_timeout(Duration::from_secs(30));
+            kad_cfg.set_periodic_bootstrap_interval(Some(KAD_REFRESH));
             let mut kad =
                 kad::Behaviour::with_config(peer, kad::store::MemoryStore::new(peer), kad_cfg);
             // Local and private swarms have no confirmed external address, and

@@ -14,13 +14,13 @@
 
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::client::{Command, NetStatus, Pressure, Reply, TransferError};
-use super::{EVENT_QUEUE, RESPONSE_BUDGET};
+use super::{EVENT_QUEUE, IDLE_SWEEP, IDLE_TIMEOUT, REQUEST_TIMEOUT, RESPONSE_BUDGET};
 use libp2p::request_response::{self, InboundRequestId, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{gossipsub, identify, kad, PeerId, Swarm};
 use shardnet_protocol::netzone;
 use shardnet_protocol::wire::{Reject, Request, Response};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -28,6 +28,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+mod idle;
 mod inbound;
 
 pub use inbound::*;
@@ -70,6 +71,8 @@ pub struct EventLoop {
     /// The address each connected peer was observed at (one entry per
     /// connected peer: bounded by the connection limits).
     observed: HashMap<PeerId, std::net::IpAddr>,
+    /// Each peer's requests, for closing idle connections (`idle`).
+    activity: idle::Activity,
     metrics: Option<Arc<crate::swarm::SwarmMetrics>>,
 }
 
@@ -93,6 +96,7 @@ impl EventLoop {
             commands_dropped,
             in_flight,
             observed: HashMap::new(),
+            activity: idle::Activity::default(),
             metrics,
         }
     }
@@ -100,13 +104,11 @@ impl EventLoop {
     /// Runs until `shutdown` resolves or every `Client` is dropped.
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let mut bootstrap = tokio::time::interval(std::time::Duration::from_secs(30));
+        let mut sweep = tokio::time::interval(IDLE_SWEEP);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = bootstrap.tick() => {
-                    let _ = self.swarm.behaviour_mut().kad.bootstrap();
-                }
+                _ = sweep.tick() => self.close_idle(),
                 cmd = self.commands.recv() => match cmd {
                     Some(c) => self.command(c),
                     None => break,
@@ -127,6 +129,7 @@ impl EventLoop {
                 request,
                 reply,
             } => {
+                self.activity.started(peer, Instant::now());
                 let id = self
                     .swarm
                     .behaviour_mut()
@@ -228,6 +231,33 @@ impl EventLoop {
         }
     }
 
+    /// Closes the connections of peers idle for [`IDLE_TIMEOUT`] outside the
+    /// gossipsub mesh (see `idle` for why libp2p does not).
+    fn close_idle(&mut self) {
+        let connected: HashSet<PeerId> = self.swarm.connected_peers().copied().collect();
+        let mesh: HashSet<PeerId> = self
+            .swarm
+            .behaviour()
+            .gossipsub
+            .all_mesh_peers()
+            .copied()
+            .collect();
+        let stuck = REQUEST_TIMEOUT * 2;
+        let idle = self
+            .activity
+            .sweep(Instant::now(), IDLE_TIMEOUT, stuck, &connected, &mesh);
+        if !idle.is_empty() {
+            debug!(
+                closing = idle.len(),
+                of = connected.len(),
+                "idle connections"
+            );
+        }
+        for peer in idle {
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
     fn sent(&mut self, id: InboundRequestId) {
         if let Some(b) = self.sending.remove(&id) {
             self.in_flight.fetch_sub(b, Ordering::Relaxed);
@@ -244,6 +274,7 @@ impl EventLoop {
                 peer_id, endpoint, ..
             } => {
                 debug!(peer = %peer_id, addr = %endpoint.get_remote_address(), "connected");
+                self.activity.connected(peer_id, Instant::now());
                 if let Some(ip) = ip_of(endpoint.get_remote_address()) {
                     self.observed.insert(peer_id, ip);
                     self.emit(Event::Connected { peer: peer_id, ip });
@@ -336,6 +367,7 @@ impl EventLoop {
                     request,
                     channel,
                 } => {
+                    self.activity.started(peer, Instant::now());
                     let reply = Reply {
                         id: request_id,
                         channel,
@@ -345,12 +377,15 @@ impl EventLoop {
                 request_response::Message::Response {
                     request_id,
                     response,
-                } => match self.pending.remove(&request_id) {
-                    Some(reply) => {
-                        let _ = reply.send(Ok(response));
+                } => {
+                    self.activity.finished(peer, Instant::now());
+                    match self.pending.remove(&request_id) {
+                        Some(reply) => {
+                            let _ = reply.send(Ok(response));
+                        }
+                        None => debug!(%peer, "late response for a request nobody waits for"),
                     }
-                    None => debug!(%peer, "late response for a request nobody waits for"),
-                },
+                }
             },
             request_response::Event::OutboundFailure {
                 peer,
@@ -358,11 +393,18 @@ impl EventLoop {
                 error,
                 ..
             } => {
+                self.activity.finished(peer, Instant::now());
                 if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(TransferError::Failed {
-                        peer,
-                        reason: error.to_string(),
-                    }));
+                    let e = match error {
+                        request_response::OutboundFailure::ConnectionClosed => {
+                            TransferError::Closed { peer }
+                        }
+                        other => TransferError::Failed {
+                            peer,
+                            reason: other.to_string(),
+                        },
+                    };
+                    let _ = reply.send(Err(e));
                 }
             }
             // Malformed requests never get here: libp2p drops a failed
@@ -374,9 +416,15 @@ impl EventLoop {
                 ..
             } => {
                 self.sent(request_id);
+                self.activity.finished(peer, Instant::now());
                 warn!(%peer, "inbound shard request failed: {error}");
             }
-            request_response::Event::ResponseSent { request_id, .. } => self.sent(request_id),
+            request_response::Event::ResponseSent {
+                request_id, peer, ..
+            } => {
+                self.sent(request_id);
+                self.activity.finished(peer, Instant::now());
+            }
         }
     }
 }
