@@ -126,7 +126,9 @@ struct Prober {
     view: Arc<View>,
     repair: Arc<Repair>,
     slots: Arc<Semaphore>,
-    timeout: Duration,
+    /// How long a member-list pull may take (probes scale their own,
+    /// `View::probe_timeout`).
+    pull_timeout: Duration,
 }
 
 impl Prober {
@@ -169,7 +171,7 @@ impl Prober {
     /// whether `from` answered.
     async fn pull(&self, from: PeerId) -> bool {
         let asked = self.client.request(from, Request::Members);
-        let records = match tokio::time::timeout(self.timeout, asked).await {
+        let records = match tokio::time::timeout(self.pull_timeout, asked).await {
             Ok(Ok(Response::Members(r))) if wire::check_members(&r) => r,
             _ => return false,
         };
@@ -180,12 +182,6 @@ impl Prober {
         info!(%from, records = n, "pulled the member list");
         true
     }
-}
-
-/// Tells the swarm this node found `peer` silent (a hint others check).
-async fn tell_silent(client: &Client, peer: PeerId) {
-    let msg = Announcement::Down(peer.to_bytes()).encode();
-    client.publish(MEMBERSHIP_TOPIC, msg).await;
 }
 
 /// The membership task (see the module doc); ends when `stop` turns true.
@@ -200,7 +196,7 @@ pub(super) async fn run(
         view: view.clone(),
         repair: repair.clone(),
         slots: Arc::new(Semaphore::new(PROBES_IN_FLIGHT)),
-        timeout: cfg.heartbeat * LIVE_PERIODS,
+        pull_timeout: cfg.heartbeat * LIVE_PERIODS,
     };
     let mut tick = tokio::time::interval(cfg.heartbeat);
     let mut saved: Vec<PeerId> = Vec::new();
@@ -261,7 +257,8 @@ pub(super) async fn run(
         view.update_watched();
         for peer in view.newly_silent().into_iter().take(TELLS_PER_PERIOD) {
             info!(%peer, "ring neighbour silent: telling the swarm (others check it themselves)");
-            tell_silent(&client, peer).await;
+            let msg = Announcement::Down(peer.to_bytes()).encode();
+            client.publish(MEMBERSHIP_TOPIC, msg).await;
         }
         for peer in view.probes_due(PROBES_IN_FLIGHT) {
             prober.probe(peer);

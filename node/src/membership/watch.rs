@@ -230,11 +230,6 @@ impl View {
         self.lock().get(peer).is_none_or(|e| e.down)
     }
 
-    /// Whether the view holds `peer` at all.
-    pub fn knows(&self, peer: &PeerId) -> bool {
-        self.lock().contains_key(peer)
-    }
-
     /// This node's own signed heartbeat, as last recorded (`Hello` answers
     /// it).
     pub fn own_record(&self) -> Option<SignedHeartbeat> {
