@@ -45,6 +45,10 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// near its mesh, its ring neighbours and its current transfers instead of
 /// everyone it has ever talked to.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// A connection that never carried a request (either way) is closed this
+/// long after it opened, outside the gossipsub mesh: Kademlia's lookups
+/// dial many peers once and need them for seconds (see `event_loop::idle`).
+pub const UNUSED_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often idle connections are looked for.
 pub const IDLE_SWEEP: Duration = Duration::from_secs(10);
 /// Kademlia refreshes its routing table this often (and when it learns its

@@ -14,7 +14,9 @@
 
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::client::{Command, NetStatus, Pressure, Reply, TransferError};
-use super::{EVENT_QUEUE, IDLE_SWEEP, IDLE_TIMEOUT, REQUEST_TIMEOUT, RESPONSE_BUDGET};
+use super::{
+    EVENT_QUEUE, IDLE_SWEEP, IDLE_TIMEOUT, REQUEST_TIMEOUT, RESPONSE_BUDGET, UNUSED_TIMEOUT,
+};
 use libp2p::request_response::{self, InboundRequestId, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{gossipsub, identify, kad, PeerId, Swarm};
@@ -243,9 +245,14 @@ impl EventLoop {
             .copied()
             .collect();
         let stuck = REQUEST_TIMEOUT * 2;
-        let idle = self
-            .activity
-            .sweep(Instant::now(), IDLE_TIMEOUT, stuck, &connected, &mesh);
+        let idle = self.activity.sweep(
+            Instant::now(),
+            IDLE_TIMEOUT,
+            UNUSED_TIMEOUT,
+            stuck,
+            &connected,
+            &mesh,
+        );
         if !idle.is_empty() {
             debug!(
                 closing = idle.len(),
