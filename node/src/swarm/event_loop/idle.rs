@@ -12,7 +12,8 @@
 //! A connection that never carried a request goes after
 //! [`UNUSED_TIMEOUT`](super::super::UNUSED_TIMEOUT): those are Kademlia's
 //! bootstrap lookups, about 300 queries per joining node in a 200-node swarm
-//! (measured: 8,800 dials a minute while 200 nodes started in one process).
+//! (measured: 8,858 dials in the first 70 s of 200 nodes in one process,
+//! 935 of them for this crate's requests).
 //! Ring neighbours are probed every few seconds, and transfers are requests,
 //! so what goes are Kademlia lookups' dials, finished transfers and peers no
 //! longer watched.
@@ -26,7 +27,8 @@ use std::time::{Duration, Instant};
 struct Use {
     in_flight: u32,
     last: Instant,
-    /// A request went either way since the peer connected.
+    /// A request went either way since this entry was made (entries of
+    /// peers no longer connected go at the next sweep).
     used: bool,
 }
 
