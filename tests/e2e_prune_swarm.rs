@@ -39,6 +39,21 @@ fn healthy(s: &Swarm) -> HashMap<String, HashSet<String>> {
     m
 }
 
+/// Shard id → size in bytes, from every live node's list.
+fn sizes(s: &Swarm) -> HashMap<String, u64> {
+    let mut m = HashMap::new();
+    for n in s.live() {
+        let rows = n.run(&s.env, &["shards", "list", "--json"]).ok().json();
+        for r in rows.as_array().unwrap() {
+            m.insert(
+                r["id"].as_str().unwrap().to_string(),
+                r["size"].as_u64().unwrap(),
+            );
+        }
+    }
+    m
+}
+
 fn wait_all(s: &Swarm, shards: usize, copies: usize) {
     let t = Instant::now();
     loop {
@@ -148,12 +163,19 @@ fn redundant_and_corrupted_copies_are_pruned_on_proofs_only() {
     assert_eq!(purged, 2 * shards, "two surplus copies of each shard");
     wait_all(&s, shards, 3);
 
-    // One holder's copies rot behind its back (a node holding some).
+    // One holder's copies rot behind its back: the node holding the most
+    // copies that live in blob files. Copies under the store's blob size
+    // (64 KiB: the backup's root, its manifest and a short last chunk) are
+    // kept inline in the table files, which `rot_blobs` leaves alone; a
+    // victim holding only those found nothing to verify (a rare failure,
+    // as placement follows the run's random peer ids: 3 of this backup's
+    // 5 shards are under 64 KiB).
     let held = healthy(&s);
+    let sizes = sizes(&s);
     let victim = (0..5)
         .max_by_key(|i| {
-            held.values()
-                .filter(|h| h.contains(&s.nodes[*i].name))
+            held.iter()
+                .filter(|(id, h)| h.contains(&s.nodes[*i].name) && sizes[*id] >= 64 << 10)
                 .count()
         })
         .unwrap();
@@ -163,7 +185,7 @@ fn redundant_and_corrupted_copies_are_pruned_on_proofs_only() {
     // Proofs are asked of live peers: wait until it sees them again.
     s.converge();
     s.nodes[victim].run(&s.env, &["rebalance", "pause"]).ok();
-    s.nodes[victim].run(&s.env, &["shards", "verify"]);
+    let verify = s.nodes[victim].run(&s.env, &["shards", "verify"]);
     let bad = s.nodes[victim]
         .run(
             &s.env,
@@ -172,7 +194,13 @@ fn redundant_and_corrupted_copies_are_pruned_on_proofs_only() {
         .ok()
         .json();
     let bad = bad.as_array().unwrap().len();
-    assert!(bad > 0);
+    assert!(
+        bad > 0,
+        "no corrupted copy after rot and verify:\nverify: {}\n{}\nlog:\n{}",
+        verify.stdout,
+        verify.stderr,
+        s.nodes[victim].log_text()
+    );
     // Rolled back, a rotten copy is still rotten (its bytes are kept).
     let mut gone = 0;
     for _round in 0..4 {
