@@ -152,7 +152,18 @@ fn metrics_move_with_backup_repair_and_prune_and_health_follows() {
             + sum(&scrape(&addrs[1]), "shardnet_transferred_bytes_total", &[])
             > 0.0
     );
-    assert!(sum(&m, "shardnet_replication_coverage_shards", &[]) > 0.0);
+    // Coverage comes from each node's last scan: a survivor that held no
+    // copy before the repair shows some only after its next scan (a rare
+    // failure when node 0 held none: the placement follows random ids).
+    wait("coverage in the metrics", Duration::from_secs(30), || {
+        (0..2).any(|i| {
+            sum(
+                &scrape(&addrs[i]),
+                "shardnet_replication_coverage_shards",
+                &[],
+            ) > 0.0
+        })
+    });
 
     // Prune: the backup is deleted and its copies pruned everywhere.
     s.nodes[0]

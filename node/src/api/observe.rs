@@ -74,11 +74,12 @@ pub async fn observe(s: &Arc<Shared>) -> (Snapshot, Health) {
     for (c, n) in scan.coverage.iter().enumerate() {
         coverage[c.min(COVERAGE_CAP)] += n;
     }
-    let ratios: Vec<f64> = scan
-        .load
+    // From the view (as `rebalance plan`'s load report): a scan that
+    // applies no longer lists every peer's load.
+    let ratios: Vec<f64> = peers
         .iter()
-        .filter(|l| l.capacity > 0)
-        .map(|l| l.used as f64 / l.capacity as f64)
+        .filter(|p| p.state == crate::membership::PeerState::Live && p.heartbeat.capacity > 0)
+        .map(|p| p.heartbeat.used as f64 / p.heartbeat.capacity as f64)
         .collect();
     let mean = ratios.iter().sum::<f64>() / ratios.len().max(1) as f64;
     let imbalance = if mean > 0.0 {

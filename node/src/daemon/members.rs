@@ -214,7 +214,7 @@ pub(super) async fn run(
     let mut asked = false;
     loop {
         tokio::select! {
-            _ = tick.tick() => {}
+            due = tick.tick() => view.lagged(due.elapsed()),
             r = stop.changed() => {
                 if r.is_err() || *stop.borrow() {
                     break;

@@ -30,6 +30,7 @@
 
 mod admission;
 mod candidates;
+mod counts;
 mod silence;
 mod watch;
 

@@ -72,6 +72,12 @@ impl View {
         self.health().answered();
     }
 
+    /// This node's own tick came `lag` late: it may be the slow one
+    /// (`Awareness::lagged`).
+    pub fn lagged(&self, lag: Duration) {
+        self.health().lagged(lag, self.period);
+    }
+
     /// This node's health score, 0 (healthy) to `awareness::MAX_SCORE`.
     pub fn health_score(&self) -> u32 {
         self.health().score()

@@ -19,6 +19,7 @@ mod scan;
 mod shed;
 
 pub use scan::scan;
+pub use shed::load_report;
 
 use crate::distribute::Net;
 use libp2p::PeerId;

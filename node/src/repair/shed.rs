@@ -11,7 +11,9 @@ use shardnet_protocol::ShardId;
 use std::sync::atomic::Ordering;
 use tracing::info;
 
-pub(super) fn load_report(net: &Net) -> (Vec<PeerLoad>, f64) {
+/// Every live peer's load against the swarm's mean, and the share of known
+/// peers not live.
+pub fn load_report(net: &Net) -> (Vec<PeerLoad>, f64) {
     let peers = net.view.list();
     let known = peers.len().max(1);
     let not_live = peers.iter().filter(|p| p.state != PeerState::Live).count();
@@ -69,10 +71,10 @@ const SHED_TO: f64 = 0.9;
 /// capacity: widening it as soon as there is room would pull the shards back
 /// and flap. It is persisted (`shed.json`) for the same reason.
 pub(super) fn shed(net: &Net, local: &PeerId, shards: &[Local]) {
-    let Some(me) = net.view.list().into_iter().find(|p| p.local) else {
+    let Some(me) = net.view.local_heartbeat() else {
         return;
     };
-    let capacity = me.heartbeat.capacity;
+    let capacity = me.capacity;
     let used = net.usage.used.load(Ordering::Relaxed);
     let mut radius = net.usage.radius.lock().unwrap_or_else(|p| p.into_inner());
     if capacity == 0 {

@@ -46,6 +46,8 @@ type Census = BTreeMap<String, (Vec<usize>, usize, u64)>;
 /// reached every node about six times and the period had to grow with
 /// nodes² (16 s at 200 nodes).
 const HEARTBEAT_MS: u64 = 1000;
+/// Nodes started before the driver waits for the swarm to converge.
+const JOIN_WAVE: usize = 25;
 /// How often an unchanged node republishes its heartbeat: shorter than a
 /// node's 10-minute default, so a run of minutes measures what refreshes cost.
 pub(crate) const REFRESH: Duration = Duration::from_secs(60);
@@ -62,7 +64,6 @@ struct Driver<'a> {
     rt: tokio::runtime::Runtime,
     work: PathBuf,
     nodes: Vec<LiveNode>,
-    boot: String,
     owner: MasterKey,
     seed: u64,
     /// (backup id, tier, source dir, shard ids)
@@ -98,7 +99,6 @@ pub fn run(sc: &Scenario, seed: u64, work: &Path) -> anyhow::Result<(Report, Lay
         rt,
         work: work.to_path_buf(),
         nodes: Vec::new(),
-        boot: String::new(),
         // From the seed, like the nodes' identities: data shards are
         // content-addressed under the owner key, so a seed places them the
         // same way every run (only the few manifest pieces vary).
@@ -121,8 +121,15 @@ impl Driver<'_> {
         wall: Instant,
     ) -> anyhow::Result<(Report, Layout)> {
         eprintln!("live: starting {} nodes...", self.sc.swarm.nodes);
-        for _ in 0..self.sc.swarm.nodes {
+        // In waves, each joining a swarm that has settled: a real swarm
+        // grows, it does not start 200 nodes in one second, and every
+        // joiner's Kademlia bootstrap (about 300 lookups at 200 nodes) and
+        // member pull land on the nodes already there.
+        for i in 0..self.sc.swarm.nodes {
             self.add_node()?;
+            if (i + 1) % JOIN_WAVE == 0 && i + 1 < self.sc.swarm.nodes {
+                self.converge(Duration::from_secs(120))?;
+            }
         }
         self.converge(Duration::from_secs(120))?;
         eprintln!(

@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
+/// Bootstrap peers a starting node is given.
+const BOOT_PEERS: usize = 3;
+
 /// The connection guard's memory bound for a whole live run's process.
 const LIVE_MAX_MEMORY: &str = "16GiB";
 
@@ -20,6 +23,9 @@ pub(super) struct LiveNode {
     pub(super) dd: DataDir,
     pub(super) zone: usize,
     pub(super) peer: String,
+    /// Its listen address with `/p2p/<id>`, as of its last start (the port
+    /// changes with every start).
+    pub(super) addr: String,
     pub(super) api: Option<ApiClient>,
     pub(super) stop: Option<oneshot::Sender<Stop>>,
     pub(super) task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -47,6 +53,7 @@ impl Driver<'_> {
             dd,
             zone,
             peer: String::new(),
+            addr: String::new(),
             api: None,
             stop: None,
             task: None,
@@ -55,17 +62,29 @@ impl Driver<'_> {
             moved_base: 0,
         };
         self.start(&mut n)?;
-        if self.boot.is_empty() {
-            let st: shardnet_node::api::NodeStatus =
-                n.api.as_ref().context("no API")?.get("/v1/status")?;
-            self.boot = format!(
-                "{}/p2p/{}",
-                st.listen.first().context("node 0 has no address")?,
-                st.peer_id
-            );
-        }
         self.nodes.push(n);
         Ok(())
+    }
+
+    /// Bootstrap peers for a node starting now: up to [`BOOT_PEERS`] running
+    /// nodes spread over the start order (the first, the middle, the last).
+    /// One bootstrap peer for all, as before, took a connection and a
+    /// Kademlia lookup from every joiner at once.
+    fn boot_peers(&self) -> Vec<String> {
+        let up: Vec<&str> = self
+            .up()
+            .into_iter()
+            .map(|i| self.nodes[i].addr.as_str())
+            .filter(|a| !a.is_empty())
+            .collect();
+        if up.len() <= BOOT_PEERS {
+            return up.into_iter().map(str::to_string).collect();
+        }
+        let mut picked: Vec<String> = (0..BOOT_PEERS)
+            .map(|k| up[k * (up.len() - 1) / (BOOT_PEERS - 1)].to_string())
+            .collect();
+        picked.dedup();
+        picked
     }
 
     /// The nodes' heartbeat period (the same at any size).
@@ -79,7 +98,7 @@ impl Driver<'_> {
             &root,
             Overrides {
                 listen: Some(vec!["/ip4/127.0.0.1/tcp/0".into()]),
-                bootstrap: (!self.boot.is_empty()).then(|| vec![self.boot.clone()]),
+                bootstrap: Some(self.boot_peers()).filter(|b| !b.is_empty()),
                 zone: Some(format!("zone{}", n.zone)),
                 capacity: Some(n.capacity.to_string()),
                 heartbeat_ms: Some(self.heartbeat().as_millis() as u64),
@@ -140,6 +159,10 @@ impl Driver<'_> {
             std::thread::sleep(Duration::from_millis(20));
         };
         let st: shardnet_node::api::NodeStatus = api.get("/v1/status")?;
+        n.addr = match st.listen.first() {
+            Some(a) => format!("{a}/p2p/{}", st.peer_id),
+            None => String::new(),
+        };
         n.peer = st.peer_id;
         n.api = Some(api);
         n.moved_base = n.moved;
@@ -184,6 +207,7 @@ fn placeholder() -> LiveNode {
         dd: DataDir::new(PathBuf::new()),
         zone: 0,
         peer: String::new(),
+        addr: String::new(),
         api: None,
         stop: None,
         task: None,

@@ -49,7 +49,11 @@ pub(super) async fn rebalance_run(State(s): State<AppState>, Json(r): Json<RunRe
         }
         s.repair.paused.store(false, Ordering::Relaxed);
     }
-    Json(repair::scan(&s.net, &s.store, &s.repair, !r.dry_run, 0.2).await)
+    let mut plan = repair::scan(&s.net, &s.store, &s.repair, !r.dry_run, 0.2).await;
+    // A scan that applies leaves the load report out; the operator's
+    // printout wants it.
+    (plan.load, plan.churn) = repair::load_report(&s.net);
+    Json(plan)
 }
 
 pub(crate) async fn rebalance_status(
