@@ -23,17 +23,26 @@ use std::time::{Duration, Instant};
 
 const ARGS: &[&str] = &["--scan-interval", "2"];
 
-/// Healthy shard id → holders.
-fn healthy(s: &Swarm) -> HashMap<String, HashSet<String>> {
-    let mut m: HashMap<String, HashSet<String>> = HashMap::new();
+/// Every live node's `shards list` rows, with the node's name.
+fn rows(s: &Swarm) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
     for n in s.live() {
         let rows = n.run(&s.env, &["shards", "list", "--json"]).ok().json();
         for r in rows.as_array().unwrap() {
-            if r["state"] == "Healthy" {
-                m.entry(r["id"].as_str().unwrap().to_string())
-                    .or_default()
-                    .insert(n.name.clone());
-            }
+            out.push((n.name.clone(), r.clone()));
+        }
+    }
+    out
+}
+
+/// Healthy shard id → holders.
+fn healthy(s: &Swarm) -> HashMap<String, HashSet<String>> {
+    let mut m: HashMap<String, HashSet<String>> = HashMap::new();
+    for (node, r) in rows(s) {
+        if r["state"] == "Healthy" {
+            m.entry(r["id"].as_str().unwrap().to_string())
+                .or_default()
+                .insert(node);
         }
     }
     m
@@ -41,17 +50,15 @@ fn healthy(s: &Swarm) -> HashMap<String, HashSet<String>> {
 
 /// Shard id → size in bytes, from every live node's list.
 fn sizes(s: &Swarm) -> HashMap<String, u64> {
-    let mut m = HashMap::new();
-    for n in s.live() {
-        let rows = n.run(&s.env, &["shards", "list", "--json"]).ok().json();
-        for r in rows.as_array().unwrap() {
-            m.insert(
+    rows(s)
+        .into_iter()
+        .map(|(_, r)| {
+            (
                 r["id"].as_str().unwrap().to_string(),
                 r["size"].as_u64().unwrap(),
-            );
-        }
-    }
-    m
+            )
+        })
+        .collect()
 }
 
 fn wait_all(s: &Swarm, shards: usize, copies: usize) {

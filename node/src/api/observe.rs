@@ -78,8 +78,7 @@ pub async fn observe(s: &Arc<Shared>) -> (Snapshot, Health) {
     // applies no longer lists every peer's load.
     let ratios: Vec<f64> = peers
         .iter()
-        .filter(|p| p.state == crate::membership::PeerState::Live && p.heartbeat.capacity > 0)
-        .map(|p| p.heartbeat.used as f64 / p.heartbeat.capacity as f64)
+        .filter_map(crate::repair::utilisation)
         .collect();
     let mean = ratios.iter().sum::<f64>() / ratios.len().max(1) as f64;
     let imbalance = if mean > 0.0 {

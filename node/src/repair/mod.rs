@@ -19,7 +19,7 @@ mod scan;
 mod shed;
 
 pub use scan::scan;
-pub use shed::load_report;
+pub use shed::{load_report, utilisation};
 
 use crate::distribute::Net;
 use libp2p::PeerId;

@@ -4,12 +4,20 @@
 use super::local::Local;
 use super::PeerLoad;
 use crate::distribute::Net;
-use crate::membership::PeerState;
+use crate::membership::{PeerInfo, PeerState};
 use libp2p::PeerId;
 use shardnet_protocol::placement::{self};
 use shardnet_protocol::ShardId;
 use std::sync::atomic::Ordering;
 use tracing::info;
+
+/// A live peer's used share of its capacity (`None` for a peer not live or
+/// without capacity): the load report's figure, and the status page's
+/// imbalance.
+pub fn utilisation(p: &PeerInfo) -> Option<f64> {
+    (p.state == PeerState::Live && p.heartbeat.capacity > 0)
+        .then(|| p.heartbeat.used as f64 / p.heartbeat.capacity as f64)
+}
 
 /// Every live peer's load against the swarm's mean, and the share of known
 /// peers not live.
@@ -17,20 +25,14 @@ pub fn load_report(net: &Net) -> (Vec<PeerLoad>, f64) {
     let peers = net.view.list();
     let known = peers.len().max(1);
     let not_live = peers.iter().filter(|p| p.state != PeerState::Live).count();
-    let live: Vec<_> = peers
+    let live: Vec<(&PeerInfo, f64)> = peers
         .iter()
-        .filter(|p| p.state == PeerState::Live && p.heartbeat.capacity > 0)
+        .filter_map(|p| utilisation(p).map(|u| (p, u)))
         .collect();
-    let util = |u: u64, c: u64| u as f64 / c as f64;
-    let mean = live
-        .iter()
-        .map(|p| util(p.heartbeat.used, p.heartbeat.capacity))
-        .sum::<f64>()
-        / live.len().max(1) as f64;
+    let mean = live.iter().map(|(_, u)| u).sum::<f64>() / live.len().max(1) as f64;
     let load = live
         .iter()
-        .map(|p| {
-            let u = util(p.heartbeat.used, p.heartbeat.capacity);
+        .map(|&(p, u)| {
             let dev = if mean > 0.0 {
                 (u - mean) / mean * 100.0
             } else {

@@ -50,9 +50,11 @@ pub(super) async fn rebalance_run(State(s): State<AppState>, Json(r): Json<RunRe
         s.repair.paused.store(false, Ordering::Relaxed);
     }
     let mut plan = repair::scan(&s.net, &s.store, &s.repair, !r.dry_run, 0.2).await;
-    // A scan that applies leaves the load report out; the operator's
-    // printout wants it.
-    (plan.load, plan.churn) = repair::load_report(&s.net);
+    // A scan that applies leaves the load report out (a dry run has it);
+    // the operator's printout wants it.
+    if !r.dry_run {
+        (plan.load, plan.churn) = repair::load_report(&s.net);
+    }
     Json(plan)
 }
 
