@@ -7,6 +7,10 @@
 mod members;
 mod persist;
 mod route;
+mod shutdown;
+mod startup;
+
+pub use shutdown::signals;
 
 use persist::{fresh_token, load_known_peers, load_radius, write_private};
 use route::route;
@@ -15,22 +19,18 @@ use crate::api;
 use crate::config::NodeConfig;
 use crate::datadir::DataDir;
 use crate::distribute::Net;
-use crate::membership::{Announcement, Heartbeat, View};
+use crate::membership::{Heartbeat, View};
 use crate::repair::{self, Repair, RepairConfig};
 use crate::storage::{self, Limits, Usage};
-use crate::swarm::{self, SwarmConfig, MEMBERSHIP_TOPIC};
+use crate::swarm::{self, SwarmConfig};
 use crate::upkeep;
 use anyhow::Context;
-use shardnet_protocol::admission;
 use std::future::IntoFuture;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
-
-/// How long shutdown waits for tasks before giving up on them.
-const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(8);
 
 fn heartbeat(cfg: &NodeConfig, usage: &Usage, listen: &[String]) -> Heartbeat {
     Heartbeat {
@@ -89,17 +89,7 @@ pub async fn run_until(
 ) -> anyhow::Result<()> {
     dd.check_permissions()?;
     let keypair = dd.node_identity()?;
-    let work = admission::work(&keypair.public().to_peer_id().to_bytes());
-    if work < u32::from(cfg.id_difficulty) {
-        anyhow::bail!(
-            "this node's identity carries {work} bits of admission work and the swarm asks {} \
-             (id_difficulty): its peers would never give it a shard. Make a new data dir \
-             with `shardnet --data-dir NEW init --id-difficulty {}`, or lower id_difficulty \
-             on every node of the swarm",
-            cfg.id_difficulty,
-            cfg.id_difficulty
-        );
-    }
+    startup::check_work(&keypair, cfg.id_difficulty)?;
     let store = Arc::new(dd.open_store()?);
     for line in crate::prune::recover(&store, crate::output::now_unix())
         .context("finishing prune jobs a crash interrupted")?
@@ -126,24 +116,7 @@ pub async fn run_until(
     let client = client.with_bandwidth(live.bandwidth.clone());
     let local = client.local_peer_id();
     info!(peer = %local, zone = %cfg.zone, "node starting");
-    let started = format!(
-        "version {}, peer {local}, zone {}, capacity {}, quota per owner {}, down after {:?} (patience up to {:?}), \
-         {} trusted peers, id difficulty {}, {} swarm, clock {}s ahead",
-        env!("CARGO_PKG_VERSION"),
-        cfg.zone,
-        cfg.capacity,
-        cfg.quota_per_owner,
-        cfg.down_after,
-        cfg.patience_max.max(cfg.down_after),
-        cfg.trusted_peers.len(),
-        cfg.id_difficulty,
-        if cfg.swarm_key.is_some() {
-            "private"
-        } else {
-            "open"
-        },
-        crate::output::clock_offset(),
-    );
+    let started = startup::started(&cfg, &local);
     if let Err(e) = store.record(shardnet_store::AuditAction::NodeStarted, started) {
         warn!("could not record the start in the audit log: {e}");
     }
@@ -162,18 +135,7 @@ pub async fn run_until(
         audit_interval: cfg.audit_interval,
         quarantine_grace: cfg.quarantine_grace,
     });
-    // `rebalance pause` holds across restarts (maintenance often restarts
-    // the node): only `rebalance resume` or a drain lifts it.
-    if store.get_state(crate::repair::PAUSED_STATE)?.as_deref() == Some(b"1") {
-        repair
-            .paused
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        warn!("repair and rebalancing stay paused (`shardnet rebalance resume` resumes them)");
-    }
-    if store.get_state(api::settings::DRAINING_STATE)?.as_deref() == Some(b"1") {
-        usage.draining.store(true, Ordering::Relaxed);
-        warn!("the drain goes on (`shardnet node drain --cancel` ends it)");
-    }
+    startup::restore_holds(&store, &repair, &usage)?;
     let audits = Arc::new(
         crate::audit::Audits::load(
             store.clone(),
@@ -351,58 +313,8 @@ pub async fn run_until(
         ])
         .collect();
     let last = [router, storage_task];
-    if stop.await == Stop::Crash {
-        warn!("crashing (simulated): no leave, no flush");
-        let _ = stop_tx.send(true);
-        first.iter().chain(&last).for_each(|t| t.abort());
-        // Aborted tasks drop their handles on the store at their next poll:
-        // wait for that (briefly), so the store is closed when this returns.
-        let all = futures::future::join_all(first.into_iter().chain(last));
-        let _ = tokio::time::timeout(Duration::from_secs(5), all).await;
-        return Ok(());
-    }
-    crate::notify::send("STOPPING=1");
-    if let Some(w) = &watchdog {
-        w.abort();
-    }
-    info!("shutting down: announcing leave");
-    client
-        .publish(MEMBERSHIP_TOPIC, Announcement::Leave.encode())
-        .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let _ = std::fs::remove_file(dd.root().join(api::ENDPOINT_FILE));
-    let _ = stop_tx.send(true);
-    let all = async {
-        for t in first {
-            let _ = t.await;
-        }
-        drop(client);
-        for t in last {
-            let _ = t.await;
-        }
-    };
-    if tokio::time::timeout(SHUTDOWN_DEADLINE, all).await.is_err() {
-        warn!("some tasks did not stop within {SHUTDOWN_DEADLINE:?}");
-    }
-    info!("flushing the store");
-    store.flush()?;
-    info!("stopped");
-    Ok(())
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn signals() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    let how = stop.await;
+    shutdown::stop(how, (first, last), stop_tx, client, watchdog, (&dd, &store)).await
 }
 
 #[cfg(test)]
