@@ -77,6 +77,25 @@ pub enum Request {
     Members,
 }
 
+impl Request {
+    /// The request's name, for logs and metrics labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Request::Store { .. } => "store",
+            Request::Renew { .. } => "renew",
+            Request::Fetch { .. } => "fetch",
+            Request::Has { .. } => "has",
+            Request::PutCatalogue(_) => "put_catalogue",
+            Request::GetCatalogue { .. } => "get_catalogue",
+            Request::Prove { .. } => "prove",
+            Request::Sample { .. } => "sample",
+            Request::Release { .. } => "release",
+            Request::Hello => "hello",
+            Request::Members => "members",
+        }
+    }
+}
+
 /// Most records one `Members` answer may carry.
 pub const MAX_MEMBERS: usize = 4096;
 

@@ -109,16 +109,18 @@ impl Liar {
                         request,
                         channel,
                     } => (peer, request, channel),
-                    Event::Gossip { source, .. } => {
+                    // Peers learnt from gossip and from every connection
+                    // (heartbeats travel only on change, and Kademlia's
+                    // lookups are paced, so neither alone names many).
+                    Event::Gossip { source: peer, .. } | Event::Connected { peer, .. } => {
                         if known.len() < 64 {
-                            known.insert(source);
+                            known.insert(peer);
                         }
                         continue;
                     }
                     _ => continue,
                 };
-                // Peers learnt from whoever talks to it too: heartbeats
-                // travel only on change, so gossip alone names few peers.
+                // And from whoever asks it something.
                 if known.len() < 64 {
                     known.insert(from);
                 }

@@ -38,15 +38,20 @@ pub(super) async fn route(
                     view.left(&source);
                 }
                 // A hint, never a shortcut past `down_after`: any peer may
-                // say it, about anyone. This node checks the peer itself,
-                // and a report about itself is refuted by its answers to the
-                // probes the report causes.
+                // say it, about anyone. A node connected to the peer checks
+                // it itself (a probe on the open connection), and a report
+                // about itself is refuted by its answers to those probes.
+                // The others leave the peer to its own window and to their
+                // audits: a check that had to dial cost every node of the
+                // swarm a connection per report, and under load, when
+                // probes time out and reports multiply, that storm took a
+                // 200-node process's descriptors (docs/membership.md).
                 Ok(Announcement::Down(bytes)) => {
                     if let Ok(peer) = PeerId::from_bytes(&bytes) {
-                        debug!(%peer, reporter = %source, "peer reported silent (a hint: checking it here)");
+                        debug!(%peer, reporter = %source, "peer reported silent (a hint)");
                         if peer == view.local() {
                             view.suspected();
-                        } else {
+                        } else if client.is_connected(&peer) {
                             view.want_check(&peer);
                         }
                     }

@@ -86,6 +86,29 @@ pub(super) enum Command {
     },
 }
 
+/// The peers connected now, kept by the event loop and read by clients
+/// (bounded by the connection limits).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Connected(Arc<std::sync::Mutex<std::collections::HashSet<PeerId>>>);
+
+impl Connected {
+    fn set(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<PeerId>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn insert(&self, peer: PeerId) {
+        self.set().insert(peer);
+    }
+
+    pub(super) fn remove(&self, peer: &PeerId) {
+        self.set().remove(peer);
+    }
+
+    fn contains(&self, peer: &PeerId) -> bool {
+        self.set().contains(peer)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Client {
     tx: mpsc::Sender<Command>,
@@ -95,6 +118,7 @@ pub struct Client {
     in_flight: Arc<AtomicU64>,
     /// Upload and download limits on shard bytes (none: unlimited).
     bandwidth: Option<Arc<crate::live::Bandwidth>>,
+    connected: Connected,
 }
 
 impl Client {
@@ -111,6 +135,7 @@ impl Client {
         local: PeerId,
         dropped: Arc<AtomicU64>,
         in_flight: Arc<AtomicU64>,
+        connected: Connected,
     ) -> Self {
         Client {
             tx,
@@ -118,7 +143,14 @@ impl Client {
             dropped,
             in_flight,
             bandwidth: None,
+            connected,
         }
+    }
+
+    /// Whether this node has a connection to `peer` now (a request to it
+    /// opens none).
+    pub fn is_connected(&self, peer: &PeerId) -> bool {
+        self.connected.contains(peer)
     }
 
     /// Response bytes waiting for their requesters to read them.

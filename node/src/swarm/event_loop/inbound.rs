@@ -83,3 +83,26 @@ pub(super) fn is_usable(addr: &Multiaddr) -> bool {
         .iter()
         .any(|p| matches!(p, libp2p::multiaddr::Protocol::Ip4(ip) if ip.is_unspecified()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use libp2p::PeerId;
+    use std::time::Duration;
+    use std::time::Instant;
+
+    #[test]
+    fn a_publisher_gets_its_burst_then_its_rate() {
+        let mut l = GossipLimiter::default();
+        let (p, q) = (PeerId::random(), PeerId::random());
+        let t0 = Instant::now();
+        let burst = (0..100).filter(|_| l.allow(p, t0)).count();
+        assert_eq!(burst, GOSSIP_BURST as usize);
+        // Another publisher is not affected.
+        assert!(l.allow(q, t0));
+        // One second later: the rate's worth again.
+        let t1 = t0 + Duration::from_secs(1);
+        let more = (0..100).filter(|_| l.allow(p, t1)).count();
+        assert_eq!(more, GOSSIP_PER_SEC as usize);
+    }
+}

@@ -14,24 +14,23 @@
 
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::client::{Command, NetStatus, Pressure, Reply, TransferError};
-use super::{
-    EVENT_QUEUE, IDLE_SWEEP, IDLE_TIMEOUT, REQUEST_TIMEOUT, RESPONSE_BUDGET, UNUSED_TIMEOUT,
-};
-use libp2p::request_response::{self, InboundRequestId, OutboundRequestId};
+use super::{EVENT_QUEUE, IDLE_SWEEP, IDLE_TIMEOUT, REQUEST_TIMEOUT, UNUSED_TIMEOUT};
+use libp2p::request_response::{InboundRequestId, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{gossipsub, identify, kad, PeerId, Swarm};
 use shardnet_protocol::netzone;
-use shardnet_protocol::wire::{Reject, Request, Response};
+use shardnet_protocol::wire::{Request, Response};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 mod idle;
 mod inbound;
+mod shard;
 
 pub use inbound::*;
 
@@ -76,7 +75,15 @@ pub struct EventLoop {
     /// Each peer's requests, for closing idle connections (`idle`).
     activity: idle::Activity,
     metrics: Option<Arc<crate::swarm::SwarmMetrics>>,
+    /// Why this node is dialling a peer: the kind of the request that asked
+    /// for the connection (for the `shardnet::dials` debug log).
+    dial_reason: HashMap<PeerId, &'static str>,
+    /// Shared with every `Client`: the peers connected now.
+    connected: super::client::Connected,
 }
+
+/// Most dials with a recorded reason (one per peer being dialled).
+const MAX_DIAL_REASONS: usize = 4096;
 
 impl EventLoop {
     pub(super) fn new(
@@ -86,6 +93,7 @@ impl EventLoop {
         commands_dropped: Arc<AtomicU64>,
         in_flight: Arc<AtomicU64>,
         metrics: Option<Arc<crate::swarm::SwarmMetrics>>,
+        connected: super::client::Connected,
     ) -> Self {
         EventLoop {
             swarm,
@@ -100,6 +108,8 @@ impl EventLoop {
             observed: HashMap::new(),
             activity: idle::Activity::default(),
             metrics,
+            dial_reason: HashMap::new(),
+            connected,
         }
     }
 
@@ -132,6 +142,9 @@ impl EventLoop {
                 reply,
             } => {
                 self.activity.started(peer, Instant::now());
+                if !self.swarm.is_connected(&peer) && self.dial_reason.len() < MAX_DIAL_REASONS {
+                    self.dial_reason.insert(peer, request.kind());
+                }
                 let id = self
                     .swarm
                     .behaviour_mut()
@@ -201,38 +214,6 @@ impl EventLoop {
         }
     }
 
-    /// Passes an inbound request on, or answers it `Busy` at once.
-    fn emit_request(&mut self, peer: PeerId, request: Request, channel: Reply) {
-        let busy = if self.in_flight.load(Ordering::Relaxed) > RESPONSE_BUDGET {
-            self.pressure.requests_over_budget += 1;
-            Some(channel)
-        } else {
-            match self.events.try_send(Event::InboundRequest {
-                peer,
-                request,
-                channel,
-            }) {
-                Ok(()) => None,
-                Err(TrySendError::Full(Event::InboundRequest { channel, .. })) => {
-                    self.pressure.requests_busy += 1;
-                    Some(channel)
-                }
-                Err(_) => {
-                    debug!("request dropped: services stopped");
-                    None
-                }
-            }
-        };
-        if let Some(reply) = busy {
-            debug!(%peer, "inbound request answered busy");
-            let _ = self
-                .swarm
-                .behaviour_mut()
-                .shard
-                .send_response(reply.channel, Response::Rejected(Reject::Busy));
-        }
-    }
-
     /// Closes the connections of peers idle for [`IDLE_TIMEOUT`] outside the
     /// gossipsub mesh (see `idle` for why libp2p does not).
     fn close_idle(&mut self) {
@@ -265,12 +246,6 @@ impl EventLoop {
         }
     }
 
-    fn sent(&mut self, id: InboundRequestId) {
-        if let Some(b) = self.sending.remove(&id) {
-            self.in_flight.fetch_sub(b, Ordering::Relaxed);
-        }
-    }
-
     fn swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
         if let Some(m) = &self.metrics {
             m.record(&ev);
@@ -281,7 +256,14 @@ impl EventLoop {
                 peer_id, endpoint, ..
             } => {
                 debug!(peer = %peer_id, addr = %endpoint.get_remote_address(), "connected");
+                if endpoint.is_dialer() {
+                    // Which work opens connections (`libp2p`: Kademlia's
+                    // lookups): `RUST_LOG=shardnet::dials=debug`.
+                    let why = self.dial_reason.remove(&peer_id).unwrap_or("libp2p");
+                    debug!(target: "shardnet::dials", peer = %peer_id, why, "dialled");
+                }
                 self.activity.connected(peer_id, Instant::now());
+                self.connected.insert(peer_id);
                 if let Some(ip) = ip_of(endpoint.get_remote_address()) {
                     self.observed.insert(peer_id, ip);
                     self.emit(Event::Connected { peer: peer_id, ip });
@@ -293,8 +275,12 @@ impl EventLoop {
                 ..
             } => {
                 self.observed.remove(&peer_id);
+                self.connected.remove(&peer_id);
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                if let Some(p) = peer_id {
+                    self.dial_reason.remove(&p);
+                }
                 debug!(peer = ?peer_id, "dial failed: {error}");
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
@@ -364,95 +350,5 @@ impl EventLoop {
             }
             other => debug!("swarm event: {other:?}"),
         }
-    }
-
-    fn shard_event(&mut self, ev: request_response::Event<Request, Response>) {
-        match ev {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request {
-                    request_id,
-                    request,
-                    channel,
-                } => {
-                    self.activity.started(peer, Instant::now());
-                    let reply = Reply {
-                        id: request_id,
-                        channel,
-                    };
-                    self.emit_request(peer, request, reply);
-                }
-                request_response::Message::Response {
-                    request_id,
-                    response,
-                } => {
-                    self.activity.finished(peer, Instant::now());
-                    match self.pending.remove(&request_id) {
-                        Some(reply) => {
-                            let _ = reply.send(Ok(response));
-                        }
-                        None => debug!(%peer, "late response for a request nobody waits for"),
-                    }
-                }
-            },
-            request_response::Event::OutboundFailure {
-                peer,
-                request_id,
-                error,
-                ..
-            } => {
-                self.activity.finished(peer, Instant::now());
-                if let Some(reply) = self.pending.remove(&request_id) {
-                    let e = match error {
-                        request_response::OutboundFailure::ConnectionClosed => {
-                            TransferError::Closed { peer }
-                        }
-                        other => TransferError::Failed {
-                            peer,
-                            reason: other.to_string(),
-                        },
-                    };
-                    let _ = reply.send(Err(e));
-                }
-            }
-            // Malformed requests never get here: libp2p drops a failed
-            // `read_request` silently, so the codec logs those itself.
-            request_response::Event::InboundFailure {
-                peer,
-                error,
-                request_id,
-                ..
-            } => {
-                self.sent(request_id);
-                self.activity.finished(peer, Instant::now());
-                warn!(%peer, "inbound shard request failed: {error}");
-            }
-            request_response::Event::ResponseSent {
-                request_id, peer, ..
-            } => {
-                self.sent(request_id);
-                self.activity.finished(peer, Instant::now());
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn a_publisher_gets_its_burst_then_its_rate() {
-        let mut l = GossipLimiter::default();
-        let (p, q) = (PeerId::random(), PeerId::random());
-        let t0 = Instant::now();
-        let burst = (0..100).filter(|_| l.allow(p, t0)).count();
-        assert_eq!(burst, GOSSIP_BURST as usize);
-        // Another publisher is not affected.
-        assert!(l.allow(q, t0));
-        // One second later: the rate's worth again.
-        let t1 = t0 + Duration::from_secs(1);
-        let more = (0..100).filter(|_| l.allow(p, t1)).count();
-        assert_eq!(more, GOSSIP_PER_SEC as usize);
     }
 }
