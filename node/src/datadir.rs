@@ -50,6 +50,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
 #[derive(Clone, Debug)]
 pub struct DataDir {
     root: PathBuf,
+    store: shardnet_store::StoreOptions,
 }
 
 /// The default data directory: `$XDG_DATA_HOME/shardnet` (usually
@@ -62,7 +63,17 @@ pub fn default_dir() -> PathBuf {
 
 impl DataDir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        DataDir { root: root.into() }
+        DataDir {
+            root: root.into(),
+            store: Default::default(),
+        }
+    }
+
+    /// Opens the store with at most `n` table and blob files open (the
+    /// simulator's nodes, hundreds in one process; see `StoreOptions`).
+    pub fn with_store_files(mut self, n: i32) -> Self {
+        self.store.max_open_files = n;
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -251,7 +262,7 @@ impl DataDir {
         if !self.root.exists() {
             return Err(DataDirError::NotInitialised(self.root.clone()));
         }
-        Ok(Store::open(&self.root.join(STORE_DIR))?)
+        Ok(Store::open_with(&self.root.join(STORE_DIR), self.store)?)
     }
 }
 

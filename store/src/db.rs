@@ -145,10 +145,40 @@ fn supports_direct_io(dir: &Path) -> bool {
     ok
 }
 
+/// Table and blob files a store keeps open by default. RocksDB's own
+/// default keeps every file open: a node holding a terabyte in 256 MiB blob
+/// files would hold thousands of descriptors next to its sockets.
+pub const MAX_OPEN_FILES: i32 = 512;
+
+/// How a store is opened.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreOptions {
+    /// Table and blob files open at once (RocksDB's `max_open_files`: it
+    /// reserves 10 of the count for other files, raises anything below 20
+    /// to 20, and keeps the handles a flush loaded, so the cap is soft;
+    /// -1 keeps every file open).
+    pub max_open_files: i32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_open_files: MAX_OPEN_FILES,
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, StoreOptions::default())
+    }
+
+    /// [`Store::open`] with `o` (the simulator runs hundreds of stores in
+    /// one process and opens each with few files).
+    pub fn open_with(path: &Path, o: StoreOptions) -> Result<Self, StoreError> {
         let mut opts = Options::default();
+        opts.set_max_open_files(o.max_open_files);
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);

@@ -37,7 +37,7 @@ mod transfers;
 
 pub mod prune;
 pub use audit::{AuditAction, AuditEvent, AuditFilter, ChainReport};
-pub use db::{Store, MAX_AVOID};
+pub use db::{Store, StoreOptions, MAX_AVOID, MAX_OPEN_FILES};
 pub use error::StoreError;
 pub use evidence::{EvidenceRecord, MAX_EVIDENCE_PER_PEER};
 pub use meta::{ShardMeta, ShardState};

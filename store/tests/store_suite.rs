@@ -156,3 +156,47 @@ fn chunk_index_only_returns_healthy() {
     st.mark_corrupted(&s.id(), "test").unwrap();
     assert_eq!(st.lookup_chunk(&[7; 32]).unwrap(), None);
 }
+
+/// Table and blob files this process holds open under `dir`.
+fn open_table_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|p| p.starts_with(dir))
+        .filter(|p| p.extension().is_some_and(|x| x == "sst" || x == "blob"))
+        .count()
+}
+
+/// A store opened with few files keeps fewer table and blob files open
+/// than one without a cap (measured here: 56 against 120 after 30 flushes).
+/// The cap is soft: RocksDB keeps the handles it loaded when a flush
+/// installed a file, so a store can hold more than the cap. The simulator
+/// opens hundreds of stores this way.
+#[test]
+fn a_cap_on_open_files_keeps_fewer_open() {
+    let run = |cap: i32| {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Store::open_with(
+            dir.path(),
+            shardnet_store::StoreOptions {
+                max_open_files: cap,
+            },
+        )
+        .unwrap();
+        let shards: Vec<Sealed> = (1..=30).map(|n| sealed(n, 70_000)).collect();
+        for s in &shards {
+            st.put_sealed(s, lease(1, 10)).unwrap();
+            st.flush().unwrap();
+        }
+        for s in &shards {
+            assert_eq!(st.get_shard(&s.id()).unwrap(), s.bytes());
+        }
+        open_table_files(dir.path())
+    };
+    let capped = run(20);
+    let uncapped = run(-1);
+    assert!(
+        capped * 3 < uncapped * 2,
+        "a cap of 20 left {capped} table and blob files open, {uncapped} without one"
+    );
+}

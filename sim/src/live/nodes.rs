@@ -13,6 +13,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
+/// Table and blob files each node's store keeps open (RocksDB's floor): 200
+/// stores in one process kept 15-30 each open, 3,000-6,100 of its 20,000
+/// descriptors (`docs/membership.md`).
+const STORE_FILES: i32 = 20;
+
 /// Bootstrap peers a starting node is given.
 const BOOT_PEERS: usize = 3;
 
@@ -38,7 +43,7 @@ pub(super) struct LiveNode {
 impl Driver<'_> {
     pub(super) fn add_node(&mut self) -> anyhow::Result<()> {
         let i = self.nodes.len();
-        let dd = DataDir::new(self.work.join(format!("node{i}")));
+        let dd = DataDir::new(self.work.join(format!("node{i}"))).with_store_files(STORE_FILES);
         let mut secret = [0u8; 32];
         rand_chacha::ChaCha8Rng::seed_from_u64(self.seed ^ ((i as u64 + 1) << 40))
             .fill_bytes(&mut secret);
