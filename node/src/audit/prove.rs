@@ -90,7 +90,7 @@ pub async fn challenge(
     }
     let bytes: u64 = batch.iter().map(|e| e.size).sum();
     let ids: Vec<ShardId> = batch.iter().map(|e| e.id).collect();
-    let deadline = proof::deadline(bytes);
+    let deadline = audits.deadline(bytes);
     let started = Instant::now();
     let st = audits.counters();
     audits.add(&st.rounds, 1);

@@ -52,3 +52,32 @@ fn always_busy_is_isolated_after_thirty_rounds() {
     assert_eq!((rep.passed, rep.failed), (0, 10));
     assert!(!audits.proven_since(&peer, &batch[0].id, 0));
 }
+
+/// A node whose own runtime lags gives peers longer to prove: the deadline
+/// grows with its health score and comes back as the score falls.
+#[test]
+fn proof_deadlines_stretch_while_this_node_lags() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let view = Arc::new(View::new(
+        PeerId::random(),
+        Duration::from_secs(1),
+        Duration::from_secs(3),
+    ));
+    let audits = Audits::load(
+        store,
+        view.clone(),
+        Policy::default(),
+        Duration::from_secs(3600),
+    );
+    let base = shardnet_protocol::proof::deadline(1 << 20);
+    assert_eq!(
+        audits.deadline(1 << 20),
+        base,
+        "a healthy node waits the deadline"
+    );
+    view.lagged(Duration::from_secs(1));
+    let score = view.health_score();
+    assert!(score > 0, "a tick a whole period late raises the score");
+    assert_eq!(audits.deadline(1 << 20), base * (score + 1));
+}

@@ -63,7 +63,15 @@ impl View {
     /// How long a probe may wait for its answer: five periods, stretched by
     /// this node's health score (`protocol::awareness`).
     pub fn probe_timeout(&self) -> Duration {
-        self.health().scale(self.period * LIVE_PERIODS)
+        self.patient(self.period * LIVE_PERIODS)
+    }
+
+    /// `base` stretched by this node's health score: how long to wait for
+    /// any answer whose lateness would count against the peer (probes,
+    /// possession proofs). A node whose own runtime is behind waits longer
+    /// rather than blame its peers.
+    pub fn patient(&self, base: Duration) -> Duration {
+        self.health().scale(base)
     }
 
     /// This node's probe was answered (it is not the slow one, as far as
