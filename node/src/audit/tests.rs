@@ -20,11 +20,8 @@ fn pruning_drops_the_oldest_eighth() {
     assert!(c.values().all(|s| s.last_checked >= 100));
 }
 
-/// The bound the module promises for an evasive peer: always `Busy`,
-/// it is isolated after exactly 30 audit rounds (10 timed-out audits),
-/// and its copies are unproven throughout.
-#[test]
-fn always_busy_is_isolated_after_thirty_rounds() {
+/// Audits over a fresh store and view (the store lives as long as the dir).
+fn fixture() -> (tempfile::TempDir, Arc<View>, Audits) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
     let view = Arc::new(View::new(
@@ -32,7 +29,21 @@ fn always_busy_is_isolated_after_thirty_rounds() {
         Duration::from_secs(1),
         Duration::from_secs(3),
     ));
-    let audits = Audits::load(store, view, Policy::default(), Duration::from_secs(3600));
+    let audits = Audits::load(
+        store,
+        view.clone(),
+        Policy::default(),
+        Duration::from_secs(3600),
+    );
+    (dir, view, audits)
+}
+
+/// The bound the module promises for an evasive peer: always `Busy`,
+/// it is isolated after exactly 30 audit rounds (10 timed-out audits),
+/// and its copies are unproven throughout.
+#[test]
+fn always_busy_is_isolated_after_thirty_rounds() {
+    let (_dir, _, audits) = fixture();
     let peer = PeerId::random();
     let batch = [prove::Expected {
         id: ShardId([1; 32]),
@@ -54,22 +65,10 @@ fn always_busy_is_isolated_after_thirty_rounds() {
 }
 
 /// A node whose own runtime lags gives peers longer to prove: the deadline
-/// grows with its health score and comes back as the score falls.
+/// grows with its health score.
 #[test]
 fn proof_deadlines_stretch_while_this_node_lags() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path()).unwrap());
-    let view = Arc::new(View::new(
-        PeerId::random(),
-        Duration::from_secs(1),
-        Duration::from_secs(3),
-    ));
-    let audits = Audits::load(
-        store,
-        view.clone(),
-        Policy::default(),
-        Duration::from_secs(3600),
-    );
+    let (_dir, view, audits) = fixture();
     let base = shardnet_protocol::proof::deadline(1 << 20);
     assert_eq!(
         audits.deadline(1 << 20),
