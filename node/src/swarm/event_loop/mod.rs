@@ -142,7 +142,11 @@ impl EventLoop {
                 reply,
             } => {
                 self.activity.started(peer, Instant::now());
-                if !self.swarm.is_connected(&peer) && self.dial_reason.len() < MAX_DIAL_REASONS {
+                // Kept only while the dial log is on (it is for diagnosis).
+                if tracing::enabled!(target: "shardnet::dials", tracing::Level::DEBUG)
+                    && !self.swarm.is_connected(&peer)
+                    && self.dial_reason.len() < MAX_DIAL_REASONS
+                {
                     self.dial_reason.insert(peer, request.kind());
                 }
                 let id = self
@@ -256,10 +260,11 @@ impl EventLoop {
                 peer_id, endpoint, ..
             } => {
                 debug!(peer = %peer_id, addr = %endpoint.get_remote_address(), "connected");
+                // Which work opens connections (`libp2p`: Kademlia's
+                // lookups): `RUST_LOG=shardnet::dials=debug`. Any connection
+                // ends the wait, so no entry outlives its dial.
+                let why = self.dial_reason.remove(&peer_id).unwrap_or("libp2p");
                 if endpoint.is_dialer() {
-                    // Which work opens connections (`libp2p`: Kademlia's
-                    // lookups): `RUST_LOG=shardnet::dials=debug`.
-                    let why = self.dial_reason.remove(&peer_id).unwrap_or("libp2p");
                     debug!(target: "shardnet::dials", peer = %peer_id, why, "dialled");
                 }
                 self.activity.connected(peer_id, Instant::now());
