@@ -20,7 +20,7 @@ const TARGETS: [(&str, Target); 8] = [
 ];
 
 fn corpus(target: &str) -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let dir = Path::new(&manifest_dir())
         .join("../fuzz/corpus")
         .join(target);
     let mut inputs: Vec<Vec<u8>> = std::fs::read_dir(&dir)
@@ -69,4 +69,11 @@ fn every_corpus_input_and_its_mutations_decode_without_panic() {
             }
         }
     }
+}
+
+/// This crate's directory: cargo's at run time, so that a test binary
+/// reused from a build in another checkout (a shared target directory)
+/// reads this checkout's files; the compile-time one otherwise.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
 }

@@ -8,7 +8,7 @@ fn sim() -> Command {
 }
 
 fn scenarios() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+    PathBuf::from(manifest_dir()).join("scenarios")
 }
 
 #[test]
@@ -72,4 +72,11 @@ fn bad_scenarios_fail_with_a_clear_message() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("only model mode runs"));
+}
+
+/// This crate's directory: cargo's at run time, so that a test binary
+/// reused from a build in another checkout (a shared target directory)
+/// reads this checkout's files; the compile-time one otherwise.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
 }

@@ -78,7 +78,7 @@ fn a_crash_is_repaired_restores_match_and_the_model_agrees() {
 #[test]
 fn every_scripted_event_runs_on_real_nodes_and_the_model_agrees() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/live-events.toml");
+    let path = std::path::Path::new(&manifest_dir()).join("scenarios/live-events.toml");
     let sc = Scenario::load(&path).unwrap();
     let work = tempfile::tempdir().unwrap();
     let c = compare::run(&sc, sc.seed, work.path()).unwrap();
@@ -99,4 +99,11 @@ fn every_scripted_event_runs_on_real_nodes_and_the_model_agrees() {
     assert_eq!(end.shards_lost, 0);
     assert_eq!((live.restores_ok, live.restores_attempted), (1, 1));
     assert!(c.agrees, "{}", c.table());
+}
+
+/// This crate's directory: cargo's at run time, so that a test binary
+/// reused from a build in another checkout (a shared target directory)
+/// reads this checkout's files; the compile-time one otherwise.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
 }

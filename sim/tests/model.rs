@@ -6,9 +6,7 @@ use shardnet_sim::{model, Report, Scenario};
 use std::path::PathBuf;
 
 fn scenario(name: &str) -> Scenario {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name);
+    let p = PathBuf::from(manifest_dir()).join("scenarios").join(name);
     Scenario::load(&p).unwrap()
 }
 
@@ -22,7 +20,7 @@ fn outcome(r: &Report) -> serde_json::Value {
 
 #[test]
 fn every_shipped_scenario_parses() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let dir = PathBuf::from(manifest_dir()).join("scenarios");
     let mut n = 0;
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
@@ -222,4 +220,11 @@ fn erasure_coding_stores_fewer_bytes_rebuilds_in_batches_and_loses_nothing_more(
         "every byte moved has a sender"
     );
     eprintln!("{}\n{}", copies.table(), pieces.table());
+}
+
+/// This crate's directory: cargo's at run time, so that a test binary
+/// reused from a build in another checkout (a shared target directory)
+/// reads this checkout's files; the compile-time one otherwise.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
 }

@@ -174,6 +174,7 @@ pub async fn observe(s: &Arc<Shared>) -> (Snapshot, Health) {
         audits_passed: repair.audits.proofs_passed,
         audits_failed: repair.audits.proofs_failed,
         audits_timeouts: repair.audits.timeouts,
+        audits_timeouts_excused: repair.audits.timeouts_excused,
         prune_jobs: by_state.into_iter().collect(),
         prune_purged_bytes: jobs.iter().map(|j| j.purged_bytes).sum(),
         alerts: alerts.len() as u64,

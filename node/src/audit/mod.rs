@@ -72,6 +72,12 @@ impl Audits {
         self.view.patient(shardnet_protocol::proof::deadline(bytes))
     }
 
+    /// Whether this node's own runtime lags (health score above zero): its
+    /// timeouts then measure its own queue as much as its peers.
+    pub fn lagging(&self) -> bool {
+        self.view.health_score() > 0
+    }
+
     /// Loads the reputations kept in the store and isolates whoever was
     /// isolated before the restart.
     pub fn load(store: Arc<Store>, view: Arc<View>, policy: Policy, interval: Duration) -> Self {

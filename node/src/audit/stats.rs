@@ -33,6 +33,8 @@ pub struct AuditStats {
     pub proofs_passed: AtomicU64,
     pub proofs_failed: AtomicU64,
     pub timeouts: AtomicU64,
+    /// Of `timeouts`, those while this node lagged (counted as `Busy`).
+    pub timeouts_excused: AtomicU64,
     /// Shard bytes peers had to read to answer this node's challenges.
     pub bytes_challenged: AtomicU64,
     /// Shard bytes this node read to check answers.
@@ -48,6 +50,9 @@ pub struct AuditCounters {
     pub proofs_passed: u64,
     pub proofs_failed: u64,
     pub timeouts: u64,
+    /// Of `timeouts`, those while this node lagged (counted as `Busy`).
+    #[serde(default)]
+    pub timeouts_excused: u64,
     pub busy: u64,
     pub bytes_challenged: u64,
     pub bytes_checked: u64,
@@ -61,6 +66,7 @@ impl AuditStats {
             proofs_passed: g(&self.proofs_passed),
             proofs_failed: g(&self.proofs_failed),
             timeouts: g(&self.timeouts),
+            timeouts_excused: g(&self.timeouts_excused),
             busy: g(&self.busy),
             bytes_challenged: g(&self.bytes_challenged),
             bytes_checked: g(&self.bytes_checked),

@@ -80,3 +80,77 @@ fn proof_deadlines_stretch_while_this_node_lags() {
     assert!(score > 0, "a tick a whole period late raises the score");
     assert_eq!(audits.deadline(1 << 20), base * (score + 1));
 }
+
+fn one_copy() -> [prove::Expected; 1] {
+    [prove::Expected {
+        id: ShardId([2; 32]),
+        size: 1 << 20,
+        answer: [0; 32],
+    }]
+}
+
+/// A healthy node counts every timed-out proof against the peer: one that
+/// never answers is isolated after 10 rounds.
+#[test]
+fn a_healthy_node_counts_each_timeout() {
+    let (_dir, _, audits) = fixture();
+    let (peer, batch) = (PeerId::random(), one_copy());
+    let deadline = audits.deadline(1 << 20);
+    for round in 1..=10u32 {
+        assert!(
+            !audits.isolated(&peer),
+            "isolated after {} rounds",
+            round - 1
+        );
+        prove::timed_out(
+            &audits,
+            peer,
+            &batch,
+            1000 + u64::from(round),
+            true,
+            deadline,
+        );
+    }
+    assert!(audits.isolated(&peer));
+    assert_eq!(audits.reputation(&peer).failed, 10);
+    let c = audits.stats.snapshot();
+    assert_eq!((c.timeouts, c.timeouts_excused), (10, 0));
+}
+
+/// While this node lags, a timed-out proof is a `Busy` round: an honest
+/// peer behind this node's own queue is not blamed for each one, and one
+/// that never answers is still isolated, after 30 rounds. Its copy stays
+/// unproven throughout.
+#[test]
+fn timeouts_while_this_node_lags_count_as_busy_rounds() {
+    let (_dir, view, audits) = fixture();
+    view.lagged(Duration::from_secs(1));
+    assert!(audits.lagging());
+    let (peer, batch) = (PeerId::random(), one_copy());
+    let deadline = audits.deadline(1 << 20);
+    for round in 1..=30u32 {
+        assert!(
+            !audits.isolated(&peer),
+            "isolated after {} rounds",
+            round - 1
+        );
+        prove::timed_out(
+            &audits,
+            peer,
+            &batch,
+            1000 + u64::from(round),
+            true,
+            deadline,
+        );
+        let failed = audits.reputation(&peer).failed;
+        assert_eq!(failed, u64::from(round / BUSY_ROUNDS), "round {round}");
+    }
+    assert!(audits.isolated(&peer));
+    assert!(!audits.proven_since(&peer, &batch[0].id, 0));
+    let c = audits.stats.snapshot();
+    assert_eq!((c.timeouts, c.timeouts_excused), (30, 30));
+    // At backup time (not an audit) an excused timeout records nothing.
+    let other = PeerId::random();
+    prove::timed_out(&audits, other, &batch, 2000, false, deadline);
+    assert_eq!(audits.reputation(&other).failed, 0);
+}

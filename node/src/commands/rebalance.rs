@@ -121,11 +121,12 @@ fn print_status(s: &RepairStatus, json: bool) -> anyhow::Result<i32> {
     let a = &s.audits;
     if a.rounds > 0 {
         println!(
-            "audits: {} rounds, {} proofs passed, {} failed, {} timed out, {} busy; peers read {}, this node read {}",
+            "audits: {} rounds, {} proofs passed, {} failed, {} timed out ({} while this node lagged), {} busy; peers read {}, this node read {}",
             a.rounds,
             a.proofs_passed,
             a.proofs_failed,
             a.timeouts,
+            a.timeouts_excused,
             a.busy,
             output::size(a.bytes_challenged),
             output::size(a.bytes_checked)

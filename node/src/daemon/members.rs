@@ -266,7 +266,11 @@ pub(super) async fn run(
             let msg = Announcement::Down(peer.to_bytes()).encode();
             client.publish(MEMBERSHIP_TOPIC, msg).await;
         }
-        for peer in view.probes_due(PROBES_IN_FLIGHT) {
+        let log_dials = tracing::enabled!(target: "shardnet::dials", tracing::Level::DEBUG);
+        for (peer, why) in view.probes_due_why(PROBES_IN_FLIGHT) {
+            if log_dials && !client.is_connected(&peer) {
+                debug!(target: "shardnet::dials", %peer, why = why.name(), "probe needs a dial");
+            }
             prober.probe(peer);
         }
         // The pull probes each new peer: off this task, whose ticks must keep

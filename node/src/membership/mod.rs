@@ -35,6 +35,8 @@ mod silence;
 mod state;
 mod watch;
 
+pub use watch::ProbeWhy;
+
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 use shardnet_protocol::patience::Outages;

@@ -30,7 +30,7 @@ struct Rule {
 }
 
 fn contrib(path: &str) -> String {
-    let p = format!("{}/../contrib/{path}", env!("CARGO_MANIFEST_DIR"));
+    let p = format!("{}/../contrib/{path}", manifest_dir());
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
 }
 
@@ -172,4 +172,11 @@ fn counters_and_units_follow_prometheus_conventions() {
     ] {
         assert!(have.contains(n), "{n} missing from {have:?}");
     }
+}
+
+/// This crate's directory: cargo's at run time, so that a test binary
+/// reused from a build in another checkout (a shared target directory)
+/// reads this checkout's files; the compile-time one otherwise.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
 }

@@ -14,6 +14,34 @@ use shardnet_protocol::ring;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+/// Why a probe is due: logged with the dials probes make, to tell which
+/// kind of probe opens connections under load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeWhy {
+    /// A peer not in the view connected to this node.
+    Stranger,
+    /// A down peer, tried again (one a period).
+    DownRetry,
+    /// A watched ring neighbour quiet for two periods.
+    Neighbour,
+    /// A peer this node found silent, until it answers or goes down.
+    Silent,
+    /// A peer another node reported down.
+    Check,
+}
+
+impl ProbeWhy {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProbeWhy::Stranger => "stranger",
+            ProbeWhy::DownRetry => "down_retry",
+            ProbeWhy::Neighbour => "neighbour",
+            ProbeWhy::Silent => "silent",
+            ProbeWhy::Check => "check",
+        }
+    }
+}
+
 /// Strangers (connected peers not in the view) waiting for a probe.
 pub(super) const MAX_STRANGERS: usize = 1024;
 
@@ -166,15 +194,23 @@ impl View {
     /// go down), and peers another node reported; none probed within the
     /// last period.
     pub fn probes_due(&self, max: usize) -> Vec<PeerId> {
+        self.probes_due_why(max)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect()
+    }
+
+    /// [`View::probes_due`], each with the reason it is due.
+    pub fn probes_due_why(&self, max: usize) -> Vec<(PeerId, ProbeWhy)> {
         let now = Instant::now();
         self.checks.store(0, Ordering::Relaxed);
-        let mut out: Vec<PeerId> = {
+        let mut out: Vec<(PeerId, ProbeWhy)> = {
             let mut s = self.strangers.lock().unwrap_or_else(|p| p.into_inner());
             let take: Vec<PeerId> = s.iter().take(max).copied().collect();
             for p in &take {
                 s.remove(p);
             }
-            take
+            take.into_iter().map(|p| (p, ProbeWhy::Stranger)).collect()
         };
         let mut peers = self.lock();
         // One down peer a period, the one tried longest ago, if not within
@@ -194,7 +230,7 @@ impl View {
                 .min_by_key(|(_, e)| e.probed)
             {
                 e.probed = Some(now);
-                out.push(*p);
+                out.push((*p, ProbeWhy::DownRetry));
             }
         }
         for (p, e) in peers.iter_mut() {
@@ -207,9 +243,16 @@ impl View {
                 .is_some_and(|t| now.saturating_duration_since(t) < self.period);
             let due = (e.watched && quiet >= self.period * 2) || e.silent || e.check;
             if *p != self.local && !e.down && due && !recent {
+                let why = if e.check {
+                    ProbeWhy::Check
+                } else if e.silent {
+                    ProbeWhy::Silent
+                } else {
+                    ProbeWhy::Neighbour
+                };
                 e.probed = Some(now);
                 e.check = false;
-                out.push(*p);
+                out.push((*p, why));
             }
         }
         out

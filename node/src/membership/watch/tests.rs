@@ -82,7 +82,7 @@ fn a_report_is_checked_here_and_only_a_failed_probe_counts() {
         Some(PeerState::Live),
         "a report changes nothing"
     );
-    assert_eq!(v.probes_due(64), vec![far]);
+    assert_eq!(v.probes_due_why(64), vec![(far, ProbeWhy::Check)]);
     assert!(v.probes_due(64).is_empty(), "once a period");
     v.probe_failed(&far);
     // Its silence is taken to start one window ago, not at its last
@@ -129,7 +129,9 @@ fn down_peers_are_tried_again_one_a_period() {
         v.wants_hello_from(&peers[0]),
         "a connection from it is news"
     );
-    assert_eq!(v.probes_due(64).len(), 1, "one down peer a period");
+    let due = v.probes_due_why(64);
+    assert_eq!(due.len(), 1, "one down peer a period");
+    assert_eq!(due[0].1, ProbeWhy::DownRetry);
     assert_eq!(v.probes_due(64).len(), 1, "then the next one");
     assert_eq!(v.probes_due(64).len(), 1);
     assert!(
@@ -174,7 +176,9 @@ fn strangers_are_probed_and_joiners_get_live_records() {
     v.update_watched();
     let stranger = PeerId::random();
     v.want_hello(stranger);
-    assert!(v.probes_due(64).contains(&stranger));
+    assert!(v
+        .probes_due_why(64)
+        .contains(&(stranger, ProbeWhy::Stranger)));
     assert!(!v.probes_due(64).contains(&stranger), "once");
     let silent = keys[0].public().to_peer_id();
     quiet(&v, &silent, Duration::from_secs(2));

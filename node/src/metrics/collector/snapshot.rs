@@ -38,6 +38,7 @@ pub struct Snapshot {
     pub audits_passed: u64,
     pub audits_failed: u64,
     pub audits_timeouts: u64,
+    pub audits_timeouts_excused: u64,
     /// (state, jobs).
     pub prune_jobs: Vec<(String, u64)>,
     pub prune_purged_bytes: u64,

@@ -75,6 +75,13 @@ pub(super) fn upkeep(e: &mut DescriptorEncoder, s: &Snapshot) -> Result<(), std:
         None,
         s.audits_timeouts,
     )?;
+    counter(
+        e,
+        "shardnet_audits_timeouts_excused",
+        "Of the proofs not answered in time, those while this node lagged (health score above zero): counted as busy answers, not as failures.",
+        None,
+        s.audits_timeouts_excused,
+    )?;
     gauges(
         e,
         "shardnet_prune_jobs",
