@@ -14,7 +14,7 @@ mod output;
 
 use crate::manifests::{self, LoadError};
 use crate::shards::ShardSource;
-use shardnet_protocol::envelope;
+use shardnet_protocol::envelope::{self, Opened};
 use shardnet_protocol::manifest::{ChunkRef, Entry, EntryKind};
 use shardnet_protocol::{BackupId, MasterKey};
 use std::ffi::OsStr;
@@ -85,9 +85,11 @@ fn selected<'a>(entries: &'a [Entry], sub: Option<&str>) -> Result<Vec<&'a Entry
     Ok(picked)
 }
 
-fn fetch_chunk(src: &dyn ShardSource, c: &ChunkRef) -> Result<Vec<u8>, String> {
+/// Fetches, verifies and opens one chunk; its plaintext stays in the buffer
+/// the shard was read into (`envelope::open_owned`).
+fn fetch_chunk(src: &dyn ShardSource, c: &ChunkRef) -> Result<Opened, String> {
     let bytes = src.get(&c.id).map_err(|e| e.to_string())?;
-    let plain = envelope::open(&bytes, &c.key).map_err(|e| format!("shard {}: {e}", c.id))?;
+    let plain = envelope::open_owned(bytes, &c.key).map_err(|e| format!("shard {}: {e}", c.id))?;
     if plain.len() != c.len as usize {
         return Err(format!(
             "shard {}: {} bytes, manifest says {}",
@@ -179,7 +181,7 @@ pub fn restore(
     // Workers take chunk indices in order and may run at most `window` chunks
     // ahead of the writer (a permit per chunk, returned once it is written);
     // the writer puts results back in order.
-    let (tx, rx) = crossbeam_channel::unbounded::<(usize, Result<Vec<u8>, String>)>();
+    let (tx, rx) = crossbeam_channel::unbounded::<(usize, Result<Opened, String>)>();
     let (permit_tx, permit_rx) = crossbeam_channel::bounded::<()>(window);
     for _ in 0..window {
         let _ = permit_tx.send(());
@@ -199,7 +201,7 @@ pub fn restore(
             });
         }
         drop(tx);
-        let mut ready: std::collections::BTreeMap<usize, Result<Vec<u8>, String>> =
+        let mut ready: std::collections::BTreeMap<usize, Result<Opened, String>> =
             std::collections::BTreeMap::new();
         let mut expected = 0usize;
         let mut spare = None;

@@ -299,31 +299,99 @@ fn finish(
 /// plaintext. Fails with [`EnvelopeError::Decrypt`] on a wrong key or any change.
 pub fn open(shard: &[u8], key: &ShardKey) -> Result<Vec<u8>, EnvelopeError> {
     let h = Header::decode(shard)?;
-    let k = aead_key(key, h.cipher);
-    let header = &shard[..HEADER_LEN];
     let body_end = shard.len() - TAG_LEN;
-    let mut buf = shard[HEADER_LEN..body_end].to_vec();
-    let tag = &shard[body_end..];
+    let mut body = shard[HEADER_LEN..body_end].to_vec();
+    decrypt(&h, key, &shard[..HEADER_LEN], &mut body, &shard[body_end..])?;
+    Ok(plain(&h, Opened::whole(body))?.into_vec())
+}
+
+/// As [`open`], for a shard the caller owns: a raw body is decrypted where
+/// it lies and handed back in place, so a restore copies no plaintext
+/// (a compressed body is decompressed into a new buffer, as by [`open`]).
+pub fn open_owned(mut shard: Vec<u8>, key: &ShardKey) -> Result<Opened, EnvelopeError> {
+    let h = Header::decode(&shard)?;
+    let body_end = shard.len() - TAG_LEN;
+    let (header, rest) = shard.split_at_mut(HEADER_LEN);
+    let (body, tag) = rest.split_at_mut(body_end - HEADER_LEN);
+    decrypt(&h, key, header, body, tag)?;
+    plain(
+        &h,
+        Opened {
+            buf: shard,
+            start: HEADER_LEN,
+            end: body_end,
+        },
+    )
+}
+
+/// A shard's plaintext, where [`open_owned`] left it.
+#[derive(Debug)]
+pub struct Opened {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Opened {
+    fn whole(buf: Vec<u8>) -> Self {
+        let end = buf.len();
+        Opened { buf, start: 0, end }
+    }
+
+    /// The plaintext as a vector of its own (a copy only if it lies inside
+    /// the shard's buffer).
+    pub fn into_vec(self) -> Vec<u8> {
+        if self.start == 0 && self.end == self.buf.len() {
+            self.buf
+        } else {
+            self.buf[self.start..self.end].to_vec()
+        }
+    }
+}
+
+impl std::ops::Deref for Opened {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+}
+
+/// Decrypts `body` in place under `key` and checks `tag` over `header` too.
+fn decrypt(
+    h: &Header,
+    key: &ShardKey,
+    header: &[u8],
+    body: &mut [u8],
+    tag: &[u8],
+) -> Result<(), EnvelopeError> {
+    let k = aead_key(key, h.cipher);
     let n = aes_gcm::Nonce::from_slice(&h.nonce);
     match h.cipher {
         Cipher::Aes256Gcm => Aes256Gcm::new(&k.into()).decrypt_in_place_detached(
             n,
             header,
-            &mut buf,
+            body,
             aes_gcm::Tag::from_slice(tag),
         ),
         Cipher::ChaCha20Poly1305 => ChaCha20Poly1305::new(&k.into()).decrypt_in_place_detached(
             n,
             header,
-            &mut buf,
+            body,
             chacha20poly1305::Tag::from_slice(tag),
         ),
     }
-    .map_err(|_| EnvelopeError::Decrypt)?;
+    .map_err(|_| EnvelopeError::Decrypt)
+}
+
+/// The plaintext of a decrypted body: decompressed if it was compressed,
+/// and of the length the header declares.
+fn plain(h: &Header, body: Opened) -> Result<Opened, EnvelopeError> {
     let plain = match h.compression {
-        Compression::None => buf,
-        Compression::Zstd => zstd::bulk::decompress(&buf, h.plain_len as usize)
-            .map_err(|e| EnvelopeError::Decompress(e.to_string()))?,
+        Compression::None => body,
+        Compression::Zstd => Opened::whole(
+            zstd::bulk::decompress(&body, h.plain_len as usize)
+                .map_err(|e| EnvelopeError::Decompress(e.to_string()))?,
+        ),
     };
     if plain.len() != h.plain_len as usize {
         return Err(EnvelopeError::PlainLength {

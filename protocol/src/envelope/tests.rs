@@ -89,7 +89,22 @@ proptest! {
     fn round_trip(data in proptest::collection::vec(any::<u8>(), 0..5000), key in any::<u8>(), chacha in any::<bool>()) {
         let cipher = if chacha { Cipher::ChaCha20Poly1305 } else { Cipher::Aes256Gcm };
         let s = seal(&data, &k(key), cipher, NonceMode::Convergent).unwrap();
-        prop_assert_eq!(open(s.bytes(), &k(key)).unwrap(), data);
+        prop_assert_eq!(open(s.bytes(), &k(key)).unwrap(), data.clone());
+        let owned = open_owned(s.bytes().to_vec(), &k(key)).unwrap();
+        prop_assert_eq!(&*owned, &data[..]);
+        prop_assert_eq!(owned.into_vec(), data);
+    }
+
+    #[test]
+    fn owned_open_refuses_what_open_refuses(data in proptest::collection::vec(any::<u8>(), 0..3000), flip in any::<prop::sample::Index>(), cut in any::<prop::sample::Index>()) {
+        let s = seal(&data, &k(5), Cipher::Aes256Gcm, NonceMode::Convergent).unwrap();
+        let mut bad = s.bytes().to_vec();
+        let at = flip.index(bad.len());
+        bad[at] ^= 0x01;
+        prop_assert!(open_owned(bad, &k(5)).is_err());
+        let short = s.bytes()[..cut.index(s.bytes().len())].to_vec();
+        prop_assert!(open_owned(short, &k(5)).is_err());
+        prop_assert!(open_owned(s.bytes().to_vec(), &k(6)).is_err());
     }
 
     #[test]
