@@ -27,6 +27,7 @@ pub mod distribution;
 pub mod envelope;
 pub mod floor;
 pub mod fuzzing;
+pub mod gear;
 pub mod gossip;
 pub mod health;
 pub mod id;

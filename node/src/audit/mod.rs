@@ -18,7 +18,9 @@
 //! How fast a liar is isolated, with the default policy: one that fails every
 //! proof after 6 audit rounds; one that answers every proof `Busy` (never
 //! wrong, never proven) after 30 ([`BUSY_ROUNDS`] busy rounds make one
-//! timed-out audit, worth half a failure). Their copies count for nothing
+//! timed-out audit, worth half a failure). One that never answers is
+//! isolated after 10 rounds, or 30 while this node lags (its timeouts then
+//! count as busy rounds, `prove::timed_out`). Their copies count for nothing
 //! from the first round on, since only a proven copy counts.
 //!
 //! Passes are recorded only from audits of stored copies; a proof right after

@@ -8,10 +8,11 @@
 //! moving the remaining ~3 MiB to the front and zero-filling the rest, which cost
 //! more CPU than the chunking itself (measured with perf). Here one 16 MiB buffer
 //! is refilled only when less than a maximum chunk remains, and the cut points
-//! are the same (`cut_points_match_slice_chunker` below).
+//! are the same (`cut_points_match_slice_chunker` below). The cut itself is
+//! `protocol::gear`'s: FastCDC's, found four lanes at a time.
 
 use super::walk::FileJob;
-use shardnet_protocol::chunking::{AVG_CHUNK, MAX_CHUNK, MIN_CHUNK};
+use shardnet_protocol::chunking::MAX_CHUNK;
 use shardnet_protocol::envelope::{HEADROOM, TAG_LEN};
 use std::collections::HashMap;
 use std::fs::File;
@@ -87,9 +88,7 @@ impl Chunker {
         }
         // With at least MAX_CHUNK bytes (or the end of input) in view, this cut
         // is the one a chunker over the whole input would make.
-        let (_, len) = fastcdc::v2020::FastCDC::new(avail, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
-            .cut(0, avail.len());
-        let len = len.clamp(1, avail.len());
+        let len = shardnet_protocol::gear::cut(avail).clamp(1, avail.len());
         self.start += len;
         let mut chunk = Vec::with_capacity(HEADROOM + len + TAG_LEN);
         chunk.resize(HEADROOM, 0);
