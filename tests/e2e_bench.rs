@@ -51,6 +51,25 @@ fn every_throughput_mode_prints_the_same_rows() {
         .ok()
         .json();
     check_rows(&single, "single-node");
+    // A restore reads from the store's disk and writes to the destination's
+    // (one disk in the bench): its limit names both, next to opening's.
+    let rows = single["rows"].as_array().unwrap();
+    let restores: Vec<_> = rows
+        .iter()
+        .filter(|r| r["what"].as_str().unwrap().starts_with("restore"))
+        .collect();
+    assert!(!restores.is_empty(), "{single}");
+    for r in restores {
+        assert!(
+            r["limit"].as_str().unwrap().contains("reading and writing"),
+            "{r}"
+        );
+        assert!(r["note"].as_str().unwrap().contains("% of AES"), "{r}");
+    }
+    assert!(
+        rows.iter().any(|r| r["what"] == "limit: disk read + write"),
+        "{single}"
+    );
     let swarm = env
         .run(&[
             "bench", "--json", "--swarm", "3", "--size", "8MiB", "--dir", dir,
