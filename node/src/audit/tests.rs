@@ -89,68 +89,47 @@ fn one_copy() -> [prove::Expected; 1] {
     }]
 }
 
+/// Audit rounds whose proofs all time out, until `peer` is isolated: the
+/// round it was isolated in, if within `max`.
+fn rounds_to_isolation(audits: &Audits, peer: PeerId, max: u32) -> Option<u32> {
+    let deadline = audits.deadline(1 << 20);
+    (1..=max).find(|round| {
+        let now = 1000 + u64::from(*round);
+        prove::timed_out(audits, peer, &one_copy(), now, true, deadline);
+        audits.isolated(&peer)
+    })
+}
+
 /// A healthy node counts every timed-out proof against the peer: one that
 /// never answers is isolated after 10 rounds.
 #[test]
 fn a_healthy_node_counts_each_timeout() {
     let (_dir, _, audits) = fixture();
-    let (peer, batch) = (PeerId::random(), one_copy());
-    let deadline = audits.deadline(1 << 20);
-    for round in 1..=10u32 {
-        assert!(
-            !audits.isolated(&peer),
-            "isolated after {} rounds",
-            round - 1
-        );
-        prove::timed_out(
-            &audits,
-            peer,
-            &batch,
-            1000 + u64::from(round),
-            true,
-            deadline,
-        );
-    }
-    assert!(audits.isolated(&peer));
+    let peer = PeerId::random();
+    assert_eq!(rounds_to_isolation(&audits, peer, 40), Some(10));
     assert_eq!(audits.reputation(&peer).failed, 10);
     let c = audits.stats.snapshot();
     assert_eq!((c.timeouts, c.timeouts_excused), (10, 0));
 }
 
 /// While this node lags, a timed-out proof is a `Busy` round: an honest
-/// peer behind this node's own queue is not blamed for each one, and one
-/// that never answers is still isolated, after 30 rounds. Its copy stays
-/// unproven throughout.
+/// peer behind this node's own queue is not blamed for each one (one
+/// failure per `BUSY_ROUNDS`), and one that never answers is still
+/// isolated, after 30 rounds. Its copy stays unproven throughout.
 #[test]
 fn timeouts_while_this_node_lags_count_as_busy_rounds() {
     let (_dir, view, audits) = fixture();
     view.lagged(Duration::from_secs(1));
     assert!(audits.lagging());
-    let (peer, batch) = (PeerId::random(), one_copy());
-    let deadline = audits.deadline(1 << 20);
-    for round in 1..=30u32 {
-        assert!(
-            !audits.isolated(&peer),
-            "isolated after {} rounds",
-            round - 1
-        );
-        prove::timed_out(
-            &audits,
-            peer,
-            &batch,
-            1000 + u64::from(round),
-            true,
-            deadline,
-        );
-        let failed = audits.reputation(&peer).failed;
-        assert_eq!(failed, u64::from(round / BUSY_ROUNDS), "round {round}");
-    }
-    assert!(audits.isolated(&peer));
-    assert!(!audits.proven_since(&peer, &batch[0].id, 0));
+    let peer = PeerId::random();
+    assert_eq!(rounds_to_isolation(&audits, peer, 40), Some(30));
+    assert_eq!(audits.reputation(&peer).failed, 30 / u64::from(BUSY_ROUNDS));
+    assert!(!audits.proven_since(&peer, &one_copy()[0].id, 0));
     let c = audits.stats.snapshot();
     assert_eq!((c.timeouts, c.timeouts_excused), (30, 30));
     // At backup time (not an audit) an excused timeout records nothing.
     let other = PeerId::random();
-    prove::timed_out(&audits, other, &batch, 2000, false, deadline);
+    let deadline = audits.deadline(1 << 20);
+    prove::timed_out(&audits, other, &one_copy(), 2000, false, deadline);
     assert_eq!(audits.reputation(&other).failed, 0);
 }
