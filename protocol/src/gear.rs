@@ -75,6 +75,15 @@ fn cut_with(src: &[u8], min: usize, avg: usize, max: usize, lane: usize) -> usiz
         .unwrap_or(remaining)
 }
 
+/// The hash just before position `at`, as the crate's loop from `start`
+/// has it: from at most the [`WINDOW`] bytes before `at`, since older
+/// bytes are shifted out.
+fn hash_before(src: &[u8], gear: &[u64; 256], start: usize, at: usize) -> u64 {
+    src[at.saturating_sub(WINDOW).max(start)..at]
+        .iter()
+        .fold(0u64, |h, &byte| (h << 1).wrapping_add(gear[byte as usize]))
+}
+
 /// The first position in `from..to` whose hash (taken from `start`) has no
 /// bit of `mask` set.
 fn first_hit(
@@ -89,17 +98,10 @@ fn first_hit(
     let mut base = from;
     while to.saturating_sub(base) >= LANES * lane {
         let begins: [usize; LANES] = std::array::from_fn(|k| base + k * lane);
-        let mut h = [0u64; LANES];
-        for (k, b) in begins.iter().enumerate() {
-            let warm = b.saturating_sub(WINDOW).max(start);
-            for &byte in &src[warm..*b] {
-                h[k] = (h[k] << 1).wrapping_add(gear[byte as usize]);
-            }
-        }
         let [l0, l1, l2, l3]: [&[u8]; LANES] =
             std::array::from_fn(|k| &src[begins[k]..begins[k] + lane]);
         let mut hit = [usize::MAX; LANES];
-        let [mut h0, mut h1, mut h2, mut h3] = h;
+        let [mut h0, mut h1, mut h2, mut h3] = begins.map(|b| hash_before(src, gear, start, b));
         for (i, (((&a, &b), &c), &d)) in l0.iter().zip(l1).zip(l2).zip(l3).enumerate() {
             h0 = (h0 << 1).wrapping_add(gear[a as usize]);
             h1 = (h1 << 1).wrapping_add(gear[b as usize]);
@@ -120,10 +122,7 @@ fn first_hit(
         }
         base += LANES * lane;
     }
-    let mut h = 0u64;
-    for &byte in &src[base.saturating_sub(WINDOW).max(start)..base] {
-        h = (h << 1).wrapping_add(gear[byte as usize]);
-    }
+    let mut h = hash_before(src, gear, start, base);
     for (p, &byte) in src[..to].iter().enumerate().skip(base) {
         h = (h << 1).wrapping_add(gear[byte as usize]);
         if h & mask == 0 {

@@ -38,8 +38,9 @@ const BACKUP_LIMIT: &str = "lower of AES-256-GCM (1 core) and disk write + fsync
 /// ones to the destination. In the bench both are on one disk, so the disk
 /// does both in turn: `1 / (stored / read + 1 / write)` per restored byte,
 /// `stored` being below 1 for compressed data. With the store in memory
-/// instead, a 1 GiB restore here ran at 86% of AES (0.75 s, against
-/// 0.90-1.00 s with the store on the destination's disk).
+/// instead, a 1 GiB restore here took 0.75 s (1.43 GB/s, 86% of the
+/// 1,661 MB/s AES of a bench run just before), against 0.90-1.00 s with
+/// the store on the destination's disk.
 const RESTORE_LIMIT: &str =
     "lower of AES-256-GCM (1 core) and the disk reading and writing (stored bytes read, restored bytes written)";
 

@@ -193,7 +193,8 @@ impl View {
     /// peers quiet for two periods, peers found silent (until they answer or
     /// go down), and peers another node reported; none probed within the
     /// last period.
-    pub fn probes_due(&self, max: usize) -> Vec<PeerId> {
+    #[cfg(test)]
+    pub(crate) fn probes_due(&self, max: usize) -> Vec<PeerId> {
         self.probes_due_why(max)
             .into_iter()
             .map(|(p, _)| p)
