@@ -55,6 +55,14 @@ pub fn wire_request(data: &[u8]) {
         Request::Sample { offsets, .. } => {
             let _ = wire::check_sample(offsets);
         }
+        Request::Digest { buckets } => {
+            if wire::check_digest(buckets) {
+                let _ = crate::digest::answer(&[], &crate::digest::Digest(buckets.clone()));
+            }
+        }
+        Request::Records { prefixes } => {
+            let _ = wire::check_records(prefixes);
+        }
         Request::Fetch { .. }
         | Request::GetCatalogue { .. }
         | Request::Hello
@@ -88,6 +96,9 @@ pub fn wire_response(data: &[u8]) {
             for r in records.iter().take(4) {
                 let _ = r.verify();
             }
+        }
+        Response::Summaries(s) if wire::check_summaries(s) => {
+            let _ = crate::digest::wanted(&[], s);
         }
         _ => {}
     }

@@ -23,6 +23,7 @@ pub mod awareness;
 pub mod catalogue;
 pub mod chunking;
 pub mod codec;
+pub mod digest;
 pub mod distribution;
 pub mod envelope;
 pub mod floor;

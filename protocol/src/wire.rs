@@ -8,6 +8,7 @@
 
 use crate::catalogue::{SignedCatalogue, MAX_CATALOGUE_LEN};
 use crate::codec::{self, CodecError};
+use crate::digest;
 use crate::envelope::MAX_SHARD_LEN;
 use crate::gossip::SignedHeartbeat;
 use crate::id::ShardId;
@@ -75,6 +76,13 @@ pub enum Request {
     /// [`MAX_MEMBERS`]): a joiner's one pull of the member list. Each record
     /// is checked against its member's own signature and its age.
     Members,
+    /// Here is a hash per key-prefix bucket of the member records I hold
+    /// (`digest::Digest`, [`digest::BUCKETS`] of them): summarise yours in
+    /// the buckets that differ (`digest::answer`).
+    Digest { buckets: Vec<[u8; 32]> },
+    /// Send the signed records of these members, by key prefix (at most
+    /// [`digest::MAX_WANTED`]): the pull after a digest.
+    Records { prefixes: Vec<u64> },
 }
 
 impl Request {
@@ -92,6 +100,8 @@ impl Request {
             Request::Release { .. } => "release",
             Request::Hello => "hello",
             Request::Members => "members",
+            Request::Digest { .. } => "digest",
+            Request::Records { .. } => "records",
         }
     }
 }
@@ -145,6 +155,9 @@ pub enum Response {
     Hello(SignedHeartbeat),
     /// Records of the peers the answerer knows live (to `Members`).
     Members(Vec<SignedHeartbeat>),
+    /// The answerer's members in the buckets where the asker's digest
+    /// differs (to `Digest`; at most [`digest::MAX_SUMMARIES`]).
+    Summaries(Vec<digest::Summary>),
 }
 
 impl std::fmt::Display for Reject {
@@ -193,6 +206,21 @@ pub fn check_members(records: &[SignedHeartbeat]) -> bool {
     records.len() <= MAX_MEMBERS
 }
 
+/// Checks a `Digest` request's shape: one hash per bucket.
+pub fn check_digest(buckets: &[[u8; 32]]) -> bool {
+    buckets.len() == digest::BUCKETS
+}
+
+/// Checks a `Summaries` answer's count.
+pub fn check_summaries(s: &[digest::Summary]) -> bool {
+    s.len() <= digest::MAX_SUMMARIES
+}
+
+/// Checks a `Records` request's count.
+pub fn check_records(prefixes: &[u64]) -> bool {
+    prefixes.len() <= digest::MAX_WANTED
+}
+
 /// Checks a `Has` request's size.
 pub fn check_has(ids: &[ShardId]) -> bool {
     ids.len() <= MAX_HAS_IDS
@@ -228,6 +256,24 @@ mod tests {
     }
 
     #[test]
+    fn digest_messages_are_bounded() {
+        assert!(check_digest(&[[0; 32]; digest::BUCKETS]));
+        assert!(!check_digest(&[[0; 32]; digest::BUCKETS - 1]));
+        assert!(!check_records(&vec![0; digest::MAX_WANTED + 1]));
+        // The largest answer fits a frame.
+        let most = vec![
+            digest::Summary {
+                prefix: u64::MAX,
+                issued_at: u64::MAX
+            };
+            digest::MAX_SUMMARIES
+        ];
+        assert!(check_summaries(&most));
+        let r = Response::Summaries(most);
+        assert!(encode("response", &r).unwrap().len() < MAX_FRAME_LEN);
+    }
+
+    #[test]
     fn round_trip() {
         let msgs = vec![
             Request::Store {
@@ -253,6 +299,12 @@ mod tests {
             },
             Request::Hello,
             Request::Members,
+            Request::Digest {
+                buckets: vec![[3; 32]; crate::digest::BUCKETS],
+            },
+            Request::Records {
+                prefixes: vec![1, 2, u64::MAX],
+            },
         ];
         for m in msgs {
             let b = encode("request", &m).unwrap();

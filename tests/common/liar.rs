@@ -226,6 +226,18 @@ impl Liar {
                     // Liars answer probes like anyone: they look live.
                     Request::Hello => Response::Hello(heartbeat(&client, &identity, &zone).await),
                     Request::Members => Response::Members(vec![]),
+                    // Claims newer records of members that do not exist, and
+                    // then sends none: the asker pulls at most
+                    // `digest::MAX_WANTED` a round and takes nothing.
+                    Request::Digest { .. } => Response::Summaries(
+                        (0..shardnet_protocol::digest::MAX_SUMMARIES as u64)
+                            .map(|prefix| shardnet_protocol::digest::Summary {
+                                prefix,
+                                issued_at: u64::MAX,
+                            })
+                            .collect(),
+                    ),
+                    Request::Records { .. } => Response::Members(vec![]),
                 };
                 client.respond(channel, answer).await;
             }

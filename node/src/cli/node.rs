@@ -93,6 +93,10 @@ pub struct RunArgs {
     /// in its heartbeat changes, in seconds (0: every heartbeat period).
     #[arg(long)]
     pub membership_refresh: Option<u64>,
+    /// How often the node reconciles its member list with one connected
+    /// peer by digest, in seconds (0: never).
+    #[arg(long)]
+    pub membership_digest: Option<u64>,
     /// Port of the control API on 127.0.0.1 (default: any free port).
     #[arg(long)]
     pub api_port: Option<u16>,

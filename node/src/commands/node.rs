@@ -47,6 +47,7 @@ fn run_node(dd: &DataDir, a: RunArgs) -> anyhow::Result<i32> {
             quota_per_owner: a.quota_per_owner,
             heartbeat_ms: a.heartbeat_ms,
             membership_refresh_secs: a.membership_refresh,
+            membership_digest_secs: a.membership_digest,
             api_port: a.api_port,
             down_after_secs: a.down_after,
             patience_max_secs: a.patience_max,

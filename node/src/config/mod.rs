@@ -56,6 +56,7 @@ pub struct FileConfig {
     pub quota_per_owner: Option<String>,
     pub heartbeat_ms: Option<u64>,
     pub membership_refresh_secs: Option<u64>,
+    pub membership_digest_secs: Option<u64>,
     pub api_port: Option<u16>,
     pub down_after_secs: Option<u64>,
     pub patience_max_secs: Option<u64>,
@@ -106,6 +107,9 @@ pub struct NodeConfig {
     /// Longest this node stays silent on the membership topic while its
     /// heartbeat does not change (0: a heartbeat every period).
     pub membership_refresh: Duration,
+    /// How often this node reconciles its member list with one connected
+    /// peer by digest (`protocol::digest`; 0: never).
+    pub membership_digest: Duration,
     /// Port of the control API on 127.0.0.1 (0: any free port).
     pub api_port: u16,
     pub down_after: Duration,
@@ -260,6 +264,10 @@ impl NodeConfig {
                 .membership_refresh_secs
                 .or(file.membership_refresh_secs)
                 .map_or(DEFAULT_MEMBERSHIP_REFRESH, Duration::from_secs),
+            membership_digest: o
+                .membership_digest_secs
+                .or(file.membership_digest_secs)
+                .map_or(DEFAULT_MEMBERSHIP_DIGEST, Duration::from_secs),
             api_port: o.api_port.or(file.api_port).unwrap_or(0),
             down_after: o
                 .down_after_secs

@@ -16,6 +16,7 @@ use crate::repair::Repair;
 use crate::storage::Usage;
 use crate::swarm::{Client, MEMBERSHIP_TOPIC};
 use libp2p::PeerId;
+use shardnet_protocol::digest;
 use shardnet_protocol::netzone;
 use shardnet_protocol::ring::worth_publishing;
 use shardnet_protocol::wire::{self, Request, Response};
@@ -187,6 +188,57 @@ impl Prober {
         info!(%from, records = n, "pulled the member list");
         true
     }
+
+    /// Reconciles this node's member list with `with` (`protocol::digest`):
+    /// sends its digest, pulls the records `with` summarises as newer or
+    /// unknown here, and takes each that verifies, as `pull` does. Returns
+    /// the summaries and records received, or None if `with` did not
+    /// answer in time.
+    async fn reconcile(&self, with: PeerId) -> Option<(usize, usize)> {
+        let own = self.view.digest_entries();
+        let buckets = digest::Digest::of(&own).0;
+        let asked = self.client.request(with, Request::Digest { buckets });
+        let summaries = match tokio::time::timeout(self.pull_timeout, asked).await {
+            Ok(Ok(Response::Summaries(s))) if wire::check_summaries(&s) => s,
+            _ => return None,
+        };
+        let prefixes = digest::wanted(&own, &summaries);
+        if prefixes.is_empty() {
+            return Some((summaries.len(), 0));
+        }
+        let asked = self.client.request(with, Request::Records { prefixes });
+        let records = match tokio::time::timeout(self.pull_timeout, asked).await {
+            Ok(Ok(Response::Members(r))) if wire::check_members(&r) => r,
+            _ => return None,
+        };
+        let n = records.len();
+        for rec in records {
+            accept(&self.view, &self.client, &self.repair, rec, Via::Relay);
+        }
+        Some((summaries.len(), n))
+    }
+}
+
+/// Runs one reconciliation with a random connected peer, off the task
+/// whose ticks must keep coming.
+fn reconcile_with_one(
+    prober: &Prober,
+    connected: &[String],
+) -> Option<tokio::task::JoinHandle<()>> {
+    use rand::seq::SliceRandom;
+    let with = connected
+        .choose(&mut rand::thread_rng())?
+        .parse::<PeerId>()
+        .ok()?;
+    let p = prober.clone();
+    Some(tokio::spawn(async move {
+        match p.reconcile(with).await {
+            Some((summaries, pulled)) => {
+                debug!(%with, summaries, pulled, "reconciled the member list by digest")
+            }
+            None => debug!(%with, "digest reconciliation got no answer"),
+        }
+    }))
 }
 
 /// The membership task (see the module doc); ends when `stop` turns true.
@@ -212,6 +264,8 @@ pub(super) async fn run(
     let mut pull: Option<tokio::task::JoinHandle<bool>> = None;
     let mut ticks: u32 = 0;
     let mut asked = false;
+    let mut reconciled = Instant::now();
+    let mut reconciling: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             due = tick.tick() => view.lagged(due.elapsed()),
@@ -279,11 +333,29 @@ pub(super) async fn run(
             pulled = matches!(p.await, Ok(true));
         }
         if !pulled && pull.is_none() && ticks % PULL_EVERY == 1 {
-            let connected = status.map(|s| s.connected).unwrap_or_default();
+            let connected = status
+                .as_ref()
+                .map(|s| s.connected.clone())
+                .unwrap_or_default();
             if let Some(from) = connected.iter().find_map(|p| p.parse::<PeerId>().ok()) {
                 let p = prober.clone();
                 pull = Some(tokio::spawn(async move { p.pull(from).await }));
             }
+        }
+        // Reconcile by digest once a `membership_digest`, one round at a
+        // time: it heals what gossip missed, so changes need not be
+        // gossiped again at every refresh.
+        reconciling.take_if(|r| !r.is_finished());
+        if !cfg.membership_digest.is_zero()
+            && reconciling.is_none()
+            && reconciled.elapsed() >= cfg.membership_digest
+        {
+            let connected = status
+                .as_ref()
+                .map(|s| s.connected.clone())
+                .unwrap_or_default();
+            reconciling = reconcile_with_one(&prober, &connected);
+            reconciled = Instant::now();
         }
         // Remember peers when the set of live peers changed, at most once
         // per `KNOWN_SAVE_GAP` (at once the first time), and at the end.

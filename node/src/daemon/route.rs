@@ -23,6 +23,12 @@ pub(super) async fn route(
     storage: mpsc::Sender<Event>,
 ) {
     while let Some(ev) = events.recv().await {
+        // A request is news of its sender as good as a probe's answer (the
+        // connection is authenticated: nobody else can make it), so two
+        // ring neighbours do not both probe each other.
+        if let Event::InboundRequest { peer, .. } = &ev {
+            view.pinged(peer);
+        }
         match ev {
             Event::Gossip {
                 source,
@@ -67,6 +73,7 @@ pub(super) async fn route(
             }
             Event::Gossip { .. } => {}
             Event::Pinged { peer } => view.pinged(&peer),
+            Event::Unreachable { peer } => view.unreachable(&peer),
             Event::Connected { peer, ip } => {
                 // A stranger connected (a joiner probing the members it
                 // pulled), or a peer held down (a healed partition): ask it

@@ -1,19 +1,26 @@
 //! [`SwarmSource`]: a restore's shards from the local store if held, else
-//! from their likely holders, then every other live peer; bytes that do not
-//! hash to the id are evidence against the peer that sent them.
+//! from their likely holders, then every other peer not down; bytes that do
+//! not hash to the id are evidence against the peer that sent them. Holders
+//! that answered `Busy` are asked again after a pause: a restore that ran
+//! while the swarm repaired lost a shard to a holder's full queue once
+//! (live 200 nodes), with every other peer answering that it had none.
 
 use super::Net;
 use crate::shards::{ShardSource, SourceError};
 use libp2p::PeerId;
 use shardnet_protocol::placement::{self, Candidate};
 use shardnet_protocol::reputation::Evidence;
-use shardnet_protocol::wire::{Request, Response};
+use shardnet_protocol::wire::{Reject, Request, Response};
 use shardnet_protocol::ShardId;
 use shardnet_store::{ShardState, Store};
 use tracing::warn;
 
 /// Peers asked first for a shard of unknown tier: the largest replica count.
 const FIRST_ASK: usize = 7;
+/// Rounds of asking again the peers that answered `Busy`, and the pause
+/// before the first (doubled each round: 0.5 + 1 + 2 s at most).
+const BUSY_ROUNDS: u32 = 3;
+const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 
 pub struct SwarmSource<'a> {
     net: &'a Net,
@@ -26,9 +33,11 @@ impl<'a> SwarmSource<'a> {
     }
 }
 
-/// Remote peers to ask for `id`, in order: its likely holders, then the rest.
+/// Remote peers to ask for `id`, in order: its likely holders, then the
+/// rest. Suspect peers are asked too (repair keeps their places): a holder
+/// this node judged silent under load may well still answer.
 fn ask_order(net: &Net, id: &ShardId) -> Vec<PeerId> {
-    let cands = net.view.candidates();
+    let cands = net.view.repair_candidates();
     let mut order = placement::responsible_set(id, 0, &cands, FIRST_ASK);
     let mut rest: Vec<&Candidate<PeerId>> =
         cands.iter().filter(|c| !order.contains(&c.peer)).collect();
@@ -46,29 +55,54 @@ impl ShardSource for SwarmSource<'_> {
                 return Ok(b);
             }
         }
-        for peer in ask_order(self.net, id) {
-            match self
-                .net
-                .handle
-                .block_on(self.net.client.request(peer, Request::Fetch { id: *id }))
-            {
-                Ok(Response::Shard(bytes)) if id.matches(&bytes) => return Ok(bytes),
-                Ok(Response::Shard(bytes)) => {
-                    warn!(%peer, shard = %id, "peer sent bytes that do not match the shard id");
-                    self.net.audits.record(
-                        peer,
-                        Evidence::WrongBytes,
-                        Some(*id),
-                        format!(
-                            "served {} bytes that do not hash to the shard id",
-                            bytes.len()
-                        ),
-                    );
+        let mut ask = ask_order(self.net, id);
+        let mut pause = BUSY_PAUSE;
+        for round in 0..=BUSY_ROUNDS {
+            let mut busy = Vec::new();
+            for peer in ask {
+                if let Some(bytes) = self.ask(peer, id, &mut busy) {
+                    return Ok(bytes);
                 }
-                Ok(_) => {}
-                Err(e) => warn!(%peer, shard = %id, "fetch failed: {e}"),
             }
+            if busy.is_empty() || round == BUSY_ROUNDS {
+                if !busy.is_empty() {
+                    warn!(shard = %id, busy = busy.len(), "no copy: its last holders stayed busy");
+                }
+                break;
+            }
+            std::thread::sleep(pause);
+            pause *= 2;
+            ask = busy;
         }
         Err(SourceError::NotFound(*id))
+    }
+}
+
+impl SwarmSource<'_> {
+    /// Asks `peer` for `id`; notes it in `busy` if it answered `Busy`.
+    fn ask(&self, peer: PeerId, id: &ShardId, busy: &mut Vec<PeerId>) -> Option<Vec<u8>> {
+        match self
+            .net
+            .handle
+            .block_on(self.net.client.request(peer, Request::Fetch { id: *id }))
+        {
+            Ok(Response::Shard(bytes)) if id.matches(&bytes) => return Some(bytes),
+            Ok(Response::Shard(bytes)) => {
+                warn!(%peer, shard = %id, "peer sent bytes that do not match the shard id");
+                self.net.audits.record(
+                    peer,
+                    Evidence::WrongBytes,
+                    Some(*id),
+                    format!(
+                        "served {} bytes that do not hash to the shard id",
+                        bytes.len()
+                    ),
+                );
+            }
+            Ok(Response::Rejected(Reject::Busy)) => busy.push(peer),
+            Ok(_) => {}
+            Err(e) => warn!(%peer, shard = %id, "fetch failed: {e}"),
+        }
+        None
     }
 }

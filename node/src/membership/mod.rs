@@ -31,6 +31,7 @@
 mod admission;
 mod candidates;
 mod counts;
+mod reconcile;
 mod silence;
 mod state;
 mod watch;

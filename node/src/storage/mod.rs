@@ -19,14 +19,14 @@ mod usage;
 mod write;
 
 use proofs::{healthy, prove, sample};
-use rate::{PerPeer, CATALOGUES_PER_MINUTE, RENEWS_PER_MINUTE};
+use rate::{PerPeer, CATALOGUES_PER_MINUTE, LIST_READS_PER_MINUTE, RENEWS_PER_MINUTE};
 use write::{queue_write, writer, WriteJob, WRITE_QUEUE};
 
 pub use usage::{Limits, Usage};
 
 use crate::swarm::{Client, Event};
 use libp2p::PeerId;
-use shardnet_protocol::wire::{Reject, Request, Response};
+use shardnet_protocol::wire::{self, Reject, Request, Response};
 use shardnet_protocol::{lease, Lease, OwnerId, ShardId};
 use shardnet_store::{ShardState, Store, StoreError};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,6 +59,7 @@ pub async fn run(
     let answers = Arc::new(tokio::sync::Semaphore::new(ANSWERS_AT_ONCE));
     let mut catalogue_rate = PerPeer::new(CATALOGUES_PER_MINUTE);
     let mut renew_rate = PerPeer::new(RENEWS_PER_MINUTE);
+    let mut list_rate = PerPeer::new(LIST_READS_PER_MINUTE);
     let proofs = Arc::new(tokio::sync::Semaphore::new(PROOFS_AT_ONCE));
     let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writer = tokio::spawn(writer(
@@ -151,10 +152,19 @@ pub async fn run(
                     // budget. Catalogue
                     // records (each a flushed write) at a few per peer and
                     // minute: an owner publishes one per backup.
-                    let over = (matches!(other, Request::Fetch { .. } | Request::Members)
-                        && client.responses_in_flight() > crate::swarm::RESPONSE_BUDGET)
+                    let over = (matches!(
+                        other,
+                        Request::Fetch { .. }
+                            | Request::Members
+                            | Request::Digest { .. }
+                            | Request::Records { .. }
+                    ) && client.responses_in_flight() > crate::swarm::RESPONSE_BUDGET)
                         || (matches!(other, Request::PutCatalogue(_))
-                            && !catalogue_rate.allow(peer, std::time::Instant::now()));
+                            && !catalogue_rate.allow(peer, std::time::Instant::now()))
+                        || (matches!(
+                            other,
+                            Request::Members | Request::Digest { .. } | Request::Records { .. }
+                        ) && !list_rate.allow(peer, std::time::Instant::now()));
                     let permit = answers.clone().try_acquire_owned().ok().filter(|_| !over);
                     let Some(permit) = permit else {
                         client
@@ -193,7 +203,10 @@ pub async fn run(
                     });
                 }
             },
-            Event::Gossip { .. } | Event::Pinged { .. } | Event::Connected { .. } => {}
+            Event::Gossip { .. }
+            | Event::Pinged { .. }
+            | Event::Connected { .. }
+            | Event::Unreachable { .. } => {}
         }
     }
     drop(wtx);
@@ -267,6 +280,21 @@ fn answer(
             shardnet_protocol::wire::MAX_MEMBERS,
             shardnet_protocol::wire::MAX_FRAME_LEN / 2,
         )),
+        // A digest of the wrong shape would get every summary, a cheap way
+        // to make this node send its whole list: refused instead.
+        Request::Digest { buckets } if wire::check_digest(&buckets) => {
+            let theirs = shardnet_protocol::digest::Digest(buckets);
+            Response::Summaries(shardnet_protocol::digest::answer(
+                &view.digest_entries(),
+                &theirs,
+            ))
+        }
+        Request::Records { prefixes } if wire::check_records(&prefixes) => {
+            Response::Members(view.records_by_prefix(&prefixes, wire::MAX_FRAME_LEN / 2))
+        }
+        Request::Digest { .. } | Request::Records { .. } => {
+            Response::Rejected(Reject::Internal("digest or pull out of bounds".into()))
+        }
         Request::Hello
         | Request::Store { .. }
         | Request::Renew { .. }

@@ -1,5 +1,6 @@
 //! Per-peer rate limits on requests that grow this node's store or its
-//! metadata (catalogue records, lease renewals).
+//! metadata (catalogue records, lease renewals), or that walk the whole
+//! member list (`Members`, `Digest`, `Records`).
 
 use libp2p::PeerId;
 use std::collections::HashMap;
@@ -10,6 +11,10 @@ pub(super) const CATALOGUES_PER_MINUTE: u32 = 10;
 /// retention change of 100,000 shards held here takes 17 minutes, and each
 /// renewal grows a shard's metadata and the audit log).
 pub(super) const RENEWS_PER_MINUTE: u32 = 6_000;
+/// Reads of the member list one peer may make here per minute (a joiner's
+/// `Members`, a digest and its pull): each walks the whole view and may
+/// answer half a frame. An honest node makes two every digest period.
+pub(super) const LIST_READS_PER_MINUTE: u32 = 6;
 /// Peers tracked; past this the table starts over.
 pub(super) const RATE_PEERS: usize = 10_000;
 

@@ -117,6 +117,15 @@ impl Driver<'_> {
                 },
             );
             let name = src.file_name().context("source has no name")?;
+            match &r {
+                Err(e) => eprintln!("live: restore of backup {id} on node {i}: {e:#}"),
+                Ok(r) if !r.failed.is_empty() => eprintln!(
+                    "live: restore of backup {id} on node {i}: {} files failed, first: {:?}",
+                    r.failed.len(),
+                    r.failed.first()
+                ),
+                Ok(_) => {}
+            }
             let same = r.is_ok_and(|r| r.failed.is_empty())
                 && std::fs::read(dest.join(name).join("data.bin")).ok()
                     == std::fs::read(src.join("data.bin")).ok();

@@ -2,7 +2,7 @@
 //! data dir, started, stopped (gracefully or as a crash), restarted on the
 //! same disk, or added to the swarm as a joiner.
 
-use super::{Driver, HEARTBEAT_MS, REFRESH, SCAN_SECS};
+use super::{Driver, DIGEST, HEARTBEAT_MS, REFRESH, SCAN_SECS};
 use anyhow::{bail, Context};
 use rand::{RngCore, SeedableRng};
 use shardnet_node::api::client::ApiClient;
@@ -109,6 +109,7 @@ impl Driver<'_> {
                 capacity: Some(n.capacity.to_string()),
                 heartbeat_ms: Some(self.heartbeat().as_millis() as u64),
                 membership_refresh_secs: Some(REFRESH.as_secs()),
+                membership_digest_secs: Some(DIGEST.as_secs()),
                 down_after_secs: Some(self.sc.swarm.down_after.as_secs().max(1)),
                 patience_max_secs: Some(self.sc.swarm.patience_max().as_secs().max(1)),
                 scan_interval_secs: Some(SCAN_SECS),

@@ -65,11 +65,8 @@ impl Driver<'_> {
             refresh_secs: super::REFRESH.as_secs_f64(),
             window_secs: secs,
             bytes_per_node_sec,
-            // Each node hears every other's refresh once per refresh period;
-            // charging every byte to them (probes and pings too) bounds the
-            // cost of one peer in one node's view from above.
-            bytes_per_peer_refresh: bytes_per_node_sec * super::REFRESH.as_secs_f64()
-                / (n.saturating_sub(1).max(1)) as f64,
+            digest_secs: super::DIGEST.as_secs_f64(),
+            bytes_per_heartbeat_heard: shardnet_protocol::membership_cost::BYTES_PER_PEER_HEARTBEAT,
             connections_mean: connections.iter().sum::<usize>() as f64
                 / connections.len().max(1) as f64,
             connections_max: connections.iter().copied().max().unwrap_or(0),

@@ -119,20 +119,23 @@ impl Report {
         if let Some(m) = &self.membership {
             let _ = writeln!(
                 o,
-                "  {:<38} {} per node (heartbeat {:.1} s, refresh {:.0} s, {} nodes, {:.0} s window)",
+                "  {:<38} {} per node (heartbeat {:.1} s, digest every {:.0} s, no refresh in the {:.0} s window, {} nodes)",
                 "membership traffic, sent per second",
                 size(m.bytes_per_node_sec as u64),
                 m.heartbeat_secs,
-                m.refresh_secs,
+                m.digest_secs,
+                m.window_secs,
                 m.nodes,
-                m.window_secs
             );
+            let refresh = shardnet_node::config::DEFAULT_MEMBERSHIP_REFRESH.as_secs_f64();
             let _ = writeln!(
                 o,
-                "  {:<38} at most {} per node at 10,000 nodes, {} at 100,000 (10 min refresh)",
+                "  {:<38} at most {} per node at 10,000 nodes, {} at 100,000 (+ a refresh every {:.0} h at {} each)",
                 "  projected",
-                size(m.projected(10_000, 600.0) as u64),
-                size(m.projected(100_000, 600.0) as u64)
+                size(m.projected(10_000, refresh) as u64),
+                size(m.projected(100_000, refresh) as u64),
+                refresh / 3600.0,
+                size(m.bytes_per_heartbeat_heard as u64)
             );
             let _ = writeln!(
                 o,

@@ -38,7 +38,12 @@ fn watched_peers_are_probed_and_judged_on_the_probe_alone() {
     let peers = crowd(&v, 30);
     let (near, far) = (watched(&v, &peers, true), watched(&v, &peers, false));
     quiet(&v, &near, Duration::from_secs(2));
-    quiet(&v, &far, Duration::from_secs(2));
+    assert!(
+        !v.probes_due(64).contains(&near),
+        "quiet for two periods, but probed after a tenth of down_after (6 s)"
+    );
+    quiet(&v, &near, Duration::from_secs(7));
+    quiet(&v, &far, Duration::from_secs(7));
     assert_eq!(
         v.state(&near),
         Some(PeerState::Live),
@@ -46,7 +51,7 @@ fn watched_peers_are_probed_and_judged_on_the_probe_alone() {
     );
     assert!(v.newly_silent().is_empty(), "no probe failed yet");
     let due = v.probes_due(64);
-    assert!(due.contains(&near), "quiet for two periods");
+    assert!(due.contains(&near), "quiet for a tenth of down_after");
     assert!(!due.contains(&far), "not watched, nobody reported it");
     v.probe_failed(&near);
     assert_eq!(v.state(&near), Some(PeerState::Suspect));
@@ -207,4 +212,61 @@ fn a_handed_on_record_never_overrides_fresher_news() {
     v.heard(p, hb("b"));
     assert!(!v.heard_record(p, SignedHeartbeat::sign(&k, hb("c"), 5), old));
     assert_eq!(v.lock()[&p].hb.zone, "b");
+}
+
+/// Two views reconcile through `protocol::digest` with the view's own
+/// entries and records: the one that missed a member and an update pulls
+/// exactly those, and then the two digests agree.
+#[test]
+fn a_digest_exchange_brings_a_view_up_to_date() {
+    use shardnet_protocol::digest::{answer, wanted, Digest};
+    let (a, b) = (view(), view());
+    let keys: Vec<libp2p::identity::Keypair> = (0..20)
+        .map(|_| libp2p::identity::Keypair::generate_ed25519())
+        .collect();
+    let now = Instant::now();
+    for (i, k) in keys.iter().enumerate() {
+        let p = k.public().to_peer_id();
+        a.heard_record(p, SignedHeartbeat::sign(k, hb("a"), 10), now);
+        // b missed the last member, and holds the first one's older record.
+        if i + 1 < keys.len() {
+            let at = if i == 0 { 5 } else { 10 };
+            b.heard_record(p, SignedHeartbeat::sign(k, hb("a"), at), now);
+        }
+    }
+    let own = b.digest_entries();
+    let want = wanted(&own, &answer(&a.digest_entries(), &Digest::of(&own)));
+    assert_eq!(want.len(), 2, "the missed member and the newer record");
+    let records = a.records_by_prefix(&want, 1 << 20);
+    assert_eq!(records.len(), 2);
+    for r in records {
+        let p = r.verify().unwrap();
+        assert!(b.heard_record(p, r, now) || p == keys[0].public().to_peer_id());
+    }
+    assert_eq!(
+        Digest::of(&a.digest_entries()),
+        Digest::of(&b.digest_entries())
+    );
+    assert!(a.records_by_prefix(&want, 1).len() == 1, "the byte budget");
+}
+
+/// A failed dial of this node's own is checked by a probe, outside the
+/// budget for other nodes' reports; an unknown or down peer is ignored.
+#[test]
+fn a_failed_dial_is_checked_by_a_probe() {
+    let v = view();
+    let peers = crowd(&v, 40);
+    for p in &peers[..10] {
+        v.want_check(p);
+    }
+    let far = watched(&v, &peers[10..], false);
+    v.unreachable(&far);
+    v.unreachable(&PeerId::random());
+    let due = v.probes_due_why(64);
+    assert!(due.contains(&(far, ProbeWhy::Check)));
+    assert_eq!(
+        due.iter().filter(|(_, w)| *w == ProbeWhy::Check).count(),
+        CHECKS_PER_PERIOD as usize + usize::from(!peers[..10].contains(&far)),
+        "reports within their budget, and the failed dial besides"
+    );
 }

@@ -54,6 +54,11 @@ pub enum Event {
     /// A connection to `peer` is up, at `ip` (the address dialed, or the one
     /// it connected from): what this node observed, not what it was told.
     Connected { peer: PeerId, ip: std::net::IpAddr },
+    /// This node's dial of `peer` failed at the transport (refused, reset,
+    /// timed out, or another peer answered at its address): its own
+    /// evidence that the peer may be gone. Dials this node declined to make
+    /// (limits, no address) are not reported.
+    Unreachable { peer: PeerId },
 }
 
 pub struct EventLoop {
@@ -285,6 +290,13 @@ impl EventLoop {
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 if let Some(p) = peer_id {
                     self.dial_reason.remove(&p);
+                    if matches!(
+                        error,
+                        libp2p::swarm::DialError::Transport(_)
+                            | libp2p::swarm::DialError::WrongPeerId { .. }
+                    ) {
+                        self.emit(Event::Unreachable { peer: p });
+                    }
                 }
                 debug!(peer = ?peer_id, "dial failed: {error}");
             }
