@@ -275,6 +275,10 @@ pub(super) async fn run(
                 }
             }
         }
+        if view.is_leaving() {
+            // Stopping: its leave is out, and a new record would undo it.
+            break;
+        }
         ticks = ticks.wrapping_add(1);
         let status = client.status().await;
         let listen = status

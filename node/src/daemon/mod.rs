@@ -314,7 +314,15 @@ pub async fn run_until(
         .collect();
     let last = [router, storage_task];
     let how = stop.await;
-    shutdown::stop(how, (first, last), stop_tx, client, watchdog, (&dd, &store)).await
+    shutdown::stop(
+        how,
+        (first, last),
+        stop_tx,
+        (client, &view),
+        watchdog,
+        (&dd, &store),
+    )
+    .await
 }
 
 #[cfg(test)]

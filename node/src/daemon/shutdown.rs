@@ -6,7 +6,7 @@
 use super::Stop;
 use crate::api;
 use crate::datadir::DataDir;
-use crate::membership::Announcement;
+use crate::membership::{Announcement, View};
 use crate::swarm::{Client, MEMBERSHIP_TOPIC};
 use shardnet_store::Store;
 use std::time::Duration;
@@ -23,7 +23,7 @@ pub(super) async fn stop(
     how: Stop,
     (first, last): (Vec<JoinHandle<()>>, [JoinHandle<()>; 2]),
     stop_tx: watch::Sender<bool>,
-    client: Client,
+    (client, view): (Client, &View),
     watchdog: Option<JoinHandle<()>>,
     (dd, store): (&DataDir, &Store),
 ) -> anyhow::Result<()> {
@@ -42,6 +42,9 @@ pub(super) async fn stop(
         w.abort();
     }
     info!("shutting down: announcing leave");
+    // From here this node signs no new record and answers probes `Busy`:
+    // its own answers must not undo its leave at the others.
+    view.leave();
     client
         .publish(MEMBERSHIP_TOPIC, Announcement::Leave.encode())
         .await;

@@ -109,6 +109,10 @@ struct Entry {
     probed: Option<Instant>,
     /// The peer's latest heartbeat signed by itself, handed to joiners.
     record: Option<SignedHeartbeat>,
+    /// The peer announced it is stopping, when its latest record was
+    /// issued at this time: answers and older records do not make it live
+    /// again, only a record it signed later (it restarted).
+    left: Option<u64>,
 }
 
 impl Entry {
@@ -126,6 +130,7 @@ impl Entry {
             check: false,
             probed: None,
             record: None,
+            left: None,
         }
     }
 }
@@ -140,6 +145,10 @@ pub struct View {
     /// change: a watched peer came back (a partition healed: the other side
     /// must hear this node again), or a peer reported this node silent.
     republish: std::sync::atomic::AtomicBool,
+    /// This node announced it is stopping: it signs no new record and
+    /// answers probes with `Busy`, so its leave is not undone by its own
+    /// answers while it shuts down.
+    leaving: std::sync::atomic::AtomicBool,
     /// This node's own health (`protocol::awareness`): stretches its probe
     /// timeouts while its probes keep timing out.
     awareness: Mutex<shardnet_protocol::awareness::Awareness>,
@@ -176,6 +185,7 @@ impl View {
             period,
             refresh: Duration::ZERO,
             republish: std::sync::atomic::AtomicBool::new(false),
+            leaving: std::sync::atomic::AtomicBool::new(false),
             awareness: Mutex::new(Default::default()),
             checks: std::sync::atomic::AtomicU32::new(0),
             strangers: Mutex::new(std::collections::HashSet::new()),
@@ -211,11 +221,14 @@ impl View {
     /// the record's age ago for a record another node handed on. Older news
     /// than this node has changes nothing.
     pub fn heard_record(&self, peer: PeerId, rec: SignedHeartbeat, seen: Instant) -> bool {
-        let newer = self.lock().get(&peer).is_none_or(|e| {
-            e.seen < seen
-                || e.record
-                    .as_ref()
-                    .is_none_or(|r| r.issued_at < rec.issued_at)
+        let newer = self.lock().get(&peer).is_none_or(|e| match e.left {
+            Some(at) => at < rec.issued_at,
+            None => {
+                e.seen < seen
+                    || e.record
+                        .as_ref()
+                        .is_none_or(|r| r.issued_at < rec.issued_at)
+            }
         });
         newer && self.heard_at(peer, rec.hb.clone(), Some(rec), seen)
     }
@@ -275,6 +288,11 @@ impl View {
                 peer_key(&peer.to_bytes()),
             )
         });
+        if record.is_none() && e.left.is_some() {
+            // An unsigned word of a peer that left revives nothing.
+            return false;
+        }
+        e.left = None;
         if seen >= e.seen {
             (e.seen, e.down, e.outages) = (seen, false, outages);
             (e.silent, e.told, e.check) = (false, false, false);
@@ -291,7 +309,9 @@ impl View {
         let now = Instant::now();
         let mut peers = self.lock();
         if let Some(e) = peers.get_mut(peer) {
-            if !e.down {
+            // A peer that announced it is stopping may still answer while
+            // it shuts down: that is not news that it stays.
+            if !e.down && e.left.is_none() {
                 if e.watched && !self.is_live(e, now) {
                     self.regained();
                 }
@@ -313,7 +333,20 @@ impl View {
             }
             // Its own word, signed: the short window applies.
             e.silent = true;
+            e.left = Some(e.record.as_ref().map_or(0, |r| r.issued_at));
         }
+    }
+
+    /// This node is stopping: it has announced its leave, so it signs no
+    /// new record and answers probes with `Busy` from now on.
+    pub fn leave(&self) {
+        self.leaving
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether this node announced that it is stopping.
+    pub fn is_leaving(&self) -> bool {
+        self.leaving.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The isolated peers and the observed addresses, copied out of their

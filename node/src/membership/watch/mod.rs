@@ -311,12 +311,17 @@ impl View {
     /// Whether `peer` is unknown here or held down: a connection from it
     /// is news worth a probe (a joiner, or a healed partition).
     pub fn wants_hello_from(&self, peer: &PeerId) -> bool {
-        self.lock().get(peer).is_none_or(|e| e.down)
+        self.lock()
+            .get(peer)
+            .is_none_or(|e| e.down || e.left.is_some())
     }
 
     /// This node's own signed heartbeat, as last recorded (`Hello` answers
     /// it).
     pub fn own_record(&self) -> Option<SignedHeartbeat> {
+        if self.is_leaving() {
+            return None;
+        }
         self.lock().get(&self.local).and_then(|e| e.record.clone())
     }
 

@@ -214,6 +214,41 @@ fn a_handed_on_record_never_overrides_fresher_news() {
     assert_eq!(v.lock()[&p].hb.zone, "b");
 }
 
+/// A peer that announced its leave stays suspect however it answers while
+/// it shuts down, and whoever hands on its last record; a record it signed
+/// later (it restarted) brings it back. A leaving node answers no record.
+#[test]
+fn a_leave_is_undone_only_by_a_later_record() {
+    let v = view();
+    let k = libp2p::identity::Keypair::generate_ed25519();
+    let p = k.public().to_peer_id();
+    let rec = SignedHeartbeat::sign(&k, hb("a"), 10);
+    assert!(v.heard_record(p, rec.clone(), Instant::now()));
+    v.left(&p);
+    assert_ne!(v.state(&p), Some(PeerState::Live));
+    v.pinged(&p);
+    assert!(!v.heard_record(p, rec, Instant::now()), "its last record");
+    v.heard(p, hb("a"));
+    assert_ne!(v.state(&p), Some(PeerState::Live), "answers while stopping");
+    assert!(v.wants_hello_from(&p), "a reconnection is worth a probe");
+    let later = SignedHeartbeat::sign(&k, hb("a"), 11);
+    assert!(v.heard_record(p, later, Instant::now()));
+    assert_eq!(v.state(&p), Some(PeerState::Live), "it restarted");
+    v.pinged(&p);
+    assert_eq!(v.state(&p), Some(PeerState::Live));
+
+    let me = libp2p::identity::Keypair::generate_ed25519();
+    let own = View::new(me.public().to_peer_id(), PERIOD, Duration::from_secs(60));
+    own.heard_record(
+        own.local(),
+        SignedHeartbeat::sign(&me, hb("a"), 1),
+        Instant::now(),
+    );
+    assert!(own.own_record().is_some());
+    own.leave();
+    assert!(own.own_record().is_none(), "probes hear Busy");
+}
+
 /// Two views reconcile through `protocol::digest` with the view's own
 /// entries and records: the one that missed a member and an update pulls
 /// exactly those, and then the two digests agree.

@@ -28,6 +28,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info};
 
+mod addresses;
 mod idle;
 mod inbound;
 mod shard;
@@ -83,6 +84,8 @@ pub struct EventLoop {
     /// Why this node is dialling a peer: the kind of the request that asked
     /// for the connection (for the `shardnet::dials` debug log).
     dial_reason: HashMap<PeerId, &'static str>,
+    /// Where to dial each peer, from the records membership verified.
+    addresses: addresses::AddressBook,
     /// Shared with every `Client`: the peers connected now.
     connected: super::client::Connected,
 }
@@ -114,6 +117,7 @@ impl EventLoop {
             activity: idle::Activity::default(),
             metrics,
             dial_reason: HashMap::new(),
+            addresses: addresses::AddressBook::default(),
             connected,
         }
     }
@@ -154,11 +158,16 @@ impl EventLoop {
                 {
                     self.dial_reason.insert(peer, request.kind());
                 }
+                let addrs = if self.swarm.is_connected(&peer) {
+                    Vec::new()
+                } else {
+                    self.addresses.of(&peer)
+                };
                 let id = self
                     .swarm
                     .behaviour_mut()
                     .shard
-                    .send_request(&peer, request);
+                    .send_request_with_addresses(&peer, request, addrs);
                 self.pending.insert(id, reply);
             }
             Command::Respond { channel, response } => {
@@ -188,6 +197,7 @@ impl EventLoop {
                 }
             }
             Command::AddAddress { peer, addr } => {
+                self.addresses.add(peer, addr.clone());
                 self.swarm.add_peer_address(peer, addr.clone());
                 self.swarm.behaviour_mut().kad.add_address(&peer, addr);
             }
