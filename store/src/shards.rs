@@ -33,6 +33,10 @@ pub struct StoreStats {
     pub backups: u64,
 }
 
+/// Bytes a shard's write batch holds beyond the shard: its metadata and
+/// an audit entry (a batch that has to grow copies the shard again).
+const BATCH_SLACK: usize = 16 << 10;
+
 impl Store {
     /// The metadata of `id`, if stored.
     pub fn meta(&self, id: &ShardId) -> Result<Option<ShardMeta>, StoreError> {
@@ -79,7 +83,9 @@ impl Store {
         }
         let _guard = self.lock(id);
         let t = now();
-        let mut batch = WriteBatch::default();
+        // Room for the bytes, their metadata and an audit entry: a batch
+        // that grows copies the whole shard again with each reallocation.
+        let mut batch = WriteBatch::with_capacity_bytes(bytes.len() + BATCH_SLACK);
         let outcome = match self.meta(id)? {
             // Metadata says healthy, but the bytes may have rotted or gone
             // behind the store's back: the verified bytes in hand replace them.

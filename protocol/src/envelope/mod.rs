@@ -40,7 +40,7 @@ pub use header::{Cipher, Compression, Header};
 
 use crate::id::ShardId;
 use crate::keys::ShardKey;
-use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::Aes256Gcm;
 use chacha20poly1305::ChaCha20Poly1305;
 
@@ -165,11 +165,11 @@ fn maybe_compress(plain: &[u8]) -> Result<Option<Vec<u8>>, EnvelopeError> {
 /// returning the tag: the bare AEAD, for measuring this machine's limit in
 /// `shardnet bench` with the exact code (and compiler settings) shards use.
 pub fn raw_encrypt_for_bench(cipher: Cipher, key: &[u8; 32], buf: &mut [u8]) -> [u8; TAG_LEN] {
-    let n = aes_gcm::Nonce::from_slice(&[0u8; NONCE_LEN]);
+    let n = aes_gcm::Nonce::from([0u8; NONCE_LEN]);
     let tag = match cipher {
-        Cipher::Aes256Gcm => Aes256Gcm::new(key.into()).encrypt_in_place_detached(n, b"", buf),
+        Cipher::Aes256Gcm => Aes256Gcm::new(key.into()).encrypt_inout_detached(&n, b"", buf.into()),
         Cipher::ChaCha20Poly1305 => {
-            ChaCha20Poly1305::new(key.into()).encrypt_in_place_detached(n, b"", buf)
+            ChaCha20Poly1305::new(key.into()).encrypt_inout_detached(&n, b"", buf.into())
         }
     };
     tag.map(|t| t.into()).unwrap_or([0; TAG_LEN])
@@ -275,13 +275,13 @@ fn finish(
     out[..HEADER_LEN].copy_from_slice(&header);
     let tag: [u8; TAG_LEN] = {
         let buf = &mut out[HEADER_LEN..];
-        let n = aes_gcm::Nonce::from_slice(&nonce);
+        let n = aes_gcm::Nonce::from(nonce);
         match cipher {
             Cipher::Aes256Gcm => Aes256Gcm::new(&k.into())
-                .encrypt_in_place_detached(n, &header, buf)
+                .encrypt_inout_detached(&n, &header, buf.into())
                 .map(Into::into),
             Cipher::ChaCha20Poly1305 => ChaCha20Poly1305::new(&k.into())
-                .encrypt_in_place_detached(n, &header, buf)
+                .encrypt_inout_detached(&n, &header, buf.into())
                 .map(Into::into),
         }
         // Only fails for buffers beyond the AEAD's 64 GiB limit, excluded above.
@@ -365,20 +365,16 @@ fn decrypt(
     tag: &[u8],
 ) -> Result<(), EnvelopeError> {
     let k = aead_key(key, h.cipher);
-    let n = aes_gcm::Nonce::from_slice(&h.nonce);
+    let n = aes_gcm::Nonce::from(h.nonce);
+    // Both AEADs have 16-byte tags; a slice of another length opens nothing.
+    let tag = <aes_gcm::Tag>::try_from(tag).map_err(|_| EnvelopeError::Decrypt)?;
     match h.cipher {
-        Cipher::Aes256Gcm => Aes256Gcm::new(&k.into()).decrypt_in_place_detached(
-            n,
-            header,
-            body,
-            aes_gcm::Tag::from_slice(tag),
-        ),
-        Cipher::ChaCha20Poly1305 => ChaCha20Poly1305::new(&k.into()).decrypt_in_place_detached(
-            n,
-            header,
-            body,
-            chacha20poly1305::Tag::from_slice(tag),
-        ),
+        Cipher::Aes256Gcm => {
+            Aes256Gcm::new(&k.into()).decrypt_inout_detached(&n, header, body.into(), &tag)
+        }
+        Cipher::ChaCha20Poly1305 => {
+            ChaCha20Poly1305::new(&k.into()).decrypt_inout_detached(&n, header, body.into(), &tag)
+        }
     }
     .map_err(|_| EnvelopeError::Decrypt)
 }
