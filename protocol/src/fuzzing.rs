@@ -23,6 +23,13 @@ pub fn wire_request(data: &[u8]) {
             leases,
             bytes,
             avoid,
+        }
+        | Request::StoreProve {
+            id,
+            leases,
+            bytes,
+            avoid,
+            ..
         } => {
             let _ = crate::lease::verified(id, leases, 1_700_000_000);
             let _ = id.matches(bytes);

@@ -15,8 +15,13 @@ use crate::id::ShardId;
 use crate::lease::{Avoid, Lease, Release};
 use serde::{Deserialize, Serialize};
 
-/// Protocol name of shard transfer.
-pub const SHARD_PROTOCOL: &str = "/shardnet/shard/1";
+/// Protocol name of shard transfer. Version 2 adds [`Request::StoreProve`]
+/// and [`Response::StoredProof`]; everything else is as in version 1.
+pub const SHARD_PROTOCOL: &str = "/shardnet/shard/2";
+/// Version 1, still spoken: a node of an earlier build negotiates it, and
+/// gets a [`Request::Store`] where a newer node would get
+/// [`Request::StoreProve`] (see [`Request::downgraded`]).
+pub const SHARD_PROTOCOL_V1: &str = "/shardnet/shard/1";
 /// Largest frame either side accepts: a maximal shard or catalogue plus headers.
 pub const MAX_FRAME_LEN: usize = max(MAX_SHARD_LEN, MAX_CATALOGUE_LEN) + (64 << 10);
 /// Most ids one `Has` request may ask about.
@@ -83,13 +88,56 @@ pub enum Request {
     /// Send the signed records of these members, by key prefix (at most
     /// [`digest::MAX_WANTED`]): the pull after a digest.
     Records { prefixes: Vec<u64> },
+    /// [`Request::Store`], and prove receipt in the answer: once the copy
+    /// is durable, answer [`Response::StoredProof`] with
+    /// `proof::answer(nonce, id, bytes)` over the bytes received. It saves
+    /// the separate `Prove` round and the holder's read of the copy it has
+    /// just written. (Protocol version 2.)
+    StoreProve {
+        id: ShardId,
+        leases: Vec<Lease>,
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+        avoid: Option<Avoid>,
+        nonce: [u8; 32],
+    },
 }
 
 impl Request {
+    /// The shard bytes the request carries (a store).
+    pub fn shard_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Request::Store { bytes, .. } | Request::StoreProve { bytes, .. } => Some(bytes),
+            _ => None,
+        }
+    }
+
+    /// The request as a peer speaking only version 1 of the protocol
+    /// understands it: a [`Request::StoreProve`] becomes a plain
+    /// [`Request::Store`] (its answer is then `Stored`, and the sender
+    /// proves receipt with a separate `Prove`).
+    pub fn downgraded(self) -> Request {
+        match self {
+            Request::StoreProve {
+                id,
+                leases,
+                bytes,
+                avoid,
+                ..
+            } => Request::Store {
+                id,
+                leases,
+                bytes,
+                avoid,
+            },
+            other => other,
+        }
+    }
+
     /// The request's name, for logs and metrics labels.
     pub fn kind(&self) -> &'static str {
         match self {
-            Request::Store { .. } => "store",
+            Request::Store { .. } | Request::StoreProve { .. } => "store",
             Request::Renew { .. } => "renew",
             Request::Fetch { .. } => "fetch",
             Request::Has { .. } => "has",
@@ -158,6 +206,9 @@ pub enum Response {
     /// The answerer's members in the buckets where the asker's digest
     /// differs (to `Digest`; at most [`digest::MAX_SUMMARIES`]).
     Summaries(Vec<digest::Summary>),
+    /// Stored durably, and the proof of receipt asked for
+    /// (to [`Request::StoreProve`]).
+    StoredProof([u8; 32]),
 }
 
 impl std::fmt::Display for Reject {
@@ -297,6 +348,13 @@ mod tests {
                 nonce: [6; 32],
                 ids: vec![ShardId([7; 32]); 2],
             },
+            Request::StoreProve {
+                id: ShardId([1; 32]),
+                leases: vec![],
+                bytes: vec![7; 100],
+                avoid: None,
+                nonce: [3; 32],
+            },
             Request::Hello,
             Request::Members,
             Request::Digest {
@@ -310,11 +368,43 @@ mod tests {
             let b = encode("request", &m).unwrap();
             assert_eq!(decode::<Request>("request", &b).unwrap(), m);
         }
-        let r = Response::Rejected(Reject::Internal("disk".into()));
-        assert_eq!(
-            decode::<Response>("response", &encode("response", &r).unwrap()).unwrap(),
-            r
-        );
+        for r in [
+            Response::Rejected(Reject::Internal("disk".into())),
+            Response::StoredProof([4; 32]),
+        ] {
+            assert_eq!(
+                decode::<Response>("response", &encode("response", &r).unwrap()).unwrap(),
+                r
+            );
+        }
+    }
+
+    /// Version 2 only adds variants: every version-1 message keeps its
+    /// encoding, and a store for a version-1 peer is a plain store.
+    #[test]
+    fn version_one_messages_keep_their_encoding() {
+        let store = Request::Store {
+            id: ShardId([1; 32]),
+            leases: vec![],
+            bytes: vec![9; 10],
+            avoid: None,
+        };
+        // Variant 0, then the id: the encoding version 1 used.
+        let b = encode("request", &store).unwrap();
+        assert_eq!(b[0], 0);
+        assert_eq!(&b[1..33], &[1; 32]);
+        let prove = Request::StoreProve {
+            id: ShardId([1; 32]),
+            leases: vec![],
+            bytes: vec![9; 10],
+            avoid: None,
+            nonce: [5; 32],
+        };
+        assert_eq!(prove.shard_bytes(), Some(&[9u8; 10][..]));
+        assert_eq!(prove.kind(), "store");
+        assert_eq!(prove.downgraded(), store);
+        assert_eq!(Request::Hello.downgraded(), Request::Hello);
+        assert_eq!(Request::Hello.shard_bytes(), None);
     }
 
     proptest! {

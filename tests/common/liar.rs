@@ -127,6 +127,28 @@ impl Liar {
                 if let Lie::Forgetful { keep, .. } = lie {
                     held.retain(|_, (_, at)| at.elapsed() < keep);
                 }
+                // A store that asks for a proof of receipt in its answer:
+                // the forgetful liar gives one (it has the bytes for now),
+                // the others answer a plain `Stored` and leave the proof to
+                // a separate challenge.
+                let (request, nonce) = match request {
+                    Request::StoreProve {
+                        id,
+                        leases,
+                        bytes,
+                        avoid,
+                        nonce,
+                    } => (
+                        Request::Store {
+                            id,
+                            leases,
+                            bytes,
+                            avoid,
+                        },
+                        Some(nonce),
+                    ),
+                    r => (r, None),
+                };
                 if matches!(lie, Lie::Hoarder) && matches!(request, Request::Store { .. }) {
                     client
                         .respond(channel, Response::Rejected(Reject::Full))
@@ -170,10 +192,16 @@ impl Liar {
                                 });
                             }
                         }
+                        let answer = match (nonce, lie) {
+                            (Some(n), Lie::Forgetful { .. }) => {
+                                Response::StoredProof(proof::answer(&n, &id, &bytes))
+                            }
+                            _ => Response::Stored,
+                        };
                         if matches!(lie, Lie::Forgetful { .. }) {
                             held.insert(id, (bytes, Instant::now()));
                         }
-                        Response::Stored
+                        answer
                     }
                     Request::Renew { .. } => Response::Renewed,
                     Request::Release { .. } => Response::Released(true),
@@ -238,6 +266,8 @@ impl Liar {
                             .collect(),
                     ),
                     Request::Records { .. } => Response::Members(vec![]),
+                    // Turned into a `Store` above.
+                    Request::StoreProve { .. } => Response::Stored,
                 };
                 client.respond(channel, answer).await;
             }

@@ -29,7 +29,7 @@
 
 mod prove;
 
-pub use prove::{challenge, expected_for_peers, nonce, Expected, Round};
+pub use prove::{challenge, expected_for_peers, nonce, receipt, Expected, Round};
 
 use crate::membership::View;
 use libp2p::PeerId;

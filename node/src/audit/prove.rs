@@ -108,7 +108,6 @@ pub async fn challenge(
     )
     .await;
     let now = crate::output::now_unix();
-    let first = Some(batch[0].id);
     let answers = match answer {
         Err(_) => {
             timed_out(audits, peer, batch, now, as_audit, deadline);
@@ -140,6 +139,51 @@ pub async fn challenge(
             return Round::default();
         }
     };
+    judge(
+        audits,
+        peer,
+        batch,
+        answers,
+        as_audit,
+        missing,
+        started.elapsed(),
+    )
+}
+
+/// The proof of receipt a holder sent with its `StoredProof` answer,
+/// checked against `expected` like a `Prove` round's answer (a wrong one is
+/// a failed proof, evidence against the holder). True when it proves the
+/// copy.
+pub fn receipt(audits: &Audits, peer: PeerId, expected: &Expected, answer: Answer) -> bool {
+    let st = audits.counters();
+    audits.add(&st.rounds, 1);
+    audits.add(&st.bytes_challenged, expected.size);
+    let round = judge(
+        audits,
+        peer,
+        std::slice::from_ref(expected),
+        vec![Some(answer)],
+        false,
+        Evidence::FalseAck,
+        std::time::Duration::ZERO,
+    );
+    round.proved.contains(&expected.id)
+}
+
+/// Checks one answer per shard of `batch` and records what they prove.
+fn judge(
+    audits: &Audits,
+    peer: PeerId,
+    batch: &[Expected],
+    answers: Vec<Option<Answer>>,
+    as_audit: bool,
+    missing: Evidence,
+    took: std::time::Duration,
+) -> Round {
+    let st = audits.counters();
+    let now = crate::output::now_unix();
+    let first = batch.first().map(|e| e.id);
+    let bytes: u64 = batch.iter().map(|e| e.size).sum();
     let mut proved = Vec::new();
     let (mut wrong, mut lacking) = (Vec::new(), Vec::new());
     for (e, a) in batch.iter().zip(answers) {
@@ -160,7 +204,6 @@ pub async fn challenge(
     }
     audits.add(&st.proofs_passed, proved.len() as u64);
     audits.add(&st.proofs_failed, (wrong.len() + lacking.len()) as u64);
-    let took = started.elapsed();
     if !wrong.is_empty() {
         let detail = format!(
             "{} of {} proofs wrong (took {took:?})",

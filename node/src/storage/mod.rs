@@ -124,6 +124,25 @@ pub async fn run(
                         leases,
                         avoid,
                         bytes: Some(bytes),
+                        nonce: None,
+                        channel,
+                    };
+                    queue_write(&wtx, &queued, job, &client).await;
+                }
+                Request::StoreProve {
+                    id,
+                    leases,
+                    bytes,
+                    avoid,
+                    nonce,
+                } => {
+                    let job = WriteJob {
+                        peer,
+                        id,
+                        leases,
+                        avoid,
+                        bytes: Some(bytes),
+                        nonce: Some(nonce),
                         channel,
                     };
                     queue_write(&wtx, &queued, job, &client).await;
@@ -142,6 +161,7 @@ pub async fn run(
                         leases: vec![lease],
                         avoid: None,
                         bytes: None,
+                        nonce: None,
                         channel,
                     };
                     queue_write(&wtx, &queued, job, &client).await;
@@ -297,6 +317,7 @@ fn answer(
         }
         Request::Hello
         | Request::Store { .. }
+        | Request::StoreProve { .. }
         | Request::Renew { .. }
         | Request::Release { .. }
         | Request::Prove { .. }

@@ -27,6 +27,8 @@ pub(super) struct WriteJob {
     pub(super) leases: Vec<Lease>,
     pub(super) avoid: Option<Avoid>,
     pub(super) bytes: Option<Vec<u8>>,
+    /// A `StoreProve`'s challenge: answered from `bytes` once durable.
+    pub(super) nonce: Option<[u8; 32]>,
     pub(super) channel: Reply,
 }
 
@@ -99,6 +101,18 @@ pub(super) fn apply(store: &Store, usage: &Usage, limits: &Limits, job: &WriteJo
     }
 }
 
+/// A durable copy's answer to a `StoreProve`: the proof of receipt over
+/// the bytes received (`apply` stored them only if they hash to the id, so
+/// they are the copy now held).
+fn with_proof(job: &WriteJob, r: Response) -> Response {
+    match (r, job.nonce, &job.bytes) {
+        (Response::Stored, Some(nonce), Some(bytes)) => {
+            Response::StoredProof(shardnet_protocol::proof::answer(&nonce, &job.id, bytes))
+        }
+        (r, _, _) => r,
+    }
+}
+
 /// Queues a write for the writer, or answers `Busy` when the queue is full
 /// (by count or bytes): the service never waits on the writer, so reads and
 /// proofs keep being answered while the disk is slow.
@@ -162,6 +176,7 @@ pub(super) async fn writer(
             }
             debug!(n = group.len(), bytes, "group commit");
             for (j, r) in group.into_iter().zip(responses) {
+                let r = with_proof(&j, r);
                 out.push((j.channel, r));
             }
             out

@@ -174,14 +174,14 @@ impl Client {
 
     /// Sends `request` to `peer` and waits for its response.
     pub async fn request(&self, peer: PeerId, request: Request) -> Result<Response, TransferError> {
-        if let (Some(b), Request::Store { bytes, .. }) = (&self.bandwidth, &request) {
+        if let (Some(b), Some(bytes)) = (&self.bandwidth, request.shard_bytes()) {
             b.upload.take(bytes.len() as u64).await;
         }
         // A request that is cheap to keep is sent once more when the
         // connection closed under it (an idle sweep on the other side can
         // race its first bytes, see `event_loop::idle`). A store is not kept:
         // its copy goes to the next peer in line instead.
-        let again = (!matches!(request, Request::Store { .. })).then(|| request.clone());
+        let again = request.shard_bytes().is_none().then(|| request.clone());
         let mut answer = self.request_now(peer, request).await;
         if let (Err(TransferError::Closed { .. }), Some(request)) = (&answer, again) {
             answer = self.request_now(peer, request).await;

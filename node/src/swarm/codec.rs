@@ -1,11 +1,12 @@
-//! The request-response codec of `/shardnet/shard/1`: length-prefixed bincode
+//! The request-response codec of `/shardnet/shard/2` (and `/1`, for
+//! nodes of earlier builds): length-prefixed bincode
 //! frames ([`shardnet_protocol::wire`]), every length checked against
 //! `MAX_FRAME_LEN` before a byte is allocated. A peer that sends more, or
 //! garbage, gets its stream failed with `InvalidData`.
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
-use shardnet_protocol::wire::{self, Request, Response, MAX_FRAME_LEN};
+use shardnet_protocol::wire::{self, Request, Response, MAX_FRAME_LEN, SHARD_PROTOCOL_V1};
 use std::io;
 
 #[derive(Clone, Debug, Default)]
@@ -72,10 +73,16 @@ impl libp2p::request_response::Codec for ShardCodec {
 
     async fn write_request<T: AsyncWrite + Unpin + Send>(
         &mut self,
-        _: &StreamProtocol,
+        protocol: &StreamProtocol,
         io: &mut T,
         req: Request,
     ) -> io::Result<()> {
+        // A peer that negotiated version 1 gets only what version 1 has.
+        let req = if protocol.as_ref() == SHARD_PROTOCOL_V1 {
+            req.downgraded()
+        } else {
+            req
+        };
         let body = wire::encode("request", &req).map_err(invalid)?;
         // The message's own bytes go now, not when the peer has read the
         // frame: a slow reader holds one copy of a shard, not two.
@@ -92,5 +99,56 @@ impl libp2p::request_response::Codec for ShardCodec {
         let body = wire::encode("response", &res).map_err(invalid)?;
         drop(res);
         write_frame(io, body).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use libp2p::request_response::Codec;
+    use shardnet_protocol::ShardId;
+
+    fn store_prove() -> Request {
+        Request::StoreProve {
+            id: ShardId([1; 32]),
+            leases: vec![],
+            bytes: vec![9; 64],
+            avoid: None,
+            nonce: [2; 32],
+        }
+    }
+
+    async fn written(protocol: &'static str, req: Request) -> Request {
+        let mut out = futures::io::Cursor::new(Vec::new());
+        ShardCodec
+            .write_request(&StreamProtocol::new(protocol), &mut out, req)
+            .await
+            .unwrap();
+        let mut back = futures::io::Cursor::new(out.into_inner());
+        ShardCodec
+            .read_request(&StreamProtocol::new(protocol), &mut back)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_version_one_peer_gets_a_plain_store() {
+        let v1 = written(SHARD_PROTOCOL_V1, store_prove()).await;
+        assert_eq!(v1, store_prove().downgraded());
+        assert!(matches!(v1, Request::Store { .. }));
+        let v2 = written(wire::SHARD_PROTOCOL, store_prove()).await;
+        assert_eq!(v2, store_prove());
+    }
+
+    #[tokio::test]
+    async fn an_oversized_frame_is_refused_before_allocation() {
+        let mut frame = (MAX_FRAME_LEN as u32 + 1).to_be_bytes().to_vec();
+        frame.extend_from_slice(&[0; 16]);
+        let mut io = futures::io::Cursor::new(frame);
+        let e = ShardCodec
+            .read_request(&StreamProtocol::new(wire::SHARD_PROTOCOL), &mut io)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
     }
 }

@@ -21,7 +21,7 @@ use libp2p::{
     connection_limits, gossipsub, identify, kad, memory_connection_limits, noise, ping,
     request_response, tcp, yamux, Multiaddr, StreamProtocol,
 };
-use shardnet_protocol::wire::SHARD_PROTOCOL;
+use shardnet_protocol::wire::{SHARD_PROTOCOL, SHARD_PROTOCOL_V1};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -176,10 +176,13 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
                 .with_max_concurrent_streams(MAX_STREAMS);
             let shard = request_response::Behaviour::with_codec(
                 codec::ShardCodec,
-                [(
-                    StreamProtocol::new(SHARD_PROTOCOL),
-                    request_response::ProtocolSupport::Full,
-                )],
+                // The newest first: a peer of an earlier build negotiates `/1`.
+                [SHARD_PROTOCOL, SHARD_PROTOCOL_V1].map(|p| {
+                    (
+                        StreamProtocol::new(p),
+                        request_response::ProtocolSupport::Full,
+                    )
+                }),
                 rr_cfg,
             );
             let limits = connection_limits::Behaviour::new(

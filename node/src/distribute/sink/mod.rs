@@ -19,10 +19,37 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use tracing::debug;
 
-/// Times a store answered `Busy` is sent again (after 0.2, 0.4, 0.8 s).
 mod place;
 
+/// Times a store answered `Busy` is sent again (after 0.2, 0.4, 0.8 s).
 const STORE_BUSY_RETRIES: u32 = 3;
+
+/// The receipt challenge of one shard, shared by all its copies: each
+/// holder was just sent the bytes, so one nonce proves receipt as well as
+/// one per holder would (an answer can be relayed from another holder
+/// either way, see `protocol::proof`), and the sender hashes the shard
+/// once instead of once per copy.
+pub(super) struct Receipt {
+    nonce: proof::Nonce,
+    expected: audit::Expected,
+}
+
+impl Receipt {
+    pub(super) fn new(id: ShardId, bytes: &[u8]) -> Self {
+        let nonce = audit::nonce();
+        Receipt {
+            nonce,
+            expected: audit::Expected {
+                id,
+                size: bytes.len() as u64,
+                answer: proof::answer(&nonce, &id, bytes),
+            },
+        }
+    }
+}
+
+/// A store's bytes and their receipt challenge (none: a renewal).
+pub(super) type Payload<'b> = Option<(&'b [u8], &'b Receipt)>;
 
 pub struct SwarmSink<'a> {
     net: &'a Net,
@@ -75,9 +102,11 @@ impl<'a> SwarmSink<'a> {
         peer: PeerId,
         id: ShardId,
         lease: Lease,
-        bytes: Option<&[u8]>,
+        bytes: Payload<'_>,
         avoid: Option<&Avoid>,
     ) -> Result<(), String> {
+        let receipt = bytes.map(|(_, r)| r);
+        let bytes = bytes.map(|(b, _)| b);
         if peer == self.net.client.local_peer_id() {
             return match bytes {
                 Some(b) => match self.store.put_shard(&id, b, lease) {
@@ -98,14 +127,15 @@ impl<'a> SwarmSink<'a> {
                 },
             };
         }
-        let req = || match bytes {
-            Some(b) => Request::Store {
+        let req = || match (bytes, receipt) {
+            (Some(b), Some(r)) => Request::StoreProve {
                 id,
                 leases: vec![lease],
                 bytes: b.to_vec(),
                 avoid: avoid.cloned(),
+                nonce: r.nonce,
             },
-            None => Request::Renew { id, lease },
+            _ => Request::Renew { id, lease },
         };
         if let Some(b) = bytes {
             self.net.live.bandwidth.backup.take(b.len() as u64).await;
@@ -120,8 +150,15 @@ impl<'a> SwarmSink<'a> {
             answer = self.net.client.request(peer, req()).await;
         }
         match answer {
-            Ok(Response::Stored) => match bytes {
-                Some(b) => self.prove_receipt(peer, id, b).await,
+            Ok(Response::StoredProof(answer)) => match receipt {
+                Some(r) if audit::receipt(&self.net.audits, peer, &r.expected, answer) => Ok(()),
+                Some(_) => Err("sent a wrong proof of receipt".into()),
+                None => Err("answered a renewal with a proof of receipt".into()),
+            },
+            // A peer of an earlier build (protocol version 1): a separate
+            // challenge proves receipt.
+            Ok(Response::Stored) => match receipt {
+                Some(r) => self.prove_receipt(peer, r).await,
                 None => Ok(()),
             },
             Ok(Response::Renewed) => Ok(()),
@@ -162,25 +199,21 @@ impl<'a> SwarmSink<'a> {
         }
     }
 
-    /// A `Stored` answer is a claim: the copy counts once `peer` proves it
-    /// holds the bytes under a fresh nonce. A wrong or missing proof is a
+    /// A `Stored` answer (from a peer that speaks only version 1 of the
+    /// shard protocol, so no `StoredProof`) is a claim: the copy counts once
+    /// `peer` proves it holds the bytes under a fresh nonce. A wrong or missing proof is a
     /// false acknowledgement (evidence against the peer), and the copy goes
     /// to the next peer in line.
-    async fn prove_receipt(&self, peer: PeerId, id: ShardId, bytes: &[u8]) -> Result<(), String> {
+    async fn prove_receipt(&self, peer: PeerId, receipt: &Receipt) -> Result<(), String> {
+        let id = receipt.expected.id;
         // A busy peer is asked again (briefly): busy is no answer either way.
         for attempt in 0..3u64 {
-            let nonce = audit::nonce();
-            let expected = audit::Expected {
-                id,
-                size: bytes.len() as u64,
-                answer: proof::answer(&nonce, &id, bytes),
-            };
             let round = audit::challenge(
                 &self.net.client,
                 &self.net.audits,
                 peer,
-                nonce,
-                &[expected],
+                receipt.nonce,
+                &[receipt.expected],
                 false,
                 Evidence::FalseAck,
             )

@@ -1,7 +1,10 @@
-//! Placing one shard: its responsible peers in this node's view (complementary\nseparation for the backup's root, zones checked), each copy sent and\nconfirmed by a possession proof, and the trusted floor that keeps a shard\nsafe when the peers it was placed on may be liars.
+//! Placing one shard: its responsible peers in this node's view (complementary
+//! separation for the backup's root, zones checked), each copy sent and
+//! confirmed by a possession proof, and the trusted floor that keeps a shard
+//! safe when the peers it was placed on may be liars.
 
 use super::super::short_peer;
-use super::SwarmSink;
+use super::{Payload, Receipt, SwarmSink};
 use crate::shards::SinkError;
 use futures::future::join_all;
 use libp2p::PeerId;
@@ -82,6 +85,8 @@ impl<'a> SwarmSink<'a> {
                 reason: "no eligible peer".into(),
             });
         }
+        let receipt = bytes.map(|b| Receipt::new(id, b));
+        let sent = bytes.zip(receipt.as_ref());
         // All eligible peers in placement order: the responsible set first.
         let order = placement::responsible_set(&id, size, &pool, eligible);
         let mut confirmed = Vec::new();
@@ -94,7 +99,7 @@ impl<'a> SwarmSink<'a> {
             let results = self.net.handle.block_on(join_all(
                 batch
                     .iter()
-                    .map(|p| self.send(*p, id, lease, bytes, signed_avoid)),
+                    .map(|p| self.send(*p, id, lease, sent, signed_avoid)),
             ));
             for (p, r) in batch.into_iter().zip(results) {
                 match r {
@@ -116,8 +121,8 @@ impl<'a> SwarmSink<'a> {
                 reason: last_error,
             });
         }
-        if bytes.is_some() {
-            self.trusted_floor(&order, &mut confirmed, (id, lease, bytes, signed_avoid));
+        if sent.is_some() {
+            self.trusted_floor(&order, &mut confirmed, (id, lease, sent, signed_avoid));
         }
         if !avoid.is_empty() {
             self.check_root_zones(&id, &confirmed, &avoid, size);
@@ -133,7 +138,7 @@ impl<'a> SwarmSink<'a> {
         &self,
         order: &[PeerId],
         confirmed: &mut Vec<PeerId>,
-        (id, lease, bytes, avoid): (ShardId, Lease, Option<&[u8]>, Option<&Avoid>),
+        (id, lease, sent, avoid): (ShardId, Lease, Payload<'_>, Option<&Avoid>),
     ) {
         let local = self.net.client.local_peer_id();
         let audits = &self.net.audits;
@@ -148,7 +153,7 @@ impl<'a> SwarmSink<'a> {
         match self
             .net
             .handle
-            .block_on(self.send(extra, id, lease, bytes, avoid))
+            .block_on(self.send(extra, id, lease, sent, avoid))
         {
             Ok(()) => confirmed.push(extra),
             Err(e) => self.warn(format!(
