@@ -14,29 +14,28 @@ use crate::{codec, manifest, meta, sample, MasterKey, ShardId, ShardKey};
 /// responder applies before acting on it; what decodes must re-encode to the
 /// same message.
 pub fn wire_request(data: &[u8]) {
-    let Ok(req) = wire::decode::<Request>("request", data) else {
+    // The node decodes with `decode_request` (a store's bytes stay in the
+    // frame); it must agree with the plain decoder on every input.
+    let plain = wire::decode::<Request>("request", data);
+    let Ok(req) = wire::decode_request(data.to_vec()) else {
+        assert!(plain.is_err(), "only the plain decoder accepted {data:?}");
         return;
     };
+    assert_eq!(plain.as_ref(), Ok(&req), "the decoders disagree");
     match &req {
         Request::Store {
             id,
             leases,
-            bytes,
             avoid,
-        }
-        | Request::StoreProve {
+            bytes,
+        } => check_store(id, leases, avoid.as_ref(), bytes),
+        Request::StoreProve {
             id,
             leases,
-            bytes,
             avoid,
+            bytes,
             ..
-        } => {
-            let _ = crate::lease::verified(id, leases, 1_700_000_000);
-            let _ = id.matches(bytes);
-            if let Some(a) = avoid {
-                let _ = a.verify(id);
-            }
-        }
+        } => check_store(id, leases, avoid.as_deref(), bytes),
         Request::Renew { id, lease } => {
             let _ = lease.verify(id, 1_700_000_000);
         }
@@ -78,6 +77,17 @@ pub fn wire_request(data: &[u8]) {
     let again = wire::encode("request", &req).expect("a decoded request re-encodes");
     let back: Request = wire::decode("request", &again).expect("and decodes again");
     assert_eq!(back, req);
+    let (head, tail) = wire::encode_request_parts(&req).expect("and encodes in parts");
+    assert_eq!([head, tail.unwrap_or_default().to_vec()].concat(), again);
+}
+
+/// What a holder checks of a store before writing it.
+fn check_store(id: &ShardId, leases: &[crate::Lease], avoid: Option<&crate::Avoid>, bytes: &[u8]) {
+    let _ = crate::lease::verified(id, leases, 1_700_000_000);
+    let _ = id.matches(bytes);
+    if let Some(a) = avoid {
+        let _ = a.verify(id);
+    }
 }
 
 /// A response body as any peer may send it back: decode, then the checks a

@@ -13,6 +13,7 @@ use crate::envelope::MAX_SHARD_LEN;
 use crate::gossip::SignedHeartbeat;
 use crate::id::ShardId;
 use crate::lease::{Avoid, Lease, Release};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// Protocol name of shard transfer. Version 2 adds [`Request::StoreProve`]
@@ -96,10 +97,14 @@ pub enum Request {
     StoreProve {
         id: ShardId,
         leases: Vec<Lease>,
-        #[serde(with = "serde_bytes")]
-        bytes: Vec<u8>,
-        avoid: Option<Avoid>,
+        /// Boxed: it is rare, and it would make every request larger.
+        avoid: Option<Box<Avoid>>,
         nonce: [u8; 32],
+        /// Last, so that a frame is written from the shard's own buffer
+        /// ([`encode_request_parts`]) and read into the buffer that becomes
+        /// the shard ([`decode_request`]); shared, not copied, among the
+        /// copies of one shard.
+        bytes: Bytes,
     },
 }
 
@@ -107,7 +112,8 @@ impl Request {
     /// The shard bytes the request carries (a store).
     pub fn shard_bytes(&self) -> Option<&[u8]> {
         match self {
-            Request::Store { bytes, .. } | Request::StoreProve { bytes, .. } => Some(bytes),
+            Request::Store { bytes, .. } => Some(bytes),
+            Request::StoreProve { bytes, .. } => Some(bytes),
             _ => None,
         }
     }
@@ -127,8 +133,8 @@ impl Request {
             } => Request::Store {
                 id,
                 leases,
-                bytes,
-                avoid,
+                bytes: bytes.to_vec(),
+                avoid: avoid.map(|a| *a),
             },
             other => other,
         }
@@ -242,6 +248,109 @@ pub fn decode<T: serde::de::DeserializeOwned>(
     Ok(v)
 }
 
+/// Variant index of [`Request::StoreProve`] in the encoding
+/// (`store_prove_variant_is_fourteenth` checks it).
+const STORE_PROVE_VARIANT: u32 = 13;
+
+/// A request's frame body in two parts: written one after the other they
+/// are what [`encode`] gives, but the second is a `StoreProve`'s shard
+/// bytes themselves (shared, not copied into the frame).
+pub fn encode_request_parts(req: &Request) -> Result<(Vec<u8>, Option<Bytes>), CodecError> {
+    let Request::StoreProve {
+        id,
+        leases,
+        avoid,
+        nonce,
+        bytes,
+    } = req
+    else {
+        return Ok((encode("request", req)?, None));
+    };
+    let head = Request::StoreProve {
+        id: *id,
+        leases: leases.clone(),
+        avoid: avoid.clone(),
+        nonce: *nonce,
+        bytes: Bytes::new(),
+    };
+    let mut head = encode("request", &head)?;
+    // The bytes come last: the empty ones' length prefix (a single zero)
+    // ends the head, and the real length takes its place.
+    if head.pop() != Some(0) {
+        return Err(CodecError::Encode {
+            what: "request",
+            reason: "unexpected encoding of an empty byte string".into(),
+        });
+    }
+    let len =
+        bincode::encode_to_vec(bytes.len() as u64, bincode::config::standard()).map_err(|e| {
+            CodecError::Encode {
+                what: "request",
+                reason: e.to_string(),
+            }
+        })?;
+    head.extend_from_slice(&len);
+    if head.len() + bytes.len() > MAX_FRAME_LEN {
+        return Err(CodecError::TooLarge {
+            what: "request",
+            len: head.len() + bytes.len(),
+            max: MAX_FRAME_LEN,
+        });
+    }
+    Ok((head, Some(bytes.clone())))
+}
+
+/// A `StoreProve` as it lies in a frame, its bytes borrowed from it.
+#[derive(Deserialize)]
+struct StoreProveRef<'a> {
+    id: ShardId,
+    leases: Vec<Lease>,
+    avoid: Option<Avoid>,
+    nonce: [u8; 32],
+    #[serde(borrow)]
+    bytes: &'a [u8],
+}
+
+/// Decodes a request frame body as [`decode`] does, with the same limits;
+/// a `StoreProve`'s shard bytes stay where they are in `body` (no copy).
+pub fn decode_request(body: Vec<u8>) -> Result<Request, CodecError> {
+    let malformed = |e: bincode::error::DecodeError| CodecError::Malformed {
+        what: "request",
+        reason: e.to_string(),
+    };
+    if body.len() > MAX_FRAME_LEN {
+        return Err(CodecError::TooLarge {
+            what: "request",
+            len: body.len(),
+            max: MAX_FRAME_LEN,
+        });
+    }
+    let cfg = bincode::config::standard().with_limit::<MAX_FRAME_LEN>();
+    let (variant, at): (u32, usize) = bincode::decode_from_slice(&body, cfg).map_err(malformed)?;
+    if variant != STORE_PROVE_VARIANT {
+        return decode("request", &body);
+    }
+    let (r, used): (StoreProveRef, usize) =
+        bincode::serde::borrow_decode_from_slice(&body[at..], cfg).map_err(malformed)?;
+    if at + used != body.len() {
+        return Err(CodecError::Trailing {
+            what: "request",
+            extra: body.len() - at - used,
+        });
+    }
+    // Where the bytes lie in the frame: they are a subslice of it.
+    let start = r.bytes.as_ptr() as usize - body.as_ptr() as usize;
+    let end = start + r.bytes.len();
+    let (id, leases, avoid, nonce) = (r.id, r.leases, r.avoid, r.nonce);
+    Ok(Request::StoreProve {
+        id,
+        leases,
+        avoid: avoid.map(Box::new),
+        nonce,
+        bytes: Bytes::from(body).slice(start..end),
+    })
+}
+
 /// Checks a `Prove` request's size.
 pub fn check_prove(ids: &[ShardId]) -> bool {
     !ids.is_empty() && ids.len() <= crate::proof::MAX_PROVE_IDS
@@ -351,7 +460,7 @@ mod tests {
             Request::StoreProve {
                 id: ShardId([1; 32]),
                 leases: vec![],
-                bytes: vec![7; 100],
+                bytes: Bytes::from(vec![7; 100]),
                 avoid: None,
                 nonce: [3; 32],
             },
@@ -367,6 +476,7 @@ mod tests {
         for m in msgs {
             let b = encode("request", &m).unwrap();
             assert_eq!(decode::<Request>("request", &b).unwrap(), m);
+            assert_eq!(decode_request(b).unwrap(), m);
         }
         for r in [
             Response::Rejected(Reject::Internal("disk".into())),
@@ -396,7 +506,7 @@ mod tests {
         let prove = Request::StoreProve {
             id: ShardId([1; 32]),
             leases: vec![],
-            bytes: vec![9; 10],
+            bytes: Bytes::from(vec![9; 10]),
             avoid: None,
             nonce: [5; 32],
         };
@@ -407,10 +517,77 @@ mod tests {
         assert_eq!(Request::Hello.shard_bytes(), None);
     }
 
+    fn store_prove(len: usize) -> Request {
+        Request::StoreProve {
+            id: ShardId([1; 32]),
+            leases: vec![Lease {
+                owner: OwnerId([2; 32]),
+                expires_at: 3,
+                copies: 3,
+                sig: crate::lease::Sig([8; 64]),
+            }],
+            avoid: None,
+            nonce: [5; 32],
+            bytes: Bytes::from((0..len).map(|i| i as u8).collect::<Vec<u8>>()),
+        }
+    }
+
+    #[test]
+    fn store_prove_variant_is_fourteenth() {
+        let b = encode("request", &store_prove(0)).unwrap();
+        let (v, _): (u32, usize) =
+            bincode::decode_from_slice(&b, bincode::config::standard()).unwrap();
+        assert_eq!(v, STORE_PROVE_VARIANT);
+    }
+
+    /// The two parts are the plain encoding, for every size of length
+    /// prefix; the decoder without a copy gives back the same message, and
+    /// its bytes lie inside the frame it was given.
+    #[test]
+    fn frames_in_parts_are_the_plain_encoding() {
+        for len in [0, 1, 250, 251, 65_535, 65_536, 1 << 20, MAX_SHARD_LEN] {
+            let m = store_prove(len);
+            let (head, tail) = encode_request_parts(&m).unwrap();
+            let mut whole = head.clone();
+            whole.extend_from_slice(&tail.unwrap());
+            assert_eq!(whole, encode("request", &m).unwrap(), "len {len}");
+            let at = whole.as_ptr() as usize;
+            let back = decode_request(whole).unwrap();
+            assert_eq!(back, m);
+            if let (Request::StoreProve { bytes, .. }, true) = (&back, len > 0) {
+                assert_eq!(bytes.as_ptr() as usize, at + head.len(), "no copy");
+            }
+        }
+        let (_, none) = encode_request_parts(&Request::Hello).unwrap();
+        assert!(none.is_none());
+    }
+
+    #[test]
+    fn frames_in_parts_keep_the_limits() {
+        let too_big = store_prove(MAX_FRAME_LEN);
+        assert!(matches!(
+            encode_request_parts(&too_big),
+            Err(CodecError::TooLarge { .. })
+        ));
+        let mut b = encode("request", &store_prove(10)).unwrap();
+        b.push(0);
+        assert!(matches!(
+            decode_request(b.clone()),
+            Err(CodecError::Trailing { extra: 1, .. })
+        ));
+        b.truncate(b.len() - 3);
+        assert!(matches!(
+            decode_request(b),
+            Err(CodecError::Malformed { .. })
+        ));
+        assert!(decode_request(vec![]).is_err());
+    }
+
     proptest! {
         #[test]
         fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = decode::<Request>("request", &data);
+            let _ = decode_request(data.clone());
             let _ = decode::<Response>("response", &data);
         }
 
@@ -418,13 +595,14 @@ mod tests {
         /// into the decoder than random bytes (lengths, variants, nesting).
         #[test]
         fn mutated_messages_never_panic(
-            which in 0usize..4,
+            which in 0usize..5,
             flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
             cut in any::<prop::sample::Index>(),
             grow in proptest::collection::vec(any::<u8>(), 0..16),
         ) {
             let lease = Lease { owner: OwnerId([2; 32]), expires_at: 3, copies: 3, sig: crate::lease::Sig([8; 64]) };
             let msg = match which {
+                4 => store_prove(100),
                 0 => Request::Store { id: ShardId([1; 32]), leases: vec![lease; 2], bytes: vec![9; 100], avoid: None },
                 1 => Request::Renew { id: ShardId([1; 32]), lease },
                 2 => Request::Has { ids: vec![ShardId([5; 32]); 3] },
@@ -436,10 +614,13 @@ mod tests {
                 b[at] ^= v | 1;
             }
             let _ = decode::<Request>("request", &b);
+            let _ = decode_request(b.clone());
             b.truncate(cut.index(b.len() + 1));
             let _ = decode::<Request>("request", &b);
+            let _ = decode_request(b.clone());
             b.extend_from_slice(&grow);
             let _ = decode::<Request>("request", &b);
+            let _ = decode_request(b.clone());
         }
     }
 }

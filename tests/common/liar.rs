@@ -142,8 +142,8 @@ impl Liar {
                         Request::Store {
                             id,
                             leases,
-                            bytes,
-                            avoid,
+                            bytes: bytes.to_vec(),
+                            avoid: avoid.map(|a| *a),
                         },
                         Some(nonce),
                     ),

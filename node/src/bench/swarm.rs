@@ -18,11 +18,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Rounds of raw request-response measured; the best is the limit.
+const RAW_ROUNDS: usize = 3;
 /// Requests in flight while measuring raw request-response.
 const RAW_IN_FLIGHT: usize = 8;
 
-/// Raw request-response MB/s: `n` 1 MiB Store requests from one in-process
-/// peer to another that answers without storing.
+/// Raw request-response MB/s: `n` 1 MiB store requests from one in-process
+/// peer to another that answers without storing, the best of
+/// [`RAW_ROUNDS`] rounds (a limit: one round alone moved by a third between
+/// runs on this VM).
 async fn raw_rr(n: usize) -> anyhow::Result<f64> {
     let listen: libp2p::Multiaddr = "/ip4/127.0.0.1/tcp/0".parse()?;
     let (b_client, b_loop, mut b_events) = swarm::new(SwarmConfig {
@@ -66,7 +70,9 @@ async fn raw_rr(n: usize) -> anyhow::Result<f64> {
     })?;
     tokio::spawn(a_loop.run(stopped(stop_rx)));
     a_client.add_address(b_peer, b_addr).await;
-    let payload = vec![0x5au8; 1 << 20];
+    // One shared buffer, written from where it lies, as a backup's stores
+    // are: the figure is the transport's, not the copies around it.
+    let payload = bytes::Bytes::from(vec![0x5au8; 1 << 20]);
     // The receiver only answers: the lease is never checked.
     let lease = Lease {
         owner: OwnerId([0; 32]),
@@ -74,32 +80,36 @@ async fn raw_rr(n: usize) -> anyhow::Result<f64> {
         copies: 1,
         sig: shardnet_protocol::lease::Sig([0; 64]),
     };
-    let req = || Request::Store {
+    let req = || Request::StoreProve {
         id: ShardId([0; 32]),
         leases: vec![lease],
         bytes: payload.clone(),
         avoid: None,
+        nonce: [0; 32],
     };
     // Warm up the connection.
     a_client.request(b_peer, req()).await?;
-    let t = Instant::now();
-    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(RAW_IN_FLIGHT));
-    let mut tasks = Vec::with_capacity(n);
-    for _ in 0..n {
-        let permit = sem.clone().acquire_owned().await?;
-        let (c, r) = (a_client.clone(), req());
-        tasks.push(tokio::spawn(async move {
-            let out = c.request(b_peer, r).await;
-            drop(permit);
-            out
-        }));
+    let mut best = 0f64;
+    for _ in 0..RAW_ROUNDS {
+        let t = Instant::now();
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(RAW_IN_FLIGHT));
+        let mut tasks = Vec::with_capacity(n);
+        for _ in 0..n {
+            let permit = sem.clone().acquire_owned().await?;
+            let (c, r) = (a_client.clone(), req());
+            tasks.push(tokio::spawn(async move {
+                let out = c.request(b_peer, r).await;
+                drop(permit);
+                out
+            }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        best = best.max(mbps((n as u64) << 20, t.elapsed()));
     }
-    for t in tasks {
-        t.await??;
-    }
-    let d = t.elapsed();
     let _ = stop_tx.send(true);
-    Ok(mbps((n as u64) << 20, d))
+    Ok(best)
 }
 
 pub(crate) struct Proc(Child);
@@ -221,10 +231,10 @@ pub(super) fn run(
         .enable_all()
         .build()?;
     eprintln!("measuring raw 1 MiB request-response between two peers...");
-    let raw = rt.block_on(raw_rr(512))?;
+    let raw = rt.block_on(raw_rr(256))?;
     let mut rows = vec![(
-        format!("limit: libp2p request-response, 1 MiB, {RAW_IN_FLIGHT} in flight"),
-        512u64 << 20,
+        format!("limit: libp2p request-response, 1 MiB, {RAW_IN_FLIGHT} in flight, best of {RAW_ROUNDS}"),
+        256u64 << 20,
         raw,
         "TCP+noise+yamux on 127.0.0.1".to_string(),
     )];

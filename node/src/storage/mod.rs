@@ -123,7 +123,7 @@ pub async fn run(
                         id,
                         leases,
                         avoid,
-                        bytes: Some(bytes),
+                        bytes: Some(bytes.into()),
                         nonce: None,
                         channel,
                     };
@@ -140,7 +140,7 @@ pub async fn run(
                         peer,
                         id,
                         leases,
-                        avoid,
+                        avoid: avoid.map(|a| *a),
                         bytes: Some(bytes),
                         nonce: Some(nonce),
                         channel,

@@ -26,7 +26,7 @@ pub(super) struct WriteJob {
     /// Unverified as received: `apply` checks every signature.
     pub(super) leases: Vec<Lease>,
     pub(super) avoid: Option<Avoid>,
-    pub(super) bytes: Option<Vec<u8>>,
+    pub(super) bytes: Option<bytes::Bytes>,
     /// A `StoreProve`'s challenge: answered from `bytes` once durable.
     pub(super) nonce: Option<[u8; 32]>,
     pub(super) channel: Reply,
@@ -152,11 +152,11 @@ pub(super) async fn writer(
 ) {
     while let Some(first) = rx.recv().await {
         let mut group = vec![first];
-        let mut bytes = group[0].bytes.as_ref().map_or(0, Vec::len);
+        let mut bytes = group[0].bytes.as_ref().map_or(0, |b| b.len());
         while bytes < GROUP_COMMIT_BYTES {
             match rx.try_recv() {
                 Ok(j) => {
-                    bytes += j.bytes.as_ref().map_or(0, Vec::len);
+                    bytes += j.bytes.as_ref().map_or(0, |b| b.len());
                     group.push(j);
                 }
                 Err(_) => break,

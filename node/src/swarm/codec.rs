@@ -28,10 +28,22 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u
 }
 
 async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, body: Vec<u8>) -> io::Result<()> {
-    let len = u32::try_from(body.len())
+    write_frame_parts(io, &body, &[]).await
+}
+
+/// Writes one frame whose body is `head` then `tail`, without joining them.
+async fn write_frame_parts<T: AsyncWrite + Unpin + Send>(
+    io: &mut T,
+    head: &[u8],
+    tail: &[u8],
+) -> io::Result<()> {
+    let len = u32::try_from(head.len() + tail.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
     io.write_all(&len.to_be_bytes()).await?;
-    io.write_all(&body).await?;
+    io.write_all(head).await?;
+    if !tail.is_empty() {
+        io.write_all(tail).await?;
+    }
     io.close().await
 }
 
@@ -57,7 +69,7 @@ impl libp2p::request_response::Codec for ShardCodec {
                 tracing::warn!("refused an inbound request: {e}");
             }
         })?;
-        wire::decode("request", &body)
+        wire::decode_request(body)
             .map_err(invalid)
             .inspect_err(|e| tracing::warn!("refused an inbound request: {e}"))
     }
@@ -83,11 +95,11 @@ impl libp2p::request_response::Codec for ShardCodec {
         } else {
             req
         };
-        let body = wire::encode("request", &req).map_err(invalid)?;
-        // The message's own bytes go now, not when the peer has read the
-        // frame: a slow reader holds one copy of a shard, not two.
+        // A store's shard is written from its own (shared) buffer, not
+        // copied into the frame; the other fields go now.
+        let (head, tail) = wire::encode_request_parts(&req).map_err(invalid)?;
         drop(req);
-        write_frame(io, body).await
+        write_frame_parts(io, &head, tail.as_deref().unwrap_or_default()).await
     }
 
     async fn write_response<T: AsyncWrite + Unpin + Send>(
@@ -112,7 +124,7 @@ mod tests {
         Request::StoreProve {
             id: ShardId([1; 32]),
             leases: vec![],
-            bytes: vec![9; 64],
+            bytes: bytes::Bytes::from(vec![9; 64]),
             avoid: None,
             nonce: [2; 32],
         }

@@ -6,6 +6,7 @@ use super::Net;
 use crate::audit;
 use crate::catalogue::{add_to_catalogue, CatalogueUpkeep};
 use crate::shards::{ShardSink, SinkError};
+use bytes::Bytes;
 use libp2p::PeerId;
 use shardnet_protocol::catalogue::CatalogueEntry;
 use shardnet_protocol::placement::Candidate;
@@ -49,7 +50,7 @@ impl Receipt {
 }
 
 /// A store's bytes and their receipt challenge (none: a renewal).
-pub(super) type Payload<'b> = Option<(&'b [u8], &'b Receipt)>;
+pub(super) type Payload<'b> = Option<(&'b Bytes, &'b Receipt)>;
 
 pub struct SwarmSink<'a> {
     net: &'a Net,
@@ -106,7 +107,8 @@ impl<'a> SwarmSink<'a> {
         avoid: Option<&Avoid>,
     ) -> Result<(), String> {
         let receipt = bytes.map(|(_, r)| r);
-        let bytes = bytes.map(|(b, _)| b);
+        let shared = bytes.map(|(b, _)| b);
+        let bytes = shared.map(|b| &b[..]);
         if peer == self.net.client.local_peer_id() {
             return match bytes {
                 Some(b) => match self.store.put_shard(&id, b, lease) {
@@ -127,12 +129,12 @@ impl<'a> SwarmSink<'a> {
                 },
             };
         }
-        let req = || match (bytes, receipt) {
+        let req = || match (shared, receipt) {
             (Some(b), Some(r)) => Request::StoreProve {
                 id,
                 leases: vec![lease],
-                bytes: b.to_vec(),
-                avoid: avoid.cloned(),
+                bytes: b.clone(),
+                avoid: avoid.cloned().map(Box::new),
                 nonce: r.nonce,
             },
             _ => Request::Renew { id, lease },

@@ -86,7 +86,9 @@ impl<'a> SwarmSink<'a> {
             });
         }
         let receipt = bytes.map(|b| Receipt::new(id, b));
-        let sent = bytes.zip(receipt.as_ref());
+        // One buffer for every copy's request (copied once, not per copy).
+        let shared = bytes.map(bytes::Bytes::copy_from_slice);
+        let sent = shared.as_ref().zip(receipt.as_ref());
         // All eligible peers in placement order: the responsible set first.
         let order = placement::responsible_set(&id, size, &pool, eligible);
         let mut confirmed = Vec::new();
