@@ -273,31 +273,50 @@ pub fn encode_request_parts(req: &Request) -> Result<(Vec<u8>, Option<Bytes>), C
         nonce: *nonce,
         bytes: Bytes::new(),
     };
-    let mut head = encode("request", &head)?;
-    // The bytes come last: the empty ones' length prefix (a single zero)
-    // ends the head, and the real length takes its place.
+    let head = encode("request", &head)?;
+    Ok((
+        with_length(head, "request", bytes.len())?,
+        Some(bytes.clone()),
+    ))
+}
+
+/// A response's frame body in two parts, as [`encode_request_parts`]: a
+/// `Shard`'s bytes are written from where they lie, not copied into the
+/// frame.
+pub fn encode_response_parts(res: &Response) -> Result<(Vec<u8>, Option<&[u8]>), CodecError> {
+    let Response::Shard(bytes) = res else {
+        return Ok((encode("response", res)?, None));
+    };
+    let head = encode("response", &Response::Shard(Vec::new()))?;
+    Ok((with_length(head, "response", bytes.len())?, Some(bytes)))
+}
+
+/// The encoding of a message whose last field is empty bytes, made the
+/// head of the same message with `len` bytes there: the empty bytes'
+/// length prefix (a single zero) ends it, and the real length takes its
+/// place.
+fn with_length(mut head: Vec<u8>, what: &'static str, len: usize) -> Result<Vec<u8>, CodecError> {
     if head.pop() != Some(0) {
         return Err(CodecError::Encode {
-            what: "request",
+            what,
             reason: "unexpected encoding of an empty byte string".into(),
         });
     }
-    let len =
-        bincode::encode_to_vec(bytes.len() as u64, bincode::config::standard()).map_err(|e| {
-            CodecError::Encode {
-                what: "request",
-                reason: e.to_string(),
-            }
-        })?;
-    head.extend_from_slice(&len);
-    if head.len() + bytes.len() > MAX_FRAME_LEN {
+    let prefix = bincode::encode_to_vec(len as u64, bincode::config::standard()).map_err(|e| {
+        CodecError::Encode {
+            what,
+            reason: e.to_string(),
+        }
+    })?;
+    head.extend_from_slice(&prefix);
+    if head.len() + len > MAX_FRAME_LEN {
         return Err(CodecError::TooLarge {
-            what: "request",
-            len: head.len() + bytes.len(),
+            what,
+            len: head.len() + len,
             max: MAX_FRAME_LEN,
         });
     }
-    Ok((head, Some(bytes.clone())))
+    Ok(head)
 }
 
 /// A `StoreProve` as it lies in a frame, its bytes borrowed from it.
@@ -560,6 +579,20 @@ mod tests {
         }
         let (_, none) = encode_request_parts(&Request::Hello).unwrap();
         assert!(none.is_none());
+        for len in [0, 1, 251, 65_536, MAX_SHARD_LEN] {
+            let r = Response::Shard((0..len).map(|i| (i * 7) as u8).collect());
+            let (head, tail) = encode_response_parts(&r).unwrap();
+            let whole = [head, tail.unwrap().to_vec()].concat();
+            assert_eq!(whole, encode("response", &r).unwrap(), "len {len}");
+            assert_eq!(decode::<Response>("response", &whole).unwrap(), r);
+        }
+        let (_, none) = encode_response_parts(&Response::Stored).unwrap();
+        assert!(none.is_none());
+        let too_big = Response::Shard(vec![0; MAX_FRAME_LEN]);
+        assert!(matches!(
+            encode_response_parts(&too_big),
+            Err(CodecError::TooLarge { .. })
+        ));
     }
 
     #[test]

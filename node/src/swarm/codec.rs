@@ -27,10 +27,6 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u
     Ok(buf)
 }
 
-async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, body: Vec<u8>) -> io::Result<()> {
-    write_frame_parts(io, &body, &[]).await
-}
-
 /// Writes one frame whose body is `head` then `tail`, without joining them.
 async fn write_frame_parts<T: AsyncWrite + Unpin + Send>(
     io: &mut T,
@@ -108,9 +104,10 @@ impl libp2p::request_response::Codec for ShardCodec {
         io: &mut T,
         res: Response,
     ) -> io::Result<()> {
-        let body = wire::encode("response", &res).map_err(invalid)?;
-        drop(res);
-        write_frame(io, body).await
+        // A shard is written from the answer's own buffer: a slow reader
+        // holds one copy of it, not two.
+        let (head, tail) = wire::encode_response_parts(&res).map_err(invalid)?;
+        write_frame_parts(io, &head, tail.unwrap_or_default()).await
     }
 }
 
