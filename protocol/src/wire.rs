@@ -457,12 +457,7 @@ mod tests {
         let msgs = vec![
             Request::Store {
                 id: ShardId([1; 32]),
-                leases: vec![Lease {
-                    owner: OwnerId([2; 32]),
-                    expires_at: 3,
-                    copies: 3,
-                    sig: crate::lease::Sig([8; 64]),
-                }],
+                leases: vec![lease()],
                 bytes: vec![9; 1000],
                 avoid: None,
             },
@@ -536,15 +531,19 @@ mod tests {
         assert_eq!(Request::Hello.shard_bytes(), None);
     }
 
+    fn lease() -> Lease {
+        Lease {
+            owner: OwnerId([2; 32]),
+            expires_at: 3,
+            copies: 3,
+            sig: crate::lease::Sig([8; 64]),
+        }
+    }
+
     fn store_prove(len: usize) -> Request {
         Request::StoreProve {
             id: ShardId([1; 32]),
-            leases: vec![Lease {
-                owner: OwnerId([2; 32]),
-                expires_at: 3,
-                copies: 3,
-                sig: crate::lease::Sig([8; 64]),
-            }],
+            leases: vec![lease()],
             avoid: None,
             nonce: [5; 32],
             bytes: Bytes::from((0..len).map(|i| i as u8).collect::<Vec<u8>>()),
