@@ -103,12 +103,11 @@ impl<'a> SwarmSink<'a> {
         peer: PeerId,
         id: ShardId,
         lease: Lease,
-        bytes: Payload<'_>,
+        payload: Payload<'_>,
         avoid: Option<&Avoid>,
     ) -> Result<(), String> {
-        let receipt = bytes.map(|(_, r)| r);
-        let shared = bytes.map(|(b, _)| b);
-        let bytes = shared.map(|b| &b[..]);
+        let receipt = payload.map(|(_, r)| r);
+        let bytes = payload.map(|(b, _)| &b[..]);
         if peer == self.net.client.local_peer_id() {
             return match bytes {
                 Some(b) => match self.store.put_shard(&id, b, lease) {
@@ -129,15 +128,15 @@ impl<'a> SwarmSink<'a> {
                 },
             };
         }
-        let req = || match (shared, receipt) {
-            (Some(b), Some(r)) => Request::StoreProve {
+        let req = || match payload {
+            Some((b, r)) => Request::StoreProve {
                 id,
                 leases: vec![lease],
                 bytes: b.clone(),
                 avoid: avoid.cloned().map(Box::new),
                 nonce: r.nonce,
             },
-            _ => Request::Renew { id, lease },
+            None => Request::Renew { id, lease },
         };
         if let Some(b) = bytes {
             self.net.live.bandwidth.backup.take(b.len() as u64).await;
