@@ -1,5 +1,6 @@
-//! The write path: store requests queued without waiting, written and
-//! flushed in groups (group commit), and answered only once durable.
+//! The write path: store requests queued without waiting, written in groups
+//! through the WAL and made durable by one WAL sync per group (group
+//! commit), and answered only once durable.
 
 use super::{Limits, Usage};
 use crate::swarm::{Client, Reply};
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-/// Most bytes of store requests committed by one flush.
+/// Most bytes of store requests committed by one group.
 pub(super) const GROUP_COMMIT_BYTES: usize = 64 << 20;
 /// Store requests waiting for the writer; more are answered `Busy`.
 pub(super) const WRITE_QUEUE: usize = 64;
@@ -165,15 +166,16 @@ pub(super) async fn writer(
         let (s, u, l) = (store.clone(), usage.clone(), limits.clone());
         let answered = tokio::task::spawn_blocking(move || {
             let mut out: Vec<(Reply, Response)> = Vec::with_capacity(group.len());
-            let mut responses: Vec<Response> = group.iter().map(|j| apply(&s, &u, &l, j)).collect();
-            if let Err(e) = s.flush() {
+            // One WAL sync makes the group durable (`Store::logged`).
+            let responses = s.logged(|| group.iter().map(|j| apply(&s, &u, &l, j)).collect());
+            let responses: Vec<Response> = match responses {
+                Ok(r) => r,
                 // Nothing is acknowledged unless it is durable.
-                for r in responses.iter_mut() {
-                    if matches!(r, Response::Stored | Response::Renewed) {
-                        *r = Response::Rejected(Reject::Internal(format!("flush failed: {e}")));
-                    }
-                }
-            }
+                Err(e) => group
+                    .iter()
+                    .map(|_| Response::Rejected(Reject::Internal(format!("commit failed: {e}"))))
+                    .collect(),
+            };
             debug!(n = group.len(), bytes, "group commit");
             for (j, r) in group.into_iter().zip(responses) {
                 let r = with_proof(&j, r);

@@ -34,8 +34,10 @@
 //!   nonce per shard supplied by the caller; safe far beyond 2^32 shards per key
 //!   would be needed before the birthday bound matters.
 
+mod compress;
 mod header;
 
+pub use compress::ZSTD_LEVEL;
 pub use header::{Cipher, Compression, Header};
 
 use crate::id::ShardId;
@@ -54,13 +56,6 @@ pub const NONCE_LEN: usize = 12;
 pub const MAX_PLAINTEXT_LEN: usize = 8 << 20;
 /// Largest shard on the wire or on disk.
 pub const MAX_SHARD_LEN: usize = HEADER_LEN + MAX_PLAINTEXT_LEN + TAG_LEN;
-/// zstd level: 3 is zstd's default and restic's "auto" trade-off.
-pub const ZSTD_LEVEL: i32 = 3;
-/// Bytes of a chunk compressed as a probe before compressing the whole chunk
-/// (about 14 µs on random data, see FIELD-NOTES.md).
-const PROBE_LEN: usize = 64 << 10;
-/// Compress only if the probe shrinks below this fraction (per mille).
-const PROBE_MAX_RATIO_PERMILLE: usize = 950;
 
 /// How the nonce of a shard is chosen (see the module doc).
 #[derive(Clone, Copy, Debug)]
@@ -143,24 +138,6 @@ fn convergent_nonce(aead_key: &[u8; 32], compression: Compression, body: &[u8]) 
         .expect("12 of 32 bytes") // ok: checked length
 }
 
-/// Compresses `plain` with zstd if that is worth it (probe first), else `None`.
-fn maybe_compress(plain: &[u8]) -> Result<Option<Vec<u8>>, EnvelopeError> {
-    if plain.len() < 64 {
-        return Ok(None);
-    }
-    if plain.len() > PROBE_LEN {
-        let probe = &plain[..PROBE_LEN];
-        let c =
-            zstd::bulk::compress(probe, 1).map_err(|e| EnvelopeError::Compress(e.to_string()))?;
-        if c.len() * 1000 > probe.len() * PROBE_MAX_RATIO_PERMILLE {
-            return Ok(None);
-        }
-    }
-    let c = zstd::bulk::compress(plain, ZSTD_LEVEL)
-        .map_err(|e| EnvelopeError::Compress(e.to_string()))?;
-    Ok((c.len() < plain.len()).then_some(c))
-}
-
 /// Encrypts `buf` in place under `key` with a zero nonce and no associated data,
 /// returning the tag: the bare AEAD, for measuring this machine's limit in
 /// `shardnet bench` with the exact code (and compiler settings) shards use.
@@ -183,7 +160,7 @@ pub fn seal(
     nonce_mode: NonceMode,
 ) -> Result<Sealed, EnvelopeError> {
     check_plain_len(plain.len())?;
-    match maybe_compress(plain)? {
+    match compress::maybe(plain)? {
         Some(c) => finish(
             with_room(&c),
             plain.len(),
@@ -229,7 +206,7 @@ pub fn seal_in_place(
     };
     check_plain_len(plain.len())?;
     let plain_len = plain.len();
-    if let Some(c) = maybe_compress(plain)? {
+    if let Some(c) = compress::maybe(plain)? {
         // Compressed once, here: the body is the smaller compressed copy.
         let room = with_room(&c);
         return finish(room, plain_len, Compression::Zstd, key, cipher, nonce_mode);
@@ -384,10 +361,7 @@ fn decrypt(
 fn plain(h: &Header, body: Opened) -> Result<Opened, EnvelopeError> {
     let plain = match h.compression {
         Compression::None => body,
-        Compression::Zstd => Opened::whole(
-            zstd::bulk::decompress(&body, h.plain_len as usize)
-                .map_err(|e| EnvelopeError::Decompress(e.to_string()))?,
-        ),
+        Compression::Zstd => Opened::whole(compress::decompress(&body, h.plain_len)?),
     };
     if plain.len() != h.plain_len as usize {
         return Err(EnvelopeError::PlainLength {
