@@ -54,6 +54,11 @@ pub trait ShardSink: Sync {
 pub trait ShardSource: Sync {
     /// The bytes of `id`, verified against it.
     fn get(&self, id: &ShardId) -> Result<Vec<u8>, SourceError>;
+    /// Reads worth running at once per core: a local read waits on the
+    /// disk for part of each shard, so two per core (see `restore`).
+    fn reads_per_core(&self) -> usize {
+        2
+    }
 }
 
 /// The local store as sink and source.
