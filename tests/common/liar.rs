@@ -131,24 +131,11 @@ impl Liar {
                 // the forgetful liar gives one (it has the bytes for now),
                 // the others answer a plain `Stored` and leave the proof to
                 // a separate challenge.
-                let (request, nonce) = match request {
-                    Request::StoreProve {
-                        id,
-                        leases,
-                        bytes,
-                        avoid,
-                        nonce,
-                    } => (
-                        Request::Store {
-                            id,
-                            leases,
-                            bytes: bytes.to_vec(),
-                            avoid: avoid.map(|a| *a),
-                        },
-                        Some(nonce),
-                    ),
-                    r => (r, None),
+                let nonce = match &request {
+                    Request::StoreProve { nonce, .. } => Some(*nonce),
+                    _ => None,
                 };
+                let request = request.downgraded();
                 if matches!(lie, Lie::Hoarder) && matches!(request, Request::Store { .. }) {
                     client
                         .respond(channel, Response::Rejected(Reject::Full))
