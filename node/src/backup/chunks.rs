@@ -1,26 +1,46 @@
-//! The chunk stream: every file of a walk, in order, cut by FastCDC into chunks.
-//! It is one iterator so that rayon's `par_bridge` can pull from it while other
-//! threads seal earlier chunks: reading and chunking stay sequential (one reader
-//! on the disk), sealing runs on every core, and at most one chunk per worker is
-//! in memory besides the read buffer.
+//! The chunk stream: every file of a walk, in order, cut by FastCDC into
+//! chunks, with the reading and hashing spread over every core.
 //!
-//! Why not `fastcdc::v2020::StreamCDC`: it drains its buffer after every chunk,
-//! moving the remaining ~3 MiB to the front and zero-filling the rest, which cost
-//! more CPU than the chunking itself (measured with perf). Here one 16 MiB buffer
-//! is refilled only when less than a maximum chunk remains, and the cut points
-//! are the same (`cut_points_match_slice_chunker` below). The cut itself is
-//! `protocol::gear`'s: FastCDC's, found four lanes at a time.
+//! Why: the stream is one iterator under rayon's `par_bridge` lock, and it
+//! used to read and gear-hash every byte itself. That serial stage took a
+//! quarter of a backup's CPU, and the other core waited for it (stop 40's
+//! profile: 2/3 of the workers' sleeps were on this lock). Now the iterator
+//! hands out two kinds of [`Work`], which any thread does outside the lock:
+//! - [`Scan`]: read one block of a file (`pread`, so blocks are read side
+//!   by side) and find its hits ([`gear::hits`]), which do not depend on
+//!   where chunks start;
+//! - [`Cut`]: copy one chunk's bytes out of the blocks that hold it, to be
+//!   sealed where they lie.
+//!
+//! Under the lock, the stream only places cuts from the hits
+//! ([`gear::cut_from_hits`], a few hundred operations per chunk). The cuts
+//! are the serial chunker's (tested below against
+//! `shardnet_protocol::chunking::boundaries`), so dedup is unchanged.
+//!
+//! Memory: blocks are read at most [`window`] bytes past the next cut, and
+//! a block's buffer goes back to a [`Pool`] once no chunk needs it, so the
+//! buffers are allocated (and their pages touched) once per backup.
+//!
+//! A file is read up to the length it had when opened; one that shrinks
+//! meanwhile ends where a read first comes back short.
 
-use super::walk::FileJob;
-use shardnet_protocol::chunking::MAX_CHUNK;
+use super::walk::{open_walked, FileJob};
+use shardnet_protocol::chunking::{MAX_CHUNK, MIN_CHUNK};
 use shardnet_protocol::envelope::{HEADROOM, TAG_LEN};
-use std::collections::HashMap;
+use shardnet_protocol::gear::{self, Hit, LEAD};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
-use std::io::Read;
-use std::sync::Mutex;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-/// Read buffer: four maximum chunks, so a refill moves at most a quarter of it.
-const BUF_LEN: usize = 4 * MAX_CHUNK as usize;
+/// Bytes read and scanned as one piece of work.
+const BLOCK: u64 = 1 << 20;
+
+/// How far past the next cut blocks are read: the maximum chunk (a cut
+/// needs that much in view), and two blocks per thread in flight.
+fn window(threads: usize) -> u64 {
+    MAX_CHUNK as u64 + 2 * BLOCK * threads.clamp(1, 4) as u64
+}
 
 /// One chunk of one file.
 pub(crate) struct Chunk {
@@ -38,226 +58,431 @@ impl Chunk {
     }
 }
 
-/// Cuts one reader into content-defined chunks through a reusable buffer.
-pub(crate) struct Chunker {
-    buf: Vec<u8>,
-    start: usize,
-    filled: usize,
-    eof: bool,
+/// A piece of work the stream hands out, for any thread to do.
+pub(crate) enum Work {
+    Scan(Scan),
+    Cut(Cut),
 }
 
-impl Chunker {
-    pub(crate) fn new() -> Self {
-        Chunker {
-            buf: vec![0; BUF_LEN],
-            start: 0,
-            filled: 0,
-            eof: true,
+/// Read one block and find its hits; the stream collects the result.
+pub(crate) struct Scan {
+    board: Arc<Board>,
+    pool: Arc<Pool>,
+    file: Arc<File>,
+    seq: u64,
+    off: u64,
+    len: u64,
+}
+
+impl Scan {
+    pub(crate) fn run(self) {
+        let lead = (LEAD as u64).min(self.off);
+        let buf = self.pool.take();
+        let result = read_block(buf, &self.file, self.off - lead, lead + self.len).map(|buf| {
+            let lead = (lead as usize).min(buf.len());
+            let mut hits = Vec::new();
+            gear::hits(&buf[..lead], &buf[lead..], self.off, &mut hits);
+            Block {
+                off: self.off,
+                lead,
+                buf,
+                hits,
+                pool: self.pool.clone(),
+            }
+        });
+        self.board.post(self.seq, result);
+    }
+}
+
+/// Reads up to `len` bytes at `off` into `buf`: fewer only at the file's
+/// end. Only bytes past the buffer's earlier length are zeroed first.
+fn read_block(mut buf: Vec<u8>, f: &File, off: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    buf.resize(len as usize, 0);
+    let mut got = 0;
+    while got < buf.len() {
+        match f.read_at(&mut buf[got..], off + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
+    buf.truncate(got);
+    Ok(buf)
+}
 
-    /// Starts on a new source (the buffer is kept).
-    fn reset(&mut self) {
-        self.start = 0;
-        self.filled = 0;
-        self.eof = false;
+/// Copy one chunk out of its blocks.
+pub(crate) struct Cut {
+    file: usize,
+    index: usize,
+    start: u64,
+    end: u64,
+    blocks: Vec<Arc<Block>>,
+}
+
+impl Cut {
+    pub(crate) fn len(&self) -> u64 {
+        self.end - self.start
     }
 
-    /// The next chunk of `src`, or `None` at its end, after `HEADROOM`
-    /// bytes of room (see [`Chunk::data`]).
-    pub(crate) fn next_chunk(&mut self, src: &mut impl Read) -> std::io::Result<Option<Vec<u8>>> {
-        if self.filled - self.start < MAX_CHUNK as usize && !self.eof {
-            self.buf.copy_within(self.start..self.filled, 0);
-            self.filled -= self.start;
-            self.start = 0;
-            while self.filled < self.buf.len() {
-                match src.read(&mut self.buf[self.filled..]) {
-                    Ok(0) => {
-                        self.eof = true;
-                        break;
-                    }
-                    Ok(n) => self.filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
+    pub(crate) fn chunk(self) -> Chunk {
+        let mut data = Vec::with_capacity(HEADROOM + self.len() as usize + TAG_LEN);
+        data.resize(HEADROOM, 0);
+        copy_range(self.blocks.iter(), self.start, self.end, &mut data);
+        Chunk {
+            file: self.file,
+            index: self.index,
+            data,
+        }
+    }
+}
+
+/// One block of a file, read and scanned.
+pub(crate) struct Block {
+    off: u64,
+    /// Bytes before `off` read for the hash window.
+    lead: usize,
+    buf: Vec<u8>,
+    hits: Vec<Hit>,
+    pool: Arc<Pool>,
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        self.pool.give(std::mem::take(&mut self.buf));
+    }
+}
+
+/// Block buffers for reuse: at most as many as a stream holds at once.
+pub(crate) struct Pool {
+    free: Mutex<Vec<Vec<u8>>>,
+    keep: usize,
+}
+
+impl Pool {
+    fn take(&self) -> Vec<u8> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        free.pop()
+            .unwrap_or_else(|| Vec::with_capacity(LEAD + BLOCK as usize))
+    }
+
+    fn give(&self, buf: Vec<u8>) {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        if free.len() < self.keep && buf.capacity() >= LEAD + BLOCK as usize {
+            free.push(buf);
+        }
+    }
+}
+
+impl Block {
+    fn data(&self) -> &[u8] {
+        &self.buf[self.lead..]
+    }
+    fn end(&self) -> u64 {
+        self.off + self.data().len() as u64
+    }
+}
+
+/// Appends the bytes `from..to` of contiguous blocks that hold them.
+fn copy_range<'b>(
+    blocks: impl Iterator<Item = &'b Arc<Block>>,
+    from: u64,
+    to: u64,
+    out: &mut Vec<u8>,
+) {
+    for b in blocks {
+        let (lo, hi) = (from.max(b.off), to.min(b.end()));
+        if lo < hi {
+            out.extend_from_slice(&b.data()[(lo - b.off) as usize..(hi - b.off) as usize]);
+        }
+    }
+}
+
+type Posted = std::io::Result<Block>;
+
+/// Where scans leave their blocks for the stream.
+#[derive(Default)]
+pub(crate) struct Board {
+    state: Mutex<BoardState>,
+    posted: Condvar,
+}
+
+#[derive(Default)]
+struct BoardState {
+    done: HashMap<u64, Posted>,
+    /// Scans whose file the stream has left: their blocks are dropped.
+    abandoned: HashSet<u64>,
+}
+
+impl Board {
+    fn lock(&self) -> MutexGuard<'_, BoardState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn post(&self, seq: u64, result: Posted) {
+        let mut st = self.lock();
+        if !st.abandoned.remove(&seq) {
+            st.done.insert(seq, result);
+        }
+        drop(st);
+        self.posted.notify_all();
+    }
+
+    fn abandon(&self, seqs: impl Iterator<Item = u64>) {
+        let mut st = self.lock();
+        for seq in seqs {
+            if st.done.remove(&seq).is_none() {
+                st.abandoned.insert(seq);
             }
         }
-        let avail = &self.buf[self.start..self.filled];
-        if avail.is_empty() {
-            return Ok(None);
-        }
-        // With at least MAX_CHUNK bytes (or the end of input) in view, this cut
-        // is the one a chunker over the whole input would make.
-        let len = shardnet_protocol::gear::cut(avail).clamp(1, avail.len());
-        self.start += len;
-        let mut chunk = Vec::with_capacity(HEADROOM + len + TAG_LEN);
-        chunk.resize(HEADROOM, 0);
-        chunk.extend_from_slice(&avail[..len]);
-        Ok(Some(chunk))
+    }
+}
+
+/// The file being cut.
+struct Open {
+    file: usize,
+    src: Arc<File>,
+    /// Its length when opened: blocks are read up to there.
+    size: u64,
+    /// Next chunk's index and start.
+    index: usize,
+    start: u64,
+    /// Scanned blocks, contiguous, from the one holding `start` on.
+    blocks: VecDeque<Arc<Block>>,
+    /// Scans handed out and not yet collected, in file order.
+    pending: VecDeque<u64>,
+    next_off: u64,
+    /// The end of the input, once known.
+    end: Option<u64>,
+}
+
+impl Open {
+    /// End of the bytes scanned and collected.
+    fn seen(&self) -> u64 {
+        self.blocks.back().map_or(self.start, |b| b.end())
     }
 }
 
 pub(crate) struct ChunkStream<'a> {
     files: &'a [FileJob],
     next_file: usize,
-    chunker: Chunker,
-    current: Option<(usize, usize, File)>,
+    current: Option<Open>,
+    board: Arc<Board>,
+    pool: Arc<Pool>,
+    next_seq: u64,
+    window: u64,
     /// Files that failed to open or read part-way: file index → reason.
     errors: &'a Mutex<HashMap<usize, String>>,
 }
 
 impl<'a> ChunkStream<'a> {
-    pub(crate) fn new(files: &'a [FileJob], errors: &'a Mutex<HashMap<usize, String>>) -> Self {
+    /// A stream for `threads` threads.
+    pub(crate) fn new(
+        files: &'a [FileJob],
+        errors: &'a Mutex<HashMap<usize, String>>,
+        threads: usize,
+    ) -> Self {
         ChunkStream {
             files,
             next_file: 0,
-            chunker: Chunker::new(),
             current: None,
+            board: Arc::default(),
+            pool: Arc::new(Pool {
+                free: Mutex::default(),
+                // The window's blocks, one more per thread in a scan or a
+                // chunk's copy, and one behind the next cut.
+                keep: (window(threads) / BLOCK) as usize + threads + 1,
+            }),
+            next_seq: 0,
+            window: window(threads),
             errors,
         }
     }
 
-    fn fail(&self, file: usize, reason: String) {
+    fn fail(&mut self, file: usize, reason: String) {
+        if let Some(o) = self.current.take() {
+            self.board.abandon(o.pending.into_iter());
+        }
         self.errors
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(file, reason);
     }
+
+    /// Opens the next file; `false` when there is none.
+    fn open_next(&mut self) -> bool {
+        let Some(job) = self.files.get(self.next_file) else {
+            return false;
+        };
+        let file = self.next_file;
+        self.next_file += 1;
+        match open_walked(job).and_then(|f| Ok((f.metadata()?.len(), f))) {
+            Ok((size, f)) => {
+                self.current = Some(Open {
+                    file,
+                    src: Arc::new(f),
+                    size,
+                    index: 0,
+                    start: 0,
+                    blocks: VecDeque::new(),
+                    pending: VecDeque::new(),
+                    next_off: 0,
+                    end: None,
+                })
+            }
+            Err(e) => self.fail(file, e.to_string()),
+        }
+        true
+    }
+
+    /// Moves finished scans, in file order, from the board to the file's
+    /// blocks; `Err` if a read failed.
+    fn collect(&mut self) -> Result<(), String> {
+        let Some(o) = &mut self.current else {
+            return Ok(());
+        };
+        let mut st = self.board.lock();
+        while let Some(&seq) = o.pending.front() {
+            let Some(posted) = st.done.remove(&seq) else {
+                break;
+            };
+            o.pending.pop_front();
+            let block = posted.map_err(|e| format!("read failed: {e}"))?;
+            let short = block.end() < block.off + BLOCK.min(o.size - block.off);
+            o.blocks.push_back(Arc::new(block));
+            if short {
+                // Shrunk since it was opened: it ends here.
+                o.end = Some(o.seen());
+                o.next_off = o.size;
+                for seq in o.pending.drain(..) {
+                    if st.done.remove(&seq).is_none() {
+                        st.abandoned.insert(seq);
+                    }
+                }
+            }
+        }
+        if o.pending.is_empty() && o.next_off >= o.size && o.end.is_none() {
+            o.end = Some(o.seen());
+        }
+        Ok(())
+    }
+
+    /// The next chunk of the open file, if its cut is in view.
+    fn cut(o: &mut Open) -> Option<Cut> {
+        let seen = o.seen();
+        let view = match o.end {
+            Some(end) => end - o.start,
+            None if seen >= o.start + MAX_CHUNK as u64 => seen - o.start,
+            None => return None,
+        };
+        let head_from = o.start + MIN_CHUNK as u64;
+        let mut head = Vec::with_capacity(LEAD);
+        copy_range(
+            o.blocks.iter(),
+            head_from,
+            head_from + LEAD as u64,
+            &mut head,
+        );
+        let (lo, hi) = (head_from + LEAD as u64, o.start + MAX_CHUNK as u64);
+        let hits: Vec<Hit> = o
+            .blocks
+            .iter()
+            .filter(|b| b.off < hi && b.end() > lo)
+            .flat_map(|b| b.hits.iter().copied())
+            .filter(|h| h.pos >= lo && h.pos < hi)
+            .collect();
+        let n = gear::cut_from_hits(o.start, view, &head, &hits);
+        let (start, end) = (o.start, o.start + n);
+        let cut = Cut {
+            file: o.file,
+            index: o.index,
+            start,
+            end,
+            blocks: o
+                .blocks
+                .iter()
+                .filter(|b| b.off < end && b.end() > start)
+                .cloned()
+                .collect(),
+        };
+        o.start = end;
+        o.index += 1;
+        while o.blocks.front().is_some_and(|b| b.end() <= end) {
+            o.blocks.pop_front();
+        }
+        Some(cut)
+    }
+
+    /// A scan of the open file's next block, if within the window.
+    fn scan(&mut self) -> Option<Scan> {
+        let o = self.current.as_mut()?;
+        if o.next_off >= o.size || o.next_off >= o.start + self.window {
+            return None;
+        }
+        let len = BLOCK.min(o.size - o.next_off);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        o.pending.push_back(seq);
+        let scan = Scan {
+            board: self.board.clone(),
+            pool: self.pool.clone(),
+            file: o.src.clone(),
+            seq,
+            off: o.next_off,
+            len,
+        };
+        o.next_off += len;
+        Some(scan)
+    }
+
+    /// Waits until the open file's oldest scan is posted.
+    fn wait(&self) {
+        let Some(&seq) = self.current.as_ref().and_then(|o| o.pending.front()) else {
+            return;
+        };
+        let mut st = self.board.lock();
+        while !st.done.contains_key(&seq) {
+            st = self
+                .board
+                .posted
+                .wait(st)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
 }
 
 impl Iterator for ChunkStream<'_> {
-    type Item = Chunk;
+    type Item = Work;
 
-    fn next(&mut self) -> Option<Chunk> {
+    fn next(&mut self) -> Option<Work> {
         loop {
-            if let Some((file, index, f)) = &mut self.current {
-                let (file, i) = (*file, *index);
-                match self.chunker.next_chunk(f) {
-                    Ok(Some(data)) => {
-                        *index += 1;
-                        return Some(Chunk {
-                            file,
-                            index: i,
-                            data,
-                        });
-                    }
-                    Ok(None) => self.current = None,
-                    Err(e) => {
-                        self.fail(file, format!("read failed: {e}"));
-                        self.current = None;
-                    }
+            let Some(file) = self.current.as_ref().map(|o| o.file) else {
+                if !self.open_next() {
+                    return None;
                 }
                 continue;
+            };
+            if let Err(reason) = self.collect() {
+                self.fail(file, reason);
+                continue;
             }
-            let file = self.next_file;
-            let job = self.files.get(file)?;
-            self.next_file += 1;
-            match open_walked(job) {
-                Ok(f) => {
-                    self.chunker.reset();
-                    self.current = Some((file, 0, f));
-                }
-                Err(e) => self.fail(file, e.to_string()),
+            let o = self.current.as_mut()?;
+            if o.end.is_some_and(|end| o.start >= end) {
+                self.current = None;
+                continue;
             }
+            if let Some(cut) = Self::cut(o) {
+                return Some(Work::Cut(cut));
+            }
+            if let Some(scan) = self.scan() {
+                return Some(Work::Scan(scan));
+            }
+            // Everything in the window is being scanned by other threads:
+            // each runs its scan before it asks for more, so this ends.
+            self.wait();
         }
     }
-}
-
-/// Opens a file the walk found, as that file: without following a symlink
-/// swapped in since (`O_NOFOLLOW`), without blocking on a FIFO swapped in
-/// (`O_NONBLOCK`; reads of regular files never block on it), and only if
-/// the descriptor's device and inode are the walk's.
-pub(crate) fn open_walked(job: &FileJob) -> std::io::Result<File> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(&job.source)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => {
-                std::io::Error::other("replaced by a symlink since the walk: not followed, skipped")
-            }
-            _ => e,
-        })?;
-    let m = f.metadata()?;
-    if !m.file_type().is_file() || m.dev() != job.dev || m.ino() != job.ino {
-        return Err(std::io::Error::other(
-            "replaced since the walk (by another file, a pipe or a device): skipped",
-        ));
-    }
-    Ok(f)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn walked_file(dir: &std::path::Path) -> FileJob {
-        std::fs::write(dir.join("f"), b"data").unwrap();
-        let mut w = super::super::walk::walk(&[dir.to_path_buf()], &[]).unwrap();
-        w.files.pop().unwrap()
-    }
-
-    #[test]
-    fn a_file_swapped_after_the_walk_is_refused_without_blocking() {
-        let dir = tempfile::tempdir().unwrap();
-        let job = walked_file(dir.path());
-        open_walked(&job).unwrap();
-        // Kept alive, so that no later file can get its inode number.
-        std::fs::hard_link(&job.source, dir.path().join("keep")).unwrap();
-        // A FIFO in its place: refused at once (a plain open would block).
-        std::fs::remove_file(&job.source).unwrap();
-        let c = std::ffi::CString::new(job.source.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        let e = open_walked(&job).unwrap_err().to_string();
-        assert!(e.contains("replaced since the walk"), "{e}");
-        // A symlink to a secret: not followed.
-        std::fs::remove_file(&job.source).unwrap();
-        std::fs::write(dir.path().join("secret"), b"secret").unwrap();
-        std::os::unix::fs::symlink(dir.path().join("secret"), &job.source).unwrap();
-        let e = open_walked(&job).unwrap_err().to_string();
-        assert!(e.contains("symlink"), "{e}");
-        // Another regular file under the same name: another inode.
-        std::fs::remove_file(&job.source).unwrap();
-        std::fs::write(&job.source, b"other").unwrap();
-        assert!(open_walked(&job).is_err());
-    }
-
-    /// A reader that returns short reads, as pipes and network file systems do.
-    struct Trickle<'a>(&'a [u8], usize);
-    impl Read for Trickle<'_> {
-        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-            let n = out.len().min(self.1).min(self.0.len());
-            out[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
-
-    #[test]
-    fn cut_points_match_slice_chunker() {
-        let mut data = vec![0u8; 23 << 20];
-        blake3::Hasher::new().finalize_xof().fill(&mut data);
-        // A long run of zeros forces maximum-size chunks.
-        data[3 << 20..12 << 20].fill(0);
-        let want = shardnet_protocol::chunking::boundaries(&data);
-        for step in [usize::MAX, 1_000_003, 65_536] {
-            let mut c = Chunker::new();
-            c.reset();
-            let mut src = Trickle(&data, step);
-            let mut got = Vec::new();
-            let mut off = 0;
-            while let Some(chunk) = c.next_chunk(&mut src).unwrap() {
-                let chunk = &chunk[HEADROOM..];
-                assert_eq!(&data[off..off + chunk.len()], chunk);
-                got.push((off, chunk.len()));
-                off += chunk.len();
-            }
-            assert_eq!(got, want, "read size {step}");
-        }
-        let mut c = Chunker::new();
-        c.reset();
-        assert!(c.next_chunk(&mut &b""[..]).unwrap().is_none());
-    }
-}
+mod tests;

@@ -10,7 +10,7 @@ mod chunks;
 mod walk;
 
 use crate::shards::{ShardSink, SinkError};
-use chunks::{Chunk, ChunkStream};
+use chunks::{Chunk, ChunkStream, Work};
 use rand::RngCore;
 use rayon::prelude::*;
 use shardnet_protocol::catalogue::CatalogueEntry;
@@ -167,13 +167,21 @@ pub fn create(
     bar.set_position(0);
 
     let errors = Mutex::new(HashMap::new());
-    let results: Vec<Stored> = ChunkStream::new(&walked.files, &errors)
+    let threads = rayon::current_num_threads();
+    let results: Vec<Stored> = ChunkStream::new(&walked.files, &errors, threads)
         .par_bridge()
-        .map(|c| {
-            let n = c.plain().len() as u64;
-            let r = store_chunk(sink, &conv, opts.cipher, file_terms[c.file], c);
-            bar.inc(n);
-            r
+        .filter_map(|work| match work {
+            Work::Scan(scan) => {
+                scan.run();
+                None
+            }
+            Work::Cut(cut) => {
+                let n = cut.len();
+                let c = cut.chunk();
+                let r = store_chunk(sink, &conv, opts.cipher, file_terms[c.file], c);
+                bar.inc(n);
+                Some(r)
+            }
         })
         .collect::<Result<_, _>>()?;
     bar.finish_and_clear();

@@ -144,3 +144,65 @@ pub(crate) fn walk(sources: &[PathBuf], exclude: &[PathBuf]) -> Result<Walk, Str
     }
     Ok(out)
 }
+
+/// Opens a file the walk found, as that file: without following a symlink
+/// swapped in since (`O_NOFOLLOW`), without blocking on a FIFO swapped in
+/// (`O_NONBLOCK`; reads of regular files never block on it), and only if
+/// the descriptor's device and inode are the walk's.
+pub(crate) fn open_walked(job: &FileJob) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&job.source)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => {
+                std::io::Error::other("replaced by a symlink since the walk: not followed, skipped")
+            }
+            _ => e,
+        })?;
+    let m = f.metadata()?;
+    if !m.file_type().is_file() || m.dev() != job.dev || m.ino() != job.ino {
+        return Err(std::io::Error::other(
+            "replaced since the walk (by another file, a pipe or a device): skipped",
+        ));
+    }
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walked_file(dir: &std::path::Path) -> FileJob {
+        std::fs::write(dir.join("f"), b"data").unwrap();
+        let mut w = walk(&[dir.to_path_buf()], &[]).unwrap();
+        w.files.pop().unwrap()
+    }
+
+    #[test]
+    fn a_file_swapped_after_the_walk_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = walked_file(dir.path());
+        open_walked(&job).unwrap();
+        // Kept alive, so that no later file can get its inode number.
+        std::fs::hard_link(&job.source, dir.path().join("keep")).unwrap();
+        // A FIFO in its place: refused at once (a plain open would block).
+        std::fs::remove_file(&job.source).unwrap();
+        let c = std::ffi::CString::new(job.source.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = open_walked(&job).unwrap_err().to_string();
+        assert!(e.contains("replaced since the walk"), "{e}");
+        // A symlink to a secret: not followed.
+        std::fs::remove_file(&job.source).unwrap();
+        std::fs::write(dir.path().join("secret"), b"secret").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), &job.source).unwrap();
+        let e = open_walked(&job).unwrap_err().to_string();
+        assert!(e.contains("symlink"), "{e}");
+        // Another regular file under the same name: another inode.
+        std::fs::remove_file(&job.source).unwrap();
+        std::fs::write(&job.source, b"other").unwrap();
+        assert!(open_walked(&job).is_err());
+    }
+}

@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Peak RSS since the last reset, in MiB (Linux: VmHWM), and resets it.
+/// Before the reset, memory freed by earlier operations goes back to the
+/// system (`malloc_trim`): glibc keeps freed memory in each thread's arena,
+/// and the next operation's peak would otherwise count what the last one
+/// left behind.
 fn peak_rss_mib_and_reset() -> Option<f64> {
     let status = fs::read_to_string("/proc/self/status").ok()?;
     let kb: f64 = status
@@ -26,8 +30,33 @@ fn peak_rss_mib_and_reset() -> Option<f64> {
         .nth(1)?
         .parse()
         .ok()?;
+    // SAFETY: malloc_trim only returns free memory to the system.
+    unsafe { libc::malloc_trim(0) };
     let _ = fs::write("/proc/self/clear_refs", "5");
     Some(kb / 1024.0)
+}
+
+/// CPU time of this process so far (user + system, every thread).
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return f64::NAN;
+    }
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+/// Wall and CPU time of one operation.
+struct Timer(Instant, f64);
+
+impl Timer {
+    fn start() -> Self {
+        Timer(Instant::now(), cpu_seconds())
+    }
+    fn done(&self) -> (Duration, f64) {
+        (self.0.elapsed(), cpu_seconds() - self.1)
+    }
 }
 
 /// The limit of a backup: the lower of single-core sealing and the disk.
@@ -93,42 +122,45 @@ pub(crate) fn backup_restore(
     let aes = lim.aes;
     // `stored`: bytes the store holds per byte of the data set (a restore
     // reads those).
-    let row = |what: String, d: Duration, rss: Option<f64>, note: String, stored: f64| {
-        // A backup persists every byte: its limit is the lower of sealing
-        // and the disk. A restore reads every byte from the store's disk and
-        // writes it to the destination's: the lower of opening and both.
-        // A re-backup of unchanged data only reads the source: sealing's.
-        let rate = mbps(case.bytes, d);
-        let (limit, bound, note) = if what.starts_with("backup") {
-            (BACKUP_LIMIT, lim.aes.min(lim.disk), note)
-        } else if what.starts_with("restore") {
-            let of_aes = format!("{note}; {:.0}% of AES", 100.0 * rate / lim.aes);
-            // The store holds `stored` bytes per byte restored (less when
-            // compressed): the disk reads those, then writes the whole byte.
-            let disk = 1.0 / (stored / lim.disk_read + 1.0 / lim.disk);
-            (RESTORE_LIMIT, lim.aes.min(disk), of_aes)
-        } else {
-            (AES_LIMIT, lim.aes, note)
+    let gb = case.bytes as f64 / 1e9;
+    let row =
+        |what: String, (d, cpu): (Duration, f64), rss: Option<f64>, note: String, stored: f64| {
+            // A backup persists every byte: its limit is the lower of sealing
+            // and the disk. A restore reads every byte from the store's disk and
+            // writes it to the destination's: the lower of opening and both.
+            // A re-backup of unchanged data only reads the source: sealing's.
+            let rate = mbps(case.bytes, d);
+            let (limit, bound, note) = if what.starts_with("backup") {
+                (BACKUP_LIMIT, lim.aes.min(lim.disk), note)
+            } else if what.starts_with("restore") {
+                let of_aes = format!("{note}; {:.0}% of AES", 100.0 * rate / lim.aes);
+                // The store holds `stored` bytes per byte restored (less when
+                // compressed): the disk reads those, then writes the whole byte.
+                let disk = 1.0 / (stored / lim.disk_read + 1.0 / lim.disk);
+                (RESTORE_LIMIT, lim.aes.min(disk), of_aes)
+            } else {
+                (AES_LIMIT, lim.aes, note)
+            };
+            Row {
+                what,
+                bytes: case.bytes,
+                mb_per_s: rate,
+                limit: limit.into(),
+                share_of_limit_pct: 100.0 * rate / bound,
+                peak_rss_mib: rss,
+                cpu_s_per_gb: cpu.is_finite().then_some(cpu / gb),
+                note,
+            }
         };
-        Row {
-            what,
-            bytes: case.bytes,
-            mb_per_s: rate,
-            limit: limit.into(),
-            share_of_limit_pct: 100.0 * rate / bound,
-            peak_rss_mib: rss,
-            note,
-        }
-    };
     peak_rss_mib_and_reset();
-    let t = Instant::now();
+    let t = Timer::start();
     let r = backup::create(
         &Local(&store),
         &master,
         std::slice::from_ref(&case.src),
         &opts,
     )?;
-    let d = t.elapsed();
+    let d = t.done();
     let note = format!(
         "{} shards, stored {}",
         r.entry.shards,
@@ -144,7 +176,7 @@ pub(crate) fn backup_restore(
     // Bytes the store holds per byte of the data set (below 1 if compressed).
     let stored = r.entry.stored_bytes as f64 / case.bytes.max(1) as f64;
     if dedup_too {
-        let t = Instant::now();
+        let t = Timer::start();
         let r2 = backup::create(
             &Local(&store),
             &master,
@@ -154,14 +186,14 @@ pub(crate) fn backup_restore(
         let note = format!("{} new shards", r2.entry.new_shards);
         rows.push(row(
             format!("re-backup unchanged {}", case.label),
-            t.elapsed(),
+            t.done(),
             peak_rss_mib_and_reset(),
             note,
             1.0,
         ));
     }
     let dest = work.join(format!("restore-{}", case.label.replace(' ', "-")));
-    let t = Instant::now();
+    let t = Timer::start();
     let rr = restore::restore(
         &Local(&store),
         &master,
@@ -171,7 +203,7 @@ pub(crate) fn backup_restore(
         false,
         None,
     )?;
-    let d = t.elapsed();
+    let d = t.done();
     anyhow::ensure!(
         rr.failed.is_empty() && rr.bytes == case.bytes,
         "restore of {} incomplete: {:?}",
@@ -197,6 +229,7 @@ pub(crate) fn backup_restore(
                 limit: AES_LIMIT.into(),
                 share_of_limit_pct: 100.0 * mb_per_s / aes,
                 peak_rss_mib: None,
+                cpu_s_per_gb: None,
                 note,
             });
         }
@@ -246,6 +279,7 @@ pub(crate) fn report(work: &Path, size: u64, big: u64, json: bool) -> anyhow::Re
             limit: AES_LIMIT.into(),
             share_of_limit_pct: 100.0 * v / aes,
             peak_rss_mib: None,
+            cpu_s_per_gb: None,
             note: "1 core".into(),
         })
         .collect();
@@ -266,6 +300,7 @@ pub(crate) fn report(work: &Path, size: u64, big: u64, json: bool) -> anyhow::Re
             limit: AES_LIMIT.into(),
             share_of_limit_pct: 100.0 * v / aes,
             peak_rss_mib: None,
+            cpu_s_per_gb: None,
             note: note.into(),
         });
     }
@@ -277,6 +312,7 @@ pub(crate) fn report(work: &Path, size: u64, big: u64, json: bool) -> anyhow::Re
         limit: AES_LIMIT.into(),
         share_of_limit_pct: 100.0 * disk / aes,
         peak_rss_mib: None,
+        cpu_s_per_gb: None,
         note: "the store's disk".into(),
     });
     let disk_read = super::integrity::disk_read_limit(work, LIMIT_BYTES, &random_buf(4, BUF))?;
@@ -287,6 +323,7 @@ pub(crate) fn report(work: &Path, size: u64, big: u64, json: bool) -> anyhow::Re
         limit: AES_LIMIT.into(),
         share_of_limit_pct: 100.0 * disk_read / aes,
         peak_rss_mib: None,
+        cpu_s_per_gb: None,
         note: "the store's disk, pages evicted".into(),
     });
     let disk_rw = 1.0 / (1.0 / disk_read + 1.0 / disk);
@@ -297,6 +334,7 @@ pub(crate) fn report(work: &Path, size: u64, big: u64, json: bool) -> anyhow::Re
         limit: AES_LIMIT.into(),
         share_of_limit_pct: 100.0 * disk_rw / aes,
         peak_rss_mib: None,
+        cpu_s_per_gb: None,
         note: "each byte read cold, then written: a restore on one disk".into(),
     });
     let lim = Limits {
@@ -312,6 +350,7 @@ pub(crate) fn report(work: &Path, size: u64, big: u64, json: bool) -> anyhow::Re
         limit: AES_LIMIT.into(),
         share_of_limit_pct: 100.0 * proof / aes,
         peak_rss_mib: None,
+        cpu_s_per_gb: None,
         note: "keyed BLAKE3, 1 core".into(),
     });
     let cases = [("incompressible", false), ("compressible", true)];

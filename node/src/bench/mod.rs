@@ -35,6 +35,9 @@ pub(crate) struct Row {
     /// Percentage of that limit.
     pub(crate) share_of_limit_pct: f64,
     pub(crate) peak_rss_mib: Option<f64>,
+    /// CPU seconds (user + system, every thread of this process, RocksDB's
+    /// included) per GB of `bytes`: with the wall rate, how busy the cores were.
+    pub(crate) cpu_s_per_gb: Option<f64>,
     pub(crate) note: String,
 }
 
@@ -89,6 +92,7 @@ fn print_rows(
         return output::print_json(&v);
     }
     let rss = rows.iter().any(|r| r.peak_rss_mib.is_some());
+    let cpu = rows.iter().any(|r| r.cpu_s_per_gb.is_some());
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -105,6 +109,13 @@ fn print_rows(
                         .unwrap_or_default(),
                 );
             }
+            if cpu {
+                row.push(
+                    r.cpu_s_per_gb
+                        .map(|c| format!("{c:.2}"))
+                        .unwrap_or_default(),
+                );
+            }
             row.push(r.note.clone());
             row
         })
@@ -113,6 +124,9 @@ fn print_rows(
     let mut header = vec!["OPERATION", "BYTES", "MB/S", "OF THE LIMIT"];
     if rss {
         header.push("PEAK RSS MiB");
+    }
+    if cpu {
+        header.push("CPU-S/GB");
     }
     header.push("NOTE");
     output::table(&header, &table);

@@ -316,6 +316,7 @@ fn swarm_rows(raw_rows: Vec<(String, u64, f64, String)>) -> Vec<Row> {
                 limit,
                 share_of_limit_pct: 100.0 * mb_per_s / bound,
                 peak_rss_mib: None,
+                cpu_s_per_gb: None,
                 note,
             }
         })

@@ -18,6 +18,9 @@
 use crate::chunking::{AVG_CHUNK, MAX_CHUNK, MIN_CHUNK};
 use std::sync::LazyLock;
 
+mod scan;
+pub use scan::{cut_from_hits, hits, Hit, LEAD};
+
 /// Lanes hashed side by side.
 const LANES: usize = 4;
 /// Bytes per lane per round; a round whose lanes would run past the end is
@@ -145,7 +148,7 @@ mod tests {
 
     /// Bytes from a seed (xorshift), with runs of one value mixed in: a
     /// run keeps its hash from hitting, as zeros in real files do.
-    fn bytes(seed: u64, len: usize, runs: bool) -> Vec<u8> {
+    pub(crate) fn bytes(seed: u64, len: usize, runs: bool) -> Vec<u8> {
         let mut x = seed | 1;
         let mut out = Vec::with_capacity(len);
         while out.len() < len {
