@@ -127,6 +127,7 @@ pub(super) fn run(
     let (_, used) = census(&sw, &dead)?;
     let live: Vec<usize> = (0..nodes).filter(|i| !dead.contains(i)).collect();
     let _ = std::fs::remove_dir_all(&src);
+    sw.remove();
     Ok(vec![
         (
             "data backed up".into(),

@@ -219,6 +219,16 @@ impl LocalSwarm {
     pub(crate) fn kill(&mut self, i: usize) {
         self.procs[i] = None;
     }
+
+    /// Stops every node and removes its data directory (the logs stay): the
+    /// stores hold gigabytes, and a later run in the same `--dir` would find
+    /// their keys and refuse to start.
+    pub(crate) fn remove(mut self) {
+        self.procs.clear();
+        for d in &self.dds {
+            let _ = std::fs::remove_dir_all(d.root());
+        }
+    }
 }
 
 /// Rows: (what, bytes, MB/s, note).
@@ -289,7 +299,7 @@ pub(super) fn run(
         mbps(size, d),
         format!("{} files", rr.files),
     ));
-    drop(swarm);
+    swarm.remove();
     let _ = std::fs::remove_dir_all(&src);
     let _ = std::fs::remove_dir_all(&dest);
     Ok(rows)
