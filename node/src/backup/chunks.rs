@@ -24,14 +24,17 @@
 //! A file is read up to the length it had when opened; one that shrinks
 //! meanwhile ends where a read first comes back short.
 
+mod blocks;
+
 use super::walk::{open_walked, FileJob};
+pub(crate) use blocks::Scan;
+use blocks::{copy_range, Block, Board, Pool};
 use shardnet_protocol::chunking::{MAX_CHUNK, MIN_CHUNK};
 use shardnet_protocol::envelope::{HEADROOM, TAG_LEN};
 use shardnet_protocol::gear::{self, Hit, LEAD};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
-use std::os::unix::fs::FileExt;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 /// Bytes read and scanned as one piece of work.
 const BLOCK: u64 = 1 << 20;
@@ -64,53 +67,6 @@ pub(crate) enum Work {
     Cut(Cut),
 }
 
-/// Read one block and find its hits; the stream collects the result.
-pub(crate) struct Scan {
-    board: Arc<Board>,
-    pool: Arc<Pool>,
-    file: Arc<File>,
-    seq: u64,
-    off: u64,
-    len: u64,
-}
-
-impl Scan {
-    pub(crate) fn run(self) {
-        let lead = (LEAD as u64).min(self.off);
-        let buf = self.pool.take();
-        let result = read_block(buf, &self.file, self.off - lead, lead + self.len).map(|buf| {
-            let lead = (lead as usize).min(buf.len());
-            let mut hits = Vec::new();
-            gear::hits(&buf[..lead], &buf[lead..], self.off, &mut hits);
-            Block {
-                off: self.off,
-                lead,
-                buf,
-                hits,
-                pool: self.pool.clone(),
-            }
-        });
-        self.board.post(self.seq, result);
-    }
-}
-
-/// Reads up to `len` bytes at `off` into `buf`: fewer only at the file's
-/// end. Only bytes past the buffer's earlier length are zeroed first.
-fn read_block(mut buf: Vec<u8>, f: &File, off: u64, len: u64) -> std::io::Result<Vec<u8>> {
-    buf.resize(len as usize, 0);
-    let mut got = 0;
-    while got < buf.len() {
-        match f.read_at(&mut buf[got..], off + got as u64) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    buf.truncate(got);
-    Ok(buf)
-}
-
 /// Copy one chunk out of its blocks.
 pub(crate) struct Cut {
     file: usize,
@@ -133,107 +89,6 @@ impl Cut {
             file: self.file,
             index: self.index,
             data,
-        }
-    }
-}
-
-/// One block of a file, read and scanned.
-pub(crate) struct Block {
-    off: u64,
-    /// Bytes before `off` read for the hash window.
-    lead: usize,
-    buf: Vec<u8>,
-    hits: Vec<Hit>,
-    pool: Arc<Pool>,
-}
-
-impl Drop for Block {
-    fn drop(&mut self) {
-        self.pool.give(std::mem::take(&mut self.buf));
-    }
-}
-
-/// Block buffers for reuse: at most as many as a stream holds at once.
-pub(crate) struct Pool {
-    free: Mutex<Vec<Vec<u8>>>,
-    keep: usize,
-}
-
-impl Pool {
-    fn take(&self) -> Vec<u8> {
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        free.pop()
-            .unwrap_or_else(|| Vec::with_capacity(LEAD + BLOCK as usize))
-    }
-
-    fn give(&self, buf: Vec<u8>) {
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        if free.len() < self.keep && buf.capacity() >= LEAD + BLOCK as usize {
-            free.push(buf);
-        }
-    }
-}
-
-impl Block {
-    fn data(&self) -> &[u8] {
-        &self.buf[self.lead..]
-    }
-    fn end(&self) -> u64 {
-        self.off + self.data().len() as u64
-    }
-}
-
-/// Appends the bytes `from..to` of contiguous blocks that hold them.
-fn copy_range<'b>(
-    blocks: impl Iterator<Item = &'b Arc<Block>>,
-    from: u64,
-    to: u64,
-    out: &mut Vec<u8>,
-) {
-    for b in blocks {
-        let (lo, hi) = (from.max(b.off), to.min(b.end()));
-        if lo < hi {
-            out.extend_from_slice(&b.data()[(lo - b.off) as usize..(hi - b.off) as usize]);
-        }
-    }
-}
-
-type Posted = std::io::Result<Block>;
-
-/// Where scans leave their blocks for the stream.
-#[derive(Default)]
-pub(crate) struct Board {
-    state: Mutex<BoardState>,
-    posted: Condvar,
-}
-
-#[derive(Default)]
-struct BoardState {
-    done: HashMap<u64, Posted>,
-    /// Scans whose file the stream has left: their blocks are dropped.
-    abandoned: HashSet<u64>,
-}
-
-impl Board {
-    fn lock(&self) -> MutexGuard<'_, BoardState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn post(&self, seq: u64, result: Posted) {
-        let mut st = self.lock();
-        if !st.abandoned.remove(&seq) {
-            st.done.insert(seq, result);
-        }
-        drop(st);
-        self.posted.notify_all();
-    }
-
-    fn abandon(&self, seqs: impl Iterator<Item = u64>) {
-        let mut st = self.lock();
-        for seq in seqs {
-            if st.done.remove(&seq).is_none() {
-                st.abandoned.insert(seq);
-            }
         }
     }
 }
@@ -287,12 +142,9 @@ impl<'a> ChunkStream<'a> {
             next_file: 0,
             current: None,
             board: Arc::default(),
-            pool: Arc::new(Pool {
-                free: Mutex::default(),
-                // The window's blocks, one more per thread in a scan or a
-                // chunk's copy, and one behind the next cut.
-                keep: (window(threads) / BLOCK) as usize + threads + 1,
-            }),
+            // The window's blocks, one more per thread in a scan or a
+            // chunk's copy, and one behind the next cut.
+            pool: Arc::new(Pool::new((window(threads) / BLOCK) as usize + threads + 1)),
             next_seq: 0,
             window: window(threads),
             errors,
