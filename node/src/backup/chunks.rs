@@ -137,6 +137,7 @@ impl<'a> ChunkStream<'a> {
         errors: &'a Mutex<HashMap<usize, String>>,
         threads: usize,
     ) -> Self {
+        let window = window(threads);
         ChunkStream {
             files,
             next_file: 0,
@@ -144,9 +145,9 @@ impl<'a> ChunkStream<'a> {
             board: Arc::default(),
             // The window's blocks, one more per thread in a scan or a
             // chunk's copy, and one behind the next cut.
-            pool: Arc::new(Pool::new((window(threads) / BLOCK) as usize + threads + 1)),
+            pool: Arc::new(Pool::new((window / BLOCK) as usize + threads + 1)),
             next_seq: 0,
-            window: window(threads),
+            window,
             errors,
         }
     }
@@ -206,11 +207,7 @@ impl<'a> ChunkStream<'a> {
                 // Shrunk since it was opened: it ends here.
                 o.end = Some(o.seen());
                 o.next_off = o.size;
-                for seq in o.pending.drain(..) {
-                    if st.done.remove(&seq).is_none() {
-                        st.abandoned.insert(seq);
-                    }
-                }
+                st.abandon(o.pending.drain(..));
             }
         }
         if o.pending.is_empty() && o.next_off >= o.size && o.end.is_none() {
@@ -282,6 +279,7 @@ impl<'a> ChunkStream<'a> {
             seq,
             off: o.next_off,
             len,
+            posted: false,
         };
         o.next_off += len;
         Some(scan)

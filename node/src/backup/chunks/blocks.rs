@@ -17,10 +17,23 @@ pub(crate) struct Scan {
     pub(super) seq: u64,
     pub(super) off: u64,
     pub(super) len: u64,
+    /// Set once the result is on the board.
+    pub(super) posted: bool,
+}
+
+impl Drop for Scan {
+    /// A scan dropped without running still posts, so the stream, which may
+    /// be waiting for it, never waits forever.
+    fn drop(&mut self) {
+        if !self.posted {
+            let gone = std::io::Error::other("the read of this block was dropped");
+            self.board.post(self.seq, Err(gone));
+        }
+    }
 }
 
 impl Scan {
-    pub(crate) fn run(self) {
+    pub(crate) fn run(mut self) {
         let lead = (LEAD as u64).min(self.off);
         let buf = self.pool.take();
         let result = read_block(buf, &self.file, self.off - lead, lead + self.len).map(|buf| {
@@ -36,6 +49,7 @@ impl Scan {
             }
         });
         self.board.post(self.seq, result);
+        self.posted = true;
     }
 }
 
@@ -137,7 +151,18 @@ pub(crate) struct Board {
 pub(super) struct BoardState {
     pub(super) done: HashMap<u64, Posted>,
     /// Scans whose file the stream has left: their blocks are dropped.
-    pub(super) abandoned: HashSet<u64>,
+    abandoned: HashSet<u64>,
+}
+
+impl BoardState {
+    /// Drops the blocks of `seqs`: those posted now, the others when posted.
+    pub(super) fn abandon(&mut self, seqs: impl Iterator<Item = u64>) {
+        for seq in seqs {
+            if self.done.remove(&seq).is_none() {
+                self.abandoned.insert(seq);
+            }
+        }
+    }
 }
 
 impl Board {
@@ -155,11 +180,6 @@ impl Board {
     }
 
     pub(super) fn abandon(&self, seqs: impl Iterator<Item = u64>) {
-        let mut st = self.lock();
-        for seq in seqs {
-            if st.done.remove(&seq).is_none() {
-                st.abandoned.insert(seq);
-            }
-        }
+        self.lock().abandon(seqs);
     }
 }

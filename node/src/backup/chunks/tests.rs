@@ -160,3 +160,23 @@ fn blocks_are_read_no_further_than_the_window_and_freed_behind_the_cuts() {
     assert_eq!(cuts, boundaries(&data).len());
     assert!(s.board.lock().done.is_empty());
 }
+
+#[test]
+fn a_scan_dropped_unrun_fails_its_file_instead_of_leaving_the_stream_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f"), random(7, 6 << 20)).unwrap();
+    let w = walk(&[dir.path().to_path_buf()], &[]).unwrap();
+    let errors = Mutex::new(HashMap::new());
+    let mut s = ChunkStream::new(&w.files, &errors, 1);
+    let Some(Work::Scan(first)) = s.next() else {
+        panic!("a stream starts with a scan")
+    };
+    drop(first);
+    for w in s {
+        if let Work::Scan(scan) = w {
+            scan.run();
+        }
+    }
+    let errors = errors.into_inner().unwrap();
+    assert!(errors[&0].contains("dropped"), "{errors:?}");
+}
