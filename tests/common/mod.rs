@@ -127,7 +127,18 @@ impl Env {
             if start.elapsed() > COMMAND_DEADLINE {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("shardnet {args:?} exceeded {COMMAND_DEADLINE:?}");
+                // What the command and its node were doing: a hang leaves
+                // nothing else behind once the test's directory is gone.
+                let stderr = err.join().unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(data_dir.with_extension("log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(120).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "shardnet {args:?} exceeded {COMMAND_DEADLINE:?}; its stderr:\n{}\nthe last lines of its node's log:\n{}",
+                    String::from_utf8_lossy(&stderr),
+                    tail.join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         };

@@ -25,7 +25,7 @@ use shardnet_protocol::ShardId;
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const CF_SHARDS: &str = "shards";
@@ -79,6 +79,8 @@ thread_local! {
     /// Set on the thread running a [`Store::logged`] closure: its writes
     /// go through the WAL.
     static LOGGED: Cell<bool> = const { Cell::new(false) };
+    /// Set while this thread shares the write order ([`Shared`]).
+    static SHARED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Most peers one shard's placement may avoid.
@@ -95,8 +97,30 @@ pub struct Store {
     /// earlier write that was lost.
     unlogged: AtomicBool,
     /// Unlogged writes share it; a logged group holds it alone from its
-    /// check of `unlogged` until its last write.
+    /// check of `unlogged` until its last write. Always taken before a
+    /// stripe of `locks` ([`Store::lock`]), never after: a logged group
+    /// takes stripes while it holds this alone.
     order: RwLock<()>,
+}
+
+/// A shard's stripe lock with the write order shared, taken in that order
+/// ([`Store::lock`]). Fields drop in order: the stripe first.
+pub(crate) struct ShardGuard<'a> {
+    _stripe: std::sync::MutexGuard<'a, ()>,
+    _order: Shared<'a>,
+}
+
+/// This thread's share of the write order, or nothing when it already has
+/// one or holds the order alone (a logged group): a second read of a
+/// `RwLock` on one thread deadlocks once a writer waits between the two.
+pub(crate) struct Shared<'a>(Option<RwLockReadGuard<'a, ()>>);
+
+impl Drop for Shared<'_> {
+    fn drop(&mut self) {
+        if self.0.take().is_some() {
+            SHARED.set(false);
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -289,12 +313,31 @@ impl Store {
             .expect("column family created at open") // ok: every name passed here is in ALL_CFS, opened at open
     }
 
-    pub(crate) fn lock(&self, id: &ShardId) -> std::sync::MutexGuard<'_, ()> {
+    /// Serialises a read-modify-write of one shard's records. The write
+    /// order is shared first: the stripe then the order (a plain write
+    /// under the stripe) against the order then the stripe (a logged
+    /// group's writes) deadlocked.
+    pub(crate) fn lock(&self, id: &ShardId) -> ShardGuard<'_> {
+        let order = self.shared();
         // A poisoned stripe only means another thread panicked mid-update; the
         // RocksDB state is still consistent (batches are atomic), so carry on.
-        self.locks[id.0[0] as usize % LOCK_STRIPES]
+        let stripe = self.locks[id.0[0] as usize % LOCK_STRIPES]
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(|p| p.into_inner());
+        ShardGuard {
+            _stripe: stripe,
+            _order: order,
+        }
+    }
+
+    /// This thread's share of the write order ([`Shared`]).
+    fn shared(&self) -> Shared<'_> {
+        if LOGGED.get() || SHARED.get() {
+            return Shared(None);
+        }
+        let guard = self.order.read().unwrap_or_else(|p| p.into_inner());
+        SHARED.set(true);
+        Shared(Some(guard))
     }
 
     /// Applies a batch without the write-ahead log: shards are about 1 MiB each,
@@ -310,7 +353,7 @@ impl Store {
         if LOGGED.get() {
             return self.db.write_opt(batch, &wo).map_err(StoreError::engine);
         }
-        let _shared = self.order.read().unwrap_or_else(|p| p.into_inner());
+        let _shared = self.shared();
         wo.disable_wal(true);
         let r = self.db.write_opt(batch, &wo).map_err(StoreError::engine);
         self.unlogged.store(true, Ordering::Release);
@@ -323,7 +366,12 @@ impl Store {
     /// be pending, so a crash never keeps a logged write while losing one
     /// made before it (a lease merged into metadata whose bytes were never
     /// flushed, or a gap in the audit chain). Writes from other threads
-    /// wait while `f` runs; keep it short. Not reentrant.
+    /// wait while `f` runs; keep it short.
+    ///
+    /// Inside another `logged`, `f` just runs (the outer one syncs). Under a
+    /// shard lock (this thread shares the order, and taking it alone would
+    /// wait for itself), `f`'s writes are logged and synced, and earlier
+    /// writes flushed, but other threads' writes are not held off meanwhile.
     pub fn logged<T>(&self, f: impl FnOnce() -> T) -> Result<T, StoreError> {
         struct Reset;
         impl Drop for Reset {
@@ -331,8 +379,12 @@ impl Store {
                 LOGGED.set(false);
             }
         }
+        if LOGGED.get() {
+            return Ok(f());
+        }
         let out = {
-            let _alone = self.order.write().unwrap_or_else(|p| p.into_inner());
+            let _alone =
+                (!SHARED.get()).then(|| self.order.write().unwrap_or_else(|p| p.into_inner()));
             if self.unlogged.load(Ordering::Acquire) {
                 self.flush()?;
             }

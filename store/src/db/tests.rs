@@ -123,3 +123,64 @@ fn logged_groups_survive_sigkill_and_never_outlive_earlier_writes() {
     assert!(chain.intact() && chain.gaps.is_empty(), "{chain:?}");
     assert_eq!(chain.events, 4, "{chain:?}");
 }
+
+/// A write outside `logged` (a lease renewed by the API, a quarantine by
+/// repair) and the storage writer's logged group, both on one shard: the
+/// first took the shard's stripe lock and then the write order, the second
+/// the write order and then the stripe, and each waited for the other
+/// forever (a `keys rotate` that never returned, a node whose writer
+/// stopped answering). Now every thread takes the write order first.
+#[test]
+fn plain_writes_and_logged_groups_on_one_shard_never_deadlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+    let (id, b) = shard(9);
+    s.put_shard(&id, &b, lease()).unwrap();
+    let renew = |i: u64| shardnet_protocol::Lease {
+        expires_at: u64::MAX / 2 + i,
+        ..lease()
+    };
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    for logged in [false, true] {
+        let (s, done) = (s.clone(), done_tx.clone());
+        std::thread::spawn(move || {
+            for i in 0..3_000u64 {
+                if logged {
+                    s.logged(|| s.add_lease(&id, renew(i)).unwrap()).unwrap();
+                } else {
+                    s.add_lease(&id, renew(i)).unwrap();
+                }
+            }
+            let _ = done.send(logged);
+        });
+    }
+    for _ in 0..2 {
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("a plain write and a logged group deadlocked");
+    }
+}
+
+/// `logged` inside `logged`, or under a shard lock, runs instead of
+/// waiting for the lock its own thread holds.
+#[test]
+fn logged_nested_or_under_a_shard_lock_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+    let (id, b) = shard(8);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = s.clone();
+    std::thread::spawn(move || {
+        let inner = t.logged(|| t.logged(|| t.put_shard(&id, &b, lease()).is_ok()));
+        let under = {
+            let _g = t.lock(&id);
+            t.logged(|| 7)
+        };
+        let _ = tx.send((inner.ok().and_then(|r| r.ok()), under.ok()));
+    });
+    let got = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("logged waited for its own thread");
+    assert_eq!(got, (Some(true), Some(7)));
+    assert!(s.meta(&id).unwrap().is_some(), "the nested write is there");
+}
