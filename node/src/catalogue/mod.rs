@@ -39,9 +39,9 @@ pub fn revoke(
     r: &Revocation,
 ) -> Result<usize, String> {
     let record = SignedCatalogue::revoke(master, r).map_err(|e| e.to_string())?;
-    let (confirmed, ..) = send_record(net, store, &record)?;
-    info!(successor = %r.successor, confirmed, "owner key revoked in its catalogue");
-    Ok(confirmed)
+    let sent = send_record(net, store, &record)?;
+    info!(successor = %r.successor, confirmed = sent.confirmed, "owner key revoked in its catalogue");
+    Ok(sent.confirmed)
 }
 
 /// The revocation of `master`'s key, if any holder of its slot has one.
@@ -57,8 +57,14 @@ pub fn revocation(net: &Net, store: &Store, master: &MasterKey) -> Option<Revoca
 pub enum CatalogueUpkeep {
     /// Fewer than a majority of the slot's holders answered: nothing sent.
     NoQuorum { answered: usize, asked: usize },
-    /// A new record with entries some holders lacked was published.
-    Published { entries: usize },
+    /// A new record with entries some holders lacked was published, and
+    /// `confirmed` of the slot's `holders` (this node included when it is
+    /// one) confirmed it.
+    Published {
+        entries: usize,
+        confirmed: usize,
+        holders: usize,
+    },
     /// The newest record was copied to holders that lacked it.
     Copied { holders: usize },
     /// Every holder that answered has the newest record.

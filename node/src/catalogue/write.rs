@@ -28,9 +28,11 @@ pub fn add_to_catalogue(
     let (mut all, prev, _) = union(&r, store, master)?;
     all.entries.retain(|e| e.id != added.id);
     all.entries.push(added.clone());
-    publish_catalogue(net, store, master, &all, prev)?;
+    let sent = publish_catalogue(net, store, master, &all, prev)?;
     Ok(CatalogueUpkeep::Published {
         entries: all.entries.len(),
+        confirmed: sent.slot_confirmed,
+        holders: sent.slot,
     })
 }
 
@@ -53,9 +55,11 @@ pub fn remove_from_catalogue(
     if !all.tombstones.iter().any(|t| t.id == gone.id) {
         all.tombstones.push(*gone);
     }
-    publish_catalogue(net, store, master, &all, prev)?;
+    let sent = publish_catalogue(net, store, master, &all, prev)?;
     Ok(CatalogueUpkeep::Published {
         entries: all.entries.len(),
+        confirmed: sent.slot_confirmed,
+        holders: sent.slot,
     })
 }
 
@@ -76,9 +80,11 @@ pub fn maintain_catalogue(
     let (all, prev, newest_len) = union(&r, store, master)?;
     // A record never shrinks: a deleted entry's tombstone takes its place.
     if all.entries.len() + all.tombstones.len() > newest_len {
-        publish_catalogue(net, store, master, &all, prev)?;
+        let sent = publish_catalogue(net, store, master, &all, prev)?;
         return Ok(CatalogueUpkeep::Published {
             entries: all.entries.len(),
+            confirmed: sent.slot_confirmed,
+            holders: sent.slot,
         });
     }
     let Some(newest) = r.newest().cloned() else {
@@ -118,39 +124,59 @@ pub(super) fn publish_catalogue(
     master: &MasterKey,
     all: &Contents,
     prev: u64,
-) -> Result<(), String> {
+) -> Result<Sent, String> {
     let seq = prev.saturating_add(1).max(crate::output::now_unix() * 1000);
     let mut nonce = [0u8; 12];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
     let record =
         SignedCatalogue::create_contents(master, all, seq, nonce).map_err(|e| e.to_string())?;
-    let (confirmed, floor, floor_confirmed) = send_record(net, store, &record)?;
+    let sent = send_record(net, store, &record)?;
     info!(
         seq,
         entries = all.entries.len(),
         tombstones = all.tombstones.len(),
-        confirmed,
-        floor,
-        floor_confirmed,
+        confirmed = sent.confirmed,
+        slot = sent.slot,
+        slot_confirmed = sent.slot_confirmed,
+        floor = sent.floor,
+        floor_confirmed = sent.floor_confirmed,
         "catalogue record published"
     );
-    Ok(())
+    Ok(sent)
+}
+
+/// Who confirmed a catalogue record ([`send_record`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Sent {
+    /// Copies confirmed in all (this node's own included).
+    pub(super) confirmed: usize,
+    /// The slot's responsible peers (this node included when it is one; 1
+    /// when the view is empty and only this node keeps it).
+    pub(super) slot: usize,
+    pub(super) slot_confirmed: usize,
+    /// The trusted peers beyond the slot.
+    pub(super) floor: usize,
+    pub(super) floor_confirmed: usize,
 }
 
 /// Sends `record` to its slot's holders and the owner's floor (and keeps it
-/// here when this node is one of them). Returns how many confirmed, the
-/// floor's size, and how many of the floor confirmed; an error if none did.
+/// here when this node is one of them). An error if none confirmed.
 pub(super) fn send_record(
     net: &Net,
     store: &Store,
     record: &SignedCatalogue,
-) -> Result<(usize, usize, usize), String> {
+) -> Result<Sent, String> {
     let (peers, floor) = slot_holders(net, &record.owner);
     let local = net.client.local_peer_id();
-    let mut confirmed = 0;
+    let mut sent = Sent {
+        slot: peers.len().max(1),
+        floor: floor.len(),
+        ..Sent::default()
+    };
     if peers.contains(&local) || peers.is_empty() {
         store.put_catalogue(record).map_err(|e| e.to_string())?;
-        confirmed += 1;
+        sent.confirmed += 1;
+        sent.slot_confirmed += 1;
     }
     let send: Vec<PeerId> = peers
         .iter()
@@ -163,18 +189,18 @@ pub(super) fn send_record(
         let (p, r) = (*p, record.clone());
         async move { crate::net::ask(&client, p, Request::PutCatalogue(r)).await }
     })));
-    let mut floor_confirmed = 0;
     for (p, a) in send.iter().zip(answers) {
         match a {
             Ok(Response::CatalogueStored) => {
-                confirmed += 1;
-                floor_confirmed += usize::from(floor.contains(p));
+                sent.confirmed += 1;
+                sent.floor_confirmed += usize::from(floor.contains(p));
+                sent.slot_confirmed += usize::from(peers.contains(p));
             }
             other => warn!(peer = %p, "catalogue copy not confirmed: {other:?}"),
         }
     }
-    if confirmed == 0 {
+    if sent.confirmed == 0 {
         return Err("no peer confirmed the catalogue record".into());
     }
-    Ok((confirmed, floor.len(), floor_confirmed))
+    Ok(sent)
 }

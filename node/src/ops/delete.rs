@@ -126,7 +126,7 @@ pub fn delete(ctx: &Ctx<'_>, id: &BackupId) -> Result<DeleteReport, OpError> {
     ctx.store.delete_backup(&tomb)?;
     let catalogue = match ctx.net {
         Some(net) => match crate::catalogue::remove_from_catalogue(net, ctx.store, &ctx.master, &tomb) {
-            Ok(crate::catalogue::CatalogueUpkeep::Published { entries }) => {
+            Ok(crate::catalogue::CatalogueUpkeep::Published { entries, .. }) => {
                 format!("tombstone published; {entries} backups listed")
             }
             Ok(other) => format!(

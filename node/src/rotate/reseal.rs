@@ -184,6 +184,16 @@ pub(super) fn move_backups(
                 "only {answered} of the {asked} holders of the new key's catalogue answered, so it was not published; the old key stays installed. Run `shardnet keys rotate` again when more peers are up"
             )))
         }
+        // A record only this node (or a minority) keeps would be lost with
+        // this machine once the old key is revoked: `--yes` or not, the
+        // revocation waits for a majority of the slot.
+        crate::catalogue::CatalogueUpkeep::Published {
+            confirmed, holders, ..
+        } if confirmed * 2 <= holders => {
+            return Err(OpError::Swarm(format!(
+                "only {confirmed} of the {holders} holders of the new key's catalogue confirmed its record; the old key stays installed. Run `shardnet keys rotate` again when more peers are up"
+            )))
+        }
         other => info!("new catalogue: {other:?}"),
     }
     crate::fault::point("rotate");
