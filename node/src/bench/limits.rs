@@ -1,13 +1,15 @@
 //! The machine's own limits, measured in the same run as the figures they
-//! bound: single-core BLAKE3, AES-256-GCM, ChaCha20-Poly1305, zstd and memcpy
-//! on 1 MiB buffers, with the exact code and compiler settings shards use, and
-//! the store disk's sequential write + fsync rate, and the rate at which the
-//! kernel takes a new file into the page cache (what a restore writes into).
+//! bound: single-core BLAKE3, AES-256-GCM, ChaCha20-Poly1305, zstd,
+//! Reed–Solomon pieces and memcpy on 1 MiB buffers, with the exact code and
+//! compiler settings shards use; the store disk's sequential write + fsync
+//! rate; and the rate at which the kernel takes a new file into the page
+//! cache (what a restore writes into).
 
 use super::data::{random_buf, text_buf};
 use super::{BUF, LIMIT_BYTES};
 use crate::output::mbps;
 use shardnet_protocol::envelope;
+use shardnet_protocol::redundancy::{stripe, Scheme};
 use shardnet_protocol::Cipher;
 use std::fs;
 use std::io::Write;
@@ -60,6 +62,26 @@ pub(crate) fn limits() -> Vec<(&'static str, f64)> {
         "zstd-3 compress (text)",
         m(time_loop(|| {
             std::hint::black_box(zstd::bulk::compress(&text, 3).ok());
+        })),
+    ));
+    // Erasure coding at the simulator's scheme: the cost per shard byte of
+    // cutting a sealed shard into pieces (BLAKE3 of the shard for the
+    // headers included), and of restoring it from the four pieces left when
+    // three data pieces are lost (the shard's BLAKE3 check included).
+    let scheme = Scheme::Rs { data: 4, parity: 3 };
+    out.push((
+        "rs 4+3 encode into pieces",
+        m(time_loop(|| {
+            std::hint::black_box(stripe::encode(scheme, &buf).ok());
+        })),
+    ));
+    let left: Vec<stripe::Piece> = stripe::encode(scheme, &buf)
+        .map(|p| p.into_iter().skip(3).collect())
+        .unwrap_or_default();
+    out.push((
+        "rs 4+3 decode, 3 pieces lost",
+        m(time_loop(|| {
+            std::hint::black_box(stripe::decode(&left).ok());
         })),
     ));
     out.push((

@@ -15,6 +15,8 @@
 //! probability of loss when pieces fail independently, and [`matching`], the
 //! cheapest Reed–Solomon scheme that is at least as durable as `n` copies.
 
+pub mod stripe;
+
 use crate::patience::{self, Wait};
 use std::fmt;
 use std::str::FromStr;
