@@ -218,36 +218,39 @@ pub fn encode(scheme: Scheme, shard: &[u8]) -> Result<Vec<Piece>, StripeError> {
     if shard.is_empty() || shard.len() > MAX_SHARD_LEN {
         return Err(StripeError::ShardLen(shard.len()));
     }
+    let shard_id = ShardId::of(shard);
     let header = |index: u8| PieceHeader {
         data,
         parity,
         index,
         shard_len: shard.len() as u32,
-        shard: ShardId::of(shard),
+        shard: shard_id,
     };
+    // Data pieces are the shard's parts with a header in front, the last
+    // zero-padded; parity is made from their bodies in place.
     let per = body_len(data, shard.len());
-    let bodies = data_bodies(shard, data as usize, per);
-    let parity_bodies = reed_solomon_simd::encode(data as usize, parity as usize, &bodies)
-        .map_err(|e| StripeError::Codec(e.to_string()))?;
-    Ok(bodies
-        .iter()
-        .chain(&parity_bodies)
-        .enumerate()
-        .map(|(i, b)| Piece::new(header(i as u8), b))
-        .collect())
-}
-
-/// The shard cut into `data` bodies of `per` bytes, the last zero-padded.
-fn data_bodies(shard: &[u8], data: usize, per: usize) -> Vec<Vec<u8>> {
-    (0..data)
+    let mut pieces: Vec<Piece> = (0..data)
         .map(|i| {
-            let mut b = vec![0u8; per];
-            let from = (i * per).min(shard.len());
+            let from = (i as usize * per).min(shard.len());
             let part = &shard[from..(from + per).min(shard.len())];
-            b[..part.len()].copy_from_slice(part);
-            b
+            let mut p = Piece::new(header(i), part);
+            p.bytes.resize(PIECE_HEADER_LEN + per, 0);
+            p
         })
-        .collect()
+        .collect();
+    let parity_bodies = reed_solomon_simd::encode(
+        data as usize,
+        parity as usize,
+        pieces.iter().map(Piece::body),
+    )
+    .map_err(|e| StripeError::Codec(e.to_string()))?;
+    pieces.extend(
+        parity_bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Piece::new(header(data + i as u8), b)),
+    );
+    Ok(pieces)
 }
 
 /// The sealed shard from any `k` (or more) pieces of one stripe, checked
