@@ -292,6 +292,58 @@ fn a_peer_that_refuses_stores_it_announced_room_for_loses_standing() {
     drop(hoarder);
 }
 
+/// `keys rotate` revokes the old key only once a majority of the new
+/// key's catalogue slot confirmed the new record: with four peers that
+/// store shards but refuse catalogue records among six, at most the two
+/// honest nodes of the slot's five confirm it, so the rotation stops with
+/// the old key installed; once those peers are gone it resumes with the
+/// same new key.
+#[test]
+fn a_rotation_waits_for_a_majority_to_keep_the_new_catalogue() {
+    let s = Swarm::start(2, 1, FAST);
+    backup(&s, 0, "bronze", 61, 2);
+    let refusers: Vec<Liar> = (1..=4)
+        .map(|z| Liar::start(&s.boot, &format!("h{z}"), Lie::NoCatalogue))
+        .collect();
+    let env = &s.env;
+    let live = |n: usize| {
+        move |p: &common::NodeProc| {
+            let v = p.run(env, &["peers", "list", "--json"]).json();
+            v.as_array()
+                .is_some_and(|a| a.iter().filter(|p| p["live"] == true).count() == n)
+        }
+    };
+    s.nodes[0].wait_for(Duration::from_secs(60), "the refusers live", live(6));
+    let key = |s: &Swarm| {
+        s.nodes[0]
+            .run(&s.env, &["keys", "export"])
+            .ok()
+            .stdout
+            .trim()
+            .to_string()
+    };
+    let old = key(&s);
+    let r = s.nodes[0].run(&s.env, &["keys", "rotate", "--yes", "--json"]);
+    assert_ne!(r.code, 0, "rotated with a minority: {}", r.stdout);
+    assert!(
+        r.stderr.contains("confirmed its record") && r.stderr.contains("old key stays installed"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(key(&s), old, "the old key is still installed");
+    let pending = std::fs::read_to_string(s.nodes[0].data.join("owner.key.rotating"))
+        .expect("the new key is kept for the next run");
+
+    drop(refusers);
+    s.nodes[0].wait_for(Duration::from_secs(60), "the refusers gone", live(2));
+    let rep = s.nodes[0]
+        .run(&s.env, &["keys", "rotate", "--yes", "--json"])
+        .ok()
+        .json();
+    assert_eq!(key(&s), pending.trim(), "resumed with the same new key");
+    assert_eq!(rep["backups"].as_array().map(Vec::len), Some(1), "{rep}");
+}
+
 /// Seven liars ground to node 2's catalogue slot take all of it, and the
 /// margin honest holders keep records within (5 + 2 spill): they answer
 /// "no record" to every read and accept every new record. Node 2 trusts

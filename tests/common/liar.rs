@@ -37,6 +37,10 @@ pub enum Lie {
     /// Announces room for everything and refuses every store as full
     /// (otherwise as evasive): it draws placement and wastes the sender's time.
     Hoarder,
+    /// Keeps and proves every shard it is sent, as an honest node does,
+    /// but refuses every catalogue record as full: a slot of such peers
+    /// keeps no owner's list of backups.
+    NoCatalogue,
 }
 
 pub struct Liar {
@@ -66,6 +70,15 @@ impl Liar {
     }
 
     fn start_as(boot: &str, zone: &str, lie: Lie, keypair: libp2p::identity::Keypair) -> Liar {
+        // Shards kept for an hour: longer than any test.
+        let refuses_catalogue = lie == Lie::NoCatalogue;
+        let lie = match lie {
+            Lie::NoCatalogue => Lie::Forgetful {
+                keep: Duration::from_secs(3600),
+                claims_all: false,
+            },
+            other => other,
+        };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -202,10 +215,14 @@ impl Liar {
                         (Some((b, _)), _) => Response::Shard(b.clone()),
                         // Bytes that do not hash to the id.
                         (None, Lie::Forgetful { .. }) => Response::Shard(vec![7; 4096]),
-                        (None, Lie::Evasive | Lie::Hoarder) => Response::NotFound,
+                        (None, Lie::Evasive | Lie::Hoarder | Lie::NoCatalogue) => {
+                            Response::NotFound
+                        }
                     },
                     Request::Prove { nonce, ids } => match lie {
-                        Lie::Evasive | Lie::Hoarder => Response::Rejected(Reject::Busy),
+                        Lie::Evasive | Lie::Hoarder | Lie::NoCatalogue => {
+                            Response::Rejected(Reject::Busy)
+                        }
                         Lie::Forgetful { .. } => Response::Proofs(
                             ids.iter()
                                 .map(|id| {
@@ -234,8 +251,13 @@ impl Liar {
                                 .map(|_| serde_bytes::ByteBuf::from(vec![7u8; 2048]))
                                 .collect(),
                         ),
-                        (None, Lie::Evasive | Lie::Hoarder) => Response::Rejected(Reject::Busy),
+                        (None, Lie::Evasive | Lie::Hoarder | Lie::NoCatalogue) => {
+                            Response::Rejected(Reject::Busy)
+                        }
                     },
+                    Request::PutCatalogue(_) if refuses_catalogue => {
+                        Response::Rejected(Reject::Full)
+                    }
                     Request::PutCatalogue(_) => Response::CatalogueStored,
                     Request::GetCatalogue { .. } => Response::Catalogue(None),
                     // Liars answer probes like anyone: they look live.
