@@ -292,6 +292,27 @@ fn a_peer_that_refuses_stores_it_announced_room_for_loses_standing() {
     drop(hoarder);
 }
 
+/// Four peers in fresh zones that announce room and refuse every store,
+/// next to two honest nodes that hold every data shard: separation keeps
+/// the backup's index off those two, and only the refusers are left. The
+/// index then goes to the two after all (durability first) instead of the
+/// backup failing, and another node restores it.
+#[test]
+fn a_backup_survives_refusers_where_separation_would_leave_only_them() {
+    let s = Swarm::start(2, 1, FAST);
+    let hoarders: Vec<Liar> = (1..=4)
+        .map(|z| Liar::start(&s.boot, &format!("h{z}"), Lie::Hoarder))
+        .collect();
+    s.nodes[0].wait_for(Duration::from_secs(60), "the hoarders live", |n| {
+        let v = n.run(&s.env, &["peers", "list", "--json"]).json();
+        v.as_array()
+            .is_some_and(|a| a.iter().filter(|p| p["live"] == true).count() == 6)
+    });
+    let (id, src) = backup(&s, 0, "bronze", 62, 2);
+    s.restore_elsewhere(0, 1, &id, &src);
+    drop(hoarders);
+}
+
 /// `keys rotate` revokes the old key only once a majority of the new
 /// key's catalogue slot confirmed the new record: with four peers that
 /// store shards but refuse catalogue records among six, at most the two

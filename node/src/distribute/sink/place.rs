@@ -1,5 +1,6 @@
 //! Placing one shard: its responsible peers in this node's view (complementary
-//! separation for the backup's root, zones checked), each copy sent and
+//! separation for the backup's root, zones checked; separation yields when
+//! every peer it leaves refuses the root), each copy sent and
 //! confirmed by a possession proof, and the trusted floor that keeps a shard
 //! safe when the peers it was placed on may be liars.
 
@@ -93,27 +94,49 @@ impl<'a> SwarmSink<'a> {
         let order = placement::responsible_set(&id, size, &pool, eligible);
         let mut confirmed = Vec::new();
         let mut last_error = String::new();
-        let mut next = 0;
-        while confirmed.len() < wanted && next < order.len() {
-            let batch: Vec<PeerId> =
-                order[next..(next + wanted - confirmed.len()).min(order.len())].to_vec();
-            next += batch.len();
-            let results = self.net.handle.block_on(join_all(
-                batch
-                    .iter()
-                    .map(|p| self.send(*p, id, lease, sent, signed_avoid)),
-            ));
-            for (p, r) in batch.into_iter().zip(results) {
-                match r {
-                    Ok(()) => confirmed.push(p),
-                    Err(e) => {
-                        if bytes.is_some() {
-                            warn!(shard = %id, peer = %p, "copy not confirmed: {e}");
+        let tried = |order: &[PeerId],
+                     avoid: Option<&Avoid>,
+                     confirmed: &mut Vec<PeerId>,
+                     last_error: &mut String| {
+            let mut next = 0;
+            while confirmed.len() < wanted && next < order.len() {
+                let batch: Vec<PeerId> =
+                    order[next..(next + wanted - confirmed.len()).min(order.len())].to_vec();
+                next += batch.len();
+                let results = self.net.handle.block_on(join_all(
+                    batch.iter().map(|p| self.send(*p, id, lease, sent, avoid)),
+                ));
+                for (p, r) in batch.into_iter().zip(results) {
+                    match r {
+                        Ok(()) => confirmed.push(p),
+                        Err(e) => {
+                            if bytes.is_some() {
+                                warn!(shard = %id, peer = %p, "copy not confirmed: {e}");
+                            }
+                            *last_error = format!("{p}: {e}");
                         }
-                        last_error = format!("{p}: {e}");
                     }
                 }
             }
+        };
+        tried(&order, signed_avoid, &mut confirmed, &mut last_error);
+        let mut separated = !avoid.is_empty();
+        if confirmed.len() < wanted && separated {
+            // Every peer outside the data shards' holders refused the index
+            // (peers that announce room and refuse every store can be all of
+            // them): durability first, the index goes to the holders too,
+            // with no avoid list.
+            separated = false;
+            self.warn(format!(
+                "complementary separation given up for shard {id}: the {} peers outside the data shards' holders did not take it ({last_error}), so a peer may hold the whole backup (ciphertext only)",
+                order.len()
+            ));
+            let n = self.candidates.len();
+            let rest: Vec<PeerId> = placement::responsible_set(&id, size, &self.candidates, n)
+                .into_iter()
+                .filter(|p| !order.contains(p))
+                .collect();
+            tried(&rest, None, &mut confirmed, &mut last_error);
         }
         if confirmed.len() < wanted {
             return Err(SinkError::Underreplicated {
@@ -123,10 +146,11 @@ impl<'a> SwarmSink<'a> {
                 reason: last_error,
             });
         }
+        let signed_avoid = signed_avoid.filter(|_| separated);
         if sent.is_some() {
             self.trusted_floor(&order, &mut confirmed, (id, lease, sent, signed_avoid));
         }
-        if !avoid.is_empty() {
+        if separated {
             self.check_root_zones(&id, &confirmed, &avoid, size);
         }
         Ok(confirmed)
