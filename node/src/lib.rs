@@ -32,6 +32,7 @@ pub mod notify;
 pub mod ops;
 pub mod output;
 pub mod prune;
+pub(crate) mod rate;
 pub mod reclaim;
 pub mod repair;
 pub mod restore;

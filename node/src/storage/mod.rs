@@ -18,8 +18,9 @@ mod rate;
 mod usage;
 mod write;
 
+use crate::rate::PerPeer;
 use proofs::{healthy, prove, sample};
-use rate::{PerPeer, CATALOGUES_PER_MINUTE, LIST_READS_PER_MINUTE, RENEWS_PER_MINUTE};
+use rate::{CATALOGUES_PER_MINUTE, LIST_READS_PER_MINUTE, RENEWS_PER_MINUTE};
 use write::{queue_write, writer, WriteJob, WRITE_QUEUE};
 
 pub use usage::{Limits, Usage};
@@ -57,9 +58,9 @@ pub async fn run(
     let (wtx, wrx) = mpsc::channel::<WriteJob>(WRITE_QUEUE);
     let queued = Arc::new(AtomicU64::new(0));
     let answers = Arc::new(tokio::sync::Semaphore::new(ANSWERS_AT_ONCE));
-    let mut catalogue_rate = PerPeer::new(CATALOGUES_PER_MINUTE);
-    let mut renew_rate = PerPeer::new(RENEWS_PER_MINUTE);
-    let mut list_rate = PerPeer::new(LIST_READS_PER_MINUTE);
+    let mut catalogue_rate = PerPeer::per_minute(CATALOGUES_PER_MINUTE);
+    let mut renew_rate = PerPeer::per_minute(RENEWS_PER_MINUTE);
+    let mut list_rate = PerPeer::per_minute(LIST_READS_PER_MINUTE);
     let proofs = Arc::new(tokio::sync::Semaphore::new(PROOFS_AT_ONCE));
     let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writer = tokio::spawn(writer(

@@ -156,7 +156,7 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
                 .flood_publish(false)
                 .validation_mode(gossipsub::ValidationMode::Strict)
                 // Nothing is forwarded before the event loop accepts it
-                // (per-source rate limits: `event_loop::GossipLimiter`).
+                // (per-source rate limits: `event_loop::inbound::gossip_limiter`).
                 .validate_messages()
                 .max_transmit_size(MAX_GOSSIP_LEN)
                 .build()

@@ -1,43 +1,21 @@
 //! Checks on what peers send the event loop: a token bucket per gossip
-//! publisher, gossip that must decode within its topic's bounds, the bytes a
+//! publisher ([`PerPeer`]), gossip that must decode within its topic's bounds, the bytes a
 //! response holds (for the response budget), and which addresses are usable.
 
+use crate::rate::PerPeer;
 use libp2p::{Multiaddr, PeerId};
 use shardnet_protocol::wire::Response;
-use std::collections::HashMap;
-use std::time::Instant;
+use std::time::Duration;
 
 /// Gossip messages each publisher may have accepted per second, and in a burst
 /// (a heartbeat every 2 s, down and rebalance notes now and then).
-pub(super) const GOSSIP_PER_SEC: f64 = 10.0;
+pub(super) const GOSSIP_PER_SEC: u32 = 10;
 
-pub(super) const GOSSIP_BURST: f64 = 30.0;
-
-/// Publishers tracked; past this the table starts over.
-pub(super) const GOSSIP_SOURCES: usize = 10_000;
+pub(super) const GOSSIP_BURST: u32 = 30;
 
 /// A token bucket per gossip publisher.
-#[derive(Default)]
-pub(super) struct GossipLimiter {
-    buckets: HashMap<PeerId, (f64, Instant)>,
-}
-
-impl GossipLimiter {
-    pub(super) fn allow(&mut self, source: PeerId, now: Instant) -> bool {
-        if self.buckets.len() >= GOSSIP_SOURCES && !self.buckets.contains_key(&source) {
-            self.buckets.clear();
-        }
-        let (tokens, last) = self.buckets.entry(source).or_insert((GOSSIP_BURST, now));
-        *tokens =
-            (*tokens + now.duration_since(*last).as_secs_f64() * GOSSIP_PER_SEC).min(GOSSIP_BURST);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
+pub(super) fn gossip_limiter() -> PerPeer {
+    PerPeer::new(Duration::from_secs(1) / GOSSIP_PER_SEC, GOSSIP_BURST)
 }
 
 /// Bytes a response holds (shards, samples and member lists; the rest is
@@ -88,12 +66,11 @@ pub(super) fn is_usable(addr: &Multiaddr) -> bool {
 mod tests {
     use super::*;
     use libp2p::PeerId;
-    use std::time::Duration;
     use std::time::Instant;
 
     #[test]
     fn a_publisher_gets_its_burst_then_its_rate() {
-        let mut l = GossipLimiter::default();
+        let mut l = gossip_limiter();
         let (p, q) = (PeerId::random(), PeerId::random());
         let t0 = Instant::now();
         let burst = (0..100).filter(|_| l.allow(p, t0)).count();

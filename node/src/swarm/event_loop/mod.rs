@@ -69,7 +69,7 @@ pub struct EventLoop {
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, TransferError>>>,
     /// Bytes of each response handed to libp2p and not yet sent.
     sending: HashMap<InboundRequestId, u64>,
-    gossip_limit: GossipLimiter,
+    gossip_limit: crate::rate::PerPeer,
     pressure: Pressure,
     commands_dropped: Arc<AtomicU64>,
     /// Response bytes handed to libp2p and not yet sent (shared with
@@ -109,7 +109,7 @@ impl EventLoop {
             events,
             pending: HashMap::new(),
             sending: HashMap::new(),
-            gossip_limit: GossipLimiter::default(),
+            gossip_limit: inbound::gossip_limiter(),
             pressure: Pressure::default(),
             commands_dropped,
             in_flight,
