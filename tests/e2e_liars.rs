@@ -315,10 +315,12 @@ fn a_backup_survives_refusers_where_separation_would_leave_only_them() {
 
 /// `keys rotate` revokes the old key only once a majority of the new
 /// key's catalogue slot confirmed the new record: with four peers that
-/// store shards but refuse catalogue records among six, at most the two
-/// honest nodes of the slot's five confirm it, so the rotation stops with
-/// the old key installed; once those peers are gone it resumes with the
-/// same new key.
+/// refuse stores and catalogue records among six, at most the two honest
+/// nodes of the slot's five confirm it, so the rotation stops with the old
+/// key installed; once those peers are gone it resumes with the same new
+/// key. (Refusers that kept shards would take the re-sealed index, which
+/// separation keeps off the two honest holders of every data shard, and
+/// take it with them when they go.)
 #[test]
 fn a_rotation_waits_for_a_majority_to_keep_the_new_catalogue() {
     let s = Swarm::start(2, 1, FAST);

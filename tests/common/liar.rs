@@ -37,9 +37,9 @@ pub enum Lie {
     /// Announces room for everything and refuses every store as full
     /// (otherwise as evasive): it draws placement and wastes the sender's time.
     Hoarder,
-    /// Keeps and proves every shard it is sent, as an honest node does,
-    /// but refuses every catalogue record as full: a slot of such peers
-    /// keeps no owner's list of backups.
+    /// A hoarder that refuses catalogue records as full too: a slot of such
+    /// peers keeps no owner's list of backups, and no test data depends on
+    /// it (it holds nothing).
     NoCatalogue,
 }
 
@@ -70,13 +70,9 @@ impl Liar {
     }
 
     fn start_as(boot: &str, zone: &str, lie: Lie, keypair: libp2p::identity::Keypair) -> Liar {
-        // Shards kept for an hour: longer than any test.
         let refuses_catalogue = lie == Lie::NoCatalogue;
         let lie = match lie {
-            Lie::NoCatalogue => Lie::Forgetful {
-                keep: Duration::from_secs(3600),
-                claims_all: false,
-            },
+            Lie::NoCatalogue => Lie::Hoarder,
             other => other,
         };
         let rt = tokio::runtime::Builder::new_multi_thread()
