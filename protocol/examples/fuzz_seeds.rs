@@ -186,6 +186,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 },
             },
         ],
+        stripes: Vec::new(),
     };
     let root = ManifestRoot {
         format: MANIFEST_FORMAT,

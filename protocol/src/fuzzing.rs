@@ -136,7 +136,8 @@ pub fn envelope(data: &[u8]) {
 /// restore writes), and the root shard opened whole under a fixed master key.
 pub fn manifest(data: &[u8]) {
     let _ = manifest::decode_root(data);
-    let _ = manifest::decode_manifest(data);
+    let _ = manifest::decode_manifest(1, data);
+    let _ = manifest::decode_manifest(2, data);
     let _ = manifest::open_root(data, &MasterKey::from_bytes([5; 32]));
 }
 

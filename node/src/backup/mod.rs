@@ -239,6 +239,7 @@ pub fn create(
         &Manifest {
             info: info.clone(),
             entries,
+            stripes: Vec::new(),
         },
         master,
         opts.cipher,

@@ -22,10 +22,12 @@
 //! the shards whose closest set the peer enters or leaves (about copies × the
 //! peer's share of the weight).
 
+mod pieces;
 mod shed;
 pub mod vkeys;
 
 use crate::id::ShardId;
+pub use pieces::{place_pieces, PiecePlace};
 use sha2::{Digest, Sha256};
 pub use shed::shed_radius;
 pub use vkeys::{cap_weights, reach, weight, VirtualKeys};

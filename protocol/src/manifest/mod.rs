@@ -15,8 +15,13 @@ use crate::keys::{MasterKey, ShardKey};
 use crate::tier::Tier;
 use serde::{Deserialize, Serialize};
 
-/// Version of the manifest structures below.
-pub const MANIFEST_FORMAT: u32 = 1;
+mod stripes;
+
+pub use stripes::{Stored, StripeRef};
+
+/// Version of the manifest structures below: 2 when some chunks are stored
+/// as pieces (`stripes`), else 1, as before pieces existed.
+pub const MANIFEST_FORMAT: u32 = 2;
 /// Size of one manifest piece (before compression).
 pub const PIECE_LEN: usize = 1 << 20;
 /// Largest serialised manifest accepted: about four million files.
@@ -79,6 +84,8 @@ pub struct Entry {
 pub struct Manifest {
     pub info: BackupInfo,
     pub entries: Vec<Entry>,
+    /// The chunks stored as erasure-coded pieces, sorted by shard id.
+    pub stripes: Vec<StripeRef>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +121,8 @@ pub enum ManifestError {
     Length { expected: u64, got: u64 },
     #[error("manifest holds an unsafe path {0:?}")]
     BadPath(String),
+    #[error("manifest lists shard {0}'s pieces out of order or with a wrong count")]
+    BadStripe(ShardId),
 }
 
 /// Checks that `path` is relative, normalised and free of `..`, so that restoring
@@ -139,7 +148,20 @@ pub fn seal_manifest(
     cipher: Cipher,
     root_nonce: [u8; NONCE_LEN],
 ) -> Result<SealedManifest, ManifestError> {
-    let bytes = codec::encode::<_, MAX_MANIFEST_LEN>("manifest", manifest)?;
+    // Without pieces, format 1 as before: older builds read it, and an
+    // unchanged tree dedups against backups made before pieces existed.
+    let (format, bytes) = if manifest.stripes.is_empty() {
+        let v1 = stripes::ManifestV1Ref {
+            info: &manifest.info,
+            entries: &manifest.entries,
+        };
+        (1, codec::encode::<_, MAX_MANIFEST_LEN>("manifest", &v1)?)
+    } else {
+        (
+            2,
+            codec::encode::<_, MAX_MANIFEST_LEN>("manifest", manifest)?,
+        )
+    };
     let conv = master.manifest_piece_key();
     let mut pieces = Vec::new();
     let mut refs = Vec::new();
@@ -154,7 +176,7 @@ pub fn seal_manifest(
         pieces.push(sealed);
     }
     let root = ManifestRoot {
-        format: MANIFEST_FORMAT,
+        format,
         info: manifest.info.clone(),
         manifest_len: bytes.len() as u64,
         pieces: refs,
@@ -181,7 +203,7 @@ pub fn open_root(shard: &[u8], master: &MasterKey) -> Result<ManifestRoot, Manif
 /// Decodes and checks a root's plaintext (the decoder behind [`open_root`]).
 pub fn decode_root(plain: &[u8]) -> Result<ManifestRoot, ManifestError> {
     let root: ManifestRoot = codec::decode::<_, MAX_ROOT_LEN>("manifest root", plain)?;
-    if root.format != MANIFEST_FORMAT {
+    if root.format == 0 || root.format > MANIFEST_FORMAT {
         return Err(ManifestError::Format(root.format));
     }
     Ok(root)
@@ -220,14 +242,26 @@ pub fn open_manifest(root: &ManifestRoot, shards: &[Vec<u8>]) -> Result<Manifest
             got: bytes.len() as u64,
         });
     }
-    decode_manifest(&bytes)
+    decode_manifest(root.format, &bytes)
 }
 
-/// Decodes and checks a manifest's plaintext (the decoder behind
-/// [`open_manifest`]): every path is a plain relative path, every symlink
-/// target bounded.
-pub fn decode_manifest(bytes: &[u8]) -> Result<Manifest, ManifestError> {
-    let manifest: Manifest = codec::decode::<_, MAX_MANIFEST_LEN>("manifest", bytes)?;
+/// Decodes and checks a manifest's plaintext of `format` (the decoder
+/// behind [`open_manifest`]): every path is a plain relative path, every
+/// symlink target bounded, every stripe well formed.
+pub fn decode_manifest(format: u32, bytes: &[u8]) -> Result<Manifest, ManifestError> {
+    let manifest: Manifest = match format {
+        1 => {
+            let v1: stripes::ManifestV1 = codec::decode::<_, MAX_MANIFEST_LEN>("manifest", bytes)?;
+            Manifest {
+                info: v1.info,
+                entries: v1.entries,
+                stripes: Vec::new(),
+            }
+        }
+        2 => codec::decode::<_, MAX_MANIFEST_LEN>("manifest", bytes)?,
+        other => return Err(ManifestError::Format(other)),
+    };
+    manifest.check_stripes()?;
     for e in &manifest.entries {
         validate_path(&e.path)?;
         if let EntryKind::Symlink { target } = &e.kind {
@@ -298,6 +332,7 @@ mod tests {
         let m = Manifest {
             info: info(),
             entries: (0..30_000).map(entry).collect(),
+            stripes: Vec::new(),
         };
         let k = master();
         let s = seal_manifest(&m, &k, Cipher::Aes256Gcm, [3; 12]).unwrap();
@@ -311,6 +346,7 @@ mod tests {
         let m = Manifest {
             info: info(),
             entries: (0..30_000).map(entry).collect(),
+            stripes: Vec::new(),
         };
         let k = master();
         let s = seal_manifest(&m, &k, Cipher::Aes256Gcm, [3; 12]).unwrap();
@@ -352,6 +388,7 @@ mod tests {
         let mut m = Manifest {
             info: info(),
             entries: vec![entry(1)],
+            stripes: Vec::new(),
         };
         m.entries[0].path = b"../escape".to_vec();
         let k = master();
@@ -364,11 +401,107 @@ mod tests {
         ));
     }
 
+    fn striped(n: usize) -> Manifest {
+        let mut m = Manifest {
+            info: info(),
+            entries: (0..n).map(entry).collect(),
+            stripes: Vec::new(),
+        };
+        // Every other chunk as 2+1 pieces, listed out of order.
+        for i in (0..n).step_by(2).rev() {
+            m.stripes.push(StripeRef {
+                shard: ShardId([i as u8; 32]),
+                data: 2,
+                parity: 1,
+                pieces: (0..3).map(|p| ShardId([100 + p; 32])).collect(),
+            });
+        }
+        m.stripes.push(StripeRef {
+            shard: ShardId([250; 32]),
+            data: 2,
+            parity: 1,
+            pieces: vec![ShardId([1; 32]); 3],
+        });
+        m.tidy_stripes();
+        m
+    }
+
+    #[test]
+    fn stripes_round_trip_in_format_2_and_name_their_pieces() {
+        let m = striped(6);
+        // The unreferenced stripe went; the rest are sorted.
+        assert_eq!(m.stripes.len(), 3);
+        let k = master();
+        let s = seal_manifest(&m, &k, Cipher::Aes256Gcm, [3; 12]).unwrap();
+        assert_eq!(open_root(s.root.bytes(), &k).unwrap().format, 2);
+        assert_eq!(round_trip(&m), m);
+        assert!(matches!(m.stored(&ShardId([2; 32])), Stored::Pieces(p) if p.pieces.len() == 3));
+        assert_eq!(
+            m.stored(&ShardId([1; 32])),
+            Stored::Copies(ShardId([1; 32]))
+        );
+        let ids = m.stored_ids();
+        // 3 chunks as copies, 3 as pieces sharing the same 3 piece ids here.
+        assert_eq!(ids.iter().filter(|(_, p)| !p).count(), 3);
+        assert_eq!(ids.iter().filter(|(_, p)| *p).count(), 9);
+    }
+
+    #[test]
+    fn without_stripes_the_manifest_is_format_1_as_before() {
+        #[derive(Serialize)]
+        struct Old<'a> {
+            info: &'a BackupInfo,
+            entries: &'a [Entry],
+        }
+        let m = Manifest {
+            info: info(),
+            entries: (0..5).map(entry).collect(),
+            stripes: Vec::new(),
+        };
+        let k = master();
+        let s = seal_manifest(&m, &k, Cipher::Aes256Gcm, [3; 12]).unwrap();
+        let root = open_root(s.root.bytes(), &k).unwrap();
+        assert_eq!(root.format, 1);
+        let old = codec::encode::<_, MAX_MANIFEST_LEN>(
+            "m",
+            &Old {
+                info: &m.info,
+                entries: &m.entries,
+            },
+        )
+        .unwrap();
+        assert_eq!(decode_manifest(1, &old).unwrap(), m);
+        assert_eq!(root.manifest_len, old.len() as u64);
+        assert!(matches!(
+            decode_manifest(3, &old),
+            Err(ManifestError::Format(3))
+        ));
+    }
+
+    #[test]
+    fn malformed_stripes_are_refused() {
+        let good = striped(4);
+        let mut short = good.clone();
+        short.stripes[0].pieces.pop();
+        let mut unsorted = good.clone();
+        unsorted.stripes.swap(0, 1);
+        let mut zero = good.clone();
+        zero.stripes[0].parity = 0;
+        zero.stripes[0].pieces.truncate(2);
+        for bad in [short, unsorted, zero] {
+            let bytes = codec::encode::<_, MAX_MANIFEST_LEN>("m", &bad).unwrap();
+            assert!(matches!(
+                decode_manifest(2, &bytes),
+                Err(ManifestError::BadStripe(_))
+            ));
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(32))]
         #[test]
         fn manifest_round_trip(n in 0usize..50, name in ".{0,40}", link in proptest::collection::vec(1u8..255, 1..100)) {
-            let mut m = Manifest { info: BackupInfo { name, ..info() }, entries: (0..n).map(entry).collect() };
+            let mut m = Manifest { info: BackupInfo { name, ..info() }, entries: (0..n).map(entry).collect(), stripes: Vec::new() };
             m.entries.push(Entry { path: b"l".to_vec(), mode: 0o777, uid: 1, gid: 2, mtime: -5, mtime_nsec: 7, kind: EntryKind::Symlink { target: link } });
             m.entries.push(Entry { path: b"d".to_vec(), mode: 0o755, uid: 1, gid: 2, mtime: 0, mtime_nsec: 0, kind: EntryKind::Dir });
             prop_assert_eq!(round_trip(&m), m);
@@ -377,7 +510,8 @@ mod tests {
         #[test]
         fn root_decoder_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = codec::decode::<ManifestRoot, MAX_ROOT_LEN>("root", &data);
-            let _ = codec::decode::<Manifest, MAX_MANIFEST_LEN>("manifest", &data);
+            let _ = decode_manifest(1, &data);
+            let _ = decode_manifest(2, &data);
         }
     }
 }
