@@ -2,14 +2,15 @@
 //! across the swarm, each proven just now (this node's healthy copy, peers'
 //! sampled Bao proofs: `distribute::proven_holders`), summarised by
 //! `protocol::distribution`. Every shard counts: data, manifest pieces and
-//! the root. A data shard wants the copies the lifecycle rules in force give
+//! the root; a chunk kept as pieces counts each piece, wanted once. A data
+//! shard wants the copies the lifecycle rules in force give
 //! its file (else the backup's tier); the manifest, the widest of them.
 
 use crate::ops::{Ctx, OpError};
 use libp2p::PeerId;
 use shardnet_protocol::distribution::{summarise, Distribution, Holder, ShardCopies};
 use shardnet_protocol::lifecycle::Keep;
-use shardnet_protocol::manifest::EntryKind;
+use shardnet_protocol::manifest::{EntryKind, Stored};
 use shardnet_protocol::ShardId;
 use std::collections::HashMap;
 
@@ -34,7 +35,16 @@ pub fn status(ctx: &Ctx<'_>) -> Result<Distribution, OpError> {
                 let keep = rules.keep_for(&String::from_utf8_lossy(&entry.path), default);
                 widest = widest.widest(keep);
                 for c in chunks {
-                    wanted.push((c.id, c.len as u64, e.id, keep.copies as usize));
+                    match manifest.stored(&c.id) {
+                        Stored::Copies(id) => {
+                            wanted.push((id, c.len as u64, e.id, keep.copies as usize))
+                        }
+                        // Each piece is one copy of its own.
+                        Stored::Pieces(s) => wanted.extend(s.pieces.iter().map(|p| {
+                            let bytes = (c.len as u64).div_ceil(s.data as u64);
+                            (*p, bytes, e.id, 1)
+                        })),
+                    }
                 }
             }
         }

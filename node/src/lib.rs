@@ -31,6 +31,7 @@ pub mod net;
 pub mod notify;
 pub mod ops;
 pub mod output;
+pub mod pieces;
 pub mod prune;
 pub(crate) mod rate;
 pub mod reclaim;

@@ -4,6 +4,7 @@
 //! placing shards on their responsible peers ([`crate::distribute`]).
 
 use shardnet_protocol::catalogue::CatalogueEntry;
+use shardnet_protocol::manifest::StripeRef;
 use shardnet_protocol::{Sealed, ShardId, Terms};
 use shardnet_store::{PutOutcome, Store, StoreError};
 
@@ -20,6 +21,30 @@ pub enum SinkError {
     },
     #[error("publishing the catalogue: {0}")]
     Catalogue(String),
+    #[error("shard {id}: {reason}")]
+    Pieces { id: ShardId, reason: String },
+}
+
+/// What a backup stores a shard for: file chunks may be cut into pieces;
+/// the manifest's shards and its root stay whole copies (small, and read
+/// before anything else).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Data,
+    Manifest,
+    /// The backup's final shard: complementary separation applies.
+    Root,
+}
+
+/// A shard stored by a sink.
+#[derive(Clone, Debug)]
+pub struct Put {
+    /// New bytes were written somewhere.
+    pub new: bool,
+    /// Bytes stored: one copy's, or every piece's together.
+    pub size: u64,
+    /// The pieces, when the shard was cut into them.
+    pub stripe: Option<StripeRef>,
 }
 
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
@@ -32,21 +57,24 @@ pub enum SourceError {
     Failed { id: ShardId, reason: String },
 }
 
+/// A chunk found in the dedup index, with a lease added wherever it is held.
+#[derive(Clone, Debug)]
+pub struct Reused {
+    pub id: ShardId,
+    pub size: u64,
+    pub stripe: Option<StripeRef>,
+}
+
 pub trait ShardSink: Sync {
     /// Dedup: the shard already stored for this chunk (by dedup index key), with
     /// a lease under `terms` added wherever it is held; `None` means: seal and
     /// `put` it.
-    fn reuse(
-        &self,
-        index_key: &[u8; 32],
-        terms: &Terms,
-    ) -> Result<Option<(ShardId, u64)>, SinkError>;
-    /// Stores `shard` under a lease signed to `terms` where it belongs; `last`
-    /// marks the backup's final shard (its root). Returns whether new bytes
-    /// were written.
-    fn put(&self, shard: &Sealed, terms: &Terms, last: bool) -> Result<bool, SinkError>;
-    /// Records `index_key → (id, size)` in the owner's dedup index.
-    fn remember(&self, index_key: &[u8; 32], id: &ShardId, size: u32) -> Result<(), SinkError>;
+    fn reuse(&self, index_key: &[u8; 32], terms: &Terms) -> Result<Option<Reused>, SinkError>;
+    /// Stores `shard` under a lease signed to `terms` where it belongs.
+    fn put(&self, shard: &Sealed, terms: &Terms, role: Role) -> Result<Put, SinkError>;
+    /// Records in the owner's dedup index that the chunk of `index_key` is
+    /// shard `id`, stored as `put` says.
+    fn remember(&self, index_key: &[u8; 32], id: &ShardId, put: &Put) -> Result<(), SinkError>;
     /// Makes everything durable, then records the backup in the catalogue.
     fn commit(&self, entry: &CatalogueEntry) -> Result<(), SinkError>;
 }
@@ -59,32 +87,44 @@ pub trait ShardSource: Sync {
     fn reads_per_core(&self) -> usize {
         2
     }
+    /// The bytes of each of `ids`, in order (a stripe's pieces); one at a
+    /// time unless the source can do better.
+    fn get_many(&self, ids: &[ShardId]) -> Vec<Result<Vec<u8>, SourceError>> {
+        ids.iter().map(|id| self.get(id)).collect()
+    }
 }
 
 /// The local store as sink and source.
 pub struct Local<'a>(pub &'a Store);
 
 impl ShardSink for Local<'_> {
-    fn reuse(
-        &self,
-        index_key: &[u8; 32],
-        terms: &Terms,
-    ) -> Result<Option<(ShardId, u64)>, SinkError> {
+    fn reuse(&self, index_key: &[u8; 32], terms: &Terms) -> Result<Option<Reused>, SinkError> {
         if let Some(id) = self.0.lookup_chunk(index_key)? {
             if self.0.add_lease(&id, terms.lease(&id))? {
                 let size = self.0.meta(&id)?.map_or(0, |m| m.size as u64);
-                return Ok(Some((id, size)));
+                return Ok(Some(Reused {
+                    id,
+                    size,
+                    stripe: None,
+                }));
             }
         }
         Ok(None)
     }
 
-    fn put(&self, shard: &Sealed, terms: &Terms, _last: bool) -> Result<bool, SinkError> {
-        Ok(self.0.put_sealed(shard, terms.lease(&shard.id()))? != PutOutcome::AlreadyPresent)
+    /// One node keeps whole shards: pieces on one disk would only cost
+    /// more bytes.
+    fn put(&self, shard: &Sealed, terms: &Terms, _role: Role) -> Result<Put, SinkError> {
+        let new = self.0.put_sealed(shard, terms.lease(&shard.id()))? != PutOutcome::AlreadyPresent;
+        Ok(Put {
+            new,
+            size: shard.bytes().len() as u64,
+            stripe: None,
+        })
     }
 
-    fn remember(&self, index_key: &[u8; 32], id: &ShardId, size: u32) -> Result<(), SinkError> {
-        Ok(self.0.index_chunk(index_key, id, size)?)
+    fn remember(&self, index_key: &[u8; 32], id: &ShardId, put: &Put) -> Result<(), SinkError> {
+        Ok(self.0.index_chunk(index_key, id, put.size as u32)?)
     }
 
     fn commit(&self, entry: &CatalogueEntry) -> Result<(), SinkError> {

@@ -1,4 +1,4 @@
-//! The daemon's periodic upkeep: the owner's catalogue, the audit log's
+//! The daemon's periodic upkeep: the owner's catalogue and pieces, the audit log's
 //! retention, the automatic purge of finished prune jobs, and the emergency
 //! reclaim. Each is a blocking job run on its own schedule by [`periodic`],
 //! off the async workers, until the node stops.
@@ -68,6 +68,43 @@ pub async fn catalogue(
     periodic(period, true, stop, "catalogue upkeep", make, |u| {
         if u != crate::catalogue::CatalogueUpkeep::InPlace {
             info!("catalogue upkeep: {u:?}");
+        }
+    })
+    .await
+}
+
+/// The owner's pieces (`ops::rebuild`): every `period`, the chunks of its
+/// live backups kept as pieces are proven, and those below their floor get
+/// their missing pieces rebuilt and stored again.
+pub async fn pieces(
+    net: Arc<Net>,
+    store: Arc<Store>,
+    dd: DataDir,
+    period: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    let make = || {
+        let (net, store, dd) = (net.clone(), store.clone(), dd.clone());
+        move || {
+            let ctx = crate::ops::Ctx {
+                store: &store,
+                master: dd.owner_key().map_err(|e| e.to_string())?,
+                net: Some(&net),
+                data_dir: dd.root().to_path_buf(),
+            };
+            crate::ops::rebuild::rebuild_all(&ctx).map_err(|e| e.to_string())
+        }
+    };
+    periodic(period, true, stop, "piece repair", make, |r| {
+        if r.rebuilt_pieces > 0 || !r.unrecoverable.is_empty() || !r.failures.is_empty() {
+            info!(
+                stripes = r.stripes,
+                rebuilt = r.rebuilt_pieces,
+                unrecoverable = r.unrecoverable.len(),
+                failures = r.failures.len(),
+                "piece repair: {:?}",
+                r.failures.first()
+            );
         }
     })
     .await

@@ -9,7 +9,7 @@ use crate::manifests::{self, LoadError};
 use crate::shards::ShardSource;
 use rayon::prelude::*;
 use shardnet_protocol::envelope;
-use shardnet_protocol::manifest::{ChunkRef, EntryKind};
+use shardnet_protocol::manifest::{ChunkRef, EntryKind, Stored};
 use shardnet_protocol::{BackupId, MasterKey, ShardId};
 use std::collections::HashMap;
 
@@ -34,6 +34,13 @@ pub struct VerifyReport {
     /// Quick check: (proven copies, shards with that many), fewest first.
     #[serde(default)]
     pub proven_copies: Vec<(usize, u64)>,
+    /// Quick check of the chunks kept as pieces: (proven pieces, chunks
+    /// with that many), fewest first; any `k` restore a chunk.
+    #[serde(default)]
+    pub proven_pieces: Vec<(usize, u64)>,
+    /// Quick check: chunks kept as pieces with fewer than `k` proven.
+    #[serde(default)]
+    pub pieces_short: u64,
 }
 
 /// Answers the quick check for a batch of shards (id, size estimate), in
@@ -64,19 +71,13 @@ pub fn verify(
         }
     }
     let list: Vec<(&ChunkRef, &Vec<String>)> = users.values().map(|(c, u)| (c, u)).collect();
-    let quick: HashMap<ShardId, Result<usize, String>> = if full {
-        HashMap::new()
+    let (quick, histogram, pieces) = if full {
+        Default::default()
     } else {
-        // The sealed size is about the plaintext's (less when compressed;
-        // a sample past the end proves the final chunk).
-        let ids: Vec<(ShardId, u64)> = list.iter().map(|(c, _)| (c.id, c.len as u64)).collect();
-        let answers = present(&ids);
-        ids.into_iter().map(|(id, _)| id).zip(answers).collect()
+        quick_check(present, &manifest, &list)
     };
-    let mut histogram: std::collections::BTreeMap<usize, u64> = Default::default();
-    for r in quick.values() {
-        *histogram.entry(*r.as_ref().unwrap_or(&0)).or_default() += 1;
-    }
+    let striped = crate::pieces::Striped::new(src, &manifest);
+    let src: &dyn ShardSource = &striped;
     let check = |c: &ChunkRef| -> Result<u64, String> {
         if !full {
             return match quick.get(&c.id) {
@@ -105,9 +106,14 @@ pub fn verify(
         problems: Vec::new(),
         copies_wanted: root.info.tier.copies() as usize,
         proven_copies: histogram.into_iter().collect(),
+        proven_pieces: pieces.into_iter().collect(),
+        pieces_short: 0,
     };
     for (shard, used_by, r) in results {
         report.shards_checked += 1;
+        if !full && r.is_err() && matches!(manifest.stored(&shard), Stored::Pieces(_)) {
+            report.pieces_short += 1;
+        }
         match r {
             Ok(n) => report.bytes_checked += n,
             Err(reason) => report.problems.push(Problem {
@@ -119,4 +125,68 @@ pub fn verify(
     }
     report.problems.sort_by_key(|p| p.shard);
     Ok(report)
+}
+
+type Histogram = std::collections::BTreeMap<usize, u64>;
+
+/// The quick check's answer per chunk, with the histograms of proven
+/// copies (chunks kept as copies) and proven pieces (chunks kept as
+/// pieces: enough when `k` are).
+fn quick_check(
+    present: Presence<'_>,
+    manifest: &shardnet_protocol::manifest::Manifest,
+    list: &[(&ChunkRef, &Vec<String>)],
+) -> (
+    HashMap<ShardId, Result<usize, String>>,
+    Histogram,
+    Histogram,
+) {
+    // The sealed size is about the plaintext's (less when compressed; a
+    // sample past the end proves the final chunk); a piece's, a `k`th of it.
+    let mut ids: Vec<(ShardId, u64)> = Vec::new();
+    for (c, _) in list {
+        match manifest.stored(&c.id) {
+            Stored::Copies(id) => ids.push((id, c.len as u64)),
+            Stored::Pieces(s) => ids.extend(
+                s.pieces
+                    .iter()
+                    .map(|p| (*p, (c.len as u64).div_ceil(s.data as u64))),
+            ),
+        }
+    }
+    let answers: HashMap<ShardId, Result<usize, String>> =
+        ids.iter().map(|(id, _)| *id).zip(present(&ids)).collect();
+    let (mut copies, mut pieces) = (Histogram::new(), Histogram::new());
+    let mut out = HashMap::new();
+    for (c, _) in list {
+        let r = match manifest.stored(&c.id) {
+            Stored::Copies(id) => {
+                let r = answers
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or(Err("not checked".into()));
+                *copies.entry(*r.as_ref().unwrap_or(&0)).or_default() += 1;
+                r
+            }
+            Stored::Pieces(s) => {
+                let proven = s
+                    .pieces
+                    .iter()
+                    .filter(|p| matches!(answers.get(p), Some(Ok(n)) if *n > 0))
+                    .count();
+                *pieces.entry(proven).or_default() += 1;
+                if proven >= s.data as usize {
+                    Ok(proven)
+                } else {
+                    Err(format!(
+                        "only {proven} of its {} pieces proven, {} needed",
+                        s.pieces.len(),
+                        s.data
+                    ))
+                }
+            }
+        };
+        out.insert(c.id, r);
+    }
+    (out, copies, pieces)
 }

@@ -9,14 +9,14 @@
 mod chunks;
 mod walk;
 
-use crate::shards::{ShardSink, SinkError};
+use crate::shards::{Role, ShardSink, SinkError};
 use chunks::{Chunk, ChunkStream, Work};
 use rand::RngCore;
 use rayon::prelude::*;
 use shardnet_protocol::catalogue::CatalogueEntry;
 use shardnet_protocol::envelope::{self, NonceMode};
 use shardnet_protocol::lifecycle::{Keep, Rules};
-use shardnet_protocol::manifest::{self, BackupInfo, ChunkRef, EntryKind, Manifest};
+use shardnet_protocol::manifest::{self, BackupInfo, ChunkRef, EntryKind, Manifest, StripeRef};
 use shardnet_protocol::{BackupId, Cipher, MasterKey, Sealed, ShardId, Terms, Tier};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -71,6 +71,8 @@ struct Stored {
     chunk: ChunkRef,
     size: u64,
     new: bool,
+    /// Its pieces, when the sink cut it into pieces.
+    stripe: Option<StripeRef>,
 }
 
 /// Key of the dedup index: a hash of the chunk key, so the index never holds keys.
@@ -88,18 +90,19 @@ fn store_chunk(
     let key = master_conv.key_for(c.plain());
     let ik = index_key(&key);
     let len = c.plain().len() as u32;
-    if let Some((id, size)) = sink.reuse(&ik, terms)? {
+    if let Some(r) = sink.reuse(&ik, terms)? {
         return Ok(Stored {
             file: c.file,
             index: c.index,
-            chunk: ChunkRef { id, key, len },
-            size,
+            chunk: ChunkRef { id: r.id, key, len },
+            size: r.size,
             new: false,
+            stripe: r.stripe,
         });
     }
     let sealed = envelope::seal_in_place(c.data, &key, cipher, NonceMode::Convergent)?;
-    let new = sink.put(&sealed, terms, false)?;
-    sink.remember(&ik, &sealed.id(), sealed.bytes().len() as u32)?;
+    let put = sink.put(&sealed, terms, Role::Data)?;
+    sink.remember(&ik, &sealed.id(), &put)?;
     Ok(Stored {
         file: c.file,
         index: c.index,
@@ -108,8 +111,9 @@ fn store_chunk(
             key,
             len,
         },
-        size: sealed.bytes().len() as u64,
-        new,
+        size: put.size,
+        new: put.new,
+        stripe: put.stripe,
     })
 }
 
@@ -192,7 +196,9 @@ pub fn create(
         walked.files.iter().map(|_| Vec::new()).collect();
     let mut sizes: HashMap<ShardId, u64> = HashMap::new();
     let mut new_ids: HashSet<ShardId> = HashSet::new();
-    for s in results {
+    let mut stripes: Vec<StripeRef> = Vec::new();
+    for mut s in results {
+        stripes.extend(s.stripe.take());
         sizes.insert(s.chunk.id, s.size);
         if s.new {
             new_ids.insert(s.chunk.id);
@@ -235,28 +241,26 @@ pub fn create(
 
     let mut nonce = [0u8; 12];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
-    let sealed = manifest::seal_manifest(
-        &Manifest {
-            info: info.clone(),
-            entries,
-            stripes: Vec::new(),
-        },
-        master,
-        opts.cipher,
-        nonce,
-    )?;
-    let mut put = |s: &Sealed, last: bool| -> Result<(), BackupError> {
-        let new = sink.put(s, terms, last)?;
-        sizes.insert(s.id(), s.bytes().len() as u64);
-        if new {
+    let mut m = Manifest {
+        info: info.clone(),
+        entries,
+        stripes,
+    };
+    // Only the stripes of files kept, sorted for lookups.
+    m.tidy_stripes();
+    let sealed = manifest::seal_manifest(&m, master, opts.cipher, nonce)?;
+    let mut put = |s: &Sealed, role: Role| -> Result<(), BackupError> {
+        let put = sink.put(s, terms, role)?;
+        sizes.insert(s.id(), put.size);
+        if put.new {
             new_ids.insert(s.id());
         }
         Ok(())
     };
     for p in &sealed.pieces {
-        put(p, false)?;
+        put(p, Role::Manifest)?;
     }
-    put(&sealed.root, true)?;
+    put(&sealed.root, Role::Root)?;
     let id: BackupId = sealed.root.id();
     let entry = CatalogueEntry {
         id,

@@ -89,6 +89,7 @@ pub(super) fn run(
         tier: Tier::Silver,
         name: "churn bench".into(),
         cipher: Cipher::Aes256Gcm,
+        redundancy: None,
     };
     let _: crate::backup::BackupReport = sw.clients[0].post("/v1/backup/create", &req)?;
     let (m, _) = census(&sw, &[])?;

@@ -64,7 +64,7 @@ pub(super) fn run(args: &BenchArgs, json: bool) -> anyhow::Result<i32> {
     } else if !args.sybil.is_empty() {
         sybil::report(&args.sybil, json)?;
     } else if args.swarm > 0 {
-        swarm::report(&work, size, args.swarm, json)?;
+        swarm::report(&work, size, (args.swarm, args.redundancy), json)?;
     } else {
         local::report(&work, size, args.big_file.as_u64(), json)?;
     }

@@ -12,6 +12,7 @@ use crate::output::{self, mbps};
 use crate::restore::RestoreReport;
 use crate::swarm::{self, Event, SwarmConfig};
 use anyhow::{bail, Context};
+use shardnet_protocol::redundancy::{Policy, Scheme};
 use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::{Cipher, Lease, OwnerId, ShardId, Tier};
 use std::path::{Path, PathBuf};
@@ -235,7 +236,7 @@ impl LocalSwarm {
 pub(super) fn run(
     work: &Path,
     size: u64,
-    nodes: usize,
+    (nodes, policy): (usize, Option<Policy>),
 ) -> anyhow::Result<Vec<(String, u64, f64, String)>> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -262,13 +263,16 @@ pub(super) fn run(
         tier: Tier::Silver,
         name: "swarm bench".into(),
         cipher: Cipher::Aes256Gcm,
+        redundancy: policy,
     };
     let t = Instant::now();
     let r: BackupReport = clients[0].post("/v1/backup/create", &req)?;
     let d = t.elapsed();
-    let copies = Tier::Silver.copies();
     rows.push((
-        format!("swarm backup, {nodes} nodes, {copies} copies"),
+        format!(
+            "swarm backup, {nodes} nodes, {}",
+            kept_as(stored_as(policy))
+        ),
         size,
         mbps(size, d),
         format!("{} shards", r.entry.shards),
@@ -305,17 +309,35 @@ pub(super) fn run(
     Ok(rows)
 }
 
+/// How the bench's silver backup keeps its chunks under `policy`.
+fn stored_as(policy: Option<Policy>) -> Scheme {
+    policy
+        .unwrap_or_default()
+        .scheme(Tier::Silver.copies() as usize)
+}
+
+/// "3 copies", or "1.67 (rs 3+2)": the bytes stored per byte.
+fn kept_as(scheme: Scheme) -> String {
+    match scheme {
+        Scheme::Replicate { copies } => format!("{copies} copies"),
+        rs => format!("{:.2} ({rs})", rs.overhead()),
+    }
+}
+
 /// The swarm bench's figures as rows, each with its bound from the same
-/// run: raw request-response for a restore, raw ÷ copies for a backup
-/// (every byte goes out once per copy).
-fn swarm_rows(raw_rows: Vec<(String, u64, f64, String)>) -> Vec<Row> {
+/// run: raw request-response for a restore, raw ÷ stored bytes per byte for
+/// a backup (every byte goes out once per copy, or (K+M)/K times as pieces).
+fn swarm_rows(raw_rows: Vec<(String, u64, f64, String)>, scheme: Scheme) -> Vec<Row> {
     let raw = raw_rows.first().map_or(1.0, |r| r.2).max(f64::MIN_POSITIVE);
-    let copies = f64::from(shardnet_protocol::Tier::Silver.copies());
+    let per_byte = scheme.overhead();
     raw_rows
         .into_iter()
         .map(|(what, bytes, mb_per_s, note)| {
             let (limit, bound) = if what.starts_with("swarm backup") {
-                (format!("request-response / {copies} copies"), raw / copies)
+                (
+                    format!("request-response / {}", kept_as(scheme)),
+                    raw / per_byte,
+                )
             } else {
                 ("request-response".to_string(), raw)
             };
@@ -334,14 +356,19 @@ fn swarm_rows(raw_rows: Vec<(String, u64, f64, String)>) -> Vec<Row> {
 }
 
 /// Runs the swarm bench and prints its figures (a table, or JSON).
-pub(crate) fn report(work: &Path, size: u64, nodes: usize, json: bool) -> anyhow::Result<()> {
-    let rows = swarm_rows(run(work, size, nodes)?);
+pub(crate) fn report(
+    work: &Path,
+    size: u64,
+    (nodes, policy): (usize, Option<Policy>),
+    json: bool,
+) -> anyhow::Result<()> {
+    let rows = swarm_rows(run(work, size, (nodes, policy))?, stored_as(policy));
     let title = format!(
         "shardnet bench --swarm {nodes}: real node processes on 127.0.0.1, data in page cache"
     );
     super::print_rows(
         "swarm",
-        serde_json::json!({ "nodes": nodes }),
+        serde_json::json!({ "nodes": nodes, "redundancy": stored_as(policy).to_string() }),
         &title,
         &rows,
         json,

@@ -113,6 +113,11 @@ pub enum BackupCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Rebuild every missing piece of a backup's chunks kept as pieces
+    /// (`--redundancy rs`) from the pieces proven now, and store them again.
+    /// The running node does it by itself once fewer than K + ceil(M/2)
+    /// pieces of a chunk are proven.
+    Repair { id: BackupId },
     /// Check that every shard of a backup is present and healthy.
     Verify {
         id: BackupId,
@@ -136,6 +141,12 @@ pub struct CreateArgs {
     /// Shard cipher: aes-256-gcm or chacha20-poly1305.
     #[arg(long, default_value = "aes-256-gcm")]
     pub cipher: Cipher,
+    /// How file chunks are kept in the swarm: `replicate` (the tier's
+    /// copies), `rs` (Reed–Solomon pieces as durable as those copies, about
+    /// half the bytes) or `rs K+M` (any K of K+M pieces restore a chunk).
+    /// Default: `redundancy` in config.toml, else replicate.
+    #[arg(long, value_name = "POLICY")]
+    pub redundancy: Option<shardnet_protocol::redundancy::Policy>,
 }
 
 #[derive(Debug, Subcommand)]

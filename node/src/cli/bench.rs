@@ -15,6 +15,11 @@ pub struct BenchArgs {
     /// node processes (3 copies), next to raw request-response throughput.
     #[arg(long, default_value_t = 0)]
     pub swarm: usize,
+    /// With --swarm: keep file chunks as this policy says (`rs K+M`, e.g.
+    /// `rs 3+2` on 5 nodes) instead of 3 copies; the backup's bound is then
+    /// raw request-response ÷ (K+M)/K.
+    #[arg(long, value_name = "POLICY")]
+    pub redundancy: Option<shardnet_protocol::redundancy::Policy>,
     /// Instead: repair figures on a local swarm of this many node processes
     /// (time to full redundancy after a kill -9, traffic per byte lost, spread).
     #[arg(long, default_value_t = 0)]

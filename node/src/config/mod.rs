@@ -27,6 +27,12 @@ pub fn lifecycle_rules(
     })
 }
 
+/// How backups keep their file chunks (`redundancy` in `config.toml`,
+/// replicate without one). Read at every backup, as the lifecycle rules.
+pub fn redundancy(data_dir: &Path) -> Result<shardnet_protocol::redundancy::Policy, ConfigError> {
+    Ok(read_file(data_dir)?.redundancy.unwrap_or_default())
+}
+
 pub const CONFIG_FILE: &str = "config.toml";
 
 /// `config.toml` in `data_dir`, or every field unset when there is none.
@@ -94,6 +100,9 @@ pub struct FileConfig {
     /// Lifecycle rules: a path glob to a tier, or to days and copies
     /// (`[[lifecycle]]` tables; read at every backup).
     pub lifecycle: Option<Vec<shardnet_protocol::lifecycle::Rule>>,
+    /// `replicate`, `rs` or `rs K+M`: how backups keep file chunks (read at
+    /// every backup; `backup create --redundancy` overrides it).
+    pub redundancy: Option<shardnet_protocol::redundancy::Policy>,
 }
 
 #[derive(Clone, Debug)]
@@ -146,6 +155,9 @@ pub struct NodeConfig {
     /// Resident memory of the process above which no new connections are
     /// taken (existing ones go on).
     pub max_memory: u64,
+    /// How backups keep file chunks (read again from the file at every
+    /// backup; shown by `config get`).
+    pub redundancy: shardnet_protocol::redundancy::Policy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -344,6 +356,7 @@ impl NodeConfig {
                 o.prune_purge_after.or(file.prune_purge_after),
                 DEFAULT_PRUNE_PURGE_AFTER,
             )?,
+            redundancy: o.redundancy.or(file.redundancy).unwrap_or_default(),
             max_memory: match o.max_memory.or(file.max_memory) {
                 Some(s) => parse_size("max memory", &s)?,
                 None => DEFAULT_MAX_MEMORY,

@@ -249,6 +249,14 @@ pub async fn run_until(
         (cfg.scan_interval * 5).max(Duration::from_secs(10)),
         stop_rx.clone(),
     ));
+    // The owner's pieces: lazy, so a rarer pass than repair's scans.
+    let pieces_task = tokio::spawn(upkeep::pieces(
+        net.clone(),
+        store.clone(),
+        dd.clone(),
+        (cfg.scan_interval * 30).max(Duration::from_secs(60)),
+        stop_rx.clone(),
+    ));
     let metrics_listener = crate::api::observe::bind(cfg.metrics_listen).await?;
     let metrics_addr = metrics_listener.as_ref().map(|(_, a)| a.clone());
     let shared = Arc::new(api::state::Shared {
@@ -305,6 +313,7 @@ pub async fn run_until(
             hup_task,
             sample_task,
             catalogue_task,
+            pieces_task,
             trim_task,
             reclaim_task,
             purge_task,

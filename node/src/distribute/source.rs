@@ -56,6 +56,32 @@ impl ShardSource for SwarmSource<'_> {
         4
     }
 
+    /// A stripe's pieces are on different peers: asked side by side, so a
+    /// chunk kept as pieces costs one round trip, as a copy does.
+    fn get_many(&self, ids: &[ShardId]) -> Vec<Result<Vec<u8>, SourceError>> {
+        if ids.len() < 2 {
+            return ids.iter().map(|id| self.get(id)).collect();
+        }
+        std::thread::scope(|scope| {
+            let running: Vec<_> = ids
+                .iter()
+                .map(|id| scope.spawn(move || self.get(id)))
+                .collect();
+            running
+                .into_iter()
+                .zip(ids)
+                .map(|(h, id)| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(SourceError::Failed {
+                            id: *id,
+                            reason: "the fetch panicked".into(),
+                        })
+                    })
+                })
+                .collect()
+        })
+    }
+
     fn get(&self, id: &ShardId) -> Result<Vec<u8>, SourceError> {
         if matches!(self.store.meta(id), Ok(Some(m)) if m.state == ShardState::Healthy) {
             if let Ok(b) = self.store.get_shard(id) {

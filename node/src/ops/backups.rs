@@ -10,6 +10,7 @@ use crate::verify::{self, VerifyReport};
 use serde::{Deserialize, Serialize};
 use shardnet_protocol::catalogue::CatalogueEntry;
 use shardnet_protocol::manifest::{BackupInfo, EntryKind};
+use shardnet_protocol::redundancy::Policy;
 use shardnet_protocol::{BackupId, Cipher, ShardId, Tier};
 use shardnet_store::ShardState;
 use std::path::PathBuf;
@@ -21,6 +22,9 @@ pub struct CreateRequest {
     pub tier: Tier,
     pub name: String,
     pub cipher: Cipher,
+    /// Copies or pieces for the file chunks; `None`: config.toml's.
+    #[serde(default)]
+    pub redundancy: Option<Policy>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -68,7 +72,15 @@ pub fn backup_create(
     };
     match ctx.net {
         Some(net) => {
-            let sink = SwarmSink::new(net, ctx.store, &ctx.master);
+            let policy = match req.redundancy {
+                Some(p) => p,
+                None => crate::config::redundancy(&ctx.data_dir).map_err(|e| {
+                    OpError::Swarm(format!(
+                        "{e}: fix `redundancy` in config.toml, then back up again"
+                    ))
+                })?,
+            };
+            let sink = SwarmSink::new(net, ctx.store, &ctx.master).with_policy(policy);
             // Transfers block on the network: more threads than cores keep
             // several shards in flight to every peer.
             let pool = rayon::ThreadPoolBuilder::new()

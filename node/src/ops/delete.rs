@@ -20,10 +20,9 @@ use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 use shardnet_protocol::catalogue::{CatalogueEntry, Tombstone};
 use shardnet_protocol::lease::Release;
-use shardnet_protocol::manifest::EntryKind;
 use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::{placement, repair, BackupId, MasterKey, ShardId, Terms};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tracing::{info, warn};
 
 /// Releases in flight at once.
@@ -70,22 +69,49 @@ pub struct DeleteReport {
     pub holders: Vec<HolderRow>,
 }
 
-/// Every shard backup `id` references.
+/// Every shard backup `id` references (its manifest's, and its file
+/// chunks' as stored: the shard, or its pieces), and of those the pieces
+/// with their stripe's size.
+pub(crate) struct Referenced {
+    pub(crate) ids: BTreeSet<ShardId>,
+    pieces: HashMap<ShardId, usize>,
+}
+
+impl Referenced {
+    /// Peers to ask about `id`, a shard of `copies` copies: its responsible
+    /// set and the spill margin; for a piece, as many as its stripe has
+    /// pieces, since its siblings' holders may be closer to it.
+    pub(crate) fn width(&self, id: &ShardId, copies: usize) -> usize {
+        self.pieces.get(id).copied().unwrap_or(copies) + repair::SPILL
+    }
+
+    /// The copies a lease on `id` asks for: one for a piece, whatever the
+    /// tier (repair rebuilds pieces; it never copies them).
+    pub(crate) fn copies(&self, id: &ShardId, copies: u8) -> u8 {
+        if self.pieces.contains_key(id) {
+            1
+        } else {
+            copies
+        }
+    }
+}
+
 pub(crate) fn shards_of(
     src: &dyn crate::shards::ShardSource,
     master: &MasterKey,
     id: &BackupId,
-) -> Result<BTreeSet<ShardId>, manifests::LoadError> {
+) -> Result<Referenced, manifests::LoadError> {
     let (root, m) = manifests::load(src, master, id)?;
-    let mut out = BTreeSet::new();
-    out.insert(*id);
-    out.extend(root.pieces.iter().map(|p| p.id));
-    for e in &m.entries {
-        if let EntryKind::File { chunks, .. } = &e.kind {
-            out.extend(chunks.iter().map(|c| c.id));
-        }
-    }
-    Ok(out)
+    let mut ids = BTreeSet::new();
+    ids.insert(*id);
+    ids.extend(root.pieces.iter().map(|p| p.id));
+    ids.extend(m.stored_ids().into_iter().map(|(id, _)| id));
+    let pieces = m
+        .stripes
+        .iter()
+        .flat_map(|s| s.pieces.iter().map(move |p| (*p, s.pieces.len())))
+        .collect();
+    Ok(Referenced { ids, pieces })
 }
 
 /// The shards of backup `id`, and those of them another backup in `listed`
@@ -95,7 +121,7 @@ pub(crate) fn shards_and_shared(
     ctx: &Ctx<'_>,
     listed: &[CatalogueEntry],
     id: &BackupId,
-) -> Result<(BTreeSet<ShardId>, BTreeSet<ShardId>), OpError> {
+) -> Result<(Referenced, BTreeSet<ShardId>), OpError> {
     let src = ctx.source();
     let mine = shards_of(src.as_ref(), &ctx.master, id)?;
     let mut shared = BTreeSet::new();
@@ -106,7 +132,7 @@ pub(crate) fn shards_and_shared(
                 other.id, other.info.name, id
             ))
         })?;
-        shared.extend(mine.intersection(&theirs).copied());
+        shared.extend(mine.ids.intersection(&theirs.ids).copied());
     }
     Ok((mine, shared))
 }
@@ -117,7 +143,7 @@ pub fn delete(ctx: &Ctx<'_>, id: &BackupId) -> Result<DeleteReport, OpError> {
         return Err(manifests::LoadError::Unknown(*id).into());
     };
     let (mine, shared) = shards_and_shared(ctx, &listed, id)?;
-    let release: Vec<ShardId> = mine.difference(&shared).copied().collect();
+    let release: Vec<ShardId> = mine.ids.difference(&shared).copied().collect();
     let now = crate::output::now_unix();
     let tomb = Tombstone {
         id: *id,
@@ -149,7 +175,7 @@ pub fn delete(ctx: &Ctx<'_>, id: &BackupId) -> Result<DeleteReport, OpError> {
         remote_releases(
             net,
             &entry,
-            &terms,
+            (&terms, &mine),
             &release,
             now,
             &mut released,
@@ -158,7 +184,7 @@ pub fn delete(ctx: &Ctx<'_>, id: &BackupId) -> Result<DeleteReport, OpError> {
     }
     info!(
         backup = %id,
-        shards = mine.len(),
+        shards = mine.ids.len(),
         shared = shared.len(),
         released = released.len(),
         "backup deleted"
@@ -166,7 +192,7 @@ pub fn delete(ctx: &Ctx<'_>, id: &BackupId) -> Result<DeleteReport, OpError> {
     Ok(DeleteReport {
         backup: *id,
         name: entry.info.name,
-        shards: mine.len(),
+        shards: mine.ids.len(),
         shared: shared.len(),
         released: released.len(),
         unreleased: release.len() - released.len(),
@@ -205,7 +231,7 @@ fn local_releases(
 fn remote_releases(
     net: &Net,
     entry: &CatalogueEntry,
-    terms: &Terms,
+    (terms, mine): (&Terms, &Referenced),
     ids: &[ShardId],
     now: u64,
     released: &mut BTreeSet<ShardId>,
@@ -213,12 +239,12 @@ fn remote_releases(
 ) {
     let candidates = net.view.candidates();
     let local = net.client.local_peer_id();
-    let width = entry.info.tier.copies() as usize + repair::SPILL;
+    let copies = entry.info.tier.copies() as usize;
     let sends: Vec<(ShardId, PeerId, Release)> = ids
         .iter()
         .flat_map(|id| {
             let r = terms.release(id, now);
-            placement::responsible_set(id, 0, &candidates, width)
+            placement::responsible_set(id, 0, &candidates, mine.width(id, copies))
                 .into_iter()
                 .filter(|p| *p != local)
                 .map(move |p| (*id, p, r))

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use shardnet_protocol::catalogue::CatalogueEntry;
 use shardnet_protocol::lease::MAX_TERM_SECS;
 use shardnet_protocol::wire::{Request, Response};
-use shardnet_protocol::{placement, repair, BackupId, ShardId, Terms, Tier};
+use shardnet_protocol::{placement, BackupId, ShardId, Terms, Tier};
 use std::collections::{BTreeMap, BTreeSet};
 use tracing::{info, warn};
 
@@ -101,12 +101,17 @@ fn change(
     let lower = to < from || copies < from_tier.copies() as u8;
     let (mine, shared) = delete::shards_and_shared(ctx, listed, &id)?;
     let shared = if lower { shared } else { BTreeSet::new() };
-    let targets: Vec<ShardId> = mine.difference(&shared).copied().collect();
+    let targets: Vec<ShardId> = mine.ids.difference(&shared).copied().collect();
     let new_terms = Terms::new(&ctx.master, to, copies);
+    // A piece stays one copy: the scheme chosen at backup time is kept.
+    let piece_terms = Terms::new(&ctx.master, to, 1);
     let old_terms = Terms::new(&ctx.master, from, 1);
     // One request per shard, whoever gets it.
     let request = |sid: &ShardId| -> Request {
-        let lease = new_terms.lease(sid);
+        let lease = match mine.copies(sid, copies) {
+            1 => piece_terms.lease(sid),
+            _ => new_terms.lease(sid),
+        };
         if lower {
             Request::Release {
                 id: *sid,
@@ -144,12 +149,12 @@ fn change(
     if let Some(net) = ctx.net {
         let candidates = net.view.candidates();
         let local = net.client.local_peer_id();
-        let width = (copies.max(from_tier.copies() as u8)) as usize + repair::SPILL;
+        let widest = copies.max(from_tier.copies() as u8) as usize;
         let sends: Vec<(ShardId, PeerId, Request)> = targets
             .iter()
             .flat_map(|sid| {
                 let req = request(sid);
-                placement::responsible_set(sid, 0, &candidates, width)
+                placement::responsible_set(sid, 0, &candidates, mine.width(sid, widest))
                     .into_iter()
                     .filter(|p| *p != local)
                     .map(move |p| (*sid, p, req.clone()))
@@ -209,7 +214,7 @@ fn change(
         to_tier: tier,
         from_expiry: from,
         to_expiry: to,
-        shards: mine.len(),
+        shards: mine.ids.len(),
         kept_shared: shared.len(),
         updated: updated.len(),
         catalogue,
@@ -294,6 +299,13 @@ pub fn audit(ctx: &Ctx<'_>, warn_days: u64) -> Result<RetentionAudit, OpError> {
                         warnings.push(format!(
                             "{below} shards have fewer than {target} proven copies (repair restores them)"
                         ));
+                    }
+                    if v.pieces_short > 0 {
+                        warnings.push(format!(
+                            "{} chunks kept as pieces have fewer proven pieces than they need to be restored (`shardnet backup verify {}` names them)",
+                            v.pieces_short, e.id
+                        ));
+                        below += v.pieces_short;
                     }
                 }
                 Err(err) => warnings.push(format!("could not check copies: {err}")),

@@ -5,6 +5,7 @@
 
 pub mod delete;
 pub mod lifecycle;
+pub mod rebuild;
 
 use crate::backup::BackupError;
 use crate::distribute::{Net, SwarmSource};

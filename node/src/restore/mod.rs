@@ -112,6 +112,9 @@ pub fn restore(
     progress: Option<indicatif::ProgressBar>,
 ) -> Result<RestoreReport, RestoreError> {
     let (_, manifest) = manifests::load(src, master, id)?;
+    // Chunks kept as pieces are read from any `k` of them.
+    let striped = crate::pieces::Striped::new(src, &manifest);
+    let src: &dyn ShardSource = &striped;
     let entries = selected(&manifest.entries, sub)?;
     match fs::read_dir(dest) {
         Ok(mut it) => {

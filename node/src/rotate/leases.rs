@@ -19,7 +19,8 @@ pub(super) fn release_all(old: &MasterKey, id: &ShardId, now: u64) -> Release {
 }
 
 /// Sends each `(shard, copies, request, release)`: `request` to the local
-/// copy and to the shard's responsible peers (with the spill margin), and
+/// copy and to the shard's `copies` responsible peers (with the spill
+/// margin; for a piece, as many as its stripe has pieces), and
 /// where it was a renewal that took, `release` after it. Returns the number
 /// of (shard, holder) pairs where both went through; `taken` gets the
 /// shards the request took somewhere.

@@ -8,12 +8,13 @@ use crate::distribute::{Net, SwarmSink};
 use crate::manifests::{self, LoadError};
 use crate::ops::delete::HolderRow;
 use crate::ops::{Ctx, OpError};
-use crate::shards::ShardSink;
+use crate::shards::{Put, Role, ShardSink};
 use shardnet_protocol::catalogue::{CatalogueEntry, Revocation};
 use shardnet_protocol::envelope::{self, Header, NonceMode};
 use shardnet_protocol::lease::Release;
 use shardnet_protocol::lifecycle::Keep;
-use shardnet_protocol::manifest::{self, ChunkRef, EntryKind, ManifestError};
+use shardnet_protocol::manifest::{self, ChunkRef, EntryKind, ManifestError, Stored, StripeRef};
+use shardnet_protocol::redundancy::Scheme;
 use shardnet_protocol::wire::Request;
 use shardnet_protocol::{BackupId, MasterKey, ShardId, Terms};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -29,9 +30,9 @@ pub(super) fn move_backups(
     report: &mut RotateReport,
 ) -> Result<(), OpError> {
     let old = &ctx.master;
-    // --reencrypt: old data shard → (its new ref, the expiry and copies it
-    // was stored under).
-    let mut resealed: HashMap<ShardId, (ChunkRef, u64, u8)> = HashMap::new();
+    // --reencrypt: old data shard → (its new ref and pieces, the expiry and
+    // copies it was stored under).
+    let mut resealed: HashMap<ShardId, (Resealed, u64, u8)> = HashMap::new();
     let rules = crate::config::lifecycle_rules(&ctx.data_dir)
         .map_err(|e| OpError::Swarm(format!("{e}: fix the lifecycle rules, then rotate again")))?;
     let src = ctx.source();
@@ -42,8 +43,10 @@ pub(super) fn move_backups(
             "{e}; nothing was changed, run `shardnet keys rotate` again when more peers are up"
         ))
     })?;
-    // Data shard → (expiry, copies): the widest any live backup wants.
-    let mut chunks: BTreeMap<ShardId, (u64, u8)> = BTreeMap::new();
+    // Data shard or piece → (expiry, copies, peers to ask): the widest any
+    // live backup wants. A piece is one copy, but may sit past closer
+    // peers that hold its siblings: all of those are asked.
+    let mut chunks: BTreeMap<ShardId, (u64, u8, u8)> = BTreeMap::new();
     let mut old_manifest: BTreeMap<ShardId, u8> = BTreeMap::new();
     let mut moved: Vec<(BackupId, CatalogueEntry)> = Vec::new();
     for entry in &listed {
@@ -65,6 +68,9 @@ pub(super) fn move_backups(
         let mut widest = tier;
         let sink = SwarmSink::new(net, ctx.store, new);
         let exp = entry.info.expires_at;
+        let old_stripes: HashMap<ShardId, StripeRef> =
+            m.stripes.iter().map(|s| (s.shard, s.clone())).collect();
+        let mut new_stripes: Vec<StripeRef> = Vec::new();
         for e in &mut m.entries {
             let keep = rules
                 .keep_for(&String::from_utf8_lossy(&e.path), tier)
@@ -72,9 +78,18 @@ pub(super) fn move_backups(
             if let EntryKind::File { chunks: refs, .. } = &mut e.kind {
                 widest = widest.widest(keep);
                 for c in refs.iter_mut() {
+                    let stripe = old_stripes.get(&c.id);
                     if !reencrypt {
-                        let t = chunks.entry(c.id).or_insert((0, 0));
-                        *t = (t.0.max(exp), t.1.max(keep.copies));
+                        // The stored ids: the shard, or its pieces (one
+                        // copy each).
+                        let (ids, copies, ask) = match stripe {
+                            Some(s) => (Stored::Pieces(s).ids(), 1, s.pieces.len() as u8),
+                            None => (vec![c.id], keep.copies, keep.copies),
+                        };
+                        for id in ids {
+                            let t = chunks.entry(id).or_insert((0, 0, 0));
+                            *t = (t.0.max(exp), t.1.max(copies), t.2.max(ask));
+                        }
                         continue;
                     }
                     let old_id = c.id;
@@ -85,16 +100,35 @@ pub(super) fn move_backups(
                             let (e1, k1) = other.map_or((exp, keep.copies), |(_, e0, k0)| {
                                 (e0.max(exp), k0.max(keep.copies))
                             });
-                            let r = reseal(src.as_ref(), &sink, new, c, &Terms::new(new, e1, k1))?;
+                            let r = reseal(
+                                src.as_ref(),
+                                &sink,
+                                new,
+                                (c, stripe),
+                                &Terms::new(new, e1, k1),
+                            )?;
                             resealed.insert(old_id, (r.clone(), e1, k1));
                             r
                         }
                     };
-                    *c = new_ref;
-                    let k = old_manifest.entry(old_id).or_insert(0);
-                    *k = (*k).max(keep.copies);
+                    *c = new_ref.chunk;
+                    new_stripes.extend(new_ref.stripe);
+                    // The old shard, or its pieces (asked past their
+                    // siblings' holders), is released with the old manifest.
+                    let (olds, width) = match stripe {
+                        Some(s) => (s.pieces.clone(), s.pieces.len() as u8),
+                        None => (vec![old_id], keep.copies),
+                    };
+                    for old in olds {
+                        let k = old_manifest.entry(old).or_insert(0);
+                        *k = (*k).max(width);
+                    }
                 }
             }
+        }
+        if reencrypt {
+            m.stripes = new_stripes;
+            m.tidy_stripes();
         }
         for id in root.pieces.iter().map(|p| p.id).chain([entry.id]) {
             let c = old_manifest.entry(id).or_insert(0);
@@ -112,9 +146,10 @@ pub(super) fn move_backups(
         })?;
         let terms = Terms::new(new, entry.info.expires_at, widest.copies);
         for p in &sealed.pieces {
-            sink.put(p, &terms, false).map_err(sink_err)?;
+            sink.put(p, &terms, Role::Manifest).map_err(sink_err)?;
         }
-        sink.put(&sealed.root, &terms, true).map_err(sink_err)?;
+        sink.put(&sealed.root, &terms, Role::Root)
+            .map_err(sink_err)?;
         let mut moved_entry = entry.clone();
         moved_entry.id = sealed.root.id();
         report.backups.push(MovedBackup {
@@ -135,13 +170,13 @@ pub(super) fn move_backups(
     let mut terms: HashMap<(u64, u8), Terms> = HashMap::new();
     let moves: Vec<(ShardId, u8, Request, Release)> = chunks
         .iter()
-        .map(|(id, (exp, copies))| {
+        .map(|(id, (exp, copies, ask))| {
             let t = terms
                 .entry((*exp, *copies))
                 .or_insert_with(|| Terms::new(new, *exp, *copies));
             (
                 *id,
-                *copies,
+                *ask,
                 Request::Renew {
                     id: *id,
                     lease: t.lease(id),
@@ -211,23 +246,35 @@ pub(super) fn move_backups(
     Ok(())
 }
 
-/// Fetches data shard `c`, opens it with its old key and seals the same
-/// plaintext under `new`'s convergence key; stores it under `terms` and
-/// records it in the new key's dedup index.
+/// A data shard sealed again under the new key.
+#[derive(Clone)]
+pub(super) struct Resealed {
+    chunk: ChunkRef,
+    stripe: Option<StripeRef>,
+}
+
+/// Fetches data shard `c` (from its pieces when it has a stripe), opens it
+/// with its old key and seals the same plaintext under `new`'s convergence
+/// key; stores it under `terms` as it was stored (copies, or the same
+/// scheme's pieces) and records it in the new key's dedup index.
 pub(super) fn reseal(
     src: &dyn crate::shards::ShardSource,
     sink: &SwarmSink<'_>,
     new: &MasterKey,
-    c: &ChunkRef,
+    (c, stripe): (&ChunkRef, Option<&StripeRef>),
     terms: &Terms,
-) -> Result<ChunkRef, OpError> {
+) -> Result<Resealed, OpError> {
     let fail = |e: String| {
         OpError::Swarm(format!(
             "re-encrypting shard {}: {e}; nothing was revoked, run `shardnet keys rotate --reencrypt` again",
             c.id
         ))
     };
-    let bytes = src.get(&c.id).map_err(|e| fail(e.to_string()))?;
+    let bytes = match stripe {
+        Some(s) => crate::pieces::from_pieces(src, s),
+        None => src.get(&c.id),
+    }
+    .map_err(|e| fail(e.to_string()))?;
     let cipher = Header::decode(&bytes)
         .map_err(|e| fail(e.to_string()))?
         .cipher;
@@ -242,17 +289,24 @@ pub(super) fn reseal(
     let key = new.convergence_key().key_for(&plain);
     let sealed = envelope::seal(&plain, &key, cipher, NonceMode::Convergent)
         .map_err(|e| fail(e.to_string()))?;
-    sink.put(&sealed, terms, false).map_err(sink_err)?;
-    sink.remember(
-        &crate::backup::index_key(&key),
-        &sealed.id(),
-        sealed.bytes().len() as u32,
-    )
-    .map_err(sink_err)?;
-    Ok(ChunkRef {
-        id: sealed.id(),
-        key,
-        len: c.len,
+    let scheme = match stripe {
+        Some(s) => s.scheme(),
+        None => Scheme::Replicate {
+            copies: terms.copies,
+        },
+    };
+    let put: Put = sink
+        .put_as(&sealed, terms, scheme, false)
+        .map_err(sink_err)?;
+    sink.remember(&crate::backup::index_key(&key), &sealed.id(), &put)
+        .map_err(sink_err)?;
+    Ok(Resealed {
+        chunk: ChunkRef {
+            id: sealed.id(),
+            key,
+            len: c.len,
+        },
+        stripe: put.stripe,
     })
 }
 

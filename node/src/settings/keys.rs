@@ -37,6 +37,7 @@ const KEYS: &[Key] = &[
     key("scrub_tranquility", true, Kind::Int),
     key("scan_interval_secs", true, Kind::Int),
     key("quarantine_grace", true, Kind::Text),
+    key("redundancy", true, Kind::Text),
     key("audit_interval", false, Kind::Text),
     key("listen", false, Kind::List),
     key("bootstrap", false, Kind::List),
@@ -166,6 +167,7 @@ fn effective(c: &NodeConfig, name: &str) -> String {
             .metrics_listen
             .map_or_else(|| "off".into(), |a| a.to_string()),
         "max_memory" => crate::output::size(c.max_memory),
+        "redundancy" => c.redundancy.to_string(),
         _ => String::new(),
     }
 }

@@ -90,6 +90,7 @@ impl Settings {
             r.quarantine_grace = new.quarantine_grace;
             r.scrub_period = new.scrub_period;
             r.scrub_tranquility = new.scrub_tranquility;
+            r.redundancy = new.redundancy;
         }
         for a in &applied {
             info!("setting applied: {a}");

@@ -104,7 +104,7 @@ impl Manifest {
             })
             .collect();
         self.stripes.retain(|s| used.contains(&s.shard));
-        self.stripes.sort_by(|a, b| a.shard.cmp(&b.shard));
+        self.stripes.sort_by_key(|s| s.shard);
         self.stripes.dedup_by(|a, b| a.shard == b.shard);
     }
 

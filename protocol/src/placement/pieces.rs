@@ -91,9 +91,7 @@ pub fn place_pieces<P: Clone + PartialEq>(
         }
         // `eligible >= pieces` always leaves an unchosen peer, and the cap
         // is lifted when the zones cannot hold every piece under it.
-        let Some(i) = pick.or_else(|| order.iter().copied().find(|i| !chosen.contains(i))) else {
-            return None;
-        };
+        let i = pick.or_else(|| order.iter().copied().find(|i| !chosen.contains(i)))?;
         chosen.push(i);
         match in_zone.iter_mut().find(|(z, _)| *z == peers[i].zone) {
             Some(z) => z.1 += 1,
@@ -128,23 +126,11 @@ pub fn place_pieces<P: Clone + PartialEq>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{peer_key, responsible_set};
+    use super::super::responsible_set;
+    use super::super::tests::peers;
     use super::*;
     use proptest::prelude::*;
     use std::collections::{HashMap, HashSet};
-
-    fn peers(n: usize, zones: usize) -> Vec<Candidate<u32>> {
-        (0..n as u32)
-            .map(|i| {
-                Candidate::new(
-                    i,
-                    peer_key(&i.to_le_bytes()),
-                    format!("z{}", i as usize % zones.max(1)),
-                    1 << 40,
-                )
-            })
-            .collect()
-    }
 
     fn ids(n: usize, seed: u64) -> Vec<ShardId> {
         (0..n as u64)

@@ -5,7 +5,7 @@ use super::*;
 use proptest::prelude::*;
 use std::collections::HashSet;
 
-fn peers(n: usize, zones: usize) -> Vec<Candidate<u32>> {
+pub(super) fn peers(n: usize, zones: usize) -> Vec<Candidate<u32>> {
     (0..n as u32)
         .map(|i| {
             Candidate::new(

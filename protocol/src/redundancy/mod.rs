@@ -15,7 +15,11 @@
 //! probability of loss when pieces fail independently, and [`matching`], the
 //! cheapest Reed–Solomon scheme that is at least as durable as `n` copies.
 
+mod policy;
+pub mod rebuild;
 pub mod stripe;
+
+pub use policy::{Policy, MATCHING_DATA};
 
 use crate::patience::{self, Wait};
 use std::fmt;

@@ -277,6 +277,7 @@ impl Driver<'_> {
                 tier,
                 name: format!("sim {} {k}", tier.name()),
                 cipher: Cipher::Aes256Gcm,
+                redundancy: None,
             },
         )?;
         let after: BTreeSet<String> = self.census()?.into_keys().collect();

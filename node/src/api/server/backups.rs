@@ -157,3 +157,15 @@ pub(super) async fn verify(
 ) -> Result<impl IntoResponse, ApiError> {
     with_ctx(s, move |c| ops::backup_verify(c, &r.id, r.full)).await
 }
+
+#[derive(Deserialize)]
+pub(super) struct RepairReq {
+    pub id: BackupId,
+}
+
+pub(super) async fn repair(
+    State(s): State<AppState>,
+    Json(r): Json<RepairReq>,
+) -> Result<impl IntoResponse, ApiError> {
+    with_ctx(s, move |c| ops::rebuild::rebuild(c, &r.id, true)).await
+}

@@ -15,8 +15,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use backups::{
-    create, delete, distribution_status, keys_rotate, list, report, restore, retention_audit,
-    retention_extend, retention_tier, show, verify,
+    create, delete, distribution_status, keys_rotate, list, repair, report, restore,
+    retention_audit, retention_extend, retention_tier, show, verify,
 };
 use shards::{isolate, reputation, shards, shards_verify};
 use std::sync::atomic::Ordering;
@@ -110,6 +110,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/backup/show", post(show))
         .route("/v1/backup/restore", post(restore))
         .route("/v1/backup/verify", post(verify))
+        .route("/v1/backup/repair", post(repair))
         .route("/v1/backup/delete", post(delete))
         .route("/v1/keys/rotate", post(keys_rotate))
         .route("/v1/retention/extend", post(retention_extend))

@@ -7,6 +7,7 @@ use crate::backup::BackupReport;
 use crate::cli::{BackupCommand, CreateArgs};
 use crate::datadir::DataDir;
 use crate::ops::delete::DeleteReport;
+use crate::ops::rebuild::RebuildReport;
 use crate::ops::{self, CreateRequest, Ctx, RestoreRequest, ShowReport};
 use crate::output;
 use crate::restore::RestoreReport;
@@ -21,7 +22,9 @@ mod print;
 mod shards;
 
 pub(crate) use print::{confirm, print_holders};
-use print::{confirm_delete, print_delete, print_list, print_restore, print_show, print_verify};
+use print::{
+    confirm_delete, print_delete, print_list, print_repair, print_restore, print_show, print_verify,
+};
 pub(crate) use shards::shards;
 
 /// A terminal progress bar when `show`.
@@ -103,6 +106,15 @@ pub(super) fn run(dd: &DataDir, cmd: BackupCommand, json: bool) -> anyhow::Resul
             };
             print_delete(&r, json)
         }
+        BackupCommand::Repair { id } => {
+            let r: RebuildReport = match &t {
+                Target::Daemon(c) => c.post("/v1/backup/repair", &json!({ "id": id }))?,
+                Target::Local => anyhow::bail!(
+                    "`backup repair` rebuilds pieces across the swarm: start the node (`shardnet node run`) first"
+                ),
+            };
+            print_repair(&r, json)
+        }
         BackupCommand::Verify { id, full } => {
             let r: VerifyReport = match &t {
                 Target::Daemon(c) => {
@@ -136,6 +148,7 @@ fn create(
         tier: args.tier,
         name,
         cipher: args.cipher,
+        redundancy: args.redundancy,
     };
     let started = std::time::Instant::now();
     let r: BackupReport = match t {

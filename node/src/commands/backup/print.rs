@@ -183,8 +183,57 @@ pub(super) fn print_verify(r: &VerifyReport, json: bool) -> anyhow::Result<i32> 
                 }
             );
         }
+        if !r.full && !r.proven_pieces.is_empty() {
+            let hist: Vec<String> = r
+                .proven_pieces
+                .iter()
+                .map(|(n, k)| format!("{k} with {n}"))
+                .collect();
+            println!(
+                "proven pieces per chunk kept as pieces: {}{}",
+                hist.join(", "),
+                if r.pieces_short > 0 {
+                    format!("; {} cannot be restored now", r.pieces_short)
+                } else {
+                    String::new()
+                }
+            );
+        }
     }
     Ok(if r.problems.is_empty() { 0 } else { 1 })
+}
+
+/// `backup repair`: what was rebuilt, and what could not be.
+pub(super) fn print_repair(
+    r: &crate::ops::rebuild::RebuildReport,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let bad = !r.unrecoverable.is_empty() || !r.failures.is_empty();
+    if json {
+        print_json(r)?;
+    } else {
+        println!(
+            "{} chunks kept as pieces: {} whole, {} pieces rebuilt and stored ({})",
+            r.stripes,
+            r.whole,
+            r.rebuilt_pieces,
+            output::size(r.bytes_sent)
+        );
+        for s in &r.unrecoverable {
+            println!(
+                "  shard {s}: fewer pieces proven than it needs; retry when more peers are up"
+            );
+        }
+        for f in &r.failures {
+            println!("  {f}");
+        }
+        if r.stripes == 0 {
+            println!(
+                "(this backup keeps whole copies: repair of copies runs on every node by itself)"
+            );
+        }
+    }
+    Ok(if bad { 1 } else { 0 })
 }
 
 /// Per holder: what it did with the leases sent (`done`: the column's name).

@@ -5,12 +5,13 @@
 use super::Net;
 use crate::audit;
 use crate::catalogue::{add_to_catalogue, CatalogueUpkeep};
-use crate::shards::{ShardSink, SinkError};
+use crate::shards::{Put, Reused, Role, ShardSink, SinkError};
 use bytes::Bytes;
 use libp2p::PeerId;
 use shardnet_protocol::catalogue::CatalogueEntry;
 use shardnet_protocol::placement::Candidate;
 use shardnet_protocol::proof;
+use shardnet_protocol::redundancy::{Policy, Scheme};
 use shardnet_protocol::reputation::Evidence;
 use shardnet_protocol::wire::{self, Request, Response};
 use shardnet_protocol::{Avoid, Lease, MasterKey, Sealed, ShardId, Terms};
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use tracing::debug;
 
+mod pieces;
 mod place;
 
 /// Times a store answered `Busy` is sent again (after 0.2, 0.4, 0.8 s).
@@ -63,6 +65,8 @@ pub struct SwarmSink<'a> {
     warnings: Mutex<BTreeSet<String>>,
     /// Peers that refused a store as full during this backup.
     refused: Mutex<std::collections::HashSet<PeerId>>,
+    /// How file chunks are kept: copies, or pieces.
+    policy: Policy,
 }
 
 impl<'a> SwarmSink<'a> {
@@ -78,7 +82,14 @@ impl<'a> SwarmSink<'a> {
             placed: AtomicUsize::new(0),
             warnings: Mutex::new(BTreeSet::new()),
             refused: Mutex::new(Default::default()),
+            policy: Policy::Replicate,
         }
+    }
+
+    /// File chunks are kept as `policy` says (whole copies by default).
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
     }
 
     pub fn warnings(&self) -> Vec<String> {
@@ -240,38 +251,61 @@ impl<'a> SwarmSink<'a> {
 }
 
 impl ShardSink for SwarmSink<'_> {
-    fn reuse(
-        &self,
-        index_key: &[u8; 32],
-        terms: &Terms,
-    ) -> Result<Option<(ShardId, u64)>, SinkError> {
+    fn reuse(&self, index_key: &[u8; 32], terms: &Terms) -> Result<Option<Reused>, SinkError> {
+        if let scheme @ Scheme::Rs { .. } = self.policy.scheme(terms.copies as usize) {
+            let Some((stripe, size)) = self
+                .store
+                .lookup_stripe(&pieces::index_key(index_key, scheme))?
+            else {
+                return Ok(None);
+            };
+            // A piece no holder renewed: the chunk is cut and stored again
+            // (the same pieces, so held ones are not sent twice).
+            if !self.renew_pieces(&stripe, terms) {
+                return Ok(None);
+            }
+            return Ok(Some(Reused {
+                id: stripe.shard,
+                size,
+                stripe: Some(stripe),
+            }));
+        }
         let Some((id, size)) = self.store.lookup_chunk_any(index_key)? else {
             return Ok(None);
         };
         match self.place(id, size as u64, terms, None, false) {
             Ok(peers) => {
                 self.record(&peers);
-                Ok(Some((id, size as u64)))
+                Ok(Some(Reused {
+                    id,
+                    size: size as u64,
+                    stripe: None,
+                }))
             }
             // Some holder lost it: send the bytes again.
             Err(_) => Ok(None),
         }
     }
 
-    fn put(&self, shard: &Sealed, terms: &Terms, last: bool) -> Result<bool, SinkError> {
-        let peers = self.place(
-            shard.id(),
-            shard.bytes().len() as u64,
-            terms,
-            Some(shard.bytes()),
-            last,
-        )?;
-        self.record(&peers);
-        Ok(true)
+    fn put(&self, shard: &Sealed, terms: &Terms, role: Role) -> Result<Put, SinkError> {
+        let scheme = match role {
+            Role::Data => self.policy.scheme(terms.copies as usize),
+            Role::Manifest | Role::Root => Scheme::Replicate {
+                copies: terms.copies,
+            },
+        };
+        self.put_as(shard, terms, scheme, role == Role::Root)
     }
 
-    fn remember(&self, index_key: &[u8; 32], id: &ShardId, size: u32) -> Result<(), SinkError> {
-        Ok(self.store.index_chunk(index_key, id, size)?)
+    fn remember(&self, index_key: &[u8; 32], id: &ShardId, put: &Put) -> Result<(), SinkError> {
+        match &put.stripe {
+            Some(s) => Ok(self.store.index_stripe(
+                &pieces::index_key(index_key, s.scheme()),
+                s,
+                put.size,
+            )?),
+            None => Ok(self.store.index_chunk(index_key, id, put.size as u32)?),
+        }
     }
 
     fn commit(&self, entry: &CatalogueEntry) -> Result<(), SinkError> {
@@ -286,5 +320,37 @@ impl ShardSink for SwarmSink<'_> {
             other => debug!("catalogue: {other:?}"),
         }
         Ok(())
+    }
+}
+
+impl SwarmSink<'_> {
+    /// Stores `shard` as `scheme` says: pieces when it is Reed–Solomon and
+    /// the swarm has a peer for every piece, else whole copies (`last`: the
+    /// backup's root).
+    pub fn put_as(
+        &self,
+        shard: &Sealed,
+        terms: &Terms,
+        scheme: Scheme,
+        last: bool,
+    ) -> Result<Put, SinkError> {
+        if let Scheme::Rs { .. } = scheme {
+            if let Some(put) = self.put_pieces(shard, terms, scheme)? {
+                return Ok(put);
+            }
+        }
+        let peers = self.place(
+            shard.id(),
+            shard.bytes().len() as u64,
+            terms,
+            Some(shard.bytes()),
+            last,
+        )?;
+        self.record(&peers);
+        Ok(Put {
+            new: true,
+            size: shard.bytes().len() as u64,
+            stripe: None,
+        })
     }
 }

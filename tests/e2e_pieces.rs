@@ -1,0 +1,354 @@
+//! End-to-end tests of erasure-coded backups (`--redundancy rs K+M`): real
+//! `shardnet node run` processes on 127.0.0.1. A chunk's pieces land one
+//! per node, a backup costs (K+M)/K bytes per byte instead of the tier's
+//! copies, any K pieces restore it on a machine that has only the owner
+//! key, and deleting it releases every piece.
+
+mod common;
+
+use common::random_bytes;
+use common::swarm::{Swarm, FAST};
+use std::collections::{HashMap, HashSet};
+use std::fs;
+
+/// Healthy shard id → (retention states on its holders, holders).
+fn census(s: &Swarm) -> HashMap<String, (HashSet<String>, usize)> {
+    let mut m: HashMap<String, (HashSet<String>, usize)> = HashMap::new();
+    for n in s.live() {
+        let rows = n.run(&s.env, &["shards", "list", "--json"]).ok().json();
+        for r in rows.as_array().unwrap() {
+            if r["state"] == "Healthy" {
+                let e = m.entry(r["id"].as_str().unwrap().to_string()).or_default();
+                e.0.insert(r["retention"].as_str().unwrap().to_string());
+                e.1 += 1;
+            }
+        }
+    }
+    m
+}
+
+fn states(c: &HashMap<String, (HashSet<String>, usize)>, id: &str) -> Vec<String> {
+    let mut v: Vec<String> = c[id].0.iter().cloned().collect();
+    v.sort();
+    v
+}
+
+/// shard id → nodes holding it healthy.
+fn holders(s: &Swarm) -> HashMap<String, Vec<usize>> {
+    let mut map: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, n) in s.nodes.iter().enumerate() {
+        let list = n.run(&s.env, &["shards", "list", "--json"]).ok().json();
+        for sh in list.as_array().unwrap() {
+            if sh["state"] == "Healthy" {
+                map.entry(sh["id"].as_str().unwrap().to_string())
+                    .or_default()
+                    .push(i);
+            }
+        }
+    }
+    map
+}
+
+#[test]
+fn pieces_one_per_node_half_the_bytes_and_any_two_restore_after_two_nodes_die() {
+    let mut s = Swarm::start(5, 3, &[]);
+    let src = s.env.path("tree");
+    fs::create_dir_all(&src).unwrap();
+    let mut data = 0u64;
+    for i in 0..4 {
+        let b = random_bytes(40 + i, 4 << 20);
+        data += b.len() as u64;
+        fs::write(src.join(format!("f{i}.bin")), b).unwrap();
+    }
+    fs::write(src.join("small.txt"), "small\n").unwrap();
+    let created = s.nodes[0]
+        .run(
+            &s.env,
+            &[
+                "backup",
+                "create",
+                "--json",
+                "--tier",
+                "silver",
+                "--redundancy",
+                "rs 2+2",
+                src.to_str().unwrap(),
+            ],
+        )
+        .ok()
+        .json();
+    let id = created["entry"]["id"].as_str().unwrap().to_string();
+    let chunks = created["entry"]["info"]["chunks"].as_u64().unwrap() as usize;
+    let warnings = created["warnings"].as_array().unwrap();
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("pieces")),
+        "{created}"
+    );
+
+    // Every chunk is 4 pieces of one copy each, on 4 distinct nodes (the
+    // manifest and root stay 3 copies each).
+    let map = holders(&s);
+    let single = map.values().filter(|on| on.len() == 1).count();
+    assert!(
+        single >= chunks * 4,
+        "{single} single-copy objects for {chunks} chunks: {map:?}"
+    );
+    assert!(
+        map.values().all(|on| on.len() == 1 || on.len() == 3),
+        "{map:?}"
+    );
+    // Bytes: 2 per byte of data (4 pieces of a half each), not silver's 3.
+    let used: u64 = (0..5).map(|i| s.used(i)).sum();
+    let ratio = used as f64 / data as f64;
+    eprintln!(
+        "{chunks} chunks, {} objects, {single} single-copy; stored {used} for {data} ({ratio:.2}x)",
+        map.len()
+    );
+    assert!(
+        (1.9..2.3).contains(&ratio),
+        "stored {used} for {data}: {ratio:.2}x"
+    );
+
+    // A second, small backup, deleted while every node is up: every piece's
+    // lease is released (the delete asks past the siblings' holders).
+    let other = s.env.path("other");
+    fs::create_dir_all(&other).unwrap();
+    fs::write(other.join("x.bin"), random_bytes(99, 3 << 20)).unwrap();
+    let made = s.nodes[0]
+        .run(
+            &s.env,
+            &[
+                "backup",
+                "create",
+                "--json",
+                "--tier",
+                "bronze",
+                "--redundancy",
+                "rs 2+2",
+                other.to_str().unwrap(),
+            ],
+        )
+        .ok()
+        .json();
+    let other_id = made["entry"]["id"].as_str().unwrap().to_string();
+    let del = s.nodes[0]
+        .run(&s.env, &["backup", "delete", &other_id, "--yes", "--json"])
+        .ok()
+        .json();
+    assert_eq!(del["unreleased"], 0, "{del}");
+    assert!(del["released"].as_u64().unwrap() >= 3 * 4, "{del}");
+
+    // Two nodes die (kill -9); node 5, with only the owner key, restores
+    // every byte from the two pieces left of each chunk.
+    s.nodes[1].kill();
+    s.nodes[2].kill();
+    let key = s.nodes[0]
+        .run(&s.env, &["keys", "export"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    s.nodes[4]
+        .run(&s.env, &["keys", "import", &key, "--force"])
+        .ok();
+    let out = s.env.path("restored");
+    s.nodes[4]
+        .run(&s.env, &["backup", "restore", &id, out.to_str().unwrap()])
+        .ok();
+    for i in 0..4 {
+        let name = format!("f{i}.bin");
+        assert!(
+            fs::read(out.join("tree").join(&name)).unwrap() == fs::read(src.join(&name)).unwrap(),
+            "{name} differs"
+        );
+    }
+    assert_eq!(
+        fs::read_to_string(out.join("tree/small.txt")).unwrap(),
+        "small\n"
+    );
+    // The checks agree: every chunk has at least 2 proven pieces.
+    let quick = s.nodes[4]
+        .run(&s.env, &["backup", "verify", &id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(quick["problems"], serde_json::json!([]), "{quick}");
+    let pieces = quick["proven_pieces"].as_array().unwrap();
+    assert!(
+        pieces.iter().all(|p| p[0].as_u64().unwrap() >= 2),
+        "{quick}"
+    );
+    s.nodes[4]
+        .run(&s.env, &["backup", "verify", &id, "--full"])
+        .ok();
+}
+
+/// `keys rotate` moves every piece to the new key's lease (a piece is one
+/// copy, held past its siblings' holders: the rotation asks them all), and
+/// `--reencrypt` cuts the re-sealed chunks into pieces again and releases
+/// the old pieces: every object stored before ends orphaned, and the backup
+/// restores with the newest key on another node.
+#[test]
+fn rotating_the_key_moves_the_pieces_and_reencrypting_cuts_them_again() {
+    let s = Swarm::start(5, 3, FAST);
+    let src = s.env.path("r");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("data.bin"), random_bytes(61, 6 << 20)).unwrap();
+    let created = s.nodes[0]
+        .run(
+            &s.env,
+            &[
+                "backup",
+                "create",
+                "--json",
+                "--tier",
+                "silver",
+                "--redundancy",
+                "rs 2+2",
+                src.to_str().unwrap(),
+            ],
+        )
+        .ok()
+        .json();
+    let chunks = created["entry"]["info"]["chunks"].as_u64().unwrap() as usize;
+    let before = census(&s);
+    let pieces: Vec<&String> = before
+        .iter()
+        .filter(|(_, v)| v.1 == 1)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(pieces.len(), chunks * 4, "{before:?}");
+
+    let rep = s.nodes[0]
+        .run(&s.env, &["keys", "rotate", "--yes", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        rep["data_shards"].as_u64().unwrap() as usize,
+        chunks * 4,
+        "{rep}"
+    );
+    let after = census(&s);
+    for id in &pieces {
+        assert_eq!(
+            states(&after, id),
+            ["live"],
+            "piece {id} after the rotation"
+        );
+    }
+
+    let rep = s.nodes[0]
+        .run(
+            &s.env,
+            &["keys", "rotate", "--reencrypt", "--yes", "--json"],
+        )
+        .ok()
+        .json();
+    assert_eq!(
+        rep["reencrypted"].as_u64().unwrap() as usize,
+        chunks,
+        "{rep}"
+    );
+    let now = census(&s);
+    for id in before.keys() {
+        assert_eq!(
+            states(&now, id),
+            ["orphaned"],
+            "old object {id} still leased"
+        );
+    }
+    let fresh = now
+        .iter()
+        .filter(|(id, v)| !before.contains_key(*id) && v.1 == 1)
+        .count();
+    assert!(
+        fresh >= chunks * 4,
+        "{fresh} new pieces for {chunks} chunks: {now:?}"
+    );
+
+    // The newest backup id, as the owner lists it; node 5 restores it
+    // with the newest key.
+    let list = s.nodes[0]
+        .run(&s.env, &["backup", "list", "--json"])
+        .ok()
+        .json();
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    s.restore_elsewhere(0, 4, &id, &src);
+}
+
+/// (fewest proven pieces of any chunk, chunks that cannot be restored now)
+/// from a quick `backup verify` on `node`.
+fn pieces_state(s: &Swarm, node: usize, id: &str) -> (u64, u64) {
+    let v = s.nodes[node]
+        .run(&s.env, &["backup", "verify", id, "--json"])
+        .json();
+    let fewest = v["proven_pieces"]
+        .as_array()
+        .and_then(|a| a.first())
+        .map_or(0, |p| p[0].as_u64().unwrap());
+    (fewest, v["pieces_short"].as_u64().unwrap_or(u64::MAX))
+}
+
+/// Two of six nodes die. The owner's node, by itself, rebuilds the pieces
+/// of every chunk that fell below its floor (K + ceil(M/2) = 3 of 2+2) and
+/// leaves the chunks that lost one piece alone (lazy); `backup repair`
+/// then rebuilds those too, and every chunk is back to 4 proven pieces on
+/// the 4 nodes left, restored byte-identical.
+#[test]
+fn lost_pieces_are_rebuilt_below_the_floor_by_the_node_and_all_of_them_on_request() {
+    let mut s = Swarm::start(6, 3, FAST);
+    let src = s.env.path("p");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("data.bin"), random_bytes(71, 16 << 20)).unwrap();
+    let created = s.nodes[0]
+        .run(
+            &s.env,
+            &[
+                "backup",
+                "create",
+                "--json",
+                "--tier",
+                "bronze",
+                "--redundancy",
+                "rs 2+2",
+                src.to_str().unwrap(),
+            ],
+        )
+        .ok()
+        .json();
+    let id = created["entry"]["id"].as_str().unwrap().to_string();
+    assert_eq!(pieces_state(&s, 0, &id), (4, 0));
+
+    s.nodes[4].kill();
+    s.nodes[5].kill();
+    s.converge();
+    let t = std::time::Instant::now();
+    s.nodes[0].wait_for(
+        std::time::Duration::from_secs(180),
+        "the chunks below their floor rebuilt",
+        |_| pieces_state(&s, 0, &id).0 >= 3,
+    );
+    eprintln!(
+        "below-floor chunks rebuilt by the node in {:?}",
+        t.elapsed()
+    );
+    assert!(s.nodes[0].log_text().contains("piece rebuilt"));
+
+    let r = s.nodes[0]
+        .run(&s.env, &["backup", "repair", &id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(r["failures"], serde_json::json!([]), "{r}");
+    assert_eq!(r["unrecoverable"], serde_json::json!([]), "{r}");
+    assert!(r["rebuilt_pieces"].as_u64().unwrap() >= 1, "{r}");
+    assert_eq!(pieces_state(&s, 0, &id), (4, 0));
+    let again = s.nodes[0]
+        .run(&s.env, &["backup", "repair", &id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(again["rebuilt_pieces"], 0, "{again}");
+    assert_eq!(again["whole"], again["stripes"], "{again}");
+
+    s.restore_elsewhere(0, 3, &id, &src);
+}
