@@ -33,6 +33,31 @@ fn states(c: &HashMap<String, (HashSet<String>, usize)>, id: &str) -> Vec<String
     v
 }
 
+/// Backs up `mib` MiB of seeded random bytes (`NAME/data.bin`) from node 1
+/// at `tier` as `rs 2+2` pieces: the created report and the source dir.
+fn backup_pieces(
+    s: &Swarm,
+    name: &str,
+    tier: &str,
+    seed: u64,
+    mib: usize,
+) -> (serde_json::Value, std::path::PathBuf) {
+    let src = s.env.path(name);
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("data.bin"), random_bytes(seed, mib << 20)).unwrap();
+    let args = [
+        "backup",
+        "create",
+        "--json",
+        "--tier",
+        tier,
+        "--redundancy",
+        "rs 2+2",
+        src.to_str().unwrap(),
+    ];
+    (s.nodes[0].run(&s.env, &args).ok().json(), src)
+}
+
 /// shard id → nodes holding it healthy.
 fn holders(s: &Swarm) -> HashMap<String, Vec<usize>> {
     let mut map: HashMap<String, Vec<usize>> = HashMap::new();
@@ -113,25 +138,7 @@ fn pieces_one_per_node_half_the_bytes_and_any_two_restore_after_two_nodes_die() 
 
     // A second, small backup, deleted while every node is up: every piece's
     // lease is released (the delete asks past the siblings' holders).
-    let other = s.env.path("other");
-    fs::create_dir_all(&other).unwrap();
-    fs::write(other.join("x.bin"), random_bytes(99, 3 << 20)).unwrap();
-    let made = s.nodes[0]
-        .run(
-            &s.env,
-            &[
-                "backup",
-                "create",
-                "--json",
-                "--tier",
-                "bronze",
-                "--redundancy",
-                "rs 2+2",
-                other.to_str().unwrap(),
-            ],
-        )
-        .ok()
-        .json();
+    let (made, _) = backup_pieces(&s, "other", "bronze", 99, 3);
     let other_id = made["entry"]["id"].as_str().unwrap().to_string();
     let del = s.nodes[0]
         .run(&s.env, &["backup", "delete", &other_id, "--yes", "--json"])
@@ -192,25 +199,7 @@ fn pieces_one_per_node_half_the_bytes_and_any_two_restore_after_two_nodes_die() 
 #[test]
 fn rotating_the_key_moves_the_pieces_and_reencrypting_cuts_them_again() {
     let s = Swarm::start(5, 3, FAST);
-    let src = s.env.path("r");
-    fs::create_dir_all(&src).unwrap();
-    fs::write(src.join("data.bin"), random_bytes(61, 6 << 20)).unwrap();
-    let created = s.nodes[0]
-        .run(
-            &s.env,
-            &[
-                "backup",
-                "create",
-                "--json",
-                "--tier",
-                "silver",
-                "--redundancy",
-                "rs 2+2",
-                src.to_str().unwrap(),
-            ],
-        )
-        .ok()
-        .json();
+    let (created, src) = backup_pieces(&s, "r", "silver", 61, 6);
     let chunks = created["entry"]["info"]["chunks"].as_u64().unwrap() as usize;
     let before = census(&s);
     let pieces: Vec<&String> = before
@@ -298,25 +287,7 @@ fn pieces_state(s: &Swarm, node: usize, id: &str) -> (u64, u64) {
 #[test]
 fn lost_pieces_are_rebuilt_below_the_floor_by_the_node_and_all_of_them_on_request() {
     let mut s = Swarm::start(6, 3, FAST);
-    let src = s.env.path("p");
-    fs::create_dir_all(&src).unwrap();
-    fs::write(src.join("data.bin"), random_bytes(71, 16 << 20)).unwrap();
-    let created = s.nodes[0]
-        .run(
-            &s.env,
-            &[
-                "backup",
-                "create",
-                "--json",
-                "--tier",
-                "bronze",
-                "--redundancy",
-                "rs 2+2",
-                src.to_str().unwrap(),
-            ],
-        )
-        .ok()
-        .json();
+    let (created, src) = backup_pieces(&s, "p", "bronze", 71, 16);
     let id = created["entry"]["id"].as_str().unwrap().to_string();
     assert_eq!(pieces_state(&s, 0, &id), (4, 0));
 

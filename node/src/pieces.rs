@@ -75,8 +75,7 @@ pub fn gather(
     while got.len() < need && next < indices.len() {
         let batch = &indices[next..(next + need - got.len()).min(indices.len())];
         next += batch.len();
-        let ids: Vec<ShardId> = batch.iter().map(|i| s.pieces[*i]).collect();
-        for (index, r) in batch.iter().zip(src.get_many(&ids)) {
+        for (index, r) in batch.iter().zip(src.get_pieces(s, batch)) {
             match r
                 .map_err(|e| e.to_string())
                 .and_then(|b| checked(s, *index, b))

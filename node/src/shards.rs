@@ -87,10 +87,18 @@ pub trait ShardSource: Sync {
     fn reads_per_core(&self) -> usize {
         2
     }
-    /// The bytes of each of `ids`, in order (a stripe's pieces); one at a
-    /// time unless the source can do better.
-    fn get_many(&self, ids: &[ShardId]) -> Vec<Result<Vec<u8>, SourceError>> {
-        ids.iter().map(|id| self.get(id)).collect()
+    /// The bytes of pieces `indices` of `stripe`, in order; one at a time
+    /// unless the source can do better (the swarm asks each piece's place
+    /// first, all side by side).
+    fn get_pieces(
+        &self,
+        stripe: &StripeRef,
+        indices: &[usize],
+    ) -> Vec<Result<Vec<u8>, SourceError>> {
+        indices
+            .iter()
+            .map(|i| self.get(&stripe.pieces[*i]))
+            .collect()
     }
 }
 

@@ -8,6 +8,7 @@
 use super::Net;
 use crate::shards::{ShardSource, SourceError};
 use libp2p::PeerId;
+use shardnet_protocol::manifest::StripeRef;
 use shardnet_protocol::placement::{self, Candidate};
 use shardnet_protocol::reputation::Evidence;
 use shardnet_protocol::wire::{Reject, Request, Response};
@@ -57,23 +58,38 @@ impl ShardSource for SwarmSource<'_> {
     }
 
     /// A stripe's pieces are on different peers: asked side by side, so a
-    /// chunk kept as pieces costs one round trip, as a copy does.
-    fn get_many(&self, ids: &[ShardId]) -> Vec<Result<Vec<u8>, SourceError>> {
-        if ids.len() < 2 {
-            return ids.iter().map(|id| self.get(id)).collect();
-        }
+    /// chunk kept as pieces costs one round trip, as a copy does; each at
+    /// its place in this node's view first (by reach alone, the closest
+    /// peers to a piece are often its siblings' holders).
+    fn get_pieces(
+        &self,
+        stripe: &StripeRef,
+        indices: &[usize],
+    ) -> Vec<Result<Vec<u8>, SourceError>> {
+        let cands = self.net.view.repair_candidates();
+        let places = placement::place_pieces(&stripe.pieces, 0, &cands, stripe.parity as usize);
+        let first = |i: usize| {
+            places
+                .as_ref()
+                .and_then(|p| p.get(i))
+                .and_then(|p| p.order.first().copied())
+        };
         std::thread::scope(|scope| {
-            let running: Vec<_> = ids
+            let running: Vec<_> = indices
                 .iter()
-                .map(|id| scope.spawn(move || self.get(id)))
+                .map(|&i| {
+                    let id = stripe.pieces[i];
+                    let hint = first(i);
+                    scope.spawn(move || self.get_hinted(&id, hint))
+                })
                 .collect();
             running
                 .into_iter()
-                .zip(ids)
-                .map(|(h, id)| {
+                .zip(indices)
+                .map(|(h, &i)| {
                     h.join().unwrap_or_else(|_| {
                         Err(SourceError::Failed {
-                            id: *id,
+                            id: stripe.pieces[i],
                             reason: "the fetch panicked".into(),
                         })
                     })
@@ -83,12 +99,23 @@ impl ShardSource for SwarmSource<'_> {
     }
 
     fn get(&self, id: &ShardId) -> Result<Vec<u8>, SourceError> {
+        self.get_hinted(id, None)
+    }
+}
+
+impl SwarmSource<'_> {
+    /// [`ShardSource::get`], asking `hint` first when it names a peer.
+    fn get_hinted(&self, id: &ShardId, hint: Option<PeerId>) -> Result<Vec<u8>, SourceError> {
         if matches!(self.store.meta(id), Ok(Some(m)) if m.state == ShardState::Healthy) {
             if let Ok(b) = self.store.get_shard(id) {
                 return Ok(b);
             }
         }
         let mut ask = ask_order(self.net, id);
+        if let Some(h) = hint.filter(|h| *h != self.net.client.local_peer_id()) {
+            ask.retain(|p| *p != h);
+            ask.insert(0, h);
+        }
         let mut pause = BUSY_PAUSE;
         for round in 0..=BUSY_ROUNDS {
             let mut busy = Vec::new();
@@ -109,9 +136,7 @@ impl ShardSource for SwarmSource<'_> {
         }
         Err(SourceError::NotFound(*id))
     }
-}
 
-impl SwarmSource<'_> {
     /// Asks `peer` for `id`; notes it in `busy` if it answered `Busy`.
     fn ask(&self, peer: PeerId, id: &ShardId, busy: &mut Vec<PeerId>) -> Option<Vec<u8>> {
         match self
