@@ -6,10 +6,12 @@
 
 mod common;
 
+use common::liar::{Liar, Lie};
 use common::random_bytes;
 use common::swarm::{Swarm, FAST};
 use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::time::Duration;
 
 /// Healthy shard id → (retention states on its holders, holders).
 fn census(s: &Swarm) -> HashMap<String, (HashSet<String>, usize)> {
@@ -322,4 +324,54 @@ fn lost_pieces_are_rebuilt_below_the_floor_by_the_node_and_all_of_them_on_reques
     assert_eq!(again["whole"], again["stripes"], "{again}");
 
     s.restore_elsewhere(0, 3, &id, &src);
+}
+
+/// A peer that proved receipt of its pieces and then dropped them, serving
+/// bytes that do not hash to their ids since: a restore on another node
+/// skips its pieces (and says so) and reads the others, the quick verify
+/// counts only the pieces honest peers prove, and `backup repair` puts the
+/// dropped ones back.
+#[test]
+fn pieces_a_liar_dropped_are_skipped_on_restore_counted_out_and_rebuilt() {
+    let s = Swarm::start(5, 5, FAST);
+    let liar = Liar::start(
+        &s.boot,
+        "x1",
+        Lie::Forgetful {
+            keep: Duration::from_secs(2),
+            claims_all: false,
+        },
+    );
+    let peer = liar.peer.to_string();
+    s.nodes[0].wait_for(Duration::from_secs(60), "the liar live", |n| {
+        let v = n.run(&s.env, &["peers", "list", "--json"]).json();
+        v.as_array().is_some_and(|a| {
+            a.iter()
+                .any(|p| p["peer_id"] == peer.as_str() && p["live"] == true)
+        })
+    });
+    let (created, src) = backup_pieces(&s, "l", "bronze", 81, 24);
+    let id = created["entry"]["id"].as_str().unwrap().to_string();
+    std::thread::sleep(Duration::from_secs(3));
+
+    s.restore_elsewhere(0, 4, &id, &src);
+    assert!(
+        s.nodes[4]
+            .log_text()
+            .contains("peer sent bytes that do not match the shard id"),
+        "the liar held no data piece the restore asked for"
+    );
+    let (fewest, short) = pieces_state(&s, 0, &id);
+    assert_eq!(short, 0);
+    assert!((2..4).contains(&fewest), "fewest proven pieces {fewest}");
+
+    let r = s.nodes[0]
+        .run(&s.env, &["backup", "repair", &id, "--json"])
+        .ok()
+        .json();
+    assert!(r["rebuilt_pieces"].as_u64().unwrap() >= 1, "{r}");
+    // What went back to honest peers is proven; the liar may have taken a
+    // rebuilt piece again (it proves receipt), so at least 3 per chunk.
+    assert!(pieces_state(&s, 0, &id).0 >= 3);
+    drop(liar);
 }
