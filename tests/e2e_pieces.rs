@@ -114,6 +114,16 @@ fn pieces_one_per_node_half_the_bytes_and_any_two_restore_after_two_nodes_die() 
         "{created}"
     );
 
+    let shown = s.nodes[0]
+        .run(&s.env, &["backup", "show", &id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        shown["pieces"]["rs 2+2"].as_u64(),
+        Some(chunks as u64),
+        "{shown}"
+    );
+
     // Every chunk is 4 pieces of one copy each, on 4 distinct nodes (the
     // manifest and root stay 3 copies each).
     let map = holders(&s);

@@ -52,6 +52,10 @@ pub struct ShowReport {
     pub manifest_pieces: usize,
     pub catalogue: Option<CatalogueEntry>,
     pub entries: Vec<EntryRow>,
+    /// Distinct chunks kept as erasure-coded pieces, per scheme
+    /// (`rs K+M` → chunks); the others are whole copies.
+    #[serde(default)]
+    pub pieces: std::collections::BTreeMap<String, u64>,
 }
 
 pub fn backup_create(
@@ -153,9 +157,14 @@ pub fn backup_show(ctx: &Ctx<'_>, id: &BackupId, files: bool) -> Result<ShowRepo
     } else {
         Vec::new()
     };
+    let mut pieces = std::collections::BTreeMap::new();
+    for st in &m.stripes {
+        *pieces.entry(st.scheme().to_string()).or_insert(0) += 1;
+    }
     Ok(ShowReport {
         id: *id,
         info: root.info,
+        pieces,
         manifest_pieces: root.pieces.len(),
         catalogue,
         entries,

@@ -67,6 +67,9 @@ pub(super) fn print_show(r: &ShowReport, json: bool) -> anyhow::Result<i32> {
         "chunks   {} ({} manifest pieces)",
         i.chunks, r.manifest_pieces
     );
+    for (scheme, n) in &r.pieces {
+        println!("pieces   {n} distinct chunks kept as {scheme} pieces (any K of K+M restore one)");
+    }
     if let Some(e) = &r.catalogue {
         println!(
             "stored   {} in {} shards ({} new)",
