@@ -35,8 +35,15 @@ impl ShardSource for Striped<'_> {
         }
     }
 
+    /// A chunk kept as pieces waits for the slowest of its `k` fetches:
+    /// twice the chunks in flight keep the peers as busy as copies do.
     fn reads_per_core(&self) -> usize {
-        self.inner.reads_per_core()
+        let n = self.inner.reads_per_core();
+        if self.manifest.stripes.is_empty() {
+            n
+        } else {
+            n * 2
+        }
     }
 }
 
