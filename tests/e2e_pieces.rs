@@ -13,22 +13,6 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::time::Duration;
 
-/// Healthy shard id → (retention states on its holders, holders).
-fn census(s: &Swarm) -> HashMap<String, (HashSet<String>, usize)> {
-    let mut m: HashMap<String, (HashSet<String>, usize)> = HashMap::new();
-    for n in s.live() {
-        let rows = n.run(&s.env, &["shards", "list", "--json"]).ok().json();
-        for r in rows.as_array().unwrap() {
-            if r["state"] == "Healthy" {
-                let e = m.entry(r["id"].as_str().unwrap().to_string()).or_default();
-                e.0.insert(r["retention"].as_str().unwrap().to_string());
-                e.1 += 1;
-            }
-        }
-    }
-    m
-}
-
 fn states(c: &HashMap<String, (HashSet<String>, usize)>, id: &str) -> Vec<String> {
     let mut v: Vec<String> = c[id].0.iter().cloned().collect();
     v.sort();
@@ -213,7 +197,7 @@ fn rotating_the_key_moves_the_pieces_and_reencrypting_cuts_them_again() {
     let s = Swarm::start(5, 3, FAST);
     let (created, src) = backup_pieces(&s, "r", "silver", 61, 6);
     let chunks = created["entry"]["info"]["chunks"].as_u64().unwrap() as usize;
-    let before = census(&s);
+    let before = s.census();
     let pieces: Vec<&String> = before
         .iter()
         .filter(|(_, v)| v.1 == 1)
@@ -230,7 +214,7 @@ fn rotating_the_key_moves_the_pieces_and_reencrypting_cuts_them_again() {
         chunks * 4,
         "{rep}"
     );
-    let after = census(&s);
+    let after = s.census();
     for id in &pieces {
         assert_eq!(
             states(&after, id),
@@ -251,7 +235,7 @@ fn rotating_the_key_moves_the_pieces_and_reencrypting_cuts_them_again() {
         chunks,
         "{rep}"
     );
-    let now = census(&s);
+    let now = s.census();
     for id in before.keys() {
         assert_eq!(
             states(&now, id),

@@ -11,7 +11,7 @@ mod common;
 
 use common::random_bytes;
 use common::swarm::{Swarm, FAST};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs;
 
 fn make_backup(s: &Swarm, name: &str, seed: u64) -> (String, std::path::PathBuf) {
@@ -34,23 +34,6 @@ fn make_backup(s: &Swarm, name: &str, seed: u64) -> (String, std::path::PathBuf)
         .ok()
         .json();
     (r["entry"]["id"].as_str().unwrap().to_string(), src)
-}
-
-/// Healthy shard id → retention states seen on its holders, and holders.
-fn census(s: &Swarm) -> HashMap<String, (HashSet<String>, usize)> {
-    let mut m: HashMap<String, (HashSet<String>, usize)> = HashMap::new();
-    for n in s.live() {
-        let rows = n.run(&s.env, &["shards", "list", "--json"]).ok().json();
-        for r in rows.as_array().unwrap() {
-            if r["state"] != "Healthy" {
-                continue;
-            }
-            let e = m.entry(r["id"].as_str().unwrap().to_string()).or_default();
-            e.0.insert(r["retention"].as_str().unwrap().to_string());
-            e.1 += 1;
-        }
-    }
-    m
 }
 
 fn listed(s: &Swarm, node: usize) -> Vec<String> {
@@ -82,7 +65,7 @@ fn rotating_the_owner_key_moves_every_backup_to_the_new_key() {
     let (a, a_src) = make_backup(&s, "a", 91);
     let (b, b_src) = make_backup(&s, "b", 92);
     let old_key = key_of(&s, 0);
-    let before = census(&s);
+    let before = s.census();
 
     // Without a terminal it needs --yes.
     let r = s.nodes[0].run(&s.env, &["keys", "rotate"]);
@@ -125,7 +108,7 @@ fn rotating_the_owner_key_moves_every_backup_to_the_new_key() {
 
     // The old manifests are orphans on every holder; every other shard
     // (data shards, new manifests) is live: the new lease replaced the old.
-    let after = census(&s);
+    let after = s.census();
     let orphaned: Vec<&String> = after
         .iter()
         .filter(|(_, v)| v.0.contains("orphaned"))
@@ -155,7 +138,7 @@ fn rotating_the_owner_key_moves_every_backup_to_the_new_key() {
     }
     let held: usize = orphaned.iter().map(|id| after[*id].1).sum();
     assert_eq!(pruned, held as u64);
-    assert_eq!(census(&s).len(), after.len() - orphaned.len());
+    assert_eq!(s.census().len(), after.len() - orphaned.len());
 
     // A node that joins now, with only the new key, lists and restores both.
     s.add("zone1", FAST);
@@ -306,7 +289,7 @@ fn a_rotation_cut_short_anywhere_resumes_with_the_same_key() {
 fn rotating_with_reencrypt_rewrites_every_data_shard() {
     let mut s = Swarm::start(4, 4, FAST);
     let (_, src) = make_backup(&s, "e", 95);
-    let before: HashSet<String> = census(&s).keys().cloned().collect();
+    let before: HashSet<String> = s.census().keys().cloned().collect();
     let t = std::time::Instant::now();
     let rep = s.nodes[0]
         .run(
@@ -329,7 +312,7 @@ fn rotating_with_reencrypt_rewrites_every_data_shard() {
         before.len(),
         "{rep}"
     );
-    let after = census(&s);
+    let after = s.census();
     for id in &before {
         assert_eq!(
             after[id].0,
@@ -346,7 +329,7 @@ fn rotating_with_reencrypt_rewrites_every_data_shard() {
         n.run(&s.env, &["prune", "run", "--class", "orphaned", "--json"])
             .ok();
     }
-    let left: HashSet<String> = census(&s).keys().cloned().collect();
+    let left: HashSet<String> = s.census().keys().cloned().collect();
     assert!(left.is_disjoint(&before), "an old shard survived prune");
     let new_key = key_of(&s, 0);
     s.add("zone1", FAST);

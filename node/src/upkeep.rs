@@ -83,8 +83,11 @@ pub async fn pieces(
     period: Duration,
     stop: watch::Receiver<bool>,
 ) {
+    // Backups found to keep no pieces: their manifests are not loaded again.
+    let copies_only = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
     let make = || {
         let (net, store, dd) = (net.clone(), store.clone(), dd.clone());
+        let copies_only = copies_only.clone();
         move || {
             let ctx = crate::ops::Ctx {
                 store: &store,
@@ -92,7 +95,8 @@ pub async fn pieces(
                 net: Some(&net),
                 data_dir: dd.root().to_path_buf(),
             };
-            crate::ops::rebuild::rebuild_all(&ctx).map_err(|e| e.to_string())
+            let mut skip = copies_only.lock().unwrap_or_else(|p| p.into_inner());
+            crate::ops::rebuild::rebuild_all(&ctx, &mut skip).map_err(|e| e.to_string())
         }
     };
     periodic(period, true, stop, "piece repair", make, |r| {

@@ -179,7 +179,7 @@ pub fn sample(data: &[u8]) {
     if data.len() < 40 {
         return;
     }
-    let id = ShardId(data[..32].try_into().unwrap());
-    let start = u64::from_le_bytes(data[32..40].try_into().unwrap());
+    let id = ShardId(data[..32].try_into().unwrap()); // ok: length checked above
+    let start = u64::from_le_bytes(data[32..40].try_into().unwrap()); // ok: length checked above
     let _ = sample::check(&id, start, &data[40..]);
 }

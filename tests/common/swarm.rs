@@ -57,6 +57,23 @@ impl Swarm {
         self.zones.push(zone.into());
     }
 
+    /// Healthy shard id → (retention states on its holders, holders), over
+    /// the live nodes.
+    pub fn census(&self) -> HashMap<String, (HashSet<String>, usize)> {
+        let mut m: HashMap<String, (HashSet<String>, usize)> = HashMap::new();
+        for n in self.live() {
+            let rows = n.run(&self.env, &["shards", "list", "--json"]).ok().json();
+            for r in rows.as_array().unwrap() {
+                if r["state"] == "Healthy" {
+                    let e = m.entry(r["id"].as_str().unwrap().to_string()).or_default();
+                    e.0.insert(r["retention"].as_str().unwrap().to_string());
+                    e.1 += 1;
+                }
+            }
+        }
+        m
+    }
+
     pub fn live(&self) -> Vec<&NodeProc> {
         self.nodes
             .iter()

@@ -105,7 +105,7 @@ pub(crate) fn shards_of(
     let mut ids = BTreeSet::new();
     ids.insert(*id);
     ids.extend(root.pieces.iter().map(|p| p.id));
-    ids.extend(m.stored_ids().into_iter().map(|(id, _)| id));
+    ids.extend(m.stored_ids());
     let pieces = m
         .stripes
         .iter()

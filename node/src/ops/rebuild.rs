@@ -20,6 +20,7 @@ use crate::distribute::SwarmSink;
 use crate::manifests;
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
+use shardnet_protocol::catalogue::CatalogueEntry;
 use shardnet_protocol::manifest::{EntryKind, StripeRef};
 use shardnet_protocol::redundancy::rebuild::{self, Rebuild};
 use shardnet_protocol::redundancy::stripe;
@@ -47,13 +48,24 @@ pub struct RebuildReport {
 /// Rebuilds the missing pieces of backup `id` (`eager`: every missing
 /// piece; else only stripes below their floor).
 pub fn rebuild(ctx: &Ctx<'_>, id: &BackupId, eager: bool) -> Result<RebuildReport, OpError> {
-    let net = ctx.net.ok_or_else(|| {
-        OpError::Swarm("repairing pieces asks the swarm: start the node first".into())
-    })?;
     let entry = super::backup_list_all(ctx)?
         .into_iter()
         .find(|e| e.id == *id)
         .ok_or(manifests::LoadError::Unknown(*id))?;
+    rebuild_entry(ctx, &entry, eager)
+}
+
+/// [`rebuild`] of the catalogue's `entry` (its expiry is the rebuilt
+/// pieces' lease).
+fn rebuild_entry(
+    ctx: &Ctx<'_>,
+    entry: &CatalogueEntry,
+    eager: bool,
+) -> Result<RebuildReport, OpError> {
+    let net = ctx.net.ok_or_else(|| {
+        OpError::Swarm("repairing pieces asks the swarm: start the node first".into())
+    })?;
+    let id = &entry.id;
     let src = ctx.source();
     let (_, m) = manifests::load(src.as_ref(), &ctx.master, id)?;
     let mut report = RebuildReport {
@@ -171,12 +183,23 @@ fn rebuild_one(
 }
 
 /// The lazy pass over every live backup of the owner (the daemon's
-/// upkeep): the sum of the reports.
-pub fn rebuild_all(ctx: &Ctx<'_>) -> Result<RebuildReport, OpError> {
+/// upkeep): the sum of the reports. The catalogue is read once; backups in
+/// `copies_only` (a backup's manifest never changes) are not loaded again,
+/// and those found to keep no pieces are added to it.
+pub fn rebuild_all(
+    ctx: &Ctx<'_>,
+    copies_only: &mut HashSet<BackupId>,
+) -> Result<RebuildReport, OpError> {
     let mut total = RebuildReport::default();
     for e in super::backup_list(ctx, false)? {
-        match rebuild(ctx, &e.id, false) {
+        if copies_only.contains(&e.id) {
+            continue;
+        }
+        match rebuild_entry(ctx, &e, false) {
             Ok(r) => {
+                if r.stripes == 0 {
+                    copies_only.insert(e.id);
+                }
                 total.stripes += r.stripes;
                 total.whole += r.whole;
                 total.waiting += r.waiting;

@@ -13,7 +13,7 @@ use shardnet_protocol::catalogue::{CatalogueEntry, Revocation};
 use shardnet_protocol::envelope::{self, Header, NonceMode};
 use shardnet_protocol::lease::Release;
 use shardnet_protocol::lifecycle::Keep;
-use shardnet_protocol::manifest::{self, ChunkRef, EntryKind, ManifestError, Stored, StripeRef};
+use shardnet_protocol::manifest::{self, ChunkRef, EntryKind, ManifestError, StripeRef};
 use shardnet_protocol::redundancy::Scheme;
 use shardnet_protocol::wire::Request;
 use shardnet_protocol::{BackupId, MasterKey, ShardId, Terms};
@@ -83,7 +83,7 @@ pub(super) fn move_backups(
                         // The stored ids: the shard, or its pieces (one
                         // copy each).
                         let (ids, copies, ask) = match stripe {
-                            Some(s) => (Stored::Pieces(s).ids(), 1, s.pieces.len() as u8),
+                            Some(s) => (s.pieces.clone(), 1, s.pieces.len() as u8),
                             None => (vec![c.id], keep.copies, keep.copies),
                         };
                         for id in ids {

@@ -57,17 +57,6 @@ pub enum Stored<'a> {
     Pieces(&'a StripeRef),
 }
 
-impl<'a> Stored<'a> {
-    /// The ids the swarm holds for this chunk (leases, releases and proofs
-    /// name these).
-    pub fn ids(self) -> Vec<ShardId> {
-        match self {
-            Stored::Copies(id) => vec![id],
-            Stored::Pieces(s) => s.pieces.clone(),
-        }
-    }
-}
-
 /// A manifest as format 1 reads it (no stripes).
 #[derive(Deserialize)]
 pub(super) struct ManifestV1 {
@@ -108,9 +97,9 @@ impl Manifest {
         self.stripes.dedup_by(|a, b| a.shard == b.shard);
     }
 
-    /// Every id the swarm holds for a file chunk of this manifest, each
-    /// once, with whether it is a piece (a piece is kept as one copy).
-    pub fn stored_ids(&self) -> Vec<(ShardId, bool)> {
+    /// Every id the swarm holds for a file chunk of this manifest: the
+    /// chunk's shard, or its pieces (each chunk once).
+    pub fn stored_ids(&self) -> Vec<ShardId> {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for e in &self.entries {
@@ -120,8 +109,8 @@ impl Manifest {
                         continue;
                     }
                     match self.stored(&c.id) {
-                        Stored::Copies(id) => out.push((id, false)),
-                        Stored::Pieces(s) => out.extend(s.pieces.iter().map(|p| (*p, true))),
+                        Stored::Copies(id) => out.push(id),
+                        Stored::Pieces(s) => out.extend(s.pieces.iter().copied()),
                     }
                 }
             }
