@@ -369,3 +369,146 @@ fn pieces_a_liar_dropped_are_skipped_on_restore_counted_out_and_rebuilt() {
     assert!(pieces_state(&s, 0, &id).0 >= 3);
     drop(liar);
 }
+
+/// stripe (its shard id) → piece index → live nodes holding that piece
+/// healthy, from the stripe records the holders keep (`shards list`).
+fn stripes_held(s: &Swarm, dead: &[usize]) -> HashMap<String, HashMap<usize, Vec<usize>>> {
+    let mut map: HashMap<String, HashMap<usize, Vec<usize>>> = HashMap::new();
+    for (i, n) in s.nodes.iter().enumerate() {
+        if dead.contains(&i) {
+            continue;
+        }
+        let list = n.run(&s.env, &["shards", "list", "--json"]).ok().json();
+        for sh in list.as_array().unwrap() {
+            let record = &sh["stripe"];
+            if sh["state"] != "Healthy" || record.is_null() {
+                continue;
+            }
+            let pieces = record["stripe"]["pieces"].as_array().unwrap();
+            let index = pieces.iter().position(|p| *p == sh["id"]).unwrap();
+            let shard = record["stripe"]["shard"].as_str().unwrap().to_string();
+            map.entry(shard)
+                .or_default()
+                .entry(index)
+                .or_default()
+                .push(i);
+        }
+    }
+    map
+}
+
+/// The owner's node goes offline for good, and with it a node holding
+/// pieces of the same stripes. The holders, from the owner's signed stripe
+/// records alone, rebuild every stripe that fell below its floor (3 of
+/// `rs 2+2`) back to 4 pieces, one per node, never two of a stripe on one
+/// node nor one piece twice (one holder per stripe acts); the stripes that
+/// lost one piece wait (lazy). The backup then restores on another node
+/// with the owner key.
+#[test]
+fn holders_rebuild_lost_pieces_while_the_owner_is_offline() {
+    let mut s = Swarm::start(7, 3, FAST);
+    // Silver: the manifest and its index keep 3 copies, so two dead nodes
+    // leave one to repair from.
+    let (created, src) = backup_pieces(&s, "h", "silver", 72, 12);
+    let id = created["entry"]["id"].as_str().unwrap().to_string();
+    let key = s.nodes[0]
+        .run(&s.env, &["keys", "export"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let before = stripes_held(&s, &[]);
+    assert!(before.len() >= 8, "{before:?}");
+    for (shard, pieces) in &before {
+        assert_eq!(
+            pieces.len(),
+            4,
+            "every holder keeps its record: {shard} {pieces:?}"
+        );
+    }
+    let holds = |p: &HashMap<usize, Vec<usize>>, n: usize| p.values().any(|h| h.contains(&n));
+    // The node sharing the most stripes with the owner's node dies with it.
+    let shared = |j: usize| {
+        before
+            .values()
+            .filter(|p| holds(p, 0) && holds(p, j))
+            .count()
+    };
+    let victim = (1..7).max_by_key(|j| shared(*j)).unwrap();
+    let below: Vec<&String> = before
+        .iter()
+        .filter(|(_, p)| holds(p, 0) && holds(p, victim))
+        .map(|(k, _)| k)
+        .collect();
+    let one_lost = before
+        .values()
+        .filter(|p| holds(p, 0) != holds(p, victim))
+        .count();
+    assert!(
+        !below.is_empty(),
+        "the owner's node holds no piece: {before:?}"
+    );
+
+    s.nodes[0].kill();
+    s.nodes[victim].kill();
+    let dead = [0, victim];
+    let witness = if victim == 1 { 2 } else { 1 };
+    let t = std::time::Instant::now();
+    s.nodes[witness].wait_for(
+        Duration::from_secs(240),
+        "the holders to rebuild the stripes below their floor",
+        |_| {
+            std::thread::sleep(Duration::from_secs(2));
+            let now = stripes_held(&s, &dead);
+            below
+                .iter()
+                .all(|k| now.get(*k).is_some_and(|p| p.len() == 4))
+        },
+    );
+    eprintln!(
+        "{} stripes below their floor rebuilt by their holders in {:?} ({one_lost} lost one piece)",
+        below.len(),
+        t.elapsed()
+    );
+    let after = stripes_held(&s, &dead);
+    let mut waiting = 0;
+    for (k, p) in &after {
+        let nodes: Vec<usize> = p.values().flatten().copied().collect();
+        let distinct: HashSet<usize> = nodes.iter().copied().collect();
+        assert_eq!(
+            nodes.len(),
+            distinct.len(),
+            "{k}: two pieces on one node, or one twice: {p:?}"
+        );
+        assert!(p.len() >= 3, "{k} is below its floor: {p:?}");
+        waiting += usize::from(p.len() == 3);
+    }
+    assert_eq!(after.len(), before.len());
+    assert_eq!(
+        waiting, one_lost,
+        "stripes that lost one piece wait: {after:?}"
+    );
+    let rebuilt: usize = (1..7)
+        .filter(|i| !dead.contains(i))
+        .map(|i| {
+            s.nodes[i]
+                .log_text()
+                .matches("piece rebuilt by a holder")
+                .count()
+        })
+        .sum();
+    assert_eq!(rebuilt, 2 * below.len(), "each lost piece rebuilt once");
+
+    s.nodes[witness]
+        .run(&s.env, &["keys", "import", &key, "--force"])
+        .ok();
+    let out = s.env.path("restored-held");
+    s.nodes[witness]
+        .run(&s.env, &["backup", "restore", &id, out.to_str().unwrap()])
+        .ok();
+    assert!(
+        fs::read(out.join("h").join("data.bin")).unwrap()
+            == fs::read(src.join("data.bin")).unwrap(),
+        "restored {id} differs"
+    );
+}

@@ -114,6 +114,41 @@ pub async fn pieces(
     .await
 }
 
+/// The holders' side of the same (`repair::pieces`): every `period`, the
+/// stripes this node holds a piece of are proven from their owners' signed
+/// records, and a stripe below its floor is rebuilt by the holder of its
+/// lowest-indexed proven piece, whether or not its owner is online.
+pub async fn held_pieces(
+    net: Arc<Net>,
+    store: Arc<Store>,
+    period: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    // Where the last pass stopped in the store.
+    let cursor = Arc::new(std::sync::Mutex::new(None));
+    let make = || {
+        let (net, store, cursor) = (net.clone(), store.clone(), cursor.clone());
+        move || {
+            let mut at = cursor.lock().unwrap_or_else(|p| p.into_inner());
+            crate::repair::pieces::pass(&net, &store, &mut at)
+        }
+    };
+    periodic(period, true, stop, "held piece repair", make, |r| {
+        if r.rebuilt_pieces > 0 || r.lost > 0 || !r.failures.is_empty() {
+            info!(
+                stripes = r.stripes,
+                deferred = r.deferred,
+                rebuilt = r.rebuilt_pieces,
+                lost = r.lost,
+                failures = r.failures.len(),
+                "held piece repair: {:?}",
+                r.failures.first()
+            );
+        }
+    })
+    .await
+}
+
 /// Removes audit events older than `retention`, at start and every 6 hours
 /// (in bounded steps: a long-neglected log does not stall the store).
 pub async fn audit_trim(store: Arc<Store>, retention: Duration, stop: watch::Receiver<bool>) {

@@ -256,6 +256,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         leases: vec![lease],
         avoid: None,
         quarantined_at: 0,
+        stripe: None,
     };
     write(
         &dir,

@@ -39,6 +39,12 @@ pub fn wire_request(data: &[u8]) {
         Request::Renew { id, lease } => {
             let _ = lease.verify(id, 1_700_000_000);
         }
+        Request::Stripe { id, record } => {
+            if let Ok(i) = record.verify(id, 1_700_000_000) {
+                let _ = record.lease(i).map(|l| l.verify(id, 1_700_000_000));
+            }
+            let _ = record.stripe.check();
+        }
         Request::Release {
             id,
             release,

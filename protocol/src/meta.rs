@@ -3,7 +3,7 @@
 //! I/O, so that the decoder of these on-disk bytes can be fuzzed on its own.
 
 use crate::codec::{self, CodecError};
-use crate::lease::Sig;
+use crate::lease::{Sig, StripeRecord};
 use crate::{Avoid, Lease, OwnerId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -40,6 +40,10 @@ pub struct ShardMeta {
     pub avoid: Option<Avoid>,
     /// Unix seconds when the copy was quarantined (0: never).
     pub quarantined_at: u64,
+    /// When this shard is a piece of an erasure-coded chunk: its stripe,
+    /// as its owner signed it (checked on receipt), so that this holder can
+    /// prove and rebuild its siblings while the owner is offline.
+    pub stripe: Option<Box<StripeRecord>>,
 }
 
 impl ShardMeta {
@@ -68,6 +72,18 @@ impl From<LeaseV0> for Lease {
             sig: Sig([0; 64]),
         }
     }
+}
+
+/// The record before stripe records existed.
+#[derive(Deserialize)]
+struct ShardMetaV2 {
+    size: u32,
+    state: ShardState,
+    stored_at: u64,
+    verified_at: u64,
+    leases: Vec<Lease>,
+    avoid: Option<Avoid>,
+    quarantined_at: u64,
 }
 
 /// The record before leases were signed.
@@ -101,6 +117,18 @@ pub fn decode(bytes: &[u8]) -> Result<ShardMeta, CodecError> {
         Ok(m) => return Ok(m),
         Err(e) => e,
     };
+    if let Ok(v) = codec::decode::<ShardMetaV2, MAX_META_LEN>("shard metadata", bytes) {
+        return Ok(ShardMeta {
+            size: v.size,
+            state: v.state,
+            stored_at: v.stored_at,
+            verified_at: v.verified_at,
+            leases: v.leases,
+            avoid: v.avoid,
+            quarantined_at: v.quarantined_at,
+            stripe: None,
+        });
+    }
     if let Ok(v) = codec::decode::<ShardMetaV1, MAX_META_LEN>("shard metadata", bytes) {
         return Ok(ShardMeta {
             size: v.size,
@@ -110,6 +138,7 @@ pub fn decode(bytes: &[u8]) -> Result<ShardMeta, CodecError> {
             leases: v.leases.into_iter().map(Lease::from).collect(),
             avoid: None,
             quarantined_at: v.quarantined_at,
+            stripe: None,
         });
     }
     match codec::decode::<ShardMetaV0, MAX_META_LEN>("shard metadata", bytes) {
@@ -121,6 +150,7 @@ pub fn decode(bytes: &[u8]) -> Result<ShardMeta, CodecError> {
             leases: v.leases.into_iter().map(Lease::from).collect(),
             avoid: None,
             quarantined_at: 0,
+            stripe: None,
         }),
         Err(_) => Err(e),
     }
@@ -204,6 +234,42 @@ mod tests {
         assert_eq!(m.leases[0].sig, Sig([0; 64]));
         let now = codec::encode::<_, MAX_META_LEN>("new", &m).unwrap();
         assert_eq!(decode(&now).unwrap(), m);
+    }
+
+    #[test]
+    fn records_from_before_stripe_records_still_open() {
+        #[derive(Serialize)]
+        struct MetaV2 {
+            size: u32,
+            state: ShardState,
+            stored_at: u64,
+            verified_at: u64,
+            leases: Vec<Lease>,
+            avoid: Option<Avoid>,
+            quarantined_at: u64,
+        }
+        let lease = Lease {
+            owner: OwnerId([3; 32]),
+            expires_at: 4,
+            copies: 1,
+            sig: Sig([7; 64]),
+        };
+        let old = MetaV2 {
+            size: 10,
+            state: ShardState::Quarantined,
+            stored_at: 1,
+            verified_at: 2,
+            leases: vec![lease],
+            avoid: None,
+            quarantined_at: 6,
+        };
+        let bytes = codec::encode::<_, MAX_META_LEN>("old", &old).unwrap();
+        let m = decode(&bytes).unwrap();
+        assert_eq!(
+            (m.size, m.state, m.quarantined_at),
+            (10, ShardState::Quarantined, 6)
+        );
+        assert_eq!((m.leases, m.stripe), (vec![lease], None));
     }
 
     proptest::proptest! {

@@ -1,5 +1,6 @@
 //! Leases on held shards: adding one (a dedup hit), applying an owner's
-//! signed release, and the owner's signed avoid list.
+//! signed release, the owner's signed avoid list, and a piece's signed
+//! stripe record.
 
 use crate::audit::AuditAction;
 use crate::db::Store;
@@ -7,6 +8,7 @@ use crate::error::StoreError;
 use crate::meta::ShardState;
 use rocksdb::WriteBatch;
 use shardnet_protocol::lease::Release;
+use shardnet_protocol::lease::StripeRecord;
 use shardnet_protocol::{lease, Avoid, Lease, ShardId};
 
 impl Store {
@@ -78,5 +80,29 @@ impl Store {
         let mut batch = WriteBatch::default();
         self.put_meta(&mut batch, id, &m)?;
         self.write(batch)
+    }
+
+    /// Keeps the owner's signed stripe record of piece `id` (the caller has
+    /// verified it for this piece): the first, or one that runs longer (a
+    /// renewal). Returns false when the piece is not held healthy here.
+    pub fn set_stripe(&self, id: &ShardId, record: &StripeRecord) -> Result<bool, StoreError> {
+        let _guard = self.lock(id);
+        let Some(mut m) = self.meta(id)? else {
+            return Ok(false);
+        };
+        if m.state != ShardState::Healthy {
+            return Ok(false);
+        }
+        if m.stripe
+            .as_ref()
+            .is_some_and(|r| r.expires_at >= record.expires_at)
+        {
+            return Ok(true);
+        }
+        m.stripe = Some(Box::new(record.clone()));
+        let mut batch = WriteBatch::default();
+        self.put_meta(&mut batch, id, &m)?;
+        self.write(batch)?;
+        Ok(true)
     }
 }

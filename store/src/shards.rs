@@ -129,6 +129,7 @@ impl Store {
                     leases: vec![new_lease],
                     avoid: None,
                     quarantined_at: 0,
+                    stripe: None,
                 };
                 batch.put_cf(self.cf(CF_SHARDS), id.0, bytes);
                 self.put_meta(&mut batch, id, &m)?;

@@ -144,7 +144,7 @@ impl Liar {
                     Request::StoreProve { nonce, .. } => Some(*nonce),
                     _ => None,
                 };
-                let request = request.downgraded();
+                let request = request.for_version(1);
                 if matches!(lie, Lie::Hoarder) && matches!(request, Request::Store { .. }) {
                     client
                         .respond(channel, Response::Rejected(Reject::Full))
@@ -199,7 +199,7 @@ impl Liar {
                         }
                         answer
                     }
-                    Request::Renew { .. } => Response::Renewed,
+                    Request::Renew { .. } | Request::Stripe { .. } => Response::Renewed,
                     Request::Release { .. } => Response::Released(true),
                     Request::Has { ids } => Response::Has(match lie {
                         Lie::Forgetful {

@@ -257,6 +257,13 @@ pub async fn run_until(
         (cfg.scan_interval * 30).max(Duration::from_secs(60)),
         stop_rx.clone(),
     ));
+    // The pieces this node holds for others: the same period.
+    let held_pieces_task = tokio::spawn(upkeep::held_pieces(
+        net.clone(),
+        store.clone(),
+        (cfg.scan_interval * 30).max(Duration::from_secs(60)),
+        stop_rx.clone(),
+    ));
     let metrics_listener = crate::api::observe::bind(cfg.metrics_listen).await?;
     let metrics_addr = metrics_listener.as_ref().map(|(_, a)| a.clone());
     let shared = Arc::new(api::state::Shared {
@@ -314,6 +321,7 @@ pub async fn run_until(
             sample_task,
             catalogue_task,
             pieces_task,
+            held_pieces_task,
             trim_task,
             reclaim_task,
             purge_task,

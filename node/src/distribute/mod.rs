@@ -22,7 +22,7 @@ mod proven;
 mod sink;
 mod source;
 
-pub use proven::{proven_copies, proven_holders, VERIFY_SAMPLES};
+pub use proven::{proven_copies, proven_holders, proven_holders_near, VERIFY_SAMPLES};
 pub use sink::SwarmSink;
 pub use source::SwarmSource;
 

@@ -6,9 +6,9 @@ use super::Net;
 use crate::audit;
 use futures::future::join_all;
 use libp2p::PeerId;
-use shardnet_protocol::sample;
 use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::ShardId;
+use shardnet_protocol::{placement, sample};
 use shardnet_store::{ShardState, Store};
 use std::collections::HashMap;
 
@@ -40,6 +40,47 @@ pub fn proven_holders(
     store: &Store,
     shards: &[(ShardId, u64)],
 ) -> Vec<Result<Vec<Option<PeerId>>, String>> {
+    let ids: Vec<ShardId> = shards.iter().map(|(id, _)| *id).collect();
+    let asks = net
+        .view
+        .live_peers()
+        .into_iter()
+        .map(|peer| (peer, ids.clone()))
+        .collect();
+    prove_claims(net, store, shards, asks)
+}
+
+/// As [`proven_holders`], asking each shard only of its `width` closest
+/// peers by id (live or suspect: where placement and repair keep it), not
+/// of every live peer: a pass over a few stripes costs a few requests, not
+/// one per peer.
+pub fn proven_holders_near(
+    net: &Net,
+    store: &Store,
+    shards: &[(ShardId, u64)],
+    width: usize,
+) -> Vec<Result<Vec<Option<PeerId>>, String>> {
+    let cands = net.view.repair_candidates();
+    let local = net.client.local_peer_id();
+    let mut asks: HashMap<PeerId, Vec<ShardId>> = HashMap::new();
+    for (id, _) in shards {
+        for peer in placement::responsible_set(id, 0, &cands, width) {
+            if peer != local {
+                asks.entry(peer).or_default().push(*id);
+            }
+        }
+    }
+    prove_claims(net, store, shards, asks.into_iter().collect())
+}
+
+/// Asks each peer of `asks` which of its ids it holds (`Has`), and has each
+/// claim proven with sampled slices.
+fn prove_claims(
+    net: &Net,
+    store: &Store,
+    shards: &[(ShardId, u64)],
+    asks: Vec<(PeerId, Vec<ShardId>)>,
+) -> Vec<Result<Vec<Option<PeerId>>, String>> {
     use futures::StreamExt;
     let ids: Vec<ShardId> = shards.iter().map(|(id, _)| *id).collect();
     let local: std::collections::HashSet<ShardId> = ids
@@ -47,8 +88,10 @@ pub fn proven_holders(
         .filter(|id| matches!(store.meta(id), Ok(Some(m)) if m.state == ShardState::Healthy))
         .copied()
         .collect();
+    let wanted = asks;
     let mut asks = Vec::new();
-    for peer in net.view.live_peers() {
+    for (peer, ids) in &wanted {
+        let peer = *peer;
         for batch in ids.chunks(shardnet_protocol::wire::MAX_HAS_IDS) {
             let (client, batch) = (net.client.clone(), batch.to_vec());
             asks.push(async move {

@@ -158,8 +158,8 @@ fn rebuild_entry(
 }
 
 /// Gathers `k` of the `usable` pieces and rebuilds the `missing` ones, each
-/// checked against the id the manifest lists.
-fn rebuild_one(
+/// checked against the id the manifest (or the owner's stripe record) lists.
+pub(crate) fn rebuild_one(
     src: &dyn crate::shards::ShardSource,
     s: &StripeRef,
     usable: &[usize],

@@ -13,6 +13,7 @@
 //! `rebalance plan` is a scan that changes nothing.
 
 mod local;
+pub mod pieces;
 mod prove;
 mod quarantine;
 mod scan;
@@ -205,9 +206,9 @@ async fn transfer(net: &Net, store: &Arc<Store>, job: &TransferJob) -> Result<u6
         .await
         .map_err(|e| e.to_string())?;
     let bytes = bytes.map_err(|e| e.to_string())?;
-    let (leases, avoid) = meta
+    let (leases, avoid, stripe) = meta
         .map_err(|e| e.to_string())?
-        .map(|m| (m.leases, m.avoid))
+        .map(|m| (m.leases, m.avoid, m.stripe))
         .unwrap_or_default();
     if leases.is_empty() {
         return Err("shard has no lease".into());
@@ -236,6 +237,18 @@ async fn transfer(net: &Net, store: &Arc<Store>, job: &TransferJob) -> Result<u6
         Ok(Response::Rejected(r)) => return Err(format!("{peer} refused: {r}")),
         Ok(other) => return Err(format!("{peer} answered {other:?}")),
         Err(e) => return Err(e.to_string()),
+    }
+    // A piece's stripe record follows it, so that its new holder can take
+    // part in rebuilding the stripe; the copy counts without it.
+    if let Some(record) = stripe {
+        match net
+            .client
+            .request(peer, Request::Stripe { id, record })
+            .await
+        {
+            Ok(Response::Renewed) => {}
+            other => tracing::debug!(shard = %id, %peer, "stripe record not kept: {other:?}"),
+        }
     }
     Ok(size)
 }

@@ -126,6 +126,7 @@ pub async fn run(
                         avoid,
                         bytes: Some(bytes.into()),
                         nonce: None,
+                        stripe: None,
                         channel,
                     };
                     queue_write(&wtx, &queued, job, &client).await;
@@ -144,11 +145,12 @@ pub async fn run(
                         avoid: avoid.map(|a| *a),
                         bytes: Some(bytes),
                         nonce: Some(nonce),
+                        stripe: None,
                         channel,
                     };
                     queue_write(&wtx, &queued, job, &client).await;
                 }
-                Request::Renew { .. } | Request::Release { .. }
+                Request::Renew { .. } | Request::Release { .. } | Request::Stripe { .. }
                     if !renew_rate.allow(peer, std::time::Instant::now()) =>
                 {
                     client
@@ -163,6 +165,27 @@ pub async fn run(
                         avoid: None,
                         bytes: None,
                         nonce: None,
+                        stripe: None,
+                        channel,
+                    };
+                    queue_write(&wtx, &queued, job, &client).await;
+                }
+                Request::Stripe { id, record } => {
+                    let Some(lease) = record.index_of(&id).and_then(|i| record.lease(i)) else {
+                        let why = "the stripe record does not list this piece".to_string();
+                        client
+                            .respond(channel, Response::Rejected(Reject::BadLease(why)))
+                            .await;
+                        continue;
+                    };
+                    let job = WriteJob {
+                        peer,
+                        id,
+                        leases: vec![lease],
+                        avoid: None,
+                        bytes: None,
+                        nonce: None,
+                        stripe: Some(record),
                         channel,
                     };
                     queue_write(&wtx, &queued, job, &client).await;
@@ -320,6 +343,7 @@ fn answer(
         | Request::Store { .. }
         | Request::StoreProve { .. }
         | Request::Renew { .. }
+        | Request::Stripe { .. }
         | Request::Release { .. }
         | Request::Prove { .. }
         | Request::Sample { .. } => Response::Rejected(Reject::Internal("misrouted".into())),

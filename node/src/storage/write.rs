@@ -6,6 +6,7 @@ use super::{Limits, Usage};
 use crate::swarm::{Client, Reply};
 use libp2p::PeerId;
 use shardnet_protocol::envelope::MAX_SHARD_LEN;
+use shardnet_protocol::lease::StripeRecord;
 use shardnet_protocol::wire::{Reject, Response};
 use shardnet_protocol::{lease, Avoid, Lease, ShardId};
 use shardnet_store::{PutOutcome, ShardState, Store, StoreError};
@@ -30,6 +31,8 @@ pub(super) struct WriteJob {
     pub(super) bytes: Option<bytes::Bytes>,
     /// A `StoreProve`'s challenge: answered from `bytes` once durable.
     pub(super) nonce: Option<[u8; 32]>,
+    /// A `Stripe`'s record (its lease of `id` is in `leases`); unverified.
+    pub(super) stripe: Option<Box<StripeRecord>>,
     pub(super) channel: Reply,
 }
 
@@ -45,6 +48,9 @@ pub(super) fn apply(store: &Store, usage: &Usage, limits: &Limits, job: &WriteJo
         return Response::Rejected(Reject::BadLease(why));
     };
     let Some(bytes) = &job.bytes else {
+        if let Some(record) = &job.stripe {
+            return keep_stripe(store, job, first, record, now);
+        }
         return match store.add_lease(&job.id, first) {
             Ok(true) => Response::Renewed,
             Ok(false) => Response::NotFound,
@@ -98,6 +104,38 @@ pub(super) fn apply(store: &Store, usage: &Usage, limits: &Limits, job: &WriteJo
             warn!(peer = %job.peer, shard = %id, %actual, "refused shard: bytes do not match the id (peer sent bad data)");
             Response::Rejected(Reject::IdMismatch)
         }
+        Err(e) => Response::Rejected(Reject::Internal(e.to_string())),
+    }
+}
+
+/// A `Stripe` request: the piece's lease in the record is renewed, and the
+/// record kept, when the record is its owner's and lists this piece.
+fn keep_stripe(
+    store: &Store,
+    job: &WriteJob,
+    lease: Lease,
+    record: &StripeRecord,
+    now: u64,
+) -> Response {
+    let checked = record.verify(&job.id, now).and_then(|_| {
+        if record.owner == lease.owner {
+            Ok(())
+        } else {
+            Err(lease::LeaseError::BadStripe(
+                "signed by another owner than its lease".into(),
+            ))
+        }
+    });
+    if let Err(e) = checked {
+        warn!(peer = %job.peer, shard = %job.id, "refused a stripe record: {e}");
+        return Response::Rejected(Reject::BadLease(e.to_string()));
+    }
+    match store
+        .add_lease(&job.id, lease)
+        .and_then(|held| Ok(held && store.set_stripe(&job.id, record)?))
+    {
+        Ok(true) => Response::Renewed,
+        Ok(false) => Response::NotFound,
         Err(e) => Response::Rejected(Reject::Internal(e.to_string())),
     }
 }

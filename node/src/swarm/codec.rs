@@ -6,7 +6,9 @@
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
-use shardnet_protocol::wire::{self, Request, Response, MAX_FRAME_LEN, SHARD_PROTOCOL_V1};
+use shardnet_protocol::wire::{
+    self, Request, Response, MAX_FRAME_LEN, SHARD_PROTOCOL_V1, SHARD_PROTOCOL_V2,
+};
 use std::io;
 
 #[derive(Clone, Debug, Default)]
@@ -85,11 +87,12 @@ impl libp2p::request_response::Codec for ShardCodec {
         io: &mut T,
         req: Request,
     ) -> io::Result<()> {
-        // A peer that negotiated version 1 gets only what version 1 has.
-        let req = if protocol.as_ref() == SHARD_PROTOCOL_V1 {
-            req.downgraded()
-        } else {
-            req
+        // A peer that negotiated an earlier version gets only what that
+        // version has.
+        let req = match protocol.as_ref() {
+            SHARD_PROTOCOL_V1 => req.for_version(1),
+            SHARD_PROTOCOL_V2 => req.for_version(2),
+            _ => req,
         };
         // A store's shard is written from its own (shared) buffer, not
         // copied into the frame; the other fields go now.
@@ -143,10 +146,12 @@ mod tests {
     #[tokio::test]
     async fn a_version_one_peer_gets_a_plain_store() {
         let v1 = written(SHARD_PROTOCOL_V1, store_prove()).await;
-        assert_eq!(v1, store_prove().downgraded());
+        assert_eq!(v1, store_prove().for_version(1));
         assert!(matches!(v1, Request::Store { .. }));
-        let v2 = written(wire::SHARD_PROTOCOL, store_prove()).await;
+        let v2 = written(SHARD_PROTOCOL_V2, store_prove()).await;
         assert_eq!(v2, store_prove());
+        let v3 = written(wire::SHARD_PROTOCOL, store_prove()).await;
+        assert_eq!(v3, store_prove());
     }
 
     #[tokio::test]

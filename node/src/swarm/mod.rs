@@ -21,7 +21,7 @@ use libp2p::{
     connection_limits, gossipsub, identify, kad, memory_connection_limits, noise, ping,
     request_response, tcp, yamux, Multiaddr, StreamProtocol,
 };
-use shardnet_protocol::wire::{SHARD_PROTOCOL, SHARD_PROTOCOL_V1};
+use shardnet_protocol::wire::{SHARD_PROTOCOL, SHARD_PROTOCOL_V1, SHARD_PROTOCOL_V2};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -176,8 +176,9 @@ pub fn new(cfg: SwarmConfig) -> Result<(Client, EventLoop, mpsc::Receiver<Event>
                 .with_max_concurrent_streams(MAX_STREAMS);
             let shard = request_response::Behaviour::with_codec(
                 codec::ShardCodec,
-                // The newest first: a peer of an earlier build negotiates `/1`.
-                [SHARD_PROTOCOL, SHARD_PROTOCOL_V1].map(|p| {
+                // The newest first: a peer of an earlier build negotiates
+                // `/2` or `/1`.
+                [SHARD_PROTOCOL, SHARD_PROTOCOL_V2, SHARD_PROTOCOL_V1].map(|p| {
                     (
                         StreamProtocol::new(p),
                         request_response::ProtocolSupport::Full,

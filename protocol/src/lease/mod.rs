@@ -84,6 +84,8 @@ pub enum LeaseError {
     AvoidTooLong(usize),
     #[error("no lease of the avoid list's owner")]
     AvoidOwner,
+    #[error("bad stripe record: {0}")]
+    BadStripe(String),
     #[error("release valid until {valid_until}, now {now} (stale, or signed too far ahead)")]
     ReleaseWindow { valid_until: u64, now: u64 },
 }
@@ -356,6 +358,9 @@ impl fmt::Debug for Sig {
         write!(f, "Sig({}..)", hex::encode(&self.0[..4]))
     }
 }
+
+mod stripe;
+pub use stripe::StripeRecord;
 
 #[cfg(test)]
 mod tests;

@@ -178,3 +178,108 @@ proptest! {
         prop_assert!((1..=MAX_COPIES as usize).contains(&w));
     }
 }
+
+fn stripe(n: u8) -> crate::manifest::StripeRef {
+    crate::manifest::StripeRef {
+        shard: ShardId([9; 32]),
+        data: 2,
+        parity: n - 2,
+        pieces: (0..n).map(|i| ShardId([i + 10; 32])).collect(),
+    }
+}
+
+#[test]
+fn a_stripe_record_gives_each_piece_a_lease_that_verifies_for_it_only() {
+    let t = Terms::for_tier(&master(1), Tier::Gold, NOW);
+    let s = stripe(4);
+    let r = t.stripe_record(&s);
+    for (i, p) in s.pieces.iter().enumerate() {
+        assert_eq!(r.verify(p, NOW), Ok(i));
+        assert_eq!(r.index_of(p), Some(i));
+        let l = r.lease(i).unwrap();
+        assert_eq!(l.copies, 1);
+        l.verify(p, NOW).unwrap();
+        let other = &s.pieces[(i + 1) % s.pieces.len()];
+        assert_eq!(l.verify(other, NOW), Err(LeaseError::BadSignature));
+    }
+    assert!(r.lease(4).is_none());
+    // A piece the record does not list.
+    assert!(matches!(
+        r.verify(&ShardId([1; 32]), NOW),
+        Err(LeaseError::BadStripe(_))
+    ));
+    // Expired, or run past the bound.
+    assert!(matches!(
+        r.verify(&s.pieces[0], r.expires_at),
+        Err(LeaseError::Expired { .. })
+    ));
+    let far = Terms::new(&master(1), NOW + MAX_TERM_SECS + 10, 1).stripe_record(&s);
+    assert!(matches!(
+        far.verify(&s.pieces[0], NOW),
+        Err(LeaseError::TooLong { .. })
+    ));
+}
+
+#[test]
+fn a_relayed_stripe_record_cannot_be_changed() {
+    let t = Terms::for_tier(&master(1), Tier::Silver, NOW);
+    let s = stripe(5);
+    let r = t.stripe_record(&s);
+    let held = s.pieces[0];
+    let tampered = [
+        // Another piece swapped in.
+        {
+            let mut x = r.clone();
+            x.stripe.pieces[3] = ShardId([1; 32]);
+            x
+        },
+        // Two leases swapped.
+        {
+            let mut x = r.clone();
+            x.leases.swap(1, 2);
+            x
+        },
+        // Another scheme, shard, expiry or owner.
+        {
+            let mut x = r.clone();
+            x.stripe.data = 3;
+            x.stripe.parity = 2;
+            x
+        },
+        {
+            let mut x = r.clone();
+            x.stripe.shard = ShardId([2; 32]);
+            x
+        },
+        {
+            let mut x = r.clone();
+            x.expires_at += 1;
+            x
+        },
+        {
+            let mut x = r.clone();
+            x.owner = master(2).owner_id();
+            x
+        },
+    ];
+    for x in tampered {
+        assert_eq!(x.verify(&held, NOW), Err(LeaseError::BadSignature));
+    }
+    // Out of bounds before any signature is checked.
+    let mut short = r.clone();
+    short.leases.pop();
+    assert!(matches!(
+        short.verify(&held, NOW),
+        Err(LeaseError::BadStripe(_))
+    ));
+    let mut huge = r.clone();
+    huge.stripe.parity = 40;
+    assert!(matches!(
+        huge.verify(&held, NOW),
+        Err(LeaseError::BadStripe(_))
+    ));
+    // Another owner's record of the same stripe is that owner's.
+    let theirs = Terms::for_tier(&master(2), Tier::Silver, NOW).stripe_record(&s);
+    assert_eq!(theirs.verify(&held, NOW), Ok(0));
+    assert_ne!(theirs.owner, r.owner);
+}

@@ -12,16 +12,21 @@ use crate::digest;
 use crate::envelope::MAX_SHARD_LEN;
 use crate::gossip::SignedHeartbeat;
 use crate::id::ShardId;
-use crate::lease::{Avoid, Lease, Release};
+use crate::lease::{Avoid, Lease, Release, StripeRecord};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-/// Protocol name of shard transfer. Version 2 adds [`Request::StoreProve`]
-/// and [`Response::StoredProof`]; everything else is as in version 1.
-pub const SHARD_PROTOCOL: &str = "/shardnet/shard/2";
+/// Protocol name of shard transfer. Version 3 adds [`Request::Stripe`];
+/// version 2 adds [`Request::StoreProve`] and [`Response::StoredProof`];
+/// everything else is as in version 1.
+pub const SHARD_PROTOCOL: &str = "/shardnet/shard/3";
+/// Version 2, still spoken: a node of an earlier build negotiates it, and
+/// gets a [`Request::Renew`] where a newer node would get a
+/// [`Request::Stripe`] (see [`Request::for_version`]).
+pub const SHARD_PROTOCOL_V2: &str = "/shardnet/shard/2";
 /// Version 1, still spoken: a node of an earlier build negotiates it, and
 /// gets a [`Request::Store`] where a newer node would get
-/// [`Request::StoreProve`] (see [`Request::downgraded`]).
+/// [`Request::StoreProve`].
 pub const SHARD_PROTOCOL_V1: &str = "/shardnet/shard/1";
 /// Largest frame either side accepts: a maximal shard or catalogue plus headers.
 pub const MAX_FRAME_LEN: usize = max(MAX_SHARD_LEN, MAX_CATALOGUE_LEN) + (64 << 10);
@@ -106,6 +111,15 @@ pub enum Request {
         /// copies of one shard.
         bytes: Bytes,
     },
+    /// Keep the owner's signed stripe record with piece `id` (held here),
+    /// and the piece's lease in it (a [`Request::Renew`] as well): what
+    /// lets the holders of a stripe rebuild a lost piece while the owner is
+    /// offline. Answered `Renewed`, or `NotFound` when the piece is not
+    /// held. (Protocol version 3.)
+    Stripe {
+        id: ShardId,
+        record: Box<StripeRecord>,
+    },
 }
 
 impl Request {
@@ -118,19 +132,29 @@ impl Request {
         }
     }
 
-    /// The request as a peer speaking only version 1 of the protocol
-    /// understands it: a [`Request::StoreProve`] becomes a plain
+    /// The request as a peer speaking `version` of the protocol
+    /// understands it: below 3, a [`Request::Stripe`] is the plain
+    /// [`Request::Renew`] of the piece's lease in the record (the record is
+    /// not kept there); below 2, a [`Request::StoreProve`] becomes a plain
     /// [`Request::Store`] (its answer is then `Stored`, and the sender
     /// proves receipt with a separate `Prove`).
-    pub fn downgraded(self) -> Request {
+    pub fn for_version(self, version: u8) -> Request {
         match self {
+            Request::Stripe { id, record } if version < 3 => {
+                match record.index_of(&id).and_then(|i| record.lease(i)) {
+                    Some(lease) => Request::Renew { id, lease },
+                    // A record that does not list the piece: only a
+                    // question with an answer of no consequence is left.
+                    None => Request::Has { ids: vec![id] },
+                }
+            }
             Request::StoreProve {
                 id,
                 leases,
                 bytes,
                 avoid,
                 ..
-            } => Request::Store {
+            } if version < 2 => Request::Store {
                 id,
                 leases,
                 bytes: bytes.to_vec(),
@@ -145,6 +169,7 @@ impl Request {
         match self {
             Request::Store { .. } | Request::StoreProve { .. } => "store",
             Request::Renew { .. } => "renew",
+            Request::Stripe { .. } => "stripe",
             Request::Fetch { .. } => "fetch",
             Request::Has { .. } => "has",
             Request::PutCatalogue(_) => "put_catalogue",

@@ -119,8 +119,9 @@ fn version_one_messages_keep_their_encoding() {
     };
     assert_eq!(prove.shard_bytes(), Some(&[9u8; 10][..]));
     assert_eq!(prove.kind(), "store");
-    assert_eq!(prove.downgraded(), store);
-    assert_eq!(Request::Hello.downgraded(), Request::Hello);
+    assert_eq!(prove.clone().for_version(1), store);
+    assert_eq!(prove.clone().for_version(2), prove);
+    assert_eq!(Request::Hello.for_version(1), Request::Hello);
     assert_eq!(Request::Hello.shard_bytes(), None);
 }
 
@@ -246,4 +247,42 @@ proptest! {
         let _ = decode::<Request>("request", &b);
         let _ = decode_request(b.clone());
     }
+}
+
+/// A stripe record reaches a version-2 peer as the renewal of the piece's
+/// lease it carries, and a version-3 peer as it is.
+#[test]
+fn a_stripe_record_is_a_renewal_to_older_peers() {
+    use rand::SeedableRng;
+    let master = crate::MasterKey::generate(&mut rand::rngs::StdRng::seed_from_u64(1));
+    let stripe = crate::manifest::StripeRef {
+        shard: ShardId([9; 32]),
+        data: 2,
+        parity: 1,
+        pieces: vec![ShardId([1; 32]), ShardId([2; 32]), ShardId([3; 32])],
+    };
+    let record = Box::new(crate::Terms::new(&master, 1_900_000_000, 3).stripe_record(&stripe));
+    let req = Request::Stripe {
+        id: ShardId([2; 32]),
+        record: record.clone(),
+    };
+    assert_eq!(req.kind(), "stripe");
+    assert_eq!(req.clone().for_version(3), req);
+    let Request::Renew { id, lease } = req.clone().for_version(2) else {
+        panic!("not a renewal");
+    };
+    assert_eq!(id, ShardId([2; 32]));
+    assert_eq!(lease.copies, 1);
+    lease.verify(&id, 1_800_000_000).unwrap();
+    assert_eq!(req.clone().for_version(1), req.for_version(2));
+    let stranger = Request::Stripe {
+        id: ShardId([7; 32]),
+        record,
+    };
+    assert_eq!(
+        stranger.for_version(2),
+        Request::Has {
+            ids: vec![ShardId([7; 32])]
+        }
+    );
 }

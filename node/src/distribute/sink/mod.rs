@@ -9,6 +9,7 @@ use crate::shards::{Put, Reused, Role, ShardSink, SinkError};
 use bytes::Bytes;
 use libp2p::PeerId;
 use shardnet_protocol::catalogue::CatalogueEntry;
+use shardnet_protocol::lease::StripeRecord;
 use shardnet_protocol::placement::Candidate;
 use shardnet_protocol::proof;
 use shardnet_protocol::redundancy::{Policy, Scheme};
@@ -116,6 +117,7 @@ impl<'a> SwarmSink<'a> {
         lease: Lease,
         payload: Payload<'_>,
         avoid: Option<&Avoid>,
+        record: Option<&StripeRecord>,
     ) -> Result<(), String> {
         let receipt = payload.map(|(_, r)| r);
         let bytes = payload.map(|(b, _)| &b[..]);
@@ -132,7 +134,13 @@ impl<'a> SwarmSink<'a> {
                     Ok(_) => Ok(()),
                     Err(e) => Err(e.to_string()),
                 },
-                None => match self.store.add_lease(&id, lease) {
+                None => match self
+                    .store
+                    .add_lease(&id, lease)
+                    .and_then(|held| match record {
+                        Some(r) if held => self.store.set_stripe(&id, r),
+                        _ => Ok(held),
+                    }) {
                     Ok(true) => Ok(()),
                     Ok(false) => Err("not held".into()),
                     Err(e) => Err(e.to_string()),
@@ -147,7 +155,15 @@ impl<'a> SwarmSink<'a> {
                 avoid: avoid.cloned().map(Box::new),
                 nonce: r.nonce,
             },
-            None => Request::Renew { id, lease },
+            // A piece's renewal carries its stripe's record (a peer of an
+            // earlier build gets the plain renewal).
+            None => match record {
+                Some(r) => Request::Stripe {
+                    id,
+                    record: Box::new(r.clone()),
+                },
+                None => Request::Renew { id, lease },
+            },
         };
         if let Some(b) = bytes {
             self.net.live.bandwidth.backup.take(b.len() as u64).await;

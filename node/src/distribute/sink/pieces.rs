@@ -15,6 +15,7 @@ use crate::shards::{Put, SinkError};
 use bytes::Bytes;
 use futures::future::join_all;
 use libp2p::PeerId;
+use shardnet_protocol::lease::StripeRecord;
 use shardnet_protocol::manifest::StripeRef;
 use shardnet_protocol::placement::{self, PiecePlace};
 use shardnet_protocol::redundancy::stripe::{self, Piece};
@@ -89,6 +90,20 @@ impl SwarmSink<'_> {
                 .zip(&places)
                 .map(|((pid, b), pl)| self.send_piece(*pid, b, pl, (&one, &taken, false))),
         ));
+        let stripe = StripeRef {
+            shard: id,
+            data,
+            parity,
+            pieces: ids,
+        };
+        let held: Vec<(ShardId, PeerId)> = stripe
+            .pieces
+            .iter()
+            .zip(&results)
+            .filter_map(|(pid, r)| r.as_ref().ok().map(|peer| (*pid, *peer)))
+            .collect();
+        self.send_records(&one.stripe_record(&stripe), &held);
+        let ids = &stripe.pieces;
         let failed: Vec<String> = results
             .into_iter()
             .enumerate()
@@ -108,12 +123,7 @@ impl SwarmSink<'_> {
         Ok(Some(Put {
             new: true,
             size,
-            stripe: Some(StripeRef {
-                shard: id,
-                data,
-                parity,
-                pieces: ids,
-            }),
+            stripe: Some(stripe),
         }))
     }
 
@@ -142,7 +152,14 @@ impl SwarmSink<'_> {
                 continue;
             }
             match self
-                .send(*peer, id, lease, Some((bytes, &receipt)), avoid.as_ref())
+                .send(
+                    *peer,
+                    id,
+                    lease,
+                    Some((bytes, &receipt)),
+                    avoid.as_ref(),
+                    None,
+                )
                 .await
             {
                 Ok(()) => return Ok(*peer),
@@ -211,11 +228,46 @@ impl SwarmSink<'_> {
             .collect();
         let one = Terms::new(self.master, expires_at, 1);
         let taken = Mutex::new(holders.clone());
-        self.net
+        let sent = self
+            .net
             .handle
             .block_on(join_all(jobs.iter().map(|(id, b, pl)| {
                 self.send_piece(*id, b, pl, (&one, &taken, true))
-            })))
+            })));
+        let held: Vec<(ShardId, PeerId)> = jobs
+            .iter()
+            .zip(&sent)
+            .filter_map(|((id, _, _), r)| r.as_ref().ok().map(|peer| (*id, *peer)))
+            .collect();
+        self.send_records(&one.stripe_record(stripe), &held);
+        sent
+    }
+
+    /// Gives each piece's holder its stripe's signed record (`held`: piece
+    /// and the peer that confirmed it), with which the holders can prove
+    /// and rebuild each other's pieces while the owner is offline. A holder
+    /// that does not keep it (a peer of an earlier build) weakens only that
+    /// rebuild, so a failure is logged, not the backup's.
+    fn send_records(&self, record: &StripeRecord, held: &[(ShardId, PeerId)]) {
+        let lease_of = |id: &ShardId| record.index_of(id).and_then(|i| record.lease(i));
+        let sent = self
+            .net
+            .handle
+            .block_on(join_all(held.iter().filter_map(|(id, peer)| {
+                let lease = lease_of(id)?;
+                Some(async move {
+                    (
+                        *id,
+                        *peer,
+                        self.send(*peer, *id, lease, None, None, Some(record)).await,
+                    )
+                })
+            })));
+        for (id, peer, r) in sent {
+            if let Err(e) = r {
+                warn!(piece = %id, %peer, "stripe record not kept: {e}");
+            }
+        }
     }
 
     /// Adds a lease under `terms` to every piece of `stripe` where it is
@@ -227,21 +279,29 @@ impl SwarmSink<'_> {
         else {
             return false;
         };
-        let one = Terms::new(self.master, terms.expires_at, 1);
-        let renewed = self
-            .net
-            .handle
-            .block_on(join_all(stripe.pieces.iter().zip(&places).map(
-                |(id, pl)| async {
-                    let lease = one.lease(id);
-                    for peer in pl.order.iter().take(1 + FALLBACKS) {
-                        if self.send(*peer, *id, lease, None, None).await.is_ok() {
-                            return true;
+        // The stripe's record renews every piece's lease where it is kept.
+        let record = Terms::new(self.master, terms.expires_at, 1).stripe_record(stripe);
+        let record = &record;
+        let renewed =
+            self.net
+                .handle
+                .block_on(join_all(stripe.pieces.iter().zip(&places).enumerate().map(
+                    |(i, (id, pl))| async move {
+                        let Some(lease) = record.lease(i) else {
+                            return false;
+                        };
+                        for peer in pl.order.iter().take(1 + FALLBACKS) {
+                            if self
+                                .send(*peer, *id, lease, None, None, Some(record))
+                                .await
+                                .is_ok()
+                            {
+                                return true;
+                            }
                         }
-                    }
-                    false
-                },
-            )));
+                        false
+                    },
+                )));
         renewed.into_iter().all(|r| r)
     }
 }

@@ -104,7 +104,9 @@ impl<'a> SwarmSink<'a> {
                     order[next..(next + wanted - confirmed.len()).min(order.len())].to_vec();
                 next += batch.len();
                 let results = self.net.handle.block_on(join_all(
-                    batch.iter().map(|p| self.send(*p, id, lease, sent, avoid)),
+                    batch
+                        .iter()
+                        .map(|p| self.send(*p, id, lease, sent, avoid, None)),
                 ));
                 for (p, r) in batch.into_iter().zip(results) {
                     match r {
@@ -179,7 +181,7 @@ impl<'a> SwarmSink<'a> {
         match self
             .net
             .handle
-            .block_on(self.send(extra, id, lease, sent, avoid))
+            .block_on(self.send(extra, id, lease, sent, avoid, None))
         {
             Ok(()) => confirmed.push(extra),
             Err(e) => self.warn(format!(
