@@ -137,6 +137,7 @@ pub async fn held_pieces(
         if r.rebuilt_pieces > 0 || r.lost > 0 || !r.failures.is_empty() {
             info!(
                 stripes = r.stripes,
+                asked = r.asked,
                 deferred = r.deferred,
                 rebuilt = r.rebuilt_pieces,
                 lost = r.lost,

@@ -200,3 +200,46 @@ fn a_cap_on_open_files_keeps_fewer_open() {
         "a cap of 20 left {capped} table and blob files open, {uncapped} without one"
     );
 }
+
+/// A piece's stripe record: kept once the piece is held, replaced only by
+/// one that runs longer, and still there after a reopen.
+#[test]
+fn a_stripe_record_is_kept_with_its_piece_and_only_lengthened() {
+    use shardnet_protocol::lease::{Sig, StripeRecord};
+    use shardnet_protocol::manifest::StripeRef;
+    let record = |expires_at: u64| StripeRecord {
+        owner: OwnerId([1; 32]),
+        stripe: StripeRef {
+            shard: shardnet_protocol::ShardId([9; 32]),
+            data: 2,
+            parity: 1,
+            pieces: vec![shardnet_protocol::ShardId([3; 32]); 3],
+        },
+        expires_at,
+        leases: vec![Sig([0; 64]); 3],
+        sig: Sig([0; 64]),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = sealed(4, 5_000);
+    {
+        let st = Store::open(dir.path()).unwrap();
+        assert!(!st.set_stripe(&s.id(), &record(50)).unwrap(), "not held");
+        st.put_sealed(&s, lease(1, 10)).unwrap();
+        assert!(st.set_stripe(&s.id(), &record(50)).unwrap());
+        assert!(st.set_stripe(&s.id(), &record(40)).unwrap());
+        assert_eq!(
+            st.meta(&s.id())
+                .unwrap()
+                .unwrap()
+                .stripe
+                .unwrap()
+                .expires_at,
+            50
+        );
+        assert!(st.set_stripe(&s.id(), &record(60)).unwrap());
+    }
+    let st = Store::open(dir.path()).unwrap();
+    let m = st.meta(&s.id()).unwrap().unwrap();
+    assert_eq!(m.stripe.as_deref(), Some(&record(60)));
+    assert_eq!(m.leases, vec![lease(1, 10)]);
+}

@@ -20,6 +20,7 @@ use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 use shardnet_protocol::catalogue::{CatalogueEntry, Tombstone};
 use shardnet_protocol::lease::Release;
+use shardnet_protocol::manifest::StripeRef;
 use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::{placement, repair, BackupId, MasterKey, ShardId, Terms};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -75,6 +76,8 @@ pub struct DeleteReport {
 pub(crate) struct Referenced {
     pub(crate) ids: BTreeSet<ShardId>,
     pieces: HashMap<ShardId, usize>,
+    /// The chunks kept as pieces.
+    pub(crate) stripes: Vec<StripeRef>,
 }
 
 impl Referenced {
@@ -111,7 +114,11 @@ pub(crate) fn shards_of(
         .iter()
         .flat_map(|s| s.pieces.iter().map(move |p| (*p, s.pieces.len())))
         .collect();
-    Ok(Referenced { ids, pieces })
+    Ok(Referenced {
+        ids,
+        pieces,
+        stripes: m.stripes,
+    })
 }
 
 /// The shards of backup `id`, and those of them another backup in `listed`

@@ -21,10 +21,11 @@ use futures::StreamExt;
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 use shardnet_protocol::catalogue::CatalogueEntry;
-use shardnet_protocol::lease::MAX_TERM_SECS;
+use shardnet_protocol::lease::{StripeRecord, MAX_TERM_SECS};
 use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::{placement, BackupId, ShardId, Terms, Tier};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use tracing::{info, warn};
 
 const IN_FLIGHT: usize = 32;
@@ -106,6 +107,19 @@ fn change(
     // A piece stays one copy: the scheme chosen at backup time is kept.
     let piece_terms = Terms::new(&ctx.master, to, 1);
     let old_terms = Terms::new(&ctx.master, from, 1);
+    // A piece's renewal carries its stripe's record at the new expiry, so
+    // that a piece its holders rebuild gets the extended lease too.
+    let records: HashMap<ShardId, Arc<StripeRecord>> = if lower {
+        HashMap::new()
+    } else {
+        mine.stripes
+            .iter()
+            .flat_map(|s| {
+                let r = Arc::new(piece_terms.stripe_record(s));
+                s.pieces.iter().map(move |p| (*p, r.clone()))
+            })
+            .collect()
+    };
     // One request per shard, whoever gets it.
     let request = |sid: &ShardId| -> Request {
         let lease = match mine.copies(sid, copies) {
@@ -117,6 +131,11 @@ fn change(
                 id: *sid,
                 release: Box::new(old_terms.release(sid, now)),
                 replacement: Some(Box::new(lease)),
+            }
+        } else if let Some(r) = records.get(sid) {
+            Request::Stripe {
+                id: *sid,
+                record: Box::new((**r).clone()),
             }
         } else {
             Request::Renew { id: *sid, lease }
@@ -139,6 +158,14 @@ fn change(
                 .release_lease(sid, &release, replacement.map(|l| *l))?
                 .is_some(),
             Request::Renew { lease, .. } => ctx.store.add_lease(sid, lease)?,
+            Request::Stripe { record, .. } => {
+                match record.index_of(sid).and_then(|i| record.lease(i)) {
+                    Some(l) => {
+                        ctx.store.add_lease(sid, l)? && ctx.store.set_stripe(sid, &record)?
+                    }
+                    None => false,
+                }
+            }
             _ => false,
         };
         if ok {

@@ -2,18 +2,17 @@
 //! backups: pieces of erasure-coded chunks that no peer proves any more are
 //! rebuilt by the owner's node and stored again.
 //!
-//! Why the owner: a rebuilt piece must carry the owner's signed lease, and
-//! only the owner knows every piece id of a stripe (from the manifest) to
-//! check a rebuild against. Holders moving and proving pieces need neither
-//! (they treat a piece as a one-copy shard); rebuilding while the owner is
-//! offline needs a signed stripe record with each piece (docs/erasure.md).
+//! The owner checks a rebuild against its manifest's piece ids and signs
+//! the rebuilt pieces' leases itself. While it is offline, the holders do
+//! the same from its signed stripe records (`repair::pieces`).
 //!
-//! Per stripe: every piece is proven now (sampled slices, the quick verify's
-//! proofs), `protocol::redundancy::rebuild::plan` decides (lazy: below the
-//! floor `k + ceil(m/2)`; `backup repair`: anything missing), `k` proven
-//! pieces are fetched and checked by id, `stripe::rebuild` makes every
-//! missing piece at once, each must hash to the id the manifest lists, and
-//! each goes to its place by its own id, off the peers holding its siblings.
+//! Per stripe: every piece is proven now (sampled slices, the quick
+//! verify's proofs, asked of each piece's `k+m+2` closest peers),
+//! `protocol::redundancy::rebuild::plan` decides (lazy: below the floor
+//! `k + ceil(m/2)`; `backup repair`: anything missing), `k` proven pieces are
+//! fetched and checked by id, `stripe::rebuild` makes every missing piece
+//! at once, each must hash to the id the manifest lists, and each goes to
+//! its place by its own id, off the peers holding its siblings.
 
 use super::{Ctx, OpError};
 use crate::distribute::SwarmSink;
@@ -97,10 +96,20 @@ fn rebuild_entry(
         })
         .collect();
     let local = net.client.local_peer_id();
+    // Each piece is asked of the peers where placement keeps it (a piece
+    // may sit past closer peers holding its siblings), not of every peer.
+    let width = m
+        .stripes
+        .iter()
+        .map(|s| s.pieces.len() + 2)
+        .max()
+        .unwrap_or(0);
     let proven: HashMap<ShardId, Vec<PeerId>> = ids
         .iter()
         .map(|(id, _)| *id)
-        .zip(crate::distribute::proven_holders(net, ctx.store, &ids))
+        .zip(crate::distribute::proven_holders_near(
+            net, ctx.store, &ids, width,
+        ))
         .map(|(id, r)| {
             let peers = r
                 .unwrap_or_default()

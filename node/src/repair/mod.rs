@@ -26,13 +26,14 @@ use crate::distribute::Net;
 use libp2p::PeerId;
 use shardnet_protocol::repair::Reason;
 use shardnet_protocol::wire::{Request, Response};
+use shardnet_protocol::ShardId;
 use shardnet_store::{Store, TransferJob};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 mod report;
 
@@ -49,6 +50,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// An unchanged plan is announced again after this long.
 const ANNOUNCE_EVERY: Duration = Duration::from_secs(60);
+
+/// How long a peer that said it holds a sibling of a piece is not offered
+/// that piece again.
+const APART_FOR: Duration = Duration::from_secs(600);
+/// Most such (piece, peer) pairs remembered.
+const APART_MAX: usize = 4096;
 
 /// How often the worker looks for due jobs when idle.
 const WORKER_TICK: Duration = Duration::from_millis(200);
@@ -90,6 +97,9 @@ pub struct Repair {
     /// Last plan announced on the rebalance topic: (moves, bytes), when.
     announced: Mutex<Option<((usize, u64), Instant)>>,
     active: AtomicUsize,
+    /// Pieces and the peers that said they hold a sibling of each, since
+    /// when (see [`APART_FOR`]).
+    apart: Mutex<HashMap<(ShardId, PeerId), Instant>>,
 }
 
 impl Repair {
@@ -108,7 +118,30 @@ impl Repair {
             last_scan: Mutex::new(None),
             announced: Mutex::new(None),
             active: AtomicUsize::new(0),
+            apart: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Remembers that `peer` holds a sibling of piece `id` (bounded: the
+    /// oldest entries go first).
+    fn keep_apart(&self, id: ShardId, peer: PeerId) {
+        let mut m = self.apart.lock().unwrap_or_else(|p| p.into_inner());
+        m.retain(|_, at| at.elapsed() < APART_FOR);
+        if m.len() >= APART_MAX {
+            if let Some(oldest) = m.iter().min_by_key(|(_, at)| **at).map(|(k, _)| *k) {
+                m.remove(&oldest);
+            }
+        }
+        m.insert((id, peer), Instant::now());
+    }
+
+    /// Whether `peer` said lately that it holds a sibling of piece `id`.
+    pub(super) fn kept_apart(&self, id: &ShardId, peer: &PeerId) -> bool {
+        self.apart
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(*id, *peer))
+            .is_some_and(|at| at.elapsed() < APART_FOR)
     }
 
     fn cfg(&self) -> RepairConfig {
@@ -195,11 +228,34 @@ fn now_unix() -> u64 {
     crate::output::now_unix()
 }
 
+/// Why a transfer did not happen.
+enum Failed {
+    /// The target says it holds another piece of the piece's stripe: it is
+    /// not offered the piece again for [`APART_FOR`].
+    Sibling(PeerId),
+    Other(String),
+}
+
+impl From<String> for Failed {
+    fn from(s: String) -> Self {
+        Failed::Other(s)
+    }
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Sibling(p) => write!(f, "{p} holds another piece of its stripe"),
+            Failed::Other(s) => f.write_str(s),
+        }
+    }
+}
+
 /// Copies one queued shard to its target. Errors are reasons for the log.
-async fn transfer(net: &Net, store: &Arc<Store>, job: &TransferJob) -> Result<u64, String> {
+async fn transfer(net: &Net, store: &Arc<Store>, job: &TransferJob) -> Result<u64, Failed> {
     let peer = PeerId::from_bytes(&job.peer).map_err(|e| e.to_string())?;
     if !net.view.is_reachable(&peer) {
-        return Err(format!("peer {peer} is not live"));
+        return Err(format!("peer {peer} is not live").into());
     }
     let (st, id) = (store.clone(), job.shard);
     let (bytes, meta) = tokio::task::spawn_blocking(move || (st.get_shard(&id), st.meta(&id)))
@@ -211,13 +267,35 @@ async fn transfer(net: &Net, store: &Arc<Store>, job: &TransferJob) -> Result<u6
         .map(|m| (m.leases, m.avoid, m.stripe))
         .unwrap_or_default();
     if leases.is_empty() {
-        return Err("shard has no lease".into());
+        return Err("shard has no lease".to_string().into());
     }
     if shardnet_protocol::lease::latest_expiry(&leases).is_some_and(|e| e <= now_unix()) {
         // No holder takes an expired lease: the copy is left to pruning.
-        return Err("every lease on the shard has expired".into());
+        return Err("every lease on the shard has expired".to_string().into());
     }
     let size = bytes.len() as u64;
+    // A piece does not go to a peer that says it holds a sibling: two
+    // pieces of a stripe on one peer are lost together. (A claim is enough
+    // to stay away: a peer that lies about it only gets less to hold. The
+    // piece stays here meanwhile.)
+    if let Some(record) = &stripe {
+        let siblings: Vec<ShardId> = record
+            .stripe
+            .pieces
+            .iter()
+            .filter(|p| **p != id)
+            .copied()
+            .collect();
+        if let Ok(Response::Has(v)) = net
+            .client
+            .request(peer, Request::Has { ids: siblings })
+            .await
+        {
+            if v.iter().any(|h| *h) {
+                return Err(Failed::Sibling(peer));
+            }
+        }
+    }
     // The owners' signed leases and avoid list travel with the bytes: the
     // target checks them itself.
     match net
@@ -234,9 +312,9 @@ async fn transfer(net: &Net, store: &Arc<Store>, job: &TransferJob) -> Result<u6
         .await
     {
         Ok(Response::Stored) => {}
-        Ok(Response::Rejected(r)) => return Err(format!("{peer} refused: {r}")),
-        Ok(other) => return Err(format!("{peer} answered {other:?}")),
-        Err(e) => return Err(e.to_string()),
+        Ok(Response::Rejected(r)) => return Err(format!("{peer} refused: {r}").into()),
+        Ok(other) => return Err(format!("{peer} answered {other:?}").into()),
+        Err(e) => return Err(e.to_string().into()),
     }
     // A piece's stripe record follows it, so that its new holder can take
     // part in rebuilding the stripe; the copy counts without it.
@@ -345,6 +423,12 @@ pub async fn run(
                         repair.transfers_done.fetch_add(1, Ordering::Relaxed);
                         repair.bytes_moved.fetch_add(bytes, Ordering::Relaxed);
                         debug!(shard = %job.shard, reason = %job.reason, "copied");
+                    }
+                    Err(Failed::Sibling(peer)) => {
+                        // Not a failure to retry: the piece stays here, and
+                        // the scans look past that peer for a while.
+                        info!(shard = %job.shard, %peer, "piece kept: that peer holds another piece of its stripe");
+                        repair.keep_apart(job.shard, peer);
                     }
                     Err(e) => {
                         repair.failures.fetch_add(1, Ordering::Relaxed);

@@ -44,6 +44,10 @@ const FALLBACKS: usize = 4;
 pub struct HolderReport {
     /// Stripes this node holds a piece of, with a live record.
     pub stripes: u64,
+    /// Sibling pieces asked about (each of its stripe's `k+m+2` closest
+    /// peers), over the pass's rounds: about one per stripe for a holder
+    /// that defers, `k+m-1` for the one that decides.
+    pub asked: u64,
     /// A lower-indexed piece is proven: its holder decides.
     pub deferred: u64,
     pub whole: u64,
@@ -112,11 +116,15 @@ pub fn pass(
     cursor: &mut Option<ShardId>,
 ) -> Result<HolderReport, StoreError> {
     let now = crate::output::now_unix();
-    let mut report = HolderReport::default();
+    let held = held(store, now, cursor)?;
+    let mut report = HolderReport {
+        stripes: held.len() as u64,
+        ..Default::default()
+    };
+    let (proofs, asked) = prove_siblings(net, store, &held);
+    report.asked = asked;
     let mut rebuilds = 0;
-    for h in held(store, now, cursor)? {
-        report.stripes += 1;
-        let (proven, holders) = prove_siblings(net, store, &h);
+    for (h, (proven, holders)) in held.iter().zip(proofs) {
         match holder_duty(h.record.stripe.scheme(), h.mine, &proven) {
             Duty::Defer { .. } => report.deferred += 1,
             Duty::Decide(Rebuild::Whole) => report.whole += 1,
@@ -130,42 +138,83 @@ pub fn pass(
             }
             Duty::Decide(Rebuild::Now { missing }) => {
                 rebuilds += 1;
-                rebuild(net, store, &h, &proven, &missing, &holders, &mut report);
+                rebuild(net, store, h, &proven, &missing, &holders, &mut report);
             }
         }
     }
     Ok(report)
 }
 
-/// The siblings of `h`'s piece proven now, by index (its own piece counts
-/// as proven), lower indices first: none above is asked once one below is
-/// proven (its holder decides). Also the peers that proved any piece.
-fn prove_siblings(net: &Net, store: &Store, h: &Held) -> (Vec<bool>, HashSet<PeerId>) {
-    let s = &h.record.stripe;
-    let n = s.pieces.len();
-    let mut proven = vec![false; n];
-    proven[h.mine] = true;
-    let mut holders = HashSet::new();
-    let order = holder_order(h.mine, n);
-    let (lower, higher): (Vec<usize>, Vec<usize>) = order.into_iter().partition(|i| *i < h.mine);
-    for round in [lower, higher] {
-        if round.is_empty() {
+/// One stripe's pieces proven now, by index, and the peers that proved any.
+type Proven = (Vec<bool>, HashSet<PeerId>);
+
+/// Per stripe of `held`: its pieces proven now, by index (its own piece
+/// counts as proven), and the peers that proved any. Asked in rounds over
+/// every stripe at once: round `r` asks for piece `r` of each stripe held
+/// at a higher index whose lower pieces are all unproven so far (one proof
+/// is enough to defer to its holder), and a last round asks for every
+/// higher piece of the stripes this node decides. So the lowest holder
+/// proves every sibling and each other holder about one piece. Also the
+/// number of pieces asked about.
+fn prove_siblings(net: &Net, store: &Store, held: &[Held]) -> (Vec<Proven>, u64) {
+    let mut asked = 0;
+    let mut out: Vec<Proven> = held
+        .iter()
+        .map(|h| {
+            let mut proven = vec![false; h.record.stripe.pieces.len()];
+            proven[h.mine] = true;
+            (proven, HashSet::new())
+        })
+        .collect();
+    let decides = |h: &Held, proven: &[bool]| {
+        matches!(
+            holder_duty(h.record.stripe.scheme(), h.mine, proven),
+            Duty::Decide(_)
+        )
+    };
+    let rounds = held.iter().map(|h| h.mine).max().unwrap_or(0);
+    for round in 0..=rounds {
+        // (stripe, piece index) asked this round.
+        let asks: Vec<(usize, usize)> = held
+            .iter()
+            .enumerate()
+            .filter(|(n, h)| decides(h, &out[*n].0))
+            .flat_map(|(n, h)| {
+                let pieces = h.record.stripe.pieces.len();
+                let which: Vec<usize> = if round < rounds {
+                    (round < h.mine).then_some(round).into_iter().collect()
+                } else {
+                    holder_order(h.mine, pieces)
+                        .into_iter()
+                        .filter(|i| *i > h.mine)
+                        .collect()
+                };
+                which.into_iter().map(move |i| (n, i))
+            })
+            .collect();
+        if asks.is_empty() {
             continue;
         }
-        let ids: Vec<(ShardId, u64)> = round.iter().map(|i| (s.pieces[*i], h.size)).collect();
+        asked += asks.len() as u64;
+        let ids: Vec<(ShardId, u64)> = asks
+            .iter()
+            .map(|(n, i)| (held[*n].record.stripe.pieces[*i], held[*n].size))
+            .collect();
         // A piece may sit past closer peers that hold its siblings.
-        let found = proven_holders_near(net, store, &ids, n + 2);
-        for (i, r) in round.iter().zip(found) {
+        let width = asks
+            .iter()
+            .map(|(n, _)| held[*n].record.stripe.pieces.len() + 2)
+            .max()
+            .unwrap_or(0);
+        let found = proven_holders_near(net, store, &ids, width);
+        for ((n, i), r) in asks.into_iter().zip(found) {
             if let Ok(who) = r {
-                proven[*i] = !who.is_empty();
-                holders.extend(who.into_iter().flatten());
+                out[n].0[i] = !who.is_empty();
+                out[n].1.extend(who.into_iter().flatten());
             }
         }
-        if matches!(holder_duty(s.scheme(), h.mine, &proven), Duty::Defer { .. }) {
-            break;
-        }
     }
-    (proven, holders)
+    (out, asked)
 }
 
 /// Gathers `k` proven pieces of `h`'s stripe, rebuilds the `missing` ones

@@ -241,6 +241,7 @@ pub async fn scan(
                 && held.contains_key(p)
                 && net.view.has_room(p, *size)
                 && !unproven_claim(p)
+                && !repair.kept_apart(id, p)
         };
         let trusted = |p: &PeerId| proven_now(p, id) && audits.trusted(p);
         let d = repair::decide(&local, r, &holders, answered, trusted, *wanted);
