@@ -147,12 +147,7 @@ fn pieces_one_per_node_half_the_bytes_and_any_two_restore_after_two_nodes_die() 
     // every byte from the two pieces left of each chunk.
     s.nodes[1].kill();
     s.nodes[2].kill();
-    let key = s.nodes[0]
-        .run(&s.env, &["keys", "export"])
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let key = s.owner_key(0);
     s.nodes[4]
         .run(&s.env, &["keys", "import", &key, "--force"])
         .ok();
@@ -411,12 +406,7 @@ fn holders_rebuild_lost_pieces_while_the_owner_is_offline() {
     // leave one to repair from.
     let (created, src) = backup_pieces(&s, "h", "silver", 72, 12);
     let id = created["entry"]["id"].as_str().unwrap().to_string();
-    let key = s.nodes[0]
-        .run(&s.env, &["keys", "export"])
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let key = s.owner_key(0);
     let before = stripes_held(&s, &[]);
     assert!(before.len() >= 8, "{before:?}");
     for (shard, pieces) in &before {

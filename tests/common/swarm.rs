@@ -187,12 +187,7 @@ impl Swarm {
     /// Node `to` imports node `from`'s owner key (and nothing else) and
     /// restores backup `id`; the restored `data.bin` must equal `src`'s.
     pub fn restore_elsewhere(&self, from: usize, to: usize, id: &str, src: &std::path::Path) {
-        let key = self.nodes[from]
-            .run(&self.env, &["keys", "export"])
-            .ok()
-            .stdout
-            .trim()
-            .to_string();
+        let key = self.owner_key(from);
         self.nodes[to]
             .run(&self.env, &["keys", "import", &key, "--force"])
             .ok();
@@ -206,6 +201,16 @@ impl Swarm {
                 == fs::read(src.join("data.bin")).unwrap(),
             "restored {id} differs"
         );
+    }
+
+    /// Node `idx`'s owner key, as `keys export` prints it.
+    pub fn owner_key(&self, idx: usize) -> String {
+        self.nodes[idx]
+            .run(&self.env, &["keys", "export"])
+            .ok()
+            .stdout
+            .trim()
+            .to_string()
     }
 
     /// Bytes node `idx` holds, from its status.

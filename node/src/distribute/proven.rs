@@ -1,11 +1,15 @@
-//! Copies proven now, swarm-wide: every live peer is asked which shards it
-//! holds (`Has`), and each claim is checked with sampled Bao slices against
-//! the shard id. Shared by `backup verify` and `distribution status`.
+//! Copies proven now: peers are asked which shards they hold (`Has`; every
+//! live peer, or each shard's closest peers by id), and each claim is
+//! checked with sampled Bao slices against the shard id. A claim answered
+//! with slices that do not verify is evidence against the peer. Shared by
+//! `backup verify`, `distribution status` and the passes that rebuild
+//! pieces (the owner's and the holders').
 
 use super::Net;
 use crate::audit;
 use futures::future::join_all;
 use libp2p::PeerId;
+use shardnet_protocol::reputation::Evidence;
 use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::ShardId;
 use shardnet_protocol::{placement, sample};
@@ -134,27 +138,42 @@ fn prove_claims(
                 id,
                 offsets: offsets.clone(),
             };
+            // None: no answer (busy, gone); Some(false): wrong slices.
             let ok = match client.request(peer, req).await {
-                Ok(Response::Samples(v)) if v.len() == offsets.len() => offsets
-                    .iter()
-                    .zip(&v)
-                    .all(|(o, slice)| sample::check(&id, *o, slice)),
-                _ => false,
+                Ok(Response::Samples(v)) => Some(
+                    v.len() == offsets.len()
+                        && offsets
+                            .iter()
+                            .zip(&v)
+                            .all(|(o, slice)| sample::check(&id, *o, slice)),
+                ),
+                _ => None,
             };
             (peer, id, ok)
         }
     });
     let mut proven: HashMap<ShardId, Vec<Option<PeerId>>> = HashMap::new();
-    let results: Vec<(PeerId, ShardId, bool)> = net.handle.block_on(
+    let results: Vec<(PeerId, ShardId, Option<bool>)> = net.handle.block_on(
         futures::stream::iter(checks)
             .buffer_unordered(VERIFY_PARALLEL)
             .collect(),
     );
     for (peer, id, ok) in results {
-        if ok {
-            proven.entry(id).or_default().push(Some(peer));
+        match ok {
+            Some(true) => proven.entry(id).or_default().push(Some(peer)),
+            // A peer that claims a shard and answers for it with slices
+            // that do not verify has lied or lost it: evidence, as a failed
+            // possession proof of a copy is.
+            Some(false) => net.audits.record(
+                peer,
+                Evidence::ProofFailed,
+                Some(id),
+                "sampled slices of a claimed shard did not verify".into(),
+            ),
+            None => {}
         }
     }
+
     ids.iter()
         .map(|id| {
             let mut who = proven.remove(id).unwrap_or_default();

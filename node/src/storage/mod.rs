@@ -158,16 +158,7 @@ pub async fn run(
                         .await;
                 }
                 Request::Renew { id, lease } => {
-                    let job = WriteJob {
-                        peer,
-                        id,
-                        leases: vec![lease],
-                        avoid: None,
-                        bytes: None,
-                        nonce: None,
-                        stripe: None,
-                        channel,
-                    };
+                    let job = WriteJob::renewal(peer, id, lease, None, channel);
                     queue_write(&wtx, &queued, job, &client).await;
                 }
                 Request::Stripe { id, record } => {
@@ -178,16 +169,7 @@ pub async fn run(
                             .await;
                         continue;
                     };
-                    let job = WriteJob {
-                        peer,
-                        id,
-                        leases: vec![lease],
-                        avoid: None,
-                        bytes: None,
-                        nonce: None,
-                        stripe: Some(record),
-                        channel,
-                    };
+                    let job = WriteJob::renewal(peer, id, lease, Some(record), channel);
                     queue_write(&wtx, &queued, job, &client).await;
                 }
                 other => {

@@ -36,6 +36,29 @@ pub(super) struct WriteJob {
     pub(super) channel: Reply,
 }
 
+impl WriteJob {
+    /// A renewal of `id`'s `lease`, with the piece's stripe record when
+    /// it came with one.
+    pub(super) fn renewal(
+        peer: PeerId,
+        id: ShardId,
+        lease: Lease,
+        stripe: Option<Box<StripeRecord>>,
+        channel: Reply,
+    ) -> Self {
+        WriteJob {
+            peer,
+            id,
+            leases: vec![lease],
+            avoid: None,
+            bytes: None,
+            nonce: None,
+            stripe,
+            channel,
+        }
+    }
+}
+
 /// Applies one store or renew request; the flush comes later, for the group.
 /// Only leases signed by their owners for this shard count: quotas are
 /// charged to verified owners, and copies and terms are the owner's.

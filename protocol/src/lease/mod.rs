@@ -229,6 +229,18 @@ fn check_sig(owner: &OwnerId, msg: &[u8], s: &Sig) -> Result<(), LeaseError> {
     }
 }
 
+/// A term a holder accepts at `now`: live, and no longer than
+/// [`MAX_TERM_SECS`].
+fn check_term(expires_at: u64, now: u64) -> Result<(), LeaseError> {
+    if expires_at <= now {
+        return Err(LeaseError::Expired { expires_at, now });
+    }
+    if expires_at > now.saturating_add(MAX_TERM_SECS) {
+        return Err(LeaseError::TooLong { expires_at, now });
+    }
+    Ok(())
+}
+
 impl Lease {
     /// Checks the lease as a holder receiving it at `now` must: signed by its
     /// owner for this shard, live, no longer than [`MAX_TERM_SECS`], and 1 to
@@ -237,18 +249,7 @@ impl Lease {
         if self.copies == 0 || self.copies > MAX_COPIES {
             return Err(LeaseError::Copies(self.copies));
         }
-        if self.expires_at <= now {
-            return Err(LeaseError::Expired {
-                expires_at: self.expires_at,
-                now,
-            });
-        }
-        if self.expires_at > now.saturating_add(MAX_TERM_SECS) {
-            return Err(LeaseError::TooLong {
-                expires_at: self.expires_at,
-                now,
-            });
-        }
+        check_term(self.expires_at, now)?;
         check_sig(
             &self.owner,
             &lease_bytes(shard, &self.owner, self.expires_at, self.copies),

@@ -14,7 +14,7 @@
 //! gathered pieces must hash to the record's ids, decode to a shard that
 //! hashes to the stripe's shard id, and each rebuilt piece to its id.
 
-use super::{check_sig, lease_bytes, sig, Lease, LeaseError, Sig, Terms, MAX_TERM_SECS};
+use super::{check_sig, check_term, lease_bytes, sig, Lease, LeaseError, Sig, Terms};
 use crate::id::ShardId;
 use crate::keys::OwnerId;
 use crate::manifest::StripeRef;
@@ -92,18 +92,7 @@ impl StripeRecord {
             .iter()
             .position(|p| p == held)
             .ok_or_else(|| bad("it does not list this piece"))?;
-        if self.expires_at <= now {
-            return Err(LeaseError::Expired {
-                expires_at: self.expires_at,
-                now,
-            });
-        }
-        if self.expires_at > now.saturating_add(MAX_TERM_SECS) {
-            return Err(LeaseError::TooLong {
-                expires_at: self.expires_at,
-                now,
-            });
-        }
+        check_term(self.expires_at, now)?;
         check_sig(
             &self.owner,
             &record_bytes(&self.owner, &self.stripe, self.expires_at, &self.leases),
