@@ -104,7 +104,17 @@ fn one(sc: &Scenario, seed: u64, mode: Mode) -> anyhow::Result<Report> {
 
 /// A model run with a progress bar on stderr (drawn only on a terminal).
 fn model_run(sc: &Scenario, seed: u64, zone_aware: bool) -> Report {
-    let pb = indicatif::ProgressBar::new(sc.duration.as_secs());
+    model_run_in(sc, seed, zone_aware, &indicatif::MultiProgress::new())
+}
+
+/// [`model_run`] with its bar among `bars` (runs side by side).
+fn model_run_in(
+    sc: &Scenario,
+    seed: u64,
+    zone_aware: bool,
+    bars: &indicatif::MultiProgress,
+) -> Report {
+    let pb = bars.add(indicatif::ProgressBar::new(sc.duration.as_secs()));
     pb.set_style(
         indicatif::ProgressStyle::with_template(
             "{msg} [{bar:30}] {percent}% of simulated time, {elapsed} elapsed, eta {eta}",
@@ -117,14 +127,17 @@ fn model_run(sc: &Scenario, seed: u64, zone_aware: bool) -> Report {
     r
 }
 
-/// Where `r`'s report and plot go under `out`.
+/// Where `r`'s report and plot go under `out`: named by everything a
+/// side-by-side run varies (the redundancy too, or the run with pieces
+/// overwrote the one with copies).
 fn stem(r: &Report, out: &Path) -> std::path::PathBuf {
     out.join(format!(
-        "{}-{}-{}-{}-seed{}",
+        "{}-{}-{}-{}-{}-seed{}",
         slug(&r.scenario),
         r.mode,
         slug(&r.placement),
         r.policy,
+        slug(&r.redundancy),
         r.seed
     ))
 }
@@ -166,22 +179,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let sc = Scenario::load(&scenario)?;
             let seed = seed.unwrap_or(sc.seed);
             let mode = mode.unwrap_or(sc.mode);
-            let mut reports = vec![one(&sc, seed, mode)?];
-            if mode == Mode::Model {
-                if sc.compare_zone_blind {
-                    reports.push(model_run(&sc, seed, false));
-                }
-                if sc.compare_policies {
-                    let mut eager = sc.clone();
-                    eager.swarm.policy = Policy::Eager;
-                    reports.push(model_run(&eager, seed, sc.swarm.zone_aware));
-                }
-                if sc.compare_redundancy {
-                    let mut other = sc.clone();
-                    other.swarm.redundancy = sc.swarm.other_redundancy();
-                    reports.push(model_run(&other, seed, sc.swarm.zone_aware));
-                }
-            }
+            let reports = if mode == Mode::Model {
+                model_runs(&sc, seed)
+            } else {
+                vec![one(&sc, seed, mode)?]
+            };
             if let [r] = reports.as_slice() {
                 return emit(r, &out, json);
             }
@@ -220,6 +222,52 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             emit(&r, &out, json)
         }
     }
+}
+
+/// The scenario's model run and the runs it is compared with
+/// (`compare_*`), in that order. They are independent (each has its own
+/// world and random stream from `seed`), so they run side by side, as many
+/// at once as there are cores: each run's wall time is still that of one
+/// core, and the whole takes about as long as its longest run.
+fn model_runs(sc: &Scenario, seed: u64) -> Vec<Report> {
+    let mut runs: Vec<(Scenario, bool)> = vec![(sc.clone(), sc.swarm.zone_aware)];
+    if sc.compare_zone_blind {
+        runs.push((sc.clone(), false));
+    }
+    if sc.compare_policies {
+        let mut eager = sc.clone();
+        eager.swarm.policy = Policy::Eager;
+        runs.push((eager, sc.swarm.zone_aware));
+    }
+    if sc.compare_redundancy {
+        let mut other = sc.clone();
+        other.swarm.redundancy = sc.swarm.other_redundancy();
+        runs.push((other, sc.swarm.zone_aware));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let bars = indicatif::MultiProgress::new();
+    let done: std::sync::Mutex<Vec<Option<Report>>> =
+        std::sync::Mutex::new(runs.iter().map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..cores.min(runs.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((sc, zone_aware)) = runs.get(i) else {
+                    break;
+                };
+                let r = model_run_in(sc, seed, *zone_aware, &bars);
+                // ok: a poisoned lock means a run panicked; its report is lost, not the others'.
+                let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+                done[i] = Some(r);
+            });
+        }
+    });
+    done.into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 fn validate(sc: &Scenario, seed: u64, json: bool, out: &Path) -> anyhow::Result<()> {

@@ -28,7 +28,7 @@ pub fn table(reports: &[Report]) -> String {
         let _ = write!(o, " {h:>28}");
     }
     o.push('\n');
-    let rows: [Row; 6] = [
+    let rows: [Row; 7] = [
         ("backups lost, silver and above", |r| {
             silver_and_above_lost(r).to_string()
         }),
@@ -41,6 +41,9 @@ pub fn table(reports: &[Report]) -> String {
         }),
         ("repair traffic per month, of the data", |r| {
             format!("{:.1}%", r.repair_share_per_month * 100.0)
+        }),
+        ("  of which handoffs (joins, drains)", |r| {
+            format!("{:.1}%", r.handoff_share_per_month * 100.0)
         }),
         ("utilisation spread at end", |r| {
             format!("{:.0}%", r.spread_end * 100.0)

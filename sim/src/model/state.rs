@@ -59,10 +59,27 @@ pub(crate) struct Node {
     pub(crate) offline_since: u64,
     /// How long the others wait for it this time.
     pub(crate) wait: Wait,
-    /// Distinct peers holding a shard with it, and when that was counted
-    /// (ms): the membership metric recounts at most daily, as holdings
-    /// move slowly (counting per outage took a tenth of the year's run).
-    pub(crate) co_holders: Option<(u64, u64)>,
+    /// Distinct peers holding a shard with it, as last counted.
+    pub(crate) co_holders: Option<CoHolders>,
+}
+
+/// A node's co-holders for the membership metric, recounted only when its
+/// holdings grew or shrank by a tenth or a month has passed: counting at
+/// every outage took a tenth of a year's run, and a fifth with pieces.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CoHolders {
+    /// When they were counted (ms).
+    pub(crate) at: u64,
+    /// The node's holdings then.
+    pub(crate) held: usize,
+    pub(crate) peers: u64,
+}
+
+impl CoHolders {
+    /// Whether this count still stands for a node holding `held` at `now`.
+    pub(crate) fn fresh(&self, held: usize, now: u64, month_ms: u64) -> bool {
+        now < self.at.saturating_add(month_ms) && held.abs_diff(self.held) * 10 <= self.held
+    }
 }
 
 impl Node {
@@ -99,6 +116,10 @@ pub(crate) struct Shard {
     /// Transfers under way to these nodes.
     pub(crate) pending: Vec<u32>,
     pub(crate) lost: bool,
+    /// When its holders last changed or a scan last looked at it: a node
+    /// back from a short outage need not look at shards untouched since it
+    /// went silent (`Sim::come_back`).
+    pub(crate) touched: u64,
 }
 
 #[derive(Clone, Debug)]

@@ -135,8 +135,15 @@ pub struct Report {
     /// Stored bytes / logical bytes at the end.
     pub storage_overhead: f64,
     pub repair_bytes: u64,
+    /// Model mode: of `repair_bytes`, the handoffs: copies moved to a
+    /// responsible peer while the shard had enough (joiners, drains).
+    #[serde(default)]
+    pub handoff_bytes: u64,
     /// Repair traffic per 30 days as a share of the logical data.
     pub repair_share_per_month: f64,
+    /// Of that, the handoffs' share.
+    #[serde(default)]
+    pub handoff_share_per_month: f64,
     pub repair_bytes_per_node_mean: f64,
     pub repair_bytes_per_node_max: u64,
     /// Repair and handoff bytes sent by each node (index = node number).
@@ -169,8 +176,9 @@ impl Report {
     /// data, availability at its lowest and on average, the spread at the end.
     pub fn summarise_series(&mut self) {
         let months = self.simulated_secs / (30.0 * 86_400.0);
-        self.repair_share_per_month =
-            self.repair_bytes as f64 / self.logical_bytes.max(1) as f64 / months.max(1e-9);
+        let per_month = |b: u64| b as f64 / self.logical_bytes.max(1) as f64 / months.max(1e-9);
+        self.repair_share_per_month = per_month(self.repair_bytes);
+        self.handoff_share_per_month = per_month(self.handoff_bytes);
         let av: Vec<f64> = self.series.iter().map(|s| s.availability).collect();
         self.min_availability = av.iter().copied().fold(1.0, f64::min);
         self.mean_availability = av.iter().sum::<f64>() / av.len().max(1) as f64;

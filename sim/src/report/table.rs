@@ -54,6 +54,14 @@ impl Report {
                 ),
             ),
             (
+                "  of which handoffs (joins, drains)",
+                format!(
+                    "{} ({:.0}%)",
+                    size(self.handoff_bytes),
+                    self.handoff_share_per_month * 100.0
+                ),
+            ),
+            (
                 "repair traffic per node mean / max",
                 format!(
                     "{} / {}",
@@ -78,7 +86,12 @@ impl Report {
                 format!("{:.0}%", self.spread_end * 100.0),
             ),
         ];
+        // Live runs do not tell handoffs from repairs.
+        let split = self.mode == "model";
         for (k, v) in rows {
+            if !split && k.starts_with("  of which") {
+                continue;
+            }
             let _ = writeln!(o, "  {k:<38} {v}");
         }
         if self.liars > 0 {

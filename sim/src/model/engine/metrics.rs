@@ -99,6 +99,7 @@ impl Sim<'_> {
             .sum();
         r.storage_overhead = r.stored_bytes_end as f64 / r.logical_bytes.max(1) as f64;
         r.repair_bytes = self.repair_bytes;
+        r.handoff_bytes = self.handoff_bytes;
         let senders = self.nodes.len().max(1) as f64;
         r.repair_bytes_per_node_mean = self.repair_bytes as f64 / senders;
         r.repair_bytes_by_node = self.nodes.iter().map(|n| n.sent).collect();

@@ -5,6 +5,7 @@ mod liars;
 mod metrics;
 mod ranks;
 mod scan;
+mod silence;
 mod world;
 
 use super::state::{Backup, Node, NodeState, Shard};
@@ -65,6 +66,8 @@ enum Ev {
         shard: u32,
         src: u32,
         dst: u32,
+        /// A handoff (`repair::Reason::Handoff`), not a repair.
+        handoff: bool,
     },
     Sample,
 }
@@ -91,6 +94,9 @@ struct Sim<'a> {
     ranks: ranks::Ranks,
     report: Report,
     repair_bytes: u64,
+    /// Of `repair_bytes`, what handoffs moved (enough copies, but a
+    /// responsible peer lacked one: joiners, drains).
+    handoff_bytes: u64,
     below_hours: Vec<f64>,
     events: u64,
     node_ms: f64,
@@ -158,6 +164,7 @@ pub fn run_with_progress(
             ..Report::default()
         },
         repair_bytes: 0,
+        handoff_bytes: 0,
         below_hours: vec![0.0; Tier::ALL.len()],
         events: 0,
         node_ms: 0.0,
@@ -306,7 +313,12 @@ impl Sim<'_> {
             }
             Ev::Detect(s) => self.evaluate(s),
             Ev::Audit(s, n) => self.audit(s, n),
-            Ev::Transfer { shard, src, dst } => self.transfer_done(shard, src, dst),
+            Ev::Transfer {
+                shard,
+                src,
+                dst,
+                handoff,
+            } => self.transfer_done(shard, src, dst, handoff),
         }
     }
 

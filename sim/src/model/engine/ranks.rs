@@ -8,7 +8,6 @@
 //! forgets only the sets its virtual keys come within reach of.
 
 use super::Sim;
-use shardnet_protocol::placement::vkeys::reach;
 use shardnet_protocol::repair;
 
 /// One shard's kept set.
@@ -99,10 +98,41 @@ impl Sim<'_> {
                 let slot = &mut self.ranks.kept[s as usize];
                 if slot
                     .as_ref()
-                    .is_some_and(|kept| reach(k ^ p, w) <= kept.horizon)
+                    .is_some_and(|kept| within(k ^ p, w, kept.horizon))
                 {
                     *slot = None;
                 }
+            }
+        }
+    }
+}
+
+/// `vkeys::reach(distance, weight) <= horizon` without a 128-bit division (a fifth
+/// of the eager policy's year went to that division): the quotient
+/// `floor(a / w)` is at most `h` exactly when `a < (h + 1) * w`.
+fn within(distance: u64, weight: u64, horizon: u128) -> bool {
+    let w = u128::from(weight.max(1));
+    horizon
+        .checked_add(1)
+        .and_then(|h| h.checked_mul(w))
+        .is_none_or(|limit| u128::from(distance) << 64 < limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use shardnet_protocol::placement::vkeys::reach;
+
+    proptest! {
+        #[test]
+        fn within_is_reach_at_most_horizon(d: u64, w: u64, h: u128, small in 0u128..(1 << 70)) {
+            prop_assert_eq!(within(d, w, h), reach(d, w) <= h);
+            prop_assert_eq!(within(d, w, small), reach(d, w) <= small);
+            let exact = reach(d, w);
+            prop_assert!(within(d, w, exact));
+            if exact > 0 {
+                prop_assert!(!within(d, w, exact - 1));
             }
         }
     }

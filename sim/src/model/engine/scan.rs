@@ -14,6 +14,7 @@ use std::time::Duration;
 impl Sim<'_> {
     pub(super) fn add_copy(&mut self, s: u32, n: u32) {
         let sh = &mut self.shards[s as usize];
+        sh.touched = self.now;
         if !sh.holders.contains(&n) {
             sh.holders.push(n);
             let node = &mut self.nodes[n as usize];
@@ -26,6 +27,7 @@ impl Sim<'_> {
 
     pub(super) fn drop_copy(&mut self, s: u32, n: u32) {
         let sh = &mut self.shards[s as usize];
+        sh.touched = self.now;
         if let Some(p) = sh.holders.iter().position(|&h| h == n) {
             sh.holders.swap_remove(p);
             let node = &mut self.nodes[n as usize];
@@ -101,6 +103,7 @@ impl Sim<'_> {
         if self.shards[s as usize].lost {
             return;
         }
+        self.shards[s as usize].touched = self.now;
         let (size, logical, scheme) = {
             let sh = &self.shards[s as usize];
             (sh.size, sh.logical, sh.scheme)
@@ -221,8 +224,11 @@ impl Sim<'_> {
             // Pieces go out once rebuilt.
             c.up_free = c.up_free.max(c.down_free);
         }
-        for to in d.send_to {
-            self.start_transfer(s, coord, to);
+        // As many sends as online holders outside the set are moves (a
+        // joiner took a holder's place, a holder drains): handoffs, not
+        // repairs, although the set itself is short of copies.
+        for (i, to) in d.send_to.into_iter().enumerate() {
+            self.start_transfer(s, coord, to, i < outside);
         }
         for h in online {
             if resp.contains(&h) {
@@ -252,7 +258,7 @@ impl Sim<'_> {
         }
     }
 
-    pub(super) fn start_transfer(&mut self, s: u32, src: u32, dst: u32) {
+    pub(super) fn start_transfer(&mut self, s: u32, src: u32, dst: u32, handoff: bool) {
         let size = self.shards[s as usize].size;
         let dur = (size as f64 * 1000.0 / self.sc.swarm.bandwidth as f64).ceil() as u64;
         // The uplink and the downlink are separate queues, each spent once:
@@ -265,10 +271,18 @@ impl Sim<'_> {
         self.nodes[src as usize].up_free = up;
         self.nodes[dst as usize].down_free = down;
         self.shards[s as usize].pending.push(dst);
-        self.at(up.max(down), Ev::Transfer { shard: s, src, dst });
+        self.at(
+            up.max(down),
+            Ev::Transfer {
+                shard: s,
+                src,
+                dst,
+                handoff,
+            },
+        );
     }
 
-    pub(super) fn transfer_done(&mut self, s: u32, src: u32, dst: u32) {
+    pub(super) fn transfer_done(&mut self, s: u32, src: u32, dst: u32, handoff: bool) {
         self.shards[s as usize].pending.retain(|&p| p != dst);
         // A liar has no bytes to send (the copy would not hash to its id).
         let ok = !self.nodes[src as usize].liar
@@ -279,6 +293,9 @@ impl Sim<'_> {
             let size = self.shards[s as usize].size;
             self.add_copy(s, dst);
             self.repair_bytes += size;
+            if handoff {
+                self.handoff_bytes += size;
+            }
             self.nodes[src as usize].sent += size;
         }
         self.evaluate(s);

@@ -1,9 +1,10 @@
-//! The simulated world changing: nodes appear, fail, return, drain and lose
-//! data; backups are created; the random processes are scheduled.
+//! The simulated world changing: nodes appear, drain and lose data, zones
+//! go dark; backups are created; the random processes are scheduled
+//! (`silence` has outages and returns).
 
 use super::{Ev, Layout, Sim, DAY_MS, YEAR_MS};
+
 use crate::model::state::{Backup, Node, NodeState, Shard};
-use crate::scenario::Policy;
 use rand::Rng;
 use shardnet_protocol::patience;
 use shardnet_protocol::placement::{self, vkeys, Key};
@@ -138,6 +139,7 @@ impl Sim<'_> {
             holders: Vec::new(),
             pending: Vec::new(),
             lost: false,
+            touched: 0,
         });
         (self.shards.len() - 1) as u32
     }
@@ -193,106 +195,6 @@ impl Sim<'_> {
         if let Some(n) = extra {
             self.add_copy(s, n);
             self.report.trusted_floor_copies += 1;
-        }
-    }
-
-    pub(super) fn go_offline(&mut self, n: u32, disk: bool) {
-        self.go_silent(n, disk, false);
-    }
-
-    /// Node `n` stops answering (`disk` false: its data is gone too). How
-    /// long the others keep its places depends on each shard
-    /// (`protocol::patience::Wait::limit`): its shards are looked at again
-    /// when each limit passes (`down_after`, its patience) and it leaves the
-    /// responsible sets at the ceiling (`partition`: its zone went silent
-    /// with it, so its patience is the ceiling).
-    pub(super) fn go_silent(&mut self, n: u32, disk: bool, partition: bool) {
-        let (base, ceiling) = (self.sc.swarm.down_after, self.sc.swarm.patience_max());
-        let node = &mut self.nodes[n as usize];
-        if node.state != NodeState::Up {
-            if !disk {
-                // Already offline: the disk dies too.
-                self.crash_disk(n);
-            }
-            return;
-        }
-        let wait = match self.sc.swarm.policy {
-            Policy::Eager => patience::Wait::eager(base),
-            Policy::Lazy => patience::Wait {
-                base,
-                patience: if partition {
-                    ceiling
-                } else {
-                    patience::patience(&node.outages, base, ceiling)
-                },
-                ceiling,
-            },
-        };
-        node.state = NodeState::Offline { down: false, disk };
-        node.epoch += 1;
-        node.offline_since = self.now;
-        self.membership_changes += 1;
-        // Each peer holding a shard with it checks it itself: once when the
-        // suspicion reaches it, once before it acts.
-        let node = &self.nodes[n as usize];
-        let peers = match node.co_holders {
-            Some((at, peers)) if (self.now as f64) < at as f64 + DAY_MS => peers,
-            _ => co_holders(node, &self.shards, n),
-        };
-        self.membership_checks += 2 * peers;
-        let node = &mut self.nodes[n as usize];
-        if node
-            .co_holders
-            .is_none_or(|(at, _)| self.now as f64 >= at as f64 + DAY_MS)
-        {
-            node.co_holders = Some((self.now, peers));
-        }
-        node.wait = wait;
-        let epoch = node.epoch;
-        self.up_count -= 1;
-        if !disk {
-            self.crash_disk(n);
-        }
-        let now = self.now;
-        let ms = |d: Duration| now + d.as_millis() as u64;
-        let out = wait.ceiling.max(base);
-        if base < out {
-            self.at(ms(base), Ev::Urgent(n, epoch));
-        }
-        if wait.patience > base && wait.patience < out {
-            self.at(ms(wait.patience), Ev::Urgent(n, epoch));
-        }
-        self.at(ms(out), Ev::Down(n, epoch));
-    }
-
-    pub(super) fn crash_disk(&mut self, n: u32) {
-        let held: Vec<u32> = self.nodes[n as usize].holdings.iter().copied().collect();
-        for &s in &held {
-            self.drop_copy(s, n);
-        }
-        let node = &mut self.nodes[n as usize];
-        node.lost_holdings.extend(held);
-        if let NodeState::Offline { down, .. } = node.state {
-            node.state = NodeState::Offline { down, disk: false };
-        }
-    }
-
-    pub(super) fn come_back(&mut self, n: u32) {
-        let node = &mut self.nodes[n as usize];
-        if let NodeState::Offline { down, disk: true } = node.state {
-            node.state = NodeState::Up;
-            node.epoch += 1;
-            self.up_count += 1;
-            self.membership_changes += 1;
-            let silent = self.now.saturating_sub(node.offline_since);
-            node.outages.record(Duration::from_millis(silent));
-            let held: Vec<u32> = node.holdings.iter().copied().collect();
-            if down {
-                self.sync(n);
-                self.evaluate_affected(n, held);
-            } else {
-                self.evaluate_all(held);
-            }
         }
     }
 
@@ -384,17 +286,4 @@ impl Sim<'_> {
             }
         }
     }
-}
-
-/// Distinct peers holding a shard with node `n`.
-fn co_holders(node: &Node, shards: &[Shard], n: u32) -> u64 {
-    let mut peers: Vec<u32> = node
-        .holdings
-        .iter()
-        .flat_map(|&s| shards[s as usize].holders.iter().copied())
-        .filter(|&h| h != n)
-        .collect();
-    peers.sort_unstable();
-    peers.dedup();
-    peers.len() as u64
 }
