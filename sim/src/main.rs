@@ -88,18 +88,14 @@ fn work_dir() -> anyhow::Result<tempfile::TempDir> {
         .context("creating a temporary directory for the live nodes")
 }
 
-fn one(sc: &Scenario, seed: u64, mode: Mode) -> anyhow::Result<Report> {
-    Ok(match mode {
-        Mode::Model => model_run(sc, seed, sc.swarm.zone_aware),
-        Mode::Live => {
-            anyhow::ensure!(
-                sc.swarm.redundancy == Redundancy::Replicate,
-                "live nodes replicate; run a scenario with `redundancy = \"rs\"` in model mode"
-            );
-            let work = work_dir()?;
-            live::run(sc, seed, work.path())?.0
-        }
-    })
+/// A live run (model runs go through [`model_runs`]).
+fn live_run(sc: &Scenario, seed: u64) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        sc.swarm.redundancy == Redundancy::Replicate,
+        "live nodes replicate; run a scenario with `redundancy = \"rs\"` in model mode"
+    );
+    let work = work_dir()?;
+    Ok(live::run(sc, seed, work.path())?.0)
 }
 
 /// A model run with a progress bar on stderr (drawn only on a terminal).
@@ -182,7 +178,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let reports = if mode == Mode::Model {
                 model_runs(&sc, seed)
             } else {
-                vec![one(&sc, seed, mode)?]
+                vec![live_run(&sc, seed)?]
             };
             if let [r] = reports.as_slice() {
                 return emit(r, &out, json);

@@ -136,7 +136,7 @@ pub struct Report {
     pub storage_overhead: f64,
     pub repair_bytes: u64,
     /// Model mode: of `repair_bytes`, the handoffs: copies moved to a
-    /// responsible peer while the shard had enough (joiners, drains).
+    /// responsible peer from a holder outside the set (joiners, drains).
     #[serde(default)]
     pub handoff_bytes: u64,
     /// Repair traffic per 30 days as a share of the logical data.

@@ -66,7 +66,8 @@ enum Ev {
         shard: u32,
         src: u32,
         dst: u32,
-        /// A handoff (`repair::Reason::Handoff`), not a repair.
+        /// A move: a holder outside the responsible set still has the
+        /// copy (a joiner took its place, or it drains), not a repair.
         handoff: bool,
     },
     Sample,
@@ -94,8 +95,8 @@ struct Sim<'a> {
     ranks: ranks::Ranks,
     report: Report,
     repair_bytes: u64,
-    /// Of `repair_bytes`, what handoffs moved (enough copies, but a
-    /// responsible peer lacked one: joiners, drains).
+    /// Of `repair_bytes`, what handoffs moved (copies a holder outside the
+    /// responsible set still had: joiners, drains).
     handoff_bytes: u64,
     below_hours: Vec<f64>,
     events: u64,
