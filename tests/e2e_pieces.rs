@@ -569,7 +569,24 @@ fn handoffs_to_joining_nodes_keep_a_stripes_pieces_apart() {
     );
     assert_eq!(after.len(), before.len());
     for (k, p) in &after {
-        assert_eq!(p.len(), 4, "{k}: {p:?}");
+        let logs: Vec<String> = s
+            .nodes
+            .iter()
+            .map(|n| {
+                let text = n.log_text();
+                let lines: Vec<&str> = text
+                    .lines()
+                    .filter(|l| {
+                        l.contains("piece kept")
+                            || l.contains("second piece")
+                            || l.contains("quarantine")
+                            || l.contains("rebuilt")
+                    })
+                    .collect::<Vec<_>>();
+                format!("--- {}\n{}", n.name, lines.join("\n"))
+            })
+            .collect();
+        assert_eq!(p.len(), 4, "{k}: {p:?}\n{}", logs.join("\n"));
     }
     s.restore_elsewhere(0, 6, &id, &src);
 }

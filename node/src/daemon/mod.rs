@@ -165,6 +165,7 @@ pub async fn run_until(
     let limits = Limits {
         capacity: cfg.capacity,
         quota_per_owner: cfg.quota_per_owner,
+        key: shardnet_protocol::placement::peer_key(&local.to_bytes()),
     };
     let storage_task = tokio::spawn(storage::run(
         store.clone(),

@@ -12,6 +12,7 @@
 //! within `bandwidth` bytes per second, retrying failures with backoff.
 //! `rebalance plan` is a scan that changes nothing.
 
+mod announce;
 mod local;
 pub mod pieces;
 mod prove;
@@ -25,7 +26,7 @@ pub use shed::{load_report, utilisation};
 use crate::distribute::Net;
 use libp2p::PeerId;
 use shardnet_protocol::repair::Reason;
-use shardnet_protocol::wire::{Request, Response};
+use shardnet_protocol::wire::{Reject, Request, Response};
 use shardnet_protocol::ShardId;
 use shardnet_store::{Store, TransferJob};
 use std::collections::{HashMap, HashSet};
@@ -325,6 +326,13 @@ async fn transfer(net: &Net, store: &Arc<Store>, job: &TransferJob) -> Result<u6
             .await
         {
             Ok(Response::Renewed) => {}
+            // Another holder handed it a sibling meanwhile: it quarantined
+            // this piece, and this copy stays.
+            Ok(Response::Rejected(Reject::BadLease(why)))
+                if why.starts_with(crate::storage::SIBLING_HELD) =>
+            {
+                return Err(Failed::Sibling(peer));
+            }
             other => tracing::debug!(shard = %id, %peer, "stripe record not kept: {other:?}"),
         }
     }

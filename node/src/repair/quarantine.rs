@@ -78,6 +78,9 @@ pub(super) async fn quarantined(
                 Err(e) => warn!(shard = %l.id, "cannot purge: {e}"),
             }
         }
+        purge::Outcome::Restore if kept_apart(net, store, &l.id) => {
+            plan.quarantine_waiting += 1;
+        }
         purge::Outcome::Restore => {
             plan.restored.push(l.id);
             if !apply {
@@ -97,4 +100,19 @@ pub(super) async fn quarantined(
             }
         }
     }
+}
+
+/// A piece quarantined because a sibling of its stripe is held here
+/// (`storage::sibling_here`: two holders handed this node siblings at
+/// once) stays out of service while the sibling is here, even with no copy
+/// proven elsewhere that this node sees: its sender kept its own, and two
+/// pieces of a stripe in service on one node would be lost together.
+fn kept_apart(net: &Net, store: &Store, id: &ShardId) -> bool {
+    let key = shardnet_protocol::placement::peer_key(&net.client.local_peer_id().to_bytes());
+    store
+        .meta(id)
+        .ok()
+        .flatten()
+        .and_then(|m| m.stripe)
+        .is_some_and(|r| crate::storage::sibling_here(store, &key, id, &r).is_some())
 }

@@ -16,8 +16,8 @@
 use super::local::local_shards;
 use super::prove::{ask_holders, prove_all};
 use super::quarantine::quarantined;
-use super::shed::{load_report, shed};
-use super::{now_unix, priority, Plan, PlannedMove, Repair, ANNOUNCE_EVERY};
+use super::shed::shed;
+use super::{now_unix, priority, Plan, PlannedMove, Repair};
 use crate::distribute::Net;
 use libp2p::PeerId;
 use shardnet_protocol::patience;
@@ -28,7 +28,7 @@ use shardnet_store::{Store, TransferJob};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tracing::{info, warn};
 
 /// One scan. With `apply`, jobs are queued, copies quarantined, purged or
@@ -106,8 +106,16 @@ pub async fn scan(
         .max(Duration::from_secs(1));
     let mut todo: HashMap<PeerId, Vec<ShardId>> = HashMap::new();
     for ((l, ranked), extra) in shards.iter().zip(&sets).zip(&also) {
-        // This node might drop its copy: it is not among the first `wanted`.
-        let removable = !ranked.iter().take(l.wanted).any(|p| *p == local);
+        // This node might drop its copy: it is not among the first `wanted`,
+        // and there are more claimed copies than wanted (lazy handoff keeps
+        // a displaced holder's copy while no surplus exists: its
+        // co-holders' proofs are then due on their own schedule).
+        let claimed = ranked
+            .iter()
+            .chain(extra)
+            .filter(|p| **p != local && claims(p, &l.id))
+            .count();
+        let removable = !ranked.iter().take(l.wanted).any(|p| *p == local) && claimed >= l.wanted;
         for p in ranked.iter().chain(extra).filter(|p| **p != local) {
             if !claims(p, &l.id) {
                 // Forgotten only when the peer answered that it lacks the
@@ -205,9 +213,25 @@ pub async fn scan(
                 keeps
             })
         };
-        let r = &repair::spill(ranked, *wanted, holds, |p| {
-            waits_for(p) && net.view.has_room(p, *size) && !failed_claim(p)
-        });
+        // Lazy handoff: a holder keeps its place ahead of a closer peer that
+        // lacks the shard (a joiner) while it stays among the first
+        // `wanted + SPILL`; so does a holder whose copy this node proved and
+        // that did not answer this scan (silent, restarting, busy), while it
+        // keeps its place. (A peer that answered without the copy has no
+        // proof record left: `audits.forget` above.)
+        let kept_unconfirmed = |p: &PeerId| {
+            audits
+                .proof_state(p, id)
+                .is_some_and(|s| s.last_ok > 0 && s.last_ok >= s.last_fail)
+                && waits_for(p)
+        };
+        let r = &repair::keep_in_place(
+            ranked,
+            *wanted,
+            |p| holds(p) || kept_unconfirmed(p),
+            |p| waits_for(p) && net.view.has_room(p, *size) && !failed_claim(p),
+            |p| zone_of.get(p).copied(),
+        );
         if let Some(q) = l.quarantined_at {
             quarantined(
                 net,
@@ -328,58 +352,6 @@ pub async fn scan(
             }
         }
     }
-    if apply && (!plan.moves.is_empty() || !plan.removals.is_empty() || !plan.purged.is_empty()) {
-        // The queue and state changes survive a crash from here on (writes
-        // skip the WAL).
-        if let Err(e) = store.flush() {
-            warn!("cannot persist the transfer queue: {e}");
-        }
-    }
-    let bw = cfg.bandwidth;
-    let total = plan.repair_bytes + plan.handoff_bytes;
-    plan.eta_secs = (bw > 0).then(|| total as f64 / bw as f64);
-    // Every peer's load is for the operator's plan only: a scan that
-    // applies runs every few seconds on every node, and listing the view
-    // for it cost more than the scan at 100 nodes.
-    if apply {
-        plan.churn = net.view.not_live_share();
-    } else {
-        (plan.load, plan.churn) = load_report(net);
-    }
-    if apply {
-        if !plan.moves.is_empty() || !plan.removals.is_empty() || !plan.purged.is_empty() {
-            info!(
-                moves = plan.moves.len(),
-                quarantined = plan.removals.len(),
-                purged = plan.purged.len(),
-                restored = plan.restored.len(),
-                below_target = plan.below_target,
-                proofs = plan.proofs,
-                "repair scan"
-            );
-        }
-        *repair.last_scan.lock().unwrap_or_else(|p| p.into_inner()) = Some(plan.clone());
-        // Announce a plan when it changes, or once a minute while it lasts:
-        // announcing every scan flooded gossip at 75 nodes (send queues full,
-        // heartbeats dropped, peers turning suspect).
-        let summary = (plan.moves.len(), plan.repair_bytes + plan.handoff_bytes);
-        let due = {
-            let mut last = repair.announced.lock().unwrap_or_else(|p| p.into_inner());
-            let due = !plan.moves.is_empty()
-                && last
-                    .as_ref()
-                    .is_none_or(|(s, at)| *s != summary || at.elapsed() >= ANNOUNCE_EVERY);
-            if due {
-                *last = Some((summary, Instant::now()));
-            }
-            due
-        };
-        if due {
-            let note = format!("{} moves, {} bytes", summary.0, summary.1);
-            net.client
-                .publish(crate::swarm::REBALANCE_TOPIC, note.into_bytes())
-                .await;
-        }
-    }
+    super::announce::finish(net, store, repair, apply, &mut plan).await;
     plan
 }

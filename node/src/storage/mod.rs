@@ -24,6 +24,7 @@ use rate::{CATALOGUES_PER_MINUTE, LIST_READS_PER_MINUTE, RENEWS_PER_MINUTE};
 use write::{queue_write, writer, WriteJob, WRITE_QUEUE};
 
 pub use usage::{Limits, Usage};
+pub use write::{sibling_here, SIBLING_HELD};
 
 use crate::swarm::{Client, Event};
 use libp2p::PeerId;

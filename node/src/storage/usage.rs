@@ -106,4 +106,6 @@ impl Usage {
 pub struct Limits {
     pub capacity: u64,
     pub quota_per_owner: u64,
+    /// This node's placement key: whether an owner's avoid list names it.
+    pub key: shardnet_protocol::placement::Key,
 }

@@ -72,7 +72,7 @@ pub(super) fn apply(store: &Store, usage: &Usage, limits: &Limits, job: &WriteJo
     };
     let Some(bytes) = &job.bytes else {
         if let Some(record) = &job.stripe {
-            return keep_stripe(store, job, first, record, now);
+            return keep_stripe(store, limits, job, first, record, now);
         }
         return match store.add_lease(&job.id, first) {
             Ok(true) => Response::Renewed,
@@ -135,6 +135,7 @@ pub(super) fn apply(store: &Store, usage: &Usage, limits: &Limits, job: &WriteJo
 /// record kept, when the record is its owner's and lists this piece.
 fn keep_stripe(
     store: &Store,
+    limits: &Limits,
     job: &WriteJob,
     lease: Lease,
     record: &StripeRecord,
@@ -153,6 +154,25 @@ fn keep_stripe(
         warn!(peer = %job.peer, shard = %job.id, "refused a stripe record: {e}");
         return Response::Rejected(Reject::BadLease(e.to_string()));
     }
+    if let Some(sibling) = sibling_here(store, &limits.key, &job.id, record) {
+        // Two pieces of a stripe on one node are lost together. Two holders
+        // that hand sibling pieces to this node at once each ask first and
+        // each find none here; the second record to arrive shows it. This
+        // piece goes to quarantine (not served, not counted, purged only
+        // once its copies elsewhere are proven); its sender keeps its own.
+        let why = format!("stripe sibling {sibling} is held here");
+        warn!(peer = %job.peer, shard = %job.id, "refused a second piece of a stripe: {why}");
+        // The record is kept with it: the quarantine pass reads the
+        // siblings there, and keeps the copy out of service meanwhile.
+        let kept = store
+            .add_lease(&job.id, lease)
+            .and_then(|_| store.set_stripe(&job.id, record))
+            .and_then(|_| store.quarantine(&job.id, &why));
+        return match kept {
+            Ok(_) => Response::Rejected(Reject::BadLease(format!("{SIBLING_HELD}: {why}"))),
+            Err(e) => Response::Rejected(Reject::Internal(e.to_string())),
+        };
+    }
     match store
         .add_lease(&job.id, lease)
         .and_then(|held| Ok(held && store.set_stripe(&job.id, record)?))
@@ -161,6 +181,33 @@ fn keep_stripe(
         Ok(false) => Response::NotFound,
         Err(e) => Response::Rejected(Reject::Internal(e.to_string())),
     }
+}
+
+/// Starts the reason of a `Stripe` refused because this node holds a
+/// sibling piece (senders take it as "keep apart", not as a failure).
+pub const SIBLING_HELD: &str = "a sibling piece is held here";
+
+/// A healthy sibling of piece `id` (of `record`'s stripe) held here, unless
+/// the owner placed the piece here knowingly (its avoid list, signed by the
+/// owner, names this node, `key`: separation yielded to durability in a
+/// small swarm). Also read by the quarantine pass: such a piece stays out of
+/// service while its sibling is here.
+pub fn sibling_here(
+    store: &Store,
+    key: &shardnet_protocol::placement::Key,
+    id: &ShardId,
+    record: &StripeRecord,
+) -> Option<ShardId> {
+    let meta = store.meta(id).ok().flatten()?;
+    if meta.avoid_keys().contains(key) {
+        return None;
+    }
+    record
+        .stripe
+        .pieces
+        .iter()
+        .copied()
+        .find(|p| p != id && matches!(store.meta(p), Ok(Some(m)) if m.state == ShardState::Healthy))
 }
 
 /// A durable copy's answer to a `StoreProve`: the proof of receipt over

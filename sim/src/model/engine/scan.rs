@@ -4,6 +4,7 @@
 
 use super::{Ev, Sim};
 use crate::model::state::NodeState;
+use crate::scenario::Policy;
 use shardnet_protocol::placement::{self, vkeys, Candidate, VirtualKeys};
 use shardnet_protocol::placement_index::PlacementIndex;
 use shardnet_protocol::redundancy::Silent;
@@ -37,6 +38,7 @@ impl Sim<'_> {
         // Lost when fewer pieces remain than restore it (one for copies).
         if sh.holders.len() < sh.scheme.needed() && !sh.lost {
             sh.lost = true;
+            tracing::debug!(t = self.now, shard = s, last = n, state = ?self.nodes[n as usize].state, "shard lost");
             let b = sh.backup as usize;
             self.backups[b].lost = true;
         }
@@ -148,15 +150,25 @@ impl Sim<'_> {
                     .position(|&x| x == p)
                     .is_some_and(|i| verdict.kept[i])
         };
-        let resp = repair::spill(
-            &ranked,
-            copies,
-            |p| online.contains(p),
-            |p| {
-                let n = &nodes[*p as usize];
-                waits_for(*p) && n.used + size <= n.capacity
-            },
-        );
+        let can_take = |p: &u32| {
+            let n = &nodes[*p as usize];
+            waits_for(*p) && n.used + size <= n.capacity
+        };
+        let resp = match self.sc.swarm.policy {
+            Policy::Eager => repair::spill(&ranked, copies, |p| online.contains(p), can_take),
+            // A silent holder that keeps its place holds it ahead of a
+            // joiner too, as an online one does.
+            Policy::Lazy => {
+                let zone_aware = self.zone_aware;
+                repair::keep_in_place(
+                    &ranked,
+                    copies,
+                    |p| online.contains(p) || (sh.holders.contains(p) && waits_for(*p)),
+                    can_take,
+                    |p| zone_aware.then(|| nodes[*p as usize].zone),
+                )
+            }
+        };
         let confirmed: Vec<u32> = online
             .iter()
             .copied()
