@@ -201,11 +201,15 @@ pub async fn scan(
                     })
                     .count()
             });
+        // This node proved `p`'s copy, and no proof failed since.
+        let proven_once = |p: &PeerId| {
+            audits
+                .proof_state(p, id)
+                .is_some_and(|s| s.last_ok > 0 && s.last_ok >= s.last_fail)
+        };
         let waits_for = |p: &PeerId| {
             net.view.silence(p).is_none_or(|(silent, wait)| {
-                let held = audits
-                    .proof_state(p, id)
-                    .is_some_and(|s| s.last_ok > 0 && s.last_ok >= s.last_fail);
+                let held = proven_once(p);
                 let keeps = patience::keeps_place(silent, wait, held, live, *wanted);
                 if !keeps {
                     tracing::debug!(%p, shard = %id, ?silent, held, live, "a silent holder's place goes to the next peer");
@@ -219,12 +223,7 @@ pub async fn scan(
         // that did not answer this scan (silent, restarting, busy), while it
         // keeps its place. (A peer that answered without the copy has no
         // proof record left: `audits.forget` above.)
-        let kept_unconfirmed = |p: &PeerId| {
-            audits
-                .proof_state(p, id)
-                .is_some_and(|s| s.last_ok > 0 && s.last_ok >= s.last_fail)
-                && waits_for(p)
-        };
+        let kept_unconfirmed = |p: &PeerId| proven_once(p) && waits_for(p);
         let r = &repair::keep_in_place(
             ranked,
             *wanted,
