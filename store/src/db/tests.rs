@@ -1,4 +1,7 @@
+use super::options::supports_direct_io;
 use super::*;
+use rocksdb::WriteBatch;
+use shardnet_protocol::ShardId;
 
 #[test]
 fn direct_io_is_probed_without_leaving_files() {
