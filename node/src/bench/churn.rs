@@ -5,8 +5,9 @@
 //! of utilisation across the surviving nodes.
 
 use super::swarm::LocalSwarm;
+use super::Row;
 use crate::ops::{CreateRequest, ShardRow};
-use crate::output::{self, print_json};
+use crate::output;
 use crate::repair::RepairStatus;
 use anyhow::bail;
 use serde_json::json;
@@ -59,12 +60,8 @@ fn wait_exact(
     }
 }
 
-/// Rows: (figure, value, note).
-pub(super) fn run(
-    work: &Path,
-    size: u64,
-    nodes: usize,
-) -> anyhow::Result<Vec<(String, String, String)>> {
+/// The churn bench's figures.
+pub(super) fn run(work: &Path, size: u64, nodes: usize) -> anyhow::Result<Vec<Row>> {
     if nodes < 5 {
         bail!("--churn needs at least 5 nodes");
     }
@@ -129,30 +126,38 @@ pub(super) fn run(
     let live: Vec<usize> = (0..nodes).filter(|i| !dead.contains(i)).collect();
     let _ = std::fs::remove_dir_all(&src);
     sw.remove();
+    let secs = took.as_secs_f64();
     Ok(vec![
-        (
-            "data backed up".into(),
-            output::size(size),
-            format!("tier silver, {shards} shards, {nodes} nodes in 3 zones"),
-        ),
-        (
-            "bytes lost with the killed node".into(),
-            output::size(lost),
+        Row::figure(
+            "data backed up",
+            shards as f64,
+            "shards",
+            format!("tier silver, {nodes} nodes in 3 zones"),
+        )
+        .of_bytes(size),
+        Row::figure(
+            "bytes lost with the killed node",
+            100.0 * lost as f64 / size.max(1) as f64,
+            "% of the data",
             format!("node {} of {nodes}", VICTIM + 1),
-        ),
-        (
-            "time from kill -9 to full redundancy".into(),
-            format!("{:.1} s", took.as_secs_f64()),
-            "includes the 5 s down-after (default 300 s)".into(),
-        ),
-        (
-            "repair traffic".into(),
-            output::size(moved),
+        )
+        .of_bytes(lost),
+        Row::figure(
+            "time from kill -9 to full redundancy",
+            secs,
+            "s",
             format!(
-                "{:.2} bytes copied per byte lost",
-                moved as f64 / lost.max(1) as f64
+                "includes the 5 s down-after (default 300 s); {:.0} MB/s of lost bytes rebuilt",
+                lost as f64 / 1e6 / secs.max(f64::MIN_POSITIVE)
             ),
         ),
+        Row::figure(
+            "repair traffic",
+            moved as f64 / lost.max(1) as f64,
+            "bytes copied per byte lost",
+            "",
+        )
+        .of_bytes(moved),
         spread_row("before the kill", &used_before, &nodes_before),
         spread_row("after repair", &used, &live),
     ])
@@ -162,7 +167,7 @@ pub(super) fn run(
 /// and the largest deviation from the mean of a node's own zone (the bench's
 /// nodes are in zones `i % 3`, and zone spread gives each zone one copy of
 /// every shard whatever its size, so the zones' means differ by design).
-fn spread_row(when: &str, used: &[u64], who: &[usize]) -> (String, String, String) {
+fn spread_row(when: &str, used: &[u64], who: &[usize]) -> Row {
     let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len().max(1) as f64;
     let all = mean(used);
     let (min, max) = (
@@ -184,16 +189,14 @@ fn spread_row(when: &str, used: &[u64], who: &[usize]) -> (String, String, Strin
             }
         }
     }
-    (
+    Row::figure(
         format!("utilisation spread {when}"),
-        format!(
-            "{:.0}%",
-            if all > 0.0 {
-                (max - min) as f64 / all * 100.0
-            } else {
-                0.0
-            }
-        ),
+        if all > 0.0 {
+            (max - min) as f64 / all * 100.0
+        } else {
+            0.0
+        },
+        "%",
         format!(
             "(max - min) / mean over {} live nodes: min {}, max {}, mean {}; within zones ±{:.0}%",
             used.len(),
@@ -208,22 +211,12 @@ fn spread_row(when: &str, used: &[u64], who: &[usize]) -> (String, String, Strin
 /// Runs the churn bench and prints its figures (a table, or JSON).
 pub(crate) fn report(work: &Path, size: u64, nodes: usize, json: bool) -> anyhow::Result<()> {
     let rows = run(work, size, nodes)?;
-    if json {
-        let rows: Vec<_> = rows
-            .iter()
-            .map(|(what, value, note)| serde_json::json!({ "what": what, "value": value, "note": note }))
-            .collect();
-        print_json(&serde_json::json!({ "mode": "churn", "rows": rows }))?;
-        return Ok(());
-    }
-    let table: Vec<Vec<String>> = rows
-        .iter()
-        .map(|(a, b, c)| vec![a.clone(), b.clone(), c.clone()])
-        .collect();
-    println!(
-        "shardnet bench --churn {}: real node processes on 127.0.0.1",
-        nodes
-    );
-    output::table(&["FIGURE", "VALUE", "NOTE"], &table);
-    Ok(())
+    let title = format!("shardnet bench --churn {nodes}: real node processes on 127.0.0.1");
+    super::print_rows(
+        "churn",
+        serde_json::json!({ "nodes": nodes }),
+        &title,
+        &rows,
+        json,
+    )
 }

@@ -142,14 +142,9 @@ pub(crate) fn backup_restore(
                 (AES_LIMIT, lim.aes, note)
             };
             Row {
-                what,
-                bytes: case.bytes,
-                mb_per_s: rate,
-                limit: limit.into(),
-                share_of_limit_pct: 100.0 * rate / bound,
                 peak_rss_mib: rss,
                 cpu_s_per_gb: cpu.is_finite().then_some(cpu / gb),
-                note,
+                ..Row::rate(what, case.bytes, rate, (limit, bound), note)
             }
         };
     peak_rss_mib_and_reset();
@@ -222,16 +217,7 @@ pub(crate) fn backup_restore(
     check_same(&case.src, &dest.join(name))?;
     if let Some((proof, disk_read)) = integrity {
         for (what, bytes, mb_per_s, note) in super::integrity::figures(&store, proof, disk_read)? {
-            rows.push(Row {
-                what,
-                bytes,
-                mb_per_s,
-                limit: AES_LIMIT.into(),
-                share_of_limit_pct: 100.0 * mb_per_s / aes,
-                peak_rss_mib: None,
-                cpu_s_per_gb: None,
-                note,
-            });
+            rows.push(Row::rate(what, bytes, mb_per_s, (AES_LIMIT, aes), note));
         }
     }
     drop(store);
@@ -270,18 +256,13 @@ pub(crate) fn report(work: &Path, size: u64, big: u64, json: bool) -> anyhow::Re
         .find(|(n, _)| n.starts_with("AES"))
         .map(|l| l.1)
         .unwrap_or(1.0);
+    // A limit's figure, as a share of AES (the limits' common yardstick).
+    let of_aes = |what: String, v: f64, note: &str| {
+        Row::rate(what, LIMIT_BYTES as u64, v, (AES_LIMIT, aes), note)
+    };
     let mut rows: Vec<Row> = limits
         .iter()
-        .map(|(n, v)| Row {
-            what: format!("limit: {n}"),
-            bytes: LIMIT_BYTES as u64,
-            mb_per_s: *v,
-            limit: AES_LIMIT.into(),
-            share_of_limit_pct: 100.0 * v / aes,
-            peak_rss_mib: None,
-            cpu_s_per_gb: None,
-            note: "1 core".into(),
-        })
+        .map(|(n, v)| of_aes(format!("limit: {n}"), *v, "1 core"))
         .collect();
     // Before the disk's limit, whose freed pages it would reuse.
     let (fresh, again) = super::limits::page_cache_limits(work)?;
@@ -293,66 +274,37 @@ pub(crate) fn report(work: &Path, size: u64, big: u64, json: bool) -> anyhow::Re
         ),
         ("again", again, "the same again: pages just freed"),
     ] {
-        rows.push(Row {
-            what: format!("limit: page-cache write, {what}"),
-            bytes: LIMIT_BYTES as u64,
-            mb_per_s: v,
-            limit: AES_LIMIT.into(),
-            share_of_limit_pct: 100.0 * v / aes,
-            peak_rss_mib: None,
-            cpu_s_per_gb: None,
-            note: note.into(),
-        });
+        rows.push(of_aes(format!("limit: page-cache write, {what}"), v, note));
     }
     let disk = super::limits::disk_limit(work)?;
-    rows.push(Row {
-        what: "limit: disk write + fsync".into(),
-        bytes: LIMIT_BYTES as u64,
-        mb_per_s: disk,
-        limit: AES_LIMIT.into(),
-        share_of_limit_pct: 100.0 * disk / aes,
-        peak_rss_mib: None,
-        cpu_s_per_gb: None,
-        note: "the store's disk".into(),
-    });
+    rows.push(of_aes(
+        "limit: disk write + fsync".into(),
+        disk,
+        "the store's disk",
+    ));
     let disk_read = super::integrity::disk_read_limit(work, LIMIT_BYTES, &random_buf(4, BUF))?;
-    rows.push(Row {
-        what: "limit: disk read, cold".into(),
-        bytes: LIMIT_BYTES as u64,
-        mb_per_s: disk_read,
-        limit: AES_LIMIT.into(),
-        share_of_limit_pct: 100.0 * disk_read / aes,
-        peak_rss_mib: None,
-        cpu_s_per_gb: None,
-        note: "the store's disk, pages evicted".into(),
-    });
+    rows.push(of_aes(
+        "limit: disk read, cold".into(),
+        disk_read,
+        "the store's disk, pages evicted",
+    ));
     let disk_rw = 1.0 / (1.0 / disk_read + 1.0 / disk);
-    rows.push(Row {
-        what: "limit: disk read + write".into(),
-        bytes: LIMIT_BYTES as u64,
-        mb_per_s: disk_rw,
-        limit: AES_LIMIT.into(),
-        share_of_limit_pct: 100.0 * disk_rw / aes,
-        peak_rss_mib: None,
-        cpu_s_per_gb: None,
-        note: "each byte read cold, then written: a restore on one disk".into(),
-    });
+    rows.push(of_aes(
+        "limit: disk read + write".into(),
+        disk_rw,
+        "each byte read cold, then written: a restore on one disk",
+    ));
     let lim = Limits {
         aes,
         disk,
         disk_read,
     };
     let proof = super::integrity::proof_rate(&random_buf(5, BUF), LIMIT_BYTES / BUF);
-    rows.push(Row {
-        what: "possession proof answers".into(),
-        bytes: LIMIT_BYTES as u64,
-        mb_per_s: proof,
-        limit: AES_LIMIT.into(),
-        share_of_limit_pct: 100.0 * proof / aes,
-        peak_rss_mib: None,
-        cpu_s_per_gb: None,
-        note: "keyed BLAKE3, 1 core".into(),
-    });
+    rows.push(of_aes(
+        "possession proof answers".into(),
+        proof,
+        "keyed BLAKE3, 1 core",
+    ));
     let cases = [("incompressible", false), ("compressible", true)];
     for (label, compressible) in cases {
         eprintln!("generating {} of {label} data...", output::size(size));

@@ -341,16 +341,7 @@ fn swarm_rows(raw_rows: Vec<(String, u64, f64, String)>, scheme: Scheme) -> Vec<
             } else {
                 ("request-response".to_string(), raw)
             };
-            Row {
-                what,
-                bytes,
-                mb_per_s,
-                limit,
-                share_of_limit_pct: 100.0 * mb_per_s / bound,
-                peak_rss_mib: None,
-                cpu_s_per_gb: None,
-                note,
-            }
+            Row::rate(what, bytes, mb_per_s, (&limit, bound), note)
         })
         .collect()
 }

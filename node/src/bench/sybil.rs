@@ -20,7 +20,7 @@
 //! times `2^difficulty` times the key generation time measured in the same
 //! run.
 
-use crate::output::{self, print_json};
+use super::Row;
 use libp2p::identity::Keypair;
 use shardnet_protocol::admission;
 use shardnet_protocol::placement::{self, Candidate};
@@ -45,7 +45,7 @@ enum Zoning {
 
 /// One configuration's figures.
 #[derive(Clone, Debug, serde::Serialize)]
-pub(super) struct Row {
+pub(super) struct Trial {
     pub honest: usize,
     pub copies: usize,
     pub attacker_zones: String,
@@ -129,7 +129,7 @@ fn one_trial(n: usize, copies: usize, zoning: Zoning, cap: u64) -> (u64, f64, bo
 }
 
 /// Runs every configuration for each of `sizes` honest swarm sizes.
-pub(super) fn run(sizes: &[usize]) -> (f64, Vec<Row>) {
+pub(super) fn run(sizes: &[usize]) -> (f64, Vec<Trial>) {
     let rate = key_rate();
     let mut rows = Vec::new();
     for &n in sizes {
@@ -154,7 +154,7 @@ pub(super) fn run(sizes: &[usize]) -> (f64, Vec<Row>) {
                     all &= reached;
                 }
                 let ids = ids as f64 / TRIALS as f64;
-                rows.push(Row {
+                rows.push(Trial {
                     honest: n,
                     copies,
                     attacker_zones: name,
@@ -174,48 +174,45 @@ pub(super) fn run(sizes: &[usize]) -> (f64, Vec<Row>) {
 
 /// Runs the sybil bench and prints its figures (a table, or JSON).
 pub(crate) fn report(sizes: &[usize], json: bool) -> anyhow::Result<()> {
-    let (rate, rows) = run(sizes);
-    if json {
-        print_json(
-            &serde_json::json!({ "mode": "sybil", "keys_per_cpu_second": rate, "rows": rows }),
-        )?;
-        return Ok(());
-    }
-    let table: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.honest.to_string(),
-                r.copies.to_string(),
-                r.attacker_zones.clone(),
-                if r.majority {
-                    format!("{:.0}", r.ids)
-                } else {
-                    format!("never ({:.0} tried)", r.ids)
-                },
-                format!("{:.2}", r.cpu_secs),
-                format!("{:.1}", r.cpu_hours_default_work),
-            ]
-        })
-        .collect();
-    println!("shardnet bench --sybil: ids ground until they hold a majority of one chosen shard's responsible set (mean of 3)");
-    println!(
-        "key generation: {rate:.0} ids per CPU-second here; an id with the default {} bits of admission work costs {:.1} CPU-s",
-        shardnet_protocol::admission::DEFAULT_DIFFICULTY,
-        shardnet_protocol::admission::expected_tries(shardnet_protocol::admission::DEFAULT_DIFFICULTY) / rate
+    let (rate, trials) = run(sizes);
+    let work = admission::expected_tries(admission::DEFAULT_DIFFICULTY) / rate;
+    let mut rows = vec![Row::figure(
+        "key generation",
+        rate,
+        "ids per CPU-second",
+        format!(
+            "an id with the default {} bits of admission work costs {work:.1} CPU-s",
+            admission::DEFAULT_DIFFICULTY
+        ),
+    )];
+    rows.extend(trials.iter().map(|t| {
+        let what = format!(
+            "ids to hold a majority: {} honest peers, {} copies, attacker zones {}",
+            t.honest, t.copies, t.attacker_zones
+        );
+        let note = if t.majority {
+            format!(
+                "{:.2} CPU-s; {:.1} CPU-hours with admission work",
+                t.cpu_secs, t.cpu_hours_default_work
+            )
+        } else {
+            format!(
+                "never: stopped after {:.0} ids ({:.2} CPU-s)",
+                t.ids, t.cpu_secs
+            )
+        };
+        Row::figure(what, t.ids, "ids", note)
+    }));
+    let title = format!(
+        "shardnet bench --sybil: ids ground until they hold a majority of one chosen shard's responsible set (mean of {TRIALS})"
     );
-    output::table(
-        &[
-            "HONEST PEERS",
-            "COPIES",
-            "ATTACKER ZONES",
-            "IDS GENERATED",
-            "CPU SECONDS",
-            "CPU-HOURS WITH ADMISSION WORK",
-        ],
-        &table,
-    );
-    Ok(())
+    super::print_rows(
+        "sybil",
+        serde_json::json!({ "keys_per_cpu_second": rate }),
+        &title,
+        &rows,
+        json,
+    )
 }
 
 #[cfg(test)]
