@@ -37,7 +37,7 @@ fn peak_rss_mib_and_reset() -> Option<f64> {
 }
 
 /// CPU time of this process so far (user + system, every thread).
-fn cpu_seconds() -> f64 {
+pub(super) fn cpu_seconds() -> f64 {
     // SAFETY: getrusage fills the struct it is given.
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {

@@ -216,6 +216,27 @@ impl LocalSwarm {
         Ok(sw)
     }
 
+    /// CPU seconds (user + system, every thread) the live node processes
+    /// used so far, from `/proc/<pid>/stat` (NaN where it cannot be read).
+    pub(crate) fn cpu_seconds(&self) -> f64 {
+        // SAFETY: sysconf only reads a configuration value.
+        let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        self.procs
+            .iter()
+            .flatten()
+            .map(|p| {
+                let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.0.id()));
+                // The command name may hold spaces: fields count from its `)`.
+                let ticks = stat.ok().and_then(|s| {
+                    let rest = s.get(s.rfind(')')? + 2..)?.to_string();
+                    let f: Vec<&str> = rest.split_whitespace().collect();
+                    Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
+                });
+                ticks.map_or(f64::NAN, |t| t / tick)
+            })
+            .sum()
+    }
+
     /// `kill -9` node `i` (0-based).
     pub(crate) fn kill(&mut self, i: usize) {
         self.procs[i] = None;
@@ -232,23 +253,37 @@ impl LocalSwarm {
     }
 }
 
-/// Rows: (what, bytes, MB/s, note).
+/// The swarm bench's rows, each with its bound from the same run: raw
+/// request-response for a restore, raw ÷ stored bytes per byte for a backup
+/// (every byte goes out once per copy, or (K+M)/K times as pieces). CPU-s
+/// per GB are every node process's together.
 pub(super) fn run(
     work: &Path,
     size: u64,
     (nodes, policy): (usize, Option<Policy>),
-) -> anyhow::Result<Vec<(String, u64, f64, String)>> {
+) -> anyhow::Result<Vec<Row>> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     eprintln!("measuring raw 1 MiB request-response between two peers...");
-    let raw = rt.block_on(raw_rr(256))?;
-    let mut rows = vec![(
-        format!("limit: libp2p request-response, 1 MiB, {RAW_IN_FLIGHT} in flight, best of {RAW_ROUNDS}"),
-        256u64 << 20,
-        raw,
-        "TCP+noise+yamux on 127.0.0.1".to_string(),
-    )];
+    let cpu = super::local::cpu_seconds();
+    let raw = rt.block_on(raw_rr(256))?.max(f64::MIN_POSITIVE);
+    let raw_cpu = super::local::cpu_seconds() - cpu;
+    let limit = "request-response";
+    let mut rows = vec![Row {
+        // Over every round (and the warm-up's one request), both peers'.
+        cpu_s_per_gb: raw_cpu
+            .is_finite()
+            .then(|| raw_cpu / ((RAW_ROUNDS as u64 * 256) << 20) as f64 * 1e9),
+        ..Row::rate(
+            format!("limit: libp2p request-response, 1 MiB, {RAW_IN_FLIGHT} in flight, best of {RAW_ROUNDS}"),
+            256u64 << 20,
+            raw,
+            (limit, raw),
+            "TCP+noise+yamux on 127.0.0.1, both peers in this process",
+        )
+    }];
+    let scheme = stored_as(policy);
     eprintln!("starting {nodes} nodes...");
     let swarm = LocalSwarm::start(work, nodes, &[])?;
     let (clients, dds) = (&swarm.clients, &swarm.dds);
@@ -265,25 +300,30 @@ pub(super) fn run(
         cipher: Cipher::Aes256Gcm,
         redundancy: policy,
     };
-    let t = Instant::now();
+    let gb = size as f64 / 1e9;
+    let (t, cpu) = (Instant::now(), swarm.cpu_seconds());
     let r: BackupReport = clients[0].post("/v1/backup/create", &req)?;
-    let d = t.elapsed();
-    rows.push((
-        format!(
-            "swarm backup, {nodes} nodes, {}",
-            kept_as(stored_as(policy))
-        ),
-        size,
-        mbps(size, d),
-        format!("{} shards", r.entry.shards),
-    ));
+    let (d, cpu) = (t.elapsed(), swarm.cpu_seconds() - cpu);
+    rows.push(Row {
+        cpu_s_per_gb: cpu.is_finite().then_some(cpu / gb),
+        ..Row::rate(
+            format!("swarm backup, {nodes} nodes, {}", kept_as(scheme)),
+            size,
+            mbps(size, d),
+            (
+                &format!("{limit} / {}", kept_as(scheme)),
+                raw / scheme.overhead(),
+            ),
+            format!("{} shards", r.entry.shards),
+        )
+    });
     // Restore on the last node, which holds only some shards, after it takes the owner key.
     let key = std::fs::read_to_string(dds[0].owner_key_path())?;
     let last = dds.last().context("no nodes")?;
     let master = shardnet_protocol::MasterKey::from_recovery_string(&key)?;
     last.replace_owner_key(&master, output::now_unix())?;
     let dest = work.join("swarm-restore");
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), swarm.cpu_seconds());
     let rr: RestoreReport = clients[nodes - 1].post(
         "/v1/backup/restore",
         &RestoreRequest {
@@ -293,16 +333,20 @@ pub(super) fn run(
             force: false,
         },
     )?;
-    let d = t.elapsed();
+    let (d, cpu) = (t.elapsed(), swarm.cpu_seconds() - cpu);
     if !rr.failed.is_empty() || rr.bytes != size {
         bail!("swarm restore incomplete: {:?}", rr.failed);
     }
-    rows.push((
-        format!("swarm restore on node {nodes}"),
-        size,
-        mbps(size, d),
-        format!("{} files", rr.files),
-    ));
+    rows.push(Row {
+        cpu_s_per_gb: cpu.is_finite().then_some(cpu / gb),
+        ..Row::rate(
+            format!("swarm restore on node {nodes}"),
+            size,
+            mbps(size, d),
+            (limit, raw),
+            format!("{} files", rr.files),
+        )
+    });
     swarm.remove();
     let _ = std::fs::remove_dir_all(&src);
     let _ = std::fs::remove_dir_all(&dest);
@@ -324,28 +368,6 @@ fn kept_as(scheme: Scheme) -> String {
     }
 }
 
-/// The swarm bench's figures as rows, each with its bound from the same
-/// run: raw request-response for a restore, raw ÷ stored bytes per byte for
-/// a backup (every byte goes out once per copy, or (K+M)/K times as pieces).
-fn swarm_rows(raw_rows: Vec<(String, u64, f64, String)>, scheme: Scheme) -> Vec<Row> {
-    let raw = raw_rows.first().map_or(1.0, |r| r.2).max(f64::MIN_POSITIVE);
-    let per_byte = scheme.overhead();
-    raw_rows
-        .into_iter()
-        .map(|(what, bytes, mb_per_s, note)| {
-            let (limit, bound) = if what.starts_with("swarm backup") {
-                (
-                    format!("request-response / {}", kept_as(scheme)),
-                    raw / per_byte,
-                )
-            } else {
-                ("request-response".to_string(), raw)
-            };
-            Row::rate(what, bytes, mb_per_s, (&limit, bound), note)
-        })
-        .collect()
-}
-
 /// Runs the swarm bench and prints its figures (a table, or JSON).
 pub(crate) fn report(
     work: &Path,
@@ -353,7 +375,7 @@ pub(crate) fn report(
     (nodes, policy): (usize, Option<Policy>),
     json: bool,
 ) -> anyhow::Result<()> {
-    let rows = swarm_rows(run(work, size, (nodes, policy))?, stored_as(policy));
+    let rows = run(work, size, (nodes, policy))?;
     let title = format!(
         "shardnet bench --swarm {nodes}: real node processes on 127.0.0.1, data in page cache"
     );
