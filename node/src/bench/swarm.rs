@@ -301,6 +301,7 @@ pub(super) fn run(
         redundancy: policy,
     };
     let gb = size as f64 / 1e9;
+    eprintln!("backing up on node 1...");
     let (t, cpu) = (Instant::now(), swarm.cpu_seconds());
     let r: BackupReport = clients[0].post("/v1/backup/create", &req)?;
     let (d, cpu) = (t.elapsed(), swarm.cpu_seconds() - cpu);
@@ -323,6 +324,7 @@ pub(super) fn run(
     let master = shardnet_protocol::MasterKey::from_recovery_string(&key)?;
     last.replace_owner_key(&master, output::now_unix())?;
     let dest = work.join("swarm-restore");
+    eprintln!("restoring on node {nodes}...");
     let (t, cpu) = (Instant::now(), swarm.cpu_seconds());
     let rr: RestoreReport = clients[nodes - 1].post(
         "/v1/backup/restore",
