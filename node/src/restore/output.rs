@@ -1,7 +1,7 @@
-//! Where a restored file's bytes go. A large file is written with `O_DIRECT`
-//! through one aligned buffer where the file system allows it; small files,
-//! and the last part of a large one that is not a whole block, go through
-//! the page cache as before.
+//! Where a restored file's bytes go. A file of 1 MiB or more is written with
+//! `O_DIRECT` through one aligned buffer where the file system allows it;
+//! smaller files, and the last part of a larger one that is not a whole
+//! block, go through the page cache.
 //!
 //! Why: a restore writes bytes nobody has read yet, and through the page cache
 //! every page of them is memory the kernel hands out for the first time. On a
@@ -9,13 +9,23 @@
 //! the host: the restore's single writer thread spent 40% of the restore's CPU
 //! in the kernel's page-cache copy, and restores ran at the page cache's
 //! first-write rate (0.4-2.2 GB/s here, from run to run), not at decryption's.
+//!
+//! That is also why "the first restore" looked slow: a restore runs fast
+//! only when the previous one's output was just deleted and its pages are
+//! reused. Restoring 1 GiB of 2 MiB files four times in one daemon, keeping
+//! each output: 588, 340, 385, 393 MB/s; deleting each before the next: 366,
+//! 1,084, 1,009, 1,321 MB/s. With direct writes from 1 MiB (8 MiB before),
+//! the same runs gave 582-663 and 495-586 MB/s: every restore at about the
+//! disk's read + write rate (641 MB/s in `shardnet bench` here), whatever
+//! the page cache holds.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 
-/// Files at least this large are written directly.
-pub(super) const DIRECT_FROM: u64 = 8 << 20;
+/// Files at least this large are written directly (the module doc has
+/// the measurements).
+pub(super) const DIRECT_FROM: u64 = 1 << 20;
 /// Direct writes must start, end and sit in memory on this boundary.
 const ALIGN: usize = 4096;
 /// The aligned buffer: one direct write per 4 MiB.
