@@ -1,8 +1,10 @@
 //! End-to-end tests of the swarm: real `shardnet node run` processes on
-//! 127.0.0.1, driven through the CLI as an operator would.
+//! 127.0.0.1, driven through the CLI as an operator would; and the owner's
+//! catalogue, which follows its slot's holders as peers join and leave.
 
 mod common;
 
+use common::swarm::{Swarm, FAST};
 use common::{random_bytes, Env, NodeProc};
 use std::collections::HashMap;
 use std::fs;
@@ -239,4 +241,62 @@ fn sigterm_stops_a_node_cleanly_and_peers_drop_it() {
         "{shards}"
     );
     nodes[2].kill();
+}
+
+/// The owner's catalogue is repaired under churn: new peers that join its
+/// slot get the record from the owner's node within one upkeep period (10 s
+/// here), so when every peer that first held it is gone, a fresh machine with
+/// only the owner key still lists the backup.
+#[test]
+fn the_catalogue_reaches_new_holders_and_outlives_its_first_ones() {
+    let mut s = Swarm::start(3, 1, FAST);
+    let (id, _) = common::swarm::backup(&s, 0, "bronze", 71, 2);
+    s.add("zone0", FAST);
+    s.add("zone0", FAST);
+    s.converge();
+    // One upkeep period and a margin.
+    std::thread::sleep(Duration::from_secs(16));
+    assert!(
+        s.nodes[0].log_text().contains("catalogue upkeep: Copied"),
+        "{}",
+        s.nodes[0].log_text()
+    );
+    let key = s.nodes[0]
+        .run(&s.env, &["keys", "export"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    for i in 0..3 {
+        s.nodes[i].kill();
+    }
+    // A sixth node joins through a survivor and imports the key alone.
+    let boot = s.nodes[3].addr(&s.env);
+    let fresh = NodeProc::start(&s.env, "fresh", "zone0", Some(&boot), FAST);
+    fresh.wait_for(Duration::from_secs(30), "the survivors live", |n| {
+        let v = n.run(&s.env, &["peers", "list", "--json"]).json();
+        v.as_array()
+            .is_some_and(|a| a.iter().filter(|p| p["live"] == true).count() == 3)
+    });
+    let mut import = std::process::Command::new(common::bin())
+        .args(["keys", "import", "--force"])
+        .env("SHARDNET_DATA_DIR", &fresh.data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = import.stdin.take().unwrap();
+        writeln!(stdin, "{key}").unwrap();
+    }
+    assert!(import.wait().unwrap().success());
+    let list = fresh.run(&s.env, &["backup", "list", "--json"]).ok().json();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["id"] == id.as_str()),
+        "the catalogue did not outlive its first holders: {list}"
+    );
 }
