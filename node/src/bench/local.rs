@@ -141,6 +141,18 @@ pub(crate) fn backup_restore(
             } else {
                 (AES_LIMIT, lim.aes, note)
             };
+            // Cores busy on average: CPU-s per second of wall time. Near all
+            // of them, the work per byte is the wall, not waiting.
+            let cores = rayon::current_num_threads() as f64;
+            let note = match d.as_secs_f64() {
+                w if cpu.is_finite() && w > 0.0 => {
+                    format!(
+                        "{note}; {:.0}% of {cores} cores busy",
+                        100.0 * cpu / w / cores
+                    )
+                }
+                _ => note,
+            };
             Row {
                 peak_rss_mib: rss,
                 cpu_s_per_gb: cpu.is_finite().then_some(cpu / gb),
