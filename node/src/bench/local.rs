@@ -298,7 +298,7 @@ pub(crate) fn report(work: &Path, size: u64, big: u64, json: bool) -> anyhow::Re
     rows.push(of_aes(
         "limit: disk read, cold".into(),
         disk_read,
-        "the store's disk, pages evicted",
+        "the store's disk, pages evicted, read with O_DIRECT as the store reads",
     ));
     let disk_rw = 1.0 / (1.0 / disk_read + 1.0 / disk);
     rows.push(of_aes(
