@@ -2,8 +2,9 @@
 //! its mode, with rows of the same keys (what, bytes, MB/s, limit, share of
 //! the limit, value, unit, note, ...), each limit measured in the same run;
 //! a figure that is not a throughput has a value and unit instead (the churn
-//! mode, which needs a swarm and a repair, prints through the same code). Small sizes: this
-//! checks the shape and that every throughput is a positive number, not speed.
+//! mode, which needs a swarm and a repair, prints through the same code).
+//! Small sizes: this checks the shape and that every throughput is a
+//! positive number, not speed.
 
 mod common;
 

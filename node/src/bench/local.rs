@@ -3,7 +3,7 @@
 //! run, with the peak RSS of each operation.
 
 use super::data::{generate, random_buf};
-use super::{Row, AES_LIMIT, BUF, LIMIT_BYTES};
+use super::{cpu_seconds, Row, AES_LIMIT, BUF, LIMIT_BYTES};
 use crate::backup::{self, BackupOptions};
 use crate::datadir::DataDir;
 use crate::output::{self, mbps};
@@ -34,17 +34,6 @@ fn peak_rss_mib_and_reset() -> Option<f64> {
     unsafe { libc::malloc_trim(0) };
     let _ = fs::write("/proc/self/clear_refs", "5");
     Some(kb / 1024.0)
-}
-
-/// CPU time of this process so far (user + system, every thread).
-pub(super) fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage fills the struct it is given.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
-        return f64::NAN;
-    }
-    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
-    t(u.ru_utime) + t(u.ru_stime)
 }
 
 /// Wall and CPU time of one operation.

@@ -228,8 +228,7 @@ impl LocalSwarm {
                 let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.0.id()));
                 // The command name may hold spaces: fields count from its `)`.
                 let ticks = stat.ok().and_then(|s| {
-                    let rest = s.get(s.rfind(')')? + 2..)?.to_string();
-                    let f: Vec<&str> = rest.split_whitespace().collect();
+                    let f: Vec<&str> = s.get(s.rfind(')')? + 2..)?.split_whitespace().collect();
                     Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
                 });
                 ticks.map_or(f64::NAN, |t| t / tick)
@@ -266,9 +265,9 @@ pub(super) fn run(
         .enable_all()
         .build()?;
     eprintln!("measuring raw 1 MiB request-response between two peers...");
-    let cpu = super::local::cpu_seconds();
+    let cpu = super::cpu_seconds();
     let raw = rt.block_on(raw_rr(256))?.max(f64::MIN_POSITIVE);
-    let raw_cpu = super::local::cpu_seconds() - cpu;
+    let raw_cpu = super::cpu_seconds() - cpu;
     let limit = "request-response";
     let mut rows = vec![Row {
         // Over every round (and the warm-up's one request), both peers'.

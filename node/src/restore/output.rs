@@ -15,9 +15,9 @@
 //! reused. Restoring 1 GiB of 2 MiB files four times in one daemon, keeping
 //! each output: 588, 340, 385, 393 MB/s; deleting each before the next: 366,
 //! 1,084, 1,009, 1,321 MB/s. With direct writes from 1 MiB (8 MiB before),
-//! the same runs gave 582-663 and 495-586 MB/s: every restore at about the
-//! disk's read + write rate (641 MB/s in `shardnet bench` here), whatever
-//! the page cache holds.
+//! the same runs gave 582-663 and 495-586 MB/s, whatever the page cache
+//! holds: the disk's pace (`shardnet bench` put its read + write at
+//! 769-848 MB/s on that day).
 
 use std::fs::File;
 use std::io::{self, Write};
