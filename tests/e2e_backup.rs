@@ -170,14 +170,14 @@ fn second_backup_of_almost_unchanged_tree_stores_only_changed_shards() {
     );
 }
 
-/// Finds the largest RocksDB blob file of a store.
-fn largest_blob(store: &Path) -> std::path::PathBuf {
-    fs::read_dir(store)
+/// The store's first segment file (where its first big shards are).
+fn first_segment(store: &Path) -> std::path::PathBuf {
+    fs::read_dir(store.join("segments"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "blob"))
-        .max_by_key(|p| fs::metadata(p).unwrap().len())
-        .expect("a blob file")
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .min()
+        .expect("a segment file")
 }
 
 #[test]
@@ -190,14 +190,13 @@ fn corrupted_shard_is_detected_named_and_reported() {
     fs::write(src.join("b.txt"), b"small file kept inline").unwrap();
     let (id, _) = env.backup(&[src.to_str().unwrap()]);
 
-    // Bit rot on disk: flip bytes in the middle of the blob file holding shards.
-    let blob = largest_blob(&env.data_dir().join("store"));
-    let mut bytes = fs::read(&blob).unwrap();
-    let mid = bytes.len() / 2;
-    for b in &mut bytes[mid..mid + 16] {
+    // Bit rot on disk: flip bytes inside the first shard of the first segment.
+    let seg = first_segment(&env.data_dir().join("store"));
+    let mut bytes = fs::read(&seg).unwrap();
+    for b in &mut bytes[1000..1016] {
         *b ^= 0xff;
     }
-    fs::write(&blob, bytes).unwrap();
+    fs::write(&seg, bytes).unwrap();
 
     let v = env.run(&["backup", "verify", &id, "--full", "--json"]);
     assert_eq!(v.code, 1, "{} {}", v.stdout, v.stderr);

@@ -8,11 +8,12 @@ use std::fs;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn blob_files(dir: &std::path::Path) -> usize {
-    fs::read_dir(dir)
+/// Segment files of a store (a new one every 128 MiB of shards).
+fn segment_files(dir: &std::path::Path) -> usize {
+    fs::read_dir(dir.join("segments"))
         .map(|it| {
             it.flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == "blob"))
+                .filter(|e| e.path().extension().is_some_and(|x| x == "seg"))
                 .count()
         })
         .unwrap_or(0)
@@ -38,19 +39,19 @@ fn kill_during_backup_leaves_a_consistent_store() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Kill -9 once a third blob file appears: with at most two memtables, the
-    // first flush has then completed. Part of the backup is on disk, the rest in
+    // Kill -9 once a third segment file appears: 256 MiB are stored, and the
+    // store flushes every 64 MiB, so a flush has then completed. Part of the backup is on disk, the rest in
     // memory or mid-flush, and nothing is in the catalogue.
     let store = env.data_dir().join("store");
     let start = Instant::now();
-    while blob_files(&store) < 3 {
+    while segment_files(&store) < 3 {
         assert!(
             child.try_wait().unwrap().is_none(),
             "backup finished before it could be killed"
         );
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "no blob file appeared"
+            "no third segment file appeared"
         );
         std::thread::sleep(Duration::from_millis(2));
     }

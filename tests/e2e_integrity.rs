@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::rot_blobs;
+use common::rot_shard_files;
 use common::swarm::{backup, total_shards, Swarm};
 use common::{random_bytes, Env, NodeProc};
 use std::fs;
@@ -46,7 +46,7 @@ fn rotten_blob_files_are_found_by_audits_and_rebuilt() {
         .count();
     assert!(held_before > 0);
     s.stop(victim);
-    assert!(rot_blobs(&s.nodes[victim].data.join("store")) > 0);
+    assert!(rot_shard_files(&s.nodes[victim].data.join("store")) > 0);
     s.restart(victim, &args);
     s.converge();
     let corrupted = |s: &Swarm| -> Vec<String> {
@@ -188,7 +188,7 @@ fn the_scrub_finds_rot_nobody_asks_for() {
     let st = n.run(&env, &["scrub", "pause", "--json"]).ok().json();
     assert_eq!(st["mode"], "paused", "{st}");
     assert_eq!(n.terminate(), Some(0));
-    assert!(rot_blobs(&n.data.join("store")) > 0);
+    assert!(rot_shard_files(&n.data.join("store")) > 0);
     let n = NodeProc::start(&env, "solo", "zone0", None, &args);
 
     // Paused, it reads nothing; started, it finds every rotten copy.

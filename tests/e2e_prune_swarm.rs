@@ -8,14 +8,14 @@
 //! (copies back to healthy, re-hashed), runs again and purges. At every
 //! sample every shard keeps at least 3 healthy copies.
 //!
-//! Corrupted: one holder's blob files rot; `shards verify` marks its copies
+//! Corrupted: one holder's segment files rot; `shards verify` marks its copies
 //! corrupted; prune plans them only because healthy copies are proven
 //! elsewhere, quarantines them, rolls back (still corrupted: the same bytes),
 //! runs again and purges. Repair, resumed, brings every shard back to 3.
 
 mod common;
 
-use common::rot_blobs;
+use common::rot_shard_files;
 use common::swarm::{backup, Swarm};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -171,9 +171,9 @@ fn redundant_and_corrupted_copies_are_pruned_on_proofs_only() {
     wait_all(&s, shards, 3);
 
     // One holder's copies rot behind its back: the node holding the most
-    // copies that live in blob files. Copies under the store's blob size
-    // (64 KiB: the backup's root, its manifest and a short last chunk) are
-    // kept inline in the table files, which `rot_blobs` leaves alone; a
+    // copies that live in segment files. Copies under 64 KiB (the backup's
+    // root, its manifest and a short last chunk) are kept inline in the
+    // table files, which `rot_shard_files` leaves alone; a
     // victim holding only those found nothing to verify (a rare failure,
     // as placement follows the run's random peer ids: 3 of this backup's
     // 5 shards are under 64 KiB).
@@ -187,7 +187,7 @@ fn redundant_and_corrupted_copies_are_pruned_on_proofs_only() {
         })
         .unwrap();
     s.stop(victim);
-    assert!(rot_blobs(&s.nodes[victim].data.join("store")) > 0);
+    assert!(rot_shard_files(&s.nodes[victim].data.join("store")) > 0);
     s.restart(victim, ARGS);
     // Proofs are asked of live peers: wait until it sees them again.
     s.converge();

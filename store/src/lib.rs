@@ -4,7 +4,8 @@
 //!
 //! | CF        | key               | value                               |
 //! |-----------|-------------------|-------------------------------------|
-//! | `shards`  | shard id          | envelope bytes (RocksDB blob files) |
+//! | `shards`  | shard id          | envelope bytes under 64 KiB (and older stores' blob files) |
+//! | `locations` | shard id        | segment, offset, length of the bytes (`segments/*.seg`) |
 //! | `meta`    | shard id          | [`ShardMeta`]: size, state, leases  |
 //! | `backups` | backup id         | the owner's catalogue entry         |
 //! | `chunks`  | hash of chunk key | shard id (the owner's dedup index)  |
@@ -15,7 +16,9 @@
 //! | `peers`   | peer              | the peer's reputation (score, isolation) |
 //! | `state`   | name              | small node state (scrub progress)   |
 //!
-//! Invariants: a `meta` row exists iff a `shards` row does, both written in one
+//! Invariants: a `meta` row exists iff a `shards` or `locations` row does
+//! (a location's record is written first, synced before its row is durable,
+//! and re-hashed at open if a crash came between), all written in one
 //! atomic write batch together with the audit event that explains the change;
 //! stored bytes always hashed to their id when written, and every read re-checks
 //! that, reporting corruption instead of returning bad bytes. RocksDB types stay
@@ -28,10 +31,12 @@ mod db;
 mod error;
 mod evidence;
 mod leases;
+mod locations;
 mod meta;
 mod quarantine;
 mod samples;
 mod scrub;
+mod segments;
 mod shards;
 mod transfers;
 

@@ -5,7 +5,7 @@
 //! (`shardnet_protocol::purge`), with the proofs named in the audit log.
 
 use crate::audit::AuditAction;
-use crate::db::{now, Store, CF_META_NAME, CF_SHARDS_NAME};
+use crate::db::{now, Store, CF_META_NAME};
 use crate::error::StoreError;
 use crate::meta::{ShardMeta, ShardState};
 use rocksdb::WriteBatch;
@@ -91,7 +91,7 @@ impl Store {
             return Ok(None);
         }
         let mut batch = WriteBatch::default();
-        batch.delete_cf(self.cf(CF_SHARDS_NAME), id.0);
+        let staged = self.unstage_bytes(&mut batch, id)?;
         batch.delete_cf(self.cf(CF_META_NAME), id.0);
         let detail = format!(
             "{} bytes, quarantined at {}; proven copies: {proofs}",
@@ -99,6 +99,7 @@ impl Store {
         );
         self.audit(&mut batch, AuditAction::Purged, Some(*id), detail)?;
         self.write(batch)?;
+        self.commit_bytes(staged);
         Ok(Some(m))
     }
 }

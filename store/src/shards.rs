@@ -5,8 +5,10 @@
 use crate::audit::AuditAction;
 use crate::db::{now, Store, CF_META_NAME as CF_META, CF_SHARDS_NAME as CF_SHARDS};
 use crate::error::StoreError;
+use crate::locations::Held;
 use crate::meta::{ShardMeta, ShardState, MAX_META_LEN};
-use rocksdb::{ErrorKind, IteratorMode, WriteBatch};
+use crate::segments::SEGMENT_MIN;
+use rocksdb::{IteratorMode, WriteBatch};
 use shardnet_protocol::codec;
 use shardnet_protocol::envelope::MAX_SHARD_LEN;
 use shardnet_protocol::{lease, Lease, Sealed, ShardId};
@@ -83,9 +85,15 @@ impl Store {
         }
         let _guard = self.lock(id);
         let t = now();
-        // Room for the bytes, their metadata and an audit entry: a batch
-        // that grows copies the whole shard again with each reallocation.
-        let mut batch = WriteBatch::with_capacity_bytes(bytes.len() + BATCH_SLACK);
+        // Room for the bytes (when they stay inline), their metadata and an
+        // audit entry: a batch that grows copies the shard again each time.
+        let inline = if bytes.len() < SEGMENT_MIN {
+            bytes.len()
+        } else {
+            0
+        };
+        let mut batch = WriteBatch::with_capacity_bytes(inline + BATCH_SLACK);
+        let mut staged = None;
         let outcome = match self.meta(id)? {
             // Metadata says healthy, but the bytes may have rotted or gone
             // behind the store's back: the verified bytes in hand replace them.
@@ -93,7 +101,7 @@ impl Store {
                 lease::merge(&mut m.leases, new_lease);
                 m.verified_at = t;
                 m.size = bytes.len() as u32;
-                batch.put_cf(self.cf(CF_SHARDS), id.0, bytes);
+                staged = Some(self.stage_bytes(&mut batch, id, bytes, true)?);
                 self.put_meta(&mut batch, id, &m)?;
                 let detail = "replaced missing or rotten bytes with verified bytes".to_string();
                 self.audit(&mut batch, AuditAction::Repaired, Some(*id), detail)?;
@@ -115,7 +123,7 @@ impl Store {
                 m.quarantined_at = 0;
                 m.verified_at = t;
                 m.size = bytes.len() as u32;
-                batch.put_cf(self.cf(CF_SHARDS), id.0, bytes);
+                staged = Some(self.stage_bytes(&mut batch, id, bytes, true)?);
                 self.put_meta(&mut batch, id, &m)?;
                 self.audit(&mut batch, AuditAction::Repaired, Some(*id), detail)?;
                 PutOutcome::Repaired
@@ -131,7 +139,7 @@ impl Store {
                     quarantined_at: 0,
                     stripe: None,
                 };
-                batch.put_cf(self.cf(CF_SHARDS), id.0, bytes);
+                staged = Some(self.stage_bytes(&mut batch, id, bytes, false)?);
                 self.put_meta(&mut batch, id, &m)?;
                 let detail = format!(
                     "{} bytes, owner {} until {}",
@@ -144,6 +152,10 @@ impl Store {
             }
         };
         self.write(batch)?;
+        if let Some(s) = staged {
+            self.commit_bytes(s);
+            self.flush_if_due()?;
+        }
         Ok(outcome)
     }
 
@@ -161,16 +173,13 @@ impl Store {
     /// Reads a shard and checks it against its id. On a mismatch (or an engine
     /// checksum failure) the shard is marked corrupted and an error names it.
     pub fn get_shard(&self, id: &ShardId) -> Result<Vec<u8>, StoreError> {
-        let got = self.db.get_pinned_cf(self.cf(CF_SHARDS), id.0);
-        let reason = match got {
-            Ok(Some(v)) if id.matches(&v) => return Ok(v.to_vec()),
-            Ok(Some(v)) => format!("its {} bytes do not hash to its id", v.len()),
-            Ok(None) if matches!(self.meta(id), Ok(Some(_))) => {
+        let reason = match self.held(id)? {
+            Held::Good(v) => return Ok(v),
+            Held::Bad(why) => why,
+            Held::Absent if matches!(self.meta(id), Ok(Some(_))) => {
                 "its bytes are missing from the store".to_string()
             }
-            Ok(None) => return Err(StoreError::NotFound { id: *id }),
-            Err(e) if e.kind() == ErrorKind::Corruption => format!("storage checksum failed: {e}"),
-            Err(e) => return Err(StoreError::engine(e)),
+            Held::Absent => return Err(StoreError::NotFound { id: *id }),
         };
         self.mark_corrupted(id, &reason)?;
         Err(StoreError::CorruptShard { id: *id, reason })
@@ -178,12 +187,7 @@ impl Store {
 
     /// Whether the stored bytes of `id` exist and hash to it (no state change).
     pub(crate) fn bytes_match(&self, id: &ShardId) -> Result<bool, StoreError> {
-        match self.db.get_pinned_cf(self.cf(CF_SHARDS), id.0) {
-            Ok(Some(v)) => Ok(id.matches(&v)),
-            Ok(None) => Ok(false),
-            Err(e) if e.kind() == ErrorKind::Corruption => Ok(false),
-            Err(e) => Err(StoreError::engine(e)),
-        }
+        Ok(matches!(self.held(id)?, Held::Good(_)))
     }
 
     /// Records that `id`'s bytes are bad. The bytes stay until repaired or pruned.
@@ -245,7 +249,10 @@ impl Store {
     #[doc(hidden)]
     pub fn debug_overwrite_bytes(&self, id: &ShardId, bytes: &[u8]) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
+        let staged = self.unstage_bytes(&mut batch, id)?;
         batch.put_cf(self.cf(CF_SHARDS), id.0, bytes);
-        self.write(batch)
+        self.write(batch)?;
+        self.commit_bytes(staged);
+        Ok(())
     }
 }

@@ -173,24 +173,34 @@ pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
     v
 }
 
-/// Zeroes the shard bytes in every RocksDB blob file of a stopped node's
-/// store (each file's header and footer stay, so the store still opens and
-/// writes), leaving its metadata intact: the node still believes it holds
-/// healthy copies. (Zeroing whole files also breaks RocksDB's writes; that
-/// case is left to the node's own health checks.)
-pub fn rot_blobs(store: &std::path::Path) -> usize {
+/// Zeroes the shard bytes of a stopped node's store behind its back: every
+/// segment file (where shards of 64 KiB and more live), and the payload of
+/// every RocksDB blob file (stores written before segments; each file's
+/// header and footer stay, so the store still opens and writes). Metadata
+/// stays intact: the node still believes it holds healthy copies. Returns
+/// how many files it rotted.
+pub fn rot_shard_files(store: &std::path::Path) -> usize {
     let mut n = 0;
-    for e in std::fs::read_dir(store).unwrap() {
+    let segments = std::fs::read_dir(store.join("segments"))
+        .into_iter()
+        .flatten();
+    for e in std::fs::read_dir(store).unwrap().chain(segments) {
         let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "blob") {
-            let mut bytes = std::fs::read(&p).unwrap();
-            let len = bytes.len();
-            if len > 256 {
-                bytes[64..len - 64].fill(0);
-                std::fs::write(&p, bytes).unwrap();
-                n += 1;
-            }
+        let ext = p.extension().and_then(|x| x.to_str()).unwrap_or("");
+        let mut bytes = match ext {
+            "blob" | "seg" => std::fs::read(&p).unwrap(),
+            _ => continue,
+        };
+        let len = bytes.len();
+        if ext == "seg" && len > 0 {
+            bytes.fill(0);
+        } else if len > 256 {
+            bytes[64..len - 64].fill(0);
+        } else {
+            continue;
         }
+        std::fs::write(&p, bytes).unwrap();
+        n += 1;
     }
     n
 }

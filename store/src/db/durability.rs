@@ -5,6 +5,7 @@
 
 use super::{Store, ALL_CFS, LOCK_STRIPES};
 use crate::error::StoreError;
+use crate::segments::AUTO_FLUSH;
 use rocksdb::{WriteBatch, WriteOptions};
 use shardnet_protocol::ShardId;
 use std::cell::Cell;
@@ -117,17 +118,34 @@ impl Store {
             }
             LOGGED.set(true);
             let _reset = Reset;
-            f()
+            let out = f();
+            // Records before the locations that name them.
+            self.sync_segments(true)?;
+            out
         };
         self.db.flush_wal(true).map_err(StoreError::engine)?;
         Ok(out)
     }
 
-    /// Makes every write so far durable: flushes all memtables at once (shard
-    /// bytes land in blob files) and waits until the files are synced.
+    /// Flushes when segments took [`AUTO_FLUSH`] bytes since the last sync
+    /// (not inside a logged group: its end syncs).
+    pub(crate) fn flush_if_due(&self) -> Result<(), StoreError> {
+        if !LOGGED.get() && self.segments.unsynced() >= AUTO_FLUSH {
+            return self.flush();
+        }
+        Ok(())
+    }
+
+    /// Makes every write so far durable: syncs the segment files, then
+    /// flushes all memtables at once and waits until the files are synced.
     pub fn flush(&self) -> Result<(), StoreError> {
         // Cleared first: a write racing with this flush sets it again.
         self.unlogged.store(false, Ordering::Release);
+        // Segment records before the locations that name them.
+        if let Err(e) = self.sync_segments(false) {
+            self.unlogged.store(true, Ordering::Release);
+            return Err(e);
+        }
         let cfs = ALL_CFS.map(|n| self.cf(n));
         let mut fo = rocksdb::FlushOptions::default();
         fo.set_wait(true);
@@ -135,8 +153,10 @@ impl Store {
             .db
             .flush_cfs_opt(&cfs.iter().collect::<Vec<_>>(), &fo)
             .map_err(StoreError::engine);
-        if r.is_err() {
-            self.unlogged.store(true, Ordering::Release);
+        match r {
+            // Emptied segments go once their last location's removal is durable.
+            Ok(()) => self.segments.delete_doomed(),
+            Err(_) => self.unlogged.store(true, Ordering::Release),
         }
         r
     }

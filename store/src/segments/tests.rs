@@ -1,0 +1,213 @@
+use crate::db::{CF_LOCATIONS, CF_STATE};
+use crate::{ShardState, Store, StoreError};
+use shardnet_protocol::ShardId;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+fn shard(i: u8, len: usize) -> (ShardId, Vec<u8>) {
+    let b: Vec<u8> = (0..len).map(|j| (j as u8).wrapping_mul(31) ^ i).collect();
+    (ShardId::of(&b), b)
+}
+
+fn lease() -> shardnet_protocol::Lease {
+    shardnet_protocol::Lease {
+        owner: shardnet_protocol::keys::OwnerId([1; 32]),
+        expires_at: u64::MAX / 2,
+        copies: 3,
+        sig: shardnet_protocol::lease::Sig([0; 64]),
+    }
+}
+
+fn segment_files(store: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(store.join("segments"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Shards of 64 KiB and more go to a segment file, smaller ones stay in
+/// RocksDB, and both read back after a reopen; each open writes a new
+/// segment, never the tail of an old one.
+#[test]
+fn big_shards_go_to_segments_and_read_back_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = [shard(1, 1 << 20), shard(2, 200 << 10), shard(3, 1000)];
+    {
+        let s = Store::open(dir.path()).unwrap();
+        for (id, b) in &shards {
+            s.put_shard(id, b, lease()).unwrap();
+        }
+        s.flush().unwrap();
+        assert!(s.db_get(CF_LOCATIONS, &shards[0].0 .0).unwrap().is_some());
+        assert!(s.db_get(CF_LOCATIONS, &shards[2].0 .0).unwrap().is_none());
+    }
+    assert_eq!(segment_files(dir.path()).len(), 1);
+    let s = Store::open(dir.path()).unwrap();
+    for (id, b) in &shards {
+        assert_eq!(&s.get_shard(id).unwrap(), b);
+    }
+    let (id, b) = shard(4, 300 << 10);
+    s.put_shard(&id, &b, lease()).unwrap();
+    assert_eq!(s.get_shard(&id).unwrap(), b);
+    assert_eq!(segment_files(dir.path()).len(), 2);
+}
+
+/// Rot in a segment record (payload or header) is found on read, marked,
+/// and replaced by the next verified put of the same bytes; a missing
+/// segment file reads as missing bytes, not as an error of the store.
+#[test]
+fn rot_and_missing_segments_are_marked_and_repaired_by_a_verified_put() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let (a, ab) = shard(1, 256 << 10);
+    let (b, bb) = shard(2, 256 << 10);
+    s.put_shard(&a, &ab, lease()).unwrap();
+    s.put_shard(&b, &bb, lease()).unwrap();
+    s.flush().unwrap();
+    let file = &segment_files(dir.path())[0];
+    let f = std::fs::OpenOptions::new().write(true).open(file).unwrap();
+    f.write_all_at(b"rot", 64 + 1000).unwrap();
+    drop(f);
+    let first_is_a = s.get_shard(&a).is_err();
+    let (rotten, good) = if first_is_a { (a, b) } else { (b, a) };
+    let err = s.get_shard(&rotten).unwrap_err();
+    assert!(matches!(err, StoreError::CorruptShard { .. }), "{err}");
+    assert_eq!(
+        s.meta(&rotten).unwrap().unwrap().state,
+        ShardState::Corrupted
+    );
+    assert!(s.get_shard(&good).is_ok());
+    let bytes = if rotten == a { &ab } else { &bb };
+    assert_eq!(
+        s.put_shard(&rotten, bytes, lease()).unwrap(),
+        crate::PutOutcome::Repaired
+    );
+    assert_eq!(&s.get_shard(&rotten).unwrap(), bytes);
+
+    drop(s);
+    for p in segment_files(dir.path()) {
+        std::fs::remove_file(p).unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    let err = s.get_shard(&good).unwrap_err().to_string();
+    assert!(err.contains("is missing"), "{err}");
+}
+
+/// A segment whose every shard was purged is deleted once the purge is
+/// flushed (not before: a crash must not bring back a location into a
+/// deleted file); a segment with one live shard stays.
+#[test]
+fn emptied_segments_are_deleted_after_the_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<(ShardId, Vec<u8>)> = (0..3).map(|i| shard(i, 128 << 10)).collect();
+    {
+        let s = Store::open(dir.path()).unwrap();
+        for (id, b) in &ids {
+            s.put_shard(id, b, lease()).unwrap();
+        }
+    }
+    let s = Store::open(dir.path()).unwrap();
+    let (keep, kb) = shard(9, 128 << 10);
+    s.put_shard(&keep, &kb, lease()).unwrap();
+    for (id, _) in &ids {
+        s.quarantine(id, "test").unwrap();
+        assert!(s.purge(id, "test").unwrap().is_some());
+    }
+    assert_eq!(
+        segment_files(dir.path()).len(),
+        2,
+        "still there before the flush"
+    );
+    s.flush().unwrap();
+    assert_eq!(
+        segment_files(dir.path()).len(),
+        1,
+        "the emptied one is gone"
+    );
+    assert_eq!(s.get_shard(&keep).unwrap(), kb);
+    drop(s);
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.get_shard(&keep).unwrap(), kb);
+    assert!(matches!(
+        s.get_shard(&ids[0].0),
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+/// A record whose location reached the disk but whose bytes may not have
+/// (past its segment's synced mark) is re-hashed at open: bad ones are
+/// marked corrupted at once, good ones stay healthy, and the mark then
+/// covers them so the next open checks nothing.
+#[test]
+fn records_past_the_synced_mark_are_rehashed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, ab) = shard(1, 100 << 10);
+    let (b, bb) = shard(2, 100 << 10);
+    {
+        let s = Store::open(dir.path()).unwrap();
+        s.put_shard(&a, &ab, lease()).unwrap();
+        s.put_shard(&b, &bb, lease()).unwrap();
+        s.flush().unwrap();
+    }
+    {
+        // As if the crash came before the sync: no mark, and a's bytes lost.
+        let s = Store::open(dir.path()).unwrap();
+        let mut batch = rocksdb::WriteBatch::default();
+        let mut k = b"segment-synced/".to_vec();
+        k.extend_from_slice(&0u32.to_be_bytes());
+        batch.delete_cf(s.cf(CF_STATE), k);
+        s.write(batch).unwrap();
+        s.flush().unwrap();
+    }
+    let file = &segment_files(dir.path())[0];
+    let raw = std::fs::read(file).unwrap();
+    let at = raw.windows(32).position(|w| w == a.0).unwrap() - 8;
+    let f = std::fs::OpenOptions::new().write(true).open(file).unwrap();
+    f.write_all_at(&vec![0u8; 100 << 10], at as u64).unwrap();
+    drop(f);
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.meta(&a).unwrap().unwrap().state, ShardState::Corrupted);
+    assert_eq!(s.meta(&b).unwrap().unwrap().state, ShardState::Healthy);
+    assert_eq!(s.get_shard(&b).unwrap(), bb);
+    let events = s.audit_log(0, 100).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.detail.contains("written just before a crash")),
+        "{events:?}"
+    );
+}
+
+/// Threads putting at once, each reading its shard back at once (often
+/// while the record still waits for the writer), then one flush: every
+/// shard reads back after a reopen.
+#[test]
+fn concurrent_puts_read_back_before_and_after_they_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let all: Vec<(ShardId, Vec<u8>)> = (0..64u8)
+        .map(|i| shard(i, (100 << 10) + i as usize))
+        .collect();
+    {
+        let s = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+        std::thread::scope(|sc| {
+            for part in all.chunks(16) {
+                let s = s.clone();
+                sc.spawn(move || {
+                    for (id, b) in part {
+                        s.put_shard(id, b, lease()).unwrap();
+                        assert_eq!(&s.get_shard(id).unwrap(), b);
+                    }
+                });
+            }
+        });
+        s.flush().unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    for (id, b) in &all {
+        assert_eq!(&s.get_shard(id).unwrap(), b);
+    }
+    assert_eq!(s.stats().unwrap().healthy, 64);
+}
