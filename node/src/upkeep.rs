@@ -1,7 +1,8 @@
-//! The daemon's periodic upkeep: the owner's catalogue and pieces, the audit log's
-//! retention, the automatic purge of finished prune jobs, and the emergency
-//! reclaim. Each is a blocking job run on its own schedule by [`periodic`],
-//! off the async workers, until the node stops.
+//! The daemon's periodic upkeep: the owner's catalogue and pieces, the audit
+//! log's retention, the space of partly dead segments, the automatic purge
+//! of finished prune jobs, and the emergency reclaim. Each is a blocking job
+//! run on its own schedule by [`periodic`], off the async workers, until the
+//! node stops.
 
 use crate::datadir::DataDir;
 use crate::distribute::Net;
@@ -169,6 +170,28 @@ pub async fn audit_trim(store: Arc<Store>, retention: Duration, stop: watch::Rec
                 info!(events = n, "audit log trimmed to its retention");
             }
         },
+    )
+    .await
+}
+
+/// Bytes of live shards one reclaim pass moves at most: the disk is shared
+/// with backups and peers, and the next pass goes on.
+const SEGMENT_RECLAIM_BYTES: u64 = 1 << 30;
+
+/// Gives back the space of partly dead segments (`Store::reclaim_segments`)
+/// every 15 minutes, the first a period after start.
+pub async fn segment_reclaim(store: Arc<Store>, stop: watch::Receiver<bool>) {
+    let make = || {
+        let st = store.clone();
+        move || st.reclaim_segments(SEGMENT_RECLAIM_BYTES)
+    };
+    periodic(
+        Duration::from_secs(15 * 60),
+        true,
+        stop,
+        "segment reclaim",
+        make,
+        |_| {},
     )
     .await
 }

@@ -27,6 +27,7 @@
 mod audit;
 mod catalogue;
 mod chunks;
+mod compact;
 mod db;
 mod error;
 mod evidence;
@@ -42,6 +43,7 @@ mod transfers;
 
 pub mod prune;
 pub use audit::{AuditAction, AuditEvent, AuditFilter, ChainReport};
+pub use compact::SegmentReclaim;
 pub use db::{Store, StoreOptions, MAX_AVOID, MAX_OPEN_FILES};
 pub use error::StoreError;
 pub use evidence::{EvidenceRecord, MAX_EVIDENCE_PER_PEER};

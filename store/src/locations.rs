@@ -33,7 +33,10 @@ pub(crate) enum Held {
 
 impl Store {
     /// The segment location of `id`: `Err` with why when its row is damaged.
-    fn location(&self, id: &ShardId) -> Result<Option<Result<Location, String>>, StoreError> {
+    pub(crate) fn location(
+        &self,
+        id: &ShardId,
+    ) -> Result<Option<Result<Location, String>>, StoreError> {
         Ok(self.db_get(CF_LOCATIONS, &id.0)?.map(|v| {
             Location::decode(&v).ok_or_else(|| "its location in the index is damaged".into())
         }))
@@ -41,20 +44,35 @@ impl Store {
 
     /// The bytes of `id`, checked against the id.
     pub(crate) fn held(&self, id: &ShardId) -> Result<Held, StoreError> {
-        match self.location(id)? {
-            Some(Ok(loc)) => {
-                return match self.segments.read(id, &loc) {
-                    Ok(v) if id.matches(&v) => Ok(Held::Good(v)),
-                    Ok(v) => Ok(Held::Bad(format!(
-                        "its {} bytes do not hash to its id",
-                        v.len()
-                    ))),
-                    Err(ReadError::Bad(why)) => Ok(Held::Bad(why)),
-                    Err(ReadError::Io(e)) => Err(e),
-                }
+        self.held_at(id, self.location(id)?)
+    }
+
+    /// [`Store::held`] from the location `at` read earlier.
+    pub(crate) fn held_at(
+        &self,
+        id: &ShardId,
+        mut at: Option<Result<Location, String>>,
+    ) -> Result<Held, StoreError> {
+        let mut tries = 0;
+        while let Some(Ok(loc)) = at {
+            let bad = match self.segments.read(id, &loc) {
+                Ok(v) if id.matches(&v) => return Ok(Held::Good(v)),
+                Ok(v) => format!("its {} bytes do not hash to its id", v.len()),
+                Err(ReadError::Bad(why)) => why,
+                Err(ReadError::Io(e)) => return Err(e),
+            };
+            // Reads take no lock: a reclaim may have moved the record (and
+            // deleted its old segment) or a purge removed it meanwhile. Only
+            // a record still where it was read is a bad copy.
+            let now = self.location(id)?;
+            tries += 1;
+            if now == at || tries >= 3 {
+                return Ok(Held::Bad(bad));
             }
-            Some(Err(why)) => return Ok(Held::Bad(why)),
-            None => {}
+            at = now;
+        }
+        if let Some(Err(why)) = at {
+            return Ok(Held::Bad(why));
         }
         match self.db.get_pinned_cf(self.cf(CF_SHARDS), id.0) {
             Ok(Some(v)) if id.matches(&v) => Ok(Held::Good(v.to_vec())),
@@ -183,7 +201,7 @@ impl Store {
                 suspect.push((id, loc.segment));
             }
         }
-        self.segments.load(live)?;
+        self.segments.load(live, ends.clone())?;
         let mut bad = 0;
         let mut checked = std::collections::BTreeSet::new();
         for (id, segment) in &suspect {

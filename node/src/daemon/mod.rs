@@ -243,6 +243,7 @@ pub async fn run_until(
         cfg.audit_retention,
         stop_rx.clone(),
     ));
+    let segments_task = tokio::spawn(upkeep::segment_reclaim(store.clone(), stop_rx.clone()));
     let catalogue_task = tokio::spawn(upkeep::catalogue(
         net.clone(),
         store.clone(),
@@ -324,6 +325,7 @@ pub async fn run_until(
             pieces_task,
             held_pieces_task,
             trim_task,
+            segments_task,
             reclaim_task,
             purge_task,
             hb_task,

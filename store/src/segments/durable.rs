@@ -88,6 +88,7 @@ impl Inner {
             let d = std::mem::take(&mut st.doomed);
             for s in &d {
                 st.files.remove(s);
+                st.ends.remove(s);
             }
             // A segment refilled since (cannot happen: only the active one
             // is written, and it is never doomed) would be kept.

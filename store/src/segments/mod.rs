@@ -52,6 +52,8 @@ const SEGMENT_SIZE: u64 = 128 << 20;
 /// Space reserved ahead of the writes (`fallocate`), so that direct writes
 /// stay inside the file and do not serialise on extending it.
 const PREALLOCATE: u64 = 8 << 20;
+/// Dead bytes a segment must hold before reclaiming it is worth a copy.
+pub(crate) const RECLAIM_MIN_DEAD: u64 = 8 << 20;
 /// Segment files kept open for reads.
 pub(super) const OPEN_FILES: usize = 128;
 /// Bytes appended without a sync past which the store flushes by itself
@@ -85,6 +87,8 @@ struct State {
     files: HashMap<u32, Arc<File>>,
     /// Bytes of live records, by segment.
     live: HashMap<u32, u64>,
+    /// How far each segment has been written (dead records included).
+    ends: HashMap<u32, u64>,
     /// Offsets of records being written, by segment (not yet syncable).
     in_flight: BTreeMap<u32, BTreeSet<u64>>,
     /// End of the records written since the last sync, by segment.
@@ -204,7 +208,11 @@ impl Inner {
     /// Counts the live records found in the index at open, and deletes the
     /// segment files that hold none (left by a crash, or emptied before
     /// one).
-    pub(crate) fn load(&self, live: HashMap<u32, u64>) -> Result<(), StoreError> {
+    pub(crate) fn load(
+        &self,
+        live: HashMap<u32, u64>,
+        ends: HashMap<u32, u64>,
+    ) -> Result<(), StoreError> {
         let mut st = self.state();
         for e in std::fs::read_dir(&self.dir).map_err(|e| io("cannot list", &self.dir, e))? {
             let p = e.map_err(|e| io("cannot list", &self.dir, e))?.path();
@@ -216,7 +224,27 @@ impl Inner {
             }
         }
         st.live = live;
+        st.ends = ends;
         Ok(())
+    }
+
+    /// Closed segments whose live records fill less than half of them and
+    /// leave at least [`RECLAIM_MIN_DEAD`] dead, sparsest first: the ones a
+    /// copy-forward of their live records frees the most space from.
+    pub(crate) fn sparse(&self) -> Vec<u32> {
+        let st = self.state();
+        let active = st.active.as_ref().map(|a| a.segment);
+        let mut v: Vec<(u64, u32)> = st
+            .ends
+            .iter()
+            .filter(|(s, _)| Some(**s) != active && !st.doomed.contains(s))
+            .filter_map(|(s, end)| {
+                let live = st.live.get(s).copied().unwrap_or(0);
+                (live * 2 < *end && end - live >= RECLAIM_MIN_DEAD).then_some((live, *s))
+            })
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, s)| s).collect()
     }
 
     /// Reserves room for a record of `span` bytes in the active segment,
@@ -248,6 +276,7 @@ impl Inner {
         let a = st.active.as_mut().expect("just set"); // ok: set above when it was None
         let offset = a.next;
         a.next += span;
+        let (seg, end) = (a.segment, a.next);
         if a.next > a.allocated {
             let want = (a.next - a.allocated).max(PREALLOCATE);
             preallocate(&a.file, a.allocated, want).map_err(|e| {
@@ -257,6 +286,7 @@ impl Inner {
             a.allocated += want;
         }
         let (segment, file) = (a.segment, a.file.clone());
+        st.ends.insert(seg, end);
         st.in_flight.entry(segment).or_default().insert(offset);
         Ok((segment, file, offset))
     }
