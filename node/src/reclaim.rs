@@ -87,6 +87,10 @@ pub fn fill(store: &Store, usage: &Usage, capacity: u64) -> Fill {
     }
 }
 
+/// Bytes of live shards one segment reclaim pass moves at most (the disk
+/// is shared with backups and peers; the next pass goes on).
+pub const SEGMENT_RECLAIM_BYTES: u64 = 1 << 30;
+
 /// One check: plans, runs and purges a reclaim when the node is over the
 /// threshold.
 pub fn check(store: &Store, usage: &Usage, f: &Fill, now: u64) -> Result<Outcome, PruneError> {
@@ -113,6 +117,12 @@ pub fn check(store: &Store, usage: &Usage, f: &Fill, now: u64) -> Result<Outcome
     let job = prune::run(store, &plan, None, false, now)?;
     let (job, gone) = prune::purge(store, job.id, None, now)?;
     usage.sub_purged(&gone);
+    // The purged copies' space returns to the disk only with whole
+    // segments: move the live records out of the ones it left sparse now,
+    // not at the next periodic pass.
+    if let Err(e) = store.reclaim_segments(SEGMENT_RECLAIM_BYTES) {
+        tracing::warn!("reclaiming sparse segments after the purge failed: {e}");
+    }
     Ok(Outcome {
         need,
         jobs: vec![job.id],

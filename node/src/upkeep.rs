@@ -174,16 +174,12 @@ pub async fn audit_trim(store: Arc<Store>, retention: Duration, stop: watch::Rec
     .await
 }
 
-/// Bytes of live shards one reclaim pass moves at most: the disk is shared
-/// with backups and peers, and the next pass goes on.
-const SEGMENT_RECLAIM_BYTES: u64 = 1 << 30;
-
 /// Gives back the space of partly dead segments (`Store::reclaim_segments`)
 /// every 15 minutes, the first a period after start.
 pub async fn segment_reclaim(store: Arc<Store>, stop: watch::Receiver<bool>) {
     let make = || {
         let st = store.clone();
-        move || st.reclaim_segments(SEGMENT_RECLAIM_BYTES)
+        move || st.reclaim_segments(reclaim::SEGMENT_RECLAIM_BYTES)
     };
     periodic(
         Duration::from_secs(15 * 60),

@@ -44,8 +44,8 @@ fn shard_cf_options() -> Options {
     // every repair write with "Corruption: Key mismatch when reading blob").
     // A rotten copy must cost one shard, found by scrub or audit and
     // replaced, never the store. Blob files whose shards were all removed
-    // are still deleted whole; partly dead files keep their space until a
-    // later, corruption-tolerant reclaim (noted for the prune work).
+    // are still deleted whole. (New shards go to segment files, whose
+    // reclaim re-hashes each record it moves: `Store::reclaim_segments`.)
     o.set_enable_blob_gc(false);
     o.set_write_buffer_size(SHARD_WRITE_BUFFER);
     o.set_max_write_buffer_number(2);

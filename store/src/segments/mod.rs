@@ -22,8 +22,8 @@
 //! Files are only appended to by the process that created them; each open
 //! starts a new segment. A segment whose records are all gone is deleted
 //! after the store's next flush (so a crash cannot bring back a location
-//! into a deleted file). Partly dead segments keep their space, as blob files
-//! did: reclaiming them is a copy-forward left for later.
+//! into a deleted file). Partly dead segments give their space back through
+//! a copy-forward of their live records (`Store::reclaim_segments`).
 
 mod durable;
 mod read;
