@@ -199,4 +199,4 @@ impl Drop for Store {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

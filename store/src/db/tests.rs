@@ -48,7 +48,8 @@ fn shard(i: u8) -> (ShardId, Vec<u8>) {
     (ShardId::of(&b), b)
 }
 
-fn lease() -> shardnet_protocol::Lease {
+/// A lease good for any test shard (its signature is not checked here).
+pub(crate) fn lease() -> shardnet_protocol::Lease {
     shardnet_protocol::Lease {
         owner: shardnet_protocol::keys::OwnerId([1; 32]),
         expires_at: u64::MAX / 2,

@@ -1,3 +1,4 @@
+use crate::db::tests::lease;
 use crate::db::{CF_LOCATIONS, CF_STATE};
 use crate::{ShardState, Store, StoreError};
 use shardnet_protocol::ShardId;
@@ -7,15 +8,6 @@ use std::path::Path;
 fn shard(i: u8, len: usize) -> (ShardId, Vec<u8>) {
     let b: Vec<u8> = (0..len).map(|j| (j as u8).wrapping_mul(31) ^ i).collect();
     (ShardId::of(&b), b)
-}
-
-fn lease() -> shardnet_protocol::Lease {
-    shardnet_protocol::Lease {
-        owner: shardnet_protocol::keys::OwnerId([1; 32]),
-        expires_at: u64::MAX / 2,
-        copies: 3,
-        sig: shardnet_protocol::lease::Sig([0; 64]),
-    }
 }
 
 fn segment_files(store: &Path) -> Vec<std::path::PathBuf> {
