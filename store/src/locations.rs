@@ -89,9 +89,9 @@ impl Store {
     }
 
     /// Writes `bytes` where a shard of their size goes and adds the record
-    /// to `batch`, dropping any other place `id`'s bytes had. Returns the new
-    /// location (if any) and the old one, for [`Store::commit_bytes`] once
-    /// the batch is written.
+    /// to `batch`, dropping any other place `id`'s bytes had. Returns the
+    /// record they replace, for [`Store::commit_bytes`] once the batch is
+    /// written.
     pub(crate) fn stage_bytes(
         &self,
         batch: &mut WriteBatch,
@@ -109,17 +109,14 @@ impl Store {
             if replacing {
                 batch.delete_cf(self.cf(CF_LOCATIONS), id.0);
             }
-            return Ok(Staged { new: None, old });
+            return Ok(Staged { old });
         }
         let loc = self.segments.append(id, bytes)?;
         batch.put_cf(self.cf(CF_LOCATIONS), id.0, loc.encode());
         if replacing {
             batch.delete_cf(self.cf(CF_SHARDS), id.0);
         }
-        Ok(Staged {
-            new: Some(loc),
-            old,
-        })
+        Ok(Staged { old })
     }
 
     /// Drops `id`'s bytes in `batch`, wherever they are.
@@ -131,16 +128,12 @@ impl Store {
         batch.delete_cf(self.cf(CF_SHARDS), id.0);
         batch.delete_cf(self.cf(CF_LOCATIONS), id.0);
         Ok(Staged {
-            new: None,
             old: self.location(id)?.and_then(Result::ok),
         })
     }
 
-    /// Updates the segments' live counts once a staged batch is written.
+    /// Releases the record a staged batch replaced, once it is written.
     pub(crate) fn commit_bytes(&self, s: Staged) {
-        if let Some(loc) = &s.new {
-            self.segments.added(loc);
-        }
         if let Some(loc) = &s.old {
             self.segments.removed(loc);
         }
@@ -231,10 +224,8 @@ impl Store {
     }
 }
 
-/// Bytes staged in a write batch: the segment record written, and the one
-/// it replaces.
-#[must_use = "commit_bytes updates the live counts once the batch is written"]
+/// Bytes staged in a write batch: the segment record they replace.
+#[must_use = "commit_bytes releases the replaced record once the batch is written"]
 pub(crate) struct Staged {
-    new: Option<Location>,
     old: Option<Location>,
 }

@@ -12,8 +12,8 @@
 //! peer's stores). Either way the bytes of shards of 64 KiB and more are not
 //! in the batch: they were written once to a segment file (`segments`),
 //! which is synced first. Through RocksDB (WAL, then a blob file at flush) a
-//! peer's group of 4 shards cost 1.2-1.5 CPU-s per GB stored, in segments
-//! 0.36-0.8 (`cargo run -p shardnet-store --example group_commit`).
+//! peer's group of 4 shards cost 1.18 CPU-s per GB stored, in segments
+//! 0.50-0.78 (`cargo run -p shardnet-store --example group_commit`).
 //!
 //! The operations live beside it by what they touch: shard bytes and
 //! metadata (`shards`), leases and avoid lists (`leases`), the owner's dedup

@@ -256,7 +256,14 @@ impl Inner {
             .as_ref()
             .is_some_and(|a| a.next + span > SEGMENT_SIZE)
         {
-            st.active = None;
+            // Closed: if its records all went while it was being written,
+            // nothing else would ever delete it before the next open.
+            if let Some(a) = st.active.take() {
+                if st.live.get(&a.segment).copied().unwrap_or(0) == 0 {
+                    st.live.remove(&a.segment);
+                    st.doomed.insert(a.segment);
+                }
+            }
         }
         if st.active.is_none() {
             let segment = st.next_segment;
@@ -287,6 +294,11 @@ impl Inner {
         }
         let (segment, file) = (a.segment, a.file.clone());
         st.ends.insert(seg, end);
+        // Live from its reservation on, not from its location's commit: a
+        // segment must never be deleted while a record in it is on its way
+        // into the index. (A put whose batch then fails leaves the count
+        // high until the next open recounts it: space kept, never lost.)
+        *st.live.entry(segment).or_insert(0) += span;
         st.in_flight.entry(segment).or_default().insert(offset);
         Ok((segment, file, offset))
     }
@@ -294,11 +306,6 @@ impl Inner {
     /// Bytes appended since the last sync began.
     pub(crate) fn unsynced(&self) -> u64 {
         self.unsynced.load(Ordering::Relaxed)
-    }
-
-    /// A location now in the index: its record counts as live.
-    pub(crate) fn added(&self, loc: &Location) {
-        *self.state().live.entry(loc.segment).or_insert(0) += loc.span();
     }
 
     /// A location gone from the index: a segment left without live records
@@ -317,8 +324,8 @@ impl Inner {
 
 impl Segments {
     /// Queues `bytes` as `id`'s record for the writer; readable at once,
-    /// durable after the next [`Inner::sync`]. The caller records the
-    /// location, then calls [`Inner::added`].
+    /// durable after the next [`Inner::sync`]. It counts as live from here
+    /// on; the caller records the location.
     pub(crate) fn append(&self, id: &ShardId, bytes: &[u8]) -> Result<Location, StoreError> {
         let len = u32::try_from(bytes.len())
             .map_err(|_| StoreError::Engine(format!("a {} byte shard", bytes.len())))?;
