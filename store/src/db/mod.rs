@@ -116,7 +116,9 @@ impl Store {
     /// [`Store::open`] with `o` (the simulator runs hundreds of stores in
     /// one process and opens each with few files).
     pub fn open_with(path: &Path, o: StoreOptions) -> Result<Self, StoreError> {
-        let (opts, cfs) = options::db_options(path, o);
+        // Probed once: RocksDB's flushes and reads and the segments use it.
+        let direct = options::supports_direct_io(path);
+        let (opts, cfs) = options::db_options(o, direct);
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| {
             let msg = e.to_string();
             // RocksDB names its LOCK file in every lock failure, same process or not.
@@ -133,7 +135,7 @@ impl Store {
                 }
             }
         })?;
-        let segments = Segments::open(&path.join("segments"), options::supports_direct_io(path))?;
+        let segments = Segments::open(&path.join("segments"), direct)?;
         let mut store = Store {
             segments,
             db,

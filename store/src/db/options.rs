@@ -101,8 +101,9 @@ impl Default for StoreOptions {
     }
 }
 
-/// The database's options and its column families', for a store at `path`.
-pub(super) fn db_options(path: &Path, o: StoreOptions) -> (Options, Vec<ColumnFamilyDescriptor>) {
+/// The database's options and its column families'.
+/// `direct`: whether the file system takes `O_DIRECT` ([`supports_direct_io`]).
+pub(super) fn db_options(o: StoreOptions, direct: bool) -> (Options, Vec<ColumnFamilyDescriptor>) {
     let mut opts = Options::default();
     opts.set_max_open_files(o.max_open_files);
     opts.create_if_missing(true);
@@ -116,7 +117,6 @@ pub(super) fn db_options(path: &Path, o: StoreOptions) -> (Options, Vec<ColumnFa
     // 610-752 MB/s direct), and restores paid the same on every cold read.
     // Shards are read once per restore, scrub or audit: caching them would
     // only push the operator's own files out of memory.
-    let direct = supports_direct_io(path);
     opts.set_use_direct_io_for_flush_and_compaction(direct);
     opts.set_use_direct_reads(direct);
     // Writes skip the WAL (see `write`): flushes must then cover every CF at

@@ -250,7 +250,8 @@ impl Inner {
     /// Reserves room for a record of `span` bytes in the active segment,
     /// opening a new one when it is full.
     fn reserve(&self, span: u64) -> Result<(u32, Arc<File>, u64), StoreError> {
-        let mut st = self.state();
+        let mut guard = self.state();
+        let st = &mut *guard;
         if st
             .active
             .as_ref()
@@ -265,35 +266,36 @@ impl Inner {
                 }
             }
         }
-        if st.active.is_none() {
-            let segment = st.next_segment;
-            let file = self
-                .open_file(segment, true)
-                .map_err(|e| io("cannot create", &self.path(segment), e))?;
-            let file = Arc::new(file);
-            st.next_segment += 1;
-            st.files.insert(segment, file.clone());
-            st.active = Some(Active {
-                segment,
-                file,
-                next: 0,
-                allocated: 0,
-            });
-        }
-        let a = st.active.as_mut().expect("just set"); // ok: set above when it was None
+        let a = match &mut st.active {
+            Some(a) => a,
+            empty => {
+                let segment = st.next_segment;
+                let file = self
+                    .open_file(segment, true)
+                    .map_err(|e| io("cannot create", &self.path(segment), e))?;
+                empty.insert(Active {
+                    segment,
+                    file: Arc::new(file),
+                    next: 0,
+                    allocated: 0,
+                })
+            }
+        };
         let offset = a.next;
-        a.next += span;
-        let (seg, end) = (a.segment, a.next);
-        if a.next > a.allocated {
-            let want = (a.next - a.allocated).max(PREALLOCATE);
-            preallocate(&a.file, a.allocated, want).map_err(|e| {
-                a.next = offset;
-                io("cannot reserve space in", &self.path(a.segment), e)
-            })?;
+        if offset + span > a.allocated {
+            let want = (offset + span - a.allocated).max(PREALLOCATE);
+            preallocate(&a.file, a.allocated, want)
+                .map_err(|e| io("cannot reserve space in", &self.path(a.segment), e))?;
             a.allocated += want;
         }
-        let (segment, file) = (a.segment, a.file.clone());
-        st.ends.insert(seg, end);
+        a.next += span;
+        let (segment, file, end) = (a.segment, a.file.clone(), a.next);
+        // A segment opened just now: number and handle are taken.
+        if segment == st.next_segment {
+            st.next_segment += 1;
+            st.files.insert(segment, file.clone());
+        }
+        st.ends.insert(segment, end);
         // Live from its reservation on, not from its location's commit: a
         // segment must never be deleted while a record in it is on its way
         // into the index. (A put whose batch then fails leaves the count
@@ -336,16 +338,17 @@ impl Segments {
         buf[HEADER..HEADER + bytes.len()].copy_from_slice(bytes);
         buf[HEADER + bytes.len()..].fill(0);
         let buf = Arc::new(b);
-        let (segment, file, offset) = self.reserve(span as u64)?;
-        self.unsynced.fetch_add(span as u64, Ordering::Relaxed);
         // Numbered and queued under the queue's lock, so the writer sees
         // records in `seq` order (a sync waits for a number, not a set).
+        // The writer starts before anything is reserved for it.
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         if w.is_none() {
             let started = Writer::start(self.inner.clone())
                 .map_err(|e| StoreError::Engine(format!("cannot start the segment writer: {e}")))?;
             *w = Some(started);
         }
+        let (segment, file, offset) = self.reserve(span as u64)?;
+        self.unsynced.fetch_add(span as u64, Ordering::Relaxed);
         let seq = {
             let mut st = self.state();
             st.pending.insert((segment, offset), buf.clone());
