@@ -4,7 +4,7 @@
 //! copy count on live nodes, the repair traffic per byte lost, and the spread
 //! of utilisation across the surviving nodes.
 
-use super::swarm::LocalSwarm;
+use super::procs::LocalSwarm;
 use super::Row;
 use crate::ops::{CreateRequest, ShardRow};
 use crate::output;

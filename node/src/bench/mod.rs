@@ -7,11 +7,13 @@
 //! The bench depends on the node's operations (backup, restore, the daemon
 //! binary, placement); nothing outside this module depends on it.
 
+mod bound;
 mod churn;
 mod data;
 mod integrity;
 mod limits;
 mod local;
+mod procs;
 mod swarm;
 mod sybil;
 
