@@ -19,9 +19,12 @@ pub const FAST: &[&str] = &[
     "2",
 ];
 
+/// Fields drop in order: the nodes are killed before `env` removes the
+/// directory they write into (the other way round, a node still flushing
+/// its store made the removal fail and left the directory behind).
 pub struct Swarm {
-    pub env: Env,
     pub nodes: Vec<NodeProc>,
+    pub env: Env,
     pub zones: Vec<String>,
     pub boot: String,
 }
@@ -43,8 +46,8 @@ impl Swarm {
     pub fn with_first(env: Env, first: NodeProc) -> Swarm {
         let boot = first.addr(&env);
         Swarm {
-            env,
             nodes: vec![first],
+            env,
             zones: vec!["zone0".into()],
             boot,
         }
