@@ -256,6 +256,8 @@ pub(super) async fn run(
         pull_timeout: cfg.heartbeat * LIVE_PERIODS,
     };
     let mut tick = tokio::time::interval(cfg.heartbeat);
+    // Dated after the last run's leave, or peers would ignore them.
+    let floor = super::persist::record_floor(&dd, crate::output::now_unix());
     let mut saved: Vec<PeerId> = Vec::new();
     let mut saved_at: Option<Instant> = None;
     let mut radius = usage.radius();
@@ -290,7 +292,8 @@ pub(super) async fn run(
             radius = hb.radius;
             save_radius(&dd, cfg.capacity, radius);
         }
-        let rec = SignedHeartbeat::sign(&identity, hb.clone(), crate::output::now_unix());
+        let issued = crate::output::now_unix().max(floor);
+        let rec = SignedHeartbeat::sign(&identity, hb.clone(), issued);
         if view.heard_record(local, rec.clone(), Instant::now()) {
             // This node's own draining flag, zone or radius changed.
             repair.kick();

@@ -26,6 +26,35 @@ struct Shed {
     placement: u32,
 }
 
+/// When this node last announced its leave (unix seconds): the records of
+/// its next run must be dated later. Peers take a leave as lasting until a
+/// record signed after the last one they hold, and both are dated in whole
+/// seconds, so a node restarted within the second of its last published
+/// record would stay "left" at its peers until its next refresh: no new
+/// shards, its copies counted for nothing and re-made elsewhere.
+const LEFT_FILE: &str = "left-at.json";
+
+/// Farthest ahead of this clock a record may be dated to follow the last
+/// leave (receivers accept `SKEW_SECS` ahead; a clock set back further
+/// than this just dates records by itself again).
+const MAX_LEFT_LEAD: u64 = 5;
+
+pub(super) fn save_left_at(dd: &DataDir, at: u64) {
+    replace_json(&dd.root().join(LEFT_FILE), &at);
+}
+
+/// The earliest time this run's records may be dated at, given the clock
+/// now: after the last leave, if that is at most [`MAX_LEFT_LEAD`] ahead.
+pub(super) fn record_floor(dd: &DataDir, now: u64) -> u64 {
+    let left = std::fs::read(dd.root().join(LEFT_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<u64>(&b).ok());
+    match left {
+        Some(t) if t.saturating_add(1) <= now.saturating_add(MAX_LEFT_LEAD) => t.saturating_add(1),
+        _ => 0,
+    }
+}
+
 pub(super) fn load_radius(dd: &DataDir, capacity: u64) -> Option<Key> {
     let b = std::fs::read(dd.root().join(SHED_FILE)).ok()?;
     let shed: Shed = serde_json::from_slice(&b).ok()?;
@@ -120,4 +149,23 @@ pub(super) fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Res
         .mode(0o600)
         .open(path)?;
     f.write_all(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_after_a_leave_are_dated_after_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(tmp.path().to_path_buf());
+        assert_eq!(record_floor(&dd, 1_000), 0, "no leave yet");
+        save_left_at(&dd, 1_000);
+        // Restarted within the same second: dated one second on.
+        assert_eq!(record_floor(&dd, 1_000), 1_001);
+        assert_eq!(1_005u64.max(record_floor(&dd, 1_005)), 1_005);
+        // A leave dated far ahead (a clock set back): the clock decides.
+        save_left_at(&dd, 2_000);
+        assert_eq!(record_floor(&dd, 1_000), 0);
+    }
 }

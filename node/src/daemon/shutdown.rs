@@ -45,6 +45,8 @@ pub(super) async fn stop(
     // From here this node signs no new record and answers probes `Busy`:
     // its own answers must not undo its leave at the others.
     view.leave();
+    // Every record this run signed is dated at or before now.
+    super::persist::save_left_at(dd, crate::output::now_unix());
     client
         .publish(MEMBERSHIP_TOPIC, Announcement::Leave.encode())
         .await;
