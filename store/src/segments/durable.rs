@@ -55,21 +55,32 @@ impl Inner {
                 return Err(e);
             }
             let dirty = std::mem::take(&mut st.dirty);
+            // A read may have closed a written segment's handle (more than
+            // `OPEN_FILES` open): it is opened again below, never skipped.
             let files: Vec<_> = dirty
                 .keys()
-                .filter_map(|s| st.files.get(s).map(|f| (*s, f.clone())))
+                .map(|s| (*s, st.files.get(s).cloned()))
                 .collect();
             (dirty, files, st.in_flight.clone())
         };
-        for (segment, f) in &files {
-            if let Err(e) = f.sync_data() {
+        for (segment, f) in files {
+            let synced = match f {
+                Some(f) => f.sync_data(),
+                None => match self.open_file(segment, false) {
+                    Ok(f) => f.sync_data(),
+                    // Deleted after its records all went: nothing to sync.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(e),
+                },
+            };
+            if let Err(e) = synced {
                 // Not synced: they stay to be synced again.
                 let mut st = self.state();
                 for (s, end) in &dirty {
                     let d = st.dirty.entry(*s).or_insert(0);
                     *d = (*d).max(*end);
                 }
-                return Err(io("cannot sync", &self.path(*segment), e));
+                return Err(io("cannot sync", &self.path(segment), e));
             }
         }
         Ok(dirty
