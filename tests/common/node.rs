@@ -89,7 +89,12 @@ impl NodeProc {
             .args(&args)
             .env("SHARDNET_DATA_DIR", &data)
             .env("SHARDNET_ID_DIFFICULTY", ID_DIFFICULTY.to_string())
-            .env("RUST_LOG", "shardnet_node=info")
+            // `SHARDNET_E2E_LOG` (a `RUST_LOG` filter) turns up the nodes'
+            // logs to diagnose a failure, e.g. `shardnet_node::repair=debug`.
+            .env(
+                "RUST_LOG",
+                std::env::var("SHARDNET_E2E_LOG").unwrap_or_else(|_| "shardnet_node=info".into()),
+            )
             .envs(vars.iter().copied())
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())

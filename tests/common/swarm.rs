@@ -182,6 +182,50 @@ impl Swarm {
         }
     }
 
+    /// Waits until every live node has run a repair scan that started after
+    /// this call and found its shards at rest: each with at least `wanted`
+    /// copies that this node proved itself (its coverage), nothing below
+    /// target and nothing to move. A copy census (`wait_exact`) says the
+    /// copies exist; this says every holder has the proofs that let a silent
+    /// co-holder keep its place (`protocol::patience`).
+    pub fn wait_at_rest(&self, limit: Duration, wanted: usize) -> Duration {
+        let start = Instant::now();
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut last = Vec::new();
+        loop {
+            last.clear();
+            for n in self.live() {
+                let r = n.run(&self.env, &["rebalance", "status", "--json"]);
+                let scan = (r.code == 0).then(|| r.json()["last_scan"].clone());
+                let rest = scan.as_ref().is_some_and(|p| {
+                    let coverage: Vec<u64> = p["coverage"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|c| c.as_u64()).collect())
+                        .unwrap_or_default();
+                    p["at"].as_u64().is_some_and(|at| at > since)
+                        && p["moves"].as_array().is_some_and(|m| m.is_empty())
+                        && p["below_target"] == 0
+                        && coverage.iter().take(wanted).all(|c| *c == 0)
+                });
+                if !rest {
+                    last.push(format!("{}: {}", n.name, scan.unwrap_or_default()));
+                }
+            }
+            if last.is_empty() {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "not at rest within {limit:?}; last scans of the nodes that were not:\n{}",
+                last.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
     /// SIGTERM node `idx` and check it stopped cleanly (exit 0).
     pub fn stop(&mut self, idx: usize) {
         assert_eq!(self.nodes[idx].terminate(), Some(0));
