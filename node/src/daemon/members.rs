@@ -385,6 +385,9 @@ pub(super) async fn run(
         let mut down = false;
         for peer in view.newly_down() {
             info!(%peer, "peer is down: repairing its shards elsewhere");
+            // Its connection may be stuck on a cut link: the down retry's
+            // probe then dials afresh (`Client::try_disconnect`).
+            client.try_disconnect(peer);
             down = true;
         }
         if down {

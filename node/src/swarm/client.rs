@@ -84,6 +84,10 @@ pub(super) enum Command {
     Status {
         reply: oneshot::Sender<NetStatus>,
     },
+    /// Closes every connection to the peer (see [`Client::try_disconnect`]).
+    Disconnect {
+        peer: PeerId,
+    },
 }
 
 /// The peers connected now, kept by the event loop and read by clients
@@ -242,6 +246,21 @@ impl Client {
     /// handling must not stall on a busy event loop). False when dropped.
     pub fn try_add_address(&self, peer: PeerId, addr: Multiaddr) -> bool {
         let ok = self.tx.try_send(Command::AddAddress { peer, addr }).is_ok();
+        if !ok {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Closes this node's connections to `peer`, which it judged down:
+    /// a connection across a cut link stays open with nothing getting
+    /// through (libp2p's ping reports failures, it closes nothing), and
+    /// after the link heals TCP resends only at its next backed-off retry,
+    /// up to a minute or two later. Closed, the next probe dials afresh.
+    /// Never waits (a hint: when the queue is full the connection is left
+    /// to time out as before); false when dropped.
+    pub fn try_disconnect(&self, peer: PeerId) -> bool {
+        let ok = self.tx.try_send(Command::Disconnect { peer }).is_ok();
         if !ok {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }

@@ -201,6 +201,11 @@ impl EventLoop {
                 self.swarm.add_peer_address(peer, addr.clone());
                 self.swarm.behaviour_mut().kad.add_address(&peer, addr);
             }
+            Command::Disconnect { peer } => {
+                if self.swarm.disconnect_peer_id(peer).is_ok() {
+                    debug!(%peer, "closed the connections of a peer judged down");
+                }
+            }
             Command::Status { reply } => {
                 let _ = reply.send(NetStatus {
                     peer_id: self.swarm.local_peer_id().to_string(),
