@@ -10,4 +10,6 @@ bash scripts/check-contrib.sh
 python3 scripts/check-cycles.py
 bash scripts/browser-setup.sh
 export SHARDNET_REQUIRE_BROWSER=1
-cargo test --locked --workspace
+# Every test binary runs even after one fails, so a failing run names every
+# failing test at once (it still exits non-zero).
+cargo test --locked --workspace --no-fail-fast
