@@ -10,6 +10,8 @@ mod codec;
 mod event_loop;
 mod metrics;
 mod paced_kad;
+#[cfg(test)]
+mod tests;
 
 pub use client::{Client, NetStatus, Pressure, Reply, TransferError};
 pub use event_loop::{ip_of, Event, EventLoop};
