@@ -15,7 +15,7 @@ use shardnet_protocol::redundancy::{Policy, Scheme};
 use shardnet_protocol::wire::{Request, Response};
 use shardnet_protocol::{Cipher, Lease, OwnerId, ShardId, Tier};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Rounds of raw request-response measured; the best is the limit.
 const RAW_ROUNDS: usize = 3;
@@ -51,13 +51,10 @@ async fn raw_rr(n: usize) -> anyhow::Result<f64> {
             }
         }
     });
-    let b_addr = loop {
-        let s = b_client.status().await.context("peer B stopped")?;
-        if let Some(a) = s.listen.first() {
-            break a.parse::<libp2p::Multiaddr>()?;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let b_addr = b_client
+        .first_listen_addr()
+        .await
+        .context("peer B stopped before it listened")?;
     let (a_client, a_loop, _a_events) = swarm::new(SwarmConfig {
         keypair: libp2p::identity::Keypair::generate_ed25519(),
         listen: vec![],

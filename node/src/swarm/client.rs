@@ -267,6 +267,18 @@ impl Client {
         ok
     }
 
+    /// The first address this node listens on, once it has one (polled
+    /// every 20 ms); None when the event loop stopped or an address does
+    /// not parse.
+    pub async fn first_listen_addr(&self) -> Option<Multiaddr> {
+        loop {
+            if let Some(a) = self.status().await?.listen.first() {
+                return a.parse().ok();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn status(&self) -> Option<NetStatus> {
         let (reply, rx) = oneshot::channel();
         self.tx.send(Command::Status { reply }).await.ok()?;

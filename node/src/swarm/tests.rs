@@ -49,12 +49,7 @@ async fn a_disconnected_peer_is_dialled_afresh_by_the_next_request() {
             }
         }
     });
-    let b_addr = loop {
-        if let Some(a) = b.status().await.and_then(|s| s.listen.first().cloned()) {
-            break a.parse::<libp2p::Multiaddr>().unwrap();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let b_addr = b.first_listen_addr().await.unwrap();
     let (a, a_loop, _a_events) = new(config(false)).unwrap();
     tokio::spawn(a_loop.run(stopped(stop_rx)));
     let b_peer = b.local_peer_id();
